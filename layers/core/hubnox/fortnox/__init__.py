@@ -1,0 +1,1 @@
+"""Fortnox: the httpx client on API v3, OAuth, models and error explanations."""

@@ -1,0 +1,1 @@
+"""DynamoDB repositories: connections, settings, runs, deal links, cursors, leases."""

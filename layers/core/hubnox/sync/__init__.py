@@ -1,0 +1,1 @@
+"""Pure sync logic over injected ports: matching, mapping, articles, documents, notes, jobs."""

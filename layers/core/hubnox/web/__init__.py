@@ -1,0 +1,1 @@
+"""Jinja2 templates and static files for the pages hubnox serves."""
