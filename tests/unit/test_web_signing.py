@@ -1,0 +1,113 @@
+"""Signed tokens and the settings session: what hubnox hands out is genuine, bound and expiring."""
+
+import pytest
+
+from hubnox.errors import UnauthorizedError
+from hubnox.web.session import (
+    SESSION_COOKIE,
+    check_csrf,
+    cookie_value,
+    login_link,
+    read_session,
+    start_session,
+)
+from hubnox.web.signing import Signer
+
+KEY = "k" * 32
+
+
+class Clock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Nonces:
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str]] = set()
+
+    def claim(self, kind: str, value: str, ttl_seconds: int) -> bool:
+        if (kind, value) in self.seen:
+            return False
+        self.seen.add((kind, value))
+        return True
+
+
+def test_a_token_round_trips_its_payload():
+    signer = Signer(KEY, clock=Clock())
+    claims = signer.verify("replay", signer.sign("replay", {"run": "r1", "portal": "42"}, 60))
+    assert claims["run"] == "r1" and claims["portal"] == "42"
+
+
+def test_a_token_for_one_purpose_is_refused_for_another():
+    signer = Signer(KEY, clock=Clock())
+    token = signer.sign("replay", {"run": "r1"}, 60)
+    with pytest.raises(UnauthorizedError) as err:
+        signer.verify("session", token)
+    assert err.value.code == "BAD_SIGNATURE"
+
+
+def test_a_tampered_or_foreign_token_is_refused():
+    clock = Clock()
+    token = Signer(KEY, clock=clock).sign("login", {"portal": "42"}, 60)
+    body, mac = token.split(".")
+    forged_body = Signer(KEY, clock=clock).sign("login", {"portal": "43"}, 60).split(".")[0]
+    for bad in (f"{forged_body}.{mac}", f"{body}.{mac[:-2]}xx", "garbage", ""):
+        with pytest.raises(UnauthorizedError):
+            Signer(KEY, clock=clock).verify("login", bad)
+    with pytest.raises(UnauthorizedError):
+        Signer("another-key-of-32-bytes-long-xyz", clock=clock).verify("login", token)
+
+
+def test_an_expired_token_is_refused():
+    clock = Clock()
+    signer = Signer(KEY, clock=clock)
+    token = signer.sign("login", {"portal": "42"}, 60)
+    clock.now += 61
+    with pytest.raises(UnauthorizedError) as err:
+        signer.verify("login", token)
+    assert err.value.code == "EXPIRED"
+
+
+def test_a_short_key_is_refused():
+    with pytest.raises(ValueError):
+        Signer("short")
+
+
+def test_a_login_link_becomes_a_session_cookie_once():
+    signer, nonces = Signer(KEY, clock=Clock()), Nonces()
+    link = login_link(signer, "https://hubnox.example.com", "42", "admin@example.com")
+    token = link.split("login=")[1]
+    session, cookie = start_session(signer, nonces, token)
+    assert session.portal_id == "42" and session.user == "admin@example.com"
+    rendered = str(cookie)
+    for attribute in ("HttpOnly", "Secure", "SameSite=None", "Partitioned", "Path=/"):
+        assert attribute in rendered
+    assert read_session(signer, [rendered.split(";")[0]]) == session
+    with pytest.raises(UnauthorizedError) as err:
+        start_session(signer, nonces, token)
+    assert err.value.code == "LINK_USED"
+
+
+def test_no_cookie_means_no_session():
+    with pytest.raises(UnauthorizedError) as err:
+        read_session(Signer(KEY), ["other=1"])
+    assert err.value.code == "NO_SESSION"
+    assert cookie_value(["a=1; b=2", f"{SESSION_COOKIE}=tok"]) == "tok"
+
+
+def test_state_changes_need_the_csrf_secret_and_our_origin():
+    signer = Signer(KEY, clock=Clock())
+    session, _ = start_session(signer, Nonces(), signer.sign("login", {"portal": "42", "user": "u"}, 60))
+    base = "https://hubnox.example.com"
+    check_csrf(session, {"X-CSRF-Token": session.csrf, "Origin": base}, None, base)
+    check_csrf(session, {}, {"csrf_token": session.csrf}, base)
+    with pytest.raises(UnauthorizedError):
+        check_csrf(session, {"X-CSRF-Token": "wrong"}, None, base)
+    with pytest.raises(UnauthorizedError):
+        check_csrf(session, {}, None, base)
+    with pytest.raises(UnauthorizedError) as err:
+        check_csrf(session, {"X-CSRF-Token": session.csrf, "Origin": "https://evil.example"}, None, base)
+    assert err.value.code == "BAD_ORIGIN"
