@@ -1,0 +1,324 @@
+"""A portal's HubSpot and Fortnox connections, with their tokens sealed at rest.
+
+Each connection is one item (see `hubnox.store.table`). Its access and refresh tokens are sealed
+together, as one KMS ciphertext bound to the portal, in the attribute `tokens`; nothing else in the
+item is secret. The item's `version` counts token writes: a refresh states the version it read
+and its write fails with `StaleVersion` when another writer got there first, so a refresh never
+overwrites newer tokens (Fortnox refresh tokens are single use: losing one logs the user out).
+Marking a connection broken leaves the version alone, so a refresh that was already under way
+still lands and revives the connection.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from hubnox.errors import UserFixableError
+from hubnox.store.crypto import TokenCipher, TokenCipherError
+from hubnox.store.table import (
+    REGISTRY_PK,
+    ConditionFailed,
+    Item,
+    StaleVersion,
+    Table,
+    connection_key,
+    registry_key,
+)
+
+System = Literal["hubspot", "fortnox"]
+HubSpotStatus = Literal["active", "broken", "uninstalled"]
+FortnoxStatus = Literal["active", "broken"]
+FortnoxAuthMode = Literal["client_credentials", "authorization_code"]
+
+_SECRET_FIELDS = frozenset({"access_token", "refresh_token"})
+
+
+class HubSpotConnection(BaseModel):
+    """The app's installation in one HubSpot portal."""
+
+    model_config = ConfigDict(frozen=True)
+
+    portal_id: str
+    hub_domain: str = ""
+    access_token: SecretStr = SecretStr("")
+    refresh_token: SecretStr = SecretStr("")
+    #: epoch seconds after which the access token no longer works
+    access_expires_at: float = 0
+    scopes: tuple[str, ...] = ()
+    status: HubSpotStatus = "active"
+    installed_at: float
+    installed_by_user: str | None = None
+    broken_reason: str | None = None
+    #: token version, as stored; 0 for a connection not yet saved
+    version: int = 0
+
+
+class FortnoxConnection(BaseModel):
+    """The one Fortnox company a portal is connected to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    portal_id: str
+    tenant_id: str
+    company_name: str = ""
+    auth_mode: FortnoxAuthMode
+    access_token: SecretStr = SecretStr("")
+    #: empty with client credentials, which have no refresh token
+    refresh_token: SecretStr = SecretStr("")
+    access_expires_at: float = 0
+    scopes: tuple[str, ...] = ()
+    status: FortnoxStatus = "active"
+    connected_at: float
+    broken_reason: str | None = None
+    version: int = 0
+
+
+class FortnoxAlreadyConnected(UserFixableError):
+    """The portal is already connected to another Fortnox company."""
+
+    code = "FORTNOX_ALREADY_CONNECTED"
+
+    def __init__(self, portal_id: str, tenant_id: str, company_name: str = "") -> None:
+        name = company_name or f"tenant {tenant_id}"
+        super().__init__(
+            f"Portal {portal_id} is already connected to the Fortnox company {name}.",
+            hint="Disconnect the current Fortnox company in the hubnox settings before connecting another.",
+        )
+        self.connected_tenant_id = tenant_id
+
+
+class ConnectionStore:
+    """Reads and writes connections; seals tokens on the way in and opens them on the way out."""
+
+    def __init__(self, table: Table, cipher: TokenCipher) -> None:
+        self._table = table
+        self._cipher = cipher
+
+    # --- HubSpot ----------------------------------------------------------------------------------
+
+    def get_hubspot(self, portal_id: str) -> HubSpotConnection | None:
+        """The portal's HubSpot connection with its tokens opened, or None if never installed."""
+        item = self._table.get(connection_key(portal_id, "hubspot"))
+        return self._hubspot(item) if item else None
+
+    def put_hubspot(self, connection: HubSpotConnection) -> HubSpotConnection:
+        """Save an installation (first or repeated) and list the portal in the registry.
+
+        Replaces whatever was stored, tokens included, and returns it with its new version.
+        """
+        stored = self._write(connection_key(connection.portal_id, "hubspot"), "hubspot", connection)
+        self._table.put(
+            {
+                **registry_key(connection.portal_id),
+                "portal_id": connection.portal_id,
+                "hub_domain": connection.hub_domain,
+                "registered_at": connection.installed_at,
+            }
+        )
+        return self._hubspot(stored, _tokens_of(connection))
+
+    def update_hubspot_tokens(
+        self,
+        portal_id: str,
+        *,
+        access_token: str,
+        refresh_token: str,
+        access_expires_at: float,
+        expected_version: int,
+    ) -> HubSpotConnection:
+        """Save refreshed tokens if the stored version is still `expected_version`.
+
+        Raises `StaleVersion` (naming both versions) otherwise; the connection becomes active.
+        """
+        item = self._update_tokens(
+            "hubspot", portal_id, access_token, refresh_token, access_expires_at, expected_version
+        )
+        return self._hubspot(item, _tokens(access_token, refresh_token))
+
+    def mark_uninstalled(self, portal_id: str) -> bool:
+        """Record that the app was uninstalled: drop the tokens and leave the poller's registry.
+
+        The Fortnox connection stays, so a reinstall picks up where the portal left off.
+        Returns False when the portal was never installed.
+        """
+        self._table.delete(registry_key(portal_id))
+        try:
+            self._table.update(
+                connection_key(portal_id, "hubspot"),
+                set_fields={"status": "uninstalled", "tokens": None, "broken_reason": None},
+                add_fields={"version": 1},
+                condition="attribute_exists(pk)",
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def list_portals(self) -> list[str]:
+        """The ids of every installed portal, for the poller."""
+        return [item["portal_id"] for item in self._table.query(REGISTRY_PK)]
+
+    # --- Fortnox ----------------------------------------------------------------------------------
+
+    def get_fortnox(self, portal_id: str) -> FortnoxConnection | None:
+        """The portal's Fortnox connection with its tokens opened, or None if not connected."""
+        item = self._table.get(connection_key(portal_id, "fortnox"))
+        return self._fortnox(item) if item else None
+
+    def put_fortnox(self, connection: FortnoxConnection) -> FortnoxConnection:
+        """Connect the portal to a Fortnox company, unless it is connected to another one.
+
+        Connecting the same company again (a reconnect) replaces the stored tokens. A different
+        company raises `FortnoxAlreadyConnected` until `delete_fortnox` disconnects the first.
+        """
+        try:
+            stored = self._write(
+                connection_key(connection.portal_id, "fortnox"),
+                "fortnox",
+                connection,
+                condition="attribute_not_exists(pk) OR tenant_id = :tenant",
+                values={":tenant": connection.tenant_id},
+            )
+        except ConditionFailed as failure:
+            if failure.item is None:
+                raise
+            raise FortnoxAlreadyConnected(
+                connection.portal_id, failure.item["tenant_id"], failure.item.get("company_name", "")
+            ) from failure
+        return self._fortnox(stored, _tokens_of(connection))
+
+    def update_fortnox_tokens(
+        self,
+        portal_id: str,
+        *,
+        access_token: str,
+        refresh_token: str,
+        access_expires_at: float,
+        expected_version: int,
+    ) -> FortnoxConnection:
+        """Save refreshed tokens if the stored version is still `expected_version`.
+
+        Raises `StaleVersion` (naming both versions) otherwise, also after a disconnect.
+        """
+        item = self._update_tokens(
+            "fortnox", portal_id, access_token, refresh_token, access_expires_at, expected_version
+        )
+        return self._fortnox(item, _tokens(access_token, refresh_token))
+
+    def delete_fortnox(self, portal_id: str) -> FortnoxConnection | None:
+        """Disconnect Fortnox and return the connection that was removed (to revoke its token)."""
+        item = self._table.delete(connection_key(portal_id, "fortnox"))
+        return self._fortnox(item) if item else None
+
+    # --- both -------------------------------------------------------------------------------------
+
+    def mark_broken(self, portal_id: str, system: System, reason: str) -> bool:
+        """Record that a connection stopped working and why; False if there is none to mark.
+
+        An uninstalled HubSpot connection stays uninstalled.
+        """
+        try:
+            self._table.update(
+                connection_key(portal_id, system),
+                set_fields={"status": "broken", "broken_reason": reason},
+                condition="attribute_exists(pk) AND #status <> :uninstalled",
+                names={"#status": "status"},
+                values={":uninstalled": "uninstalled"},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    # --- items ------------------------------------------------------------------------------------
+
+    def _write(
+        self,
+        key: dict[str, str],
+        system: System,
+        connection: HubSpotConnection | FortnoxConnection,
+        *,
+        condition: str | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> Item:
+        fields = connection.model_dump(exclude={*_SECRET_FIELDS, "version"})
+        fields["tokens"] = self._seal(
+            system,
+            connection.portal_id,
+            connection.access_token.get_secret_value(),
+            connection.refresh_token.get_secret_value(),
+        )
+        return self._table.update(
+            key, set_fields=fields, add_fields={"version": 1}, condition=condition, values=values
+        )
+
+    def _update_tokens(
+        self,
+        system: System,
+        portal_id: str,
+        access_token: str,
+        refresh_token: str,
+        access_expires_at: float,
+        expected_version: int,
+    ) -> Item:
+        try:
+            return self._table.update(
+                connection_key(portal_id, system),
+                set_fields={
+                    "tokens": self._seal(system, portal_id, access_token, refresh_token),
+                    "access_expires_at": access_expires_at,
+                    "status": "active",
+                    "broken_reason": None,
+                },
+                add_fields={"version": 1},
+                condition="#version = :expected",
+                names={"#version": "version"},
+                values={":expected": expected_version},
+            )
+        except ConditionFailed as failure:
+            actual = failure.item.get("version") if failure.item else None
+            raise StaleVersion(
+                f"the {system} connection of portal {portal_id}",
+                expected=expected_version,
+                actual=actual,
+                item=failure.item,
+            ) from failure
+
+    def _seal(self, system: System, portal_id: str, access_token: str, refresh_token: str) -> str:
+        # Both tokens in one ciphertext: one KMS call per read, and the system inside the
+        # plaintext so a ciphertext moved between a portal's two connections is refused.
+        plaintext = json.dumps(
+            {"system": system, "access_token": access_token, "refresh_token": refresh_token}
+        )
+        return self._cipher.encrypt(plaintext, portal_id)
+
+    def _open(self, system: System, item: Item) -> dict[str, SecretStr]:
+        if not item.get("tokens"):
+            return {}
+        portal_id = item["portal_id"]
+        opened = json.loads(self._cipher.decrypt(item["tokens"], portal_id))
+        if opened.get("system") != system:
+            raise TokenCipherError(f"the stored {system} tokens of portal {portal_id} belong elsewhere")
+        return {name: SecretStr(opened[name]) for name in _SECRET_FIELDS}
+
+    def _hubspot(self, item: Item, tokens: dict[str, SecretStr] | None = None) -> HubSpotConnection:
+        """The model of a stored item; `tokens` when the caller knows them saves a KMS call."""
+        opened = self._open("hubspot", item) if tokens is None else tokens
+        return HubSpotConnection.model_validate({**_public(item), **opened})
+
+    def _fortnox(self, item: Item, tokens: dict[str, SecretStr] | None = None) -> FortnoxConnection:
+        opened = self._open("fortnox", item) if tokens is None else tokens
+        return FortnoxConnection.model_validate({**_public(item), **opened})
+
+
+def _public(item: Item) -> Item:
+    return {k: v for k, v in item.items() if k not in ("pk", "sk", "tokens")}
+
+
+def _tokens(access_token: str, refresh_token: str) -> dict[str, SecretStr]:
+    return {"access_token": SecretStr(access_token), "refresh_token": SecretStr(refresh_token)}
+
+
+def _tokens_of(connection: HubSpotConnection | FortnoxConnection) -> dict[str, SecretStr]:
+    return {"access_token": connection.access_token, "refresh_token": connection.refresh_token}

@@ -1,0 +1,109 @@
+"""Deal links: the record that a deal has (or is getting) its one Fortnox document per trigger.
+
+Half of hubnox's "exactly one document per deal and trigger" guarantee: the first run to claim a
+deal and trigger wins, every later claim gets the winner's link back. The other half is the
+look-up by `ExternalInvoiceReference1` in Fortnox before any create, which covers a winner that
+died between creating the document and recording it here.
+"""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import BaseModel, ConfigDict
+
+from hubnox.errors import NotFoundError
+from hubnox.store.table import Clock, ConditionFailed, Item, Table, deal_link_key
+
+
+class DealLink(BaseModel):
+    """Which run claimed a deal for a trigger, and the document it recorded (once it has)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    portal_id: str
+    deal_id: str
+    trigger_key: str
+    run_id: str
+    claimed_at: float
+    document_type: str | None = None
+    document_number: str | None = None
+    documented_at: float | None = None
+
+    def claimed_by(self, run_id: str) -> bool:
+        """Whether `run_id` holds this claim."""
+        return self.run_id == run_id
+
+
+class DealLinkStore:
+    """Claims deals for runs and records the documents made for them."""
+
+    def __init__(self, table: Table, clock: Clock = time.time) -> None:
+        self._table = table
+        self._clock = clock
+
+    def claim(self, portal_id: str, deal_id: str, trigger_key: str, run_id: str) -> DealLink:
+        """Claim the deal and trigger for `run_id`, or return the existing claim if there is one.
+
+        Exactly one of any number of concurrent claims wins; compare `claimed_by(run_id)`.
+        """
+        link = DealLink(
+            portal_id=portal_id,
+            deal_id=deal_id,
+            trigger_key=trigger_key,
+            run_id=run_id,
+            claimed_at=self._clock(),
+        )
+        try:
+            self._table.put(
+                {**deal_link_key(portal_id, deal_id, trigger_key), **link.model_dump(exclude_none=True)},
+                condition="attribute_not_exists(pk)",
+            )
+        except ConditionFailed as failure:
+            if failure.item is None:
+                raise
+            return _link(failure.item)
+        return link
+
+    def set_document(
+        self, portal_id: str, deal_id: str, trigger_key: str, document_type: str, document_number: str
+    ) -> DealLink:
+        """Record the document made for a claimed deal; recording the same document again is harmless.
+
+        Raises `NotFoundError` without a claim, and `ConditionFailed` if another document is recorded.
+        """
+        try:
+            item = self._table.update(
+                deal_link_key(portal_id, deal_id, trigger_key),
+                set_fields={
+                    "document_type": document_type,
+                    "document_number": document_number,
+                    "documented_at": self._clock(),
+                },
+                condition=(
+                    "attribute_exists(pk) AND (attribute_not_exists(document_number)"
+                    " OR (document_number = :number AND document_type = :type))"
+                ),
+                values={":number": document_number, ":type": document_type},
+            )
+        except ConditionFailed as failure:
+            if failure.item is None:
+                raise NotFoundError(
+                    f"Deal {deal_id} of portal {portal_id} has no claim for trigger {trigger_key}."
+                ) from failure
+            existing = _link(failure.item)
+            raise ConditionFailed(
+                f"Deal {deal_id} already has {existing.document_type} {existing.document_number}"
+                f" for trigger {trigger_key}",
+                item=failure.item,
+            ) from failure
+        return _link(item)
+
+    def get(self, portal_id: str, deal_id: str, trigger_key: str) -> DealLink | None:
+        """The claim on the deal and trigger, or None."""
+        item = self._table.get(deal_link_key(portal_id, deal_id, trigger_key))
+        return _link(item) if item else None
+
+
+def _link(item: Item) -> DealLink:
+    return DealLink.model_validate({k: v for k, v in item.items() if k not in ("pk", "sk")})

@@ -1,0 +1,422 @@
+"""hubnox's one DynamoDB table: its schema, its key layout, and a thin adapter over the client.
+
+The table has a string partition key `pk`, a string sort key `sk`, the TTL attribute `expires_at`
+(epoch seconds), no indexes, and on-demand billing (`TABLE_SCHEMA`). Every item hubnox writes is
+laid out as follows; the key functions below are the only places that spell these keys.
+
+| pk                     | sk                              | item                                   |
+| ---------------------- | ------------------------------- | -------------------------------------- |
+| `PORTAL#<portalId>`    | `CONNECTION#hubspot`            | the HubSpot connection, tokens sealed  |
+| `PORTAL#<portalId>`    | `CONNECTION#fortnox`            | the Fortnox connection, tokens sealed  |
+| `PORTAL#<portalId>`    | `SETTINGS`                      | the settings payload and its version   |
+| `PORTAL#<portalId>`    | `RUN#<runId>`                   | one run (run ids sort by time)         |
+| `PORTAL#<portalId>`    | `LATESTRUN#<objType>#<objId>`   | the id of the newest run for an object |
+| `PORTAL#<portalId>`    | `DEALLINK#<dealId>#<trigger>`   | the claim on a deal's one document     |
+| `PORTAL#<portalId>`    | `CURSOR#<name>`                 | a poller cursor                        |
+| `PORTALS`              | `<portalId>`                    | the registry of installed portals      |
+| `LEASE#<name>`         | `LEASE`                         | a lease (a cross-Lambda lock)          |
+| `NONCE#<kind>#<value>` | `NONCE`                         | a single-use value (OAuth state, ids)  |
+| `RATE#<key>`           | `<slice>#<bucket>`              | a rate-limit counter for one time slice|
+
+Everything about one portal shares a partition, so a portal's runs list with one query; the
+registry, leases, nonces and rate counters have partitions of their own so that they never
+contend with a portal's data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from hubnox.errors import HubnoxError, TransientError
+
+#: Epoch seconds now; injected so tests can move time.
+Clock = Callable[[], float]
+Item = dict[str, Any]
+Key = dict[str, str]
+
+TTL_ATTRIBUTE = "expires_at"
+
+#: The table as CloudFormation and CreateTable describe it; template.yaml must declare the same.
+TABLE_SCHEMA: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+    ],
+    "KeySchema": [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+    "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
+}
+
+#: Client settings for every AWS client hubnox builds: short timeouts, botocore's standard retries.
+BOTO_CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+
+_DYNAMODB_TRANSIENT = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+REGISTRY_PK = "PORTALS"
+RUN_PREFIX = "RUN#"
+
+
+def _portal_pk(portal_id: str) -> str:
+    return f"PORTAL#{portal_id}"
+
+
+def connection_key(portal_id: str, system: str) -> Key:
+    return {"pk": _portal_pk(portal_id), "sk": f"CONNECTION#{system}"}
+
+
+def settings_key(portal_id: str) -> Key:
+    return {"pk": _portal_pk(portal_id), "sk": "SETTINGS"}
+
+
+def run_key(portal_id: str, run_id: str) -> Key:
+    return {"pk": _portal_pk(portal_id), "sk": f"{RUN_PREFIX}{run_id}"}
+
+
+def runs_partition(portal_id: str) -> str:
+    return _portal_pk(portal_id)
+
+
+def latest_run_key(portal_id: str, object_type: str, object_id: str) -> Key:
+    return {"pk": _portal_pk(portal_id), "sk": f"LATESTRUN#{object_type}#{object_id}"}
+
+
+def deal_link_key(portal_id: str, deal_id: str, trigger_key: str) -> Key:
+    return {"pk": _portal_pk(portal_id), "sk": f"DEALLINK#{deal_id}#{trigger_key}"}
+
+
+def cursor_key(portal_id: str, name: str) -> Key:
+    return {"pk": _portal_pk(portal_id), "sk": f"CURSOR#{name}"}
+
+
+def registry_key(portal_id: str) -> Key:
+    return {"pk": REGISTRY_PK, "sk": portal_id}
+
+
+def lease_key(name: str) -> Key:
+    return {"pk": f"LEASE#{name}", "sk": "LEASE"}
+
+
+def nonce_key(kind: str, value: str) -> Key:
+    return {"pk": f"NONCE#{kind}#{value}", "sk": "NONCE"}
+
+
+def rate_key(key: str, slice_seconds: float, bucket: int) -> Key:
+    # Zero-padded so that a range of buckets is a range of sort keys.
+    return {"pk": f"RATE#{key}", "sk": f"{slice_seconds:g}#{bucket:016d}"}
+
+
+def ttl_at(epoch_seconds: float) -> int:
+    """The `expires_at` value for an item that may be swept at `epoch_seconds` or later."""
+    return math.ceil(epoch_seconds)
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class ConditionFailed(HubnoxError):
+    """A conditional write found the item in another state than the write required.
+
+    `item` is the item as it stood when the condition failed (None when there was none).
+    """
+
+    code = "CONDITION_FAILED"
+
+    def __init__(self, message: str, *, item: Item | None = None) -> None:
+        super().__init__(message)
+        self.item = item
+
+
+class StaleVersion(ConditionFailed):
+    """An optimistic write carried a version that is no longer the stored one."""
+
+    code = "STALE_VERSION"
+
+    def __init__(self, what: str, *, expected: int, actual: int | None, item: Item | None = None) -> None:
+        if actual is None:
+            message = f"{what} no longer exists (expected version {expected})"
+        else:
+            message = (
+                f"{what} changed since it was read (expected version {expected}, stored version {actual})"
+            )
+        super().__init__(message, item=item)
+        self.expected = expected
+        self.actual = actual
+
+
+@contextmanager
+def translated_aws_errors(operation: str, transient_codes: frozenset[str]) -> Iterator[None]:
+    """Turn throttling, server errors and lost connections from botocore into `TransientError`.
+
+    Any other client error goes through unchanged: it means hubnox asked for something wrong.
+    """
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in transient_codes or status >= 500:
+            raise TransientError(f"{operation} failed for now ({code or status}); try again") from error
+        raise
+    except (BotoConnectionError, HTTPClientError) as error:
+        raise TransientError(
+            f"{operation} could not reach AWS ({type(error).__name__}); try again"
+        ) from error
+
+
+# --- values ---------------------------------------------------------------------------------------
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_dynamo(value: Any) -> Any:
+    # boto3 refuses floats; their shortest repr as a Decimal keeps the exact value they print as.
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"DynamoDB cannot store {value!r}")
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {str(k): _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain item (str, int, float, Decimal, bool, None, list, dict) in DynamoDB's wire form."""
+    return {k: _serializer.serialize(_to_dynamo(v)) for k, v in item.items()}
+
+
+def deserialize(raw: Mapping[str, Any]) -> Item:
+    """An item from DynamoDB's wire form, numbers as int when whole and float otherwise.
+
+    DynamoDB trims trailing zeros, so a stored 2.0 reads back as the int 2 (equal in Python and JSON).
+    """
+    return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in raw.items()}
+
+
+# --- the adapter ----------------------------------------------------------------------------------
+
+
+class Table:
+    """The hubnox table over a low-level boto3 DynamoDB client.
+
+    Conditions are DynamoDB condition expressions with the caller's `#name` and `:value`
+    placeholders; placeholders starting with `#u` and `:u` are reserved for the update builder.
+    A failed condition raises `ConditionFailed` carrying the stored item; throttling, server
+    errors and lost connections raise `TransientError`.
+    """
+
+    def __init__(self, client: Any, name: str) -> None:
+        self._client = client
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Table({self.name!r})"
+
+    def get(self, key: Key, *, consistent: bool = True) -> Item | None:
+        """The item at `key`, or None."""
+        with self._errors("GetItem"):
+            response = self._client.get_item(
+                TableName=self.name, Key=serialize(key), ConsistentRead=consistent
+            )
+        raw = response.get("Item")
+        return deserialize(raw) if raw else None
+
+    def put(
+        self,
+        item: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write the whole item, replacing any item at its key, if `condition` holds."""
+        request: dict[str, Any] = {"TableName": self.name, "Item": serialize(item)}
+        request.update(self._condition(condition, names, values))
+        with self._errors("PutItem"):
+            self._client.put_item(**request)
+
+    def update(
+        self,
+        key: Key,
+        *,
+        set_fields: Mapping[str, Any] | None = None,
+        add_fields: Mapping[str, int | float] | None = None,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> Item:
+        """Set and add to attributes (creating the item if absent) and return the new item.
+
+        A None in `set_fields` removes that attribute, so a model can be written field by field.
+        """
+        all_names = dict(names or {})
+        all_values = dict(values or {})
+        assignments: list[str] = []
+        additions: list[str] = []
+        removals: list[str] = []
+        for index, (field, value) in enumerate((set_fields or {}).items()):
+            all_names[f"#u{index}"] = field
+            if value is None:
+                removals.append(f"#u{index}")
+            else:
+                all_values[f":u{index}"] = value
+                assignments.append(f"#u{index} = :u{index}")
+        offset = len(set_fields or {})
+        for index, (field, amount) in enumerate((add_fields or {}).items(), start=offset):
+            all_names[f"#u{index}"] = field
+            all_values[f":u{index}"] = amount
+            additions.append(f"#u{index} :u{index}")
+        clauses = [
+            f"{verb} {', '.join(parts)}"
+            for verb, parts in (("SET", assignments), ("ADD", additions), ("REMOVE", removals))
+            if parts
+        ]
+        if not clauses:
+            raise ValueError("an update needs at least one attribute to change")
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": serialize(key),
+            "UpdateExpression": " ".join(clauses),
+            "ReturnValues": "ALL_NEW",
+        }
+        request.update(self._condition(condition, all_names, all_values))
+        with self._errors("UpdateItem"):
+            response = self._client.update_item(**request)
+        return deserialize(response.get("Attributes", {}))
+
+    def delete(
+        self,
+        key: Key,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> Item | None:
+        """Delete the item at `key` if `condition` holds, and return what was there (or None)."""
+        request: dict[str, Any] = {"TableName": self.name, "Key": serialize(key), "ReturnValues": "ALL_OLD"}
+        request.update(self._condition(condition, names, values))
+        with self._errors("DeleteItem"):
+            response = self._client.delete_item(**request)
+        raw = response.get("Attributes")
+        return deserialize(raw) if raw else None
+
+    def query(
+        self,
+        pk: str,
+        *,
+        sk_prefix: str | None = None,
+        sk_between: tuple[str, str] | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+        consistent: bool = False,
+    ) -> list[Item]:
+        """The items of partition `pk`, in sort-key order.
+
+        `sk_prefix` keeps the sort keys that start with it, `sk_between` those in an inclusive range.
+
+        Follows pages until `limit` items are found or the partition ends.
+        """
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": "pk"},
+            "ExpressionAttributeValues": serialize({":pk": pk}),
+            "ScanIndexForward": not newest_first,
+            "ConsistentRead": consistent,
+        }
+        if sk_prefix is not None:
+            request["KeyConditionExpression"] += " AND begins_with(#sk, :prefix)"
+            request["ExpressionAttributeNames"]["#sk"] = "sk"
+            request["ExpressionAttributeValues"].update(serialize({":prefix": sk_prefix}))
+        elif sk_between is not None:
+            request["KeyConditionExpression"] += " AND #sk BETWEEN :low AND :high"
+            request["ExpressionAttributeNames"]["#sk"] = "sk"
+            request["ExpressionAttributeValues"].update(
+                serialize({":low": sk_between[0], ":high": sk_between[1]})
+            )
+        items: list[Item] = []
+        while limit is None or len(items) < limit:
+            if limit is not None:
+                request["Limit"] = limit - len(items)
+            with self._errors("Query"):
+                response = self._client.query(**request)
+            items.extend(deserialize(raw) for raw in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return items
+
+    @staticmethod
+    def _condition(
+        condition: str | None, names: Mapping[str, str] | None, values: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {}
+        if condition is not None:
+            request["ConditionExpression"] = condition
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        if names:
+            request["ExpressionAttributeNames"] = dict(names)
+        if values:
+            request["ExpressionAttributeValues"] = serialize(values)
+        return request
+
+    @contextmanager
+    def _errors(self, operation: str) -> Iterator[None]:
+        try:
+            with translated_aws_errors(f"DynamoDB {operation}", _DYNAMODB_TRANSIENT):
+                yield
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            raw = error.response.get("Item")
+            raise ConditionFailed(
+                f"DynamoDB {operation} on {self.name}: the condition did not hold",
+                item=deserialize(raw) if raw else None,
+            ) from error
+
+
+def create_table(client: Any, name: str) -> None:
+    """Create the hubnox table as `TABLE_SCHEMA` describes it, with TTL on (local stacks, tests)."""
+    schema = {k: v for k, v in TABLE_SCHEMA.items() if k != "TimeToLiveSpecification"}
+    with translated_aws_errors("DynamoDB CreateTable", _DYNAMODB_TRANSIENT):
+        client.create_table(TableName=name, **schema)
+        client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+        client.update_time_to_live(
+            TableName=name, TimeToLiveSpecification=TABLE_SCHEMA["TimeToLiveSpecification"]
+        )
