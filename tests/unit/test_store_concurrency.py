@@ -20,33 +20,12 @@ from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
 from hubnox.store.ratelimit import DynamoRateBudget
 from hubnox.store.table import StaleVersion, Table, create_table
+from tests.support.aws import OneRequestAtATime
 
 TABLE = "hubnox-test"
 REGION = "eu-north-1"
 PORTAL = "102670506"
 WORKERS = 8
-
-
-class OneRequestAtATime:
-    """A client that sends one request at a time, as DynamoDB applies each one atomically.
-
-    moto, called from several threads, can interleave the condition check and the write of a
-    single request, which DynamoDB never does. Serialising whole requests restores that
-    guarantee and leaves every race between requests, the ones the stores handle, in play.
-    """
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._client, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return method(*args, **kwargs)
-
-        return call
 
 
 class FrozenClock:

@@ -1,0 +1,311 @@
+"""The Fortnox API v3 client hubnox uses: customers, articles, prices, invoices, orders, lookups.
+
+One client serves one Fortnox company (tenant). Fortnox allows 25 requests per 5 seconds per
+client id and tenant over a sliding window, whichever token is used, so the rate budget key is
+`fortnox:<client_id>:<tenant>` and the client stays a little under the limit. Fortnox search is
+case-insensitive *substring* matching, so every look-up here checks for the exact value itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from hubnox.errors import TransientError
+from hubnox.fortnox.errors import error_from_response
+from hubnox.fortnox.models import (
+    Article,
+    CompanyInformation,
+    Currency,
+    DocumentKind,
+    FortnoxCustomer,
+    FortnoxModel,
+    Invoice,
+    Order,
+    Price,
+    PriceList,
+    PrintTemplate,
+    TermsOfPayment,
+)
+from hubnox.http import ApiCaller, ApiProfile, RateLimit, RetryPolicy, TokenSource
+from hubnox.ratelimit import RateBudget
+
+SYSTEM = "Fortnox"
+
+#: Fortnox allows 25 per 5 s; clients that send exactly 5/s still see 429s, 4.8/s works.
+REQUESTS_PER_WINDOW = 24
+WINDOW_SECONDS = 5.0
+MAX_BUDGET_WAIT_SECONDS = 10.0
+#: Fortnox documents no Retry-After; its window is 5 s
+DEFAULT_RETRY_AFTER_SECONDS = 5.0
+PAGE_SIZE = 500
+
+CUSTOMERS = "/3/customers"
+ARTICLES = "/3/articles"
+PRICES = "/3/prices"
+PRICE_LISTS = "/3/pricelists"
+TERMS_OF_PAYMENTS = "/3/termsofpayments"
+CURRENCIES = "/3/currencies"
+PRINT_TEMPLATES = "/3/printtemplates"
+COMPANY_INFORMATION = "/3/companyinformation"
+
+#: search parameter -> (customer attribute, how values compare)
+_CUSTOMER_SEARCH: dict[str, tuple[str, Callable[[str], str]]] = {
+    "customernumber": ("customer_number", str.strip),
+    "name": ("name", str.strip),
+    "email": ("email", lambda value: value.strip().casefold()),
+    "organisationnumber": ("organisation_number", lambda value: "".join(ch for ch in value if ch.isalnum())),
+    "phone": ("phone1", lambda value: "".join(ch for ch in value if ch.isdigit() or ch == "+")),
+    "zipcode": ("zip_code", lambda value: value.replace(" ", "")),
+    "city": ("city", lambda value: value.strip().casefold()),
+    "gln": ("gln", str.strip),
+}
+
+M = TypeVar("M", bound=FortnoxModel)
+
+
+def _seg(value: str | int | Decimal) -> str:
+    return quote(str(value), safe="")
+
+
+def _number_text(value: Decimal) -> str:
+    """A quantity for a path: "0", "10", "2.5" (no exponent, no trailing zeros)."""
+    normal = value.normalize()
+    return format(normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal, "f")
+
+
+class FortnoxClient:
+    """Typed calls to one Fortnox company, budgeted under `fortnox:<tenant_key>`.
+
+    `tenant_key` is `<client_id>:<tenant id>` (see `tenant_key_for`), because Fortnox counts
+    requests per integration and company.
+    """
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        tokens: TokenSource,
+        budget: RateBudget,
+        tenant_key: str,
+        *,
+        retry: RetryPolicy | None = None,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ) -> None:
+        self.tenant_key = tenant_key
+        self._today = today
+        profile = ApiProfile(
+            system=SYSTEM,
+            translate=error_from_response,
+            default_retry_after=DEFAULT_RETRY_AFTER_SECONDS,
+            limits=(RateLimit(f"fortnox:{tenant_key}", REQUESTS_PER_WINDOW, WINDOW_SECONDS,
+                              MAX_BUDGET_WAIT_SECONDS),),
+        )
+        self._api = ApiCaller(http, tokens, budget, profile, retry=retry)
+
+    @staticmethod
+    def tenant_key_for(client_id: str, tenant_id: str | int) -> str:
+        """The `tenant_key` for an integration (client id) and a Fortnox company (tenant id)."""
+        return f"{client_id}:{tenant_id}"
+
+    # -- customers -----------------------------------------------------------------------------
+
+    def find_customers(self, **search: str) -> list[FortnoxCustomer]:
+        """Customers whose fields equal every given search value exactly.
+
+        Keys are Fortnox's search parameters (`customernumber`, `name`, `email`,
+        `organisationnumber`, `phone`, `zipcode`, `city`, `gln`). Fortnox matches substrings
+        case-insensitively; hubnox keeps only exact matches: emails and cities ignore case,
+        organisation and phone numbers ignore punctuation, everything else must be equal.
+        """
+        unknown = set(search) - set(_CUSTOMER_SEARCH)
+        if unknown:
+            raise ValueError(f"unknown customer search parameters: {', '.join(sorted(unknown))}")
+        wanted = {key: value for key, value in search.items() if value is not None and str(value).strip()}
+        if not wanted:
+            raise ValueError("a customer search needs at least one value")
+        found = self._list(CUSTOMERS, "Customers", FortnoxCustomer, params=wanted)
+        return [customer for customer in found if _customer_matches(customer, wanted)]
+
+    def get_customer(self, customer_number: str) -> FortnoxCustomer:
+        """One customer; raises `FortnoxNotFoundError` when the number is unknown."""
+        reply = self._api.call("GET", f"{CUSTOMERS}/{_seg(customer_number)}")
+        return FortnoxCustomer.model_validate(reply.data["Customer"])
+
+    def create_customer(self, customer: FortnoxCustomer) -> FortnoxCustomer:
+        """Create a customer (Fortnox numbers it unless `customer_number` is set)."""
+        reply = self._api.call("POST", CUSTOMERS, json_body={"Customer": customer.to_payload()})
+        return FortnoxCustomer.model_validate(reply.data["Customer"])
+
+    def update_customer(self, customer_number: str, customer: FortnoxCustomer) -> FortnoxCustomer:
+        """Change a customer; only the fields set on `customer` are sent (PUT is partial)."""
+        payload = customer.to_payload()
+        payload.pop("CustomerNumber", None)
+        reply = self._api.call("PUT", f"{CUSTOMERS}/{_seg(customer_number)}",
+                                   json_body={"Customer": payload})
+        return FortnoxCustomer.model_validate(reply.data["Customer"])
+
+    # -- articles and prices -------------------------------------------------------------------
+
+    def get_article(self, article_number: str) -> Article | None:
+        """The article with exactly this number, or None when Fortnox has none."""
+        reply = self._api.call("GET", f"{ARTICLES}/{_seg(article_number)}", accept=(404,))
+        if reply.status == 404:
+            return None
+        return Article.model_validate(reply.data["Article"])
+
+    def create_article(self, article: Article) -> Article:
+        """Create an article; its number is fixed for good once created."""
+        reply = self._api.call("POST", ARTICLES, json_body={"Article": article.to_payload()})
+        return Article.model_validate(reply.data["Article"])
+
+    def set_price(self, price_list: str, article_number: str, price: Decimal,
+                  from_quantity: Decimal = Decimal(0)) -> Price:
+        """Set an article's price in a price list: update it when it exists, else create it."""
+        body = {"Price": Price(article_number=article_number, price_list=price_list,
+                               from_quantity=from_quantity, price=price).to_payload()}
+        path = f"{PRICES}/{_seg(price_list)}/{_seg(article_number)}/{_number_text(from_quantity)}"
+        reply = self._api.call("PUT", path, json_body=body, accept=(404,))
+        if reply.status == 404:
+            reply = self._api.call("POST", PRICES, json_body=body)
+        return Price.model_validate(reply.data["Price"])
+
+    def price_lists(self) -> list[PriceList]:
+        """The company's price lists (`pre_selected` marks the default)."""
+        return self._list(PRICE_LISTS, "PriceLists", PriceList)
+
+    # -- invoices and orders -------------------------------------------------------------------
+
+    def find_documents_by_external_reference(self, kind: DocumentKind | str, deal_id: str,
+                                             ) -> list[Invoice] | list[Order]:
+        """Invoices or orders whose `ExternalInvoiceReference1` is exactly `deal_id`.
+
+        hubnox stores the HubSpot deal id there, so this is the look-up before every create.
+        """
+        kind = DocumentKind(kind)
+        found = self._list(f"/3/{kind.resource}", kind.list_key, kind.model,
+                           params={"externalinvoicereference1": deal_id})
+        wanted = str(deal_id).strip()
+        return [doc for doc in found if (doc.external_invoice_reference1 or "").strip() == wanted]  # type: ignore[return-value]
+
+    def create_invoice(self, invoice: Invoice) -> Invoice:
+        """Create a draft invoice. Never retried when the outcome is unknown: look it up instead."""
+        reply = self._api.call("POST", "/3/invoices", json_body={"Invoice": invoice.to_payload()})
+        return Invoice.model_validate(reply.data["Invoice"])
+
+    def create_order(self, order: Order) -> Order:
+        """Create an order. Never retried when the outcome is unknown: look it up instead."""
+        reply = self._api.call("POST", "/3/orders", json_body={"Order": order.to_payload()})
+        return Order.model_validate(reply.data["Order"])
+
+    def get_invoice(self, document_number: str) -> Invoice:
+        """One invoice with rows and totals; raises `FortnoxNotFoundError` when unknown."""
+        reply = self._api.call("GET", f"/3/invoices/{_seg(document_number)}")
+        return Invoice.model_validate(reply.data["Invoice"])
+
+    def get_order(self, document_number: str) -> Order:
+        """One order with rows and totals; raises `FortnoxNotFoundError` when unknown."""
+        reply = self._api.call("GET", f"/3/orders/{_seg(document_number)}")
+        return Order.model_validate(reply.data["Order"])
+
+    def preview_pdf(self, kind: DocumentKind | str, document_number: str) -> bytes:
+        """The document as PDF from `/preview`, which (unlike `/print`) does not mark it sent."""
+        kind = DocumentKind(kind)
+        reply = self._api.call("GET", f"/3/{kind.resource}/{_seg(document_number)}/preview",
+                                   headers={"Accept": "application/pdf"}, expect_json=False)
+        if not reply.content.startswith(b"%PDF"):
+            raise TransientError(f"Fortnox sent no PDF for {kind.value} {document_number}.", code="NO_PDF")
+        return reply.content
+
+    def list_invoices(self, customer_number: str, filter: str | None = None) -> list[Invoice]:
+        """A customer's invoices, optionally only `unpaid`, `unpaidoverdue`, `fullypaid`,
+        `cancelled` or `unbooked` ones.
+
+        Whether Fortnox combines `customernumber` with `filter` is not documented, and its
+        customer number search matches substrings, so both are sent and both are checked again
+        here: the customer number exactly, the filter by each invoice's balance, due date,
+        booking and cancellation (`unpaid` means booked with a balance left; drafts are
+        `unbooked`).
+        """
+        if filter is not None and filter not in _INVOICE_FILTERS:
+            raise ValueError(f"unknown invoice filter {filter!r}")
+        found = self._list("/3/invoices", "Invoices", Invoice,
+                           params={"customernumber": customer_number, "filter": filter})
+        wanted = customer_number.strip()
+        keep = _INVOICE_FILTERS[filter] if filter else (lambda invoice, today: True)
+        today = self._today()
+        return [invoice for invoice in found
+                if invoice.customer_number.strip() == wanted and keep(invoice, today)]
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def terms_of_payment(self) -> list[TermsOfPayment]:
+        return self._list(TERMS_OF_PAYMENTS, "TermsOfPayments", TermsOfPayment)
+
+    def currencies(self) -> list[Currency]:
+        return self._list(CURRENCIES, "Currencies", Currency)
+
+    def print_templates(self, document_type: str = "invoice") -> list[PrintTemplate]:
+        """Print templates for one document type (`invoice`, `order`, `offer`, `cashinvoice`)."""
+        return self._list(PRINT_TEMPLATES, "PrintTemplates", PrintTemplate, params={"type": document_type})
+
+    def company_information(self) -> CompanyInformation:
+        """The connected company; its `database_number` is the tenant id."""
+        reply = self._api.call("GET", COMPANY_INFORMATION)
+        return CompanyInformation.model_validate(reply.data["CompanyInformation"])
+
+    # -- paging --------------------------------------------------------------------------------
+
+    def _list(self, path: str, key: str, model: type[M], *, params: Mapping[str, Any] | None = None,
+              ) -> list[M]:
+        return list(self._pages(path, key, model, params or {}))
+
+    def _pages(self, path: str, key: str, model: type[M], params: Mapping[str, Any]) -> Iterator[M]:
+        """Every item of a list resource, 500 per page, following `MetaInformation`."""
+        page = 1
+        while True:
+            reply = self._api.call("GET", path, params={**params, "limit": PAGE_SIZE, "page": page})
+            data = reply.data or {}
+            items = data.get(key) or []
+            yield from (model.model_validate(item) for item in items)
+            meta = data.get("MetaInformation") or {}
+            total_pages = meta.get("@TotalPages")
+            if total_pages is None:
+                if len(items) < PAGE_SIZE:
+                    return
+            elif page >= int(total_pages):
+                return
+            page += 1
+
+
+def _customer_matches(customer: FortnoxCustomer, wanted: Mapping[str, str]) -> bool:
+    for key, value in wanted.items():
+        attribute, normal = _CUSTOMER_SEARCH[key]
+        # Fortnox's phone search covers both phone fields (and the list's `Phone`).
+        candidates = ([customer.phone1, customer.phone2, customer.phone] if key == "phone"
+                      else [getattr(customer, attribute, None)])
+        target = normal(str(value))
+        if not any(candidate is not None and normal(candidate) == target for candidate in candidates):
+            return False
+    return True
+
+
+def _unpaid(invoice: Invoice) -> bool:
+    # A draft (unbooked) invoice is not owed yet: it counts as `unbooked`, not as unpaid.
+    owed = invoice.balance is not None and invoice.balance != 0
+    return bool(invoice.booked) and not invoice.cancelled and owed
+
+
+#: Fortnox's invoice filters, as checks on an invoice and today's date
+_INVOICE_FILTERS: dict[str, Callable[[Invoice, date], bool]] = {
+    "unpaid": lambda invoice, today: _unpaid(invoice),
+    "unpaidoverdue": lambda invoice, today: _unpaid(invoice) and invoice.due_date is not None
+    and invoice.due_date < today,
+    "fullypaid": lambda invoice, today: not invoice.cancelled and invoice.balance == 0,
+    "cancelled": lambda invoice, today: bool(invoice.cancelled),
+    "unbooked": lambda invoice, today: not invoice.booked and not invoice.cancelled,
+}
