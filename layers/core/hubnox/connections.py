@@ -1,0 +1,383 @@
+"""Connections: installing in HubSpot, connecting and disconnecting Fortnox, and keeping tokens fresh.
+
+Token rules, for both systems:
+- an access token is used until `REFRESH_MARGIN_SECONDS` before it expires;
+- a refresh happens under a DynamoDB lease per portal and system, re-reads the stored connection
+  inside the lease (another Lambda may have refreshed meanwhile), and saves the new tokens before
+  the access token is used. Fortnox refresh tokens are single use, so losing one would log the
+  customer out; a service-account connection takes a new token with client credentials instead;
+- a grant that is gone (revoked consent, spent refresh token, uninstall) marks the connection
+  broken (Fortnox) or uninstalled (HubSpot), and every later use says "reconnect" instead of
+  retrying forever.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from hubnox.errors import (
+    BadRequestError,
+    ConnectionBrokenError,
+    HubnoxError,
+    TransientError,
+    UnauthorizedError,
+)
+from hubnox.fortnox.client import FortnoxClient
+from hubnox.fortnox.oauth import FortnoxOAuth
+from hubnox.hubspot import properties
+from hubnox.hubspot.client import HubSpotClient
+from hubnox.hubspot.oauth import HubSpotOAuth
+from hubnox.observability import logger
+from hubnox.store.connections import (
+    ConnectionStore,
+    FortnoxAlreadyConnected,
+    FortnoxConnection,
+    HubSpotConnection,
+)
+from hubnox.store.leases import LeaseStore
+from hubnox.store.nonces import NonceStore
+from hubnox.store.table import StaleVersion
+from hubnox.web.session import Session, login_link
+from hubnox.web.signing import Signer
+
+HUBSPOT_SCOPES = (
+    "oauth",
+    "crm.objects.deals.read",
+    "crm.objects.deals.write",
+    "crm.objects.line_items.read",
+    "crm.objects.products.read",
+    "crm.objects.companies.read",
+    "crm.objects.companies.write",
+    "crm.objects.contacts.read",
+    "crm.objects.contacts.write",
+    "crm.schemas.deals.read",
+    "crm.schemas.deals.write",
+    "crm.schemas.companies.write",
+    "crm.schemas.contacts.write",
+    "files",
+    "automation",
+)
+HUBSPOT_OPTIONAL_SCOPES = ("tax_rates.read", "crm.objects.owners.read")
+FORTNOX_SCOPES = (
+    "customer",
+    "article",
+    "invoice",
+    "order",
+    "price",
+    "print",
+    "settings",
+    "currency",
+    "companyinformation",
+)
+
+REFRESH_MARGIN_SECONDS = 300
+LEASE_TTL_SECONDS = 30
+LEASE_WAIT_SECONDS = 20
+STATE_TTL_SECONDS = 15 * 60
+
+HUBSPOT_CALLBACK_PATH = "/oauth/hubspot/callback"
+FORTNOX_CALLBACK_PATH = "/oauth/fortnox/callback"
+
+C = TypeVar("C", HubSpotConnection, FortnoxConnection)
+
+
+class _LeasedTokenSource(ABC, Generic[C]):
+    """A `TokenSource` over a stored connection, refreshing under a lease (see the module docstring)."""
+
+    system = ""
+    lease_prefix = ""
+
+    def __init__(self, portal_id: str, connections: ConnectionStore, leases: LeaseStore,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.portal_id = portal_id
+        self._connections = connections
+        self._leases = leases
+        self._clock = clock
+        self._current: C | None = None
+        self._refused: str | None = None
+        self._owner = uuid.uuid4().hex
+
+    def token(self) -> str:
+        """A valid access token, refreshed (under the lease) first when needed."""
+        current = self._current or self._load_usable()
+        if self._fresh(current):
+            self._current = current
+            return current.access_token.get_secret_value()
+        with self._leases.hold(f"{self.lease_prefix}#{self.portal_id}", self._owner, ttl=LEASE_TTL_SECONDS,
+                               wait=LEASE_WAIT_SECONDS):
+            current = self._load_usable()  # re-read inside the lease: someone may have refreshed
+            if not self._fresh(current):
+                current = self._refresh(current)
+        self._current = current
+        return current.access_token.get_secret_value()
+
+    def invalidate(self, token: str) -> None:
+        """Forget `token` after the API refused it; the next `token()` refreshes unless it is stale."""
+        self._refused = token
+        self._current = None
+
+    def _fresh(self, connection: C) -> bool:
+        token = connection.access_token.get_secret_value()
+        return (bool(token) and token != self._refused
+                and connection.access_expires_at - REFRESH_MARGIN_SECONDS > self._clock())
+
+    @abstractmethod
+    def _load_usable(self) -> C:
+        """The stored connection, or ConnectionBrokenError when there is none that works."""
+
+    @abstractmethod
+    def _refresh(self, connection: C) -> C:
+        """New tokens for `connection`, saved before they are returned."""
+
+
+class FortnoxTokenSource(_LeasedTokenSource[FortnoxConnection]):
+    """Access tokens for a portal's Fortnox connection."""
+
+    system = "Fortnox"
+    lease_prefix = "fortnox-token"
+
+    def __init__(self, portal_id: str, connections: ConnectionStore, leases: LeaseStore, oauth: FortnoxOAuth,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(portal_id, connections, leases, clock)
+        self._oauth = oauth
+
+    def _load_usable(self) -> FortnoxConnection:
+        connection = self._connections.get_fortnox(self.portal_id)
+        if connection is None:
+            raise ConnectionBrokenError("Fortnox", "This HubSpot portal is not connected to Fortnox.")
+        if connection.status != "active":
+            raise ConnectionBrokenError("Fortnox", _stopped("Fortnox", connection.broken_reason))
+        return connection
+
+    def _refresh(self, connection: FortnoxConnection) -> FortnoxConnection:
+        try:
+            if connection.auth_mode == "client_credentials":
+                tokens = self._oauth.client_credentials(connection.tenant_id)
+            else:
+                tokens = self._oauth.refresh(connection.refresh_token.get_secret_value())
+        except ConnectionBrokenError as gone:
+            self._connections.mark_broken(self.portal_id, "fortnox", gone.message)
+            raise
+        try:
+            # Saved before use: the old refresh token is spent, this one is the only one left.
+            return self._connections.update_fortnox_tokens(
+                self.portal_id,
+                access_token=tokens.access_token,
+                refresh_token=tokens.refresh_token or connection.refresh_token.get_secret_value(),
+                access_expires_at=tokens.expires_at,
+                expected_version=connection.version,
+            )
+        except StaleVersion as stale:
+            # Only possible if the lease ran out mid-refresh; the stored tokens are the newer ones.
+            raise TransientError("Another process refreshed the Fortnox token at the same time.",
+                                 code="TOKEN_RACE", retry_after=1) from stale
+
+
+class HubSpotTokenSource(_LeasedTokenSource[HubSpotConnection]):
+    """Access tokens for a portal's HubSpot installation."""
+
+    system = "HubSpot"
+    lease_prefix = "hubspot-token"
+
+    def __init__(self, portal_id: str, connections: ConnectionStore, leases: LeaseStore, oauth: HubSpotOAuth,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(portal_id, connections, leases, clock)
+        self._oauth = oauth
+
+    def _load_usable(self) -> HubSpotConnection:
+        connection = self._connections.get_hubspot(self.portal_id)
+        if connection is None or connection.status == "uninstalled":
+            raise ConnectionBrokenError("HubSpot", "hubnox is not installed in this HubSpot portal.")
+        if connection.status != "active":
+            raise ConnectionBrokenError("HubSpot", _stopped("HubSpot", connection.broken_reason))
+        return connection
+
+    def _refresh(self, connection: HubSpotConnection) -> HubSpotConnection:
+        try:
+            tokens = self._oauth.refresh(connection.refresh_token.get_secret_value())
+        except ConnectionBrokenError:
+            # BAD_REFRESH_TOKEN: the app was uninstalled or its grant revoked. Data stays.
+            self._connections.mark_uninstalled(self.portal_id)
+            raise
+        try:
+            return self._connections.update_hubspot_tokens(
+                self.portal_id,
+                access_token=tokens.access_token,
+                refresh_token=tokens.refresh_token or connection.refresh_token.get_secret_value(),
+                access_expires_at=tokens.expires_at,
+                expected_version=connection.version,
+            )
+        except StaleVersion as stale:
+            raise TransientError("Another process refreshed the HubSpot token at the same time.",
+                                 code="TOKEN_RACE", retry_after=1) from stale
+
+
+def _stopped(system: str, reason: str | None) -> str:
+    return f"The {system} connection stopped working: {reason or 'unknown reason'}."
+
+
+class StaticToken:
+    """A `TokenSource` for a token just received, used once before any connection is stored."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def token(self) -> str:
+        return self._token
+
+    def invalidate(self, token: str) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    """What a finished HubSpot install leads to: the portal and the settings login link."""
+
+    portal_id: str
+    login_url: str
+
+
+class ConnectionService:
+    """Install, connect and disconnect, with signed single-use OAuth state."""
+
+    def __init__(
+        self,
+        *,
+        public_base: str,
+        connections: ConnectionStore,
+        nonces: NonceStore,
+        signer: Signer,
+        hubspot_oauth: HubSpotOAuth,
+        fortnox_oauth: FortnoxOAuth,
+        hubspot_client: Callable[[str, str], HubSpotClient],
+        fortnox_client: Callable[[str, str], FortnoxClient],
+        fortnox_service_account: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._base = public_base.rstrip("/")
+        self._connections = connections
+        self._nonces = nonces
+        self._signer = signer
+        self._hubspot_oauth = hubspot_oauth
+        self._fortnox_oauth = fortnox_oauth
+        self._hubspot_client = hubspot_client  # (portal id, access token) -> client
+        self._fortnox_client = fortnox_client  # (tenant id, access token) -> client
+        self._service_account = fortnox_service_account
+        self._clock = clock
+
+    # -- HubSpot -------------------------------------------------------------------------------
+
+    def hubspot_install_url(self) -> str:
+        """HubSpot's consent page for this app, with a signed, expiring, single-use state."""
+        state = self._signer.sign("hubspot-install", {}, STATE_TTL_SECONDS)
+        return self._hubspot_oauth.authorize_url(HUBSPOT_SCOPES, HUBSPOT_OPTIONAL_SCOPES,
+                                                 self._base + HUBSPOT_CALLBACK_PATH, state)
+
+    def finish_hubspot_install(self, code: str, state: str) -> InstallResult:
+        """Exchange the code, store the installation, create the app's properties, and sign the admin in."""
+        self._claim_state("hubspot-install", state)
+        tokens = self._hubspot_oauth.exchange_code(code, self._base + HUBSPOT_CALLBACK_PATH)
+        info = self._hubspot_oauth.introspect(tokens.access_token)
+        portal_id = str(tokens.hub_id or info.hub_id or "")
+        if not portal_id:
+            raise BadRequestError("HubSpot did not say which portal installed the app.", code="NO_PORTAL")
+        user = str(info.user_id or "")
+        self._connections.put_hubspot(HubSpotConnection(
+            portal_id=portal_id,
+            hub_domain=info.hub_domain or "",
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token or "",
+            access_expires_at=tokens.expires_at,
+            scopes=tuple(tokens.scopes or info.scopes),
+            installed_at=self._clock(),
+            installed_by_user=user or None,
+        ))
+        self.ensure_properties(self._hubspot_client(portal_id, tokens.access_token))
+        logger.info("hubspot installed", extra={"portal_id": portal_id})
+        return InstallResult(portal_id, login_link(self._signer, self._base, portal_id, user))
+
+    @staticmethod
+    def ensure_properties(client: HubSpotClient) -> None:
+        """Create hubnox's property group and properties where missing (safe to repeat)."""
+        for object_type, definitions in properties.APP_PROPERTIES.items():
+            client.create_property_group(object_type, properties.GROUP_NAME, properties.GROUP_LABEL)
+            for definition in definitions:
+                client.create_property(object_type, definition)
+
+    # -- Fortnox -------------------------------------------------------------------------------
+
+    def fortnox_connect_url(self, session: Session) -> str:
+        """Fortnox's consent page for the session's portal; refused while another company is connected."""
+        current = self._connections.get_fortnox(session.portal_id)
+        if current is not None:
+            raise FortnoxAlreadyConnected(session.portal_id, current.tenant_id, current.company_name)
+        state = self._signer.sign("fortnox-connect", {"portal": session.portal_id}, STATE_TTL_SECONDS)
+        return self._fortnox_oauth.authorize_url(FORTNOX_SCOPES, state, self._base + FORTNOX_CALLBACK_PATH,
+                                                 service_account=self._service_account)
+
+    def finish_fortnox_connect(self, code: str, state: str) -> FortnoxConnection:
+        """Exchange the code, learn the company, and store the connection (one company per portal)."""
+        claims = self._claim_state("fortnox-connect", state)
+        portal_id = str(claims["portal"])
+        tokens = self._fortnox_oauth.exchange_code(code, self._base + FORTNOX_CALLBACK_PATH)
+        fortnox = self._fortnox_client(tokens.tenant_id or "pending", tokens.access_token)
+        company = fortnox.company_information()
+        tenant_id = str(company.database_number or tokens.tenant_id or "")
+        if not tenant_id:
+            raise BadRequestError("Fortnox did not say which company was connected.", code="NO_TENANT")
+        connection = FortnoxConnection(
+            portal_id=portal_id,
+            tenant_id=tenant_id,
+            company_name=company.company_name or "",
+            auth_mode="client_credentials" if self._service_account else "authorization_code",
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token or "",
+            access_expires_at=tokens.expires_at,
+            scopes=tuple(tokens.scopes),
+            connected_at=self._clock(),
+        )
+        try:
+            stored = self._connections.put_fortnox(connection)
+        except FortnoxAlreadyConnected:
+            self._revoke_quietly(tokens.refresh_token)  # leave no dangling grant behind
+            raise
+        logger.info("fortnox connected", extra={"portal_id": portal_id, "tenant_id": tenant_id})
+        return stored
+
+    def disconnect_fortnox(self, session: Session) -> FortnoxConnection | None:
+        """Forget the portal's Fortnox connection and revoke its refresh token; None if there was none."""
+        removed = self._connections.delete_fortnox(session.portal_id)
+        if removed is not None:
+            self._revoke_quietly(removed.refresh_token.get_secret_value())
+            logger.info("fortnox disconnected", extra={"portal_id": session.portal_id})
+        return removed
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _claim_state(self, purpose: str, state: str) -> dict[str, object]:
+        """The claims of a genuine, unexpired, unused OAuth state; a clear 400 otherwise."""
+        try:
+            claims = self._signer.verify(purpose, state)
+        except UnauthorizedError as bad:
+            raise BadRequestError(
+                f"This sign-in request is not valid ({bad.message.rstrip('.').lower()}).", code="BAD_STATE",
+                hint="Start again from the beginning; links of this kind work once and for 15 minutes.",
+            ) from bad
+        if not self._nonces.claim("oauth-state", str(claims["nonce"]), STATE_TTL_SECONDS + 60):
+            raise BadRequestError("This sign-in request was already used.", code="BAD_STATE",
+                                  hint="Start again from the beginning.")
+        return claims
+
+    def _revoke_quietly(self, refresh_token: str | None) -> None:
+        if not refresh_token:
+            return
+        try:
+            self._fortnox_oauth.revoke(refresh_token)
+        except HubnoxError as failure:
+            # Forgetting the connection matters more than the revoke; the grant lapses in 45 days.
+            logger.warning("fortnox revoke failed", extra={"code": failure.code})

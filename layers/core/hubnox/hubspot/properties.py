@@ -1,0 +1,59 @@
+"""The HubSpot properties hubnox creates in a portal at install, in one property group.
+
+Deals carry the Fortnox document and the state of the last sync; companies and contacts carry
+the Fortnox customer number they are matched to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+GROUP_NAME = "hubnox"
+GROUP_LABEL = "Fortnox (hubnox)"
+
+DOCUMENT_NUMBER = "fortnox_document_number"
+DOCUMENT_TYPE = "fortnox_document_type"
+DOCUMENT_STATUS = "fortnox_document_status"
+SYNC_STATUS = "fortnox_sync_status"
+LAST_ERROR = "fortnox_last_error"
+CUSTOMER_NUMBER = "fortnox_customer_number"
+
+
+def _text(name: str, label: str, description: str, field_type: str = "text") -> dict[str, Any]:
+    return {"name": name, "label": label, "description": description, "groupName": GROUP_NAME,
+            "type": "string", "fieldType": field_type}
+
+
+def _select(name: str, label: str, description: str, options: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "name": name, "label": label, "description": description, "groupName": GROUP_NAME,
+        "type": "enumeration", "fieldType": "select",
+        "options": [{"value": value, "label": text, "displayOrder": i, "hidden": False}
+                    for i, (value, text) in enumerate(options)],
+    }
+
+
+DEAL_PROPERTIES: tuple[dict[str, Any], ...] = (
+    _text(DOCUMENT_NUMBER, "Fortnox document number", "The number of the Fortnox invoice or order made from "
+          "this deal."),
+    _select(DOCUMENT_TYPE, "Fortnox document type", "Whether the deal became a Fortnox invoice or order.",
+            [("invoice", "Invoice"), ("order", "Order")]),
+    _select(DOCUMENT_STATUS, "Fortnox document status", "The document's status when hubnox last saw it.",
+            [("draft", "Draft"), ("booked", "Booked"), ("sent", "Sent"), ("paid", "Paid"),
+             ("cancelled", "Cancelled")]),
+    _select(SYNC_STATUS, "Fortnox sync status", "The outcome of the last hubnox run for this deal.",
+            [("queued", "Queued"), ("running", "Running"), ("succeeded", "Succeeded"), ("failed", "Failed")]),
+    _text(LAST_ERROR, "Fortnox last error", "What went wrong in the last failed hubnox run, in plain words.",
+          field_type="textarea"),
+    _text(CUSTOMER_NUMBER, "Fortnox customer number", "The Fortnox customer the deal was invoiced to."),
+)
+
+CUSTOMER_PROPERTY = _text(CUSTOMER_NUMBER, "Fortnox customer number",
+                          "The Fortnox customer this record is matched to.")
+
+#: object type -> the properties hubnox needs there
+APP_PROPERTIES: dict[str, tuple[dict[str, Any], ...]] = {
+    "deals": DEAL_PROPERTIES,
+    "companies": (CUSTOMER_PROPERTY,),
+    "contacts": (CUSTOMER_PROPERTY,),
+}

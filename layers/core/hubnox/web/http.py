@@ -1,0 +1,125 @@
+"""HTTP answers for the functions: pages, redirects, JSON, and the one mapping of errors to statuses.
+
+Every HTTP function registers `register_error_handlers(app)` once, so domain errors raised
+anywhere in the layer become the same clear answer everywhere (STYLE.md: errors in one place):
+an HTML page for browser routes, HubSpot-style JSON `{"message", "code"}` for API routes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.shared.cookies import Cookie
+from pydantic import ValidationError
+
+from hubnox.errors import (
+    BadRequestError,
+    ConnectionBrokenError,
+    HubnoxError,
+    NotFoundError,
+    TransientError,
+    UnauthorizedError,
+    UserFixableError,
+)
+from hubnox.observability import logger
+from hubnox.web.render import render
+
+HTML = "text/html; charset=utf-8"
+JSON = "application/json"
+#: pages must not be cached or framed by anyone but HubSpot
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "frame-ancestors 'self' https://*.hubspot.com https://*.hubspot.eu",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def redirect(location: str, *, status: int = 302, cookies: list[Cookie] | None = None) -> Response:
+    """A redirect (302 after a GET, 303 after a form POST)."""
+    return Response(status_code=status, headers={"Location": location, "Cache-Control": "no-store"},
+                    cookies=cookies)
+
+
+def page(body: str, *, status: int = 200, cookies: list[Cookie] | None = None) -> Response:
+    return Response(status_code=status, content_type=HTML, body=body, headers=dict(_PAGE_HEADERS), cookies=cookies)
+
+
+def message_page(status: int, title: str, message: str, hint: str | None = None,
+                 link: tuple[str, str] | None = None) -> Response:
+    """A small page that says what happened and what to do."""
+    body = render("message.html", title=title, message=message, hint=hint,
+                  link_url=link[0] if link else None, link_label=link[1] if link else None)
+    return page(body, status=status)
+
+
+def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=JSON, body=json.dumps(data, default=str),
+                    headers={"Cache-Control": "no-store", **(headers or {})})
+
+
+def status_of(error: HubnoxError) -> int:
+    """The HTTP status for a domain error."""
+    if isinstance(error, BadRequestError):
+        return 400
+    if isinstance(error, UnauthorizedError):
+        return 401
+    if isinstance(error, NotFoundError):
+        return 404
+    if isinstance(error, ConnectionBrokenError):
+        return 409
+    if isinstance(error, UserFixableError):
+        return 409 if error.code.endswith("ALREADY_CONNECTED") else 422
+    if isinstance(error, TransientError):
+        return 503
+    return 500
+
+
+_TITLES = {400: "That did not work", 401: "Not signed in", 404: "Not found", 409: "Not possible right now",
+           422: "That did not work", 503: "Please try again", 500: "Something went wrong"}
+
+
+def error_response(error: HubnoxError, *, as_json: bool) -> Response:
+    """The answer for a domain error: JSON for API routes, a page for browser routes."""
+    status = status_of(error)
+    headers: dict[str, str] = {}
+    if isinstance(error, TransientError) and error.retry_after:
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    if as_json:
+        body: dict[str, Any] = {"message": error.message, "code": error.code}
+        if error.hint:
+            body["hint"] = error.hint
+        return json_response(body, status=status, headers=headers)
+    response = message_page(status, _TITLES.get(status, "Something went wrong"), error.message, error.hint)
+    response.headers.update(headers)
+    return response
+
+
+def register_error_handlers(app: APIGatewayHttpResolver, *, json_paths: Callable[[str], bool]) -> None:
+    """Map domain errors, validation errors and bugs to answers for every route of `app`."""
+
+    def wants_json() -> bool:
+        return json_paths(app.current_event.path)
+
+    @app.exception_handler(HubnoxError)
+    def domain_error(error: HubnoxError) -> Response:
+        status = status_of(error)
+        log = logger.warning if status < 500 else logger.error
+        log("request refused", extra={"code": error.code, "status": status, "path": app.current_event.path})
+        return error_response(error, as_json=wants_json())
+
+    @app.exception_handler(ValidationError)
+    def invalid(error: ValidationError) -> Response:
+        first = error.errors()[0] if error.errors() else {"loc": (), "msg": str(error)}
+        field = ".".join(str(part) for part in first.get("loc", ()))
+        message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+        return error_response(BadRequestError(message, code="INVALID"), as_json=wants_json())
+
+    @app.exception_handler(Exception)
+    def bug(error: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(HubnoxError("Something went wrong inside hubnox; it has been logged.",
+                                          code="INTERNAL"), as_json=wants_json())

@@ -1,0 +1,180 @@
+"""Builds hubnox's real dependencies once per Lambda container, from `Settings`.
+
+Handlers create one `Container` at import time; everything in it is built on first use and then
+reused across warm invocations (boto3 and httpx clients are thread-safe and keep connections
+open). Tests build a `Container` with their own settings, or skip it and pass fakes to the layer.
+boto3 finds a local endpoint the standard way (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+import boto3
+import httpx
+
+from hubnox.config import Settings
+from hubnox.connections import ConnectionService, FortnoxTokenSource, HubSpotTokenSource, StaticToken
+from hubnox.errors import ConnectionBrokenError
+from hubnox.fortnox.client import FortnoxClient
+from hubnox.fortnox.oauth import FortnoxOAuth
+from hubnox.http import TokenSource, build_http_client
+from hubnox.hubspot.client import HubSpotClient
+from hubnox.hubspot.oauth import HubSpotOAuth
+from hubnox.store.connections import ConnectionStore
+from hubnox.store.crypto import TokenCipher
+from hubnox.store.cursors import CursorStore
+from hubnox.store.deal_links import DealLinkStore
+from hubnox.store.leases import LeaseStore
+from hubnox.store.nonces import NonceStore
+from hubnox.store.ratelimit import DynamoRateBudget
+from hubnox.store.runs import RunStore
+from hubnox.store.settings import SettingsStore
+from hubnox.store.table import BOTO_CONFIG, Table
+from hubnox.web.signing import Signer
+
+
+class Container:
+    """The stores, clients and services of one container, each built on first use."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        hubspot_transport: httpx.BaseTransport | None = None,
+        fortnox_transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._hubspot_transport = hubspot_transport
+        self._fortnox_transport = fortnox_transport
+
+    # -- AWS -----------------------------------------------------------------------------------
+
+    def _aws(self, service: str) -> Any:
+        return boto3.session.Session().client(service, config=BOTO_CONFIG)
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self._aws("dynamodb")
+
+    @cached_property
+    def kms(self) -> Any:
+        return self._aws("kms")
+
+    @cached_property
+    def sqs(self) -> Any:
+        return self._aws("sqs")
+
+    @cached_property
+    def table(self) -> Table:
+        return Table(self.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def connections(self) -> ConnectionStore:
+        return ConnectionStore(self.table, TokenCipher(self.kms, self.settings.kms_key_id))
+
+    @cached_property
+    def nonces(self) -> NonceStore:
+        return NonceStore(self.table, self.clock)
+
+    @cached_property
+    def leases(self) -> LeaseStore:
+        return LeaseStore(self.table, self.clock)
+
+    @cached_property
+    def runs(self) -> RunStore:
+        return RunStore(self.table, self.clock)
+
+    @cached_property
+    def deal_links(self) -> DealLinkStore:
+        return DealLinkStore(self.table, self.clock)
+
+    @cached_property
+    def cursors(self) -> CursorStore:
+        return CursorStore(self.table)
+
+    @cached_property
+    def portal_settings(self) -> SettingsStore:
+        return SettingsStore(self.table)
+
+    @cached_property
+    def budget(self) -> DynamoRateBudget:
+        """The API rate budget shared by every container (HubSpot per portal, Fortnox per company)."""
+        return DynamoRateBudget(self.table, self.clock)
+
+    # -- signing -------------------------------------------------------------------------------
+
+    @cached_property
+    def signer(self) -> Signer:
+        key = self.settings.signing_key.get_secret_value()
+        if not key:
+            raise RuntimeError("SIGNING_KEY is not set: hubnox cannot sign links, state or sessions")
+        return Signer(key, clock=self.clock)
+
+    # -- HTTP APIs -----------------------------------------------------------------------------
+
+    @cached_property
+    def hubspot_http(self) -> httpx.Client:
+        return build_http_client(self.settings.hubspot_api_url, timeout=self.settings.http_timeout_seconds,
+                                 transport=self._hubspot_transport)
+
+    @cached_property
+    def fortnox_http(self) -> httpx.Client:
+        return build_http_client(self.settings.fortnox_api_url, timeout=self.settings.http_timeout_seconds,
+                                 transport=self._fortnox_transport)
+
+    @cached_property
+    def hubspot_oauth(self) -> HubSpotOAuth:
+        return HubSpotOAuth(self.hubspot_http, client_id=self.settings.hubspot_client_id,
+                            client_secret=self.settings.hubspot_client_secret.get_secret_value(),
+                            auth_url=self.settings.hubspot_auth_url, clock=self.clock)
+
+    @cached_property
+    def fortnox_oauth(self) -> FortnoxOAuth:
+        return FortnoxOAuth(self.fortnox_http, client_id=self.settings.fortnox_client_id,
+                            client_secret=self.settings.fortnox_client_secret.get_secret_value(),
+                            auth_url=self.settings.fortnox_auth_url, clock=self.clock)
+
+    def hubspot_client(self, portal_id: str, tokens: TokenSource | None = None) -> HubSpotClient:
+        """A client for one portal, with its stored, self-refreshing tokens unless others are given."""
+        return HubSpotClient(self.hubspot_http, tokens or self.hubspot_tokens(portal_id), self.budget, portal_id,
+                             clock=self.clock)
+
+    def hubspot_tokens(self, portal_id: str) -> HubSpotTokenSource:
+        return HubSpotTokenSource(portal_id, self.connections, self.leases, self.hubspot_oauth, self.clock)
+
+    def fortnox_tokens(self, portal_id: str) -> FortnoxTokenSource:
+        return FortnoxTokenSource(portal_id, self.connections, self.leases, self.fortnox_oauth, self.clock)
+
+    def fortnox_client(self, portal_id: str) -> FortnoxClient:
+        """A client for the portal's connected Fortnox company; ConnectionBrokenError when there is none."""
+        connection = self.connections.get_fortnox(portal_id)
+        if connection is None:
+            raise ConnectionBrokenError("Fortnox", "This HubSpot portal is not connected to Fortnox.")
+        return self._fortnox_client_for(connection.tenant_id, self.fortnox_tokens(portal_id))
+
+    def _fortnox_client_for(self, tenant_id: str, tokens: TokenSource) -> FortnoxClient:
+        key = FortnoxClient.tenant_key_for(self.settings.fortnox_client_id, tenant_id)
+        return FortnoxClient(self.fortnox_http, tokens, self.budget, key)
+
+    # -- services ------------------------------------------------------------------------------
+
+    @cached_property
+    def connection_service(self) -> ConnectionService:
+        return ConnectionService(
+            public_base=self.settings.public_base,
+            connections=self.connections,
+            nonces=self.nonces,
+            signer=self.signer,
+            hubspot_oauth=self.hubspot_oauth,
+            fortnox_oauth=self.fortnox_oauth,
+            hubspot_client=lambda portal_id, token: self.hubspot_client(portal_id, StaticToken(token)),
+            fortnox_client=lambda tenant_id, token: self._fortnox_client_for(tenant_id, StaticToken(token)),
+            fortnox_service_account=self.settings.fortnox_service_account,
+            clock=self.clock,
+        )

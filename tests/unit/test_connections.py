@@ -1,0 +1,347 @@
+"""Connections: install, connect, disconnect, and tokens that stay fresh without ever racing.
+
+The stores run on moto; HubSpot and Fortnox are the simulators, in process, so token rotation,
+single-use refresh tokens and revoked consents behave as the real services do.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from moto import mock_aws
+
+from hubnox.connections import (
+    FORTNOX_SCOPES,
+    ConnectionService,
+    FortnoxTokenSource,
+    HubSpotTokenSource,
+    StaticToken,
+)
+from hubnox.errors import BadRequestError, ConnectionBrokenError
+from hubnox.fortnox.client import FortnoxClient
+from hubnox.fortnox.oauth import FortnoxOAuth
+from hubnox.hubspot.client import HubSpotClient
+from hubnox.hubspot.oauth import HubSpotOAuth
+from hubnox.ratelimit import LocalRateBudget
+from hubnox.store.connections import ConnectionStore, FortnoxAlreadyConnected, FortnoxConnection
+from hubnox.store.crypto import TokenCipher
+from hubnox.store.leases import LeaseStore
+from hubnox.store.nonces import NonceStore
+from hubnox.store.table import Table, create_table
+from hubnox.web.session import Session
+from hubnox.web.signing import Signer
+from sandbox.fortnox import FortnoxSimulator
+from sandbox.hubspot import HubSpotSimulator
+from tests.support.aws import TABLE, OneRequestAtATime, moto_clients
+
+BASE = "https://hubnox.example.com"
+FORTNOX = "http://fortnox.test"
+HUBSPOT = "http://hubspot.test"
+CLIENT_ID, CLIENT_SECRET = "hubnox-fortnox-client", "fortnox-secret"
+HS_CLIENT_ID, HS_CLIENT_SECRET = "hubnox-hubspot-client", "hubspot-secret"
+
+
+@pytest.fixture(scope="module")
+def clients():
+    return moto_clients()
+
+
+@pytest.fixture
+def stores(clients):
+    dynamodb, kms = clients
+    with mock_aws():
+        create_table(dynamodb, TABLE)
+        key_id = kms.create_key(Description="hubnox tokens")["KeyMetadata"]["KeyId"]
+        table = Table(OneRequestAtATime(dynamodb), TABLE)
+        yield (ConnectionStore(table, TokenCipher(kms, key_id)), LeaseStore(table, clock=time.time),
+               NonceStore(table, clock=time.time))
+
+
+@pytest.fixture
+def fortnox():
+    return FortnoxSimulator()
+
+
+@pytest.fixture
+def hubspot():
+    return HubSpotSimulator()
+
+
+def fortnox_http(sim: FortnoxSimulator) -> httpx.Client:
+    return httpx.Client(transport=httpx.WSGITransport(app=sim), base_url=FORTNOX)
+
+
+def hubspot_http(sim: HubSpotSimulator) -> httpx.Client:
+    return httpx.Client(transport=httpx.WSGITransport(app=sim), base_url=HUBSPOT)
+
+
+def fortnox_oauth(sim: FortnoxSimulator) -> FortnoxOAuth:
+    return FortnoxOAuth(fortnox_http(sim), client_id=CLIENT_ID, client_secret=CLIENT_SECRET, auth_url=FORTNOX)
+
+
+def hubspot_oauth(sim: HubSpotSimulator) -> HubSpotOAuth:
+    return HubSpotOAuth(hubspot_http(sim), client_id=HS_CLIENT_ID, client_secret=HS_CLIENT_SECRET,
+                        auth_url=HUBSPOT)
+
+
+def follow_consent(http: httpx.Client, authorize_url: str) -> dict[str, str]:
+    """What the admin's browser does: open the consent page, land on the redirect with its query."""
+    answer = http.get(authorize_url.replace(FORTNOX, "").replace(HUBSPOT, ""))
+    assert answer.status_code == 302, answer.text
+    return {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
+
+
+def service(stores, fortnox_sim, hubspot_sim, *, service_account: bool = False) -> ConnectionService:
+    connections, _, nonces = stores
+    budget = LocalRateBudget()
+    return ConnectionService(
+        public_base=BASE,
+        connections=connections,
+        nonces=nonces,
+        signer=Signer("s" * 32),
+        hubspot_oauth=hubspot_oauth(hubspot_sim),
+        fortnox_oauth=fortnox_oauth(fortnox_sim),
+        hubspot_client=lambda portal, token: HubSpotClient(hubspot_http(hubspot_sim), StaticToken(token), budget,
+                                                           portal),
+        fortnox_client=lambda tenant, token: FortnoxClient(fortnox_http(fortnox_sim), StaticToken(token), budget,
+                                                           f"{CLIENT_ID}:{tenant}"),
+        fortnox_service_account=service_account,
+    )
+
+
+def install(svc: ConnectionService, hubspot_sim: HubSpotSimulator) -> str:
+    redirect = follow_consent(hubspot_http(hubspot_sim), svc.hubspot_install_url())
+    return svc.finish_hubspot_install(redirect["code"], redirect["state"]).portal_id
+
+
+def connect(svc: ConnectionService, fortnox_sim: FortnoxSimulator, portal_id: str, **consent: str
+            ) -> FortnoxConnection:
+    url = svc.fortnox_connect_url(Session(portal_id, "admin", "csrf"))
+    if consent:
+        url += "&" + "&".join(f"{k}={v}" for k, v in consent.items())
+    redirect = follow_consent(fortnox_http(fortnox_sim), url)
+    return svc.finish_fortnox_connect(redirect["code"], redirect["state"])
+
+
+# -- install ---------------------------------------------------------------------------------------
+
+
+def test_install_stores_the_portal_and_creates_the_app_properties(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    url = svc.hubspot_install_url()
+    query = parse_qs(urlsplit(url).query)
+    assert query["redirect_uri"] == [f"{BASE}/oauth/hubspot/callback"]
+    assert "automation" in query["scope"][0].split() and "files" in query["scope"][0].split()
+
+    redirect = follow_consent(hubspot_http(hubspot), url)
+    result = svc.finish_hubspot_install(redirect["code"], redirect["state"])
+
+    stored = stores[0].get_hubspot(result.portal_id)
+    assert stored is not None and stored.status == "active" and stored.access_token.get_secret_value()
+    assert result.login_url.startswith(f"{BASE}/settings?login=")
+    deal_properties = {p["name"] for p in hubspot_http(hubspot).get(
+        "/crm/properties/2026-03/0-3", headers={"Authorization": f"Bearer {stored.access_token.get_secret_value()}"}
+    ).json()["results"]}
+    assert {"fortnox_document_number", "fortnox_sync_status", "fortnox_last_error"} <= deal_properties
+
+
+def test_a_forged_or_replayed_install_state_is_refused(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    redirect = follow_consent(hubspot_http(hubspot), svc.hubspot_install_url())
+    with pytest.raises(BadRequestError) as forged:
+        svc.finish_hubspot_install(redirect["code"], redirect["state"][:-3] + "abc")
+    assert forged.value.code == "BAD_STATE"
+    svc.finish_hubspot_install(redirect["code"], redirect["state"])
+    with pytest.raises(BadRequestError) as replayed:
+        svc.finish_hubspot_install(redirect["code"], redirect["state"])
+    assert "already used" in replayed.value.message
+
+
+# -- Fortnox connect and disconnect ------------------------------------------------------------------
+
+
+def test_connect_learns_the_company_and_asks_for_every_scope_hubnox_needs(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    portal = install(svc, hubspot)
+    url = svc.fortnox_connect_url(Session(portal, "admin", "csrf"))
+    query = parse_qs(urlsplit(url).query)
+    assert query["scope"][0].split() == list(FORTNOX_SCOPES)
+    assert query["access_type"] == ["offline"] and "account_type" not in query
+
+    connection = connect(svc, fortnox, portal)
+    assert connection.tenant_id and connection.company_name
+    assert connection.auth_mode == "authorization_code" and connection.refresh_token.get_secret_value()
+
+
+def test_a_second_company_needs_a_disconnect_first_and_then_connects(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    portal = install(svc, hubspot)
+    first = connect(svc, fortnox, portal)
+    with pytest.raises(FortnoxAlreadyConnected):
+        svc.fortnox_connect_url(Session(portal, "admin", "csrf"))
+
+    removed = svc.disconnect_fortnox(Session(portal, "admin", "csrf"))
+    assert removed is not None and removed.tenant_id == first.tenant_id
+    revokes = [e for e in fortnox.log.entries() if e.path == "/oauth-v1/revoke"]
+    assert len(revokes) == 1
+
+    second = connect(svc, fortnox, portal)
+    assert second.tenant_id != first.tenant_id
+    assert stores[0].get_fortnox(portal).tenant_id == second.tenant_id
+
+
+def test_a_service_account_connection_takes_tokens_with_client_credentials(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot, service_account=True)
+    portal = install(svc, hubspot)
+    url = svc.fortnox_connect_url(Session(portal, "admin", "csrf"))
+    assert parse_qs(urlsplit(url).query)["account_type"] == ["service"]
+    connection = connect(svc, fortnox, portal)
+    assert connection.auth_mode == "client_credentials"
+
+    connections, leases, _ = stores
+    expire(connections, portal)
+    tokens = FortnoxTokenSource(portal, connections, leases, fortnox_oauth(fortnox))
+    token = tokens.token()
+    grants = [parse_qs(e.body)["grant_type"][0] for e in fortnox.log.entries() if e.path == "/oauth-v1/token"]
+    assert grants[-1] == "client_credentials"
+    assert fortnox_client(fortnox, token, connection.tenant_id).company_information().database_number
+
+
+# -- Fortnox tokens ----------------------------------------------------------------------------------
+
+
+def expire(connections: ConnectionStore, portal: str) -> None:
+    """Make the stored access token due for refresh, as time would."""
+    current = connections.get_fortnox(portal)
+    connections.update_fortnox_tokens(portal, access_token=current.access_token.get_secret_value(),
+                                      refresh_token=current.refresh_token.get_secret_value(),
+                                      access_expires_at=0, expected_version=current.version)
+
+
+def fortnox_client(sim: FortnoxSimulator, token: str, tenant: str) -> FortnoxClient:
+    return FortnoxClient(fortnox_http(sim), StaticToken(token), LocalRateBudget(), f"{CLIENT_ID}:{tenant}")
+
+
+def refreshes(sim: FortnoxSimulator) -> int:
+    return sum(1 for e in sim.log.entries() if e.path == "/oauth-v1/token" and "refresh_token" in e.body)
+
+
+def test_a_fresh_token_is_used_without_asking_fortnox(stores, fortnox, hubspot):
+    portal = install(service(stores, fortnox, hubspot), hubspot)
+    connection = connect(service(stores, fortnox, hubspot), fortnox, portal)
+    connections, leases, _ = stores
+    tokens = FortnoxTokenSource(portal, connections, leases, fortnox_oauth(fortnox))
+    assert tokens.token() == connection.access_token.get_secret_value()
+    assert refreshes(fortnox) == 0
+
+
+def test_twenty_workers_needing_a_fresh_token_leave_exactly_one_refresh(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    portal = install(svc, hubspot)
+    connection = connect(svc, fortnox, portal)
+    connections, leases, _ = stores
+    expire(connections, portal)
+    start = threading.Barrier(20)
+
+    def worker(_: int) -> str:
+        # Each worker is its own Lambda container: its own token source, the same table.
+        tokens = FortnoxTokenSource(portal, connections, leases, fortnox_oauth(fortnox))
+        start.wait()
+        return tokens.token()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        tokens = list(pool.map(worker, range(20)))
+
+    assert refreshes(fortnox) == 1
+    assert len(set(tokens)) == 1
+    stored = connections.get_fortnox(portal)
+    assert stored.status == "active" and stored.refresh_token != connection.refresh_token
+    assert fortnox_client(fortnox, tokens[0], connection.tenant_id).company_information().company_name
+
+
+def test_the_new_refresh_token_is_saved_before_the_access_token_is_used(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    portal = install(svc, hubspot)
+    connect(svc, fortnox, portal)
+    connections, leases, _ = stores
+    expire(connections, portal)
+    FortnoxTokenSource(portal, connections, leases, fortnox_oauth(fortnox)).token()
+    # A second refresh works only with the rotated token, which must therefore be stored.
+    expire(connections, portal)
+    FortnoxTokenSource(portal, connections, leases, fortnox_oauth(fortnox)).token()
+    assert refreshes(fortnox) == 2
+    assert connections.get_fortnox(portal).status == "active"
+
+
+def test_a_refused_token_is_refreshed_once_then_used(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    portal = install(svc, hubspot)
+    connection = connect(svc, fortnox, portal)
+    connections, leases, _ = stores
+    fortnox_http(fortnox).post("/_sandbox/tokens/expire", json={"tenantId": connection.tenant_id})
+    tokens = FortnoxTokenSource(portal, connections, leases, fortnox_oauth(fortnox))
+    client = FortnoxClient(fortnox_http(fortnox), tokens, LocalRateBudget(), f"{CLIENT_ID}:{connection.tenant_id}")
+    assert client.company_information().company_name
+    assert refreshes(fortnox) == 1
+
+
+def test_a_revoked_consent_marks_the_connection_broken_and_stops_asking(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    portal = install(svc, hubspot)
+    connection = connect(svc, fortnox, portal)
+    connections, leases, _ = stores
+    fortnox_http(fortnox).delete(f"/_sandbox/companies/{connection.tenant_id}/consents")
+    expire(connections, portal)
+    with pytest.raises(ConnectionBrokenError):
+        FortnoxTokenSource(portal, connections, leases, fortnox_oauth(fortnox)).token()
+    assert connections.get_fortnox(portal).status == "broken"
+
+    asked = len(fortnox.log.entries())
+    with pytest.raises(ConnectionBrokenError) as again:
+        FortnoxTokenSource(portal, connections, leases, fortnox_oauth(fortnox)).token()
+    assert "Reconnect Fortnox" in (again.value.hint or "")
+    assert len(fortnox.log.entries()) == asked
+
+
+def test_a_portal_without_fortnox_is_told_to_connect(stores, fortnox, hubspot):
+    connections, leases, _ = stores
+    with pytest.raises(ConnectionBrokenError) as missing:
+        FortnoxTokenSource("999", connections, leases, fortnox_oauth(fortnox)).token()
+    assert "not connected to Fortnox" in missing.value.message
+
+
+# -- HubSpot tokens ----------------------------------------------------------------------------------
+
+
+def test_hubspot_tokens_refresh_before_they_expire(stores, fortnox, hubspot):
+    portal = install(service(stores, fortnox, hubspot), hubspot)
+    connections, leases, _ = stores
+    current = connections.get_hubspot(portal)
+    connections.update_hubspot_tokens(portal, access_token=current.access_token.get_secret_value(),
+                                      refresh_token=current.refresh_token.get_secret_value(),
+                                      access_expires_at=0, expected_version=current.version)
+    token = HubSpotTokenSource(portal, connections, leases, hubspot_oauth(hubspot)).token()
+    assert token != current.access_token.get_secret_value()
+    assert connections.get_hubspot(portal).access_token.get_secret_value() == token
+
+
+def test_an_uninstalled_portal_is_marked_and_keeps_its_data(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    portal = install(svc, hubspot)
+    connect(svc, fortnox, portal)
+    connections, leases, _ = stores
+    hubspot_http(hubspot).post(f"/_sandbox/portals/{portal}/uninstall")
+    current = connections.get_hubspot(portal)
+    connections.update_hubspot_tokens(portal, access_token=current.access_token.get_secret_value(),
+                                      refresh_token=current.refresh_token.get_secret_value(),
+                                      access_expires_at=0, expected_version=current.version)
+    with pytest.raises(ConnectionBrokenError):
+        HubSpotTokenSource(portal, connections, leases, hubspot_oauth(hubspot)).token()
+    assert connections.get_hubspot(portal).status == "uninstalled"
+    assert portal not in connections.list_portals()
+    assert connections.get_fortnox(portal) is not None
