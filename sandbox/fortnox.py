@@ -1,0 +1,3000 @@
+"""A Fortnox API v3 simulator: OAuth, customers, articles, prices, invoices and orders.
+
+One WSGI app serves both Fortnox hosts, so `FORTNOX_AUTH_URL` and `FORTNOX_API_URL` may both
+point at it: the auth host's `/oauth-v1/...` paths and the API's `/3/...` paths. Everything a
+client sees there (paths, JSON, status codes, error shapes and codes) is Fortnox's, as
+../shared/reference/fortnox.md and the official OpenAPI spec describe it; totals follow
+`sandbox.fortnox_money`.
+
+OAuth (auth host)
+  GET  /oauth-v1/auth     consents at once and answers 302 to redirect_uri?code=..&state=..;
+                          creates a fresh company unless `sandbox_tenant=<DatabaseNumber>` names
+                          one; `sandbox_deny=1` answers error=access_denied instead.
+  POST /oauth-v1/token    HTTP Basic client auth; grant_type authorization_code (code single-use,
+                          10 minutes, redirect_uri as sent to authorize), refresh_token (single-use,
+                          rotates), client_credentials (header TenantId; needs a consent given with
+                          account_type=service by that client; no refresh token).
+  POST /oauth-v1/revoke   token_type_hint=refresh_token&token=... -> {"revoked": true}
+  Access tokens are JWT-shaped (claims tenantId, clientId, scope, exp, iat, jti), unsigned in any
+  verifiable way, like Fortnox's for which no public key exists. Any client id and secret work
+  until a client is registered through /_sandbox/clients/{clientId}.
+
+API (/3/..., `Authorization: Bearer <access token>`)
+  customers, articles, pricelists, prices (with sublist), invoices (+ cancel, bookkeep,
+  externalprint, preview, print, email), orders (+ cancel, createinvoice, externalprint,
+  preview, print, email), termsofpayments, currencies, printtemplates, companyinformation.
+  `api_routes` lists them. Each needs its scope (`ROUTE_SCOPES`) and, for the company, a licence
+  covering that scope (`SCOPE_LICENCES`).
+
+Control endpoints (sandbox only, errors as {"message": ...})
+  POST   /_sandbox/companies                      body {CompanyName?, OrganizationNumber?,
+                                                   licences?, serviceConsent?: {clientId, scope}}
+                                                   -> 201 {tenantId, DatabaseNumber, CompanyName,
+                                                   OrganizationNumber}
+  GET    /_sandbox/companies/{tenantId}           everything the company holds
+  PUT    /_sandbox/companies/{tenantId}/licences/{licence}     restore a licence
+  DELETE /_sandbox/companies/{tenantId}/licences/{licence}     remove one (kundfaktura, order,
+                                                               bokforing)
+  DELETE /_sandbox/companies/{tenantId}/consents[?clientId=]   the customer revokes the consent:
+                                                               every token of it fails from now on
+  POST   /_sandbox/companies/{tenantId}/invoices/{n}/payments  body {amount?, date?}: register a
+                                                               payment (default: the whole balance)
+                                                               on a booked invoice
+  POST   /_sandbox/companies/{tenantId}/invoices/{n}/overdue   body {days?: 1}: move DueDate that
+                                                               many days into the past
+  POST   /_sandbox/tokens/expire                  body {tenantId?}: expire access tokens now
+  PUT    /_sandbox/clients/{clientId}             body {clientSecret, serviceAccount?: true}: from
+                                                  then on only registered clients are accepted
+
+Decisions on points Fortnox leaves open (each kept in one named place):
+  - Reusing a spent refresh token fails with 400 invalid_grant "Invalid refresh token" and also
+    revokes the refresh token issued in its place, so the integration must be authorised again
+    (Fortnox: "a user must reactivate the integration"). Access tokens already issued keep working
+    until they expire, as Fortnox cannot revoke access tokens. See `_refresh_grant`.
+  - `/oauth-v1/revoke` ends that authorisation's refresh chain, not the consent: the customer's
+    consent (and so client credentials) ends only through the consents control endpoint.
+  - The rate limit is 25 requests per sliding 5 s per (client id, tenant), whatever the token; the
+    request log's `tenant` field is "<DatabaseNumber>/<clientId>". A 429 carries
+    {"message": "Too Many Requests"} and no Retry-After header (Fortnox documents none).
+    See `tenant_of` and `rate_limited`.
+  - A search parameter combines with `filter` (both must match); one `filter` at a time.
+    Searches are case-insensitive substring matches. See `_list`.
+  - `unpaid` and `unpaidoverdue` cover booked invoices with a balance (partly paid included);
+    drafts are `unbooked`. See `INVOICE_FILTERS`.
+  - `Article.SalesPrice` is read-only: it shows the article's price in the preselected price
+    list; prices are written through /3/prices. A new article gets no price rows.
+  - Terms of payment carry their days internally (a numeric code means that many days) because
+    the API schema has only Code and Description; DueDate = InvoiceDate + days.
+  - `null` in a request means "not sent"; the string "API_BLANK" clears a field, as in Fortnox.
+  - `PUT /3/orders/{n}/createinvoice` answers the order (with InvoiceReference), as the spec says.
+  - GET /3/prices lists every price as {"Prices": [...], "MetaInformation": ...}.
+  - Error statuses, codes and messages come from `ERRORS`; its `confirmed` flag says which codes
+    Fortnox documents and which are plausible stand-ins to correct when real responses are seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import json
+import math
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from werkzeug.wrappers import Request, Response
+
+from sandbox import fortnox_money as money
+from sandbox.common import Clock, Route, SandboxError, SimulatorApp, json_response
+from sandbox.pdf import render_pdf
+
+# --------------------------------------------------------------------------------------------
+# Constants
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+SCOPES = _words(
+    "archive article bookkeeping companyinformation connectfile costcenter currency customer inbox "
+    "invoice noxfinansinvoice offer order payment price print profile project salary settings "
+    "supplier supplierinvoice timereporting"
+)
+LICENCES = ("kundfaktura", "order", "bokforing")
+#: a scope is usable when the company holds any of these licences (empty: no licence needed)
+SCOPE_LICENCES: dict[str, frozenset[str]] = {
+    "customer": frozenset({"order", "kundfaktura"}),
+    "article": frozenset({"order", "kundfaktura"}),
+    "invoice": frozenset({"order", "kundfaktura"}),
+    "print": frozenset({"order", "kundfaktura"}),
+    "price": frozenset({"order", "kundfaktura"}),
+    "order": frozenset({"order"}),
+    "currency": frozenset({"bokforing", "order", "kundfaktura"}),
+    "settings": frozenset(),
+    "companyinformation": frozenset(),
+}
+VAT_RATES = (Decimal(25), Decimal(12), Decimal(6), Decimal(0))
+#: BAS sales accounts by VAT rate, used when neither the row nor the article names one
+SALES_ACCOUNTS = {Decimal(25): 3001, Decimal(12): 3002, Decimal(6): 3003, Decimal(0): 3004}
+ZERO_VAT_TYPES = frozenset({"EXPORT", "EUREVERSEDVAT", "SEREVERSEDVAT"})
+AUTH_CODE_TTL = 600.0
+REFRESH_TOKEN_TTL = 45 * 24 * 3600.0
+STOCKHOLM = "Europe/Stockholm"
+COUNTRIES = {
+    "SE": "Sverige",
+    "NO": "Norge",
+    "DK": "Danmark",
+    "FI": "Finland",
+    "IS": "Island",
+    "DE": "Tyskland",
+    "GB": "Storbritannien",
+    "US": "USA",
+    "NL": "Nederländerna",
+    "FR": "Frankrike",
+    "ES": "Spanien",
+    "IT": "Italien",
+    "PL": "Polen",
+    "EE": "Estland",
+    "LV": "Lettland",
+    "LT": "Litauen",
+    "IE": "Irland",
+    "BE": "Belgien",
+    "AT": "Österrike",
+    "CH": "Schweiz",
+}
+DEFAULT_CURRENCIES = (
+    ("SEK", "Svensk krona", "1", "1"),
+    ("EUR", "Euro", "11.4712", "11.5212"),
+    ("USD", "US-dollar", "10.5838", "10.6338"),
+    ("NOK", "Norsk krona", "0.9975", "1.0125"),
+    ("DKK", "Dansk krona", "1.5363", "1.5513"),
+)
+DEFAULT_TERMS = (
+    ("0", "Kontant"),
+    ("10", "10 dagar"),
+    ("15", "15 dagar"),
+    ("20", "20 dagar"),
+    ("30", "30 dagar"),
+)
+DEFAULT_TERMS_CODE = "30"
+#: print templates by the `type` of GET /3/printtemplates; the first of each is the default
+PRINT_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
+    "invoice": (("fakt", "Faktura"), ("faktura_en", "Invoice")),
+    "order": (("orderbekr", "Orderbekräftelse"), ("foljesedel", "Följesedel")),
+    "offer": (("offert", "Offert"),),
+    "cashinvoice": (("kvitto", "Kontantfaktura"),),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    """One Fortnox error: HTTP status, code and (Swedish) message template.
+
+    `confirmed` is True where Fortnox documents the code for this case (../shared/reference/
+    fortnox.md §4); the message is then Fortnox's where the reference quotes it, else a Swedish
+    paraphrase. False marks a plausible stand-in, to be corrected from real responses. Statuses
+    are Fortnox's documented ones except two decisions: a missing licence answers 400 and a scope
+    the token lacks 403.
+    """
+
+    status: int
+    code: int
+    message: str
+    confirmed: bool = False
+
+
+ERRORS: dict[str, ErrorCode] = {
+    "SYSTEM_EXCEPTION": ErrorCode(500, 1000003, "Systemfel", True),
+    "INVALID_CONTENT_TYPE": ErrorCode(400, 1000031, "Ogiltig content-type", True),
+    "MUST_BE_ALPHANUMERIC": ErrorCode(400, 2000106, "Värdet måste vara alfanumeriskt ({field})", True),
+    "MUST_BE_NUMERIC": ErrorCode(400, 2000108, "Värdet måste vara numeriskt ({field})", True),
+    "MUST_BE_BOOLEAN": ErrorCode(400, 2000134, "Värdet måste vara av typen boolean ({field})", True),
+    "INVALID_PARAMETER": ErrorCode(400, 2000588, "Ogiltig parameter: {parameter}", True),
+    "CUSTOMER_NUMBER_IN_USE": ErrorCode(
+        400, 2000637, "Kundnummer {number} används redan. Numret kan tillhöra en borttagen kund.", True
+    ),
+    "NO_VALID_IDENTIFIER": ErrorCode(404, 2000729, "Ingen giltig identifierare", True),
+    "NO_LICENCE": ErrorCode(400, 2001101, "Det finns ingen aktiv licens för önskat scope", True),
+    "SCOPE_MISSING": ErrorCode(403, 2000663, "Har inte behörighet för scope ({scope})", False),
+    "EMPTY_BODY": ErrorCode(400, 2001392, "Tom eller felaktig body", True),
+    "INVALID_FIELD": ErrorCode(400, 2001399, "Ogiltigt fältnamn: {field}", True),
+    "JSON_SYNTAX": ErrorCode(400, 2002115, "Felaktig JSON-syntax", True),
+    "CUSTOMER_NOT_FOUND": ErrorCode(404, 2000433, "Kan inte hitta kunden ({number})"),
+    "ARTICLE_NOT_FOUND": ErrorCode(404, 2000428, "Kan inte hitta artikeln ({number})"),
+    "INVOICE_NOT_FOUND": ErrorCode(404, 2000434, "Kan inte hitta fakturan ({number})"),
+    "ORDER_NOT_FOUND": ErrorCode(404, 2000435, "Kan inte hitta ordern ({number})"),
+    "PRICE_LIST_NOT_FOUND": ErrorCode(404, 2000430, "Kan inte hitta prislistan ({code})"),
+    "PRICE_NOT_FOUND": ErrorCode(404, 2000431, "Kan inte hitta priset"),
+    "CURRENCY_NOT_FOUND": ErrorCode(404, 2000440, "Kan inte hitta valutan ({code})"),
+    "TERMS_NOT_FOUND": ErrorCode(404, 2000441, "Kan inte hitta betalningsvillkoret ({code})"),
+    "PRINT_TEMPLATE_NOT_FOUND": ErrorCode(400, 2000442, "Kan inte hitta utskriftsmallen ({code})"),
+    "VAT_RATE_INVALID": ErrorCode(400, 2000756, "Ogiltig momssats ({vat})"),
+    "FIELD_TOO_LONG": ErrorCode(400, 2000312, "{field} får vara högst {limit} tecken"),
+    "FIELD_REQUIRED": ErrorCode(400, 2000313, "{field} måste anges"),
+    "INVALID_VALUE": ErrorCode(400, 2000360, "Ogiltigt värde för {field}"),
+    "INVALID_DATE": ErrorCode(400, 2000361, "Ogiltigt datum ({field})"),
+    "INVALID_EMAIL": ErrorCode(400, 2000362, "Ogiltig e-postadress ({field})"),
+    "INVALID_ORGANISATION_NUMBER": ErrorCode(400, 2000363, "Ogiltigt organisationsnummer"),
+    "ARTICLE_NUMBER_IN_USE": ErrorCode(400, 2000013, "Artikelnummer {number} används redan"),
+    "ARTICLE_NUMBER_IMMUTABLE": ErrorCode(400, 2000014, "Artikelnumret kan inte ändras"),
+    "DOCUMENT_NUMBER_IN_USE": ErrorCode(400, 2000015, "Dokumentnummer {number} används redan"),
+    "DOCUMENT_BOOKED": ErrorCode(400, 2000366, "Fakturan är bokförd och kan inte ändras"),
+    "ALREADY_BOOKED": ErrorCode(400, 2000367, "Fakturan är redan bokförd"),
+    "DOCUMENT_CANCELLED": ErrorCode(400, 2000368, "Dokumentet är makulerat"),
+    "CANNOT_CANCEL_BOOKED": ErrorCode(400, 2000369, "En bokförd faktura kan inte makuleras, kreditera den"),
+    "ORDER_INVOICED": ErrorCode(400, 2000370, "Ordern är redan fakturerad"),
+    "ROW_NOT_FOUND": ErrorCode(400, 2000371, "Raden med RowId {row_id} finns inte"),
+    "ALREADY_EXISTS": ErrorCode(400, 2000372, "{what} {code} finns redan"),
+    "CUSTOMER_IN_USE": ErrorCode(400, 2000373, "Kunden {number} används i dokument och kan inte tas bort"),
+    "NO_EMAIL_ADDRESS": ErrorCode(400, 2000374, "E-postadress till mottagaren saknas"),
+    "METHOD_NOT_ALLOWED": ErrorCode(405, 2000588, "Metoden stöds inte här"),
+}
+
+
+def error_information(message: str, code: int) -> dict[str, Any]:
+    """The body Fortnox answers errors with (lower-case keys, as real responses have them)."""
+    return {"ErrorInformation": {"error": 1, "message": message, "code": code}}
+
+
+class FortnoxError(SandboxError):
+    """An API error answered as ErrorInformation with the code from `ERRORS[key]`."""
+
+    def __init__(self, key: str, *, status: int | None = None, **params: Any) -> None:
+        spec = ERRORS[key]
+        super().__init__(status or spec.status, spec.message.format(**params))
+        self.key = key
+        self.code = spec.code
+
+
+class OAuthError(SandboxError):
+    """An error of the auth host, answered as {"error", "error_description"}."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(status, description)
+        self.error = error
+
+
+class Unauthorized(SandboxError):
+    """A missing, unknown, expired or revoked access token on /3/: 401 {"message":"unauthorized"}."""
+
+    def __init__(self) -> None:
+        super().__init__(401, "unauthorized")
+
+
+# --------------------------------------------------------------------------------------------
+# Field tables: what each resource accepts, derived from the spec's payload schemas
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """How one writable field is checked and stored."""
+
+    kind: str  # str num int bool date datetime qty obj tags
+    max_length: int | None = None
+    choices: tuple[str, ...] = ()
+    nested: Mapping[str, FieldRule] | None = None
+
+
+def _table(
+    groups: Mapping[str, str],
+    choices: Mapping[str, tuple[str, ...]] | None = None,
+    nested: Mapping[str, Mapping[str, FieldRule]] | None = None,
+) -> dict[str, FieldRule]:
+    """Field rules from compact groups: {"str": "Name:1024 City", "num": "Price", ...}."""
+    table = {}
+    for kind, names in groups.items():
+        for item in names.split():
+            name, _, limit = item.partition(":")
+            table[name] = FieldRule(
+                kind, int(limit) if limit else None, (choices or {}).get(name, ()), (nested or {}).get(name)
+            )
+    return table
+
+
+EMAIL_FIELDS = _table(
+    {"str": "EmailAddressBCC EmailAddressCC EmailAddressFrom EmailAddressTo EmailBody:20000 EmailSubject:100"}
+)
+EDI_FIELDS = _table(
+    {
+        "str": "EDIGlobalLocationNumber:13 EDIGlobalLocationNumberDelivery:13 EDIInvoiceExtra1 "
+        "EDIInvoiceExtra2 EDIOurElectronicReference EDIYourElectronicReference"
+    }
+)
+DELIVERY_TYPES = ("PRINT", "EMAIL", "PRINTSERVICE")
+CUSTOMER_FIELDS = _table(
+    {
+        "bool": "Active ShowPriceVATIncluded",
+        "str": "Address1:1024 Address2:1024 City:1024 Comments:1024 CostCenter CountryCode:2 Currency:3 "
+        "CustomerNumber:1024 DeliveryAddress1:1024 DeliveryAddress2:1024 DeliveryCity:1024 "
+        "DeliveryCountry:1024 DeliveryCountryCode:2 DeliveryFax:1024 DeliveryName:1024 "
+        "DeliveryPhone1:1024 DeliveryPhone2:1024 DeliveryZipCode:10 Email:1024 EmailInvoice:1024 "
+        "EmailInvoiceBCC:1024 EmailInvoiceCC:1024 EmailOffer:1024 EmailOfferBCC:1024 "
+        "EmailOfferCC:1024 EmailOrder:1024 EmailOrderBCC:1024 EmailOrderCC:1024 "
+        "ExternalReference:1024 Fax:1024 GLN:13 GLNDelivery:13 InvoiceAdministrationFee "
+        "InvoiceFreight InvoiceRemark:1024 Name:1024 OrganisationNumber:30 OurReference:50 "
+        "Phone1:1024 Phone2:1024 PriceList Project SalesAccount:4 TermsOfDelivery TermsOfPayment "
+        "Type VATNumber VATType VisitingAddress:128 VisitingCity:128 VisitingCountry:128 "
+        "VisitingCountryCode:2 VisitingZipCode:10 WWW:128 WayOfDelivery YourReference:50 ZipCode:10",
+        "num": "InvoiceDiscount",
+        "obj": "DefaultDeliveryTypes DefaultTemplates",
+    },
+    choices={
+        "Type": ("PRIVATE", "COMPANY"),
+        "VATType": ("SEVAT", "SEREVERSEDVAT", "EUREVERSEDVAT", "EUVAT", "EXPORT"),
+    },
+    nested={
+        "DefaultDeliveryTypes": _table(
+            {"str": "Invoice Offer Order"}, choices={k: DELIVERY_TYPES for k in ("Invoice", "Offer", "Order")}
+        ),
+        "DefaultTemplates": _table({"str": "CashInvoice Invoice Offer Order"}),
+    },
+)
+CUSTOMER_IGNORED = frozenset({"@url", "Country"})
+CUSTOMER_LIST_FIELDS = (
+    "Active",
+    "Address1",
+    "Address2",
+    "City",
+    "CustomerNumber",
+    "Email",
+    "Name",
+    "OrganisationNumber",
+    "Phone",
+    "ZipCode",
+)
+
+ARTICLE_FIELDS = _table(
+    {
+        "bool": "Active Bulky Expired Housework StockGoods WebshopArticle",
+        "str": "ArticleNumber:50 CostCalculationMethod DefaultStockLocation DefaultStockPoint "
+        "Description:200 EAN:30 HouseworkType Manufacturer:50 ManufacturerArticleNumber:50 "
+        "Note:10000 StockPlace:100 SupplierName SupplierNumber Type Unit",
+        "int": "ConstructionAccount Depth EUAccount EUVATAccount ExportAccount Height PurchaseAccount "
+        "SalesAccount StockAccount StockChangeAccount Weight Width",
+        "num": "DirectCost FreightCost OtherCost PurchasePrice QuantityInStock StockWarning VAT",
+    },
+    choices={"Type": ("STOCK", "SERVICE")},
+)
+ARTICLE_IGNORED = frozenset(
+    {"@url", "CommodityCode", "SalesPrice", "DisposableQuantity", "ReservedQuantity", "StockValue"}
+)
+
+_DOCUMENT_COMMON = {
+    "str": "Address1:1024 Address2:1024 City:1024 Comments:1024 CostCenter Country Currency:3 "
+    "CustomerName:1024 CustomerNumber DeliveryAddress1:1024 DeliveryAddress2:1024 DeliveryCity:1024 "
+    "DeliveryCountry DeliveryName:1024 DeliveryZipCode:1024 DocumentNumber "
+    "ExternalInvoiceReference1:80 ExternalInvoiceReference2:80 Language OurReference:50 Phone1:1024 "
+    "Phone2:1024 PriceList PrintTemplate Project Remarks:1024 TaxReductionType TermsOfDelivery "
+    "TermsOfPayment WayOfDelivery YourOrderNumber:75 YourReference:50 ZipCode:1024",
+    "num": "AdministrationFee CurrencyRate Freight",
+    "int": "CurrencyUnit",
+    "bool": "NotCompleted VATIncluded",
+    "obj": "EmailInformation",
+    "tags": "Labels",
+}
+_DOCUMENT_CHOICES = {"Language": ("SV", "EN"), "TaxReductionType": ("none", "rot", "rut", "green")}
+INVOICE_FIELDS = _table(
+    {
+        **_DOCUMENT_COMMON,
+        "str": _DOCUMENT_COMMON["str"] + " CreditInvoiceReference InvoiceType OCR PaymentWay",
+        "bool": _DOCUMENT_COMMON["bool"] + " EUQuarterlyReport",
+        "date": "DeliveryDate DueDate InvoiceDate OutboundDate",
+        "obj": "EmailInformation EDIInformation",
+    },
+    choices={
+        **_DOCUMENT_CHOICES,
+        "InvoiceType": ("INVOICE", "AGREEMENTINVOICE", "INTRESTINVOICE", "SUMMARYINVOICE", "CASHINVOICE"),
+        "PaymentWay": ("CASH", "CARD", "AG"),
+    },
+    nested={"EmailInformation": EMAIL_FIELDS, "EDIInformation": EDI_FIELDS},
+)
+INVOICE_READ_ONLY = _words(
+    "@url @urlTaxReductionList AccountingMethod AdministrationFeeVAT Balance BasisTaxReduction Booked "
+    "Cancelled ContractReference ContributionPercent ContributionValue Credit FinalPayDate FreightVAT Gross"
+    " HouseWork InvoicePeriodEnd InvoicePeriodReference InvoicePeriodStart InvoiceReference LastRemindDate "
+    "Net NoxFinans OfferReference OrderReference OrganisationNumber Reminders RoundOff Sent TaxReduction "
+    "TimeBasisReference Total TotalToPay TotalVAT VoucherNumber VoucherSeries VoucherYear WarehouseReady"
+)
+ORDER_FIELDS = _table(
+    {
+        **_DOCUMENT_COMMON,
+        "str": _DOCUMENT_COMMON["str"] + " DeliveryState OrganisationNumber StockPointCode StockPointId",
+        "num": _DOCUMENT_COMMON["num"] + " CurrencyUnit",
+        "int": "",
+        "bool": _DOCUMENT_COMMON["bool"] + " CopyRemarks",
+        "date": "DeliveryDate OrderDate OutboundDate",
+    },
+    choices={**_DOCUMENT_CHOICES, "DeliveryState": ("registration", "reservation", "delivery")},
+    nested={"EmailInformation": EMAIL_FIELDS},
+)
+ORDER_READ_ONLY = _words(
+    "@url @urlTaxReductionList AdministrationFeeVAT BasisTaxReduction Cancelled ContributionPercent "
+    "ContributionValue FreightVAT Gross HouseWork InvoiceReference Net OfferReference OrderType RoundOff "
+    "Sent TaxReduction TimeBasisReference Total TotalToPay TotalVAT WarehouseReady"
+)
+_ROW_COMMON = {
+    "int": "AccountNumber HouseWorkHoursToReport",
+    "str": "ArticleNumber CostCenter Description:255 DiscountType HouseWorkType Project StockPointCode "
+    "Unit:20 VATCode",
+    "qty": "DeliveredQuantity",
+    "num": "Cost Discount Price VAT",
+    "bool": "HouseWork",
+}
+_ROW_CHOICES = {"DiscountType": ("AMOUNT", "PERCENT")}
+INVOICE_ROW_FIELDS = _table(_ROW_COMMON, choices=_ROW_CHOICES)
+INVOICE_ROW_READ_ONLY = frozenset(
+    {"ContributionPercent", "ContributionValue", "PriceExcludingVAT", "Total", "TotalExcludingVAT"}
+)
+ORDER_ROW_FIELDS = _table(
+    {**_ROW_COMMON, "str": _ROW_COMMON["str"] + " StockPointId", "qty": "DeliveredQuantity OrderedQuantity"},
+    choices=_ROW_CHOICES,
+)
+ORDER_ROW_READ_ONLY = frozenset({"ContributionPercent", "ContributionValue", "ReservedQuantity", "Total"})
+
+PRICE_LIST_FIELDS = _table({"str": "Code:100 Comments Description:50", "bool": "PreSelected"})
+PRICE_FIELDS = _table(
+    {"str": "ArticleNumber PriceList", "datetime": "Date", "num": "FromQuantity Percent Price"}
+)
+CURRENCY_FIELDS = _table(
+    {"num": "BuyRate SellRate Unit", "str": "Code:3 Description", "date": "Date", "bool": "IsAutomatic"}
+)
+TERMS_FIELDS = _table({"str": "Code:25 Description"})
+URL_ONLY = frozenset({"@url"})
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+
+
+@dataclass
+class Company:
+    """One Fortnox company (tenant) and everything it holds."""
+
+    tenant_id: int
+    info: dict[str, Any]
+    licences: set[str] = field(default_factory=lambda: set(LICENCES))
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted_customer_numbers: set[str] = field(default_factory=set)
+    articles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    price_lists: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prices: dict[tuple[str, str, Decimal], dict[str, Any]] = field(default_factory=dict)
+    invoices: dict[int, dict[str, Any]] = field(default_factory=dict)
+    orders: dict[int, dict[str, Any]] = field(default_factory=dict)
+    terms_of_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    currencies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    payments: list[dict[str, Any]] = field(default_factory=list)
+    emails: list[dict[str, Any]] = field(default_factory=list)
+    row_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    voucher_numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def next_row_id(self) -> int:
+        return next(self.row_ids)
+
+    def preselected_price_list(self) -> str:
+        for code, price_list in self.price_lists.items():
+            if price_list.get("PreSelected"):
+                return code
+        return next(iter(self.price_lists), "A")
+
+
+@dataclass
+class Client:
+    client_id: str
+    secret: str
+    service_account: bool = True
+
+
+@dataclass
+class Consent:
+    """A customer's consent to one client (one per client id and tenant, as Fortnox keeps them)."""
+
+    client_id: str
+    tenant_id: int
+    scopes: tuple[str, ...]
+    service: bool = False
+    revoked: bool = False
+    generation: int = 0
+
+
+@dataclass
+class Grant:
+    """One authorisation-code chain of single-use refresh tokens."""
+
+    id: int
+    client_id: str
+    tenant_id: int
+    scopes: tuple[str, ...]
+    generation: int
+    refresh_token: str | None = None
+    revoked: bool = False
+
+
+@dataclass
+class AuthCode:
+    code: str
+    client_id: str
+    tenant_id: int
+    scopes: tuple[str, ...]
+    redirect_uri: str | None
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class AccessToken:
+    token: str
+    client_id: str
+    tenant_id: int
+    scopes: tuple[str, ...]
+    expires_at: float
+    generation: int
+    expired: bool = False
+
+
+@dataclass
+class RefreshToken:
+    token: str
+    grant_id: int
+    expires_at: float
+    spent: bool = False
+
+
+@dataclass(frozen=True)
+class DocumentKind:
+    """What differs between invoices and orders."""
+
+    name: str  # invoice | order
+    wrapper: str
+    list_wrapper: str
+    path: str
+    rows_key: str
+    fields: Mapping[str, FieldRule]
+    read_only: frozenset[str]
+    row_fields: Mapping[str, FieldRule]
+    row_read_only: frozenset[str]
+    date_field: str
+    not_found: str
+
+
+INVOICE = DocumentKind(
+    "invoice",
+    "Invoice",
+    "Invoices",
+    "invoices",
+    "InvoiceRows",
+    INVOICE_FIELDS,
+    INVOICE_READ_ONLY,
+    INVOICE_ROW_FIELDS,
+    INVOICE_ROW_READ_ONLY,
+    "InvoiceDate",
+    "INVOICE_NOT_FOUND",
+)
+ORDER = DocumentKind(
+    "order",
+    "Order",
+    "Orders",
+    "orders",
+    "OrderRows",
+    ORDER_FIELDS,
+    ORDER_READ_ONLY,
+    ORDER_ROW_FIELDS,
+    ORDER_ROW_READ_ONLY,
+    "OrderDate",
+    "ORDER_NOT_FOUND",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Small functions
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _luhn_digit(payload: str) -> str:
+    total = 0
+    for index, char in enumerate(reversed(payload)):
+        digit = int(char)
+        if index % 2 == 0:
+            digit *= 2
+            digit -= 9 if digit > 9 else 0
+        total += digit
+    return str((10 - total % 10) % 10)
+
+
+def ocr_number(document_number: int) -> str:
+    """Fortnox's default OCR: the number, a length digit and a Luhn check digit (1 -> "133")."""
+    digits = str(document_number)
+    payload = digits + str((len(digits) + 2) % 10)
+    return payload + _luhn_digit(payload)
+
+
+def valid_organisation_number(value: str) -> bool:
+    """A Swedish organisation or personal number (10 or 12 digits, optional dash) with a valid check digit."""
+    digits = value.replace("-", "").replace(" ", "")
+    if not digits.isdigit() or len(digits) not in (10, 12):
+        return False
+    digits = digits[-10:]
+    return _luhn_digit(digits[:9]) == digits[9]
+
+
+def _out(value: Any) -> Any:
+    """Internal values as JSON: Decimals as numbers, private keys dropped."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _out(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, list):
+        return [_out(v) for v in value]
+    return value
+
+
+def _qty(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def _plain(value: Decimal) -> str:
+    """A decimal without trailing zeros or exponent ("9.2412", "1", "0")."""
+    return format(value.normalize(), "f") if value else "0"
+
+
+def _natural_key(value: Any) -> tuple[int, int, str]:
+    """Numbers in numeric order before other codes (customer "2" before "10")."""
+    text = "" if value is None else str(value)
+    return (0, int(text), "") if text.isdigit() else (1, 0, text.lower())
+
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CUSTOMER_NUMBER_PATTERN = re.compile(r"^[A-Za-z0-9+/_\-–]+$")
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """How a list endpoint searches, filters and sorts."""
+
+    wrapper: str
+    search: Mapping[str, Callable[[dict[str, Any]], Any]]
+    sorts: Mapping[str, Callable[[dict[str, Any]], Any]]
+    default_sort: str
+    filters: Mapping[str, Callable[[dict[str, Any], date], bool]] = field(default_factory=dict)
+    flags: Mapping[str, Callable[[dict[str, Any]], bool]] = field(default_factory=dict)
+    date_ranges: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def _unpaid(invoice: dict[str, Any]) -> bool:
+    return bool(invoice["Booked"]) and not invoice["Cancelled"] and invoice["Balance"] != 0
+
+
+#: `unpaid` (a decision): booked, not cancelled, with a balance, partly paid ones included
+INVOICE_FILTERS: dict[str, Callable[[dict[str, Any], date], bool]] = {
+    "cancelled": lambda doc, today: bool(doc["Cancelled"]),
+    "fullypaid": lambda doc, today: bool(doc["Booked"]) and not doc["Cancelled"] and doc["Balance"] == 0,
+    "unpaid": lambda doc, today: _unpaid(doc),
+    "unpaidoverdue": lambda doc, today: _unpaid(doc) and date.fromisoformat(doc["DueDate"]) < today,
+    "unbooked": lambda doc, today: not doc["Booked"] and not doc["Cancelled"],
+}
+#: `expired` (a decision): the delivery date has passed and no invoice was made from the order
+ORDER_FILTERS: dict[str, Callable[[dict[str, Any], date], bool]] = {
+    "cancelled": lambda doc, today: bool(doc["Cancelled"]),
+    "expired": lambda doc, today: (
+        not doc["Cancelled"]
+        and not doc["InvoiceReference"]
+        and bool(doc["DeliveryDate"])
+        and date.fromisoformat(doc["DeliveryDate"]) < today
+    ),
+    "invoicecreated": lambda doc, today: bool(doc["InvoiceReference"]) and not doc["Cancelled"],
+    "invoicenotcreated": lambda doc, today: not doc["InvoiceReference"] and not doc["Cancelled"],
+}
+ACTIVE_FILTERS: dict[str, Callable[[dict[str, Any], date], bool]] = {
+    "active": lambda item, today: item.get("Active") is not False,
+    "inactive": lambda item, today: item.get("Active") is False,
+}
+
+
+def _getter(name: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda item: item.get(name)
+
+
+def _rows_getter(rows_key: str, name: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda doc: " ".join(str(row.get(name) or "") for row in doc[rows_key])
+
+
+def _document_search(extra: Iterable[str]) -> dict[str, Callable[[dict[str, Any]], Any]]:
+    search = {
+        name.lower(): _getter(name)
+        for name in (
+            "CustomerNumber",
+            "CustomerName",
+            "DocumentNumber",
+            "ExternalInvoiceReference1",
+            "ExternalInvoiceReference2",
+            "YourReference",
+            "OurReference",
+            "Project",
+            "CostCenter",
+            *extra,
+        )
+    }
+    search["label"] = lambda doc: " ".join(str(label.get("Id")) for label in doc.get("Labels") or [])
+    return search
+
+
+CUSTOMER_LIST = ListSpec(
+    "Customers",
+    search={
+        "customernumber": _getter("CustomerNumber"),
+        "name": _getter("Name"),
+        "zipcode": _getter("ZipCode"),
+        "city": _getter("City"),
+        "email": _getter("Email"),
+        "phone": lambda c: f"{c.get('Phone1') or ''} {c.get('Phone2') or ''}",
+        "organisationnumber": _getter("OrganisationNumber"),
+        "gln": _getter("GLN"),
+        "glndelivery": _getter("GLNDelivery"),
+    },
+    sorts={
+        "customernumber": lambda c: _natural_key(c["CustomerNumber"]),
+        "name": lambda c: (c["Name"] or "").lower(),
+    },
+    default_sort="customernumber",
+    filters=ACTIVE_FILTERS,
+)
+ARTICLE_LIST = ListSpec(
+    "Articles",
+    search={
+        "articlenumber": _getter("ArticleNumber"),
+        "description": _getter("Description"),
+        "ean": _getter("EAN"),
+        "suppliernumber": _getter("SupplierNumber"),
+        "manufacturer": _getter("Manufacturer"),
+        "manufacturerarticlenumber": _getter("ManufacturerArticleNumber"),
+    },
+    sorts={
+        "articlenumber": lambda a: _natural_key(a["ArticleNumber"]),
+        "quantityinstock": lambda a: a.get("QuantityInStock") or 0,
+        "reservedquantity": lambda a: 0,
+        "stockvalue": lambda a: 0,
+    },
+    default_sort="articlenumber",
+    filters=ACTIVE_FILTERS,
+    flags={"webshop": lambda a: bool(a.get("WebshopArticle"))},
+)
+INVOICE_LIST = ListSpec(
+    "Invoices",
+    search={
+        **_document_search(("OCR", "YourOrderNumber", "Currency", "InvoiceType")),
+        "articlenumber": _rows_getter("InvoiceRows", "ArticleNumber"),
+        "articledescription": _rows_getter("InvoiceRows", "Description"),
+    },
+    sorts={
+        "customername": lambda d: (d["CustomerName"] or "").lower(),
+        "customernumber": lambda d: _natural_key(d["CustomerNumber"]),
+        "documentnumber": lambda d: int(d["DocumentNumber"]),
+        "invoicedate": lambda d: d["InvoiceDate"],
+        "ocr": lambda d: d["OCR"] or "",
+        "total": lambda d: d["Total"],
+    },
+    default_sort="documentnumber",
+    filters=INVOICE_FILTERS,
+    flags={
+        "sent": lambda d: bool(d["Sent"]),
+        "notcompleted": lambda d: bool(d.get("NotCompleted")),
+        "credit": lambda d: d.get("Credit") == "true",
+    },
+    date_ranges={
+        "fromdate": ("InvoiceDate", ">="),
+        "todate": ("InvoiceDate", "<="),
+        "fromfinalpaydate": ("FinalPayDate", ">="),
+        "tofinalpaydate": ("FinalPayDate", "<="),
+    },
+)
+ORDER_LIST = ListSpec(
+    "Orders",
+    search={**_document_search(("OrderType",))},
+    sorts={
+        "customername": lambda d: (d["CustomerName"] or "").lower(),
+        "customernumber": lambda d: _natural_key(d["CustomerNumber"]),
+        "orderdate": lambda d: d["OrderDate"],
+        "documentnumber": lambda d: int(d["DocumentNumber"]),
+        "total": lambda d: d["Total"],
+    },
+    default_sort="documentnumber",
+    filters=ORDER_FILTERS,
+    flags={"sent": lambda d: bool(d["Sent"]), "notcompleted": lambda d: bool(d.get("NotCompleted"))},
+    date_ranges={"fromdate": ("OrderDate", ">="), "todate": ("OrderDate", "<=")},
+)
+PRICE_LIST_SPEC = ListSpec(
+    "Prices",
+    search={"articlenumber": _getter("ArticleNumber"), "pricelist": _getter("PriceList")},
+    sorts={"articlenumber": lambda p: (_natural_key(p["ArticleNumber"]), p["PriceList"], p["FromQuantity"])},
+    default_sort="articlenumber",
+)
+
+
+def _code_list(wrapper: str) -> ListSpec:
+    return ListSpec(
+        wrapper,
+        search={"code": _getter("Code")},
+        sorts={"code": lambda i: _natural_key(i["Code"])},
+        default_sort="code",
+    )
+
+
+#: the scope each API route needs, by its first path segment after /3/
+ROUTE_SCOPES = {
+    "customers": "customer",
+    "articles": "article",
+    "invoices": "invoice",
+    "orders": "order",
+    "prices": "price",
+    "pricelists": "price",
+    "printtemplates": "print",
+    "termsofpayments": "settings",
+    "currencies": "currency",
+    "companyinformation": "companyinformation",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The simulator
+
+
+class FortnoxSimulator(SimulatorApp):
+    """Fortnox's auth host and API v3 in one WSGI app (see the module docstring)."""
+
+    name = "fortnox"
+
+    def __init__(
+        self,
+        *,
+        clock: Clock = time.monotonic,
+        wall_clock: Clock = time.time,
+        token_ttl: int = 3600,
+        rate_limit: int = 25,
+        rate_window: float = 5.0,
+    ) -> None:
+        super().__init__(limit=rate_limit, window=rate_window, clock=clock)
+        self.wall_clock = wall_clock
+        self.token_ttl = token_ttl
+        self.companies: dict[int, Company] = {}
+        self.clients: dict[str, Client] = {}
+        self.consents: dict[tuple[str, int], Consent] = {}
+        self.grants: dict[int, Grant] = {}
+        self.codes: dict[str, AuthCode] = {}
+        self.access_tokens: dict[str, AccessToken] = {}
+        self.refresh_tokens: dict[str, RefreshToken] = {}
+        self._tenant_ids = itertools.count(1_000_001)
+        self._grant_ids = itertools.count(1)
+        self.api_routes: list[tuple[str, str]] = []
+        self._register_oauth()
+        self._register_api()
+        self._register_control()
+
+    # -- registration --------------------------------------------------------------------------
+
+    def _locked(self, handler: Callable[..., Response]) -> Callable[..., Response]:
+        def run(request: Request, **args: Any) -> Response:
+            with self.lock:
+                return handler(request, **args)
+
+        return run
+
+    def _api(self, rule: str, methods: Iterable[str], handler: Callable[..., Response]) -> None:
+        scope = ROUTE_SCOPES[rule.split("/")[2]]
+
+        def guarded(request: Request, **args: Any) -> Response:
+            with self.lock:
+                company = self._authorise(request, scope)
+                return handler(request, company, **args)
+
+        for method in methods:
+            self.api_routes.append((method, rule))
+        self.add(rule, methods, guarded)
+
+    def _register_oauth(self) -> None:
+        self.add("/oauth-v1/auth", ("GET",), self._locked(self._oauth_authorize))
+        self.add("/oauth-v1/token", ("POST",), self._locked(self._oauth_token))
+        self.add("/oauth-v1/revoke", ("POST",), self._locked(self._oauth_revoke))
+
+    def _register_api(self) -> None:
+        api = self._api
+        api("/3/customers", ("GET",), self._customers_list)
+        api("/3/customers", ("POST",), self._customers_create)
+        api("/3/customers/<CustomerNumber>", ("GET",), self._customers_get)
+        api("/3/customers/<CustomerNumber>", ("PUT",), self._customers_update)
+        api("/3/customers/<CustomerNumber>", ("DELETE",), self._customers_delete)
+        api("/3/articles", ("GET",), self._articles_list)
+        api("/3/articles", ("POST",), self._articles_create)
+        api("/3/articles/<ArticleNumber>", ("GET",), self._articles_get)
+        api("/3/articles/<ArticleNumber>", ("PUT",), self._articles_update)
+        api("/3/articles/<ArticleNumber>", ("DELETE",), self._articles_delete)
+        api("/3/pricelists", ("GET",), self._price_lists_list)
+        api("/3/pricelists", ("POST",), self._price_lists_create)
+        api("/3/pricelists/<Code>", ("GET",), self._price_lists_get)
+        api("/3/pricelists/<Code>", ("PUT",), self._price_lists_update)
+        api("/3/prices", ("GET",), self._prices_list)
+        api("/3/prices", ("POST",), self._prices_create)
+        api("/3/prices/sublist/<PriceList>/<ArticleNumber>", ("GET",), self._prices_sublist)
+        api("/3/prices/<PriceList>/<ArticleNumber>", ("GET",), self._prices_get)
+        api("/3/prices/<PriceList>/<ArticleNumber>", ("PUT",), self._prices_update)
+        api("/3/prices/<PriceList>/<ArticleNumber>/<FromQuantity>", ("GET",), self._prices_get)
+        api("/3/prices/<PriceList>/<ArticleNumber>/<FromQuantity>", ("PUT",), self._prices_update)
+        api("/3/prices/<PriceList>/<ArticleNumber>/<FromQuantity>", ("DELETE",), self._prices_delete)
+        for kind in (INVOICE, ORDER):
+            base = f"/3/{kind.path}"
+            one = f"{base}/<DocumentNumber>"
+            api(base, ("GET",), self._documents_list(kind))
+            api(base, ("POST",), self._documents_create(kind))
+            api(one, ("GET",), self._documents_get(kind))
+            api(one, ("PUT",), self._documents_update(kind))
+            api(f"{one}/cancel", ("PUT",), self._documents_cancel(kind))
+            api(f"{one}/externalprint", ("PUT",), self._documents_externalprint(kind))
+            api(f"{one}/preview", ("GET",), self._documents_pdf(kind, mark_sent=False))
+            api(f"{one}/print", ("GET",), self._documents_pdf(kind, mark_sent=True))
+            api(f"{one}/email", ("GET",), self._documents_email(kind))
+        api("/3/invoices/<DocumentNumber>/bookkeep", ("PUT",), self._invoices_bookkeep)
+        api("/3/orders/<DocumentNumber>/createinvoice", ("PUT",), self._orders_createinvoice)
+        api("/3/termsofpayments", ("GET",), self._terms_list)
+        api("/3/termsofpayments", ("POST",), self._terms_create)
+        api("/3/termsofpayments/<Code>", ("GET",), self._terms_get)
+        api("/3/termsofpayments/<Code>", ("PUT",), self._terms_update)
+        api("/3/termsofpayments/<Code>", ("DELETE",), self._terms_delete)
+        api("/3/currencies", ("GET",), self._currencies_list)
+        api("/3/currencies", ("POST",), self._currencies_create)
+        api("/3/currencies/<Code>", ("GET",), self._currencies_get)
+        api("/3/currencies/<Code>", ("PUT",), self._currencies_update)
+        api("/3/currencies/<Code>", ("DELETE",), self._currencies_delete)
+        api("/3/printtemplates", ("GET",), self._print_templates_list)
+        api("/3/companyinformation", ("GET",), self._company_information)
+
+    def _register_control(self) -> None:
+        control: list[tuple[str, tuple[str, ...], Callable[..., Response]]] = [
+            ("/_sandbox/companies", ("POST",), self._control_create_company),
+            ("/_sandbox/companies/<int:tenant_id>", ("GET",), self._control_dump_company),
+            (
+                "/_sandbox/companies/<int:tenant_id>/licences/<licence>",
+                ("PUT", "DELETE"),
+                self._control_licence,
+            ),
+            ("/_sandbox/companies/<int:tenant_id>/consents", ("DELETE",), self._control_revoke_consents),
+            (
+                "/_sandbox/companies/<int:tenant_id>/invoices/<int:number>/payments",
+                ("POST",),
+                self._control_payment,
+            ),
+            (
+                "/_sandbox/companies/<int:tenant_id>/invoices/<int:number>/overdue",
+                ("POST",),
+                self._control_overdue,
+            ),
+            ("/_sandbox/tokens/expire", ("POST",), self._control_expire_tokens),
+            ("/_sandbox/clients/<client_id>", ("PUT",), self._control_register_client),
+        ]
+        for rule, methods, handler in control:
+            self.add(rule, methods, self._locked(handler), control=True)
+
+    # -- hooks of SimulatorApp -----------------------------------------------------------------
+
+    def tenant_of(self, request: Request) -> str | None:
+        """The rate-limit key: "<tenant>/<client id>" of a valid access token (Fortnox limits per both)."""
+        record = self._access_token(request)
+        if record is None:
+            return None
+        return f"{record.tenant_id}/{record.client_id}"
+
+    def rate_limited(self, request: Request, retry_after: float) -> Response:
+        """429 with {"message": "Too Many Requests"} and no Retry-After: Fortnox documents none."""
+        return json_response({"message": "Too Many Requests"}, status=429)
+
+    def error_body(self, status: int, message: str, request: Request) -> Any:
+        """Errors the base app answers (no route, faults) in the shape of the host they hit."""
+        path = request.path
+        if path.startswith("/oauth-v1"):
+            return {
+                "error": "server_error" if status >= 500 else "invalid_request",
+                "error_description": message,
+            }
+        if path.startswith("/_sandbox"):
+            return {"message": message}
+        if status == 401:
+            return {"message": "unauthorized"}
+        if status == 429:
+            return {"message": "Too Many Requests"}
+        key = {404: "NO_VALID_IDENTIFIER", 405: "METHOD_NOT_ALLOWED"}.get(
+            status, "SYSTEM_EXCEPTION" if status >= 500 else "EMPTY_BODY"
+        )
+        return error_information(message, ERRORS[key].code)
+
+    def _call(self, route: Route, request: Request, args: dict[str, Any]) -> Response:
+        try:
+            return route.handler(request, **args)
+        except FortnoxError as exc:
+            return json_response(error_information(exc.message, exc.code), status=exc.status)
+        except OAuthError as exc:
+            return json_response(
+                {"error": exc.error, "error_description": exc.message},
+                status=exc.status,
+                headers={"Cache-Control": "no-store"},
+            )
+        except SandboxError as exc:
+            return self.error(request, exc.status, exc.message)
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def today(self) -> date:
+        """Today in Sweden, by the injected wall clock."""
+        return self._now().date()
+
+    def _now(self) -> datetime:
+        try:
+            zone: Any = ZoneInfo(STOCKHOLM)
+        except (KeyError, ValueError, OSError):
+            zone = None
+        return datetime.fromtimestamp(self.wall_clock(), zone)
+
+    # -- companies -----------------------------------------------------------------------------
+
+    def create_company(
+        self,
+        *,
+        name: str | None = None,
+        organization_number: str | None = None,
+        licences: Iterable[str] | None = None,
+    ) -> Company:
+        """A fresh company with Fortnox's usual defaults (terms, currencies, price list A, templates)."""
+        with self.lock:
+            tenant_id = next(self._tenant_ids)
+            serial = tenant_id - 1_000_000
+            if organization_number is None:
+                payload = f"556{serial:06d}"
+                digits = payload + _luhn_digit(payload)
+                organization_number = f"{digits[:6]}-{digits[6:]}"
+            company = Company(
+                tenant_id=tenant_id,
+                info={
+                    "Address": "Storgatan 1",
+                    "City": "Stockholm",
+                    "CompanyName": name or f"Sandbox AB {serial}",
+                    "CountryCode": "SE",
+                    "DatabaseNumber": tenant_id,
+                    "OrganizationNumber": organization_number,
+                    "VisitAddress": "Storgatan 1",
+                    "VisitCity": "Stockholm",
+                    "VisitCountryCode": "SE",
+                    "VisitZipCode": "111 22",
+                    "ZipCode": "111 22",
+                },
+            )
+            if licences is not None:
+                company.licences = {licence for licence in licences if licence in LICENCES}
+            for code, description in DEFAULT_TERMS:
+                company.terms_of_payments[code] = {
+                    "Code": code,
+                    "Description": description,
+                    "_days": int(code),
+                }
+            stamp = self.today().isoformat()
+            for code, description, buy, sell in DEFAULT_CURRENCIES:
+                company.currencies[code] = {
+                    "Code": code,
+                    "Description": description,
+                    "BuyRate": Decimal(buy),
+                    "SellRate": Decimal(sell),
+                    "Unit": Decimal(1),
+                    "Date": stamp,
+                    "IsAutomatic": False,
+                }
+            company.price_lists["A"] = {
+                "Code": "A",
+                "Description": "Standard",
+                "Comments": None,
+                "PreSelected": True,
+            }
+            self.companies[tenant_id] = company
+            return company
+
+    def _company(self, tenant_id: int) -> Company:
+        company = self.companies.get(tenant_id)
+        if company is None:
+            raise SandboxError(404, f"no company {tenant_id}")
+        return company
+
+    # -- OAuth ---------------------------------------------------------------------------------
+
+    def _check_client(self, client_id: str, secret: str | None) -> Client:
+        if not self.clients:
+            return Client(client_id, secret or "")
+        client = self.clients.get(client_id)
+        if client is None or (secret is not None and not secrets.compare_digest(client.secret, secret)):
+            raise OAuthError(401, "invalid_client", "Invalid client credentials")
+        return client
+
+    def _basic_auth(self, request: Request) -> Client:
+        header = request.headers.get("Authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic" or not encoded:
+            raise OAuthError(401, "invalid_client", "Client authentication with HTTP Basic is required")
+        try:
+            client_id, sep, secret = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+        except (ValueError, binascii.Error) as exc:
+            raise OAuthError(401, "invalid_client", "Malformed Basic credentials") from exc
+        if not sep or not client_id:
+            raise OAuthError(401, "invalid_client", "Malformed Basic credentials")
+        return self._check_client(client_id, secret)
+
+    def _oauth_authorize(self, request: Request) -> Response:
+        query = request.args
+        client_id = query.get("client_id")
+        if not client_id:
+            raise OAuthError(400, "invalid_request", "client_id is missing")
+        client = self._check_client(client_id, None)
+        redirect_uri = query.get("redirect_uri")
+        if not redirect_uri:
+            raise OAuthError(400, "invalid_request", "redirect_uri is missing (the sandbox registers none)")
+        parts = urlsplit(redirect_uri)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise OAuthError(400, "invalid_request", "redirect_uri must be an absolute http(s) URL")
+        state = query.get("state")
+
+        def refuse(error: str, description: str) -> Response:
+            return self._redirect(redirect_uri, error=error, error_description=description, state=state)
+
+        if query.get("response_type") != "code":
+            return refuse(
+                "unsupported_response_type" if query.get("response_type") else "invalid_request",
+                "response_type must be code",
+            )
+        if not state:
+            return refuse("invalid_request", "state is missing")
+        scopes = tuple(query.get("scope", "").split())
+        if not scopes:
+            return refuse("invalid_request", "scope is missing")
+        unknown = [scope for scope in scopes if scope not in SCOPES]
+        if unknown:
+            return refuse("invalid_scope", f"Unknown scope: {' '.join(unknown)}")
+        if query.get("access_type") not in (None, "offline", "online"):
+            return refuse("invalid_request", "access_type must be offline")
+        account_type = query.get("account_type")
+        if account_type not in (None, "service"):
+            return refuse("invalid_request", "account_type must be service")
+        if account_type == "service" and not client.service_account:
+            return refuse("unauthorized_client", "Client does not allow service account")
+        if query.get("sandbox_deny") in ("1", "true"):
+            return refuse("access_denied", "The user denied the request")
+        company = self._company_for_consent(query.get("sandbox_tenant"))
+        consent = self.consents.get((client_id, company.tenant_id))
+        if consent is None:
+            consent = self.consents[(client_id, company.tenant_id)] = Consent(
+                client_id, company.tenant_id, scopes
+            )
+        consent.scopes = scopes
+        consent.revoked = False
+        consent.service = consent.service or account_type == "service"
+        code = secrets.token_urlsafe(24)
+        self.codes[code] = AuthCode(
+            code,
+            client_id,
+            company.tenant_id,
+            scopes,
+            query.get("redirect_uri"),
+            self.clock() + AUTH_CODE_TTL,
+        )
+        return self._redirect(redirect_uri, code=code, state=state)
+
+    def _company_for_consent(self, sandbox_tenant: str | None) -> Company:
+        if sandbox_tenant is None:
+            return self.create_company()
+        if not sandbox_tenant.isdigit() or int(sandbox_tenant) not in self.companies:
+            raise OAuthError(400, "invalid_request", f"sandbox_tenant {sandbox_tenant} is no company here")
+        return self.companies[int(sandbox_tenant)]
+
+    @staticmethod
+    def _redirect(uri: str, **params: str | None) -> Response:
+        parts = urlsplit(uri)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        query += [(k, v) for k, v in params.items() if v is not None]
+        location = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+        return Response(status=302, headers={"Location": location})
+
+    def _oauth_token(self, request: Request) -> Response:
+        client = self._basic_auth(request)
+        if request.mimetype != "application/x-www-form-urlencoded":
+            raise OAuthError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
+        grant_type = request.form.get("grant_type")
+        if grant_type == "authorization_code":
+            body = self._exchange_code(client, request)
+        elif grant_type == "refresh_token":
+            body = self._refresh_grant(client, request.form.get("refresh_token", ""))
+        elif grant_type == "client_credentials":
+            body = self._client_credentials(client, request.headers.get("TenantId", ""))
+        elif not grant_type:
+            raise OAuthError(400, "invalid_request", "grant_type is missing")
+        else:
+            raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant_type {grant_type}")
+        return json_response(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _exchange_code(self, client: Client, request: Request) -> dict[str, Any]:
+        code = self.codes.get(request.form.get("code", ""))
+        if code is None or code.used or code.client_id != client.client_id or self.clock() >= code.expires_at:
+            raise OAuthError(400, "invalid_grant", "Invalid authorization code")
+        if code.redirect_uri is not None and request.form.get("redirect_uri") != code.redirect_uri:
+            raise OAuthError(400, "invalid_grant", "redirect_uri does not match the one sent to authorize")
+        code.used = True
+        consent = self.consents[(client.client_id, code.tenant_id)]
+        if consent.revoked:
+            raise OAuthError(400, "invalid_grant", "The consent behind this code has been revoked")
+        grant = Grant(
+            next(self._grant_ids), client.client_id, code.tenant_id, code.scopes, consent.generation
+        )
+        self.grants[grant.id] = grant
+        return self._token_response(grant, with_refresh=True)
+
+    def _refresh_grant(self, client: Client, token: str) -> dict[str, Any]:
+        """Single-use rotation; reusing a spent token also kills the token issued in its place."""
+        record = self.refresh_tokens.get(token)
+        grant = self.grants.get(record.grant_id) if record else None
+        invalid = OAuthError(400, "invalid_grant", "Invalid refresh token")
+        if record is None or grant is None or grant.client_id != client.client_id:
+            raise invalid
+        if record.spent:
+            grant.revoked = True
+            raise invalid
+        consent = self.consents.get((grant.client_id, grant.tenant_id))
+        if (
+            grant.revoked
+            or self.clock() >= record.expires_at
+            or consent is None
+            or consent.revoked
+            or consent.generation != grant.generation
+        ):
+            raise invalid
+        record.spent = True
+        return self._token_response(grant, with_refresh=True)
+
+    def _client_credentials(self, client: Client, tenant_header: str) -> dict[str, Any]:
+        if not tenant_header.strip():
+            raise OAuthError(400, "invalid_request", "The TenantId header is missing")
+        if not tenant_header.strip().isdigit():
+            raise OAuthError(400, "invalid_request", "TenantId must be a number")
+        consent = self.consents.get((client.client_id, int(tenant_header)))
+        if consent is None or consent.revoked or not consent.service:
+            raise OAuthError(
+                400,
+                "invalid_grant",
+                "No service account consent for this client and tenant (authorize with "
+                "account_type=service first)",
+            )
+        access = self._issue_access_token(
+            client.client_id, consent.tenant_id, consent.scopes, consent.generation
+        )
+        return {
+            "access_token": access.token,
+            "scope": " ".join(access.scopes),
+            "expires_in": self.token_ttl,
+            "token_type": "bearer",
+        }
+
+    def _token_response(self, grant: Grant, *, with_refresh: bool) -> dict[str, Any]:
+        access = self._issue_access_token(grant.client_id, grant.tenant_id, grant.scopes, grant.generation)
+        body: dict[str, Any] = {"access_token": access.token}
+        if with_refresh:
+            refresh = RefreshToken(secrets.token_hex(16), grant.id, self.clock() + REFRESH_TOKEN_TTL)
+            refresh.token = (
+                f"{refresh.token[:8]}-{refresh.token[8:12]}-{refresh.token[12:16]}-"
+                f"{refresh.token[16:20]}-{refresh.token[20:]}"
+            )
+            self.refresh_tokens[refresh.token] = refresh
+            grant.refresh_token = refresh.token
+            body["refresh_token"] = refresh.token
+        body.update({"scope": " ".join(grant.scopes), "expires_in": self.token_ttl, "token_type": "bearer"})
+        return body
+
+    def _issue_access_token(
+        self, client_id: str, tenant_id: int, scopes: tuple[str, ...], generation: int
+    ) -> AccessToken:
+        issued = int(self.wall_clock())
+        claims = {
+            "tenantId": tenant_id,
+            "clientId": client_id,
+            "scope": " ".join(scopes),
+            "iat": issued,
+            "exp": issued + self.token_ttl,
+            "jti": secrets.token_hex(8),
+            "iss": "sandbox.fortnox",
+        }
+        header = {"alg": "RS256", "typ": "JWT", "kid": "sandbox"}
+        token = ".".join(
+            (
+                _b64url(json.dumps(header).encode()),
+                _b64url(json.dumps(claims).encode()),
+                _b64url(secrets.token_bytes(64)),
+            )
+        )
+        record = AccessToken(token, client_id, tenant_id, scopes, self.clock() + self.token_ttl, generation)
+        self.access_tokens[token] = record
+        return record
+
+    def _oauth_revoke(self, request: Request) -> Response:
+        client = self._basic_auth(request)
+        token = request.form.get("token")
+        if not token:
+            raise OAuthError(400, "invalid_request", "token is missing")
+        hint = request.form.get("token_type_hint", "refresh_token")
+        if hint != "refresh_token":
+            raise OAuthError(400, "unsupported_token_type", "Only refresh tokens can be revoked")
+        record = self.refresh_tokens.get(token)
+        grant = self.grants.get(record.grant_id) if record else None
+        if grant is not None and grant.client_id == client.client_id:
+            grant.revoked = True
+        return json_response({"revoked": True})
+
+    def _access_token(self, request: Request) -> AccessToken | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        record = self.access_tokens.get(token.strip())
+        if record is None or record.expired or self.clock() >= record.expires_at:
+            return None
+        consent = self.consents.get((record.client_id, record.tenant_id))
+        if consent is None or consent.revoked or consent.generation != record.generation:
+            return None
+        return record
+
+    def _authorise(self, request: Request, scope: str) -> Company:
+        record = self._access_token(request)
+        if record is None:
+            raise Unauthorized()
+        if scope not in record.scopes:
+            raise FortnoxError("SCOPE_MISSING", scope=scope)
+        company = self.companies[record.tenant_id]
+        needed = SCOPE_LICENCES.get(scope, frozenset())
+        if needed and not needed & company.licences:
+            raise FortnoxError("NO_LICENCE")
+        return company
+
+    # -- request bodies ------------------------------------------------------------------------
+
+    def _payload(self, request: Request, wrapper: str) -> dict[str, Any]:
+        data = request.get_data(cache=True)
+        if not data.strip():
+            raise FortnoxError("EMPTY_BODY")
+        if request.mimetype and "json" not in request.mimetype:
+            raise FortnoxError("INVALID_CONTENT_TYPE")
+        try:
+            body = json.loads(data, parse_float=Decimal)
+        except ValueError as exc:
+            raise FortnoxError("JSON_SYNTAX") from exc
+        if not isinstance(body, dict) or not isinstance(body.get(wrapper), dict):
+            raise FortnoxError("EMPTY_BODY")
+        for key in body:
+            if key != wrapper:
+                raise FortnoxError("INVALID_FIELD", field=key)
+        return body[wrapper]
+
+    def _coerce(
+        self,
+        payload: Mapping[str, Any],
+        table: Mapping[str, FieldRule],
+        ignored: Iterable[str],
+        *,
+        skip: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """The known fields of a payload, checked and converted; read-only ones dropped."""
+        ignored = set(ignored) | set(skip)
+        out: dict[str, Any] = {}
+        for name, value in payload.items():
+            rule = table.get(name)
+            if rule is None:
+                if name in ignored:
+                    continue
+                raise FortnoxError("INVALID_FIELD", field=name)
+            if value is None:
+                continue
+            if value == "API_BLANK":
+                out[name] = None
+                continue
+            out[name] = self._coerce_value(name, rule, value)
+        return out
+
+    def _coerce_value(self, name: str, rule: FieldRule, value: Any) -> Any:
+        kind = rule.kind
+        if kind in ("str", "date", "datetime"):
+            if isinstance(value, (int, Decimal)) and not isinstance(value, bool) and kind == "str":
+                value = str(value)
+            if not isinstance(value, str):
+                raise FortnoxError("INVALID_VALUE", field=name)
+            if kind == "date":
+                try:
+                    date.fromisoformat(value)
+                except ValueError as exc:
+                    raise FortnoxError("INVALID_DATE", field=name) from exc
+                if len(value) != 10:
+                    raise FortnoxError("INVALID_DATE", field=name)
+                return value
+            if rule.max_length is not None and len(value) > rule.max_length:
+                raise FortnoxError("FIELD_TOO_LONG", field=name, limit=rule.max_length)
+            if rule.choices:
+                for choice in rule.choices:
+                    if choice.lower() == value.lower():
+                        return choice
+                raise FortnoxError("INVALID_VALUE", field=name)
+            return value
+        if kind in ("num", "qty", "int"):
+            try:
+                number = money.to_decimal(value)
+            except ValueError as exc:
+                raise FortnoxError("MUST_BE_NUMERIC", field=name) from exc
+            if kind == "int":
+                if number != number.to_integral_value():
+                    raise FortnoxError("MUST_BE_NUMERIC", field=name)
+                return int(number)
+            return money.round_cents(number) if kind == "qty" else number
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise FortnoxError("MUST_BE_BOOLEAN", field=name)
+            return value
+        if kind == "obj":
+            if not isinstance(value, dict):
+                raise FortnoxError("INVALID_VALUE", field=name)
+            return self._coerce(value, rule.nested or {}, ())
+        if kind == "tags":
+            if not isinstance(value, list) or not all(isinstance(tag, dict) for tag in value):
+                raise FortnoxError("INVALID_VALUE", field=name)
+            tags_table = {"Id": FieldRule("int")}
+            return [self._coerce(tag, tags_table, ()) for tag in value]
+        raise FortnoxError("INVALID_VALUE", field=name)
+
+    # -- lists ---------------------------------------------------------------------------------
+
+    def _list(
+        self,
+        request: Request,
+        items: Iterable[dict[str, Any]],
+        spec: ListSpec,
+        render: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Response:
+        """Search (substring, any case), one filter, flags, date ranges, sort and paging, as Fortnox lists."""
+        args = request.args
+        selected = list(items)
+        for param, getter in spec.search.items():
+            needle = args.get(param)
+            if needle:
+                selected = [item for item in selected if needle.lower() in str(getter(item) or "").lower()]
+        filters = args.getlist("filter")
+        if len(filters) > 1:
+            raise FortnoxError("INVALID_PARAMETER", parameter="filter (one filter at a time)")
+        if filters:
+            check = spec.filters.get(filters[0].lower())
+            if check is None:
+                raise FortnoxError("INVALID_PARAMETER", parameter=f"filter={filters[0]}")
+            today = self.today()
+            selected = [item for item in selected if check(item, today)]
+        for param, flag in spec.flags.items():
+            if param in args:
+                wanted = args[param].lower()
+                if wanted not in ("true", "false"):
+                    raise FortnoxError("INVALID_PARAMETER", parameter=param)
+                selected = [item for item in selected if flag(item) == (wanted == "true")]
+        for param, (field_name, op) in spec.date_ranges.items():
+            if param in args:
+                bound = args[param]
+                try:
+                    date.fromisoformat(bound)
+                except ValueError as exc:
+                    raise FortnoxError("INVALID_PARAMETER", parameter=param) from exc
+                selected = [
+                    item
+                    for item in selected
+                    if item.get(field_name)
+                    and (item[field_name] >= bound if op == ">=" else item[field_name] <= bound)
+                ]
+        if "lastmodified" in args:
+            since = self._parse_lastmodified(args["lastmodified"])
+            selected = [item for item in selected if item.get("_modified", "") >= since]
+        sortby = args.get("sortby", spec.default_sort).lower()
+        if sortby not in spec.sorts:
+            raise FortnoxError("INVALID_PARAMETER", parameter=f"sortby={sortby}")
+        order = args.get("sortorder", "ascending").lower()
+        if order not in ("ascending", "descending", "asc", "desc"):
+            raise FortnoxError("INVALID_PARAMETER", parameter=f"sortorder={order}")
+        selected.sort(key=spec.sorts[sortby], reverse=order.startswith("desc"))
+        limit = self._int_param(args, "limit", 100, 1, 500)
+        page = self._int_param(args, "page", 1, 1, None)
+        offset = self._int_param(args, "offset", 0, 0, None)
+        start = (page - 1) * limit + offset
+        window = selected[start : start + limit]
+        meta = {
+            "@TotalResources": len(selected),
+            "@TotalPages": math.ceil(len(selected) / limit),
+            "@CurrentPage": page,
+        }
+        return json_response({spec.wrapper: [render(item) for item in window], "MetaInformation": meta})
+
+    @staticmethod
+    def _int_param(args: Mapping[str, str], name: str, default: int, low: int, high: int | None) -> int:
+        raw = args.get(name)
+        if raw is None or raw == "":
+            return default
+        if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+            raise FortnoxError("INVALID_PARAMETER", parameter=f"{name}={raw}")
+        return int(raw)
+
+    @staticmethod
+    def _parse_lastmodified(raw: str) -> str:
+        for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+            try:
+                return datetime.strptime(raw, pattern).strftime("%Y-%m-%d %H:%M:%S")
+            except ValueError:
+                continue
+        raise FortnoxError("INVALID_PARAMETER", parameter=f"lastmodified={raw}")
+
+    def _stamp(self, item: dict[str, Any]) -> None:
+        item["_modified"] = self._now().strftime("%Y-%m-%d %H:%M:%S")
+
+    @staticmethod
+    def _base(request: Request) -> str:
+        return request.host_url.rstrip("/")
+
+    # -- customers -----------------------------------------------------------------------------
+
+    def _render_customer(self, customer: dict[str, Any], base: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"@url": f"{base}/3/customers/{customer['CustomerNumber']}"}
+        for name in sorted(CUSTOMER_FIELDS):
+            out[name] = customer.get(name)
+        out["Country"] = COUNTRIES.get(customer.get("CountryCode") or "", customer.get("CountryCode"))
+        out["DefaultDeliveryTypes"] = dict(customer["DefaultDeliveryTypes"])
+        out["DefaultTemplates"] = dict(customer["DefaultTemplates"])
+        return _out(out)
+
+    def _render_customer_item(self, customer: dict[str, Any], base: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"@url": f"{base}/3/customers/{customer['CustomerNumber']}"}
+        for name in CUSTOMER_LIST_FIELDS:
+            out[name] = customer.get("Phone1") if name == "Phone" else customer.get(name)
+        return _out(out)
+
+    def _customer(self, company: Company, number: str) -> dict[str, Any]:
+        customer = company.customers.get(number)
+        if customer is None:
+            raise FortnoxError("CUSTOMER_NOT_FOUND", number=number)
+        return customer
+
+    def _check_customer_fields(
+        self, company: Company, fields: dict[str, Any], merged: dict[str, Any]
+    ) -> None:
+        if not merged.get("Name"):
+            raise FortnoxError("FIELD_REQUIRED", field="Name")
+        for code_field, store, key in (
+            ("Currency", company.currencies, "CURRENCY_NOT_FOUND"),
+            ("TermsOfPayment", company.terms_of_payments, "TERMS_NOT_FOUND"),
+            ("PriceList", company.price_lists, "PRICE_LIST_NOT_FOUND"),
+        ):
+            value = fields.get(code_field)
+            if value and value not in store:
+                raise FortnoxError(key, status=400, code=value)
+        for name in ("CountryCode", "DeliveryCountryCode", "VisitingCountryCode"):
+            value = fields.get(name)
+            if value and not (len(value) == 2 and value.isalpha() and value.isupper()):
+                raise FortnoxError("INVALID_VALUE", field=name)
+        for name in ("Email", "EmailInvoice", "EmailOrder", "EmailOffer"):
+            value = fields.get(name)
+            if value and not EMAIL_PATTERN.match(value):
+                raise FortnoxError("INVALID_EMAIL", field=name)
+        org = fields.get("OrganisationNumber")
+        if org and (merged.get("CountryCode") or "SE") == "SE" and not valid_organisation_number(org):
+            raise FortnoxError("INVALID_ORGANISATION_NUMBER")
+
+    def _customers_list(self, request: Request, company: Company) -> Response:
+        base = self._base(request)
+        return self._list(
+            request, company.customers.values(), CUSTOMER_LIST, lambda c: self._render_customer_item(c, base)
+        )
+
+    def _customers_create(self, request: Request, company: Company) -> Response:
+        fields = self._coerce(self._payload(request, "Customer"), CUSTOMER_FIELDS, CUSTOMER_IGNORED)
+        number = fields.get("CustomerNumber")
+        if number:
+            if not CUSTOMER_NUMBER_PATTERN.match(number):
+                raise FortnoxError("MUST_BE_ALPHANUMERIC", field="CustomerNumber")
+            if number in company.customers or number in company.deleted_customer_numbers:
+                raise FortnoxError("CUSTOMER_NUMBER_IN_USE", number=number)
+        else:
+            used = [int(n) for n in (*company.customers, *company.deleted_customer_numbers) if n.isdigit()]
+            number = str(max(used, default=0) + 1)
+        customer: dict[str, Any] = {
+            "Active": True,
+            "Currency": "SEK",
+            "CountryCode": "SE",
+            "Type": "COMPANY",
+            "VATType": "SEVAT",
+            "ShowPriceVATIncluded": False,
+            "DefaultDeliveryTypes": {"Invoice": "PRINT", "Order": "PRINT", "Offer": "PRINT"},
+            "DefaultTemplates": {
+                "Invoice": PRINT_TEMPLATES["invoice"][0][0],
+                "Order": PRINT_TEMPLATES["order"][0][0],
+                "Offer": PRINT_TEMPLATES["offer"][0][0],
+                "CashInvoice": PRINT_TEMPLATES["cashinvoice"][0][0],
+            },
+        }
+        self._merge_customer(customer, fields)
+        customer["CustomerNumber"] = number
+        self._check_customer_fields(company, fields, customer)
+        self._stamp(customer)
+        company.customers[number] = customer
+        return json_response({"Customer": self._render_customer(customer, self._base(request))}, status=201)
+
+    @staticmethod
+    def _merge_customer(customer: dict[str, Any], fields: dict[str, Any]) -> None:
+        for name, value in fields.items():
+            if name in ("DefaultDeliveryTypes", "DefaultTemplates"):
+                customer[name] = {**customer.get(name, {}), **(value or {})}
+            else:
+                customer[name] = value
+
+    def _customers_get(self, request: Request, company: Company, CustomerNumber: str) -> Response:
+        customer = self._customer(company, CustomerNumber)
+        return json_response({"Customer": self._render_customer(customer, self._base(request))})
+
+    def _customers_update(self, request: Request, company: Company, CustomerNumber: str) -> Response:
+        customer = self._customer(company, CustomerNumber)
+        fields = self._coerce(
+            self._payload(request, "Customer"), CUSTOMER_FIELDS, CUSTOMER_IGNORED, skip=("CustomerNumber",)
+        )
+        updated = {**customer}
+        self._merge_customer(updated, fields)
+        self._check_customer_fields(company, fields, updated)
+        customer.update(updated)
+        self._stamp(customer)
+        return json_response({"Customer": self._render_customer(customer, self._base(request))})
+
+    def _customers_delete(self, request: Request, company: Company, CustomerNumber: str) -> Response:
+        self._customer(company, CustomerNumber)
+        documents = [*company.invoices.values(), *company.orders.values()]
+        if any(doc["CustomerNumber"] == CustomerNumber for doc in documents):
+            raise FortnoxError("CUSTOMER_IN_USE", number=CustomerNumber)
+        del company.customers[CustomerNumber]
+        company.deleted_customer_numbers.add(CustomerNumber)
+        return Response(status=204)
+
+    # -- articles ------------------------------------------------------------------------------
+
+    def _article_price(self, company: Company, article_number: str) -> Decimal:
+        price = company.prices.get((company.preselected_price_list(), article_number, Decimal(0)))
+        return price["Price"] if price else Decimal(0)
+
+    def _render_article(self, company: Company, article: dict[str, Any], base: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"@url": f"{base}/3/articles/{article['ArticleNumber']}"}
+        for name in sorted(ARTICLE_FIELDS):
+            out[name] = article.get(name)
+        stock = article.get("QuantityInStock") or Decimal(0)
+        out.update(
+            {
+                "CommodityCode": None,
+                "SalesPrice": self._article_price(company, article["ArticleNumber"]),
+                "DisposableQuantity": stock,
+                "ReservedQuantity": Decimal(0),
+                "StockValue": stock * (article.get("PurchasePrice") or Decimal(0)),
+            }
+        )
+        return _out(out)
+
+    def _render_article_item(self, company: Company, article: dict[str, Any], base: str) -> dict[str, Any]:
+        stock = article.get("QuantityInStock") or Decimal(0)
+        purchase = article.get("PurchasePrice") or Decimal(0)
+        return _out(
+            {
+                "@url": f"{base}/3/articles/{article['ArticleNumber']}",
+                "ArticleNumber": article["ArticleNumber"],
+                "Description": article["Description"],
+                "DisposableQuantity": _plain(stock),
+                "EAN": article.get("EAN"),
+                "Housework": article.get("Housework"),
+                "PurchasePrice": _plain(purchase),
+                "SalesPrice": _plain(self._article_price(company, article["ArticleNumber"])),
+                "QuantityInStock": stock,
+                "ReservedQuantity": "0",
+                "StockPlace": article.get("StockPlace"),
+                "StockValue": _plain(stock * purchase),
+                "Unit": article.get("Unit"),
+                "VAT": _plain(article["VAT"]),
+                "WebshopArticle": article.get("WebshopArticle"),
+                "Active": article.get("Active"),
+            }
+        )
+
+    def _article(self, company: Company, number: str, *, status: int | None = None) -> dict[str, Any]:
+        article = company.articles.get(number)
+        if article is None:
+            raise FortnoxError("ARTICLE_NOT_FOUND", status=status, number=number)
+        return article
+
+    def _check_vat(self, vat: Decimal | None) -> None:
+        if vat is not None and vat not in VAT_RATES:
+            raise FortnoxError("VAT_RATE_INVALID", vat=_plain(vat))
+
+    def _articles_list(self, request: Request, company: Company) -> Response:
+        base = self._base(request)
+        return self._list(
+            request,
+            company.articles.values(),
+            ARTICLE_LIST,
+            lambda a: self._render_article_item(company, a, base),
+        )
+
+    def _articles_create(self, request: Request, company: Company) -> Response:
+        fields = self._coerce(self._payload(request, "Article"), ARTICLE_FIELDS, ARTICLE_IGNORED)
+        if not fields.get("Description"):
+            raise FortnoxError("FIELD_REQUIRED", field="Description")
+        number = fields.get("ArticleNumber")
+        if number:
+            if number in company.articles:
+                raise FortnoxError("ARTICLE_NUMBER_IN_USE", number=number)
+        else:
+            used = [int(n) for n in company.articles if n.isdigit()]
+            number = str(max(used, default=0) + 1)
+        self._check_vat(fields.get("VAT"))
+        article: dict[str, Any] = {
+            "Active": True,
+            "Type": "STOCK",
+            "VAT": Decimal(25),
+            "StockGoods": False,
+            "WebshopArticle": False,
+            "Housework": False,
+            "Expired": False,
+            "Bulky": False,
+            "QuantityInStock": Decimal(0),
+            "PurchasePrice": Decimal(0),
+        }
+        article.update(fields)
+        article["ArticleNumber"] = number
+        self._stamp(article)
+        company.articles[number] = article
+        return json_response(
+            {"Article": self._render_article(company, article, self._base(request))}, status=201
+        )
+
+    def _articles_get(self, request: Request, company: Company, ArticleNumber: str) -> Response:
+        article = self._article(company, ArticleNumber)
+        return json_response({"Article": self._render_article(company, article, self._base(request))})
+
+    def _articles_update(self, request: Request, company: Company, ArticleNumber: str) -> Response:
+        article = self._article(company, ArticleNumber)
+        fields = self._coerce(self._payload(request, "Article"), ARTICLE_FIELDS, ARTICLE_IGNORED)
+        if fields.get("ArticleNumber", ArticleNumber) != ArticleNumber:
+            raise FortnoxError("ARTICLE_NUMBER_IMMUTABLE")
+        if "Description" in fields and not fields["Description"]:
+            raise FortnoxError("FIELD_REQUIRED", field="Description")
+        self._check_vat(fields.get("VAT"))
+        article.update(fields)
+        self._stamp(article)
+        return json_response({"Article": self._render_article(company, article, self._base(request))})
+
+    def _articles_delete(self, request: Request, company: Company, ArticleNumber: str) -> Response:
+        self._article(company, ArticleNumber)
+        del company.articles[ArticleNumber]
+        for key in [key for key in company.prices if key[1] == ArticleNumber]:
+            del company.prices[key]
+        return Response(status=204)
+
+    # -- price lists and prices ----------------------------------------------------------------
+
+    @staticmethod
+    def _render_price_list(price_list: dict[str, Any], base: str) -> dict[str, Any]:
+        return _out({"@url": f"{base}/3/pricelists/{price_list['Code']}", **price_list})
+
+    def _price_list(self, company: Company, code: str, *, status: int | None = None) -> dict[str, Any]:
+        price_list = company.price_lists.get(code)
+        if price_list is None:
+            raise FortnoxError("PRICE_LIST_NOT_FOUND", status=status, code=code)
+        return price_list
+
+    def _price_lists_list(self, request: Request, company: Company) -> Response:
+        base = self._base(request)
+        return self._list(
+            request,
+            company.price_lists.values(),
+            _code_list("PriceLists"),
+            lambda p: self._render_price_list(p, base),
+        )
+
+    def _apply_preselected(self, company: Company, code: str, fields: dict[str, Any]) -> None:
+        if fields.get("PreSelected"):
+            for other in company.price_lists.values():
+                other["PreSelected"] = other["Code"] == code
+
+    def _price_lists_create(self, request: Request, company: Company) -> Response:
+        fields = self._coerce(self._payload(request, "PriceList"), PRICE_LIST_FIELDS, URL_ONLY)
+        for required in ("Code", "Description"):
+            if not fields.get(required):
+                raise FortnoxError("FIELD_REQUIRED", field=required)
+        code = fields["Code"]
+        if code in company.price_lists:
+            raise FortnoxError("ALREADY_EXISTS", what="Prislistan", code=code)
+        company.price_lists[code] = {
+            "Code": code,
+            "Description": fields["Description"],
+            "Comments": fields.get("Comments"),
+            "PreSelected": False,
+        }
+        self._apply_preselected(company, code, fields)
+        return json_response(
+            {"PriceList": self._render_price_list(company.price_lists[code], self._base(request))}, status=201
+        )
+
+    def _price_lists_get(self, request: Request, company: Company, Code: str) -> Response:
+        return json_response(
+            {"PriceList": self._render_price_list(self._price_list(company, Code), self._base(request))}
+        )
+
+    def _price_lists_update(self, request: Request, company: Company, Code: str) -> Response:
+        price_list = self._price_list(company, Code)
+        fields = self._coerce(
+            self._payload(request, "PriceList"), PRICE_LIST_FIELDS, URL_ONLY, skip=("Code",)
+        )
+        if "Description" in fields and not fields["Description"]:
+            raise FortnoxError("FIELD_REQUIRED", field="Description")
+        price_list.update({k: v for k, v in fields.items() if k != "PreSelected"})
+        self._apply_preselected(company, Code, fields)
+        return json_response({"PriceList": self._render_price_list(price_list, self._base(request))})
+
+    @staticmethod
+    def _render_price(price: dict[str, Any], base: str) -> dict[str, Any]:
+        from_quantity = _plain(price["FromQuantity"])
+        url = f"{base}/3/prices/{price['PriceList']}/{price['ArticleNumber']}/{from_quantity}"
+        return _out(
+            {
+                "@url": url,
+                "ArticleNumber": price["ArticleNumber"],
+                "Date": price["Date"],
+                "FromQuantity": price["FromQuantity"],
+                "Percent": price["Percent"],
+                "Price": price["Price"],
+                "PriceList": price["PriceList"],
+            }
+        )
+
+    @staticmethod
+    def _from_quantity(raw: str | None) -> Decimal:
+        if raw is None:
+            return Decimal(0)
+        try:
+            value = money.to_decimal(raw)
+        except ValueError as exc:
+            raise FortnoxError("INVALID_PARAMETER", parameter=f"FromQuantity={raw}") from exc
+        return value.normalize() if value else Decimal(0)
+
+    def _price(
+        self, company: Company, price_list: str, article: str, from_quantity: Decimal
+    ) -> dict[str, Any]:
+        price = company.prices.get((price_list, article, from_quantity))
+        if price is None:
+            raise FortnoxError("PRICE_NOT_FOUND")
+        return price
+
+    def _prices_list(self, request: Request, company: Company) -> Response:
+        base = self._base(request)
+        items = list(company.prices.values())
+        if request.args.get("fromquantity"):
+            wanted = self._from_quantity(request.args["fromquantity"])
+            items = [p for p in items if p["FromQuantity"] == wanted]
+        return self._list(request, items, PRICE_LIST_SPEC, lambda p: self._render_price(p, base))
+
+    def _prices_sublist(
+        self, request: Request, company: Company, PriceList: str, ArticleNumber: str
+    ) -> Response:
+        self._price_list(company, PriceList)
+        self._article(company, ArticleNumber)
+        base = self._base(request)
+        items = [p for key, p in company.prices.items() if key[:2] == (PriceList, ArticleNumber)]
+        if request.args.get("fromquantity"):
+            wanted = self._from_quantity(request.args["fromquantity"])
+            items = [p for p in items if p["FromQuantity"] == wanted]
+        spec = ListSpec(
+            "Prices",
+            search={},
+            sorts={"fromquantity": lambda p: p["FromQuantity"]},
+            default_sort="fromquantity",
+        )
+        return self._list(request, items, spec, lambda p: self._render_price(p, base))
+
+    def _prices_create(self, request: Request, company: Company) -> Response:
+        fields = self._coerce(self._payload(request, "Price"), PRICE_FIELDS, URL_ONLY)
+        for required in ("ArticleNumber", "PriceList"):
+            if not fields.get(required):
+                raise FortnoxError("FIELD_REQUIRED", field=required)
+        self._price_list(company, fields["PriceList"], status=400)
+        self._article(company, fields["ArticleNumber"], status=400)
+        from_quantity = self._from_quantity(_plain(fields.get("FromQuantity") or Decimal(0)))
+        key = (fields["PriceList"], fields["ArticleNumber"], from_quantity)
+        if key in company.prices:
+            raise FortnoxError("ALREADY_EXISTS", what="Priset för", code=f"{key[1]} i prislista {key[0]}")
+        company.prices[key] = {
+            "ArticleNumber": key[1],
+            "PriceList": key[0],
+            "FromQuantity": from_quantity,
+            "Price": money.round_cents(fields.get("Price") or Decimal(0)),
+            "Percent": fields.get("Percent") or Decimal(0),
+            "Date": fields.get("Date") or self._now().strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        return json_response(
+            {"Price": self._render_price(company.prices[key], self._base(request))}, status=201
+        )
+
+    def _prices_get(
+        self,
+        request: Request,
+        company: Company,
+        PriceList: str,
+        ArticleNumber: str,
+        FromQuantity: str | None = None,
+    ) -> Response:
+        price = self._price(company, PriceList, ArticleNumber, self._from_quantity(FromQuantity))
+        return json_response({"Price": self._render_price(price, self._base(request))})
+
+    def _prices_update(
+        self,
+        request: Request,
+        company: Company,
+        PriceList: str,
+        ArticleNumber: str,
+        FromQuantity: str | None = None,
+    ) -> Response:
+        price = self._price(company, PriceList, ArticleNumber, self._from_quantity(FromQuantity))
+        fields = self._coerce(
+            self._payload(request, "Price"),
+            PRICE_FIELDS,
+            URL_ONLY,
+            skip=("ArticleNumber", "PriceList", "FromQuantity"),
+        )
+        if "Price" in fields:
+            price["Price"] = money.round_cents(fields["Price"] or Decimal(0))
+        if "Percent" in fields:
+            price["Percent"] = fields["Percent"] or Decimal(0)
+        price["Date"] = fields.get("Date") or self._now().strftime("%Y-%m-%dT%H:%M:%S")
+        return json_response({"Price": self._render_price(price, self._base(request))})
+
+    def _prices_delete(
+        self, request: Request, company: Company, PriceList: str, ArticleNumber: str, FromQuantity: str
+    ) -> Response:
+        key = (PriceList, ArticleNumber, self._from_quantity(FromQuantity))
+        self._price(company, *key)
+        del company.prices[key]
+        return Response(status=204)
+
+    def _list_price(
+        self, company: Company, price_list: str, article: str, quantity: Decimal
+    ) -> Decimal | None:
+        """The article's price in a price list for a quantity: the highest FromQuantity not above it."""
+        candidates = [
+            p
+            for key, p in company.prices.items()
+            if key[0] == price_list and key[1] == article and key[2] <= max(quantity, Decimal(0))
+        ]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda p: p["FromQuantity"])["Price"]
+
+    # -- invoices and orders -------------------------------------------------------------------
+
+    def _store(self, company: Company, kind: DocumentKind) -> dict[int, dict[str, Any]]:
+        return company.invoices if kind is INVOICE else company.orders
+
+    def _document(self, company: Company, kind: DocumentKind, number: str) -> dict[str, Any]:
+        document = self._store(company, kind).get(int(number)) if number.isdigit() else None
+        if document is None:
+            raise FortnoxError(kind.not_found, number=number)
+        return document
+
+    def _customer_defaults(
+        self, company: Company, kind: DocumentKind, customer: dict[str, Any]
+    ) -> dict[str, Any]:
+        email_to = customer.get("EmailInvoice" if kind is INVOICE else "EmailOrder") or customer.get("Email")
+        return {
+            "CustomerName": customer.get("Name"),
+            "Address1": customer.get("Address1"),
+            "Address2": customer.get("Address2"),
+            "ZipCode": customer.get("ZipCode"),
+            "City": customer.get("City"),
+            "Country": COUNTRIES.get(customer.get("CountryCode") or "", customer.get("CountryCode")),
+            "Phone1": customer.get("Phone1"),
+            "Phone2": customer.get("Phone2"),
+            "OrganisationNumber": customer.get("OrganisationNumber"),
+            "DeliveryName": customer.get("DeliveryName"),
+            "DeliveryAddress1": customer.get("DeliveryAddress1"),
+            "DeliveryAddress2": customer.get("DeliveryAddress2"),
+            "DeliveryZipCode": customer.get("DeliveryZipCode"),
+            "DeliveryCity": customer.get("DeliveryCity"),
+            "DeliveryCountry": customer.get("DeliveryCountry"),
+            "Currency": customer.get("Currency") or "SEK",
+            "TermsOfPayment": customer.get("TermsOfPayment") or DEFAULT_TERMS_CODE,
+            "PriceList": customer.get("PriceList") or company.preselected_price_list(),
+            "YourReference": customer.get("YourReference"),
+            "OurReference": customer.get("OurReference"),
+            "TermsOfDelivery": customer.get("TermsOfDelivery"),
+            "WayOfDelivery": customer.get("WayOfDelivery"),
+            "CostCenter": customer.get("CostCenter"),
+            "Project": customer.get("Project"),
+            "VATIncluded": bool(customer.get("ShowPriceVATIncluded")),
+            "PrintTemplate": (customer.get("DefaultTemplates") or {}).get(
+                "Invoice" if kind is INVOICE else "Order"
+            )
+            or PRINT_TEMPLATES[kind.name][0][0],
+            "EmailInformation": {
+                "EmailAddressTo": email_to,
+                "EmailAddressCC": None,
+                "EmailAddressBCC": None,
+                "EmailAddressFrom": None,
+                "EmailSubject": None,
+                "EmailBody": None,
+            },
+            "_vat_type": customer.get("VATType") or "SEVAT",
+        }
+
+    def _new_document(self, company: Company, kind: DocumentKind, number: int) -> dict[str, Any]:
+        today = self.today().isoformat()
+        common: dict[str, Any] = {
+            "DocumentNumber": str(number),
+            "Language": "SV",
+            "CurrencyUnit": Decimal(1),
+            "Freight": Decimal(0),
+            "AdministrationFee": Decimal(0),
+            "NotCompleted": False,
+            "Labels": [],
+            "Cancelled": False,
+            "Sent": False,
+            "Remarks": None,
+            "Comments": None,
+            "ExternalInvoiceReference1": None,
+            "ExternalInvoiceReference2": None,
+            "YourOrderNumber": None,
+            "DeliveryDate": None,
+            "OutboundDate": None,
+            "TaxReductionType": "none",
+            "HouseWork": False,
+            "WarehouseReady": False,
+            "OfferReference": None,
+            "ContributionPercent": None,
+            "ContributionValue": None,
+            "TaxReduction": 0,
+            "BasisTaxReduction": 0,
+            "TimeBasisReference": None,
+            kind.rows_key: [],
+            kind.date_field: today,
+        }
+        if kind is INVOICE:
+            common.update(
+                {
+                    "InvoiceType": "INVOICE",
+                    "Booked": False,
+                    "Credit": "false",
+                    "CreditInvoiceReference": None,
+                    "FinalPayDate": None,
+                    "OCR": ocr_number(number),
+                    "NoxFinans": False,
+                    "Reminders": 0,
+                    "LastRemindDate": None,
+                    "AccountingMethod": "ACCRUAL",
+                    "VoucherNumber": None,
+                    "VoucherSeries": None,
+                    "VoucherYear": None,
+                    "OrderReference": None,
+                    "InvoiceReference": None,
+                    "ContractReference": None,
+                    "InvoicePeriodStart": None,
+                    "InvoicePeriodEnd": None,
+                    "InvoicePeriodReference": None,
+                    "PaymentWay": None,
+                    "EUQuarterlyReport": False,
+                    "EDIInformation": {},
+                    "_paid": Decimal(0),
+                }
+            )
+        else:
+            common.update(
+                {
+                    "InvoiceReference": None,
+                    "OrderType": "Order",
+                    "CopyRemarks": False,
+                    "DeliveryState": None,
+                    "StockPointCode": None,
+                    "StockPointId": None,
+                }
+            )
+        return common
+
+    def _apply_header(
+        self,
+        company: Company,
+        kind: DocumentKind,
+        document: dict[str, Any],
+        fields: dict[str, Any],
+        *,
+        creating: bool,
+    ) -> None:
+        """Header fields onto a document, the customer's values where a new customer is named."""
+        customer_number = fields.get("CustomerNumber", document.get("CustomerNumber"))
+        if not customer_number:
+            raise FortnoxError("FIELD_REQUIRED", field="CustomerNumber")
+        customer_changed = creating or customer_number != document.get("CustomerNumber")
+        if customer_changed:
+            customer = self._customer_or_400(company, customer_number)
+            defaults = self._customer_defaults(company, kind, customer)
+            for name, value in defaults.items():
+                if name not in fields:
+                    document[name] = value
+        old_terms, old_date = document.get("TermsOfPayment"), document.get(kind.date_field)
+        for name, value in fields.items():
+            if name in ("EmailInformation", "EDIInformation"):
+                document[name] = {**(document.get(name) or {}), **(value or {})}
+            elif name != "DocumentNumber":
+                document[name] = value
+        self._check_document_refs(company, kind, document, fields)
+        currency = company.currencies[document["Currency"]]
+        if "CurrencyRate" not in fields and (customer_changed or "Currency" in fields):
+            document["CurrencyRate"] = currency["SellRate"] / (currency["Unit"] or Decimal(1))
+            # An invoice types CurrencyUnit as an integer, an order as a number.
+            unit = currency["Unit"] or Decimal(1)
+            document["CurrencyUnit"] = int(unit) if kind is INVOICE else unit
+        if (
+            kind is INVOICE
+            and "DueDate" not in fields
+            and (creating or document["TermsOfPayment"] != old_terms or document["InvoiceDate"] != old_date)
+        ):
+            days = company.terms_of_payments[document["TermsOfPayment"]]["_days"]
+            document["DueDate"] = money.due_date(
+                date.fromisoformat(document["InvoiceDate"]), days
+            ).isoformat()
+
+    def _customer_or_400(self, company: Company, number: str) -> dict[str, Any]:
+        customer = company.customers.get(number)
+        if customer is None:
+            raise FortnoxError("CUSTOMER_NOT_FOUND", status=400, number=number)
+        return customer
+
+    def _check_document_refs(
+        self, company: Company, kind: DocumentKind, document: dict[str, Any], fields: dict[str, Any]
+    ) -> None:
+        checks = (
+            ("Currency", company.currencies, "CURRENCY_NOT_FOUND"),
+            ("TermsOfPayment", company.terms_of_payments, "TERMS_NOT_FOUND"),
+            ("PriceList", company.price_lists, "PRICE_LIST_NOT_FOUND"),
+        )
+        for name, store, key in checks:
+            if not document.get(name) or document[name] not in store:
+                raise FortnoxError(key, status=400, code=document.get(name))
+        template = document.get("PrintTemplate")
+        if template and template not in {code for code, _ in PRINT_TEMPLATES[kind.name]}:
+            raise FortnoxError("PRINT_TEMPLATE_NOT_FOUND", code=template)
+
+    def _build_row(
+        self,
+        company: Company,
+        kind: DocumentKind,
+        document: dict[str, Any],
+        payload: Any,
+        existing: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        if not isinstance(payload, dict):
+            raise FortnoxError("EMPTY_BODY")
+        fields = self._coerce(payload, kind.row_fields, kind.row_read_only, skip=("RowId",))
+        row: dict[str, Any] = (
+            dict(existing)
+            if existing
+            else {
+                "ArticleNumber": None,
+                "Description": None,
+                "DeliveredQuantity": None,
+                "Price": None,
+                "Discount": Decimal(0),
+                "DiscountType": "PERCENT",
+                "VAT": None,
+                "Unit": None,
+                "AccountNumber": None,
+                "CostCenter": None,
+                "Project": None,
+                "Cost": None,
+                "VATCode": None,
+                "HouseWork": False,
+                "HouseWorkType": None,
+                "HouseWorkHoursToReport": None,
+                "StockPointCode": None,
+            }
+        )
+        if kind is ORDER and not existing:
+            row.update({"OrderedQuantity": None, "StockPointId": None})
+        row.update(fields)
+        if "Price" in fields and fields["Price"] is not None:
+            row["Price"] = money.round_cents(fields["Price"])
+        row["Discount"] = money.round_cents(row.get("Discount") or Decimal(0))
+        article = None
+        if row.get("ArticleNumber"):
+            article = self._article(company, row["ArticleNumber"], status=400)
+            if row.get("Description") is None:
+                row["Description"] = article.get("Description")
+            if row.get("Unit") is None:
+                row["Unit"] = article.get("Unit")
+            if row.get("VAT") is None:
+                row["VAT"] = article.get("VAT")
+            if row.get("Price") is None:
+                quantity = row.get("DeliveredQuantity") or row.get("OrderedQuantity") or Decimal(0)
+                row["Price"] = self._list_price(
+                    company, document["PriceList"], row["ArticleNumber"], quantity
+                )
+            if row.get("AccountNumber") is None:
+                row["AccountNumber"] = article.get("SalesAccount")
+        if row.get("VAT") is None:
+            row["VAT"] = Decimal(0) if document.get("_vat_type") in ZERO_VAT_TYPES else Decimal(25)
+        self._check_vat(row["VAT"])
+        if row.get("AccountNumber") is None and (row.get("Price") is not None or article is not None):
+            row["AccountNumber"] = SALES_ACCOUNTS[row["VAT"]]
+        return row
+
+    def _apply_rows(self, company: Company, kind: DocumentKind, document: dict[str, Any], sent: Any) -> None:
+        """Rows by RowId (kept, updated, new; omitted ones deleted) or, without RowIds, by position."""
+        if not isinstance(sent, list):
+            raise FortnoxError("INVALID_VALUE", field=kind.rows_key)
+        existing = document[kind.rows_key]
+        by_id = {row["RowId"]: row for row in existing}
+        use_ids = any(isinstance(row, dict) and row.get("RowId") is not None for row in sent)
+        rows = []
+        for index, payload in enumerate(sent):
+            base_row: dict[str, Any] | None
+            if use_ids:
+                row_id = payload.get("RowId") if isinstance(payload, dict) else None
+                if row_id is None:
+                    base_row = None
+                else:
+                    base_row = by_id.get(row_id) if isinstance(row_id, int) else None
+                    if base_row is None:
+                        raise FortnoxError("ROW_NOT_FOUND", row_id=row_id)
+            else:
+                base_row = existing[index] if index < len(existing) else None
+            rows.append(self._build_row(company, kind, document, payload, base_row))
+        for row in rows:
+            row["RowId"] = company.next_row_id()
+        document[kind.rows_key] = rows
+
+    def _recompute(self, kind: DocumentKind, document: dict[str, Any]) -> None:
+        vat_included = bool(document.get("VATIncluded"))
+        inputs = []
+        for row in document[kind.rows_key]:
+            row_input = money.RowInput(
+                quantity=row.get("DeliveredQuantity"),
+                price=row.get("Price"),
+                vat=row["VAT"],
+                discount=row.get("Discount") or Decimal(0),
+                discount_type=row.get("DiscountType") or "PERCENT",
+            )
+            amounts = money.row_amounts(row_input, vat_included=vat_included)
+            row["Total"] = amounts.total
+            if kind is INVOICE:
+                row["TotalExcludingVAT"] = amounts.total_excluding_vat
+                row["PriceExcludingVAT"] = amounts.price_excluding_vat
+            inputs.append(row_input)
+        totals = money.document_totals(
+            inputs,
+            currency=document["Currency"],
+            vat_included=vat_included,
+            freight=document.get("Freight") or Decimal(0),
+            administration_fee=document.get("AdministrationFee") or Decimal(0),
+        )
+        document.update(
+            {
+                "Net": totals.net,
+                "Gross": totals.gross,
+                "TotalVAT": totals.total_vat,
+                "FreightVAT": totals.freight_vat,
+                "AdministrationFeeVAT": totals.administration_fee_vat,
+                "RoundOff": totals.round_off,
+                "Total": totals.total,
+                "TotalToPay": totals.total_to_pay,
+            }
+        )
+        if kind is INVOICE:
+            document["Balance"] = totals.total - document["_paid"]
+
+    def _render_document(self, kind: DocumentKind, document: dict[str, Any], base: str) -> dict[str, Any]:
+        number = document["DocumentNumber"]
+        out: dict[str, Any] = {
+            "@url": f"{base}/3/{kind.path}/{number}",
+            "@urlTaxReductionList": f"{base}/3/taxreductions?filter={kind.path}&referencenumber={number}",
+        }
+        for name in sorted(set(kind.fields) | kind.read_only - {"@url", "@urlTaxReductionList"}):
+            if name == kind.rows_key:
+                continue
+            out[name] = document.get(name)
+        out["CustomerNumber"] = document["CustomerNumber"]
+        out[kind.rows_key] = [self._render_row(kind, row) for row in document[kind.rows_key]]
+        rendered = _out(out)
+        rendered["CurrencyRate"] = float(document["CurrencyRate"])
+        return rendered
+
+    @staticmethod
+    def _render_row(kind: DocumentKind, row: dict[str, Any]) -> dict[str, Any]:
+        out = {name: row.get(name) for name in sorted(set(kind.row_fields) | kind.row_read_only)}
+        out["RowId"] = row["RowId"]
+        out["DeliveredQuantity"] = _qty(row.get("DeliveredQuantity"))
+        if kind is ORDER:
+            out["OrderedQuantity"] = _qty(row.get("OrderedQuantity"))
+            out["ReservedQuantity"] = "0.00"
+        else:
+            out["VAT"] = int(row["VAT"])
+        return _out(out)
+
+    def _render_invoice_item(self, invoice: dict[str, Any], base: str) -> dict[str, Any]:
+        names = (
+            "Balance",
+            "Booked",
+            "Cancelled",
+            "CostCenter",
+            "Currency",
+            "CurrencyUnit",
+            "CustomerName",
+            "CustomerNumber",
+            "DocumentNumber",
+            "DueDate",
+            "ExternalInvoiceReference1",
+            "ExternalInvoiceReference2",
+            "FinalPayDate",
+            "InvoiceDate",
+            "InvoiceType",
+            "NoxFinans",
+            "OCR",
+            "Project",
+            "Sent",
+            "TermsOfPayment",
+            "Total",
+            "VoucherNumber",
+            "VoucherSeries",
+            "VoucherYear",
+            "WayOfDelivery",
+        )
+        out = _out(
+            {"@url": f"{base}/3/invoices/{invoice['DocumentNumber']}", **{n: invoice.get(n) for n in names}}
+        )
+        out["CurrencyRate"] = _plain(invoice["CurrencyRate"])  # a string in lists (recorded), a number on one
+        return out
+
+    def _render_order_item(self, order: dict[str, Any], base: str) -> dict[str, Any]:
+        names = (
+            "Cancelled",
+            "Currency",
+            "CustomerName",
+            "CustomerNumber",
+            "DeliveryDate",
+            "DocumentNumber",
+            "ExternalInvoiceReference1",
+            "ExternalInvoiceReference2",
+            "OrderDate",
+            "OrderType",
+            "Project",
+            "Sent",
+            "Total",
+        )
+        return _out(
+            {"@url": f"{base}/3/orders/{order['DocumentNumber']}", **{n: order.get(n) for n in names}}
+        )
+
+    def _documents_list(self, kind: DocumentKind) -> Callable[..., Response]:
+        def handler(request: Request, company: Company) -> Response:
+            base = self._base(request)
+            if kind is INVOICE:
+                return self._list(
+                    request,
+                    company.invoices.values(),
+                    INVOICE_LIST,
+                    lambda d: self._render_invoice_item(d, base),
+                )
+            return self._list(
+                request, company.orders.values(), ORDER_LIST, lambda d: self._render_order_item(d, base)
+            )
+
+        return handler
+
+    def _create_document(
+        self, company: Company, kind: DocumentKind, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        rows = payload.get(kind.rows_key, [])
+        fields = self._coerce(
+            {k: v for k, v in payload.items() if k != kind.rows_key}, kind.fields, kind.read_only
+        )
+        store = self._store(company, kind)
+        requested = fields.get("DocumentNumber")
+        if requested:
+            if not requested.isdigit():
+                raise FortnoxError("MUST_BE_NUMERIC", field="DocumentNumber")
+            if int(requested) in store:
+                raise FortnoxError("DOCUMENT_NUMBER_IN_USE", number=requested)
+            number = int(requested)
+        else:
+            number = max(store, default=0) + 1
+        document = self._new_document(company, kind, number)
+        self._apply_header(company, kind, document, fields, creating=True)
+        self._apply_rows(company, kind, document, rows if rows is not None else [])
+        self._recompute(kind, document)
+        self._stamp(document)
+        store[number] = document
+        return document
+
+    def _documents_create(self, kind: DocumentKind) -> Callable[..., Response]:
+        def handler(request: Request, company: Company) -> Response:
+            document = self._create_document(company, kind, self._payload(request, kind.wrapper))
+            return json_response(
+                {kind.wrapper: self._render_document(kind, document, self._base(request))}, status=201
+            )
+
+        return handler
+
+    def _documents_get(self, kind: DocumentKind) -> Callable[..., Response]:
+        def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
+            document = self._document(company, kind, DocumentNumber)
+            return json_response({kind.wrapper: self._render_document(kind, document, self._base(request))})
+
+        return handler
+
+    def _check_editable(self, kind: DocumentKind, document: dict[str, Any]) -> None:
+        if document["Cancelled"]:
+            raise FortnoxError("DOCUMENT_CANCELLED")
+        if kind is INVOICE and document["Booked"]:
+            raise FortnoxError("DOCUMENT_BOOKED")
+        if kind is ORDER and document["InvoiceReference"]:
+            raise FortnoxError("ORDER_INVOICED")
+
+    def _documents_update(self, kind: DocumentKind) -> Callable[..., Response]:
+        def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
+            document = self._document(company, kind, DocumentNumber)
+            payload = self._payload(request, kind.wrapper)
+            fields = self._coerce(
+                {k: v for k, v in payload.items() if k != kind.rows_key}, kind.fields, kind.read_only
+            )
+            self._check_editable(kind, document)
+            # Work on a copy so a rejected update leaves the document as it was.
+            updated = dict(document)
+            updated[kind.rows_key] = [dict(row) for row in document[kind.rows_key]]
+            for name in ("EmailInformation", "EDIInformation"):
+                if isinstance(updated.get(name), dict):
+                    updated[name] = dict(updated[name])
+            self._apply_header(company, kind, updated, fields, creating=False)
+            if kind.rows_key in payload and payload[kind.rows_key] is not None:
+                self._apply_rows(company, kind, updated, payload[kind.rows_key])
+            self._recompute(kind, updated)
+            self._stamp(updated)
+            document.clear()
+            document.update(updated)
+            return json_response({kind.wrapper: self._render_document(kind, document, self._base(request))})
+
+        return handler
+
+    def _documents_cancel(self, kind: DocumentKind) -> Callable[..., Response]:
+        def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
+            document = self._document(company, kind, DocumentNumber)
+            if document["Cancelled"]:
+                raise FortnoxError("DOCUMENT_CANCELLED")
+            if kind is INVOICE and document["Booked"]:
+                raise FortnoxError("CANNOT_CANCEL_BOOKED")
+            if kind is ORDER and document["InvoiceReference"]:
+                raise FortnoxError("ORDER_INVOICED")
+            document["Cancelled"] = True
+            self._stamp(document)
+            return json_response({kind.wrapper: self._render_document(kind, document, self._base(request))})
+
+        return handler
+
+    def _documents_externalprint(self, kind: DocumentKind) -> Callable[..., Response]:
+        def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
+            document = self._document(company, kind, DocumentNumber)
+            if document["Cancelled"]:
+                raise FortnoxError("DOCUMENT_CANCELLED")
+            document["Sent"] = True
+            self._stamp(document)
+            return json_response({kind.wrapper: self._render_document(kind, document, self._base(request))})
+
+        return handler
+
+    def _documents_pdf(self, kind: DocumentKind, *, mark_sent: bool) -> Callable[..., Response]:
+        def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
+            document = self._document(company, kind, DocumentNumber)
+            if mark_sent:
+                if document["Cancelled"]:
+                    raise FortnoxError("DOCUMENT_CANCELLED")
+                document["Sent"] = True
+                self._stamp(document)
+            data = self.document_pdf(company, kind, document)
+            filename = f"{kind.name}-{document['DocumentNumber']}.pdf"
+            return Response(
+                data,
+                status=200,
+                content_type="application/pdf",
+                headers={"Content-Disposition": f'inline; filename="{filename}"'},
+            )
+
+        return handler
+
+    def _documents_email(self, kind: DocumentKind) -> Callable[..., Response]:
+        def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
+            document = self._document(company, kind, DocumentNumber)
+            if document["Cancelled"]:
+                raise FortnoxError("DOCUMENT_CANCELLED")
+            email = document.get("EmailInformation") or {}
+            if not email.get("EmailAddressTo"):
+                raise FortnoxError("NO_EMAIL_ADDRESS")
+            company.emails.append(
+                {
+                    "kind": kind.name,
+                    "DocumentNumber": document["DocumentNumber"],
+                    **email,
+                    "pdfBytes": len(self.document_pdf(company, kind, document)),
+                }
+            )
+            document["Sent"] = True
+            self._stamp(document)
+            return json_response({kind.wrapper: self._render_document(kind, document, self._base(request))})
+
+        return handler
+
+    def _invoices_bookkeep(self, request: Request, company: Company, DocumentNumber: str) -> Response:
+        invoice = self._document(company, INVOICE, DocumentNumber)
+        if invoice["Cancelled"]:
+            raise FortnoxError("DOCUMENT_CANCELLED")
+        if invoice["Booked"]:
+            raise FortnoxError("ALREADY_BOOKED")
+        invoice.update(
+            {
+                "Booked": True,
+                "VoucherSeries": "B",
+                "VoucherYear": int(invoice["InvoiceDate"][:4]),
+                "VoucherNumber": next(company.voucher_numbers),
+            }
+        )
+        self._stamp(invoice)
+        return json_response({"Invoice": self._render_document(INVOICE, invoice, self._base(request))})
+
+    def _orders_createinvoice(self, request: Request, company: Company, DocumentNumber: str) -> Response:
+        order = self._document(company, ORDER, DocumentNumber)
+        if order["Cancelled"]:
+            raise FortnoxError("DOCUMENT_CANCELLED")
+        if order["InvoiceReference"]:
+            raise FortnoxError("ORDER_INVOICED")
+        header = (
+            "CustomerNumber",
+            "CustomerName",
+            "Address1",
+            "Address2",
+            "ZipCode",
+            "City",
+            "Country",
+            "Phone1",
+            "Phone2",
+            "DeliveryName",
+            "DeliveryAddress1",
+            "DeliveryAddress2",
+            "DeliveryZipCode",
+            "DeliveryCity",
+            "DeliveryCountry",
+            "Currency",
+            "CurrencyRate",
+            "CurrencyUnit",
+            "PriceList",
+            "TermsOfPayment",
+            "TermsOfDelivery",
+            "WayOfDelivery",
+            "YourReference",
+            "OurReference",
+            "YourOrderNumber",
+            "ExternalInvoiceReference1",
+            "ExternalInvoiceReference2",
+            "Project",
+            "CostCenter",
+            "Freight",
+            "AdministrationFee",
+            "VATIncluded",
+            "Language",
+            "Comments",
+            "DeliveryDate",
+        )
+        payload: dict[str, Any] = {name: order[name] for name in header if order.get(name) is not None}
+        if order.get("CopyRemarks") and order.get("Remarks"):
+            payload["Remarks"] = order["Remarks"]
+        if order.get("EmailInformation"):
+            payload["EmailInformation"] = {
+                k: v for k, v in order["EmailInformation"].items() if v is not None
+            }
+        row_fields = (
+            "ArticleNumber",
+            "Description",
+            "DeliveredQuantity",
+            "Price",
+            "Discount",
+            "DiscountType",
+            "VAT",
+            "Unit",
+            "AccountNumber",
+            "CostCenter",
+            "Project",
+        )
+        payload["InvoiceRows"] = [
+            {name: row[name] for name in row_fields if row.get(name) is not None}
+            for row in order["OrderRows"]
+        ]
+        invoice = self._create_document(company, INVOICE, payload)
+        invoice["OrderReference"] = order["DocumentNumber"]
+        order["InvoiceReference"] = invoice["DocumentNumber"]
+        self._stamp(order)
+        return json_response({"Order": self._render_document(ORDER, order, self._base(request))})
+
+    def document_pdf(self, company: Company, kind: DocumentKind, document: dict[str, Any]) -> bytes:
+        """The document as the customer would get it on paper: a real PDF."""
+        currency = document["Currency"]
+        title = f"{'Faktura' if kind is INVOICE else 'Orderbekräftelse'} {document['DocumentNumber']}"
+        lines = [
+            f"{company.info['CompanyName']}, org.nr {company.info['OrganizationNumber']}",
+            f"{company.info['Address']}, {company.info['ZipCode']} {company.info['City']}",
+            "",
+            f"Kund {document['CustomerNumber']}: {document.get('CustomerName') or ''}",
+            " ".join(str(document.get(name) or "") for name in ("Address1", "ZipCode", "City")).strip(),
+            f"Er referens: {document.get('YourReference') or '-'}   "
+            f"Vår referens: {document.get('OurReference') or '-'}",
+        ]
+        if kind is INVOICE:
+            lines.append(
+                f"Fakturadatum: {document['InvoiceDate']}   Förfallodatum: {document['DueDate']}   "
+                f"Betalningsvillkor: {document['TermsOfPayment']}"
+            )
+        else:
+            lines.append(f"Orderdatum: {document['OrderDate']}")
+        if document.get("ExternalInvoiceReference1"):
+            lines.append(f"Referens: {document['ExternalInvoiceReference1']}")
+        lines += ["", "Art.nr | Benämning | Antal | À-pris | Rabatt | Moms | Belopp"]
+        for row in document[kind.rows_key]:
+            discount = row.get("Discount") or Decimal(0)
+            discount_text = (
+                f"{discount:.2f} {'%' if row.get('DiscountType') == 'PERCENT' else currency}"
+                if discount
+                else ""
+            )
+            lines.append(
+                " | ".join(
+                    (
+                        row.get("ArticleNumber") or "",
+                        row.get("Description") or "",
+                        _qty(row.get("DeliveredQuantity")) or "",
+                        f"{row['Price']:.2f}" if row.get("Price") is not None else "",
+                        discount_text,
+                        f"{_plain(row['VAT'])} %",
+                        f"{row['Total']:.2f}",
+                    )
+                )
+            )
+        lines += ["", f"Netto: {document['Net']:.2f} {currency}"]
+        if document.get("Freight"):
+            lines.append(f"Frakt: {document['Freight']:.2f} {currency}")
+        if document.get("AdministrationFee"):
+            lines.append(f"Fakturaavgift: {document['AdministrationFee']:.2f} {currency}")
+        lines.append(f"Moms: {document['TotalVAT']:.2f} {currency}")
+        if document["RoundOff"]:
+            lines.append(f"Öresavrundning: {document['RoundOff']:.2f} {currency}")
+        lines.append(f"Att betala: {document['Total']:.2f} {currency}")
+        if kind is INVOICE:
+            lines.append(f"OCR: {document['OCR']}")
+        if document.get("Remarks"):
+            lines += ["", document["Remarks"]]
+        return render_pdf(lines, title=title, author=company.info["CompanyName"])
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _render_terms(terms: dict[str, Any], base: str) -> dict[str, Any]:
+        return {
+            "@url": f"{base}/3/termsofpayments/{terms['Code']}",
+            "Code": terms["Code"],
+            "Description": terms["Description"],
+        }
+
+    def _terms(self, company: Company, code: str) -> dict[str, Any]:
+        terms = company.terms_of_payments.get(code)
+        if terms is None:
+            raise FortnoxError("TERMS_NOT_FOUND", code=code)
+        return terms
+
+    def _terms_list(self, request: Request, company: Company) -> Response:
+        base = self._base(request)
+        return self._list(
+            request,
+            company.terms_of_payments.values(),
+            _code_list("TermsOfPayments"),
+            lambda t: self._render_terms(t, base),
+        )
+
+    def _terms_create(self, request: Request, company: Company) -> Response:
+        fields = self._coerce(self._payload(request, "TermsOfPayment"), TERMS_FIELDS, URL_ONLY)
+        for required in ("Code", "Description"):
+            if not fields.get(required):
+                raise FortnoxError("FIELD_REQUIRED", field=required)
+        code = fields["Code"]
+        if code in company.terms_of_payments:
+            raise FortnoxError("ALREADY_EXISTS", what="Betalningsvillkoret", code=code)
+        days = int(code) if code.isdigit() else 0
+        company.terms_of_payments[code] = {"Code": code, "Description": fields["Description"], "_days": days}
+        return json_response(
+            {"TermsOfPayment": self._render_terms(company.terms_of_payments[code], self._base(request))},
+            status=201,
+        )
+
+    def _terms_get(self, request: Request, company: Company, Code: str) -> Response:
+        return json_response(
+            {"TermsOfPayment": self._render_terms(self._terms(company, Code), self._base(request))}
+        )
+
+    def _terms_update(self, request: Request, company: Company, Code: str) -> Response:
+        terms = self._terms(company, Code)
+        fields = self._coerce(
+            self._payload(request, "TermsOfPayment"), TERMS_FIELDS, URL_ONLY, skip=("Code",)
+        )
+        if fields.get("Description"):
+            terms["Description"] = fields["Description"]
+        return json_response({"TermsOfPayment": self._render_terms(terms, self._base(request))})
+
+    def _terms_delete(self, request: Request, company: Company, Code: str) -> Response:
+        self._terms(company, Code)
+        del company.terms_of_payments[Code]
+        return Response(status=204)
+
+    @staticmethod
+    def _render_currency(currency: dict[str, Any], base: str) -> dict[str, Any]:
+        return _out({"@url": f"{base}/3/currencies/{currency['Code']}", **currency})
+
+    def _currency(self, company: Company, code: str) -> dict[str, Any]:
+        currency = company.currencies.get(code.upper())
+        if currency is None:
+            raise FortnoxError("CURRENCY_NOT_FOUND", code=code)
+        return currency
+
+    def _currencies_list(self, request: Request, company: Company) -> Response:
+        base = self._base(request)
+        return self._list(
+            request,
+            company.currencies.values(),
+            _code_list("Currencies"),
+            lambda c: self._render_currency(c, base),
+        )
+
+    def _currencies_create(self, request: Request, company: Company) -> Response:
+        fields = self._coerce(self._payload(request, "Currency"), CURRENCY_FIELDS, URL_ONLY)
+        for required in ("Code", "Description"):
+            if not fields.get(required):
+                raise FortnoxError("FIELD_REQUIRED", field=required)
+        code = fields["Code"].upper()
+        if len(code) != 3 or not code.isalpha():
+            raise FortnoxError("INVALID_VALUE", field="Code")
+        if code in company.currencies:
+            raise FortnoxError("ALREADY_EXISTS", what="Valutan", code=code)
+        company.currencies[code] = {
+            "Code": code,
+            "Description": fields["Description"],
+            "BuyRate": fields.get("BuyRate") or Decimal(1),
+            "SellRate": fields.get("SellRate") or Decimal(1),
+            "Unit": fields.get("Unit") or Decimal(1),
+            "Date": fields.get("Date") or self.today().isoformat(),
+            "IsAutomatic": bool(fields.get("IsAutomatic")),
+        }
+        return json_response(
+            {"Currency": self._render_currency(company.currencies[code], self._base(request))}, status=201
+        )
+
+    def _currencies_get(self, request: Request, company: Company, Code: str) -> Response:
+        return json_response(
+            {"Currency": self._render_currency(self._currency(company, Code), self._base(request))}
+        )
+
+    def _currencies_update(self, request: Request, company: Company, Code: str) -> Response:
+        currency = self._currency(company, Code)
+        fields = self._coerce(self._payload(request, "Currency"), CURRENCY_FIELDS, URL_ONLY, skip=("Code",))
+        currency.update({k: v for k, v in fields.items() if v is not None})
+        return json_response({"Currency": self._render_currency(currency, self._base(request))})
+
+    def _currencies_delete(self, request: Request, company: Company, Code: str) -> Response:
+        currency = self._currency(company, Code)
+        if currency["Code"] == "SEK":
+            raise FortnoxError("INVALID_VALUE", field="Code")
+        del company.currencies[currency["Code"]]
+        return Response(status=204)
+
+    def _print_templates_list(self, request: Request, company: Company) -> Response:
+        wanted = request.args.get("type")
+        types = [wanted.lower()] if wanted else list(PRINT_TEMPLATES)
+        templates = [
+            {"Template": code, "Name": name} for kind in types for code, name in PRINT_TEMPLATES.get(kind, ())
+        ]
+        return json_response({"PrintTemplates": templates})
+
+    def _company_information(self, request: Request, company: Company) -> Response:
+        return json_response({"CompanyInformation": dict(company.info)})
+
+    # -- control endpoints ---------------------------------------------------------------------
+
+    def _control_body(self, request: Request) -> dict[str, Any]:
+        data = request.get_data(cache=True)
+        if not data.strip():
+            return {}
+        try:
+            body = json.loads(data)
+        except ValueError as exc:
+            raise SandboxError(400, f"Malformed JSON body: {exc}") from exc
+        if not isinstance(body, dict):
+            raise SandboxError(400, "the body must be a JSON object")
+        return body
+
+    def _control_create_company(self, request: Request) -> Response:
+        body = self._control_body(request)
+        licences = body.get("licences")
+        if licences is not None and (not isinstance(licences, list) or set(licences) - set(LICENCES)):
+            raise SandboxError(400, f"licences must be a list of {', '.join(LICENCES)}")
+        company = self.create_company(
+            name=body.get("CompanyName"),
+            organization_number=body.get("OrganizationNumber"),
+            licences=licences,
+        )
+        consent = body.get("serviceConsent")
+        if consent is not None:
+            if not isinstance(consent, dict) or not consent.get("clientId"):
+                raise SandboxError(400, "serviceConsent needs clientId (and scope, space-separated)")
+            scopes = tuple(str(consent.get("scope") or " ".join(sorted(ROUTE_SCOPES.values()))).split())
+            unknown = [scope for scope in scopes if scope not in SCOPES]
+            if unknown:
+                raise SandboxError(400, f"unknown scopes: {' '.join(unknown)}")
+            self.consents[(consent["clientId"], company.tenant_id)] = Consent(
+                consent["clientId"], company.tenant_id, scopes, service=True
+            )
+        return json_response(
+            {
+                "tenantId": company.tenant_id,
+                "DatabaseNumber": company.tenant_id,
+                "CompanyName": company.info["CompanyName"],
+                "OrganizationNumber": company.info["OrganizationNumber"],
+            },
+            status=201,
+        )
+
+    def _control_dump_company(self, request: Request, tenant_id: int) -> Response:
+        company = self._company(tenant_id)
+        base = self._base(request)
+        return json_response(
+            {
+                "tenantId": tenant_id,
+                "CompanyInformation": company.info,
+                "licences": sorted(company.licences),
+                "Customers": [self._render_customer(c, base) for c in company.customers.values()],
+                "deletedCustomerNumbers": sorted(company.deleted_customer_numbers, key=_natural_key),
+                "Articles": [self._render_article(company, a, base) for a in company.articles.values()],
+                "PriceLists": [self._render_price_list(p, base) for p in company.price_lists.values()],
+                "Prices": [self._render_price(p, base) for p in company.prices.values()],
+                "Invoices": [self._render_document(INVOICE, d, base) for d in company.invoices.values()],
+                "Orders": [self._render_document(ORDER, d, base) for d in company.orders.values()],
+                "TermsOfPayments": [
+                    {**self._render_terms(t, base), "days": t["_days"]}
+                    for t in company.terms_of_payments.values()
+                ],
+                "Currencies": [self._render_currency(c, base) for c in company.currencies.values()],
+                "PrintTemplates": {
+                    kind: [{"Template": c, "Name": n} for c, n in items]
+                    for kind, items in PRINT_TEMPLATES.items()
+                },
+                "VATRates": [int(rate) for rate in VAT_RATES],
+                "payments": _out(company.payments),
+                "emails": _out(company.emails),
+                "consents": [
+                    {
+                        "clientId": c.client_id,
+                        "scopes": list(c.scopes),
+                        "service": c.service,
+                        "revoked": c.revoked,
+                    }
+                    for c in self.consents.values()
+                    if c.tenant_id == tenant_id
+                ],
+            }
+        )
+
+    def _control_licence(self, request: Request, tenant_id: int, licence: str) -> Response:
+        company = self._company(tenant_id)
+        if licence not in LICENCES:
+            raise SandboxError(400, f"licence must be one of {', '.join(LICENCES)}")
+        if request.method == "DELETE":
+            company.licences.discard(licence)
+        else:
+            company.licences.add(licence)
+        return json_response({"licences": sorted(company.licences)})
+
+    def _control_revoke_consents(self, request: Request, tenant_id: int) -> Response:
+        self._company(tenant_id)
+        client_id = request.args.get("clientId")
+        revoked = 0
+        for consent in self.consents.values():
+            if (
+                consent.tenant_id == tenant_id
+                and client_id in (None, consent.client_id)
+                and not consent.revoked
+            ):
+                consent.revoked = True
+                consent.generation += 1
+                revoked += 1
+        for grant in self.grants.values():
+            if grant.tenant_id == tenant_id and client_id in (None, grant.client_id):
+                grant.revoked = True
+        return json_response({"revoked": revoked})
+
+    def _control_invoice(self, tenant_id: int, number: int) -> tuple[Company, dict[str, Any]]:
+        company = self._company(tenant_id)
+        invoice = company.invoices.get(number)
+        if invoice is None:
+            raise SandboxError(404, f"no invoice {number} in company {tenant_id}")
+        return company, invoice
+
+    def _control_payment(self, request: Request, tenant_id: int, number: int) -> Response:
+        company, invoice = self._control_invoice(tenant_id, number)
+        body = self._control_body(request)
+        if invoice["Cancelled"] or not invoice["Booked"]:
+            raise SandboxError(
+                400,
+                f"invoice {number} must be booked and not cancelled to take a payment "
+                f"(PUT /3/invoices/{number}/bookkeep first)",
+            )
+        try:
+            amount = (
+                money.round_cents(money.to_decimal(body["amount"]))
+                if "amount" in body
+                else invoice["Balance"]
+            )
+        except ValueError as exc:
+            raise SandboxError(400, "amount must be a number") from exc
+        paid_on = str(body.get("date") or self.today().isoformat())
+        invoice["_paid"] += amount
+        invoice["Balance"] = invoice["Total"] - invoice["_paid"]
+        invoice["FinalPayDate"] = paid_on if invoice["Balance"] <= 0 else None
+        company.payments.append({"InvoiceNumber": number, "Amount": amount, "PaymentDate": paid_on})
+        self._stamp(invoice)
+        return json_response({"Invoice": self._render_document(INVOICE, invoice, self._base(request))})
+
+    def _control_overdue(self, request: Request, tenant_id: int, number: int) -> Response:
+        _, invoice = self._control_invoice(tenant_id, number)
+        days = self._control_body(request).get("days", 1)
+        if not isinstance(days, int) or days < 1:
+            raise SandboxError(400, "days must be a positive whole number")
+        due = self.today() - timedelta(days=days)
+        invoice["DueDate"] = due.isoformat()
+        if invoice["InvoiceDate"] > invoice["DueDate"]:
+            invoice["InvoiceDate"] = invoice["DueDate"]
+        self._stamp(invoice)
+        return json_response({"Invoice": self._render_document(INVOICE, invoice, self._base(request))})
+
+    def _control_expire_tokens(self, request: Request) -> Response:
+        tenant = self._control_body(request).get("tenantId")
+        expired = 0
+        for record in self.access_tokens.values():
+            if (tenant is None or str(tenant) == str(record.tenant_id)) and not record.expired:
+                record.expired = True
+                expired += 1
+        return json_response({"expired": expired})
+
+    def _control_register_client(self, request: Request, client_id: str) -> Response:
+        body = self._control_body(request)
+        secret = body.get("clientSecret")
+        if not isinstance(secret, str) or not secret:
+            raise SandboxError(400, "clientSecret is required")
+        self.clients[client_id] = Client(client_id, secret, bool(body.get("serviceAccount", True)))
+        return json_response(
+            {"clientId": client_id, "serviceAccount": self.clients[client_id].service_account}
+        )
