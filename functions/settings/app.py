@@ -1,0 +1,58 @@
+"""The settings function: the settings page, its JSON API and its static files (SettingsFunction in
+template.yaml)."""
+
+from __future__ import annotations
+
+import mimetypes
+from http import HTTPStatus
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from hubnox.observability import logger, tracer
+
+app = APIGatewayHttpResolver()
+
+NOT_YET_AVAILABLE = "The settings page is part of hubnox but not yet available in this build."
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+STATIC_ROOT: Traversable = files("hubnox.web") / "static"
+# Static files change only with a deploy, which also changes the layer version.
+STATIC_CACHE_CONTROL = "public, max-age=3600"
+
+
+@app.get("/settings")
+@app.route("/settings/api/.+", method=ANY_METHOD)
+def not_yet_available() -> tuple[dict[str, str], int]:
+    return {"message": NOT_YET_AVAILABLE}, HTTPStatus.NOT_IMPLEMENTED
+
+
+@app.get("/settings/static/.+")
+def static_file() -> Response:
+    name = (app.current_event.path_parameters or {}).get("proxy", "")
+    resource = static_resource(name)
+    if resource is None:
+        return Response(HTTPStatus.NOT_FOUND, content_types.APPLICATION_JSON, {"message": "Not Found"})
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return Response(HTTPStatus.OK, content_type, resource.read_bytes(),
+                    headers={"Cache-Control": STATIC_CACHE_CONTROL})
+
+
+def static_resource(name: str) -> Traversable | None:
+    """The file `name` (a relative path) under the layer's web/static folder, or None when there is no
+    such file or the name tries to leave the folder."""
+    parts = name.split("/")
+    if not name or any(part in ("", ".", "..") or part.startswith(".") or "\\" in part for part in parts):
+        return None
+    resource = STATIC_ROOT.joinpath(*parts)
+    return resource if resource.is_file() else None
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Answer one API Gateway HTTP API (payload 2.0) request on the settings routes."""
+    return app.resolve(event, context)

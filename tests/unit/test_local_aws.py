@@ -1,0 +1,225 @@
+"""Local AWS plays Lambda's SQS event source and EventBridge's schedule as AWS does, from template.yaml."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sandbox.aws import (
+    Intrinsics,
+    QueueFeeder,
+    UnresolvableValue,
+    create_resources,
+    failed_message_ids,
+    schedule_interval,
+    scheduled_event,
+    sqs_record,
+)
+from sandbox.gateway import REPO_ROOT, FunctionSpec, LocalFunction, load_functions, read_template
+
+EVENTS = REPO_ROOT / "events"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return read_template()
+
+
+def sample(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def fake_worker(handler: Any) -> LocalFunction:
+    spec = FunctionSpec(logical_id="WorkerFunction", name="worker", code_dir=Path("/nowhere"),
+                        handler="app.lambda_handler", timeout=120, memory=1024, routes=())
+    return LocalFunction(spec, handler=handler)
+
+
+# -- events ------------------------------------------------------------------------------------------
+
+
+def test_an_sqs_record_has_the_shape_lambda_sends():
+    message = {"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": '{"kind":"x"}', "MD5OfBody": "abc",
+               "Attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1", "SenderId": "s",
+                              "ApproximateFirstReceiveTimestamp": "2"}}
+    record = sqs_record(message, "arn:aws:sqs:eu-north-1:123456789012:hubnox-JobsQueue")
+    expected = sample("worker_sqs.json")["Records"][0]
+    assert sorted(record) == sorted(expected)
+    assert sorted(record["attributes"]) == sorted(expected["attributes"])
+    assert (record["eventSource"], record["awsRegion"]) == ("aws:sqs", "eu-north-1")
+    assert record["attributes"]["ApproximateReceiveCount"] == "2"
+    assert (record["messageId"], record["receiptHandle"], record["body"]) == ("m-1", "r-1", '{"kind":"x"}')
+
+
+def test_message_attributes_take_lambdas_camel_case():
+    message = {"MessageId": "m", "ReceiptHandle": "r", "Body": "{}",
+               "MessageAttributes": {"tenant": {"StringValue": "102670506", "DataType": "String"}}}
+    assert sqs_record(message, "arn")["messageAttributes"] == {"tenant": {
+        "stringValue": "102670506", "binaryValue": None, "stringListValues": [], "binaryListValues": [],
+        "dataType": "String"}}
+
+
+def test_a_scheduled_event_has_the_shape_eventbridge_sends():
+    event = scheduled_event("hubnox-PollerFunctionSchedule", now=1_795_771_000)
+    assert sorted(event) == sorted(sample("poller_schedule.json"))
+    assert event["detail-type"] == "Scheduled Event"
+    assert event["time"] == "2026-11-27T09:16:40Z"
+    assert event["resources"] == ["arn:aws:events:eu-north-1:123456789012:rule/hubnox-PollerFunctionSchedule"]
+
+
+@pytest.mark.parametrize(("expression", "seconds"), [("rate(2 minutes)", 120), ("rate(1 minute)", 60),
+                                                     ("rate(1 hour)", 3600), ("rate(3 days)", 259200)])
+def test_rate_schedules_tick_every_so_many_seconds(expression, seconds):
+    assert schedule_interval(expression) == seconds
+
+
+def test_cron_schedules_are_not_played_locally():
+    with pytest.raises(UnresolvableValue):
+        schedule_interval("cron(0 8 * * ? *)")
+
+
+# -- batch results -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("result", "failed"), [
+    (None, set()),
+    ({}, set()),
+    ({"batchItemFailures": []}, set()),
+    ({"batchItemFailures": None}, set()),
+    ({"batchItemFailures": [{"itemIdentifier": "b"}]}, {"b"}),
+    ({"batchItemFailures": [{"itemIdentifier": ""}]}, {"a", "b"}),
+    ({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, {"a", "b"}),
+    ({"batchItemFailures": [{"id": "a"}]}, {"a", "b"}),
+    ({"batchItemFailures": "a"}, {"a", "b"}),
+    ("not a response", {"a", "b"}),
+])
+def test_batch_results_are_read_as_lambda_reads_them(result, failed):
+    assert failed_message_ids(result, ["a", "b"]) == failed
+
+
+def test_the_worker_fails_each_record_whose_job_it_cannot_run(template):
+    worker = load_functions(template)["worker"]
+    event = sample("worker_sqs.json")
+    event["Records"].append({**event["Records"][0], "messageId": "not-json", "body": "{oops"})
+    result = worker.invoke(event)
+    failed = [f["itemIdentifier"] for f in result["batchItemFailures"]]
+    assert failed == [r["messageId"] for r in event["Records"]]
+
+
+def test_the_worker_reports_only_the_records_that_failed(template, monkeypatch):
+    worker = load_functions(template)["worker"]
+    event = sample("worker_sqs.json")
+    worker.invoke(event)  # loads functions/worker/app.py, as hubnox_function_worker
+    ran: list[dict[str, Any]] = []
+    module = sys.modules["hubnox_function_worker"]
+    monkeypatch.setattr(module, "JOB_HANDLERS", {"create_document": ran.append})
+    result = worker.invoke(event)
+    assert [job["kind"] for job in ran] == ["create_document"]
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+
+
+# -- resources from the template ---------------------------------------------------------------------
+
+
+def test_intrinsics_resolve_refs_subs_and_attributes(template):
+    intrinsics = Intrinsics(template, stack_name="hubnox-test",
+                            resources={"JobsDLQ": {"Ref": "url", "Arn": "arn:dlq", "QueueName": "dlq"}})
+    assert intrinsics.resolve({"Ref": "SecretsName"}) == "hubnox/secrets"
+    assert intrinsics.resolve({"Ref": "AWS::Region"}) == "eu-north-1"
+    assert intrinsics.resolve({"Fn::Sub": "alias/${AWS::StackName}-tokens"}) == "alias/hubnox-test-tokens"
+    assert intrinsics.resolve({"Fn::Sub": "${JobsDLQ.Arn}!"}) == "arn:dlq!"
+    assert intrinsics.resolve({"Fn::GetAtt": ["JobsDLQ", "QueueName"]}) == "dlq"
+    with pytest.raises(UnresolvableValue):
+        intrinsics.resolve({"Ref": "HubSpotClientId"})  # no default: a deployment must give it
+    with pytest.raises(UnresolvableValue):
+        intrinsics.resolve({"Fn::If": ["HasAlarmEmail", "a", "b"]})
+
+
+@mock_aws
+def test_the_templates_table_queues_and_key_are_created_as_declared(template):
+    clients = {name: boto3.client(name, region_name="eu-north-1") for name in ("dynamodb", "sqs", "kms")}
+    made = create_resources(template, **clients, stack_name="hubnox-unit")
+    table = clients["dynamodb"].describe_table(TableName=made.table_name)["Table"]
+    assert table["KeySchema"] == template["Resources"]["Table"]["Properties"]["KeySchema"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    ttl = clients["dynamodb"].describe_time_to_live(TableName=made.table_name)["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "expires_at"
+    attributes = clients["sqs"].get_queue_attributes(QueueUrl=made.jobs_queue_url, AttributeNames=["All"])
+    assert attributes["Attributes"]["VisibilityTimeout"] == "720"
+    redrive = json.loads(attributes["Attributes"]["RedrivePolicy"])
+    assert redrive["maxReceiveCount"] == 5
+    assert redrive["deadLetterTargetArn"].endswith(":hubnox-unit-JobsDLQ")
+    aliases = clients["kms"].list_aliases(KeyId=made.kms_key_id)["Aliases"]
+    assert [a["AliasName"] for a in aliases] == ["alias/hubnox-unit-tokens"]
+
+
+# -- the queue feeder --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def queues(template):
+    with mock_aws():
+        clients = {name: boto3.client(name, region_name="eu-north-1") for name in ("dynamodb", "sqs", "kms")}
+        yield clients["sqs"], create_resources(template, **clients, stack_name="hubnox-feeder")
+
+
+def feeder_for(queues: Any, handler: Any) -> QueueFeeder:
+    sqs, made = queues
+    return QueueFeeder(sqs, queue_url=made.jobs_queue_url, queue_arn=made.jobs_queue_arn,
+                       dlq_url=made.dlq_url, worker=fake_worker(handler))
+
+
+def send(queues: Any, *bodies: str) -> None:
+    sqs, made = queues
+    for body in bodies:
+        sqs.send_message(QueueUrl=made.jobs_queue_url, MessageBody=body)
+
+
+def test_succeeded_records_are_deleted_and_failed_ones_stay_in_flight(queues):
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]
+                                      if json.loads(r["body"])["ok"] is False]}
+
+    feeder = feeder_for(queues, handler)
+    send(queues, '{"ok": true}', '{"ok": false}', '{"ok": true}')
+    outcome = feeder.poll_once(wait_seconds=0)
+    assert (outcome.received, outcome.succeeded, outcome.failed) == (3, 2, 1)
+    assert feeder.depths() == {"jobs": 0, "jobs_in_flight": 1, "dead_letter": 0}
+
+
+def test_a_worker_that_raises_fails_the_whole_batch(queues):
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        raise RuntimeError("the worker crashed")
+
+    feeder = feeder_for(queues, handler)
+    send(queues, "{}", "{}")
+    assert feeder.poll_once(wait_seconds=0).failed == 2
+    assert feeder.depths()["jobs_in_flight"] == 2
+
+
+def test_drain_retries_failures_until_they_reach_the_dead_letter_queue(queues):
+    receive_counts: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        receive_counts.extend(r["attributes"]["ApproximateReceiveCount"] for r in event["Records"]
+                              if r["body"] == "poison")
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]
+                                      if r["body"] == "poison"]}
+
+    feeder = feeder_for(queues, handler)
+    send(queues, "poison", "fine")
+    result = feeder.drain(timeout=10)
+    assert receive_counts == ["1", "2", "3", "4", "5"]
+    assert (result["succeeded"], result["failed"], result["timed_out"]) == (1, 5, False)
+    assert feeder.depths() == {"jobs": 0, "jobs_in_flight": 0, "dead_letter": 1}
+
+
+def test_drain_of_an_empty_queue_returns_at_once(queues):
+    result = feeder_for(queues, lambda event, context: None).drain(timeout=10)
+    assert (result["received"], result["batches"], result["timed_out"]) == (0, 0, False)
