@@ -24,6 +24,7 @@ from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.http import TokenSource, build_http_client
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
+from hubnox.jobs import JobQueue
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
 from hubnox.store.cursors import CursorStore
@@ -101,6 +102,10 @@ class Container:
     @cached_property
     def portal_settings(self) -> SettingsStore:
         return SettingsStore(self.table)
+
+    @cached_property
+    def jobs(self) -> JobQueue:
+        return JobQueue(self.sqs, self.settings.jobs_queue_url)
 
     @cached_property
     def budget(self) -> DynamoRateBudget:

@@ -55,6 +55,8 @@ class Run(BaseModel):
     object_type: str | None = None
     object_id: str | None = None
     document_type: str | None = None
+    #: the trigger rule the run acts for; a deal gets at most one document per rule
+    trigger_key: str | None = None
     callback_id: str | None = None
     status: RunStatus = "queued"
     attempts: int = 0
@@ -83,6 +85,7 @@ class RunStore:
         object_type: str | None = None,
         object_id: str | None = None,
         document_type: str | None = None,
+        trigger_key: str | None = None,
         callback_id: str | None = None,
         replay_of: str | None = None,
     ) -> Run:
@@ -96,6 +99,7 @@ class RunStore:
             object_type=object_type,
             object_id=object_id,
             document_type=document_type,
+            trigger_key=trigger_key,
             callback_id=callback_id,
             created_at=now,
             replay_of=replay_of,

@@ -1,0 +1,48 @@
+"""Jobs: every job is a recorded run first, and travels on the queue as strict JSON."""
+
+import json
+
+import pytest
+from moto import mock_aws
+from pydantic import ValidationError
+
+from hubnox.jobs import Job, JobQueue, submit, trigger_key
+from hubnox.store.runs import RunStore
+from hubnox.store.table import Table, create_table
+from tests.support.aws import REGION, TABLE, moto_clients
+
+
+@pytest.fixture
+def world():
+    import boto3
+
+    dynamodb, _ = moto_clients()
+    with mock_aws():
+        create_table(dynamodb, TABLE)
+        sqs = boto3.client("sqs", region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t")
+        url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+        yield RunStore(Table(dynamodb, TABLE), clock=lambda: 1_800_000_000.0), JobQueue(sqs, url), sqs, url
+
+
+def test_submitting_records_a_queued_run_and_sends_its_job(world):
+    runs, queue, sqs, url = world
+    run = submit(runs, queue, "42", "create_document", "workflow", object_type="deal", object_id="901",
+                 document_type="invoice", trigger_key=trigger_key("workflow", "invoice"), callback_id="ap-42-1")
+    stored = runs.get("42", run.run_id)
+    assert stored.status == "queued" and stored.trigger_key == "workflow:invoice"
+
+    message = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"][0]
+    job = Job.from_message(message["Body"])
+    assert job == Job.for_run(stored)
+    assert message["MessageAttributes"]["kind"]["StringValue"] == "create_document"
+
+
+def test_a_job_message_with_unknown_fields_or_kinds_is_refused():
+    good = {"run_id": "R1", "portal_id": "42", "kind": "sync_customer", "trigger": "card"}
+    assert Job.from_message(json.dumps(good)).kind == "sync_customer"
+    with pytest.raises(ValidationError):
+        Job.from_message(json.dumps({**good, "kind": "delete_everything"}))
+    with pytest.raises(ValidationError):
+        Job.from_message(json.dumps({**good, "surprise": 1}))
+    with pytest.raises(ValueError):
+        Job.from_message("{not json")
