@@ -111,3 +111,22 @@ def test_state_changes_need_the_csrf_secret_and_our_origin():
     with pytest.raises(UnauthorizedError) as err:
         check_csrf(session, {"X-CSRF-Token": session.csrf, "Origin": "https://evil.example"}, None, base)
     assert err.value.code == "BAD_ORIGIN"
+
+
+def test_a_replay_link_names_its_run_and_portal_and_nothing_else():
+    from urllib.parse import parse_qs, urlsplit
+
+    from hubnox.web.links import replay_url, verify_replay
+
+    clock = Clock()
+    signer = Signer(KEY, clock=clock)
+    url = replay_url(signer, "https://hubnox.example.com/", "42", "01RUN")
+    parts = urlsplit(url)
+    assert parts.path == "/replay/01RUN"
+    token = parse_qs(parts.query)["t"][0]
+    assert verify_replay(signer, token, "01RUN") == "42"
+    with pytest.raises(UnauthorizedError):
+        verify_replay(signer, token, "01OTHER")
+    clock.now += 31 * 24 * 3600
+    with pytest.raises(UnauthorizedError):
+        verify_replay(signer, token, "01RUN")
