@@ -2,30 +2,89 @@
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from hubnox.config import get_settings
+from hubnox.errors import BadRequestError
 from hubnox.observability import logger, tracer
+from hubnox.web.http import message_page, redirect, register_error_handlers
+from hubnox.web.session import check_csrf, read_session
+from hubnox.wiring import Container
 
 app = APIGatewayHttpResolver()
+container = Container(get_settings())
+register_error_handlers(app, json_paths=lambda path: False)
 
-NOT_YET_AVAILABLE = (
-    "Installing hubnox in HubSpot and connecting Fortnox are part of hubnox "
-    "but not yet available in this build."
-)
+DENIED = {
+    "hubspot": ("Installation cancelled", "HubSpot did not install hubnox: {reason}.",
+                "Open the install link again and choose Connect app to install hubnox."),
+    "fortnox": ("Fortnox not connected", "Fortnox did not connect: {reason}.",
+                "Open hubnox's settings and choose Connect Fortnox again. A Fortnox administrator must approve."),
+}
+
+
+def _query() -> dict[str, str]:
+    return dict(app.current_event.query_string_parameters or {})
+
+
+def _callback(system: str) -> tuple[str, str] | Response:
+    """The code and state of an OAuth callback, or the page that explains why there is none."""
+    query = _query()
+    if query.get("error"):
+        title, message, hint = DENIED[system]
+        reason = query.get("error_description") or query["error"].replace("_", " ")
+        return message_page(400, title, message.format(reason=reason), hint)
+    if not query.get("code") or not query.get("state"):
+        raise BadRequestError("The sign-in answer is missing its code or state.", code="BAD_CALLBACK",
+                              hint="Start again from the beginning.")
+    return query["code"], query["state"]
+
+
+def _settings_url(notice: str) -> str:
+    return f"{container.settings.public_base}/settings?notice={notice}"
 
 
 @app.get("/oauth/hubspot/install")
+def hubspot_install() -> Response:
+    return redirect(container.connection_service.hubspot_install_url())
+
+
 @app.get("/oauth/hubspot/callback")
+def hubspot_callback() -> Response:
+    answer = _callback("hubspot")
+    if isinstance(answer, Response):
+        return answer
+    result = container.connection_service.finish_hubspot_install(*answer)
+    return redirect(result.login_url)
+
+
 @app.get("/oauth/fortnox/connect")
+def fortnox_connect() -> Response:
+    session = read_session(container.signer, app.current_event.cookies)
+    return redirect(container.connection_service.fortnox_connect_url(session))
+
+
 @app.get("/oauth/fortnox/callback")
+def fortnox_callback() -> Response:
+    answer = _callback("fortnox")
+    if isinstance(answer, Response):
+        return answer
+    container.connection_service.finish_fortnox_connect(*answer)
+    return redirect(_settings_url("fortnox-connected"))
+
+
 @app.post("/oauth/fortnox/disconnect")
-def not_yet_available() -> tuple[dict[str, str], int]:
-    return {"message": NOT_YET_AVAILABLE}, HTTPStatus.NOT_IMPLEMENTED
+def fortnox_disconnect() -> Response:
+    session = read_session(container.signer, app.current_event.cookies)
+    form = {k: v[0] for k, v in parse_qs(app.current_event.decoded_body or "").items()}
+    check_csrf(session, app.current_event.headers, form, container.settings.public_base)
+    container.connection_service.disconnect_fortnox(session)
+    return redirect(_settings_url("fortnox-disconnected"), status=303)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -13,18 +13,55 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from hubnox.config import get_settings
 from hubnox.observability import logger, tracer
+from hubnox.web.http import page, redirect, register_error_handlers
+from hubnox.web.render import render
+from hubnox.web.session import read_session, start_session
+from hubnox.wiring import Container
 
 app = APIGatewayHttpResolver()
+container = Container(get_settings())
+register_error_handlers(app, json_paths=lambda path: path.startswith("/settings/api/"))
 
-NOT_YET_AVAILABLE = "The settings page is part of hubnox but not yet available in this build."
+NOT_YET_AVAILABLE = "The settings API is part of hubnox but not yet available in this build."
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+#: the notices a redirect may ask the page to show; only these fixed texts are ever shown
+NOTICES = {
+    "fortnox-connected": "Fortnox is connected.",
+    "fortnox-disconnected": "Fortnox is disconnected. Connect a company again whenever you like.",
+}
+STATUS_TEXT = {"active": "working", "broken": "needs reconnecting", "uninstalled": "uninstalled"}
 STATIC_ROOT: Traversable = files("hubnox.web") / "static"
 # Static files change only with a deploy, which also changes the layer version.
 STATIC_CACHE_CONTROL = "public, max-age=3600"
 
 
 @app.get("/settings")
+def settings_page() -> Response:
+    query = app.current_event.query_string_parameters or {}
+    if query.get("login"):
+        # Trade the one-time login link for the session cookie, and drop the token from the URL.
+        _, cookie = start_session(container.signer, container.nonces, query["login"])
+        return redirect(f"{container.settings.public_base}/settings", status=303, cookies=[cookie])
+    session = read_session(container.signer, app.current_event.cookies)
+    hubspot = container.connections.get_hubspot(session.portal_id)
+    fortnox = container.connections.get_fortnox(session.portal_id)
+    notice = NOTICES.get(query.get("notice", ""))
+    body = render(
+        "settings.html",
+        base=container.settings.public_base,
+        session=session,
+        hubspot=hubspot,
+        hubspot_status=STATUS_TEXT.get(hubspot.status, hubspot.status) if hubspot else "",
+        fortnox=fortnox,
+        fortnox_status=STATUS_TEXT.get(fortnox.status, fortnox.status) if fortnox else "",
+        notice=notice,
+        notice_error=False,
+    )
+    return page(body)
+
+
 @app.route("/settings/api/.+", method=ANY_METHOD)
 def not_yet_available() -> tuple[dict[str, str], int]:
     return {"message": NOT_YET_AVAILABLE}, HTTPStatus.NOT_IMPLEMENTED

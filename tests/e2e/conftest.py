@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from sandbox.__main__ import Stack, start_stack
+from sandbox.admin import ConnectedPortal, install_and_connect, seeder_token
 
 #: Variables that would point the stack elsewhere than its own simulators and moto.
 STEERING = ("HUBSPOT_API_URL", "HUBSPOT_AUTH_URL", "FORTNOX_API_URL", "FORTNOX_AUTH_URL", "PUBLIC_BASE_URL",
@@ -66,3 +67,15 @@ def stack() -> Iterator[LocalStack]:
             client.close()
         running.stop()
         os.environ.update(saved)
+
+
+@pytest.fixture
+def connected_portal(stack: LocalStack) -> Iterator[ConnectedPortal]:
+    """A fresh portal with hubnox installed and a fresh Fortnox company connected, through the
+    gateway's OAuth routes exactly as an admin's browser goes through them."""
+    portal = install_and_connect(stack.running.gateway_url)
+    portal.hubspot_token = seeder_token(stack.running.hubspot_api_url, portal.portal_id)
+    try:
+        yield portal
+    finally:
+        portal.browser.close()

@@ -1,0 +1,163 @@
+"""What a HubSpot portal admin does in a browser, done over HTTP against the local stack.
+
+`AdminBrowser` follows redirects across hosts (gateway, HubSpot, Fortnox) and keeps hubnox's
+session cookie, the way a browser does (browsers keep Secure cookies for http://127.0.0.1 too).
+`install_and_connect` is the admin's first five minutes: install hubnox from HubSpot, land on the
+settings page signed in, connect Fortnox. The demo and the end-to-end tests both use it, so they
+exercise exactly the routes a real admin's browser would.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import httpx
+
+SESSION_COOKIE = "hubnox_session"
+#: a separate HubSpot app the demo and tests use to seed and read CRM data, as a person would
+SEEDER_CLIENT_ID = "hubnox-local-seeder"
+SEEDER_SCOPES = ("oauth crm.objects.deals.read crm.objects.deals.write crm.objects.line_items.read "
+                 "crm.objects.line_items.write crm.objects.products.read crm.objects.products.write "
+                 "crm.objects.companies.read crm.objects.companies.write crm.objects.contacts.read "
+                 "crm.objects.contacts.write files crm.schemas.deals.read")
+
+
+class AdminError(Exception):
+    """A step of the admin's flow did not go as a browser would expect."""
+
+
+@dataclass
+class AdminBrowser:
+    """A tiny browser: follows redirects across hosts and keeps hubnox's session cookie."""
+
+    timeout: float = 15.0
+    session_cookie: str | None = None
+    history: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _headers(self) -> dict[str, str]:
+        return {"Cookie": f"{SESSION_COOKIE}={self.session_cookie}"} if self.session_cookie else {}
+
+    def _remember(self, response: httpx.Response) -> None:
+        for header in response.headers.get_list("set-cookie"):
+            name, _, rest = header.partition("=")
+            if name.strip() == SESSION_COOKIE:
+                self.session_cookie = rest.split(";", 1)[0]
+
+    def request(self, method: str, url: str, *, data: dict[str, str] | None = None,
+                max_redirects: int = 10) -> httpx.Response:
+        """Send a request and follow redirects (GET after 302/303) until a page answers."""
+        response = self._http.request(method, url, data=data, headers=self._headers())
+        self.history.append(f"{method} {url} -> {response.status_code}")
+        self._remember(response)
+        for _ in range(max_redirects):
+            if response.status_code not in (301, 302, 303, 307, 308):
+                return response
+            url = urljoin(url, response.headers["location"])
+            response = self._http.get(url, headers=self._headers())
+            self.history.append(f"GET {url} -> {response.status_code}")
+            self._remember(response)
+        if max_redirects and response.status_code in (301, 302, 303, 307, 308):
+            raise AdminError(f"too many redirects, last {url}")
+        return response
+
+    def get(self, url: str) -> httpx.Response:
+        return self.request("GET", url)
+
+    def post_form(self, url: str, data: dict[str, str]) -> httpx.Response:
+        return self.request("POST", url, data=data)
+
+
+@dataclass
+class ConnectedPortal:
+    """A portal with hubnox installed and a Fortnox company connected, as tests and the demo use it."""
+
+    portal_id: str
+    tenant_id: str
+    company_name: str
+    browser: AdminBrowser
+    settings_page: str
+    #: a token of a separate HubSpot app in the portal, for seeding CRM data through the real API
+    hubspot_token: str = ""
+
+    @property
+    def login_cookie(self) -> str:
+        return self.browser.session_cookie or ""
+
+    def csrf_token(self) -> str:
+        """The CSRF secret the settings page carries (for state-changing requests)."""
+        marker = 'name="csrf-token" content="'
+        start = self.settings_page.index(marker) + len(marker)
+        return self.settings_page[start:self.settings_page.index('"', start)]
+
+
+def page_data(page: str, name: str) -> str:
+    """A `data-<name>` attribute of the settings page (the Connections section carries the ids)."""
+    found = re.search(rf'data-{re.escape(name)}="([^"]*)"', page)
+    if found is None:
+        raise AdminError(f"the page has no data-{name}: {page[:300]}")
+    return html.unescape(found.group(1))
+
+
+def install_hubnox(browser: AdminBrowser, gateway_url: str, *, portal_id: str | None = None) -> str:
+    """Install hubnox from HubSpot (optionally into an existing portal); answers the portal id."""
+    url = f"{gateway_url}/oauth/hubspot/install"
+    if portal_id:
+        # What choosing an account on HubSpot's consent page does; the simulator takes it as a parameter.
+        install = browser.request("GET", url, max_redirects=0)
+        url = f"{install.headers['location']}&{urlencode({'sandbox_portal': portal_id})}"
+    page = browser.get(url)
+    if page.status_code != 200 or not browser.session_cookie:
+        raise AdminError(f"install did not end on the signed-in settings page ({page.status_code}): "
+                         f"{page.text[:300]}")
+    return page_data(page.text, "portal-id")
+
+
+def connect_fortnox(browser: AdminBrowser, gateway_url: str, *, tenant_id: str | None = None) -> str:
+    """Connect Fortnox from the settings page (optionally an existing company); answers the page."""
+    url = f"{gateway_url}/oauth/fortnox/connect"
+    if tenant_id:
+        connect = browser.request("GET", url, max_redirects=0)
+        if connect.status_code != 302:
+            raise AdminError(f"connect refused ({connect.status_code}): {connect.text[:300]}")
+        url = f"{connect.headers['location']}&{urlencode({'sandbox_tenant': tenant_id})}"
+    page = browser.get(url)
+    if page.status_code != 200 or "Fortnox is connected" not in page.text:
+        raise AdminError(f"connect did not end on the settings page ({page.status_code}): {page.text[:300]}")
+    return page.text
+
+
+def install_and_connect(gateway_url: str) -> ConnectedPortal:
+    """Install hubnox into a fresh portal and connect a fresh Fortnox company, as an admin would."""
+    browser = AdminBrowser()
+    portal_id = install_hubnox(browser, gateway_url)
+    page = connect_fortnox(browser, gateway_url)
+    return ConnectedPortal(portal_id, page_data(page, "fortnox-tenant"), page_data(page, "fortnox-company"),
+                           browser, page)
+
+
+def seeder_token(hubspot_url: str, portal_id: str) -> str:
+    """A HubSpot access token of a separate app in `portal_id`, to seed and read CRM data by the real API."""
+    redirect_uri = "http://127.0.0.1/seeder-callback"
+    state = secrets.token_urlsafe(8)
+    with httpx.Client(base_url=hubspot_url, timeout=10.0) as http:
+        consent = http.get("/oauth/authorize", params={
+            "client_id": SEEDER_CLIENT_ID, "redirect_uri": redirect_uri, "scope": SEEDER_SCOPES,
+            "state": state, "sandbox_portal": portal_id})
+        query = parse_qs(urlsplit(consent.headers["location"]).query)
+        if query.get("state") != [state] or "code" not in query:
+            raise AdminError(f"seeder consent failed: {consent.headers.get('location')}")
+        token = http.post("/oauth/2026-03/token", data={
+            "grant_type": "authorization_code", "client_id": SEEDER_CLIENT_ID, "client_secret": "seeder-secret",
+            "redirect_uri": redirect_uri, "code": query["code"][0]})
+        token.raise_for_status()
+        return str(token.json()["access_token"])

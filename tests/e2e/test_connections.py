@@ -1,0 +1,113 @@
+"""An admin installs hubnox, connects Fortnox, disconnects it and connects another company, all
+through the local gateway exactly as a browser would, and nothing secret is ever written in clear."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from hubnox.store.connections import ConnectionStore
+from hubnox.store.crypto import TokenCipher
+from hubnox.store.table import Table
+from sandbox.admin import AdminBrowser, connect_fortnox, install_and_connect, install_hubnox, page_data
+
+pytestmark = pytest.mark.e2e
+
+
+def stored_connections(stack) -> ConnectionStore:
+    env = stack.environment
+    return ConnectionStore(Table(stack.aws("dynamodb"), env["TABLE_NAME"]),
+                           TokenCipher(stack.aws("kms"), env["KMS_KEY_ID"]))
+
+
+def test_install_signs_the_admin_in_to_the_settings_page(stack):
+    browser = AdminBrowser()
+    portal_id = install_hubnox(browser, stack.running.gateway_url)
+    page = browser.get(f"{stack.running.gateway_url}/settings")
+    assert page.status_code == 200
+    assert "Connect Fortnox" in page.text and page_data(page.text, "portal-id") == portal_id
+    cookie = next(h for h in browser.history if "/settings?login=" in h)
+    assert cookie  # the login link went through the settings page once
+    hubspot = stored_connections(stack).get_hubspot(portal_id)
+    assert hubspot is not None and hubspot.status == "active"
+
+
+def test_connect_disconnect_and_connect_another_company(stack):
+    portal = install_and_connect(stack.running.gateway_url)
+    assert portal.tenant_id and portal.company_name
+    gateway = stack.running.gateway_url
+
+    second_try = portal.browser.get(f"{gateway}/oauth/fortnox/connect")
+    assert second_try.status_code == 409 and "Disconnect" in second_try.text
+
+    refused = portal.browser.post_form(f"{gateway}/oauth/fortnox/disconnect", {"csrf_token": "forged"})
+    assert refused.status_code == 401
+    assert stored_connections(stack).get_fortnox(portal.portal_id) is not None
+
+    after = portal.browser.post_form(f"{gateway}/oauth/fortnox/disconnect", {"csrf_token": portal.csrf_token()})
+    assert after.status_code == 200 and "Fortnox is disconnected" in after.text
+    assert stored_connections(stack).get_fortnox(portal.portal_id) is None
+
+    page = connect_fortnox(portal.browser, gateway)
+    assert page_data(page, "fortnox-tenant") not in ("", portal.tenant_id)
+
+
+def test_a_forged_or_replayed_state_gets_a_clear_400_page(stack):
+    browser = AdminBrowser()
+    gateway = stack.running.gateway_url
+    consent = browser.request("GET", f"{gateway}/oauth/hubspot/install", max_redirects=0)
+    authorize = browser.request("GET", consent.headers["location"], max_redirects=0)
+    callback = authorize.headers["location"]
+    query = parse_qs(urlsplit(callback).query)
+
+    forged = browser.get(callback.replace(query["state"][0], query["state"][0][:-4] + "AAAA"))
+    assert forged.status_code == 400 and "not valid" in forged.text
+
+    assert browser.get(callback).status_code == 200  # the genuine answer installs
+    replayed = browser.get(callback)
+    assert replayed.status_code == 400 and "already used" in replayed.text
+
+
+def test_a_refused_consent_gets_a_page_that_says_what_happened(stack):
+    browser = AdminBrowser()
+    consent = browser.request("GET", f"{stack.running.gateway_url}/oauth/hubspot/install", max_redirects=0)
+    page = browser.get(consent.headers["location"] + "&sandbox_deny=1")
+    assert page.status_code == 400
+    assert "Installation cancelled" in page.text and "did not install hubnox" in page.text
+
+
+def test_the_settings_page_needs_a_session_and_a_login_link_works_once(stack):
+    gateway = stack.running.gateway_url
+    browser = AdminBrowser()
+    assert browser.get(f"{gateway}/settings").status_code == 401
+    consent = browser.request("GET", f"{gateway}/oauth/hubspot/install", max_redirects=0)
+    authorize = browser.request("GET", consent.headers["location"], max_redirects=0)
+    callback = browser.request("GET", authorize.headers["location"], max_redirects=0)
+    login = callback.headers["location"]
+    assert browser.get(login).status_code == 200
+    stranger = AdminBrowser()
+    used = stranger.get(login)
+    assert used.status_code == 401 and "already been used" in used.text
+
+
+def test_connecting_without_a_session_is_refused(stack):
+    page = AdminBrowser().get(f"{stack.running.gateway_url}/oauth/fortnox/connect")
+    assert page.status_code == 401
+
+
+def test_no_token_is_ever_in_the_table_or_the_logs_in_clear_text(stack, capfd):
+    portal = install_and_connect(stack.running.gateway_url)
+    logs = capfd.readouterr()
+    store = stored_connections(stack)
+    hubspot, fortnox = store.get_hubspot(portal.portal_id), store.get_fortnox(portal.portal_id)
+    secrets = [hubspot.access_token, hubspot.refresh_token, fortnox.access_token, fortnox.refresh_token]
+    secrets = [s.get_secret_value() for s in secrets if s.get_secret_value()]
+    assert len(secrets) == 4
+
+    items = stack.aws("dynamodb").scan(TableName=stack.environment["TABLE_NAME"])["Items"]
+    raw = repr(items)
+    for secret in secrets:
+        assert secret not in raw
+        assert secret not in logs.out and secret not in logs.err
+    assert secret[:12] not in repr(hubspot) + repr(fortnox)
