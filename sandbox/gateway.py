@@ -241,6 +241,10 @@ class LocalFunction:
             if loader_spec is None or loader_spec.loader is None:
                 raise ImportError(f"cannot load {path}")
             module = importlib.util.module_from_spec(loader_spec)
+            # A new container reads its environment anew, as Lambda's would.
+            from hubnox.config import get_settings
+
+            get_settings.cache_clear()
             sys.modules[module_name] = module
             loader_spec.loader.exec_module(module)
             self._module = module

@@ -31,8 +31,8 @@ def test_the_gateway_answers_unknown_routes_as_api_gateway_does(stack):
 
 def test_a_route_reaches_its_function_through_the_gateway(stack):
     response = stack.gateway.get("/oauth/hubspot/install")
-    assert response.status_code == 501
-    assert "not yet available" in response.json()["message"]
+    assert response.status_code == 302
+    assert response.headers["location"].startswith(f"{stack.environment['HUBSPOT_AUTH_URL']}/oauth/authorize?")
     assert response.headers["apigw-requestid"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -357,24 +358,44 @@ def test_control_endpoints_drive_local_aws():
 # -- the real template and functions -----------------------------------------------------------------
 
 
+#: what a deployment gives every function (no AWS call is made by the requests below)
+FUNCTION_ENVIRONMENT = {"SIGNING_KEY": "test-signing-key-of-32-characters", "AWS_DEFAULT_REGION": "eu-north-1",
+                        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
 @pytest.fixture(scope="module")
-def hubnox() -> httpx.Client:
+def hubnox() -> Iterator[httpx.Client]:
+    saved = {name: os.environ.get(name) for name in FUNCTION_ENVIRONMENT}
+    os.environ.update(FUNCTION_ENVIRONMENT)
     gateway = Gateway.from_template(REPO_ROOT / "template.yaml")
-    return httpx.Client(transport=httpx.WSGITransport(app=gateway), base_url="http://127.0.0.1:8000")
+    try:
+        yield httpx.Client(transport=httpx.WSGITransport(app=gateway), base_url="http://127.0.0.1:8000")
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 TEMPLATE_ROUTES = sorted(route.route_key for route in Gateway.from_template(REPO_ROOT / "template.yaml").routes)
 
 
 @pytest.mark.parametrize("route_key", TEMPLATE_ROUTES)
-def test_every_template_route_reaches_its_function_and_answers_json(hubnox, route_key):
+def test_every_template_route_reaches_its_function_and_answers_cleanly(hubnox, route_key):
+    # Unsigned, unauthenticated and without a body: every route must refuse or redirect in words,
+    # never fail inside (5xx) — 501 is the answer of a route whose feature is not built yet.
     method, path = route_key.split(" ")
     path = path.replace("{proxy+}", "a/b.css").replace("{action}", "sync").replace("{runId}", "01JDQ7Z5M3")
     response = hubnox.request("POST" if method == "ANY" else method, path, params={"portalId": "102670506"})
-    expected = 404 if path.startswith("/settings/static/") else 501  # no such static file yet
-    assert response.status_code == expected
-    assert response.json()["message"]
+    if path.startswith("/settings/static/"):
+        assert response.status_code == 404  # no such static file
+    else:
+        assert response.status_code < 500 or response.status_code == 501, response.text[:500]
+        assert response.status_code != 404
     assert response.headers["apigw-requestid"]
+    if response.status_code < 300 or response.status_code >= 400:
+        assert response.text.strip()
 
 
 def test_settings_serves_static_files_from_the_layer(hubnox, tmp_path, monkeypatch):
