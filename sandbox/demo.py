@@ -10,7 +10,6 @@ the stack and ends with a line that starts `demo: OK`, or exits non-zero saying 
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -18,28 +17,17 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from sandbox.admin import AdminBrowser, connect_fortnox, install_hubnox, page_data, seeder_token
 from sandbox.gateway import REPO_ROOT
 
 HTTP_TIMEOUT = 10.0
 STARTUP_TIMEOUT = 60.0
 
-#: The HubSpot app the demo's admin seeds data with: not hubnox, a separate app of the portal's own.
-SEEDER_CLIENT_ID = "hubnox-demo-seeder"
-SEEDER_SCOPES = (
-    "oauth crm.objects.deals.read crm.objects.deals.write crm.objects.line_items.read "
-    "crm.objects.line_items.write crm.objects.companies.read crm.objects.companies.write"
-)
-#: What hubnox asks of a Fortnox company (reference/fortnox.md §2.8).
-FORTNOX_SCOPES = "companyinformation customer article invoice order price print settings currency"
-#: Swedish VAT on the demo's line items.
-VAT_PERCENT = Decimal(25)
 
 
 class DemoFailure(Exception):
@@ -80,16 +68,6 @@ class Demo:
 Step = Callable[[Demo], list[str]]
 
 
-def _redirect_params(response: httpx.Response, redirect_uri: str) -> dict[str, str]:
-    location = response.headers.get("Location", "")
-    if not location.startswith(redirect_uri):
-        raise DemoFailure(f"the consent redirected to {location!r}, not to {redirect_uri}")
-    params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-    if "error" in params:
-        raise DemoFailure(f"the consent was refused: {params['error']}: {params.get('error_description')}")
-    return params
-
-
 # -- the story -----------------------------------------------------------------------------------
 
 
@@ -105,42 +83,35 @@ def stack_is_up(demo: Demo) -> list[str]:
     ]
 
 
-def gateway_answers(demo: Demo) -> list[str]:
-    missing = demo.call("GET", f"{demo.gateway_url}/no/such/route", expect=(404,))
-    if missing.json() != {"message": "Not Found"}:
-        raise DemoFailure(f"an unknown route answered {missing.text!r}, not API Gateway's Not Found")
-    card = demo.call("GET", f"{demo.gateway_url}/hubspot/card", params={"portalId": "1"}, expect=(200, 501))
-    if "apigw-requestid" not in card.headers or "message" not in card.json():
-        raise DemoFailure("GET /hubspot/card did not come from the crm_card function through the gateway")
+def admin_installs_hubnox(demo: Demo) -> list[str]:
+    browser = demo.facts["browser"] = AdminBrowser(timeout=HTTP_TIMEOUT)
+    portal_id = install_hubnox(browser, demo.gateway_url)
+    demo.facts["portal_id"] = portal_id
+    demo.facts["hubspot_token"] = seeder_token(demo.hubspot_api_url, portal_id)
+    properties = demo.call("GET", f"{demo.hubspot_api_url}/crm/properties/2026-03/0-3",
+                           headers=_bearer(demo.facts["hubspot_token"])).json()["results"]
+    ours = sorted(p["name"] for p in properties if p.get("groupName") == "hubnox")
+    if not ours:
+        raise DemoFailure("the install created no hubnox properties on deals")
     return [
-        "GET /no/such/route -> 404 Not Found (API Gateway's own answer)",
-        f"GET /hubspot/card -> {card.status_code} from the crm_card function: {card.json()['message']}",
+        f"GET {demo.gateway_url}/oauth/hubspot/install -> HubSpot's consent page -> /oauth/hubspot/callback",
+        f"portal {portal_id} installed; the admin lands on the settings page, signed in (session cookie)",
+        f"deal properties created in group hubnox: {', '.join(ours)}",
     ]
 
 
-def hubspot_portal_via_oauth(demo: Demo) -> list[str]:
-    redirect_uri = f"{demo.public_base_url}/oauth/seeder/callback"
-    state = secrets.token_urlsafe(12)
-    consent = demo.call("GET", f"{demo.hubspot_auth_url}/oauth/authorize", expect=(302,), params={
-        "client_id": SEEDER_CLIENT_ID, "redirect_uri": redirect_uri, "scope": SEEDER_SCOPES, "state": state,
-    })
-    params = _redirect_params(consent, redirect_uri)
-    if params.get("state") != state:
-        raise DemoFailure("HubSpot's redirect did not carry the state back")
-    token = demo.call("POST", f"{demo.hubspot_api_url}/oauth/2026-03/token", data={
-        "grant_type": "authorization_code", "client_id": SEEDER_CLIENT_ID,
-        "client_secret": demo.facts.setdefault("seeder_secret", secrets.token_urlsafe(16)),
-        "redirect_uri": redirect_uri, "code": params["code"],
-    }).json()
-    demo.facts["hubspot_token"] = token["access_token"]
-    demo.facts["portal_id"] = token["hub_id"]
-    account = demo.call("GET", f"{demo.hubspot_api_url}/account-info/2026-03/details",
-                        headers=_bearer(token["access_token"])).json()
+def admin_connects_fortnox(demo: Demo) -> list[str]:
+    browser = demo.facts["browser"]
+    page = connect_fortnox(browser, demo.gateway_url)
+    demo.facts["tenant_id"] = page_data(page, "fortnox-tenant")
+    company = page_data(page, "fortnox-company")
+    again = browser.get(f"{demo.gateway_url}/oauth/fortnox/connect")
+    if again.status_code != 409:
+        raise DemoFailure(f"connecting a second company was not refused ({again.status_code})")
     return [
-        f"an admin consented on {demo.hubspot_auth_url}/oauth/authorize: new portal {token['hub_id']}",
-        f"token exchanged at /oauth/2026-03/token: expires in {token['expires_in']} s, "
-        f"{len(token['scopes'])} scopes",
-        f"portal currency {account.get('companyCurrency')}, time zone {account.get('timeZone')}",
+        "settings page -> Connect Fortnox -> Fortnox's consent page -> /oauth/fortnox/callback",
+        f"connected to \"{company}\" (database {demo.facts['tenant_id']}); tokens sealed with KMS",
+        "a second company is refused until the first is disconnected (409)",
     ]
 
 
@@ -186,95 +157,17 @@ def deal_with_line_items(demo: Demo) -> list[str]:
     return lines
 
 
-def fortnox_code_flow(demo: Demo) -> list[str]:
-    client_id = demo.environment["FORTNOX_CLIENT_ID"]
-    redirect_uri = f"{demo.public_base_url}/oauth/fortnox/callback"
-    state = secrets.token_urlsafe(12)
-    consent = demo.call("GET", f"{demo.fortnox_auth_url}/oauth-v1/auth", expect=(302,), params={
-        "client_id": client_id, "redirect_uri": redirect_uri, "scope": FORTNOX_SCOPES, "state": state,
-        "access_type": "offline", "response_type": "code", "account_type": "service",
-    })
-    params = _redirect_params(consent, redirect_uri)
-    if params.get("state") != state:
-        raise DemoFailure("Fortnox's redirect did not carry the state back")
-    token = demo.call("POST", f"{demo.fortnox_auth_url}/oauth-v1/token", auth=_fortnox_client(demo), data={
-        "grant_type": "authorization_code", "code": params["code"], "redirect_uri": redirect_uri,
-    }).json()
-    company = demo.call("GET", f"{demo.fortnox_api_url}/3/companyinformation",
-                        headers=_bearer(token["access_token"])).json()["CompanyInformation"]
-    demo.facts["tenant_id"] = str(company["DatabaseNumber"])
-    return [
-        f"a Fortnox administrator consented (service account) on {demo.fortnox_auth_url}/oauth-v1/auth",
-        f"code exchanged: access token for {token['expires_in']} s and a single-use refresh token",
-        f"company \"{company['CompanyName']}\", tenant id (DatabaseNumber) {company['DatabaseNumber']}",
-    ]
-
-
-def fortnox_client_credentials(demo: Demo) -> list[str]:
-    token = demo.call("POST", f"{demo.fortnox_auth_url}/oauth-v1/token", auth=_fortnox_client(demo),
-                      headers={"TenantId": demo.facts["tenant_id"]},
-                      data={"grant_type": "client_credentials"}).json()
-    if "refresh_token" in token:
-        raise DemoFailure("client credentials gave a refresh token; Fortnox gives none")
-    demo.facts["fortnox_token"] = token["access_token"]
-    return [f"client credentials with TenantId {demo.facts['tenant_id']}: access token for "
-            f"{token['expires_in']} s, no refresh token to rotate"]
-
-
-def customer_and_draft_invoice(demo: Demo) -> list[str]:
-    headers = _bearer(demo.facts["fortnox_token"])
-    api = f"{demo.fortnox_api_url}/3"
-    customer = demo.call("POST", f"{api}/customers", headers=headers, expect=(201,), json={"Customer": {
-        "Name": "Acme AB", "OrganisationNumber": "556036-0793", "Type": "COMPANY", "Currency": "SEK",
-        "Email": "billing@acme.example", "City": "Stockholm", "CountryCode": "SE",
-    }}).json()["Customer"]
-    rows = [{"Description": p["name"], "DeliveredQuantity": p["quantity"], "Price": float(p["price"]),
-             "VAT": int(VAT_PERCENT)} for p in demo.facts["line_items"]]
-    invoice = demo.call("POST", f"{api}/invoices", headers=headers, expect=(201,), json={"Invoice": {
-        "CustomerNumber": customer["CustomerNumber"], "Currency": "SEK",
-        "ExternalInvoiceReference1": str(demo.facts["deal_id"]), "YourReference": "Anna Andersson",
-        "InvoiceRows": rows,
-    }}).json()["Invoice"]
-    hubspot_net = sum(Decimal(p["amount"]) for p in demo.facts["line_items"])
-    if Decimal(str(invoice["Net"])) != hubspot_net:
-        raise DemoFailure(f"Fortnox's Net {invoice['Net']} differs from the line items' sum {hubspot_net}")
-    if invoice.get("Booked"):
-        raise DemoFailure("a new invoice must be a draft (unbooked)")
-    preview = demo.call("GET", f"{api}/invoices/{invoice['DocumentNumber']}/preview",
-                        headers={**headers, "Accept": "application/pdf"})
-    if not preview.content.startswith(b"%PDF-"):
-        raise DemoFailure(f"the preview is not a PDF: {preview.content[:40]!r}")
-    pdf = demo.output_dir / f"fortnox-invoice-{invoice['DocumentNumber']}.pdf"
-    pdf.write_bytes(preview.content)
-    return [
-        f"customer {customer['CustomerNumber']} \"{customer['Name']}\" created",
-        f"draft invoice {invoice['DocumentNumber']} for deal {demo.facts['deal_id']} "
-        f"(ExternalInvoiceReference1), {len(rows)} rows",
-        f"  net {invoice['Net']} + VAT {invoice['TotalVAT']} (round-off {invoice['RoundOff']}) "
-        f"= total {invoice['Total']} SEK; matches the line items' {hubspot_net}",
-        f"  preview: {len(preview.content)}-byte PDF "
-        f"({preview.content[:8].decode(errors='replace').strip()}) saved to {pdf}",
-    ]
-
-
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _fortnox_client(demo: Demo) -> tuple[str, str]:
-    return demo.environment["FORTNOX_CLIENT_ID"], demo.environment["FORTNOX_CLIENT_SECRET"]
 
 
 #: The story, in order. Later parts of hubnox add their steps here (install through
 #: /oauth/hubspot/install, connect Fortnox, the workflow action, the worker, the note with the PDF).
 STORY: list[tuple[str, Step]] = [
     ("The local stack is up", stack_is_up),
-    ("The gateway answers", gateway_answers),
-    ("A HubSpot portal is created through OAuth", hubspot_portal_via_oauth),
-    ("A deal with line items is seeded through the CRM API", deal_with_line_items),
-    ("A Fortnox company connects through OAuth (authorization code)", fortnox_code_flow),
-    ("The company's service account gets a token (client credentials)", fortnox_client_credentials),
-    ("A customer and a draft invoice are created in Fortnox", customer_and_draft_invoice),
+    ("An admin installs hubnox from HubSpot", admin_installs_hubnox),
+    ("The admin connects Fortnox from the settings page", admin_connects_fortnox),
+    ("A rep creates a deal with line items", deal_with_line_items),
 ]
 
 

@@ -92,15 +92,13 @@ def test_the_demo_story_runs_against_the_stack_with_requests_the_specs_allow(sta
         tell(demo, out=lines.append)
 
     assert sum(line.startswith("[") for line in lines) == len(STORY)
-    pdfs = list(tmp_path.glob("fortnox-invoice-*.pdf"))
-    assert len(pdfs) == 1 and pdfs[0].read_bytes().startswith(b"%PDF-")
     fortnox = OpenApiSpec.load("fortnox/openapi.json")
     api_calls = [r for r in stack.fortnox.get("/_sandbox/requests").json()["requests"][fortnox_seen:]
                  if r["path"].startswith("/3/")]
     for request in api_calls:
         body = json.loads(request["body"]) if request["body"] else None
         fortnox.validate_request(request["method"], request["path"], body)
-    assert len(api_calls) >= 4
+    assert api_calls  # hubnox reads the company it connects to
     checked = 0
     for request in stack.hubspot.get("/_sandbox/requests").json()["requests"][hubspot_seen:]:
         spec = next((name for prefix, name in HUBSPOT_SPECS.items() if request["path"].startswith(prefix)),
