@@ -2,47 +2,12 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from hubnox.errors import TransientError
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
-from hubnox.store.table import Table, create_table
-
-TABLE = "hubnox-test"
-REGION = "eu-north-1"
-
-
-class FakeClock:
-    """Epoch seconds that move only when a test (or an injected sleep) moves them."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture(scope="module")
-def client():
-    # Built once: moto intercepts every client while a mock is active, and clients are slow to build.
-    return boto3.client(
-        "dynamodb", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
-    )
-
-
-@pytest.fixture
-def table(client) -> Table:
-    with mock_aws():
-        create_table(client, TABLE)
-        yield Table(client, TABLE)
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture

@@ -4,53 +4,22 @@ from __future__ import annotations
 
 import inspect
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from hubnox.errors import TransientError
 from hubnox.ratelimit import RateBudget
 from hubnox.store.ratelimit import DynamoRateBudget
-from hubnox.store.table import Table, create_table
+from hubnox.store.table import Table
+from tests.support.clock import FakeClock
 
 TABLE = "hubnox-test"
 REGION = "eu-north-1"
 FORTNOX = {"limit": 25, "window": 5.0}
 
 
-class FakeClock:
-    """Epoch seconds shared by every instance, moved by the injected sleep."""
-
-    def __init__(self, now: float = 1_800_000_000.25) -> None:
-        self.now = now
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture(scope="module")
-def client():
-    # Built once: moto intercepts every client while a mock is active, and clients are slow to build.
-    return boto3.client(
-        "dynamodb", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
-    )
-
-
-@pytest.fixture
-def table(client) -> Table:
-    with mock_aws():
-        create_table(client, TABLE)
-        yield Table(client, TABLE)
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_800_000_000.25)
 
 
 def two_containers(table: Table, clock: FakeClock) -> tuple[DynamoRateBudget, DynamoRateBudget]:

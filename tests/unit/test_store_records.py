@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from hubnox.errors import NotFoundError
 from hubnox.store.cursors import CursorStore
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.runs import RUN_RETENTION_SECONDS, RunStore, new_run_id
 from hubnox.store.settings import SettingsStore, StaleVersion
-from hubnox.store.table import ConditionFailed, Table, create_table, run_key
+from hubnox.store.table import ConditionFailed, run_key
+from tests.support.clock import FakeClock
 
 TABLE = "hubnox-test"
 REGION = "eu-north-1"
 PORTAL = "102670506"
-
-
-class FakeClock:
-    """Epoch seconds that move only when a test moves them."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def client():
-    # Built once: moto intercepts every client while a mock is active, and clients are slow to build.
-    return boto3.client(
-        "dynamodb", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
-    )
-
-
-@pytest.fixture
-def table(client) -> Table:
-    with mock_aws():
-        create_table(client, TABLE)
-        yield Table(client, TABLE)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from hubnox.errors import (
     BadRequestError,
@@ -28,9 +28,11 @@ from hubnox.errors import (
     UnauthorizedError,
 )
 from hubnox.fortnox.client import FortnoxClient
+from hubnox.fortnox.models import FortnoxTokens
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.hubspot import properties
 from hubnox.hubspot.client import HubSpotClient
+from hubnox.hubspot.models import HubSpotTokens
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.observability import logger
 from hubnox.store.connections import (
@@ -130,9 +132,37 @@ class _LeasedTokenSource(ABC, Generic[C]):
     def _load_usable(self) -> C:
         """The stored connection, or ConnectionBrokenError when there is none that works."""
 
-    @abstractmethod
     def _refresh(self, connection: C) -> C:
-        """New tokens for `connection`, saved before they are returned."""
+        """New tokens for `connection`, saved before they are returned (the old refresh token may be spent)."""
+        try:
+            tokens = self._new_tokens(connection)
+        except ConnectionBrokenError as gone:
+            self._grant_gone(gone.message)
+            raise
+        try:
+            return self._save(
+                self.portal_id,
+                access_token=tokens.access_token,
+                refresh_token=tokens.refresh_token or connection.refresh_token.get_secret_value(),
+                access_expires_at=tokens.expires_at,
+                expected_version=connection.version,
+            )
+        except StaleVersion as stale:
+            # Only possible if the lease ran out mid-refresh; the stored tokens are the newer ones.
+            raise TransientError(f"Another process refreshed the {self.system} token at the same time.",
+                                 code="TOKEN_RACE", retry_after=1) from stale
+
+    @abstractmethod
+    def _new_tokens(self, connection: C) -> HubSpotTokens | FortnoxTokens:
+        """Ask the system for new tokens (ConnectionBrokenError when the grant is gone)."""
+
+    @abstractmethod
+    def _grant_gone(self, reason: str) -> None:
+        """Record that the connection's grant is gone for good."""
+
+    @abstractmethod
+    def _save(self, portal_id: str, **tokens: Any) -> C:
+        """Save refreshed tokens, conditional on the version read (StaleVersion otherwise)."""
 
 
 class FortnoxTokenSource(_LeasedTokenSource[FortnoxConnection]):
@@ -154,28 +184,16 @@ class FortnoxTokenSource(_LeasedTokenSource[FortnoxConnection]):
             raise ConnectionBrokenError("Fortnox", _stopped("Fortnox", connection.broken_reason))
         return connection
 
-    def _refresh(self, connection: FortnoxConnection) -> FortnoxConnection:
-        try:
-            if connection.auth_mode == "client_credentials":
-                tokens = self._oauth.client_credentials(connection.tenant_id)
-            else:
-                tokens = self._oauth.refresh(connection.refresh_token.get_secret_value())
-        except ConnectionBrokenError as gone:
-            self._connections.mark_broken(self.portal_id, "fortnox", gone.message)
-            raise
-        try:
-            # Saved before use: the old refresh token is spent, this one is the only one left.
-            return self._connections.update_fortnox_tokens(
-                self.portal_id,
-                access_token=tokens.access_token,
-                refresh_token=tokens.refresh_token or connection.refresh_token.get_secret_value(),
-                access_expires_at=tokens.expires_at,
-                expected_version=connection.version,
-            )
-        except StaleVersion as stale:
-            # Only possible if the lease ran out mid-refresh; the stored tokens are the newer ones.
-            raise TransientError("Another process refreshed the Fortnox token at the same time.",
-                                 code="TOKEN_RACE", retry_after=1) from stale
+    def _new_tokens(self, connection: FortnoxConnection) -> FortnoxTokens:
+        if connection.auth_mode == "client_credentials":
+            return self._oauth.client_credentials(connection.tenant_id)
+        return self._oauth.refresh(connection.refresh_token.get_secret_value())
+
+    def _grant_gone(self, reason: str) -> None:
+        self._connections.mark_broken(self.portal_id, "fortnox", reason)
+
+    def _save(self, portal_id: str, **tokens: Any) -> FortnoxConnection:
+        return self._connections.update_fortnox_tokens(portal_id, **tokens)
 
 
 class HubSpotTokenSource(_LeasedTokenSource[HubSpotConnection]):
@@ -197,24 +215,15 @@ class HubSpotTokenSource(_LeasedTokenSource[HubSpotConnection]):
             raise ConnectionBrokenError("HubSpot", _stopped("HubSpot", connection.broken_reason))
         return connection
 
-    def _refresh(self, connection: HubSpotConnection) -> HubSpotConnection:
-        try:
-            tokens = self._oauth.refresh(connection.refresh_token.get_secret_value())
-        except ConnectionBrokenError:
-            # BAD_REFRESH_TOKEN: the app was uninstalled or its grant revoked. Data stays.
-            self._connections.mark_uninstalled(self.portal_id)
-            raise
-        try:
-            return self._connections.update_hubspot_tokens(
-                self.portal_id,
-                access_token=tokens.access_token,
-                refresh_token=tokens.refresh_token or connection.refresh_token.get_secret_value(),
-                access_expires_at=tokens.expires_at,
-                expected_version=connection.version,
-            )
-        except StaleVersion as stale:
-            raise TransientError("Another process refreshed the HubSpot token at the same time.",
-                                 code="TOKEN_RACE", retry_after=1) from stale
+    def _new_tokens(self, connection: HubSpotConnection) -> HubSpotTokens:
+        return self._oauth.refresh(connection.refresh_token.get_secret_value())
+
+    def _grant_gone(self, reason: str) -> None:
+        # BAD_REFRESH_TOKEN: the app was uninstalled or its grant revoked. The portal's data stays.
+        self._connections.mark_uninstalled(self.portal_id)
+
+    def _save(self, portal_id: str, **tokens: Any) -> HubSpotConnection:
+        return self._connections.update_hubspot_tokens(portal_id, **tokens)
 
 
 def _stopped(system: str, reason: str | None) -> str:
