@@ -51,6 +51,12 @@ EXPLANATIONS: dict[int, Explanation] = {
     2000423: Explanation("Fortnox cannot find the bookkeeping account.",
                          "Check the sales account on the article or customer in Fortnox, or the "
                          "account mapping in hubnox settings, against the chart of accounts."),
+    2000428: Explanation("Fortnox has no article with the number on a row.",
+                         "Create the article in Fortnox (article number = the product's SKU), or choose "
+                         "the placeholder or create article policy in hubnox settings, then replay."),
+    2000433: Explanation("Fortnox has no customer with that customer number.",
+                         "Check the customer number on the HubSpot company or contact (or clear it so "
+                         "hubnox matches the customer again), then replay."),
     2000588: Explanation("A parameter hubnox sent is not valid.",
                          "Check the hubnox settings (terms of payment, price list, print template); "
                          "if they look right, report it with the run id."),
@@ -75,6 +81,21 @@ EXPLANATIONS: dict[int, Explanation] = {
                          _REPORT),
     2002115: Explanation("Fortnox could not read the request (JSON syntax).",
                          _REPORT),
+    # Not yet confirmed from Fortnox itself: the codes the local Fortnox simulator answers with.
+    2000363: Explanation("Fortnox does not accept the organisation number.",
+                         "Correct the organisation number on the HubSpot company (10 digits, e.g. "
+                         "556677-8899), then replay."),
+    2000430: Explanation("Fortnox has no price list with that code.",
+                         "Pick an existing price list in hubnox settings (customer defaults), then replay."),
+    2000440: Explanation("The currency is not set up in Fortnox.",
+                         "Add the deal's currency under Settings > Currencies in Fortnox, or change the "
+                         "deal's currency in HubSpot, then replay."),
+    2000441: Explanation("Fortnox has no terms of payment with that code.",
+                         "Pick existing terms of payment in hubnox settings (customer defaults), then replay."),
+    2000442: Explanation("Fortnox has no print template with that code.",
+                         "Pick an existing print template in hubnox settings (customer defaults), then replay."),
+    2000756: Explanation("Fortnox does not accept the VAT rate.",
+                         "Use a VAT rate of 25, 12, 6 or 0 % on the line item or the article, then replay."),
     2004167: Explanation("A custom VAT rate needs an account because EasyVat is switched on in Fortnox.",
                          "Use a standard VAT rate (25, 12, 6 or 0 %) on the line items, or set the "
                          "sales account for that rate in hubnox settings."),

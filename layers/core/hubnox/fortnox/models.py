@@ -115,6 +115,14 @@ class DefaultTemplates(FortnoxModel):
     cash_invoice: str | None = None
 
 
+class DefaultDeliveryTypes(FortnoxModel):
+    """How a customer's documents are sent by default: PRINT, EMAIL or PRINTSERVICE."""
+
+    invoice: Literal["PRINT", "EMAIL", "PRINTSERVICE"] | None = None
+    order: Literal["PRINT", "EMAIL", "PRINTSERVICE"] | None = None
+    offer: Literal["PRINT", "EMAIL", "PRINTSERVICE"] | None = None
+
+
 class FortnoxCustomer(FortnoxModel):
     """A Fortnox customer (`/3/customers`)."""
 
@@ -171,6 +179,7 @@ class FortnoxCustomer(FortnoxModel):
     invoice_remark: str | None = None
     comments: str | None = None
     default_templates: DefaultTemplates | None = None
+    default_delivery_types: DefaultDeliveryTypes | None = None
     active: bool | None = None
 
 

@@ -1,0 +1,342 @@
+"""Which Fortnox customer a deal is billed to: match, create or update it from HubSpot.
+
+The customer stands for the deal's company, or for its first contact when the deal has no
+company (a private customer). It is found in this order:
+
+1. with `customer_number.source` `hubspot_property`: the number the record carries (validated
+   against Fortnox's characters) names the customer; it is created with that number if missing;
+2. otherwise the record's link property (`customer_number.write_back_property`, filled by earlier
+   runs) names it, when that customer still exists;
+3. otherwise the match rule: the record's property value searched in the paired Fortnox field.
+   Fortnox searches substrings; the client keeps exact matches only, and more than one exact
+   match is an error naming them, never a guess.
+
+Nothing found: the customer is created from the defaults and the field mappings. Found: the
+mapped fields that differ are written when `update_matched_customers` is on (empty HubSpot values
+never clear a Fortnox field). Texts longer than Fortnox allows are cut with a warning.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
+
+from hubnox.errors import UserFixableError
+from hubnox.fortnox.models import DefaultDeliveryTypes, DefaultTemplates, FortnoxCustomer
+from hubnox.hubspot.models import Company, Contact
+from hubnox.sync.model import (
+    CustomerDraft,
+    CustomerResolution,
+    DealSnapshot,
+    PropertyWriteBack,
+    SyncWarning,
+    fortnox_text,
+)
+from hubnox.sync.settings import CUSTOMER_NUMBER_PATTERN, MATCH_FIELDS, PortalSettings
+
+
+class CustomerPort(Protocol):
+    """The Fortnox customer calls the resolution needs (`hubnox.fortnox.client.FortnoxClient`)."""
+
+    def find_customers(self, **search: str) -> list[FortnoxCustomer]: ...
+
+    def get_customer(self, customer_number: str) -> FortnoxCustomer: ...
+
+    def create_customer(self, customer: FortnoxCustomer) -> FortnoxCustomer: ...
+
+    def update_customer(self, customer_number: str, customer: FortnoxCustomer) -> FortnoxCustomer: ...
+
+
+#: Fortnox field name -> FortnoxCustomer attribute
+_ATTRIBUTES: dict[str, str] = {
+    (info.alias or name): name for name, info in FortnoxCustomer.model_fields.items()
+}
+#: contact e-mail fields a company customer takes from the deal's first contact when the company
+#: mapping leaves them empty: HubSpot companies have no e-mail, and Fortnox e-mails invoices
+_CONTACT_FIELDS_FOR_COMPANIES = ("Email", "EmailInvoice", "EmailOrder")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_COUNTRY_FIELDS = frozenset({"CountryCode", "DeliveryCountryCode"})
+
+#: HubSpot's free-text country values hubnox turns into ISO codes (English and Swedish names)
+COUNTRY_CODES: dict[str, str] = {
+    "sweden": "SE", "sverige": "SE", "norway": "NO", "norge": "NO", "denmark": "DK", "danmark": "DK",
+    "finland": "FI", "suomi": "FI", "iceland": "IS", "island": "IS", "germany": "DE", "tyskland": "DE",
+    "deutschland": "DE", "united kingdom": "GB", "uk": "GB", "great britain": "GB", "storbritannien": "GB",
+    "england": "GB", "united states": "US", "united states of america": "US", "usa": "US", "usa.": "US",
+    "netherlands": "NL", "nederländerna": "NL", "the netherlands": "NL", "france": "FR", "frankrike": "FR",
+    "spain": "ES", "spanien": "ES", "italy": "IT", "italien": "IT", "poland": "PL", "polen": "PL",
+    "estonia": "EE", "estland": "EE", "latvia": "LV", "lettland": "LV", "lithuania": "LT", "litauen": "LT",
+    "ireland": "IE", "irland": "IE", "belgium": "BE", "belgien": "BE", "austria": "AT", "österrike": "AT",
+    "switzerland": "CH", "schweiz": "CH", "portugal": "PT", "canada": "CA", "kanada": "CA",
+}
+
+RecordKind = Literal["company", "contact"]
+
+
+def resolve_customer(snapshot: DealSnapshot, settings: PortalSettings, fortnox: CustomerPort) -> CustomerResolution:
+    """The Fortnox customer for the deal: its company's, else its first contact's.
+
+    Raises `UserFixableError` when the deal has neither, when a needed value is missing or
+    invalid, or when several Fortnox customers match.
+    """
+    if snapshot.company is not None:
+        reference = snapshot.contacts[0] if snapshot.contacts else None
+        return resolve_record_customer(snapshot.company, settings, fortnox, reference_contact=reference)
+    if snapshot.contacts:
+        return resolve_record_customer(snapshot.contacts[0], settings, fortnox)
+    raise UserFixableError(
+        f"Deal {snapshot.deal.id} has no company and no contact, so hubnox cannot tell whom to bill.",
+        code="MISSING_COMPANY",
+        hint="Associate the deal with a company (or, for a private customer, a contact) in HubSpot, "
+        "then replay.",
+    )
+
+
+def resolve_record_customer(record: Company | Contact, settings: PortalSettings, fortnox: CustomerPort, *,
+                            reference_contact: Contact | None = None) -> CustomerResolution:
+    """The Fortnox customer for one HubSpot company or contact: linked, matched, updated or created.
+
+    Used for deals and for the sync-customer job (the card's Update button, the workflow action).
+    """
+    kind = _kind(record)
+    draft = customer_from_record(record, settings, reference_contact=reference_contact)
+    warnings = list(draft.warnings)
+    existing = _find_existing(record, kind, draft, settings, fortnox, warnings)
+    changed: list[str] = []
+    if existing is None:
+        customer = fortnox.create_customer(draft.customer)
+        action: Literal["matched", "updated", "created"] = "created"
+    else:
+        customer, changed = _maybe_update(existing, draft, settings, fortnox)
+        action = "updated" if changed else "matched"
+    number = customer.customer_number or (existing.customer_number if existing else None) or ""
+    return CustomerResolution(
+        customer_number=number, customer_name=customer.name, action=action, source=kind,
+        source_id=record.id, customer=customer, changed_fields=changed, warnings=warnings,
+        write_back=_write_back(record, kind, number, settings),
+    )
+
+
+def customer_from_record(record: Company | Contact, settings: PortalSettings, *,
+                         reference_contact: Contact | None = None) -> CustomerDraft:
+    """The Fortnox customer a company or contact maps to, as hubnox would create it.
+
+    Mapped fields come from `customer_fields`; a contact's name is first + last name unless
+    `Name` is mapped; the match rule's value goes into its Fortnox field; `customer_defaults`
+    fill the rest. A company customer takes e-mail fields from `reference_contact` where its own
+    mapping leaves them empty (on create only: `mapped_fields` lists the record's own values).
+    Raises `UserFixableError` when no name can be found, or when the
+    customer number must come from HubSpot and is missing or invalid.
+    """
+    kind = _kind(record)
+    mapping = settings.customer_fields.company if kind == "company" else settings.customer_fields.contact
+    warnings: list[SyncWarning] = []
+    values: dict[str, Any] = {}
+    for field, prop in mapping.items():
+        _put(values, field, record.prop(prop), f"{kind} {record.id}", prop, warnings)
+    # Only the record's own values update a matched customer; the contact's e-mail fills in on create.
+    mapped = list(values)
+    if kind == "company" and reference_contact is not None:
+        for field in _CONTACT_FIELDS_FOR_COMPANIES:
+            contact_prop = settings.customer_fields.contact.get(field)
+            if contact_prop and field not in values:
+                _put(values, field, reference_contact.prop(contact_prop), f"contact {reference_contact.id}",
+                     contact_prop, warnings)
+    if "Name" not in values:
+        values["Name"] = _fallback_name(record, kind, warnings)
+    rule = settings.company_match if kind == "company" else settings.contact_match
+    if rule is not None and rule.fortnox_field not in values:
+        _put(values, rule.fortnox_field, record.prop(rule.hubspot_property), f"{kind} {record.id}",
+             rule.hubspot_property, warnings)
+    if settings.customer_number.source == "hubspot_property":
+        values["CustomerNumber"] = customer_number_from(record, kind, settings)
+    fields = {_ATTRIBUTES[name]: value for name, value in values.items()}
+    customer = FortnoxCustomer(**fields, **_defaults(kind, settings))
+    return CustomerDraft(customer=customer, mapped_fields=mapped, warnings=warnings)
+
+
+def customer_number_from(record: Company | Contact, kind: RecordKind, settings: PortalSettings) -> str:
+    """The customer number a record carries in `customer_number.hubspot_property`, checked
+    against Fortnox's characters (letters, digits and - + / _); `UserFixableError` otherwise."""
+    prop = settings.customer_number.hubspot_property or ""
+    value = record.prop(prop)
+    if value is None:
+        raise UserFixableError(
+            f"The {kind} {record.id} has no Fortnox customer number in its property {prop}.",
+            code="MISSING_CUSTOMER_NUMBER",
+            hint=f"Fill in {prop} on the {kind} in HubSpot (hubnox takes customer numbers from there), "
+            "then replay.")
+    if not CUSTOMER_NUMBER_PATTERN.match(value):
+        raise UserFixableError(
+            f"The {kind} {record.id} has {value!r} in {prop}, which Fortnox does not accept as a customer "
+            "number.",
+            code="INVALID_CUSTOMER_NUMBER",
+            hint="Use only letters A-Z, digits and - + / _ (no spaces or å, ä, ö) in the customer number, "
+            "then replay.")
+    return value
+
+
+def _kind(record: Company | Contact) -> RecordKind:
+    return "contact" if isinstance(record, Contact) else "company"
+
+
+def _put(values: dict[str, Any], field: str, raw: str | None, where: str, prop: str,
+         warnings: list[SyncWarning]) -> None:
+    """Store one HubSpot value under a Fortnox field, shaped the way Fortnox accepts it."""
+    if raw is None:
+        return
+    if field in _COUNTRY_FIELDS:
+        code = country_code(raw)
+        if code is None:
+            warnings.append(SyncWarning(code="UNKNOWN_COUNTRY",
+                                        message=f"Left {field} empty: hubnox does not know the country "
+                                        f"{raw!r} ({prop} of {where}); use a two-letter code such as SE."))
+            return
+        values[field] = code
+        return
+    if field.startswith("Email") and not _EMAIL.match(raw):
+        warnings.append(SyncWarning(code="INVALID_EMAIL",
+                                    message=f"Left {field} empty: {raw!r} ({prop} of {where}) is not an "
+                                    "e-mail address."))
+        return
+    limit = FortnoxCustomer.LIMITS.get(_ATTRIBUTES[field], 1024)
+    text, shaped = fortnox_text(raw, limit, f"the customer's {field} ({prop} of {where})")
+    warnings.extend(shaped)
+    if text is not None:
+        values[field] = text
+
+
+def country_code(value: str) -> str | None:
+    """The ISO 3166 alpha-2 code for a HubSpot country value ("SE", "Sweden", "Sverige")."""
+    text = value.strip()
+    if len(text) == 2 and text.isascii() and text.isalpha():
+        return text.upper()
+    return COUNTRY_CODES.get(text.casefold())
+
+
+def _fallback_name(record: Company | Contact, kind: RecordKind, warnings: list[SyncWarning]) -> str:
+    candidate = record.full_name if isinstance(record, Contact) else None
+    if candidate is None and isinstance(record, Contact) and record.email:
+        candidate = record.email
+        warnings.append(SyncWarning(code="NAME_FROM_EMAIL",
+                                    message=f"Contact {record.id} has no first or last name; the customer is "
+                                    f"named after the e-mail address {record.email}."))
+    if candidate is None:
+        raise UserFixableError(
+            f"The {kind} {record.id} has no name, and Fortnox needs one for the customer.",
+            code="MISSING_CUSTOMER_NAME",
+            hint=f"Give the {kind} a name in HubSpot, then replay.")
+    text, shaped = fortnox_text(candidate, FortnoxCustomer.LIMITS["name"], f"the customer's name ({kind} {record.id})")
+    warnings.extend(shaped)
+    return text or candidate
+
+
+def _defaults(kind: RecordKind, settings: PortalSettings) -> dict[str, Any]:
+    defaults = settings.customer_defaults
+    customer_type = defaults.customer_type
+    if customer_type == "auto":
+        customer_type = "COMPANY" if kind == "company" else "PRIVATE"
+    values: dict[str, Any] = {
+        "type": customer_type, "vat_type": defaults.vat_type, "terms_of_payment": defaults.terms_of_payment,
+        "currency": defaults.currency, "price_list": defaults.price_list,
+    }
+    if defaults.invoice_print_template or defaults.order_print_template:
+        values["default_templates"] = DefaultTemplates(invoice=defaults.invoice_print_template,
+                                                       order=defaults.order_print_template)
+    if defaults.default_delivery_type:
+        values["default_delivery_types"] = DefaultDeliveryTypes(invoice=defaults.default_delivery_type,
+                                                                order=defaults.default_delivery_type)
+    return values
+
+
+def _find_existing(record: Company | Contact, kind: RecordKind, draft: CustomerDraft, settings: PortalSettings,
+                   fortnox: CustomerPort, warnings: list[SyncWarning]) -> FortnoxCustomer | None:
+    numbers = settings.customer_number
+    if numbers.source == "hubspot_property":
+        number = draft.customer.customer_number or ""
+        return _one(fortnox.find_customers(customernumber=number), f"customer number {number}")
+    linked = record.prop(numbers.write_back_property) if numbers.write_back_property else None
+    if linked:
+        found = _one(fortnox.find_customers(customernumber=linked), f"customer number {linked}")
+        if found is not None:
+            return found
+        warnings.append(SyncWarning(code="LINKED_CUSTOMER_GONE",
+                                    message=f"The {kind}'s linked Fortnox customer {linked} no longer exists; "
+                                    "hubnox matched it again."))
+    return _match_by_rule(record, kind, settings, fortnox, warnings)
+
+
+def _match_by_rule(record: Company | Contact, kind: RecordKind, settings: PortalSettings, fortnox: CustomerPort,
+                   warnings: list[SyncWarning]) -> FortnoxCustomer | None:
+    rule = settings.company_match if kind == "company" else settings.contact_match
+    if rule is None:
+        return None
+    value = record.prop(rule.hubspot_property)
+    if value is None:
+        fail = kind == "company" and settings.company_match.when_value_missing == "fail"
+        if fail:
+            raise UserFixableError(
+                f"The company {record.id} has no {rule.hubspot_property}, which hubnox matches Fortnox "
+                f"customers by ({rule.fortnox_field}).",
+                code="MISSING_MATCH_VALUE",
+                hint=f"Fill in {rule.hubspot_property} on the company in HubSpot, then replay.")
+        warnings.append(SyncWarning(code="NO_MATCH_VALUE",
+                                    message=f"The {kind} has no {rule.hubspot_property}, so hubnox could not "
+                                    "look for an existing Fortnox customer and created one."))
+        return None
+    return _one(fortnox.find_customers(**{MATCH_FIELDS[rule.fortnox_field]: value}),
+                f"{rule.fortnox_field} {value}")
+
+
+def _one(found: Sequence[FortnoxCustomer], what: str) -> FortnoxCustomer | None:
+    """The single exact match, None for none; several are the user's to sort out."""
+    if len(found) > 1:
+        named = ", ".join(f"{c.customer_number} ({c.name})" for c in found)
+        raise UserFixableError(
+            f"Several Fortnox customers have {what}: {named}. hubnox will not guess which one to bill.",
+            code="AMBIGUOUS_CUSTOMER",
+            hint="Merge or deactivate the duplicates in Fortnox, or put the right customer number on the "
+            "HubSpot record, then replay.")
+    return found[0] if found else None
+
+
+def _maybe_update(existing: FortnoxCustomer, draft: CustomerDraft, settings: PortalSettings,
+                  fortnox: CustomerPort) -> tuple[FortnoxCustomer, list[str]]:
+    if not settings.update_matched_customers:
+        return existing, []
+    number = existing.customer_number or ""
+    # A search answers list items with a few fields; the comparison needs the whole customer.
+    current = fortnox.get_customer(number)
+    changes: dict[str, Any] = {}
+    for field in draft.mapped_fields:
+        attribute = _ATTRIBUTES[field]
+        wanted = getattr(draft.customer, attribute)
+        if wanted is not None and not _same(field, wanted, getattr(current, attribute)):
+            changes[attribute] = wanted
+    if not changes:
+        return current, []
+    name = changes.pop("name", current.name)
+    updated = fortnox.update_customer(number, FortnoxCustomer(name=name, **changes))
+    changed = [field for field in draft.mapped_fields if _ATTRIBUTES[field] in changes or
+               (field == "Name" and name != current.name)]
+    return updated, changed
+
+
+def _same(field: str, wanted: Any, current: Any) -> bool:
+    if current is None:
+        return False
+    if field.startswith("Email"):
+        return str(wanted).strip().casefold() == str(current).strip().casefold()
+    if field == "OrganisationNumber":
+        return re.sub(r"\W", "", str(wanted)) == re.sub(r"\W", "", str(current))
+    return str(wanted).strip() == str(current).strip()
+
+
+def _write_back(record: Company | Contact, kind: RecordKind, number: str, settings: PortalSettings,
+                ) -> PropertyWriteBack | None:
+    prop = settings.customer_number.write_back_property
+    if settings.customer_number.source != "fortnox" or not prop or not number or record.prop(prop) == number:
+        return None
+    return PropertyWriteBack(object_type="companies" if kind == "company" else "contacts", object_id=record.id,
+                             properties={prop: number})

@@ -1,0 +1,142 @@
+"""The notes hubnox writes on a deal: what was made, or what went wrong and how to fix it.
+
+Both are HubSpot note bodies (`hs_note_body`) rendered from `web/templates/notes/`, autoescaped,
+using only the tags HubSpot keeps in notes: <p> <br> <strong> <em> <a> <ul> <li>. Long lists are
+shortened so a note stays well under HubSpot's 65,536 characters.
+
+Fortnox publishes no deep-link form for its web app; `FORTNOX_DOCUMENT_PATHS` holds the one
+hubnox uses, in one place to correct.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Literal
+from urllib.parse import quote
+
+from hubnox.errors import ConnectionBrokenError, HubnoxError, TransientError
+from hubnox.fortnox.errors import FortnoxError
+from hubnox.fortnox.models import Invoice, Order
+from hubnox.sync.model import CustomerResolution, SyncWarning, TotalsDifference
+from hubnox.web.render import render
+
+FORTNOX_APP_URL = "https://apps.fortnox.se"
+#: the Fortnox web app's page for one document, relative to `FORTNOX_APP_URL`
+FORTNOX_DOCUMENT_PATHS: dict[str, str] = {
+    "invoice": "/app/invoicing/invoices/{number}",
+    "order": "/app/invoicing/orders/{number}",
+}
+#: items shown per list (warnings, differences) before "and N more"
+MAX_LIST_ITEMS = 25
+#: HubSpot's limit for a note body
+NOTE_BODY_LIMIT = 65_536
+
+_LABELS = {"invoice": "invoice", "order": "order"}
+_ACTIONS = {"created": "new customer created in Fortnox", "matched": "existing Fortnox customer"}
+
+
+def fortnox_document_url(document_type: Literal["invoice", "order"] | str, document_number: str,
+                         app_url: str = FORTNOX_APP_URL) -> str:
+    """The link to a document in the Fortnox web app."""
+    path = FORTNOX_DOCUMENT_PATHS[document_type].format(number=quote(str(document_number), safe=""))
+    return app_url.rstrip("/") + path
+
+
+def money(value: Decimal | None, currency: str) -> str:
+    """An amount for people: thousands separated, two decimals, the currency code after it."""
+    if value is None:
+        return "—"
+    sign = "−" if value < 0 else ""
+    return f"{sign}{abs(value):,.2f} {currency}"
+
+
+def success_note(*, document: Invoice | Order, customer: CustomerResolution,
+                 warnings: Sequence[SyncWarning] = (), differences: Sequence[TotalsDifference] = (),
+                 document_url: str | None = None, pdf_attached: bool = True, already_existed: bool = False) -> str:
+    """The note for a deal that became (or already had) a Fortnox document: type and number,
+    customer, totals, differences and warnings, and a link to the document in Fortnox."""
+    kind = "invoice" if isinstance(document, Invoice) else "order"
+    number = document.document_number or ""
+    currency = (document.currency or "SEK").upper()
+    action = _ACTIONS.get(customer.action) or ("existing Fortnox customer, updated: "
+                                                + ", ".join(customer.changed_fields or ["mapped fields"]))
+    headline = ("already existed for this deal, so no new document was made." if already_existed
+                else "was created as a draft from this deal.")
+    context = {
+        "document_label": _LABELS[kind], "document_number": number, "headline": headline,
+        "customer_number": customer.customer_number, "customer_name": customer.customer_name,
+        "customer_action": action,
+        "net": money(document.net, currency), "vat": money(document.total_vat, currency),
+        "rounding": money(document.round_off, currency) if document.round_off else None,
+        "total": money(document.total, currency),
+        "document_url": document_url or fortnox_document_url(kind, number),
+        "pdf_attached": pdf_attached,
+    }
+    return _fitted("notes/success.html", context, differences=[d.explanation for d in differences],
+                   warnings=_unique(warning.message for warning in warnings))
+
+
+def failure_note(*, error: BaseException, replay_url: str, document_type: str | None = "invoice",
+                 action: str | None = None, run_id: str | None = None,
+                 warnings: Sequence[SyncWarning] = ()) -> str:
+    """The note for a failed run: what went wrong in plain words, Fortnox's code and message
+    quoted (with hubnox's explanation of known codes), how to fix it, and the Replay link.
+
+    `action` names what failed ("create the Fortnox invoice for this deal" by default).
+    """
+    what, fix = _explain(error)
+    fortnox = error if isinstance(error, FortnoxError) else None
+    context = {
+        "action": action or _default_action(document_type), "what": what, "fix": fix,
+        "fortnox_code": fortnox.fortnox_code if fortnox else None,
+        "fortnox_message": fortnox.fortnox_message if fortnox else None,
+        "meaning": fortnox.explanation.meaning if fortnox and fortnox.explanation else None,
+        "replay_url": replay_url, "run_id": run_id,
+    }
+    return _fitted("notes/failure.html", context, warnings=_unique(w.message for w in warnings))
+
+
+def _default_action(document_type: str | None) -> str:
+    if document_type in _LABELS:
+        return f"create the Fortnox {_LABELS[document_type]} for this deal"
+    return "finish this run"
+
+
+def _explain(error: BaseException) -> tuple[str, str]:
+    """What happened and how to fix it, in plain words, for each kind of error."""
+    if isinstance(error, FortnoxError):
+        what = f"Fortnox refused the request (HTTP {error.status})."
+        fix = error.explanation.fix if error.explanation else (error.hint or "")
+        return what, fix or "Check the data on the deal and the hubnox settings, then replay."
+    if isinstance(error, ConnectionBrokenError):
+        return error.message, error.hint or f"Reconnect {error.system} from the hubnox settings page."
+    if isinstance(error, TransientError):
+        return (f"Fortnox or HubSpot kept failing after several tries: {error.message}",
+                error.hint or "This is usually temporary. Replay in a few minutes; hubnox will not make a "
+                "second document for the deal.")
+    if isinstance(error, HubnoxError):
+        return error.message, error.hint or "Check the deal and the hubnox settings, then replay."
+    return ("hubnox ran into an unexpected problem.",
+            "Replay the run; if it fails again, report it to whoever runs hubnox, with the run id.")
+
+
+def _fitted(template: str, context: Mapping[str, object], **lists: list[str]) -> str:
+    """The rendered note, lists shortened until it fits HubSpot's note body."""
+    limit = MAX_LIST_ITEMS
+    while True:
+        shown = {name: _shorten(items, limit) for name, items in lists.items()}
+        body = render(template, **context, **shown)
+        if len(body) <= NOTE_BODY_LIMIT or limit == 0:
+            return body[:NOTE_BODY_LIMIT]
+        limit //= 2
+
+
+def _shorten(items: list[str], limit: int) -> list[str]:
+    if len(items) <= limit:
+        return items
+    return [*items[:limit], f"… and {len(items) - limit} more."]
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
