@@ -51,9 +51,15 @@ DEAL_PROPERTIES: tuple[dict[str, Any], ...] = (
 CUSTOMER_PROPERTY = _text(CUSTOMER_NUMBER, "Fortnox customer number",
                           "The Fortnox customer this record is matched to.")
 
+#: HubSpot has no organisation-number property; the default company match rule reads this one.
+ORGANISATION_NUMBER = "organisation_number"
+ORGANISATION_NUMBER_PROPERTY = _text(ORGANISATION_NUMBER, "Organisation number",
+                                     "The company's Swedish organisation number (e.g. 556036-0793); hubnox "
+                                     "matches Fortnox customers by it.")
+
 #: object type -> the properties hubnox needs there
 APP_PROPERTIES: dict[str, tuple[dict[str, Any], ...]] = {
     "deals": DEAL_PROPERTIES,
-    "companies": (CUSTOMER_PROPERTY,),
+    "companies": (CUSTOMER_PROPERTY, ORGANISATION_NUMBER_PROPERTY),
     "contacts": (CUSTOMER_PROPERTY,),
 }
