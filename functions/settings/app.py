@@ -18,11 +18,14 @@ from hubnox.observability import logger, tracer
 from hubnox.web.http import page, redirect, register_error_handlers
 from hubnox.web.render import render
 from hubnox.web.session import read_session, start_session
+from hubnox.web.settings_api import settings_api_router
 from hubnox.wiring import Container
 
 app = APIGatewayHttpResolver()
 container = Container(get_settings())
 register_error_handlers(app, json_paths=lambda path: path.startswith("/settings/api/"))
+# Before the catch-all below: pattern routes are tried in the order they are registered.
+app.include_router(settings_api_router(container))
 
 NOT_YET_AVAILABLE = "The settings API is part of hubnox but not yet available in this build."
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

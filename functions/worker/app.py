@@ -1,56 +1,83 @@
 """The worker function: runs the jobs on the SQS jobs queue (WorkerFunction in template.yaml).
 
-Each record is one job, a JSON object with a `kind`. A record that fails is reported back in
-`batchItemFailures`, so only it returns to the queue (and reaches the dead-letter queue after five
-tries); the others are deleted.
+Each record is one `hubnox.jobs.Job`. A record that fails is reported back in `batchItemFailures`,
+so only it returns to the queue; the others are deleted. Before a retryable failure is reported,
+the record's visibility timeout is set to a growing backoff, so the next try comes later each
+time; after `MAX_ATTEMPTS` receives SQS moves the message to the dead-letter queue (the runner
+has then already failed the run and said so on the deal).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
-from hubnox.errors import BadRequestError
+from hubnox.config import get_settings
+from hubnox.errors import BadRequestError, TransientError
+from hubnox.jobs import Job
 from hubnox.observability import logger, metrics, tracer
+from hubnox.sync.runner import MAX_ATTEMPTS, backoff_seconds
+from hubnox.wiring import Container
 
-Job = dict[str, Any]
-JobHandler = Callable[[Job], None]
-
-#: What the worker runs, by job kind.
-JOB_HANDLERS: Mapping[str, JobHandler] = MappingProxyType({})
+container = Container(get_settings())
 
 # A batch whose every record failed is still a partial response, not an invocation error, so each
 # record keeps its own receive count and the metrics below are still published.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def parse_job(body: str) -> Job:
-    """The job a record carries: a JSON object with a non-empty string `kind`."""
+def parse_job(record: SQSRecord) -> Job:
+    """The job a record carries; a malformed one is logged and fails its record (it ends in the DLQ)."""
     try:
-        job = json.loads(body)
-    except ValueError as exc:
-        raise BadRequestError(f"The job is not JSON: {exc}") from exc
-    if not isinstance(job, dict) or not isinstance(job.get("kind"), str) or not job["kind"]:
-        raise BadRequestError("The job is not a JSON object with a string 'kind'.")
-    return job
+        return Job.from_message(record.body)
+    except (ValueError, ValidationError) as exc:
+        logger.error("malformed job: it will be retried and then wait in the dead-letter queue",
+                     extra={"message_id": record.message_id, "error": str(exc)[:500]})
+        raise BadRequestError(f"The job in message {record.message_id} is malformed: {exc}") from exc
+
+
+def attempt_of(record: SQSRecord) -> int:
+    """Which try this is: SQS's ApproximateReceiveCount (1 on the first delivery)."""
+    try:
+        return max(1, int(record.attributes.approximate_receive_count))
+    except (TypeError, ValueError):
+        return 1
+
+
+def postpone(record: SQSRecord, attempt: int, retry_after: float | None) -> None:
+    """Hide the record for the backoff of its try, so the queue brings it back that much later."""
+    delay = backoff_seconds(attempt, retry_after)
+    queue_url = container.settings.jobs_queue_url or record.queue_url
+    try:
+        container.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record.receipt_handle,
+                                                VisibilityTimeout=delay)
+    except (BotoCoreError, ClientError) as exc:
+        # The queue's own visibility timeout still brings the job back, only sooner or later.
+        logger.warning("could not set the job's backoff", extra={"error": str(exc), "delay": delay})
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     """Run the job in one record; raising fails only this record."""
-    job = parse_job(record.body)
-    handler = JOB_HANDLERS.get(job["kind"])
-    if handler is None:
-        known = ", ".join(sorted(JOB_HANDLERS)) or "none yet"
-        raise BadRequestError(f"Unknown job kind {job['kind']!r} (kinds this worker runs: {known}).")
-    handler(job)
+    job = parse_job(record)
+    attempt = attempt_of(record)
+    logger.append_keys(run_id=job.run_id, portal_id=job.portal_id, job_kind=job.kind)
+    try:
+        container.job_runner.run(job, attempt=attempt, max_attempts=MAX_ATTEMPTS)
+    except Exception as exc:
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        postpone(record, attempt, retry_after)
+        logger.warning("job will be retried", extra={"attempt": attempt, "error": str(exc)[:500],
+                                                     "error_type": type(exc).__name__})
+        raise
+    finally:
+        logger.remove_keys(["run_id", "portal_id", "job_kind"])
 
 
 @logger.inject_lambda_context

@@ -112,15 +112,26 @@ def test_the_worker_fails_each_record_whose_job_it_cannot_run(template):
     assert failed == [r["messageId"] for r in event["Records"]]
 
 
+class RecordingRunner:
+    """Stands in for the job runner: records the jobs it is given and runs none."""
+
+    def __init__(self) -> None:
+        self.jobs: list[Any] = []
+
+    def run(self, job: Any, attempt: int, max_attempts: int) -> None:
+        self.jobs.append((job, attempt, max_attempts))
+
+
 def test_the_worker_reports_only_the_records_that_failed(template, monkeypatch):
     worker = load_functions(template)["worker"]
     event = sample("worker_sqs.json")
-    worker.invoke(event)  # loads functions/worker/app.py, as hubnox_function_worker
-    ran: list[dict[str, Any]] = []
-    module = sys.modules["hubnox_function_worker"]
-    monkeypatch.setattr(module, "JOB_HANDLERS", {"create_document": ran.append})
+    event["Records"][1] = {**event["Records"][1], "body": "{oops"}
+    worker._handler()  # loads functions/worker/app.py, as hubnox_function_worker
+    runner = RecordingRunner()
+    # The container builds its runner on first use; give it this one instead (setattr would build it).
+    monkeypatch.setitem(sys.modules["hubnox_function_worker"].container.__dict__, "job_runner", runner)
     result = worker.invoke(event)
-    assert [job["kind"] for job in ran] == ["create_document"]
+    assert [(job.kind, job.object_id, attempt) for job, attempt, _ in runner.jobs] == [("create_document", "904", 1)]
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
 
 

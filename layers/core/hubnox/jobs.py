@@ -47,8 +47,8 @@ class Job(BaseModel):
     def for_run(cls, run: Run) -> Job:
         """The job that carries out `run`."""
         return cls(run_id=run.run_id, portal_id=run.portal_id, kind=run.kind, trigger=run.trigger,
-                   object_type=run.object_type,  # type: ignore[arg-type]
-                   object_id=run.object_id, document_type=run.document_type,  # type: ignore[arg-type]
+                   object_type=run.object_type,
+                   object_id=run.object_id, document_type=run.document_type,
                    trigger_key=run.trigger_key, callback_id=run.callback_id)
 
     def to_message(self) -> str:

@@ -8,6 +8,7 @@ boto3 finds a local endpoint the standard way (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from functools import cached_property
@@ -16,6 +17,7 @@ from typing import Any
 import boto3
 import httpx
 
+from hubnox.card import CardActions, CardService
 from hubnox.config import Settings
 from hubnox.connections import ConnectionService, FortnoxTokenSource, HubSpotTokenSource, StaticToken
 from hubnox.errors import ConnectionBrokenError
@@ -24,7 +26,7 @@ from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.http import TokenSource, build_http_client
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
-from hubnox.jobs import JobQueue
+from hubnox.jobs import JobQueue, submit
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
 from hubnox.store.cursors import CursorStore
@@ -35,6 +37,8 @@ from hubnox.store.ratelimit import DynamoRateBudget
 from hubnox.store.runs import RunStore
 from hubnox.store.settings import SettingsStore
 from hubnox.store.table import BOTO_CONFIG, Table
+from hubnox.sync.runner import JobRunner
+from hubnox.sync.settings import migrate
 from hubnox.web.signing import Signer
 
 
@@ -181,5 +185,46 @@ class Container:
             hubspot_client=lambda portal_id, token: self.hubspot_client(portal_id, StaticToken(token)),
             fortnox_client=lambda tenant_id, token: self._fortnox_client_for(tenant_id, StaticToken(token)),
             fortnox_service_account=self.settings.fortnox_service_account,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def card_service(self) -> CardService:
+        """The app card's builder, with its in-process cache (one per container)."""
+        return CardService(
+            connections=self.connections,
+            runs=self.runs,
+            deal_links=self.deal_links,
+            hubspot=self.hubspot_client,
+            fortnox=self.fortnox_client,
+            signer=self.signer,
+            public_base=self.settings.public_base,
+            default_document_type=lambda portal_id: migrate(
+                self.portal_settings.get(portal_id)[0]).default_document_type,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def card_actions(self) -> CardActions:
+        return CardActions(
+            cards=self.card_service,
+            connections=self.connections,
+            runs=self.runs,
+            deal_links=self.deal_links,
+            submit=functools.partial(submit, self.runs, self.jobs),
+        )
+
+    @cached_property
+    def job_runner(self) -> JobRunner:
+        """The worker's job runner over this container's clients and stores."""
+        return JobRunner(
+            hubspot=self.hubspot_client,
+            fortnox=self.fortnox_client,
+            runs=self.runs,
+            deal_links=self.deal_links,
+            settings=self.portal_settings,
+            leases=self.leases,
+            signer=self.signer,
+            public_base=self.settings.public_base,
             clock=self.clock,
         )

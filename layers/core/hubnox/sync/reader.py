@@ -1,0 +1,215 @@
+"""Reading a deal from HubSpot with the fewest calls: everything a document is made from.
+
+A deal is read in three to five requests, whatever its size (up to 100 line items):
+
+1. the deal with the ids of its line items, companies and contacts (one GET with `associations`);
+2. its line items (one batch read per 100);
+3. the products of line items that carry no SKU of their own (one batch read, only when needed);
+4. the primary company, or the deal's contacts when it has no company (one batch read);
+5. with a company, the deal's first contact when the settings use it (one batch read): it is the
+   reference person (`YourReference`) and gives a company customer its invoice e-mail.
+
+Decisions kept here:
+- the customer's company is the deal's *primary* company (association type 5, which the deal read
+  names `deal_to_company`); a deal whose companies are all unlabelled uses the first one listed;
+- a deal without a company has all its contacts read (one batch, in the order the deal lists them:
+  the first is the customer); a deal with one reads only its first contact, and only when the
+  settings use it (`needs_reference_contact`);
+- the owner's name is not read: it needs the owners API and its optional scope, one call more per
+  deal, and Fortnox's `OurReference` is better filled from a mapped deal property;
+- the portal's tax-rate library is not read: it has no 2026-03 path in HubSpot's specs and needs
+  the optional `tax_rates.read` scope; a line naming a tax rate takes its article's VAT, and the
+  note says so (`DealSnapshot.line_vat`);
+- the portal's currency is read (account details, one call) only for a deal without a currency;
+- line items keep the order of `hs_position_on_quote` where HubSpot set it, else their creation
+  order (their ids); line items deleted between the two reads are left out with a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Self
+
+from hubnox.hubspot import paths
+from hubnox.hubspot.models import (
+    AccountDetails,
+    BatchReadResult,
+    Company,
+    Contact,
+    CrmObject,
+    Deal,
+    LineItem,
+    Product,
+    association_key,
+)
+from hubnox.sync.model import DealSnapshot, SyncWarning
+from hubnox.sync.settings import PortalSettings
+
+#: the association type name HubSpot gives the deal's primary company (type id 5) in a deal read
+PRIMARY_COMPANY_TYPE = "deal_to_company"
+#: the line-item property HubSpot orders a deal's or quote's line items by
+POSITION_PROPERTY = "hs_position_on_quote"
+
+
+class HubSpotReader(Protocol):
+    """What reading a deal needs of the HubSpot client."""
+
+    def get_object(self, object_type: str, object_id: str, properties: Sequence[str] = (),
+                   associations: Sequence[str] = (), *, model: Any = ...) -> Any: ...
+
+    def batch_read(self, object_type: str, ids: Sequence[str], properties: Sequence[str], *,
+                   model: type[CrmObject] = ...) -> BatchReadResult: ...
+
+    def account_details(self) -> AccountDetails: ...
+
+
+class DealRecord(Deal):
+    """A deal as read with its associations, remembering which company is the primary one."""
+
+    primary_company_id: str | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Self:
+        deal = super().from_api(data)
+        primary = None
+        for name, block in (data.get("associations") or {}).items():
+            if association_key(name) != "companies":
+                continue
+            primary = primary or next((str(item["id"]) for item in (block or {}).get("results", [])
+                                       if item.get("type") == PRIMARY_COMPANY_TYPE and "id" in item), None)
+        return deal.model_copy(update={"primary_company_id": primary})
+
+    @property
+    def customer_company_id(self) -> str | None:
+        """The company the document is for: the primary one, else the first associated."""
+        return self.primary_company_id or next(iter(self.company_ids), None)
+
+
+@dataclass(frozen=True)
+class DealReading:
+    """Everything read for one deal: the deal, its line items in order, the products of line items
+    without a SKU, the customer's company or else the deal's contacts, and what was missing."""
+
+    deal: DealRecord
+    line_items: list[LineItem]
+    products: dict[str, Product] = field(default_factory=dict)
+    company: Company | None = None
+    contacts: list[Contact] = field(default_factory=list)
+    warnings: list[SyncWarning] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PropertiesToRead:
+    """The HubSpot properties the portal's settings map, beyond what hubnox always reads, and
+    whether a deal with a company also needs its first contact."""
+
+    deal: Sequence[str] = ()
+    line_item: Sequence[str] = ()
+    company: Sequence[str] = ()
+    contact: Sequence[str] = ()
+    reference_contact: bool = True
+
+
+def _with(base: Sequence[str], extra: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys([*base, *(name for name in extra if name)]))
+
+
+def read_deal(hubspot: HubSpotReader, deal_id: str, wanted: PropertiesToRead = PropertiesToRead()) -> DealReading:
+    """The deal, its line items (and products where a SKU is missing) and its customer's company or
+    contacts, in at most five requests for up to 100 line items.
+
+    Raises `NotFoundError` when the deal does not exist.
+    """
+    deal = hubspot.get_object(paths.DEALS, deal_id, _with(Deal.PROPERTIES, wanted.deal),
+                              ("line_items", "companies", "contacts"), model=DealRecord)
+    warnings: list[SyncWarning] = []
+    line_items = _line_items(hubspot, deal, wanted, warnings)
+    products = _products(hubspot, line_items)
+    company: Company | None = None
+    contacts: list[Contact] = []
+    company_id = deal.customer_company_id
+    if company_id is not None:
+        found = hubspot.batch_read(paths.COMPANIES, [company_id], _with(Company.PROPERTIES, wanted.company),
+                                   model=Company).found
+        company = found[0] if found else None  # type: ignore[assignment]
+        if company is None:
+            warnings.append(SyncWarning(code="COMPANY_MISSING", message=f"The deal's company {company_id} could "
+                                        "not be read from HubSpot (deleted?)."))
+    contact_ids = _contacts_to_read(deal, company_id is not None, wanted)
+    if contact_ids:
+        result = hubspot.batch_read(paths.CONTACTS, contact_ids, _with(Contact.PROPERTIES, wanted.contact),
+                                    model=Contact)
+        by_id = {record.id: record for record in result.found}
+        contacts = [by_id[i] for i in contact_ids if i in by_id]  # type: ignore[misc]
+    return DealReading(deal=deal, line_items=line_items, products=products, company=company,
+                       contacts=contacts, warnings=warnings)
+
+
+def _contacts_to_read(deal: Deal, has_company: bool, wanted: PropertiesToRead) -> list[str]:
+    """Without a company any contact may be the customer; with one, only the reference person matters."""
+    if not has_company:
+        return deal.contact_ids
+    return deal.contact_ids[:1] if wanted.reference_contact else []
+
+
+def _line_items(hubspot: HubSpotReader, deal: Deal, wanted: PropertiesToRead, warnings: list[SyncWarning]
+                ) -> list[LineItem]:
+    if not deal.line_item_ids:
+        return []
+    result = hubspot.batch_read(paths.LINE_ITEMS, deal.line_item_ids,
+                                _with((*LineItem.PROPERTIES, POSITION_PROPERTY), wanted.line_item),
+                                model=LineItem)
+    if result.missing:
+        warnings.append(SyncWarning(code="LINE_ITEMS_MISSING",
+                                    message=f"{len(result.missing)} line item(s) of the deal could not be read "
+                                    f"from HubSpot (deleted?) and are not on the document: "
+                                    f"{', '.join(result.missing)}."))
+    return sorted(result.found, key=_position)  # type: ignore[arg-type]
+
+
+def _position(item: CrmObject) -> tuple[int, float, int, str]:
+    position = item.prop(POSITION_PROPERTY)
+    try:
+        place = float(position) if position is not None else 0.0
+    except ValueError:
+        place = 0.0
+    numeric = int(item.id) if item.id.isdigit() else 0
+    return (0 if position is not None else 1, place, numeric, item.id)
+
+
+def _products(hubspot: HubSpotReader, line_items: Sequence[LineItem]) -> dict[str, Product]:
+    wanted = [item.product_id for item in line_items if not item.sku and item.product_id]
+    if not wanted:
+        return {}
+    result = hubspot.batch_read(paths.PRODUCTS, wanted, Product.PROPERTIES, model=Product)
+    return {record.id: record for record in result.found}  # type: ignore[misc]
+
+
+def needs_reference_contact(settings: PortalSettings) -> bool:
+    """Whether a deal with a company also needs its first contact: for `YourReference` when no deal
+    property is mapped to it, or for the e-mail of a company customer whose mapping has none."""
+    if settings.deal_fields.your_reference is None:
+        return True
+    company_email = any(field.startswith("Email") for field in settings.customer_fields.company)
+    contact_email = any(field.startswith("Email") for field in settings.customer_fields.contact)
+    return contact_email and not company_email
+
+
+def properties_to_read(settings: PortalSettings) -> PropertiesToRead:
+    """What the portal's settings need read from a deal and its records."""
+    mapped = settings.hubspot_properties()
+    return PropertiesToRead(deal=mapped.get("deal", ()), line_item=mapped.get("line_item", ()),
+                            company=mapped.get("company", ()), contact=mapped.get("contact", ()),
+                            reference_contact=needs_reference_contact(settings))
+
+
+def snapshot_of(hubspot: HubSpotReader, reading: DealReading) -> DealSnapshot:
+    """The deal as the sync logic takes it; the portal's currency is asked for only when the deal
+    names none."""
+    currency = reading.deal.currency
+    if currency is None:
+        currency = hubspot.account_details().company_currency
+    return DealSnapshot(deal=reading.deal, line_items=reading.line_items, products=reading.products,
+                        company=reading.company, contacts=reading.contacts,
+                        portal_currency=(currency or "SEK").upper())
