@@ -30,3 +30,7 @@ class NonceStore:
         except ConditionFailed:
             return False
         return True
+
+    def release(self, kind: str, value: str) -> None:
+        """Give back a claim whose work could not be done, so that a retry can claim it again."""
+        self._table.delete(nonce_key(kind, value))

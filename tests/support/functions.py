@@ -1,0 +1,184 @@
+"""hubnox's functions in unit tests: loaded from functions/<name>/app.py as Lambda loads them, wired to
+moto (the table, the tokens key, the jobs queue) through a `Container` the test owns, and invoked
+with events made from the samples in events/ and signed the way HubSpot signs.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qsl
+
+import boto3
+import httpx
+from moto import mock_aws
+from pydantic import SecretStr
+
+from hubnox.config import Settings
+from hubnox.jobs import Job
+from hubnox.store.connections import FortnoxConnection, HubSpotConnection
+from hubnox.store.table import create_table
+from hubnox.wiring import Container
+from sandbox.gateway import LambdaContext, functions_from_template, read_template
+from tests.support.aws import REGION, TABLE
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EVENTS = REPO_ROOT / "events"
+
+#: the documented values the sample events in events/ are signed and linked with (events/README.md)
+SAMPLE_HUBSPOT_SECRET = "hubnox-local-hubspot-secret"
+SAMPLE_PUBLIC_BASE = "https://hubnox.example.com"
+SAMPLE_SIGNING_KEY = "hubnox-sample-events-signing-key"
+SAMPLE_PORTAL = "102670506"
+
+#: 2026-11-27 09:23:22 UTC, the moment the sample events were made
+START = 1795771402.913
+
+
+class Clock:
+    """A clock tests move by hand (epoch seconds)."""
+
+    def __init__(self, start: float = START) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    @property
+    def ms(self) -> int:
+        return int(self.now * 1000)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@cache
+def _specs() -> dict[str, Any]:
+    return functions_from_template(read_template())
+
+
+@cache
+def load_function(name: str) -> ModuleType:
+    """functions/<name>/app.py as its own module, loaded once per test session."""
+    path = REPO_ROOT / "functions" / name / "app.py"
+    module_name = f"hubnox_test_function_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def sample_event(name: str) -> dict[str, Any]:
+    """A fresh copy of events/<name>."""
+    return copy.deepcopy(json.loads((EVENTS / name).read_text(encoding="utf-8")))
+
+
+def http_event(sample: str, *, body: str | None = None, headers: dict[str, str] | None = None,
+               raw_query: str | None = None, domain: str | None = None) -> dict[str, Any]:
+    """A sample HTTP event with another body, query or host, and (re)placed headers (lower-cased)."""
+    event = sample_event(sample)
+    event["headers"] = {name: value for name, value in event["headers"].items()
+                        if not name.startswith("x-hubspot-")}
+    if body is not None:
+        event["body"] = body
+        event["isBase64Encoded"] = False
+        event["headers"]["content-length"] = str(len(body.encode()))
+    if raw_query is not None:
+        event["rawQueryString"] = raw_query
+        pairs = parse_qsl(raw_query, keep_blank_values=True)
+        if pairs:
+            event["queryStringParameters"] = dict(pairs)
+        else:
+            event.pop("queryStringParameters", None)
+    if domain is not None:
+        event["headers"]["host"] = domain
+        event["requestContext"]["domainName"] = domain
+    event["headers"].update({name.lower(): value for name, value in (headers or {}).items()})
+    return event
+
+
+@dataclass
+class World:
+    """hubnox on moto for one test: a container with the table, the tokens key and the jobs queue."""
+
+    container: Container
+    clock: Clock
+    sqs: Any
+    queue_url: str
+    received: list[Job] = field(default_factory=list)
+
+    def install(self, portal_id: str = SAMPLE_PORTAL, access_token: str = "hs-access",
+                refresh_token: str = "hs-refresh") -> None:
+        """hubnox installed in the portal, as the OAuth callback leaves it."""
+        self.container.connections.put_hubspot(HubSpotConnection(
+            portal_id=portal_id, hub_domain=f"portal-{portal_id}.hubspot.com", access_token=SecretStr(access_token),
+            refresh_token=SecretStr(refresh_token), access_expires_at=self.clock() + 1800,
+            installed_at=self.clock()))
+
+    def connect_fortnox(self, portal_id: str = SAMPLE_PORTAL, tenant_id: str = "1234567") -> None:
+        """A Fortnox company connected to the portal with a service account."""
+        self.container.connections.put_fortnox(FortnoxConnection(
+            portal_id=portal_id, tenant_id=tenant_id, company_name="Exempelbolaget AB",
+            auth_mode="client_credentials", access_token=SecretStr("fx-access"),
+            access_expires_at=self.clock() + 3600, connected_at=self.clock()))
+
+    def jobs(self) -> list[Job]:
+        """Every job sent to the queue since the last call."""
+        fresh: list[Job] = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                                WaitTimeSeconds=0).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                fresh.append(Job.from_message(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        self.received += fresh
+        return fresh
+
+    def items(self, prefix: str) -> list[dict[str, Any]]:
+        """Every table item whose partition key starts with `prefix` (e.g. `NONCE#`)."""
+        scan = self.container.dynamodb.scan(TableName=TABLE)
+        return [item for item in scan["Items"] if item["pk"]["S"].startswith(prefix)]
+
+    def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Run the function's handler on `event` with this world's container, as Lambda would."""
+        module = load_function(function)
+        module.container = self.container
+        return module.lambda_handler(event, LambdaContext(_specs()[function], clock=self.clock))
+
+
+@cache
+def _sqs() -> Any:
+    return boto3.client("sqs", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test")
+
+
+@contextmanager
+def world_on_moto(aws_clients: tuple[Any, Any], *, clock: Clock | None = None,
+                  hubspot_transport: httpx.BaseTransport | None = None, **settings: Any) -> Iterator[World]:
+    """A `World` with the sample settings (secret, base URL, signing key), overridable by keyword."""
+    dynamodb, kms = aws_clients
+    sqs = _sqs()
+    with mock_aws():
+        create_table(dynamodb, TABLE)
+        key_id = kms.create_key(Description="hubnox tokens")["KeyMetadata"]["KeyId"]
+        queue_url = sqs.create_queue(QueueName="hubnox-jobs")["QueueUrl"]
+        values = {"public_base_url": SAMPLE_PUBLIC_BASE, "hubspot_client_secret": SAMPLE_HUBSPOT_SECRET,
+                  "signing_key": SAMPLE_SIGNING_KEY, "table_name": TABLE, "jobs_queue_url": queue_url,
+                  "kms_key_id": key_id, **settings}
+        clock = clock or Clock()
+        container = Container(Settings(**values), clock=clock, hubspot_transport=hubspot_transport)
+        # Clients are slow to build; the container's are the session's (cached_property slots).
+        vars(container).update(dynamodb=dynamodb, kms=kms, sqs=sqs)
+        yield World(container, clock, sqs, queue_url)
