@@ -75,5 +75,14 @@ build: $(SAM)
 	echo "sam build with $$py312"; \
 	PATH="$$(dirname "$$py312"):$$PATH" $(SAM_ENV) $(SAM) build
 
+# The HubSpot project (hubspot-app/): its generated files match the backend, and the app card
+# type-checks against @hubspot/ui-extensions (needs npm and the npm registry).
+APP_CARDS := hubspot-app/src/app/cards
+.PHONY: app-check
+app-check: $(STAMP)
+	$(BIN)/python hubspot-app/hsmeta.py --check
+	cd $(APP_CARDS) && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+	cd $(APP_CARDS) && npm run typecheck
+
 clean:
 	rm -rf $(VENV) .sam-venv .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,25 +1,68 @@
-"""The crm_card function: the deal app card's data and actions (CrmCardFunction in template.yaml)."""
+"""The crm_card function: the app card's data and actions (CrmCardFunction in template.yaml).
+
+    GET  /hubspot/card                      the card for one record (deal, company or contact)
+    POST /hubspot/card/actions/{action}     update-customer, create-document, open-settings
+
+The React card calls both through `hubspot.fetch`, so every request is signed by HubSpot (v3) and
+refused with 401 otherwise. HubSpot appends `portalId`, `userId`, `userEmail` and `appId` to the
+query; the card adds `objectType` and `objectId` (in the query, or in the JSON body of an action).
+Building the card and running the actions live in `hubnox.card`.
+"""
 
 from __future__ import annotations
 
-from http import HTTPStatus
+import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from hubnox.card import CardRequest
+from hubnox.config import get_settings
+from hubnox.errors import BadRequestError
 from hubnox.observability import logger, tracer
+from hubnox.web.http import json_response, register_error_handlers
+from hubnox.web.hubspot_auth import hubspot_signature_middleware
+from hubnox.wiring import Container
 
 app = APIGatewayHttpResolver()
-
-NOT_YET_AVAILABLE = "The hubnox app card is part of hubnox but not yet available in this build."
+container = Container(get_settings())
+register_error_handlers(app, json_paths=lambda path: True)
+app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, container.clock)])
 
 
 @app.get("/hubspot/card")
+def card() -> Response:
+    request = CardRequest.from_query(_query())
+    return json_response(container.card_service.card(request))
+
+
 @app.post("/hubspot/card/actions/<action>")
-def not_yet_available(action: str | None = None) -> tuple[dict[str, str], int]:
-    return {"message": NOT_YET_AVAILABLE}, HTTPStatus.NOT_IMPLEMENTED
+def card_action(action: str) -> Response:
+    body = _json_body(app.current_event.decoded_body)
+    request = CardRequest.from_query(_query(), body)
+    answer = container.card_actions.perform(action, request, body)
+    logger.info("card action", extra={"action": action, "portal_id": request.portal_id,
+                                      "object_type": request.object_type, "run_id": answer.get("runId")})
+    return json_response(answer)
+
+
+def _query() -> dict[str, str]:
+    return dict(app.current_event.query_string_parameters or {})
+
+
+def _json_body(body: str | None) -> dict[str, Any]:
+    """The action's JSON object body; empty when there is none."""
+    if not body:
+        return {}
+    try:
+        value = json.loads(body)
+    except ValueError as error:
+        raise BadRequestError(f"The request body is not valid JSON: {error}.", code="MALFORMED_JSON") from None
+    if not isinstance(value, dict):
+        raise BadRequestError("The request body is not a JSON object.", code="MALFORMED_JSON")
+    return value
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
