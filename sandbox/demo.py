@@ -9,7 +9,9 @@ the stack and ends with a line that starts `demo: OK`, or exits non-zero saying 
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,8 +19,10 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -117,6 +121,8 @@ def admin_connects_fortnox(demo: Demo) -> list[str]:
 
 #: HubSpot-defined association type: line item -> deal (reference/hubspot.md §4.6).
 LINE_ITEM_TO_DEAL = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 20}
+DEAL_TO_PRIMARY_COMPANY = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}
+DEAL_TO_CONTACT = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}
 DEMO_LINE_ITEMS = (
     {"name": "Onboarding workshop", "quantity": "1", "price": "12000.00", "hs_sku": "HNX-ONB"},
     {"name": "hubnox seat, 12 months", "quantity": "5", "price": "1490.50", "hs_sku": "HNX-SEAT"},
@@ -126,11 +132,21 @@ DEMO_LINE_ITEMS = (
 def deal_with_line_items(demo: Demo) -> list[str]:
     headers = _bearer(demo.facts["hubspot_token"])
     base = f"{demo.hubspot_api_url}/crm/objects/2026-03"
+    company = demo.call("POST", f"{base}/companies", headers=headers, expect=(201,), json={
+        "properties": {"name": "Acme AB", "organisation_number": "556036-0793", "domain": "acme.example",
+                       "address": "Sveavägen 1", "zip": "111 57", "city": "Stockholm", "country": "Sweden"},
+        "associations": [],
+    }).json()
+    contact = demo.call("POST", f"{base}/contacts", headers=headers, expect=(201,), json={
+        "properties": {"firstname": "Astrid", "lastname": "Lind", "email": "astrid.lind@acme.example"},
+        "associations": [],
+    }).json()
     deal = demo.call("POST", f"{base}/0-3", headers=headers, expect=(201,), json={
         "properties": {"dealname": "Acme AB - hubnox rollout", "pipeline": "default",
                        "dealstage": "appointmentscheduled", "closedate": "2026-12-15",
                        "deal_currency_code": "SEK"},
-        "associations": [],
+        "associations": [{"to": {"id": company["id"]}, "types": [DEAL_TO_PRIMARY_COMPANY]},
+                         {"to": {"id": contact["id"]}, "types": [DEAL_TO_CONTACT]}],
     }).json()
     demo.facts["deal_id"] = deal["id"]
     for item in DEMO_LINE_ITEMS:
@@ -151,23 +167,141 @@ def deal_with_line_items(demo: Demo) -> list[str]:
         "inputs": [{"id": i} for i in ids],
     }).json()["results"]
     demo.facts["line_items"] = [item["properties"] for item in sorted(items, key=lambda i: int(i["id"]))]
-    lines = [f"deal {deal['id']} \"{read['properties']['dealname']}\" with {len(ids)} line items:"]
+    lines = [f"deal {deal['id']} \"{read['properties']['dealname']}\" for Acme AB (organisation number "
+             f"556036-0793, contact Astrid Lind) with {len(ids)} line items:"]
     lines += [f"  {p['quantity']} x {p['name']} at {p['price']} = {p['amount']} SEK"
               for p in demo.facts["line_items"]]
     return lines
+
+
+def _enroll(demo: Demo) -> dict[str, Any]:
+    """HubSpot's workflow engine reaching hubnox's create-document action for the demo's deal."""
+    delivery = demo.call("POST", f"{demo.hubspot_api_url}/_sandbox/workflows/enroll", json={
+        "portalId": int(demo.facts["portal_id"]), "clientId": demo.environment["HUBSPOT_CLIENT_ID"],
+        "objectType": "DEAL", "objectId": demo.facts["deal_id"], "inputFields": {"documentType": "invoice"},
+        "actionUrl": f"{demo.public_base_url}/hubspot/actions/create-document", "objectProperties": ["dealname"],
+    }).json()
+    state = (delivery.get("body") or {}).get("outputFields", {}).get("hs_execution_state")
+    if delivery.get("status") != 200 or state != "BLOCK":
+        raise DemoFailure(f"hubnox did not answer the workflow action with BLOCK: {delivery}")
+    return delivery
+
+
+def _run_worker(demo: Demo, callback_id: str) -> dict[str, Any]:
+    drained = demo.call("POST", f"{demo.gateway_url}/_sandbox/worker/drain", timeout=120).json()
+    if drained.get("timed_out"):
+        raise DemoFailure(f"the worker did not finish the queue: {drained}")
+    execution = demo.call("GET", f"{demo.hubspot_api_url}/_sandbox/callbacks/{callback_id}").json()
+    if execution.get("executionState") != "SUCCESS":
+        raise DemoFailure(f"the workflow action did not complete with SUCCESS: {execution}")
+    return execution
+
+
+def _invoices_for_deal(demo: Demo) -> list[dict[str, Any]]:
+    """What a bookkeeper sees in Fortnox: the company's invoices that name the demo's deal."""
+    company = demo.call("GET", f"{demo.fortnox_api_url}/_sandbox/companies/{demo.facts['tenant_id']}").json()
+    return [i for i in company.get("Invoices") or []
+            if str(i.get("ExternalInvoiceReference1")) == str(demo.facts["deal_id"])]
+
+
+def workflow_runs_hubnox(demo: Demo) -> list[str]:
+    delivery = _enroll(demo)
+    demo.facts["callback_id"] = delivery["callbackId"]
+    return [f"HubSpot POSTs the signed execution {delivery['callbackId']} to /hubspot/actions/create-document",
+            "hubnox checks the signature, records a run, queues the job and answers BLOCK at once"]
+
+
+def worker_makes_the_invoice(demo: Demo) -> list[str]:
+    execution = _run_worker(demo, demo.facts["callback_id"])
+    outputs = execution["outputFields"]
+    [invoice] = _invoices_for_deal(demo)
+    if str(invoice["DocumentNumber"]) != str(outputs["documentNumber"]):
+        raise DemoFailure(f"the callback names invoice {outputs['documentNumber']}, Fortnox has "
+                          f"{invoice['DocumentNumber']}")
+    if invoice.get("Booked") or invoice.get("Sent"):
+        raise DemoFailure("hubnox must leave a draft: the invoice is booked or sent")
+    hubspot_net = sum(Decimal(p["amount"]) for p in demo.facts["line_items"])
+    if Decimal(str(invoice["Net"])) != hubspot_net:
+        raise DemoFailure(f"Fortnox's net {invoice['Net']} differs from the line items' {hubspot_net}")
+    demo.facts["document_number"] = str(invoice["DocumentNumber"])
+    lines = [f"the workflow action completed: SUCCESS, invoice {outputs['documentNumber']}, "
+             f"customer {outputs.get('customerNumber')}",
+             f"Fortnox draft invoice {invoice['DocumentNumber']} for {invoice['CustomerName']} "
+             f"(customer {invoice['CustomerNumber']}, created from the company's organisation number):"]
+    lines += [f"  {row['DeliveredQuantity']} x {row['Description']} ({row['ArticleNumber']}) at {row['Price']} "
+              f"= {row['Total']}, VAT {row['VAT']} %" for row in invoice["InvoiceRows"]]
+    lines.append(f"  net {invoice['Net']} + VAT {invoice['TotalVAT']} (round-off {invoice['RoundOff']}) = "
+                 f"{invoice['Total']} {invoice['Currency']}; the line items say {hubspot_net}: they match")
+    return lines
+
+
+def note_on_the_deal(demo: Demo) -> list[str]:
+    headers = _bearer(demo.facts["hubspot_token"])
+    base = f"{demo.hubspot_api_url}/crm/objects/2026-03"
+    linked = demo.call("GET", f"{base}/0-3/{demo.facts['deal_id']}/associations/notes", headers=headers).json()
+    if not linked.get("results"):
+        raise DemoFailure("the deal has no note")
+    note_id = max((str(link["toObjectId"]) for link in linked["results"]), key=int)
+    note = demo.call("GET", f"{base}/notes/{note_id}", headers=headers,
+                     params={"properties": "hs_note_body,hs_attachment_ids"}).json()["properties"]
+    attachment = (note.get("hs_attachment_ids") or "").split(";")[0]
+    if not attachment:
+        raise DemoFailure("the note carries no attachment")
+    pdf = demo.call("GET", f"{demo.hubspot_api_url}/_sandbox/files/{attachment}/content").content
+    if not pdf.startswith(b"%PDF-"):
+        raise DemoFailure(f"the note's attachment is not a PDF: {pdf[:20]!r}")
+    saved = demo.output_dir / f"fortnox-invoice-{demo.facts['document_number']}.pdf"
+    saved.write_bytes(pdf)
+    deal = demo.call("GET", f"{base}/0-3/{demo.facts['deal_id']}", headers=headers, params={
+        "properties": "fortnox_document_number,fortnox_document_type,fortnox_sync_status"}).json()["properties"]
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", note["hs_note_body"])).split())
+    return [f"note {note_id}: {text[:160]}...",
+            f"attached: the invoice's PDF preview ({len(pdf)} bytes), saved to {saved}",
+            f"deal properties: document {deal['fortnox_document_type']} {deal['fortnox_document_number']}, "
+            f"sync {deal['fortnox_sync_status']}"]
+
+
+def once_is_once(demo: Demo) -> list[str]:
+    again = _enroll(demo)
+    execution = _run_worker(demo, again["callbackId"])
+    number = str(execution["outputFields"]["documentNumber"])
+    invoices = _invoices_for_deal(demo)
+    if len(invoices) != 1 or number != demo.facts["document_number"]:
+        raise DemoFailure(f"a second enrollment made another invoice: {[i['DocumentNumber'] for i in invoices]}")
+    return ["the deal is enrolled again (a workflow re-enrollment): hubnox finds invoice "
+            f"{number} by the deal link and ExternalInvoiceReference1, and makes no second one"]
+
+
+def card_shows_the_invoice(demo: Demo) -> list[str]:
+    query = urlencode({"objectType": "0-3", "objectId": demo.facts["deal_id"]})
+    fetched = demo.call("POST", f"{demo.hubspot_api_url}/_sandbox/cards/fetch", json={
+        "portalId": int(demo.facts["portal_id"]), "appId": int(demo.environment["HUBSPOT_APP_ID"]),
+        "url": f"{demo.public_base_url}/hubspot/card?{query}"}).json()
+    card = fetched.get("body") or {}
+    document = card.get("document") or {}
+    if fetched.get("status") != 200 or str(document.get("number")) != demo.facts["document_number"]:
+        raise DemoFailure(f"the deal's card does not show the invoice: {fetched}")
+    run = card.get("lastRun") or {}
+    return [f"HubSpot fetches the card (signed, as hubspot.fetch does) in {fetched.get('elapsedMs')} ms",
+            f"it shows {document.get('type')} {document.get('number')}: {document.get('status')}, "
+            f"total {document.get('total')} {document.get('currency')}; last run {run.get('status')}"]
 
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-#: The story, in order. Later parts of hubnox add their steps here (install through
-#: /oauth/hubspot/install, connect Fortnox, the workflow action, the worker, the note with the PDF).
+#: The story, in order.
 STORY: list[tuple[str, Step]] = [
     ("The local stack is up", stack_is_up),
     ("An admin installs hubnox from HubSpot", admin_installs_hubnox),
     ("The admin connects Fortnox from the settings page", admin_connects_fortnox),
-    ("A rep creates a deal with line items", deal_with_line_items),
+    ("A rep creates a deal for a company, with line items", deal_with_line_items),
+    ("A HubSpot workflow runs hubnox's action on the deal", workflow_runs_hubnox),
+    ("The worker turns the deal into a draft Fortnox invoice", worker_makes_the_invoice),
+    ("The deal gets a note with the invoice's PDF", note_on_the_deal),
+    ("A second run finds the invoice instead of making another", once_is_once),
+    ("The deal's app card shows the invoice", card_shows_the_invoice),
 ]
 
 

@@ -92,6 +92,8 @@ def test_the_demo_story_runs_against_the_stack_with_requests_the_specs_allow(sta
         tell(demo, out=lines.append)
 
     assert sum(line.startswith("[") for line in lines) == len(STORY)
+    pdfs = list(tmp_path.glob("fortnox-invoice-*.pdf"))
+    assert len(pdfs) == 1 and pdfs[0].read_bytes().startswith(b"%PDF-")
     fortnox = OpenApiSpec.load("fortnox/openapi.json")
     api_calls = [r for r in stack.fortnox.get("/_sandbox/requests").json()["requests"][fortnox_seen:]
                  if r["path"].startswith("/3/")]
