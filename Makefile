@@ -36,11 +36,7 @@ dev: $(STAMP)
 
 # Benchmarks live in benchmarks/ (pytest files); there are none yet.
 bench: $(STAMP)
-	@if ls benchmarks/*.py >/dev/null 2>&1; then \
-		$(BIN)/python -m pytest -q -p no:cacheprovider benchmarks; \
-	else \
-		echo "no benchmarks yet"; \
-	fi
+	$(BIN)/python -m benchmarks
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

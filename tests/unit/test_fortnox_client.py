@@ -502,6 +502,44 @@ def test_an_article_is_read_with_exact_numbers(client: FortnoxClient) -> None:
     assert (article.article_number, article.vat, article.sales_price) == ("W-1", Decimal(25), Decimal(100))
 
 
+def article_list(total: int) -> Responder:
+    """The article list of a company with `total` articles A-0 .. A-<total-1>, 500 a page."""
+
+    def respond(request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        page, limit = int(request.url.params["page"]), int(request.url.params["limit"])
+        numbers = [f"A-{i}" for i in range(total)][(page - 1) * limit:page * limit]
+        items = [{"ArticleNumber": n, "Description": n, "VAT": 25} for n in numbers]
+        return answer({"Articles": items, "MetaInformation": meta(total, max(1, -(-total // limit)), page)})
+
+    return respond
+
+
+def test_many_skus_are_looked_up_in_the_article_list_when_it_costs_fewer_calls(
+        client: FortnoxClient, fortnox: FakeFortnox) -> None:
+    fortnox.on("GET", "/3/articles", article_list(700))
+    found = client.find_articles(["A-1", "A-650", "MISSING", "A-2", "A-1"])
+    assert {number: article is not None for number, article in found.items()} == {
+        "A-1": True, "A-650": True, "MISSING": False, "A-2": True}
+    assert [r.url.params["page"] for r in fortnox.requests("GET", "/3/articles")] == ["1", "2"]
+    assert not [r for r in fortnox.requests("GET") if r.url.path.startswith("/3/articles/")]
+
+
+def test_a_few_skus_in_a_large_company_are_asked_for_one_by_one(client: FortnoxClient, fortnox: FakeFortnox) -> None:
+    fortnox.on("GET", "/3/articles", article_list(5000))
+    found = client.find_articles(["W-1", "NOPE", "W-1"])
+    # One list page shows the list has 10 pages: more than the 2 numbers left, so each is asked for.
+    assert found["W-1"] is not None and found["NOPE"] is None
+    assert len(fortnox.requests("GET", "/3/articles/")) == 2
+    assert client.find_articles(["W-1"]) and len(fortnox.requests("GET", "/3/articles?")) == 0
+
+
+def test_a_new_articles_price_is_created_at_once(client: FortnoxClient, fortnox: FakeFortnox) -> None:
+    fortnox.on("POST", "/3/prices", lambda request, match: answer(
+        {"Price": {**body_of(request)["Price"], "Date": "2026-11-21"}}, 201))
+    client.set_price("A", "W-9", Decimal("99.50"), new_article=True)
+    assert [r.method for r in fortnox.requests(contains="/3/prices")] == ["POST"]
+
+
 def test_an_article_is_created_without_a_sales_price(client: FortnoxClient, fortnox: FakeFortnox) -> None:
     client.create_article(
         Article(

@@ -47,12 +47,16 @@ class FakeArticles:
         self.calls.append(("get", article_number))
         return self.articles.get(article_number)
 
+    def find_articles(self, article_numbers: Any) -> dict[str, Article | None]:
+        return {number: self.get_article(number) for number in dict.fromkeys(article_numbers)}
+
     def create_article(self, article: Article) -> Article:
         self.calls.append(("create", article))
         self.articles[article.article_number or ""] = article
         return article
 
-    def set_price(self, price_list: str, article_number: str, price: Decimal, from_quantity: Decimal = ZERO) -> Any:
+    def set_price(self, price_list: str, article_number: str, price: Decimal, from_quantity: Decimal = ZERO,
+                  *, new_article: bool = False) -> Any:
         self.calls.append(("price", (price_list, article_number, price)))
         return None
 

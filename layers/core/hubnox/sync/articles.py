@@ -17,6 +17,7 @@ the placeholder article (the only place the deal's `amount` is ever invoiced, an
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
@@ -35,10 +36,12 @@ class ArticlePort(Protocol):
 
     def get_article(self, article_number: str) -> Article | None: ...
 
+    def find_articles(self, article_numbers: Collection[str]) -> dict[str, Article | None]: ...
+
     def create_article(self, article: Article) -> Article: ...
 
     def set_price(self, price_list: str, article_number: str, price: Decimal,
-                  from_quantity: Decimal = ...) -> Any: ...
+                  from_quantity: Decimal = ..., *, new_article: bool = ...) -> Any: ...
 
 
 def resolve_articles(snapshot: DealSnapshot, settings: PortalSettings, fortnox: ArticlePort) -> ArticlePlan:
@@ -50,11 +53,8 @@ def resolve_articles(snapshot: DealSnapshot, settings: PortalSettings, fortnox: 
     """
     if not snapshot.line_items:
         return _deal_amount_plan(snapshot, settings, fortnox)
-    found: dict[str, Article | None] = {}
-    for line in snapshot.line_items:
-        sku = _article_number(snapshot.sku_of(line))
-        if sku is not None and sku not in found:
-            found[sku] = fortnox.get_article(sku)
+    skus = [sku for line in snapshot.line_items if (sku := _article_number(snapshot.sku_of(line))) is not None]
+    found: dict[str, Article | None] = fortnox.find_articles(skus) if skus else {}
     missing = [line for line in snapshot.line_items
                if found.get(_article_number(snapshot.sku_of(line)) or "") is None]
     policy = settings.articles.policy
@@ -107,7 +107,7 @@ class _Planner:
         self.warnings.extend(draft.warnings)
         article = self.fortnox.create_article(draft.article)
         if draft.price is not None:
-            self.fortnox.set_price(draft.price_list, sku, draft.price)
+            self.fortnox.set_price(draft.price_list, sku, draft.price, new_article=True)
         self.created.append(sku)
         return article
 

@@ -45,7 +45,7 @@ from typing import Any, Literal, Protocol
 
 from hubnox import card
 from hubnox.errors import BadRequestError, HubnoxError, TransientError, UserFixableError
-from hubnox.fortnox.models import Article, DocumentKind, FortnoxCustomer, Invoice, Order
+from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.hubspot import paths
 from hubnox.hubspot import properties as deal_properties
 from hubnox.hubspot.client import AssociationInput
@@ -56,8 +56,8 @@ from hubnox.store.deal_links import DealLink, DealLinkStore
 from hubnox.store.leases import LeaseStore
 from hubnox.store.runs import Run, RunStore
 from hubnox.store.settings import SettingsStore
-from hubnox.sync.articles import article_from_product, resolve_articles
-from hubnox.sync.customers import resolve_customer, resolve_record_customer
+from hubnox.sync.articles import ArticlePort, article_from_product, resolve_articles
+from hubnox.sync.customers import CustomerPort, resolve_customer, resolve_record_customer
 from hubnox.sync.documents import build_document
 from hubnox.sync.model import CustomerResolution, DealSnapshot, DocumentDraft, SyncWarning, TotalsDifference
 from hubnox.sync.notes import failure_note, success_note
@@ -141,22 +141,8 @@ class HubSpotPort(Protocol):
     def complete_callback(self, callback_id: str, output_fields: Mapping[str, Any]) -> None: ...
 
 
-class FortnoxPort(Protocol):
+class FortnoxPort(CustomerPort, ArticlePort, Protocol):
     """The Fortnox calls the runner and the sync steps make (`hubnox.fortnox.client.FortnoxClient`)."""
-
-    def find_customers(self, **search: str) -> list[FortnoxCustomer]: ...
-
-    def get_customer(self, customer_number: str) -> FortnoxCustomer: ...
-
-    def create_customer(self, customer: FortnoxCustomer) -> FortnoxCustomer: ...
-
-    def update_customer(self, customer_number: str, customer: FortnoxCustomer) -> FortnoxCustomer: ...
-
-    def get_article(self, article_number: str) -> Article | None: ...
-
-    def create_article(self, article: Article) -> Article: ...
-
-    def set_price(self, price_list: str, article_number: str, price: Decimal, from_quantity: Decimal = ...) -> Any: ...
 
     def find_documents_by_external_reference(self, kind: DocumentKind | str, deal_id: str) -> Any: ...
 
@@ -474,15 +460,19 @@ class JobRunner:
         created: list[str] = []
         priced: list[str] = []
         skipped: list[dict[str, str]] = []
-        for product in _all_products(current.hubspot):
+        products = list(_all_products(current.hubspot))
+        numbers = [number for product in products if (number := product.sku)]
+        existing = current.fortnox.find_articles(numbers) if numbers else {}
+        for product in products:
             try:
                 draft = article_from_product(product, settings)
                 number = draft.article.article_number or ""
-                if current.fortnox.get_article(number) is None:
+                new = existing.get(number) is None
+                if new:
                     current.fortnox.create_article(draft.article)
                     created.append(number)
                 if draft.price is not None:
-                    current.fortnox.set_price(draft.price_list, number, draft.price)
+                    current.fortnox.set_price(draft.price_list, number, draft.price, new_article=new)
                     priced.append(number)
             except UserFixableError as error:
                 skipped.append({"product_id": product.id, "name": product.name or "", "reason": error.message})

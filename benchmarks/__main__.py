@@ -1,0 +1,238 @@
+"""`python -m benchmarks`: what one deal costs in API calls, time and memory, measured on the local stack.
+
+Everything runs in this process on loopback: the gateway and hubnox's functions, both simulators with
+their real rate limits (HubSpot 110 per 10 s per portal, Fortnox 25 per 5 s per integration and
+company) and moto. Deals go the way they go in production: a signed workflow-action request from
+the HubSpot simulator, the job on the queue, the worker, the note. API calls are counted from the
+simulators' request logs, so they are the calls the services would bill, retries included.
+
+Numbers depend on the machine; the README quotes a run with the command that made it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from hubnox.hubspot.properties import ORGANISATION_NUMBER_PROPERTY
+
+#: the deal sizes measured, in line items
+SIZES = (1, 10, 50, 100)
+CRM = "/crm/objects/2026-03"
+
+
+@dataclass
+class Measured:
+    line_items: int
+    hubspot_calls: int
+    fortnox_calls: int
+    seconds: float
+    rate_limited: int
+
+
+def _seed(lines: int, deals: int) -> dict[str, Any]:
+    items = [{"ref": f"line{d}-{i}", "properties": {
+        "name": f"Item {i} of deal {d}", "quantity": str(1 + i % 3), "price": f"{100 + i}.50",
+        "hs_sku": f"SKU-{i % 40}"}} for d in range(deals) for i in range(lines)]
+    # The portal already has the organisation-number property the default match rule reads.
+    properties = {"companies": [{**ORGANISATION_NUMBER_PROPERTY, "groupName": "companyinformation"}]}
+    return {"properties": properties, "objects": {
+        "companies": [{"ref": "acme", "properties": {"name": "Acme AB", "organisation_number": "556036-0793"}}],
+        "line_items": items,
+        "deals": [{"ref": f"deal{d}", "properties": {"dealname": f"Deal {d}", "deal_currency_code": "SEK"},
+                   "associations": [{"to": "acme", "typeId": 5}] + [{"to": f"line{d}-{i}"} for i in range(lines)]}
+                  for d in range(deals)],
+    }}
+
+
+class Bench:
+    """The local stack with one seeded portal per scenario, hubnox installed and Fortnox connected."""
+
+    def __init__(self) -> None:
+        from sandbox.__main__ import start_stack
+
+        for name in ("HUBSPOT_API_URL", "HUBSPOT_AUTH_URL", "FORTNOX_API_URL", "FORTNOX_AUTH_URL", "PUBLIC_BASE_URL"):
+            os.environ.pop(name, None)
+        self.stack = start_stack(0, poll_interval=24 * 3600)
+        self.http = httpx.Client(timeout=180.0)
+        self.env = self.stack.environment
+
+    def close(self) -> None:
+        self.http.close()
+        self.stack.stop()
+
+    def portal(self, lines: int, deals: int) -> tuple[str, str, list[str]]:
+        from sandbox.admin import AdminBrowser, connect_fortnox, install_hubnox, page_data
+
+        seeded = self.http.post(f"{self.stack.hubspot_api_url}/_sandbox/portals", json=_seed(lines, deals)).json()
+        browser = AdminBrowser()
+        portal_id = install_hubnox(browser, self.stack.gateway_url, portal_id=str(seeded["portalId"]))
+        tenant = page_data(connect_fortnox(browser, self.stack.gateway_url), "fortnox-tenant")
+        return portal_id, tenant, [str(seeded["refs"][f"deal{d}"]) for d in range(deals)]
+
+    def log_size(self) -> tuple[int, int]:
+        return (len(self.http.get(f"{self.stack.hubspot_api_url}/_sandbox/requests").json()["requests"]),
+                len(self.http.get(f"{self.stack.fortnox_api_url}/_sandbox/requests").json()["requests"]))
+
+    def calls_since(self, mark: tuple[int, int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        hubspot = self.http.get(f"{self.stack.hubspot_api_url}/_sandbox/requests").json()["requests"][mark[0]:]
+        fortnox = self.http.get(f"{self.stack.fortnox_api_url}/_sandbox/requests").json()["requests"][mark[1]:]
+        return hubspot, fortnox
+
+    def enroll(self, portal_id: str, deal_id: str) -> str:
+        delivery = self.http.post(f"{self.stack.hubspot_api_url}/_sandbox/workflows/enroll", json={
+            "portalId": int(portal_id), "clientId": self.env["HUBSPOT_CLIENT_ID"], "objectType": "DEAL",
+            "objectId": deal_id, "inputFields": {"documentType": "invoice"},
+            "actionUrl": f"{self.stack.gateway_url}/hubspot/actions/create-document"}).json()
+        assert delivery["body"]["outputFields"]["hs_execution_state"] == "BLOCK", delivery
+        return str(delivery["callbackId"])
+
+    def drain(self) -> None:
+        result = self.http.post(f"{self.stack.gateway_url}/_sandbox/worker/drain").json()
+        assert not result.get("timed_out"), result
+
+    def completed(self, callback_id: str) -> dict[str, Any]:
+        execution = self.http.get(f"{self.stack.hubspot_api_url}/_sandbox/callbacks/{callback_id}").json()
+        assert execution.get("executionState") == "SUCCESS", execution
+        return execution
+
+
+def _api(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The API calls among logged requests: not OAuth, not the simulators' own control surface."""
+    return [r for r in requests if not r["path"].startswith(("/oauth", "/_sandbox"))]
+
+
+def per_deal(bench: Bench, lines: int, repeats: int) -> Measured:
+    """One deal at a time through the workflow action and the worker; the median of `repeats` deals."""
+    portal_id, _, deal_ids = bench.portal(lines, repeats)
+    times, hubspot_counts, fortnox_counts, limited = [], [], [], 0
+    for deal_id in deal_ids:
+        mark = bench.log_size()
+        started = time.perf_counter()
+        callback_id = bench.enroll(portal_id, deal_id)
+        bench.drain()
+        times.append(time.perf_counter() - started)
+        bench.completed(callback_id)
+        hubspot, fortnox = bench.calls_since(mark)
+        hubspot_counts.append(len(_api(hubspot)))
+        fortnox_counts.append(len(_api(fortnox)))
+        limited += sum(1 for r in hubspot + fortnox if r["status"] == 429)
+    return Measured(lines, int(statistics.median(hubspot_counts)), int(statistics.median(fortnox_counts)),
+                    statistics.median(times), limited)
+
+
+def burst(bench: Bench, deals: int, lines: int) -> dict[str, Any]:
+    """`deals` deals of one portal enrolled at once: the shared budget keeps Fortnox under its limit."""
+    portal_id, _, deal_ids = bench.portal(lines, deals)
+    mark = bench.log_size()
+    started = time.perf_counter()
+    callbacks = [bench.enroll(portal_id, deal_id) for deal_id in deal_ids]
+    bench.drain()
+    elapsed = time.perf_counter() - started
+    numbers = {bench.completed(c)["outputFields"]["documentNumber"] for c in callbacks}
+    hubspot, fortnox = bench.calls_since(mark)
+    fortnox_api = _api(fortnox)
+    window = _busiest_window([r["at"] for r in fortnox_api], 5.0)
+    return {"deals": deals, "lines": lines, "documents": len(numbers), "seconds": elapsed,
+            "fortnox_calls": len(fortnox_api), "hubspot_calls": len(_api(hubspot)),
+            "busiest_5s": window, "rate_limited": sum(1 for r in hubspot + fortnox if r["status"] == 429)}
+
+
+def _busiest_window(moments: list[float], width: float) -> int:
+    moments = sorted(moments)
+    best, start = 0, 0
+    for end, moment in enumerate(moments):
+        while moments[start] <= moment - width:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def card_latency(bench: Bench) -> dict[str, float]:
+    """The deal card, fetched by HubSpot as hubspot.fetch does: cold, then from the cache."""
+    portal_id, _, [deal_id] = bench.portal(10, 1)
+    bench.completed(_enroll_and_drain(bench, portal_id, deal_id))
+    url = f"{bench.stack.gateway_url}/hubspot/card?objectType=0-3&objectId={deal_id}"
+    timings = []
+    for _ in range(3):
+        answer = bench.http.post(f"{bench.stack.hubspot_api_url}/_sandbox/cards/fetch", json={
+            "portalId": int(portal_id), "appId": int(bench.env["HUBSPOT_APP_ID"]), "url": url}).json()
+        assert answer["status"] == 200 and answer["body"]["document"], answer
+        timings.append(float(answer["elapsedMs"]))
+    return {"cold_ms": timings[0], "warm_ms": min(timings[1:])}
+
+
+def _enroll_and_drain(bench: Bench, portal_id: str, deal_id: str) -> str:
+    callback_id = bench.enroll(portal_id, deal_id)
+    bench.drain()
+    return callback_id
+
+
+def build_memory(lines: int) -> dict[str, float]:
+    """Time and peak Python heap of the pure document build for a deal of `lines` line items."""
+    from benchmarks.documents import build_once
+
+    gc.collect()
+    tracemalloc.start()
+    started = time.perf_counter()
+    build_once(lines)
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"lines": lines, "ms": seconds * 1000, "peak_kib": peak / 1024}
+
+
+def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="deals measured per size (median reported)")
+    parser.add_argument("--burst", type=int, default=12, help="deals enrolled at once in the burst")
+    args = parser.parse_args(argv)
+
+    out(f"hubnox benchmarks (python {sys.version.split()[0]}, {os.cpu_count()} cores)")
+    out("")
+    out("Pure document build (sync.documents.build_document), one deal:")
+    out("| line items | time | peak heap |")
+    out("| ---: | ---: | ---: |")
+    for lines in (10, 100, 1000):
+        m = build_memory(lines)
+        out(f"| {lines} | {m['ms']:.1f} ms | {m['peak_kib']:.0f} KiB |")
+
+    bench = Bench()
+    try:
+        out("")
+        out("One deal through the workflow action and the worker (median of "
+            f"{args.repeats} deals; calls as the services count them):")
+        out("| line items | HubSpot calls | Fortnox calls | time | 429s |")
+        out("| ---: | ---: | ---: | ---: | ---: |")
+        for lines in SIZES:
+            m = per_deal(bench, lines, args.repeats)
+            out(f"| {m.line_items} | {m.hubspot_calls} | {m.fortnox_calls} | {m.seconds:.2f} s | {m.rate_limited} |")
+
+        b = burst(bench, args.burst, 5)
+        out("")
+        out(f"Burst: {b['deals']} deals of one portal enrolled at once ({b['lines']} line items each):")
+        out(f"  {b['documents']} invoices in {b['seconds']:.1f} s; {b['fortnox_calls']} Fortnox calls, "
+            f"at most {b['busiest_5s']} in any 5 s (limit 25); {b['hubspot_calls']} HubSpot calls; "
+            f"{b['rate_limited']} answered 429")
+
+        c = card_latency(bench)
+        out("")
+        out(f"App card for a deal, fetched as hubspot.fetch does: {c['cold_ms']:.0f} ms cold, "
+            f"{c['warm_ms']:.0f} ms from the cache")
+    finally:
+        bench.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
