@@ -1295,3 +1295,28 @@ def test_against_the_simulator_a_spent_refresh_token_breaks_the_connection(compa
     assert second.refresh_token not in (None, first.refresh_token)
     with pytest.raises(ConnectionBrokenError):
         company.oauth.refresh(first.refresh_token or "")
+
+
+@pytest.mark.parametrize(("stored", "asked"), [
+    ("556036-0793", "5560360793"),
+    ("5560360793", "556036-0793"),
+    ("556036 0793", "556036-0793"),
+])
+def test_against_the_simulator_an_organisation_number_is_found_whatever_its_format(
+        company: Company, stored: str, asked: str) -> None:
+    customer = company.client.create_customer(FortnoxCustomer(name="Acme AB", organisation_number=stored))
+    company.client.create_customer(FortnoxCustomer(name="Other AB", organisation_number="556606-0793"))
+    found = company.client.find_customers(organisationnumber=asked)
+    assert [c.customer_number for c in found] == [customer.customer_number]
+
+
+@pytest.mark.parametrize(("stored", "asked"), [
+    ("08-123 45 67", "+46 8 123 45 67"),
+    ("+46812345 67", "08-1234567"),
+])
+def test_against_the_simulator_a_swedish_phone_number_is_found_whatever_its_format(
+        company: Company, stored: str, asked: str) -> None:
+    customer = company.client.create_customer(FortnoxCustomer(name="Acme AB", phone1=stored))
+    company.client.create_customer(FortnoxCustomer(name="Other AB", phone1="08-765 43 67"))
+    found = company.client.find_customers(phone=asked)
+    assert [c.customer_number for c in found] == [customer.customer_number]

@@ -60,13 +60,29 @@ _CUSTOMER_SEARCH: dict[str, tuple[str, Callable[[str], str]]] = {
     "name": ("name", str.strip),
     "email": ("email", lambda value: value.strip().casefold()),
     "organisationnumber": ("organisation_number", lambda value: "".join(ch for ch in value if ch.isalnum())),
-    "phone": ("phone1", lambda value: "".join(ch for ch in value if ch.isdigit() or ch == "+")),
+    "phone": ("phone1", lambda value: _swedish_phone(value)),
     "zipcode": ("zip_code", lambda value: value.replace(" ", "")),
     "city": ("city", lambda value: value.strip().casefold()),
     "gln": ("gln", str.strip),
 }
 
+#: What hubnox asks Fortnox for, when the value's formatting varies: a part that every common format
+#: of it contains (Fortnox matches substrings), so "556036-0793" finds "5560360793" and back.
+_SEARCH_FRAGMENT: dict[str, Callable[[str], str]] = {
+    "organisationnumber": lambda value: "".join(ch for ch in value if ch.isalnum())[-4:],
+    "phone": lambda value: "".join(ch for ch in value if ch.isdigit())[-2:],
+}
+
 M = TypeVar("M", bound=FortnoxModel)
+
+
+def _swedish_phone(value: str) -> str:
+    """A phone number as digits, with Sweden's +46 or 0046 written as the national 0."""
+    digits = "".join(ch for ch in value if ch.isdigit() or ch == "+")
+    for prefix in ("+46", "0046"):
+        if digits.startswith(prefix):
+            return "0" + digits[len(prefix):].lstrip("0")
+    return digits.lstrip("+")
 
 
 def _seg(value: str | int | Decimal) -> str:
@@ -120,7 +136,8 @@ class FortnoxClient:
         Keys are Fortnox's search parameters (`customernumber`, `name`, `email`,
         `organisationnumber`, `phone`, `zipcode`, `city`, `gln`). Fortnox matches substrings
         case-insensitively; hubnox keeps only exact matches: emails and cities ignore case,
-        organisation and phone numbers ignore punctuation, everything else must be equal.
+        organisation and phone numbers ignore punctuation (and +46 is 0), everything else must be
+        equal. Organisation and phone numbers are searched by a part every format contains.
         """
         unknown = set(search) - set(_CUSTOMER_SEARCH)
         if unknown:
@@ -128,7 +145,8 @@ class FortnoxClient:
         wanted = {key: value for key, value in search.items() if value is not None and str(value).strip()}
         if not wanted:
             raise ValueError("a customer search needs at least one value")
-        found = self._list(CUSTOMERS, "Customers", FortnoxCustomer, params=wanted)
+        query = {key: _SEARCH_FRAGMENT.get(key, str)(str(value)) or str(value) for key, value in wanted.items()}
+        found = self._list(CUSTOMERS, "Customers", FortnoxCustomer, params=query)
         return [customer for customer in found if _customer_matches(customer, wanted)]
 
     def get_customer(self, customer_number: str) -> FortnoxCustomer:
