@@ -22,7 +22,7 @@ from hubnox.connections import (
     HubSpotTokenSource,
     StaticToken,
 )
-from hubnox.errors import BadRequestError, ConnectionBrokenError
+from hubnox.errors import BadRequestError, ConnectionBrokenError, TransientError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.hubspot.client import HubSpotClient
@@ -345,3 +345,42 @@ def test_an_uninstalled_portal_is_marked_and_keeps_its_data(stores, fortnox, hub
     assert connections.get_hubspot(portal).status == "uninstalled"
     assert portal not in connections.list_portals()
     assert connections.get_fortnox(portal) is not None
+
+
+class FlakyStore(ConnectionStore):
+    """The connection store, whose next token saves fail as a throttled DynamoDB write does."""
+
+    failures = 0
+
+    def update_fortnox_tokens(self, portal_id: str, **tokens):
+        if self.failures:
+            self.failures -= 1
+            raise TransientError("DynamoDB throttled the write", code="THROTTLED")
+        return super().update_fortnox_tokens(portal_id, **tokens)
+
+
+def test_a_throttled_save_of_the_rotated_refresh_token_is_tried_again_not_lost(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    portal = install(svc, hubspot)
+    connect(svc, fortnox, portal)
+    connections, leases, _ = stores
+    expire(connections, portal)
+    flaky = FlakyStore(connections._table, connections._cipher)
+    flaky.failures = 2
+    slept: list[float] = []
+    FortnoxTokenSource(portal, flaky, leases, fortnox_oauth(fortnox), sleep=slept.append).token()
+    assert len(slept) == 2 and refreshes(fortnox) == 1
+    # The stored refresh token is the rotated one: the next refresh works.
+    expire(connections, portal)
+    FortnoxTokenSource(portal, connections, leases, fortnox_oauth(fortnox)).token()
+    assert connections.get_fortnox(portal).status == "active"
+
+
+def test_token_answers_never_show_their_tokens():
+    from hubnox.fortnox.models import FortnoxTokens
+    from hubnox.hubspot.models import HubSpotTokens
+
+    for tokens in (HubSpotTokens(access_token="ACCESS-1", refresh_token="REFRESH-1", expires_in=1, expires_at=1),
+                   FortnoxTokens(access_token="ACCESS-1", refresh_token="REFRESH-1", expires_in=1, expires_at=1)):
+        shown = f"{tokens!r} {tokens}"
+        assert "ACCESS-1" not in shown and "REFRESH-1" not in shown

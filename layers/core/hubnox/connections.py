@@ -78,6 +78,7 @@ FORTNOX_SCOPES = (
 )
 
 REFRESH_MARGIN_SECONDS = 300
+SAVE_ATTEMPTS = 4
 LEASE_TTL_SECONDS = 30
 LEASE_WAIT_SECONDS = 20
 STATE_TTL_SECONDS = 15 * 60
@@ -95,8 +96,9 @@ class _LeasedTokenSource(ABC, Generic[C]):
     lease_prefix = ""
 
     def __init__(self, portal_id: str, connections: ConnectionStore, leases: LeaseStore,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
         self.portal_id = portal_id
+        self._sleep = sleep
         self._connections = connections
         self._leases = leases
         self._clock = clock
@@ -139,18 +141,26 @@ class _LeasedTokenSource(ABC, Generic[C]):
         except ConnectionBrokenError as gone:
             self._grant_gone(gone.message)
             raise
-        try:
-            return self._save(
-                self.portal_id,
-                access_token=tokens.access_token,
-                refresh_token=tokens.refresh_token or connection.refresh_token.get_secret_value(),
-                access_expires_at=tokens.expires_at,
-                expected_version=connection.version,
-            )
-        except StaleVersion as stale:
-            # Only possible if the lease ran out mid-refresh; the stored tokens are the newer ones.
-            raise TransientError(f"Another process refreshed the {self.system} token at the same time.",
-                                 code="TOKEN_RACE", retry_after=1) from stale
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            try:
+                return self._save(
+                    self.portal_id,
+                    access_token=tokens.access_token,
+                    refresh_token=tokens.refresh_token or connection.refresh_token.get_secret_value(),
+                    access_expires_at=tokens.expires_at,
+                    expected_version=connection.version,
+                )
+            except StaleVersion as stale:
+                # Only possible if the lease ran out mid-refresh; the stored tokens are the newer ones.
+                raise TransientError(f"Another process refreshed the {self.system} token at the same time.",
+                                     code="TOKEN_RACE", retry_after=1) from stale
+            except TransientError:
+                # The old refresh token is spent: this save is the only copy of the new one. Try again.
+                if attempt == SAVE_ATTEMPTS:
+                    logger.error("refreshed tokens could not be saved", extra={"system": self.system})
+                    raise
+                self._sleep(0.2 * attempt)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     @abstractmethod
     def _new_tokens(self, connection: C) -> HubSpotTokens | FortnoxTokens:
@@ -172,8 +182,8 @@ class FortnoxTokenSource(_LeasedTokenSource[FortnoxConnection]):
     lease_prefix = "fortnox-token"
 
     def __init__(self, portal_id: str, connections: ConnectionStore, leases: LeaseStore, oauth: FortnoxOAuth,
-                 clock: Callable[[], float] = time.time) -> None:
-        super().__init__(portal_id, connections, leases, clock)
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(portal_id, connections, leases, clock, sleep)
         self._oauth = oauth
 
     def _load_usable(self) -> FortnoxConnection:
@@ -203,8 +213,8 @@ class HubSpotTokenSource(_LeasedTokenSource[HubSpotConnection]):
     lease_prefix = "hubspot-token"
 
     def __init__(self, portal_id: str, connections: ConnectionStore, leases: LeaseStore, oauth: HubSpotOAuth,
-                 clock: Callable[[], float] = time.time) -> None:
-        super().__init__(portal_id, connections, leases, clock)
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(portal_id, connections, leases, clock, sleep)
         self._oauth = oauth
 
     def _load_usable(self) -> HubSpotConnection:

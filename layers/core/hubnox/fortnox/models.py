@@ -532,8 +532,9 @@ class FortnoxTokens(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    access_token: str
-    refresh_token: str | None
+    # Kept out of repr(), str() and validation errors: tokens are never logged.
+    access_token: str = Field(repr=False)
+    refresh_token: str | None = Field(repr=False)
     expires_in: int
     expires_at: float
     scopes: list[str] = Field(default_factory=list)

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hubnox.errors import BadRequestError
 
@@ -390,13 +390,66 @@ class AccountDetails(BaseModel):
     data_hosting_location: str | None = Field(default=None, alias="dataHostingLocation")
 
 
+class TaxRate(BaseModel):
+    """One rate of the portal's tax-rate library; line items name it by id in `hs_tax_rate_group_id`.
+
+    `percentage_rate` is a plain percent (12 = 12 %), read from HubSpot's JSON number as `Decimal`.
+    """
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    id: str
+    name: str | None = None
+    label: str | None = None
+    percentage_rate: Decimal = Field(alias="percentageRate")
+    active: bool = True
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> str:
+        return str(value)
+
+    @field_validator("percentage_rate", mode="before")
+    @classmethod
+    def _exact(cls, value: Any) -> Decimal:
+        # A JSON number arrives as float; its shortest text is the value HubSpot wrote (12.5, not 12.4999...).
+        number = parse_decimal(str(value), name="percentageRate")
+        if number is None:
+            raise ValueError("percentageRate is empty")
+        return number
+
+
+class Owner(BaseModel):
+    """A HubSpot owner: the person (or queue) a record is assigned to by `hubspot_owner_id`."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    id: str
+    email: str | None = None
+    first_name: str | None = Field(default=None, alias="firstName")
+    last_name: str | None = Field(default=None, alias="lastName")
+    user_id: int | None = Field(default=None, alias="userId")
+    archived: bool = False
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> str:
+        return str(value)
+
+    @property
+    def full_name(self) -> str | None:
+        """"First Last", either part alone when the other is blank, None when both are."""
+        return " ".join(part for part in (_text(self.first_name), _text(self.last_name)) if part) or None
+
+
 class HubSpotTokens(BaseModel):
     """The answer of the token endpoint, with the moment the access token expires."""
 
     model_config = ConfigDict(frozen=True)
 
-    access_token: str
-    refresh_token: str | None
+    # Kept out of repr(), str() and validation errors: tokens are never logged.
+    access_token: str = Field(repr=False)
+    refresh_token: str | None = Field(repr=False)
     expires_in: int
     expires_at: float
     hub_id: int | None = None
