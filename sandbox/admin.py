@@ -35,8 +35,9 @@ class AdminBrowser:
     """A tiny browser: follows redirects across hosts and keeps hubnox's session cookie."""
 
     timeout: float = 15.0
-    session_cookie: str | None = None
     history: list[str] = field(default_factory=list)
+    #: host -> cookie name -> value, as the browser keeps them
+    cookies: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
@@ -44,28 +45,38 @@ class AdminBrowser:
     def close(self) -> None:
         self._http.close()
 
-    def _headers(self) -> dict[str, str]:
-        return {"Cookie": f"{SESSION_COOKIE}={self.session_cookie}"} if self.session_cookie else {}
+    @property
+    def session_cookie(self) -> str | None:
+        """hubnox's settings session cookie, wherever hubnox set it."""
+        return next((jar[SESSION_COOKIE] for jar in self.cookies.values() if SESSION_COOKIE in jar), None)
 
-    def _remember(self, response: httpx.Response) -> None:
+    def _headers(self, url: str) -> dict[str, str]:
+        jar = self.cookies.get(urlsplit(url).netloc, {})
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
+
+    def _remember(self, url: str, response: httpx.Response) -> None:
+        jar = self.cookies.setdefault(urlsplit(url).netloc, {})
         for header in response.headers.get_list("set-cookie"):
             name, _, rest = header.partition("=")
-            if name.strip() == SESSION_COOKIE:
-                self.session_cookie = rest.split(";", 1)[0]
+            value = rest.split(";", 1)[0]
+            if value and "max-age=0" not in header.lower():
+                jar[name.strip()] = value
+            else:
+                jar.pop(name.strip(), None)
 
     def request(self, method: str, url: str, *, data: dict[str, str] | None = None,
                 max_redirects: int = 10) -> httpx.Response:
         """Send a request and follow redirects (GET after 302/303) until a page answers."""
-        response = self._http.request(method, url, data=data, headers=self._headers())
+        response = self._http.request(method, url, data=data, headers=self._headers(url))
         self.history.append(f"{method} {url} -> {response.status_code}")
-        self._remember(response)
+        self._remember(url, response)
         for _ in range(max_redirects):
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
             url = urljoin(url, response.headers["location"])
-            response = self._http.get(url, headers=self._headers())
+            response = self._http.get(url, headers=self._headers(url))
             self.history.append(f"GET {url} -> {response.status_code}")
-            self._remember(response)
+            self._remember(url, response)
         if max_redirects and response.status_code in (301, 302, 303, 307, 308):
             raise AdminError(f"too many redirects, last {url}")
         return response

@@ -7,19 +7,22 @@ from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.config import get_settings
+from hubnox.connections import STATE_TTL_SECONDS
 from hubnox.errors import BadRequestError
 from hubnox.observability import logger, tracer
 from hubnox.web.http import message_page, redirect, register_error_handlers
-from hubnox.web.session import check_csrf, read_session
+from hubnox.web.session import check_csrf, cookie_value, read_session
 from hubnox.wiring import Container
 
 app = APIGatewayHttpResolver()
 container = Container(get_settings())
 register_error_handlers(app, json_paths=lambda path: False)
 
+INSTALL_COOKIE = "hubnox_install"
 DENIED = {
     "hubspot": ("Installation cancelled", "HubSpot did not install hubnox: {reason}.",
                 "Open the install link again and choose Connect app to install hubnox."),
@@ -49,9 +52,16 @@ def _settings_url(notice: str) -> str:
     return f"{container.settings.public_base}/settings?notice={notice}"
 
 
+def _install_cookie(value: str, max_age: int) -> Cookie:
+    # Lax: sent when HubSpot's consent page sends the browser back here, never on cross-site posts.
+    return Cookie(name=INSTALL_COOKIE, value=value, path="/oauth/hubspot/", secure=True, http_only=True,
+                  max_age=max_age, same_site=SameSite.LAX_MODE)
+
+
 @app.get("/oauth/hubspot/install")
 def hubspot_install() -> Response:
-    return redirect(container.connection_service.hubspot_install_url())
+    start = container.connection_service.hubspot_install_url()
+    return redirect(start.url, cookies=[_install_cookie(start.browser_secret, STATE_TTL_SECONDS)])
 
 
 @app.get("/oauth/hubspot/callback")
@@ -59,8 +69,9 @@ def hubspot_callback() -> Response:
     answer = _callback("hubspot")
     if isinstance(answer, Response):
         return answer
-    result = container.connection_service.finish_hubspot_install(*answer)
-    return redirect(result.login_url)
+    browser_secret = cookie_value(app.current_event.cookies, INSTALL_COOKIE)
+    result = container.connection_service.finish_hubspot_install(*answer, browser_secret)
+    return redirect(result.login_url, cookies=[_install_cookie("", 0)])
 
 
 @app.get("/oauth/fortnox/connect")
@@ -74,7 +85,8 @@ def fortnox_callback() -> Response:
     answer = _callback("fortnox")
     if isinstance(answer, Response):
         return answer
-    container.connection_service.finish_fortnox_connect(*answer)
+    session = read_session(container.signer, app.current_event.cookies)
+    container.connection_service.finish_fortnox_connect(*answer, session)
     return redirect(_settings_url("fortnox-connected"))
 
 

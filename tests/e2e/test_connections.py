@@ -111,3 +111,15 @@ def test_no_token_is_ever_in_the_table_or_the_logs_in_clear_text(stack, capfd):
         assert secret not in raw
         assert secret not in logs.out and secret not in logs.err
     assert secret[:12] not in repr(hubspot) + repr(fortnox)
+
+
+def test_a_finished_install_link_sent_to_someone_else_signs_nobody_in(stack):
+    attacker, victim = AdminBrowser(), AdminBrowser()
+    gateway = stack.running.gateway_url
+    consent = attacker.request("GET", f"{gateway}/oauth/hubspot/install", max_redirects=0)
+    assert "hubnox_install=" in consent.headers["set-cookie"] and "HttpOnly" in consent.headers["set-cookie"]
+    callback = attacker.request("GET", consent.headers["location"], max_redirects=0).headers["location"]
+
+    page = victim.get(callback)
+    assert page.status_code == 400 and "another browser" in page.text
+    assert victim.session_cookie is None

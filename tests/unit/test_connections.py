@@ -115,8 +115,9 @@ def service(stores, fortnox_sim, hubspot_sim, *, service_account: bool = False) 
 
 
 def install(svc: ConnectionService, hubspot_sim: HubSpotSimulator) -> str:
-    redirect = follow_consent(hubspot_http(hubspot_sim), svc.hubspot_install_url())
-    return svc.finish_hubspot_install(redirect["code"], redirect["state"]).portal_id
+    start = svc.hubspot_install_url()
+    redirect = follow_consent(hubspot_http(hubspot_sim), start.url)
+    return svc.finish_hubspot_install(redirect["code"], redirect["state"], start.browser_secret).portal_id
 
 
 def connect(svc: ConnectionService, fortnox_sim: FortnoxSimulator, portal_id: str, **consent: str
@@ -125,7 +126,7 @@ def connect(svc: ConnectionService, fortnox_sim: FortnoxSimulator, portal_id: st
     if consent:
         url += "&" + "&".join(f"{k}={v}" for k, v in consent.items())
     redirect = follow_consent(fortnox_http(fortnox_sim), url)
-    return svc.finish_fortnox_connect(redirect["code"], redirect["state"])
+    return svc.finish_fortnox_connect(redirect["code"], redirect["state"], Session(portal_id, "admin", "csrf"))
 
 
 # -- install ---------------------------------------------------------------------------------------
@@ -133,13 +134,13 @@ def connect(svc: ConnectionService, fortnox_sim: FortnoxSimulator, portal_id: st
 
 def test_install_stores_the_portal_and_creates_the_app_properties(stores, fortnox, hubspot):
     svc = service(stores, fortnox, hubspot)
-    url = svc.hubspot_install_url()
-    query = parse_qs(urlsplit(url).query)
+    start = svc.hubspot_install_url()
+    query = parse_qs(urlsplit(start.url).query)
     assert query["redirect_uri"] == [f"{BASE}/oauth/hubspot/callback"]
     assert "automation" in query["scope"][0].split() and "files" in query["scope"][0].split()
 
-    redirect = follow_consent(hubspot_http(hubspot), url)
-    result = svc.finish_hubspot_install(redirect["code"], redirect["state"])
+    redirect = follow_consent(hubspot_http(hubspot), start.url)
+    result = svc.finish_hubspot_install(redirect["code"], redirect["state"], start.browser_secret)
 
     stored = stores[0].get_hubspot(result.portal_id)
     assert stored is not None and stored.status == "active" and stored.access_token.get_secret_value()
@@ -152,14 +153,36 @@ def test_install_stores_the_portal_and_creates_the_app_properties(stores, fortno
 
 def test_a_forged_or_replayed_install_state_is_refused(stores, fortnox, hubspot):
     svc = service(stores, fortnox, hubspot)
-    redirect = follow_consent(hubspot_http(hubspot), svc.hubspot_install_url())
+    start = svc.hubspot_install_url()
+    redirect = follow_consent(hubspot_http(hubspot), start.url)
     with pytest.raises(BadRequestError) as forged:
-        svc.finish_hubspot_install(redirect["code"], redirect["state"][:-3] + "abc")
+        svc.finish_hubspot_install(redirect["code"], redirect["state"][:-3] + "abc", start.browser_secret)
     assert forged.value.code == "BAD_STATE"
-    svc.finish_hubspot_install(redirect["code"], redirect["state"])
+    svc.finish_hubspot_install(redirect["code"], redirect["state"], start.browser_secret)
     with pytest.raises(BadRequestError) as replayed:
-        svc.finish_hubspot_install(redirect["code"], redirect["state"])
+        svc.finish_hubspot_install(redirect["code"], redirect["state"], start.browser_secret)
     assert "already used" in replayed.value.message
+
+
+def test_a_finished_install_opened_in_another_browser_is_refused(stores, fortnox, hubspot):
+    # An attacker's finished install link, sent to a victim, must not sign the victim in to the
+    # attacker's portal: the state belongs to the browser that started the install.
+    svc = service(stores, fortnox, hubspot)
+    for other in (None, "another-browsers-secret"):
+        redirect = follow_consent(hubspot_http(hubspot), svc.hubspot_install_url().url)
+        with pytest.raises(BadRequestError) as refused:
+            svc.finish_hubspot_install(redirect["code"], redirect["state"], other)
+        assert "another browser" in refused.value.message
+
+
+def test_a_fortnox_connect_finishes_only_for_the_portal_that_started_it(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    mine, theirs = install(svc, hubspot), install(svc, hubspot)
+    url = svc.fortnox_connect_url(Session(theirs, "attacker", "csrf"))
+    redirect = follow_consent(fortnox_http(fortnox), url)
+    with pytest.raises(BadRequestError):
+        svc.finish_fortnox_connect(redirect["code"], redirect["state"], Session(mine, "admin", "csrf"))
+    assert stores[0].get_fortnox(theirs) is None and stores[0].get_fortnox(mine) is None
 
 
 # -- Fortnox connect and disconnect ------------------------------------------------------------------

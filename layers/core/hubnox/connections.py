@@ -13,6 +13,9 @@ Token rules, for both systems:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -236,6 +239,10 @@ class HubSpotTokenSource(_LeasedTokenSource[HubSpotConnection]):
         return self._connections.update_hubspot_tokens(portal_id, **tokens)
 
 
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def _stopped(system: str, reason: str | None) -> str:
     return f"The {system} connection stopped working: {reason or 'unknown reason'}."
 
@@ -251,6 +258,14 @@ class StaticToken:
 
     def invalidate(self, token: str) -> None:
         return None
+
+
+@dataclass(frozen=True)
+class InstallStart:
+    """Where to send the admin to install, and the secret their browser keeps until the callback."""
+
+    url: str
+    browser_secret: str
 
 
 @dataclass(frozen=True)
@@ -291,15 +306,27 @@ class ConnectionService:
 
     # -- HubSpot -------------------------------------------------------------------------------
 
-    def hubspot_install_url(self) -> str:
-        """HubSpot's consent page for this app, with a signed, expiring, single-use state."""
-        state = self._signer.sign("hubspot-install", {}, STATE_TTL_SECONDS)
-        return self._hubspot_oauth.authorize_url(HUBSPOT_SCOPES, HUBSPOT_OPTIONAL_SCOPES,
-                                                 self._base + HUBSPOT_CALLBACK_PATH, state)
+    def hubspot_install_url(self) -> InstallStart:
+        """HubSpot's consent page for this app, with a signed, expiring, single-use state bound to the
+        browser that asked (the caller keeps `browser_secret` in a cookie for the callback)."""
+        secret = secrets.token_urlsafe(24)
+        state = self._signer.sign("hubspot-install", {"browser": _digest(secret)}, STATE_TTL_SECONDS)
+        url = self._hubspot_oauth.authorize_url(HUBSPOT_SCOPES, HUBSPOT_OPTIONAL_SCOPES,
+                                                self._base + HUBSPOT_CALLBACK_PATH, state)
+        return InstallStart(url, secret)
 
-    def finish_hubspot_install(self, code: str, state: str) -> InstallResult:
-        """Exchange the code, store the installation, create the app's properties, and sign the admin in."""
-        self._claim_state("hubspot-install", state)
+    def finish_hubspot_install(self, code: str, state: str, browser_secret: str | None) -> InstallResult:
+        """Exchange the code, store the installation, create the app's properties, and sign the admin in.
+
+        The state must come back to the browser that started the install, or anyone could sign a
+        victim in to their own portal's settings by sending them a finished install link.
+        """
+        def same_browser(claims: dict[str, object]) -> None:
+            if not browser_secret or not hmac.compare_digest(_digest(browser_secret), str(claims.get("browser"))):
+                raise BadRequestError("This install was started in another browser (or its cookie expired).",
+                                      code="BAD_STATE", hint="Start the install again from this browser.")
+
+        self._claim_state("hubspot-install", state, same_browser)
         tokens = self._hubspot_oauth.exchange_code(code, self._base + HUBSPOT_CALLBACK_PATH)
         info = self._hubspot_oauth.introspect(tokens.access_token)
         portal_id = str(tokens.hub_id or info.hub_id or "")
@@ -339,10 +366,19 @@ class ConnectionService:
         return self._fortnox_oauth.authorize_url(FORTNOX_SCOPES, state, self._base + FORTNOX_CALLBACK_PATH,
                                                  service_account=self._service_account)
 
-    def finish_fortnox_connect(self, code: str, state: str) -> FortnoxConnection:
-        """Exchange the code, learn the company, and store the connection (one company per portal)."""
-        claims = self._claim_state("fortnox-connect", state)
-        portal_id = str(claims["portal"])
+    def finish_fortnox_connect(self, code: str, state: str, session: Session) -> FortnoxConnection:
+        """Exchange the code, learn the company, and store the connection (one company per portal).
+
+        Only the admin whose session started the connect may finish it: otherwise a connect link
+        started for one portal could tie another person's Fortnox company to it.
+        """
+        def same_portal(claims: dict[str, object]) -> None:
+            if session.portal_id != str(claims["portal"]):
+                raise BadRequestError("This Fortnox connection was started for another HubSpot portal.",
+                                      code="BAD_STATE",
+                                      hint="Open hubnox's settings from your portal and connect again.")
+
+        portal_id = str(self._claim_state("fortnox-connect", state, same_portal)["portal"])
         tokens = self._fortnox_oauth.exchange_code(code, self._base + FORTNOX_CALLBACK_PATH)
         fortnox = self._fortnox_client(tokens.tenant_id or "pending", tokens.access_token)
         company = fortnox.company_information()
@@ -378,8 +414,9 @@ class ConnectionService:
 
     # -- state ---------------------------------------------------------------------------------
 
-    def _claim_state(self, purpose: str, state: str) -> dict[str, object]:
-        """The claims of a genuine, unexpired, unused OAuth state; a clear 400 otherwise."""
+    def _claim_state(self, purpose: str, state: str,
+                     check: Callable[[dict[str, object]], None] | None = None) -> dict[str, object]:
+        """The claims of a genuine, unexpired, unused OAuth state that passes `check`; a clear 400 otherwise."""
         try:
             claims = self._signer.verify(purpose, state)
         except UnauthorizedError as bad:
@@ -390,6 +427,8 @@ class ConnectionService:
         if not self._nonces.claim("oauth-state", str(claims["nonce"]), STATE_TTL_SECONDS + 60):
             raise BadRequestError("This sign-in request was already used.", code="BAD_STATE",
                                   hint="Start again from the beginning.")
+        if check is not None:
+            check(claims)  # after the claim: a state that fails it is spent, never tried again
         return claims
 
     def _revoke_quietly(self, refresh_token: str | None) -> None:
