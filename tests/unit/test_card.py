@@ -74,6 +74,7 @@ class Connections:
         if self.hubspot is None:
             return None
         return HubSpotConnection(portal_id=portal_id, installed_at=0, status=self.hubspot,  # type: ignore[arg-type]
+                                 installed_by_user=ADMIN_USER_ID,
                                  broken_reason="refresh token revoked" if self.hubspot == "broken" else None)
 
     def get_fortnox(self, portal_id: str) -> FortnoxConnection | None:
@@ -208,9 +209,13 @@ def service(*, connections: Connections | None = None, runs: Runs | None = None,
                        budget_seconds=budget)
 
 
-def request(object_type: str = "company", object_id: str = "501") -> CardRequest:
+#: the HubSpot user who installed hubnox in the portal (the card's viewer unless a test says otherwise)
+ADMIN_USER_ID = "5129385"
+
+
+def request(object_type: str = "company", object_id: str = "501", user_id: str = ADMIN_USER_ID) -> CardRequest:
     return CardRequest(portal_id=PORTAL, object_type=object_type, object_id=object_id,  # type: ignore[arg-type]
-                       user_id="5129385", user_email="rep@acme.se")
+                       user_id=user_id, user_email="rep@acme.se")
 
 
 def company_with_customer(number: str = "1001") -> Crm:
@@ -613,6 +618,14 @@ def test_open_settings_answers_a_signed_login_link_for_the_user():
     answer = card_actions.perform("open-settings", request(), {})
     token = parse_qs(urlsplit(answer["url"]).query)["login"][0]
     assert Signer(SIGNING_KEY, clock=Clock()).verify("login", token)["user"] == "rep@acme.se"
+
+
+def test_only_the_user_who_installed_hubnox_gets_a_way_into_its_settings():
+    card_actions, _ = actions()
+    answer = card_actions.perform("open-settings", request(user_id="777"), {})
+    assert answer["ok"] is False and "installed hubnox" in answer["message"] and "url" not in answer
+    card = service(connections=Connections(fortnox=None)).card(request(user_id="777"))
+    assert "settingsUrl" not in card and "installed hubnox" in card["settingsNote"]
 
 
 def test_actions_need_hubnox_installed_and_fortnox_connected():

@@ -420,15 +420,22 @@ class CardService:
         else:
             card = {**card, "cached": True}
         if card["state"] in ("fortnox_not_connected", "fortnox_broken"):
-            card = {**card, "settingsUrl": self.settings_link(request)}
+            link = self.settings_link(request)
+            card = {**card, "settingsUrl": link} if link else {**card, "settingsNote": NOT_THE_ADMIN}
         return card
 
     def forget(self, request: CardRequest) -> None:
         """Drop the cached card of the request's record (after an action changed it)."""
         self._cache.drop(self._key(request))
 
-    def settings_link(self, request: CardRequest) -> str:
-        """A signed, single-use link that opens hubnox's settings for the portal, as this user."""
+    def settings_link(self, request: CardRequest) -> str | None:
+        """A signed, single-use link that opens hubnox's settings for the portal, or None when the
+        viewer is not the HubSpot user who installed hubnox: the settings can disconnect Fortnox
+        and change what every invoice looks like, so seeing a record is not enough."""
+        hubspot = self._connections.get_hubspot(request.portal_id)
+        admin = hubspot.installed_by_user if hubspot is not None else None
+        if not admin or not request.user_id or str(request.user_id) != str(admin):
+            return None
         return login_link(self._signer, self._public_base, request.portal_id, request.user)
 
     # -- building ------------------------------------------------------------------------------
@@ -685,6 +692,9 @@ def _invoice_row(invoice: Invoice, today: date) -> dict[str, Any]:
 
 # -- actions -----------------------------------------------------------------------------------------
 
+NOT_THE_ADMIN = ("Only the HubSpot user who installed hubnox can open its settings. Ask them, or install "
+                 "hubnox again yourself as a super admin.")
+
 CardAction = Literal["update-customer", "create-document", "open-settings"]
 CARD_ACTIONS: tuple[CardAction, ...] = ("update-customer", "create-document", "open-settings")
 
@@ -707,7 +717,10 @@ class CardActions:
         kind of record, and `ConnectionBrokenError` when hubnox or Fortnox is not connected.
         """
         if action == "open-settings":
-            return {"ok": True, "message": "Opening the hubnox settings.", "url": self._cards.settings_link(request)}
+            link = self._cards.settings_link(request)
+            if link is None:
+                return {"ok": False, "message": NOT_THE_ADMIN}
+            return {"ok": True, "message": "Opening the hubnox settings.", "url": link}
         if action not in CARD_ACTIONS:
             raise NotFoundError(f"The app card has no action {action!r}.", code="UNKNOWN_ACTION")
         self._require_connections(request.portal_id)

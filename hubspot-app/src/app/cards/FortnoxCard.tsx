@@ -202,6 +202,7 @@ function StateView({ card }: { card: CardData }) {
   return (
     <EmptyState title={title} layout="vertical" imageName="integrations">
       <Text>{card.message ?? ''}</Text>
+      {card.settingsNote ? <Text variant="microcopy">{card.settingsNote}</Text> : null}
       {link ? (
         <Button href={{ url: link, external: true }} variant="primary">
           {linkLabel}

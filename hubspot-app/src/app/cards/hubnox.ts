@@ -94,6 +94,8 @@ export interface CardData {
   fortnoxCompany?: string | null;
   installUrl?: string;
   settingsUrl?: string;
+  /** Why there is no settings link: only the user who installed hubnox gets one. */
+  settingsNote?: string;
   customer?: Customer | null;
   document?: FortnoxDocument | null;
   lastRun?: LastRun | null;
