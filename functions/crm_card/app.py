@@ -29,7 +29,8 @@ from hubnox.wiring import Container
 app = APIGatewayHttpResolver()
 container = Container(get_settings())
 register_error_handlers(app, json_paths=lambda path: True)
-app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, container.clock)])
+# hubspot.fetch signs with v3 only; a v2 signature (no timestamp) is refused here.
+app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, container.clock, allow_v2=False)])
 
 
 @app.get("/hubspot/card")

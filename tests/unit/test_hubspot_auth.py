@@ -71,6 +71,14 @@ def test_a_request_signed_only_with_v2_by_hubspots_sdk_passes():
     assert require_hubspot_signature(action(sdk_v2(ACTION_URI)), SETTINGS, NOW_MS) == "v2"
 
 
+def test_a_route_that_hubspot_signs_only_with_v3_refuses_v2():
+    # App-card fetches always carry v3; v2 has no timestamp, so a captured request could be replayed.
+    assert require_hubspot_signature(action(sdk_v3(ACTION_URI)), SETTINGS, NOW_MS, allow_v2=False) == "v3"
+    with pytest.raises(UnauthorizedError) as refused:
+        require_hubspot_signature(action(sdk_v2(ACTION_URI)), SETTINGS, NOW_MS, allow_v2=False)
+    assert refused.value.code == "SIGNATURE_VERSION"
+
+
 def test_a_request_signed_by_the_simulator_passes_on_its_v3_signature():
     assert require_hubspot_signature(action(simulated(ACTION_URI)), SETTINGS, NOW_MS) == "v3"
 

@@ -23,19 +23,25 @@ from hubnox.hubspot.signature import verify_event
 from hubnox.observability import logger
 
 
-def require_hubspot_signature(event: Mapping[str, Any], settings: Settings, now_ms: int) -> str:
+def require_hubspot_signature(event: Mapping[str, Any], settings: Settings, now_ms: int, *,
+                              allow_v2: bool = True) -> str:
     """Accept an API Gateway v2 event signed by HubSpot for this app, answering the version checked.
 
     Raises `UnauthorizedError` (a 401, nothing else happens) when the signature is missing, wrong,
-    stale, from the future, or when no client secret is configured.
+    stale, from the future, or when no client secret is configured. `allow_v2=False` is for routes
+    HubSpot always signs with v3 (app-card fetches): a v2 signature has no timestamp, so it could be
+    replayed for ever.
     """
     try:
-        return verify_event(
+        version = verify_event(
             event,
             client_secret=settings.hubspot_client_secret.get_secret_value(),
             public_base_url=settings.public_base_url,
             now_ms=now_ms,
         )
+        if version != "v3" and not allow_v2:
+            raise UnauthorizedError("This route needs HubSpot's v3 signature.", code="SIGNATURE_VERSION")
+        return version
     except UnauthorizedError as refusal:
         logger.warning("HubSpot signature refused",
                        extra={"code": refusal.code, "reason": refusal.message, "path": event.get("rawPath")})
@@ -43,7 +49,7 @@ def require_hubspot_signature(event: Mapping[str, Any], settings: Settings, now_
 
 
 def hubspot_signature_middleware(
-    settings: Callable[[], Settings], clock: Callable[[], float] = time.time
+    settings: Callable[[], Settings], clock: Callable[[], float] = time.time, *, allow_v2: bool = True
 ) -> Callable[[APIGatewayHttpResolver, NextMiddleware], Response]:
     """A Powertools middleware that runs `require_hubspot_signature` before every route of a resolver.
 
@@ -51,7 +57,7 @@ def hubspot_signature_middleware(
     """
 
     def check(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-        require_hubspot_signature(app.current_event.raw_event, settings(), int(clock() * 1000))
+        require_hubspot_signature(app.current_event.raw_event, settings(), int(clock() * 1000), allow_v2=allow_v2)
         return next_middleware(app)
 
     return check
