@@ -10,7 +10,15 @@ import pytest
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
 from hubnox.store.table import Table
-from sandbox.admin import AdminBrowser, connect_fortnox, install_and_connect, install_hubnox, page_data
+from sandbox.admin import (
+    AdminBrowser,
+    connect_fortnox,
+    install_and_connect,
+    install_hubnox,
+    page_data,
+    seeder_token,
+)
+from tests.support.workflows import Rep, callback, drain, enroll
 
 pytestmark = pytest.mark.e2e
 
@@ -96,22 +104,35 @@ def test_connecting_without_a_session_is_refused(stack):
     assert page.status_code == 401
 
 
+def stored_tokens(stack, portal_id: str) -> tuple[list[str], str]:
+    """The portal's four tokens in clear (as hubnox uses them), and how the connections show themselves."""
+    store = stored_connections(stack)
+    hubspot, fortnox = store.get_hubspot(portal_id), store.get_fortnox(portal_id)
+    tokens = [hubspot.access_token, hubspot.refresh_token, fortnox.access_token, fortnox.refresh_token]
+    shown = repr(hubspot) + repr(fortnox) + str(hubspot) + str(fortnox)
+    return [token.get_secret_value() for token in tokens if token.get_secret_value()], shown
+
+
 def test_no_token_is_ever_in_the_table_or_the_logs_in_clear_text(stack, capfd):
     portal = install_and_connect(stack.running.gateway_url)
+    first, shown = stored_tokens(stack, portal.portal_id)
+    assert len(first) == 4
+    # Both services expire their tokens; the next deal makes hubnox refresh both.
+    stack.hubspot.post("/_sandbox/tokens/expire", json={})
+    stack.fortnox.post("/_sandbox/tokens/expire", json={})
+    rep = Rep(stack, portal.portal_id, seeder_token(stack.running.hubspot_api_url, portal.portal_id))
+    delivery = enroll(stack, portal.portal_id, rep.deal())
+    drain(stack)
+    assert callback(stack, delivery["callbackId"])["executionState"] == "SUCCESS"
+    second, shown_after = stored_tokens(stack, portal.portal_id)
+    assert set(second) != set(first)  # refreshed
     logs = capfd.readouterr()
-    store = stored_connections(stack)
-    hubspot, fortnox = store.get_hubspot(portal.portal_id), store.get_fortnox(portal.portal_id)
-    secrets = [hubspot.access_token, hubspot.refresh_token, fortnox.access_token, fortnox.refresh_token]
-    secrets = [s.get_secret_value() for s in secrets if s.get_secret_value()]
-    assert len(secrets) == 4
 
-    items = stack.aws("dynamodb").scan(TableName=stack.environment["TABLE_NAME"])["Items"]
-    raw = repr(items)
-    shown = repr(hubspot) + repr(fortnox) + str(hubspot) + str(fortnox)
-    for secret in secrets:
+    raw = repr(stack.aws("dynamodb").scan(TableName=stack.environment["TABLE_NAME"])["Items"])
+    for secret in {*first, *second}:
         assert secret not in raw
         assert secret not in logs.out and secret not in logs.err
-        assert secret[:12] not in shown
+        assert secret[:12] not in shown + shown_after
 
 
 def test_a_finished_install_link_sent_to_someone_else_signs_nobody_in(stack):
