@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -31,14 +31,22 @@ def fetch_card(stack, portal_id: str, object_type: str, object_id: str) -> dict[
     return result["body"]
 
 
+OTHER_INTEGRATION = "bookkeeping-tool"
+
+
 class FortnoxCompany:
     """The connected Fortnox company, spoken to through Fortnox's API as another integration would."""
 
     def __init__(self, stack, tenant_id: str) -> None:
-        env = stack.environment
-        token = httpx.post(f"{stack.urls['fortnox_auth']}/oauth-v1/token",
-                           data={"grant_type": "client_credentials"}, headers={"TenantId": tenant_id},
-                           auth=(env["FORTNOX_CLIENT_ID"], env["FORTNOX_CLIENT_SECRET"]), timeout=10.0)
+        auth = stack.urls["fortnox_auth"]
+        redirect_uri = "http://127.0.0.1/bookkeeping-tool"
+        # The company's administrator consents to another integration (a bookkeeping tool) for the company.
+        consent = httpx.get(f"{auth}/oauth-v1/auth", params={
+            "client_id": OTHER_INTEGRATION, "redirect_uri": redirect_uri, "response_type": "code", "state": "s",
+            "scope": "customer invoice bookkeeping", "access_type": "offline", "sandbox_tenant": tenant_id})
+        code = parse_qs(urlsplit(consent.headers["location"]).query)["code"][0]
+        token = httpx.post(f"{auth}/oauth-v1/token", auth=(OTHER_INTEGRATION, "bookkeeping-secret"), timeout=10.0,
+                           data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
         token.raise_for_status()
         self.tenant_id = tenant_id
         self.api = httpx.Client(base_url=stack.urls["fortnox_api"], timeout=10.0,

@@ -58,7 +58,7 @@ def test_hubnox_gets_the_environment_of_the_local_stack(stack):
     assert env["FORTNOX_AUTH_URL"] == stack.urls["fortnox_auth"]
     assert env["AWS_ENDPOINT_URL"] == stack.urls["aws"]
     assert len(env["SIGNING_KEY"]) >= 32
-    assert (env["FORTNOX_SERVICE_ACCOUNT"], env["POWERTOOLS_SERVICE_NAME"]) == ("true", "hubnox")  # template
+    assert (env["FORTNOX_SERVICE_ACCOUNT"], env["POWERTOOLS_SERVICE_NAME"]) == ("false", "hubnox")  # template
     assert "SECRETS_NAME" not in env  # locally the secrets are in the environment itself
     assert stack.aws("dynamodb").describe_table(TableName=env["TABLE_NAME"])["Table"]["KeySchema"] == [
         {"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
