@@ -321,10 +321,7 @@ class SimulatorApp:
             response = self.revoked(request)
         else:
             allowed, wait = (True, 0.0) if entry.tenant is None else self.limiter.allow(entry.tenant)
-            if not allowed:
-                response = self.rate_limited(request, wait)
-            else:
-                response = self._call(route, request, args)
+            response = self._call(route, request, args) if allowed else self.rate_limited(request, wait)
             if fault is not None and fault.kind == "timeout_after":
                 time.sleep(fault.seconds)
             if fault is not None and fault.kind == "malformed":

@@ -7,7 +7,8 @@ paths, JSON, status codes and error bodies (checked against the official specs i
 `X-HubSpot-RateLimit-*` headers, and search's own 5 requests per second.
 
 The pieces: `hubspot_oauth` (OAuth and bearer tokens), `hubspot_crm` (objects, associations,
-pipelines, properties), `hubspot_files`, `hubspot_search`, `hubspot_store` (portal data and write
+pipelines, properties), `hubspot_files`, `hubspot_search`, `hubspot_account` (the tax-rate library
+and the owners), `hubspot_store` (portal data and write
 rules), `hubspot_schema` (standard properties, pipelines, association types, scopes),
 `hubspot_outbound` and `hubspot_signing` (HubSpot's requests to the app), `hubspot_control` (the
 `/_sandbox/` surface), `hubspot_requests` and `hubspot_errors`.
@@ -29,7 +30,9 @@ Decisions on points the reference leaves UNCERTAIN, each documented where it is 
 - introspecting an unknown token answers 400 BAD_TOKEN: `hubspot_oauth.OAuthRoutes._introspect`;
 - a note's `hs_attachment_ids` must name uploaded files: `hubspot_crm._check_attachments`;
 - enroll and card fetch sign with the app they name, else the portal's latest install:
-  `hubspot_control.ControlRoutes._signing_app`.
+  `hubspot_control.ControlRoutes._signing_app`;
+- the tax-rate library and the owners, which no spec file documents (a new portal's Swedish VAT
+  rates and admin owner, paging, archived owners): `hubspot_account`.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ import httpx
 from werkzeug.wrappers import Request, Response
 
 from sandbox.common import Clock, SimulatorApp, SlidingWindowLimiter, json_response
+from sandbox.hubspot_account import OWNERS_READ_SCOPES, TAX_RATES_READ_SCOPES, AccountRoutes, Owner, TaxRate
 from sandbox.hubspot_control import ControlRoutes
 from sandbox.hubspot_crm import CrmRoutes
 from sandbox.hubspot_errors import ApiError, error_body, not_found, validation_error
@@ -74,13 +78,17 @@ from sandbox.hubspot_schema import (
 from sandbox.hubspot_store import Portal, iso_ms
 
 SEARCH_RATE = (5, 1.0)  # search: 5 requests per second per portal, outside the 10-second limit
-_API_PREFIXES = ("/crm/", "/files/", "/automation/", "/account-info/")
+_API_PREFIXES = ("/crm/", "/files/", "/automation/", "/account-info/", "/tax-rates/")
+
+
+#: the `spec` of routes no official spec file documents (they follow HubSpot's API reference)
+REFERENCE_ONLY = "reference"
 
 
 @dataclass(frozen=True)
 class ApiRoute:
     """An API route the simulator serves and the spec file documenting it ("objects": the
-    per-object-type file, e.g. deals.json)."""
+    per-object-type file, e.g. deals.json; `REFERENCE_ONLY`: no spec file, HubSpot's API reference)."""
 
     rule: str
     methods: tuple[str, ...]
@@ -97,7 +105,7 @@ class PortalLimiter(SlidingWindowLimiter):
         return max(0, self.limit - live)
 
 
-class HubSpotSimulator(CrmRoutes, FilesRoutes, OAuthRoutes, ControlRoutes, SimulatorApp):
+class HubSpotSimulator(CrmRoutes, FilesRoutes, AccountRoutes, OAuthRoutes, ControlRoutes, SimulatorApp):
     """HubSpot's OAuth, CRM, files and workflow-callback APIs, plus HubSpot's side of the calls
     it makes to an app (see the module docstring)."""
 
@@ -127,12 +135,16 @@ class HubSpotSimulator(CrmRoutes, FilesRoutes, OAuthRoutes, ControlRoutes, Simul
         self.access_tokens: dict[str, Grant] = {}
         self.refresh_tokens: dict[str, Grant] = {}
         self.executions: dict[str, Execution] = {}
+        self.tax_rates: dict[int, dict[str, TaxRate]] = {}
+        self.owners: dict[int, dict[str, Owner]] = {}
         self.api_routes: list[ApiRoute] = []
         self._portal_ids = itertools.count(146_000_001)
         self._object_ids = itertools.count(10_000_000_001)
         self._file_ids = itertools.count(200_000_000_001)
         self._user_ids = itertools.count(70_000_001)
         self._app_ids = itertools.count(3_000_001)
+        self._owner_ids = itertools.count(81_000_001)
+        self._tax_rate_ids = itertools.count(5_100_001)
         self.execution_numbers = itertools.count(56_000_000_001)
         self._routes_oauth()
         self._routes_crm()
@@ -157,7 +169,8 @@ class HubSpotSimulator(CrmRoutes, FilesRoutes, OAuthRoutes, ControlRoutes, Simul
         time_zone: str = "Europe/Stockholm",
         hub_domain: str | None = None,
     ) -> Portal:
-        """A fresh portal: account currency SEK, the default pipeline and standard properties."""
+        """A fresh portal: account currency SEK, the default pipeline and standard properties, Swedish
+        VAT in its tax-rate library and its super admin as its one owner."""
         with self.lock:
             new_id = int(portal_id) if portal_id is not None else next(self._portal_ids)
             while portal_id is None and new_id in self.portals:
@@ -173,6 +186,7 @@ class HubSpotSimulator(CrmRoutes, FilesRoutes, OAuthRoutes, ControlRoutes, Simul
                 user_id=next(self._user_ids),
             )
             self.portals[portal.id] = portal
+            self.new_account(portal)
             return portal
 
     def app_for_client(self, client_id: str, app_id: Any = None) -> App:
@@ -384,12 +398,22 @@ class HubSpotSimulator(CrmRoutes, FilesRoutes, OAuthRoutes, ControlRoutes, Simul
             spec="accountInfo.json",
             scopes=ACCOUNT_SCOPES,
         )
+        # No spec file documents these two APIs: they follow HubSpot's API reference (hubspot_account).
+        for version in ("2026-03", "v1"):
+            rates = f"/tax-rates/{version}/tax-rates"
+            self.api(rates, ("GET",), self._tax_rate_list, spec=REFERENCE_ONLY, scopes=TAX_RATES_READ_SCOPES)
+            self.api(f"{rates}/<tax_rate_id>", ("GET",), self._tax_rate, spec=REFERENCE_ONLY,
+                     scopes=TAX_RATES_READ_SCOPES)
+        self.api("/crm/owners/2026-03/<owner_id>", ("GET",), self._owner, spec=REFERENCE_ONLY,
+                 scopes=OWNERS_READ_SCOPES)
 
     def _routes_control(self) -> None:
         control = (
             ("/_sandbox/portals", ("POST",), self._control_create_portal),
             ("/_sandbox/portals/<int:portal_id>", ("GET",), self._control_portal),
             ("/_sandbox/portals/<int:portal_id>/uninstall", ("POST",), self._control_uninstall),
+            ("/_sandbox/portals/<int:portal_id>/tax-rates", ("PUT",), self._control_tax_rates),
+            ("/_sandbox/portals/<int:portal_id>/owners", ("POST",), self._control_owners),
             ("/_sandbox/tokens/expire", ("POST",), self._control_expire_tokens),
             ("/_sandbox/apps", ("POST",), self._control_apps),
             ("/_sandbox/files/<file_id>/content", ("GET",), self._control_file_content),

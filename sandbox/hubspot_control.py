@@ -3,8 +3,11 @@ apps and tokens, read uploaded bytes back, and play HubSpot's side (enroll a rec
 action, fetch an app card).
 
     POST /_sandbox/portals                  create a portal, optionally seeded
-    GET  /_sandbox/portals/{id}             dump its objects, associations, files, callbacks
+    GET  /_sandbox/portals/{id}             dump its objects, associations, files, callbacks,
+                                            tax rates and owners
     POST /_sandbox/portals/{id}/uninstall   uninstall the app(s): tokens die, refresh fails
+    PUT  /_sandbox/portals/{id}/tax-rates   {taxRates: [...]} replaces the tax-rate library
+    POST /_sandbox/portals/{id}/owners      add an owner {firstName, lastName, email, ...}
     POST /_sandbox/tokens/expire            expire access tokens (all, or by token/portal)
     POST /_sandbox/apps                     {appId, clientId, clientSecret}
     GET  /_sandbox/files/{id}/content       the uploaded bytes
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
 
 # The order seeded records are created in, so that line items can name their products.
 SEED_ORDER = ("products", "companies", "contacts", "deals", "line_items", "notes")
+#: properties whose seeded value may be the ref of a seeded record, owner or tax rate
+SEED_REF_PROPERTIES = ("hs_product_id", "hubspot_owner_id", "hs_tax_rate_group_id")
 WORKFLOW_OBJECT_TYPES = {"DEAL": "deals", "COMPANY": "companies", "CONTACT": "contacts"}
 
 
@@ -69,14 +74,24 @@ class ControlRoutes:
             try:
                 refs = self._seed(portal, spec)
             except ApiError as exc:
-                del self.portals[portal.id]
+                self._forget(portal)
+                raise SandboxError(exc.status, f"seeding failed: {exc.message}") from exc
+            except SandboxError as exc:
+                self._forget(portal)
                 raise SandboxError(exc.status, f"seeding failed: {exc.message}") from exc
             except (AttributeError, KeyError, TypeError, ValueError) as exc:
-                del self.portals[portal.id]
+                self._forget(portal)
                 raise SandboxError(400, f"seeding failed: malformed seed data ({exc!r})") from exc
             return json_response({"portalId": portal.id, "hubDomain": portal.hub_domain, "refs": refs}, status=201)
 
+    def _forget(self: HubSpotSimulator, portal: Portal) -> None:
+        del self.portals[portal.id]
+        self.drop_account(portal.id)
+
     def _seed(self: HubSpotSimulator, portal: Portal, spec: dict[str, Any]) -> dict[str, str]:
+        """Seed pipelines, properties, the tax-rate library (`taxRates` replaces the default one),
+        owners and records; a record's `hs_product_id`, `hubspot_owner_id` or
+        `hs_tax_rate_group_id` may name the `ref` of a seeded product, owner or tax rate."""
         for pipeline in spec.get("pipelines", []):
             stages = [
                 (s["id"], s.get("label", s["id"]), str(s.get("probability", "0.5")), bool(s.get("closed")))
@@ -93,12 +108,19 @@ class ControlRoutes:
         if unknown:
             raise ApiError(400, f"unknown object types to seed: {sorted(unknown)}")
         refs: dict[str, tuple[str, str]] = {}
+        if "taxRates" in spec:
+            rates = self.set_tax_rates(portal, spec["taxRates"])
+            refs.update({str(item.get("ref", f"taxRates[{i}]")): ("tax_rates", rate.id)
+                         for i, (item, rate) in enumerate(zip(spec["taxRates"], rates, strict=True))})
+        for i, item in enumerate(spec.get("owners", [])):
+            refs[str(item.get("ref", f"owners[{i}]"))] = ("owners", self.add_owner(portal, item).id)
         pending: list[tuple[str, str, dict[str, Any]]] = []
         for type_name in SEED_ORDER:
             for i, record in enumerate(objects.get(type_name, [])):
                 properties = dict(record.get("properties", {}))
-                if str(properties.get("hs_product_id")) in refs:  # a line item may name its product's ref
-                    properties["hs_product_id"] = refs[str(properties["hs_product_id"])][1]
+                for name in SEED_REF_PROPERTIES:
+                    if str(properties.get(name)) in refs:
+                        properties[name] = refs[str(properties[name])][1]
                 created = portal.create(type_name, properties)
                 refs[str(record.get("ref", f"{type_name}[{i}]"))] = (type_name, created.id)
                 pending += [(type_name, created.id, link) for link in record.get("associations", [])]
@@ -143,6 +165,7 @@ class ControlRoutes:
                     "pipelines": list(portal.pipelines.values()),
                     "files": [file_json(portal, f) for f in portal.files.values() if not f.archived],
                     "callbacks": [e.as_json() for e in self.executions.values() if e.portal_id == portal.id],
+                    **self.account_json(portal),
                 }
             )
 

@@ -6,10 +6,10 @@
 
 The token is signed over the run and its portal and expires (`hubnox.web.links`). A replay is a
 new run with trigger `replay` that points at the run it replays and keeps its kind, record,
-document type and trigger key, so a replay of a run that made a document reports that document
-instead of making another. Each link replays once: the second POST of the same link (a double
-click, a reload) shows that it was used; every new note and card view brings a fresh link. A
-replay never completes a workflow callback: the replayed run already did, or it expired.
+document type, print template and trigger key, so a replay of a run that made a document reports
+that document instead of making another. Each link replays once: the second POST of the same link
+(a double click, a reload) shows that it was used; every new note and card view brings a fresh
+link. A replay never completes a workflow callback: the replayed run already did, or it expired.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def replay(run_id: str) -> Response:
         again = submit(container.runs, container.jobs, run.portal_id, run.kind, "replay",
                        object_type=run.object_type,  # type: ignore[arg-type]
                        object_id=run.object_id, document_type=run.document_type,  # type: ignore[arg-type]
-                       trigger_key=run.trigger_key, replay_of=run.run_id)
+                       trigger_key=run.trigger_key, replay_of=run.run_id, print_template=run.print_template)
     except Exception as failure:
         container.nonces.release(USED_LINK_KIND, used)
         if isinstance(failure, HubnoxError):

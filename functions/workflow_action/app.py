@@ -18,6 +18,10 @@ Decisions:
 - The enrolled record is not read here (HubSpot just enrolled it, and the answer must be quick);
   a record that no longer exists fails the run in the worker, which completes the callback with
   FAIL_CONTINUE saying so.
+- The `printTemplate` input travels with the job (and the run, so Replay keeps it) and becomes the
+  document's `PrintTemplate`; empty or "default" leaves the customer's default template. Whether
+  Fortnox has the template is not asked here: an unknown one is Fortnox's error, explained in the
+  failure note.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.config import get_settings
 from hubnox.errors import BadRequestError, HubnoxError, NotFoundError, TransientError
+from hubnox.fortnox.models import Limits
 from hubnox.jobs import DocumentType, ObjectType, submit, trigger_key
 from hubnox.observability import logger, tracer
 from hubnox.store.runs import RunKind
@@ -85,10 +90,11 @@ def create_document() -> dict[str, Any]:
     execution = parse_execution(app.current_event.decoded_body)
     object_type = _object_of(execution, allowed=("DEAL",), action="Create Fortnox document")
     requested = requested_document_type(execution.inputs)
+    template = requested_print_template(execution.inputs)
     _require_installed(execution.portal_id)
     document_type = requested or _portal_settings(execution.portal_id).default_document_type
     return start(execution, "create_document", object_type, document_type=document_type,
-                 trigger=trigger_key("workflow", document_type))
+                 trigger=trigger_key("workflow", document_type), print_template=template)
 
 
 @app.post("/hubspot/actions/sync-customer")
@@ -120,18 +126,20 @@ def options() -> dict[str, Any]:
 
 
 def start(execution: Execution, kind: RunKind, object_type: ObjectType, *,
-          document_type: DocumentType | None = None, trigger: str | None = None) -> dict[str, Any]:
+          document_type: DocumentType | None = None, trigger: str | None = None,
+          print_template: str | None = None) -> dict[str, Any]:
     """Record and enqueue the execution once, and answer HubSpot: BLOCK, or FAIL_CONTINUE without Fortnox."""
     claimed = container.nonces.claim(CALLBACK_CLAIM_KIND, execution.callback_id, CALLBACK_CLAIM_TTL_SECONDS)
     try:
         if container.connections.get_fortnox(execution.portal_id) is None:
-            return _without_fortnox(execution, kind, object_type, document_type, trigger, record=claimed)
+            return _without_fortnox(execution, kind, object_type, document_type, trigger, print_template,
+                                    record=claimed)
         if not claimed:
             logger.info("repeated delivery of a workflow execution", extra={"callback_id": execution.callback_id})
             return blocked()
         run = submit(container.runs, container.jobs, execution.portal_id, kind, "workflow",
                      object_type=object_type, object_id=execution.object_id, document_type=document_type,
-                     trigger_key=trigger, callback_id=execution.callback_id)
+                     trigger_key=trigger, callback_id=execution.callback_id, print_template=print_template)
     except Exception as failure:
         if claimed:
             # Give the callbackId back: HubSpot delivers again after a 5xx, and that delivery must enqueue.
@@ -163,11 +171,13 @@ NO_FORTNOX_MESSAGE = ("This HubSpot portal is not connected to Fortnox. Connect 
 
 
 def _without_fortnox(execution: Execution, kind: RunKind, object_type: ObjectType,
-                     document_type: DocumentType | None, trigger: str | None, *, record: bool) -> dict[str, Any]:
+                     document_type: DocumentType | None, trigger: str | None, print_template: str | None, *,
+                     record: bool) -> dict[str, Any]:
     if record:
         run = container.runs.create(execution.portal_id, kind, "workflow", object_type=object_type,
                                     object_id=execution.object_id, document_type=document_type,
-                                    trigger_key=trigger, callback_id=execution.callback_id)
+                                    trigger_key=trigger, callback_id=execution.callback_id,
+                                    print_template=print_template)
         container.runs.fail(execution.portal_id, run.run_id, NO_FORTNOX_CODE, NO_FORTNOX_MESSAGE)
         logger.warning("workflow execution without Fortnox", extra={"run_id": run.run_id,
                                                                     "portal_id": execution.portal_id})
@@ -218,6 +228,17 @@ def requested_document_type(inputs: Mapping[str, Any]) -> DocumentType | None:
         return "order"
     raise BadRequestError(f"{DOCUMENT_TYPE_INPUT} must be invoice, order or {DEFAULT_CHOICE}, not {value!r}.",
                           code="INVALID_FIELD")
+
+
+def requested_print_template(inputs: Mapping[str, Any]) -> str | None:
+    """The Fortnox print template an execution asks for; None for the customer's default."""
+    value = _input_text(inputs.get(PRINT_TEMPLATE_INPUT) or "").strip()
+    if value.lower() in ("", DEFAULT_CHOICE):
+        return None
+    if len(value) > Limits.PRINT_TEMPLATE_NAME:
+        raise BadRequestError(f"{PRINT_TEMPLATE_INPUT} must be a Fortnox print template code of at most "
+                              f"{Limits.PRINT_TEMPLATE_NAME} characters, not {value[:40]!r}.", code="INVALID_FIELD")
+    return value
 
 
 def _json_object(body: str | None) -> dict[str, Any]:

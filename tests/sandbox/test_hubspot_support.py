@@ -19,12 +19,14 @@ START = 1772438400.0
 CLIENT_ID = "hubnox-client"
 CLIENT_SECRET = "hubnox-secret"
 REDIRECT_URI = "https://hubnox.example/oauth/hubspot/callback"
-#: What hubnox asks for (reference hubspot.md §8), plus the write scopes its tests seed data with.
+#: What hubnox asks for (reference hubspot.md §8, its optional scopes included), plus the write
+#: scopes its tests seed data with.
 ALL_SCOPES = (
     "oauth crm.objects.deals.read crm.objects.deals.write crm.objects.line_items.read "
     "crm.objects.line_items.write crm.objects.products.read crm.objects.products.write "
     "crm.objects.companies.read crm.objects.companies.write crm.objects.contacts.read "
-    "crm.objects.contacts.write crm.schemas.deals.read crm.schemas.deals.write files automation"
+    "crm.objects.contacts.write crm.schemas.deals.read crm.schemas.deals.write files automation "
+    "tax_rates.read crm.objects.owners.read"
 )
 
 

@@ -42,6 +42,8 @@ class Job(BaseModel):
     trigger_key: str | None = None
     #: the HubSpot workflow execution to complete when the job ends
     callback_id: str | None = None
+    #: the Fortnox print template for the document (None: the customer's default template)
+    print_template: str | None = None
 
     @classmethod
     def for_run(cls, run: Run) -> Job:
@@ -49,7 +51,7 @@ class Job(BaseModel):
         return cls(run_id=run.run_id, portal_id=run.portal_id, kind=run.kind, trigger=run.trigger,
                    object_type=run.object_type,
                    object_id=run.object_id, document_type=run.document_type,
-                   trigger_key=run.trigger_key, callback_id=run.callback_id)
+                   trigger_key=run.trigger_key, callback_id=run.callback_id, print_template=run.print_template)
 
     def to_message(self) -> str:
         return self.model_dump_json(exclude_none=True)
@@ -90,10 +92,11 @@ def submit(
     trigger_key: str | None = None,
     callback_id: str | None = None,
     replay_of: str | None = None,
+    print_template: str | None = None,
 ) -> Run:
     """Record a queued run and send its job; the run is there before the worker can see the job."""
     run = runs.create(portal_id, kind, trigger, object_type=object_type, object_id=object_id,
                       document_type=document_type, trigger_key=trigger_key, callback_id=callback_id,
-                      replay_of=replay_of)
+                      replay_of=replay_of, print_template=print_template)
     queue.send(Job.for_run(run))
     return run

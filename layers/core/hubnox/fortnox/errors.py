@@ -92,8 +92,10 @@ EXPLANATIONS: dict[int, Explanation] = {
                          "deal's currency in HubSpot, then replay."),
     2000441: Explanation("Fortnox has no terms of payment with that code.",
                          "Pick existing terms of payment in hubnox settings (customer defaults), then replay."),
-    2000442: Explanation("Fortnox has no print template with that code.",
-                         "Pick an existing print template in hubnox settings (customer defaults), then replay."),
+    2000442: Explanation("Fortnox has no print template with that code for this kind of document.",
+                         "Pick a print template Fortnox has for this document type: in the workflow action's "
+                         "Print template field (then enroll the deal again), or in hubnox settings (customer "
+                         "defaults, then replay)."),
     2000756: Explanation("Fortnox does not accept the VAT rate.",
                          "Use a VAT rate of 25, 12, 6 or 0 % on the line item or the article, then replay."),
     2004167: Explanation("A custom VAT rate needs an account because EasyVat is switched on in Fortnox.",

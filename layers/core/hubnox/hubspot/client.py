@@ -29,8 +29,10 @@ from hubnox.hubspot.models import (
     BatchReadResult,
     CrmObject,
     Deal,
+    Owner,
     Pipeline,
     SearchPage,
+    TaxRate,
     UploadedFile,
 )
 from hubnox.observability import logger
@@ -53,12 +55,25 @@ ASSOCIATIONS_BATCH_SIZE = 1000
 ASSOCIATIONS_PAGE_SIZE = 500
 SEARCH_PAGE_SIZE_MAX = 200
 SEARCH_RESULTS_MAX = 10_000
+TAX_RATES_PAGE_SIZE = 100
 SEARCH_GROUPS_MAX = 5
 SEARCH_FILTERS_PER_GROUP_MAX = 6
 SEARCH_FILTERS_MAX = 18
 NOTE_BODY_MAX = 65_536
 
 T = TypeVar("T", bound=CrmObject)
+
+
+class MissingScopesError(ConnectionBrokenError):
+    """HubSpot's 403 MISSING_SCOPES: the installation was not granted a scope the call needs.
+
+    `scopes` lists the scopes HubSpot named (any one of them would do). For hubnox's optional
+    scopes (`hubnox.connections.HUBSPOT_OPTIONAL_SCOPES`) callers fall back instead of failing.
+    """
+
+    def __init__(self, message: str, scopes: Sequence[str] = ()) -> None:
+        super().__init__(SYSTEM, message)
+        self.scopes = tuple(scopes)
 
 
 @dataclass(frozen=True)
@@ -356,6 +371,31 @@ class HubSpotClient:
         reply = self._api.call("GET", paths.ACCOUNT_DETAILS)
         return AccountDetails.model_validate(reply.data)
 
+    def tax_rates(self) -> list[TaxRate]:
+        """The portal's whole tax-rate library (inactive rates too), following the pages.
+
+        Needs the optional scope `tax_rates.read`; without it raises `MissingScopesError`.
+        """
+        rates: list[TaxRate] = []
+        after: str | None = None
+        while True:
+            reply = self._api.call("GET", paths.TAX_RATES, params={"limit": TAX_RATES_PAGE_SIZE, "after": after})
+            data = reply.data or {}
+            rates.extend(TaxRate.model_validate(item) for item in data.get("results", []))
+            after = ((data.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return rates
+
+    def owner(self, owner_id: str, *, archived: bool = False) -> Owner:
+        """One owner by its owner id; `archived` looks among archived owners (deactivated users).
+
+        Needs the optional scope `crm.objects.owners.read`; without it raises `MissingScopesError`.
+        Raises `NotFoundError` when there is no such owner (among the archived ones, if asked).
+        """
+        params = {"idProperty": "id", "archived": "true" if archived else "false"}
+        reply = self._api.call("GET", paths.owner(owner_id), params=params)
+        return Owner.model_validate(reply.data)
+
 
 # -- error translation -----------------------------------------------------------------------------
 
@@ -369,14 +409,26 @@ def hubspot_error(response: httpx.Response) -> HubnoxError:
     detail = f"{message} (HubSpot {response.status_code} {category}, correlation id {correlation})"
     status = response.status_code
     if status == 403:
-        return ConnectionBrokenError(
-            SYSTEM, f"HubSpot refused access: {message} Reinstall the app to grant what is missing.")
+        refusal = f"HubSpot refused access: {message} Reinstall the app to grant what is missing."
+        if category == "MISSING_SCOPES":
+            return MissingScopesError(refusal, _required_scopes(body))
+        return ConnectionBrokenError(SYSTEM, refusal)
     if status == 404:
         return NotFoundError(detail, code="HUBSPOT_NOT_FOUND")
     if status == 409:
         return UserFixableError(detail, code="HUBSPOT_CONFLICT")
     return BadRequestError(detail, code=f"HUBSPOT_{category}" if category else "HUBSPOT_BAD_REQUEST",
                            hint=_validation_hint(body))
+
+
+def _required_scopes(body: Mapping[str, Any]) -> list[str]:
+    """The scopes a MISSING_SCOPES answer names (`errors[].context.requiredGranularScopes`)."""
+    scopes: list[str] = []
+    for item in body.get("errors") or []:
+        context = item.get("context") if isinstance(item, dict) else None
+        named = context.get("requiredGranularScopes") if isinstance(context, dict) else None
+        scopes += [str(scope) for scope in named or [] if str(scope) not in scopes]
+    return scopes
 
 
 def _validation_hint(body: Mapping[str, Any]) -> str | None:

@@ -133,6 +133,17 @@ OAUTH_REVOKE = f"/oauth/{VERSION}/token/revoke"
 
 ACCOUNT_DETAILS = f"/account-info/{VERSION}/details"
 
+#: The portal's tax-rate library. HubSpot's API reference documents it on the date-based path
+#: (`/tax-rates/2026-03/tax-rates`, the shape of the older `/tax-rates/v1/tax-rates`); no spec file
+#: of it is among the ones hubnox checks against.
+TAX_RATES = f"/tax-rates/{VERSION}/tax-rates"
+
+
+def owner(owner_id: str) -> str:
+    """One owner, on the 2026-03 form of `/crm/v3/owners/{ownerId}` (no spec file: HubSpot's v3 reference)."""
+    return f"/crm/owners/{VERSION}/{_seg(owner_id)}"
+
+
 #: HubSpot-defined association type ids hubnox writes (directional, from -> to)
 NOTE_TO_DEAL = 214
 DEAL_TO_LINE_ITEM = 19

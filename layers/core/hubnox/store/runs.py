@@ -58,6 +58,8 @@ class Run(BaseModel):
     #: the trigger rule the run acts for; a deal gets at most one document per rule
     trigger_key: str | None = None
     callback_id: str | None = None
+    #: the Fortnox print template the trigger asked for (None: the customer's default)
+    print_template: str | None = None
     status: RunStatus = "queued"
     attempts: int = 0
     created_at: float
@@ -88,6 +90,7 @@ class RunStore:
         trigger_key: str | None = None,
         callback_id: str | None = None,
         replay_of: str | None = None,
+        print_template: str | None = None,
     ) -> Run:
         """Record a new queued run with a fresh time-ordered id and return it."""
         now = self._clock()
@@ -101,6 +104,7 @@ class RunStore:
             document_type=document_type,
             trigger_key=trigger_key,
             callback_id=callback_id,
+            print_template=print_template,
             created_at=now,
             replay_of=replay_of,
         )

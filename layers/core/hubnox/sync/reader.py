@@ -1,12 +1,15 @@
 """Reading a deal from HubSpot with the fewest calls: everything a document is made from.
 
-A deal is read in three to five requests, whatever its size (up to 100 line items):
+A deal is read in three to seven requests, whatever its size (up to 100 line items):
 
 1. the deal with the ids of its line items, companies and contacts (one GET with `associations`);
 2. its line items (one batch read per 100);
 3. the products of line items that carry no SKU of their own (one batch read, only when needed);
-4. the primary company, or the deal's contacts when it has no company (one batch read);
-5. with a company, the deal's first contact when the settings use it (one batch read): it is the
+4. the portal's tax-rate library, only when a line item names a tax rate (`hs_tax_rate_group_id`);
+5. the deal's owner, only when it has one and the settings map no deal property to our reference
+   (one call more when the owner is archived, see below);
+6. the primary company, or the deal's contacts when it has no company (one batch read);
+7. with a company, the deal's first contact when the settings use it (one batch read): it is the
    reference person (`YourReference`) and gives a company customer its invoice e-mail.
 
 Decisions kept here:
@@ -15,11 +18,13 @@ Decisions kept here:
 - a deal without a company has all its contacts read (one batch, in the order the deal lists them:
   the first is the customer); a deal with one reads only its first contact, and only when the
   settings use it (`needs_reference_contact`);
-- the owner's name is not read: it needs the owners API and its optional scope, one call more per
-  deal, and Fortnox's `OurReference` is better filled from a mapped deal property;
-- the portal's tax-rate library is not read: it has no 2026-03 path in HubSpot's specs and needs
-  the optional `tax_rates.read` scope; a line naming a tax rate takes its article's VAT, and the
-  note says so (`DealSnapshot.line_vat`);
+- the owner's name (first and last name, else the e-mail) is our reference (`OurReference`); an
+  owner not found among the active ones is looked for among the archived ones (a deactivated
+  user still owns deals), and one not found at all leaves our reference empty with a warning;
+- the tax-rate library and the owners API need optional scopes (`tax_rates.read`,
+  `crm.objects.owners.read`; `hubnox.connections.HUBSPOT_OPTIONAL_SCOPES`). A portal that did not
+  grant one gets a warning instead of a failure: its lines take their articles' VAT
+  (`DealSnapshot.line_vat`), or its documents have no our reference;
 - the portal's currency is read (account details, one call) only for a deal without a currency;
 - line items keep the order of `hs_position_on_quote` where HubSpot set it, else their creation
   order (their ids); line items deleted between the two reads are left out with a warning.
@@ -29,9 +34,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol, Self
 
+from hubnox.errors import NotFoundError
 from hubnox.hubspot import paths
+from hubnox.hubspot.client import MissingScopesError
 from hubnox.hubspot.models import (
     AccountDetails,
     BatchReadResult,
@@ -40,7 +48,9 @@ from hubnox.hubspot.models import (
     CrmObject,
     Deal,
     LineItem,
+    Owner,
     Product,
+    TaxRate,
     association_key,
 )
 from hubnox.sync.model import DealSnapshot, SyncWarning
@@ -62,6 +72,10 @@ class HubSpotReader(Protocol):
                    model: type[CrmObject] = ...) -> BatchReadResult: ...
 
     def account_details(self) -> AccountDetails: ...
+
+    def tax_rates(self) -> list[TaxRate]: ...
+
+    def owner(self, owner_id: str, *, archived: bool = False) -> Owner: ...
 
 
 class DealRecord(Deal):
@@ -89,7 +103,8 @@ class DealRecord(Deal):
 @dataclass(frozen=True)
 class DealReading:
     """Everything read for one deal: the deal, its line items in order, the products of line items
-    without a SKU, the customer's company or else the deal's contacts, and what was missing."""
+    without a SKU, the customer's company or else the deal's contacts, the percentages of the tax
+    rates its line items name (by tax-rate id), its owner's name, and what was missing."""
 
     deal: DealRecord
     line_items: list[LineItem]
@@ -97,18 +112,22 @@ class DealReading:
     company: Company | None = None
     contacts: list[Contact] = field(default_factory=list)
     warnings: list[SyncWarning] = field(default_factory=list)
+    tax_rates: dict[str, Decimal] = field(default_factory=dict)
+    owner_name: str | None = None
 
 
 @dataclass(frozen=True)
 class PropertiesToRead:
-    """The HubSpot properties the portal's settings map, beyond what hubnox always reads, and
-    whether a deal with a company also needs its first contact."""
+    """The HubSpot properties the portal's settings map, beyond what hubnox always reads, whether a
+    deal with a company also needs its first contact, and whether the deal owner's name is needed
+    (for our reference, unless a deal property is mapped to it)."""
 
     deal: Sequence[str] = ()
     line_item: Sequence[str] = ()
     company: Sequence[str] = ()
     contact: Sequence[str] = ()
     reference_contact: bool = True
+    owner: bool = True
 
 
 def _with(base: Sequence[str], extra: Sequence[str]) -> list[str]:
@@ -116,8 +135,9 @@ def _with(base: Sequence[str], extra: Sequence[str]) -> list[str]:
 
 
 def read_deal(hubspot: HubSpotReader, deal_id: str, wanted: PropertiesToRead = PropertiesToRead()) -> DealReading:
-    """The deal, its line items (and products where a SKU is missing) and its customer's company or
-    contacts, in at most five requests for up to 100 line items.
+    """The deal, its line items (and products where a SKU is missing, and the tax rates they name),
+    its owner's name and its customer's company or contacts, in at most seven requests for up to
+    100 line items.
 
     Raises `NotFoundError` when the deal does not exist.
     """
@@ -126,6 +146,8 @@ def read_deal(hubspot: HubSpotReader, deal_id: str, wanted: PropertiesToRead = P
     warnings: list[SyncWarning] = []
     line_items = _line_items(hubspot, deal, wanted, warnings)
     products = _products(hubspot, line_items)
+    tax_rates = _tax_rates(hubspot, line_items, warnings)
+    owner_name = _owner_name(hubspot, deal, warnings) if wanted.owner else None
     company: Company | None = None
     contacts: list[Contact] = []
     company_id = deal.customer_company_id
@@ -143,7 +165,7 @@ def read_deal(hubspot: HubSpotReader, deal_id: str, wanted: PropertiesToRead = P
         by_id = {record.id: record for record in result.found}
         contacts = [by_id[i] for i in contact_ids if i in by_id]  # type: ignore[misc]
     return DealReading(deal=deal, line_items=line_items, products=products, company=company,
-                       contacts=contacts, warnings=warnings)
+                       contacts=contacts, warnings=warnings, tax_rates=tax_rates, owner_name=owner_name)
 
 
 def _contacts_to_read(deal: Deal, has_company: bool, wanted: PropertiesToRead) -> list[str]:
@@ -186,6 +208,54 @@ def _products(hubspot: HubSpotReader, line_items: Sequence[LineItem]) -> dict[st
     return {record.id: record for record in result.found}  # type: ignore[misc]
 
 
+def _tax_rates(hubspot: HubSpotReader, line_items: Sequence[LineItem], warnings: list[SyncWarning],
+               ) -> dict[str, Decimal]:
+    """The percentage of every rate in the portal's library, read only when a line item names one."""
+    if not any(item.tax_rate_group_id for item in line_items):
+        return {}
+    try:
+        library = hubspot.tax_rates()
+    except MissingScopesError:
+        warnings.append(SyncWarning(
+            code="TAX_RATES_NOT_GRANTED",
+            message="hubnox may not read the portal's tax rates (HubSpot's optional tax_rates.read permission "
+            "was not granted), so the rows take their Fortnox articles' VAT instead of the line items' tax "
+            "rates. Reinstall hubnox and grant that permission to use them."))
+        return {}
+    return {rate.id: rate.percentage_rate for rate in library}
+
+
+def _owner_name(hubspot: HubSpotReader, deal: Deal, warnings: list[SyncWarning]) -> str | None:
+    """The deal owner's name for our reference, looked for among archived owners when not active."""
+    if deal.owner_id is None:
+        return None
+    try:
+        owner = _owner(hubspot, deal.owner_id)
+    except MissingScopesError:
+        warnings.append(SyncWarning(
+            code="OWNER_NOT_GRANTED",
+            message="hubnox may not read the deal owner (HubSpot's optional crm.objects.owners.read permission "
+            "was not granted), so the document has no our reference. Reinstall hubnox and grant that "
+            "permission, or map our reference to a deal property in the hubnox settings."))
+        return None
+    if owner is None:
+        warnings.append(SyncWarning(
+            code="OWNER_MISSING",
+            message=f"The deal's owner {deal.owner_id} was not found in HubSpot, so the document has no our "
+            "reference."))
+        return None
+    return owner.full_name or owner.email
+
+
+def _owner(hubspot: HubSpotReader, owner_id: str) -> Owner | None:
+    for archived in (False, True):
+        try:
+            return hubspot.owner(owner_id, archived=archived)
+        except NotFoundError:
+            continue
+    return None
+
+
 def needs_reference_contact(settings: PortalSettings) -> bool:
     """Whether a deal with a company also needs its first contact: for `YourReference` when no deal
     property is mapped to it, or for the e-mail of a company customer whose mapping has none."""
@@ -201,7 +271,8 @@ def properties_to_read(settings: PortalSettings) -> PropertiesToRead:
     mapped = settings.hubspot_properties()
     return PropertiesToRead(deal=mapped.get("deal", ()), line_item=mapped.get("line_item", ()),
                             company=mapped.get("company", ()), contact=mapped.get("contact", ()),
-                            reference_contact=needs_reference_contact(settings))
+                            reference_contact=needs_reference_contact(settings),
+                            owner=settings.deal_fields.our_reference is None)
 
 
 def snapshot_of(hubspot: HubSpotReader, reading: DealReading) -> DealSnapshot:
@@ -211,5 +282,5 @@ def snapshot_of(hubspot: HubSpotReader, reading: DealReading) -> DealSnapshot:
     if currency is None:
         currency = hubspot.account_details().company_currency
     return DealSnapshot(deal=reading.deal, line_items=reading.line_items, products=reading.products,
-                        company=reading.company, contacts=reading.contacts,
-                        portal_currency=(currency or "SEK").upper())
+                        company=reading.company, contacts=reading.contacts, owner_name=reading.owner_name,
+                        tax_rates=reading.tax_rates, portal_currency=(currency or "SEK").upper())

@@ -5,7 +5,10 @@ does the job's kind:
 
 - `create_document`: read the deal (`sync.reader`), claim the deal link, and make or find the
   deal's one Fortnox document; attach its PDF (from `preview`, never `print`) to a note on the
-  deal, write the deal's Fortnox properties, complete the workflow callback, succeed the run;
+  deal, write the deal's Fortnox properties, complete the workflow callback, succeed the run. A
+  job's `print_template` (the workflow action's input) becomes the new document's `PrintTemplate`,
+  overriding the customer's default template (which, for customers hubnox creates, is the one the
+  portal's settings name); a document found already made keeps the template it has;
 - `sync_customer`: a company or contact becomes (or updates) its Fortnox customer, the customer
   number is written back, the callback completed;
 - `sync_products`: the portal's HubSpot products become Fortnox articles with their prices.
@@ -123,6 +126,10 @@ class HubSpotPort(Protocol):
                    model: Any = ...) -> Any: ...
 
     def account_details(self) -> Any: ...
+
+    def tax_rates(self) -> Any: ...
+
+    def owner(self, owner_id: str, *, archived: bool = False) -> Any: ...
 
     def search(self, object_type: str, filter_groups: Sequence[Mapping[str, Any]], properties: Sequence[str],
                sorts: Sequence[Mapping[str, str] | str] = (), limit: int = 100, after: str | None = None, *,
@@ -359,7 +366,8 @@ class JobRunner:
         settings = _settings(current)
         customer = resolve_customer(snapshot, settings, current.fortnox)
         plan = resolve_articles(snapshot, settings, current.fortnox)
-        draft = build_document(snapshot, customer, plan, settings, kind.value)
+        draft = with_print_template(build_document(snapshot, customer, plan, settings, kind.value),
+                                    current.job.print_template)
         if found:
             document, origin = self._fetch(current, kind, _earliest(found)), "adopted"
         else:
@@ -538,6 +546,18 @@ class JobRunner:
 
 
 # -- small pieces ------------------------------------------------------------------------------------
+
+
+def with_print_template(draft: DocumentDraft, template: str | None) -> DocumentDraft:
+    """The draft with `template` as its document's `PrintTemplate`; unchanged when None.
+
+    Fortnox checks the template when the document is created: one it does not have for the
+    document type is its validation error 2000442, which the failure note explains.
+    """
+    if not template:
+        return draft
+    document = draft.document.model_copy(update={"print_template": template})
+    return draft.model_copy(update={"document": document})
 
 
 def _settings(current: _Attempt) -> PortalSettings:
