@@ -566,6 +566,35 @@ def test_a_document_made_before_the_last_attempt_failed_to_report_is_still_repor
     assert "was created as a draft" in world.notes()[0]["hs_note_body"]
 
 
+def test_a_retry_after_the_note_was_written_writes_no_second_note_or_pdf(world):
+    # The note and the PDF are in HubSpot; completing the workflow then fails for a while.
+    callback_id = world.enroll()
+    world.hubspot_sim.faults.add({"kind": "status", "method": "POST", "path": "/automation/.*", "status": 503})
+    job = world.job(callback_id=callback_id)
+    with pytest.raises(TransientError):
+        world.run(job)
+    assert len(world.notes()) == 1
+
+    retried = world.run(job, attempt=2)
+
+    assert retried.status == "succeeded"
+    assert len(world.notes()) == 1 and len(world.portal_dump()["files"]) == 1
+    assert world.callback(callback_id)["state"] == "COMPLETED"
+
+
+def test_a_failure_reported_on_one_try_is_not_reported_again_on_the_next(world):
+    world.hubspot_sim.faults.add({"kind": "status", "method": "PATCH", "path": "/crm/objects/2026-03/0-3/.*",
+                                  "status": 503, "times": 3})
+    job = world.job()
+    world.fortnox_sim.faults.add({"kind": "status", "method": "POST", "path": "/3/invoices", "status": 400,
+                                  "body": {"ErrorInformation": {"error": 1, "message": "Ogiltig", "code": 2000588}},
+                                  "times": 2})
+    with pytest.raises(TransientError):
+        world.run(job)  # the failure note is written; saving the deal's status fails for now
+    world.run(job, attempt=2)
+    assert len(world.notes()) == 1
+
+
 # -- other jobs --------------------------------------------------------------------------------------
 
 

@@ -61,6 +61,8 @@ class Run(BaseModel):
     #: the Fortnox print template the trigger asked for (None: the customer's default)
     print_template: str | None = None
     status: RunStatus = "queued"
+    #: reporting steps already done (e.g. note_id, pdf_file_id), so a retry does not repeat them
+    progress: dict[str, str] = Field(default_factory=dict)
     attempts: int = 0
     created_at: float
     started_at: float | None = None
@@ -146,6 +148,11 @@ class RunStore:
         except ConditionFailed as failure:
             return self._as_stored(portal_id, run_id, failure)
         return _run(item)
+
+    def record_progress(self, portal_id: str, run_id: str, progress: dict[str, str]) -> None:
+        """Remember the reporting steps done so far for a run (what a retry must not do again)."""
+        self._table.update(run_key(portal_id, run_id), set_fields={"progress": dict(progress)},
+                           condition="attribute_exists(pk)")
 
     def succeed(self, portal_id: str, run_id: str, result: dict[str, Any] | None = None) -> Run:
         """Mark the run succeeded with its result (what was created, numbers, links)."""

@@ -200,6 +200,8 @@ class _Attempt:
     hubspot_factory: Callable[[str], HubSpotPort]
     fortnox_factory: Callable[[str], FortnoxPort]
     settings: PortalSettings | None = None
+    #: reporting steps done by earlier tries of the run (see `JobRunner._once`)
+    progress: dict[str, str] = field(default_factory=dict)
     _hubspot: HubSpotPort | None = None
     _fortnox: FortnoxPort | None = None
 
@@ -278,7 +280,7 @@ class JobRunner:
         if run.status == "succeeded":
             logger.info("run already succeeded; job skipped", extra={"run_id": job.run_id})
             return run
-        current = _Attempt(job, attempt, max_attempts, self._hubspot, self._fortnox)
+        current = _Attempt(job, attempt, max_attempts, self._hubspot, self._fortnox, progress=dict(run.progress))
         try:
             current.settings = migrate(self._settings.get(job.portal_id)[0])
             result = self._do(current)
@@ -312,12 +314,13 @@ class JobRunner:
         snapshot = snapshot_of(current.hubspot, reading)
         made = self._document(current, snapshot, kind, job.trigger_key or trigger_key("manual", kind.value))
         warnings = [*reading.warnings, *made.warnings]
-        attachment = self._pdf(current, made, warnings)
+        attachment = self._once(current, "pdf_file_id", lambda: self._pdf(current, made, warnings))
         note = success_note(document=made.document, customer=made.customer, warnings=warnings,
                             differences=made.differences, pdf_attached=attachment is not None,
                             already_existed=not made.made_by_this_run)
-        note_id = self._best_effort(current, "write the note", lambda: current.hubspot.create_note(
-            snapshot.deal.id, note, [attachment] if attachment else []).id)
+        note_id = self._best_effort(current, "write the note", lambda: self._once(
+            current, "note_id", lambda: current.hubspot.create_note(
+                snapshot.deal.id, note, [attachment] if attachment else []).id))
         if made.customer.write_back is not None:
             back = made.customer.write_back
             self._best_effort(current, "write the customer number back", lambda: current.hubspot.update(
@@ -503,7 +506,8 @@ class JobRunner:
                                 document_type=(job.document_type or _default_type(current))
                                 if job.kind == "create_document" else None,
                                 action=_action(job))
-            self._best_effort(current, "write the failure note", lambda: self._note(current, body))
+            self._best_effort(current, "write the failure note",
+                              lambda: self._once(current, f"failure_note:{code}", lambda: self._note(current, body)))
         if job.kind == "create_document" and job.object_id and _writes_deal_properties(current):
             self._best_effort(current, "write the deal's sync status", lambda: current.hubspot.update(
                 paths.DEALS, job.object_id or "", {deal_properties.SYNC_STATUS: "failed",
@@ -526,6 +530,20 @@ class JobRunner:
         if callback_id:
             self._best_effort(current, "complete the workflow callback",
                               lambda: current.hubspot.complete_callback(callback_id, outputs))
+
+    def _once(self, current: _Attempt, step: str, action: Callable[[], str | None]) -> str | None:
+        """Do a reporting step once per run: an earlier try that did it left its result on the run.
+
+        A retry after a later step failed (a 503 on the callback, say) must not write a second
+        note or upload the PDF again.
+        """
+        if step in current.progress:
+            return current.progress[step]
+        result = action()
+        if result:
+            current.progress[step] = str(result)
+            self._runs.record_progress(current.job.portal_id, current.job.run_id, current.progress)
+        return result
 
     @staticmethod
     def _best_effort(current: _Attempt, what: str, action: Callable[[], Any]) -> Any:
