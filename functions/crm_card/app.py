@@ -11,7 +11,6 @@ Building the card and running the actions live in `hubnox.card`.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -20,9 +19,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.card import CardRequest
 from hubnox.config import get_settings
-from hubnox.errors import BadRequestError
 from hubnox.observability import logger, tracer
-from hubnox.web.http import json_response, register_error_handlers
+from hubnox.web.http import json_object, json_response, register_error_handlers
 from hubnox.web.hubspot_auth import hubspot_signature_middleware
 from hubnox.wiring import Container
 
@@ -41,7 +39,7 @@ def card() -> Response:
 
 @app.post("/hubspot/card/actions/<action>")
 def card_action(action: str) -> Response:
-    body = _json_body(app.current_event.decoded_body)
+    body = json_object(app.current_event.decoded_body, empty_ok=True)
     request = CardRequest.from_query(_query(), body)
     answer = container.card_actions.perform(action, request, body)
     logger.info("card action", extra={"action": action, "portal_id": request.portal_id,
@@ -51,19 +49,6 @@ def card_action(action: str) -> Response:
 
 def _query() -> dict[str, str]:
     return dict(app.current_event.query_string_parameters or {})
-
-
-def _json_body(body: str | None) -> dict[str, Any]:
-    """The action's JSON object body; empty when there is none."""
-    if not body:
-        return {}
-    try:
-        value = json.loads(body)
-    except ValueError as error:
-        raise BadRequestError(f"The request body is not valid JSON: {error}.", code="MALFORMED_JSON") from None
-    if not isinstance(value, dict):
-        raise BadRequestError("The request body is not a JSON object.", code="MALFORMED_JSON")
-    return value
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -14,7 +13,7 @@ from hubnox.config import get_settings
 from hubnox.connections import STATE_TTL_SECONDS
 from hubnox.errors import BadRequestError
 from hubnox.observability import logger, tracer
-from hubnox.web.http import message_page, redirect, register_error_handlers
+from hubnox.web.http import form_fields, message_page, redirect, register_error_handlers
 from hubnox.web.session import check_csrf, cookie_value, read_session
 from hubnox.wiring import Container
 
@@ -93,7 +92,7 @@ def fortnox_callback() -> Response:
 @app.post("/oauth/fortnox/disconnect")
 def fortnox_disconnect() -> Response:
     session = read_session(container.signer, app.current_event.cookies)
-    form = {k: v[0] for k, v in parse_qs(app.current_event.decoded_body or "").items()}
+    form = form_fields(app.current_event.decoded_body)
     check_csrf(session, app.current_event.headers, form, container.settings.public_base)
     container.connection_service.disconnect_fortnox(session)
     return redirect(_settings_url("fortnox-disconnected"), status=303)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -35,7 +35,7 @@ from hubnox.errors import (
 from hubnox.jobs import submit
 from hubnox.observability import logger, tracer
 from hubnox.store.runs import Run
-from hubnox.web.http import message_page, page, register_error_handlers
+from hubnox.web.http import form_fields, message_page, page, register_error_handlers
 from hubnox.web.links import REPLAY_TTL_SECONDS, verify_replay
 from hubnox.web.render import render
 from hubnox.wiring import Container
@@ -76,8 +76,7 @@ def confirm(run_id: str) -> Response:
 
 @app.post("/replay/<run_id>")
 def replay(run_id: str) -> Response:
-    form = parse_qs(app.current_event.decoded_body or "")
-    token = (form.get("t") or [""])[0]
+    token = form_fields(app.current_event.decoded_body).get("t", "")
     run = _run_for(run_id, token)
     used = hashlib.sha256(token.encode()).hexdigest()
     if not container.nonces.claim(USED_LINK_KIND, used, USED_LINK_TTL_SECONDS):

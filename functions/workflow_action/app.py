@@ -26,7 +26,6 @@ Decisions:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +41,7 @@ from hubnox.jobs import DocumentType, ObjectType, submit, trigger_key
 from hubnox.observability import logger, tracer
 from hubnox.store.runs import RunKind
 from hubnox.sync.settings import PortalSettings, migrate
-from hubnox.web.http import register_error_handlers
+from hubnox.web.http import json_object, register_error_handlers
 from hubnox.web.hubspot_auth import hubspot_signature_middleware
 from hubnox.wiring import Container
 
@@ -107,7 +106,7 @@ def sync_customer() -> dict[str, Any]:
 
 @app.post("/hubspot/actions/options")
 def options() -> dict[str, Any]:
-    request = _json_object(app.current_event.decoded_body)
+    request = json_object(app.current_event.decoded_body)
     portal_id = _portal_of(request)
     field = request.get("inputFieldName")
     if not isinstance(field, str) or field not in OPTION_SOURCES:
@@ -192,7 +191,7 @@ def parse_execution(body: str | None) -> Execution:
 
     Input fields come from `inputFields`, or from `fields` where older deliveries carry them.
     """
-    request = _json_object(body)
+    request = json_object(body)
     callback_id = request.get("callbackId")
     if not isinstance(callback_id, str) or not callback_id.strip():
         raise BadRequestError("The execution has no callbackId.", code="MISSING_FIELD")
@@ -239,16 +238,6 @@ def requested_print_template(inputs: Mapping[str, Any]) -> str | None:
         raise BadRequestError(f"{PRINT_TEMPLATE_INPUT} must be a Fortnox print template code of at most "
                               f"{Limits.PRINT_TEMPLATE_NAME} characters, not {value[:40]!r}.", code="INVALID_FIELD")
     return value
-
-
-def _json_object(body: str | None) -> dict[str, Any]:
-    try:
-        request = json.loads(body or "")
-    except ValueError as error:
-        raise BadRequestError(f"The request body is not valid JSON: {error}.", code="MALFORMED_JSON") from None
-    if not isinstance(request, dict):
-        raise BadRequestError("The request body is not a JSON object.", code="MALFORMED_JSON")
-    return request
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.shared.cookies import Cookie
@@ -59,6 +60,27 @@ def message_page(status: int, title: str, message: str, hint: str | None = None,
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(status_code=status, content_type=JSON, body=json.dumps(data, default=str),
                     headers={"Cache-Control": "no-store", **(headers or {})})
+
+
+def json_object(body: str | None, *, empty_ok: bool = False) -> dict[str, Any]:
+    """A request's JSON object body; BadRequestError (400 with the reason) for anything else.
+
+    `empty_ok` answers {} for a request without a body.
+    """
+    if not body and empty_ok:
+        return {}
+    try:
+        value = json.loads(body or "")
+    except ValueError as error:
+        raise BadRequestError(f"The request body is not valid JSON: {error}.", code="MALFORMED_JSON") from None
+    if not isinstance(value, dict):
+        raise BadRequestError("The request body is not a JSON object.", code="MALFORMED_JSON")
+    return value
+
+
+def form_fields(body: str | None) -> dict[str, str]:
+    """A form post's fields (the first value of each), as a browser sends them."""
+    return {name: values[0] for name, values in parse_qs(body or "").items()}
 
 
 def status_of(error: HubnoxError) -> int:
