@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from hubnox.connections import StaticToken
 from hubnox.errors import (
     BadRequestError,
     ConnectionBrokenError,
@@ -1186,16 +1187,6 @@ def test_disconnecting_revokes_the_refresh_token(oauth: FortnoxOAuth, auth: Fake
 # -- against the Fortnox simulator, in process ------------------------------------------------------
 
 
-class StaticTokens:
-    def __init__(self, token: str) -> None:
-        self.access_token = token
-
-    def token(self) -> str:
-        return self.access_token
-
-    def invalidate(self, token: str) -> None:
-        pass
-
 
 class Company:
     """A simulated Fortnox company that consented to hubnox's service account."""
@@ -1213,7 +1204,7 @@ class Company:
         self.tokens = self.oauth.client_credentials(self.tenant)
         self.client = FortnoxClient(
             self.http,
-            StaticTokens(self.tokens.access_token),
+            StaticToken(self.tokens.access_token),
             LocalRateBudget(),
             FortnoxClient.tenant_key_for("cid", self.tenant),
         )

@@ -20,6 +20,7 @@ import pytest
 from jsonschema import Draft4Validator
 from werkzeug.wrappers import Request as FormRequest
 
+from hubnox.connections import StaticToken
 from hubnox.errors import BadRequestError, ConnectionBrokenError, NotFoundError, TransientError
 from hubnox.http import RetryPolicy, build_http_client
 from hubnox.hubspot import paths
@@ -1133,16 +1134,6 @@ SCOPES = [
 CALLBACK = "https://hubnox.example/oauth/hubspot/callback"
 
 
-class StaticTokens:
-    def __init__(self, token: str) -> None:
-        self.access_token = token
-
-    def token(self) -> str:
-        return self.access_token
-
-    def invalidate(self, token: str) -> None:
-        pass
-
 
 class Installed:
     """A simulated portal with a deal, its line items and company, and hubnox installed in it."""
@@ -1184,7 +1175,7 @@ class Installed:
         code = parse_qs(urlsplit(consent.headers["location"]).query)["code"][0]
         self.tokens = self.oauth.exchange_code(code, CALLBACK)
         self.client = HubSpotClient(
-            self.http, StaticTokens(self.tokens.access_token), LocalRateBudget(), self.portal
+            self.http, StaticToken(self.tokens.access_token), LocalRateBudget(), self.portal
         )
 
     def dump(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from moto import mock_aws
 
-from hubnox.connections import HUBSPOT_SCOPES
+from hubnox.connections import HUBSPOT_SCOPES, StaticToken
 from hubnox.errors import ConnectionBrokenError, TransientError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
@@ -56,16 +56,6 @@ WORKSHOP = {"name": "Onboarding workshop", "quantity": "1", "price": "12000", "h
 SEATS = {"name": "hubnox seat, 12 months", "quantity": "5", "price": "1490.50", "hs_sku": "HNX-SEAT",
          "hs_discount_percentage": "10"}
 
-
-class StaticTokens:
-    def __init__(self, token: str) -> None:
-        self.access_token = token
-
-    def token(self) -> str:
-        return self.access_token
-
-    def invalidate(self, token: str) -> None:
-        pass
 
 
 class LosesAnswers(httpx.BaseTransport):
@@ -132,13 +122,13 @@ class World:
         self.deal_id = self.refs.get("deal", "")
         no_wait = RetryPolicy(sleep=lambda seconds: None)
         budget = LocalRateBudget()
-        self.hubspot = HubSpotClient(self.hs_http, StaticTokens(self._hubspot_token()), budget, self.portal,
+        self.hubspot = HubSpotClient(self.hs_http, StaticToken(self._hubspot_token()), budget, self.portal,
                                      retry=no_wait)
         company = self.fx_http.post("/_sandbox/companies", json={
             "CompanyName": "Testbolaget AB", "serviceConsent": {"clientId": FORTNOX_CLIENT}}).json()
         self.tenant = str(company["tenantId"])
         oauth = FortnoxOAuth(self.fx_http, client_id=FORTNOX_CLIENT, client_secret="secret", auth_url=FORTNOX)
-        self.fortnox = FortnoxClient(self.fx_http, StaticTokens(oauth.client_credentials(self.tenant).access_token),
+        self.fortnox = FortnoxClient(self.fx_http, StaticToken(oauth.client_credentials(self.tenant).access_token),
                                      budget, FortnoxClient.tenant_key_for(FORTNOX_CLIENT, self.tenant), retry=no_wait)
         self.signer = Signer(SIGNER_KEY)
         self.runs = RunStore(table, self.clock)

@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from moto import mock_aws
 
 from hubnox.config import Settings
-from hubnox.connections import HUBSPOT_SCOPES
+from hubnox.connections import HUBSPOT_SCOPES, StaticToken
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.http import build_http_client
@@ -40,16 +40,6 @@ from tests.support.functions import SAMPLE_PUBLIC_BASE, sample_event
 CSRF = "csrf-secret-of-this-session"
 HUBSPOT, FORTNOX = "http://hubspot.test", "http://fortnox.test"
 
-
-class StaticTokens:
-    def __init__(self, token: str) -> None:
-        self.access_token = token
-
-    def token(self) -> str:
-        return self.access_token
-
-    def invalidate(self, token: str) -> None:
-        pass
 
 
 class Ports:
@@ -75,10 +65,10 @@ class Ports:
         self.budget = LocalRateBudget()
 
     def hubspot_client(self, portal_id: str) -> HubSpotClient:
-        return HubSpotClient(self.hs_http, StaticTokens(self._hubspot_token), self.budget, portal_id)
+        return HubSpotClient(self.hs_http, StaticToken(self._hubspot_token), self.budget, portal_id)
 
     def fortnox_client(self, portal_id: str) -> FortnoxClient:
-        return FortnoxClient(self.fx_http, StaticTokens(self._fortnox_token), self.budget,
+        return FortnoxClient(self.fx_http, StaticToken(self._fortnox_token), self.budget,
                              FortnoxClient.tenant_key_for("hubnox", self.tenant))
 
 
