@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -50,6 +49,7 @@ from hubnox.fortnox.models import (
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.http import RetryPolicy, build_http_client, encode_json
 from hubnox.ratelimit import LocalRateBudget
+from tests.support.fake_api import FakeApi, RecordingBudget, Responder
 from tests.support.openapi import OpenApiSpec, SpecError
 
 API = "https://api.fortnox.se"
@@ -73,35 +73,10 @@ def meta(total: int, pages: int, page: int) -> dict[str, int]:
     return {"@TotalResources": total, "@TotalPages": pages, "@CurrentPage": page}
 
 
-Responder = Callable[[httpx.Request, re.Match[str]], httpx.Response]
 
 
-class FakeFortnox:
+class FakeFortnox(FakeApi):
     """Fortnox as the client sees it: canned, spec-shaped answers per route, every exchange kept."""
-
-    def __init__(self) -> None:
-        self.routes: list[tuple[str, re.Pattern[str], Responder]] = []
-        self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
-
-    def on(self, method: str, pattern: str, responder: Responder | httpx.Response) -> None:
-        handler = responder if callable(responder) else (lambda request, match, r=responder: r)
-        self.routes.insert(0, (method, re.compile(f"^{pattern}$"), handler))
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        for method, pattern, responder in self.routes:
-            match = pattern.match(request.url.path)
-            if method == request.method and match:
-                response = responder(request, match)
-                self.exchanges.append((request, response))
-                return response
-        raise AssertionError(f"the fake has no route for {request.method} {request.url.path}")
-
-    def requests(self, method: str | None = None, contains: str = "") -> list[httpx.Request]:
-        return [
-            request
-            for request, _ in self.exchanges
-            if (method is None or request.method == method) and contains in request.url.path
-        ]
 
 
 class Tokens:
@@ -115,12 +90,7 @@ class Tokens:
         self.invalidated.append(token)
 
 
-class Budget:
-    def __init__(self) -> None:
-        self.taken: list[str] = []
-
-    def acquire(self, key: str, *, limit: int, window: float, max_wait: float) -> None:
-        self.taken.append(f"{key}={limit}/{window:g}")
+Budget = RecordingBudget
 
 
 class Sleeps:

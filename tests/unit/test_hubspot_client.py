@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,6 +27,7 @@ from hubnox.hubspot.client import AssociationInput, HubSpotClient
 from hubnox.hubspot.models import CrmObject, Deal, LineItem, parse_decimal
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.ratelimit import LocalRateBudget
+from tests.support.fake_api import FakeApi, RecordingBudget
 from tests.support.openapi import OpenApiSpec, SpecError
 
 PORTAL = "4242"
@@ -55,35 +55,10 @@ def error_body(category: str, message: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-Responder = Callable[[httpx.Request, re.Match[str]], httpx.Response]
 
 
-class FakeHubSpot:
+class FakeHubSpot(FakeApi):
     """HubSpot as the client sees it: canned, spec-shaped answers per route, every exchange kept."""
-
-    def __init__(self) -> None:
-        self.routes: list[tuple[str, re.Pattern[str], Responder]] = []
-        self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
-
-    def on(self, method: str, pattern: str, responder: Responder | httpx.Response) -> None:
-        handler = responder if callable(responder) else (lambda request, match, r=responder: r)
-        self.routes.insert(0, (method, re.compile(f"^{pattern}$"), handler))
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        for method, pattern, responder in self.routes:
-            match = pattern.match(request.url.path)
-            if method == request.method and match:
-                response = responder(request, match)
-                self.exchanges.append((request, response))
-                return response
-        raise AssertionError(f"the fake has no route for {request.method} {request.url.path}")
-
-    def requests(self, method: str | None = None, contains: str = "") -> list[httpx.Request]:
-        return [
-            request
-            for request, _ in self.exchanges
-            if (method is None or request.method == method) and contains in request.url.path
-        ]
 
 
 class Tokens:
@@ -97,12 +72,7 @@ class Tokens:
         self.invalidated.append(token)
 
 
-class Budget:
-    def __init__(self) -> None:
-        self.keys: list[str] = []
-
-    def acquire(self, key: str, *, limit: int, window: float, max_wait: float) -> None:
-        self.keys.append(f"{key}={limit}/{window:g}")
+Budget = RecordingBudget
 
 
 def body_of(request: httpx.Request) -> Any:
@@ -464,7 +434,7 @@ def test_a_search_sends_all_five_fields_with_a_sort_object(
         "limit": 2,
         "after": "0",
     }
-    assert budget.keys == ["hubspot:4242=110/10", "hubspot-search:4242=5/1"]
+    assert budget.taken == ["hubspot:4242=110/10", "hubspot-search:4242=5/1"]
 
 
 def test_iterating_a_search_follows_every_page(client: HubSpotClient) -> None:
