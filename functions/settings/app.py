@@ -14,11 +14,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.config import get_settings
+from hubnox.errors import NotFoundError
 from hubnox.observability import logger, tracer
+from hubnox.sync.settings import PortalSettings
 from hubnox.web.http import page, redirect, register_error_handlers
 from hubnox.web.render import render
 from hubnox.web.session import read_session, start_session
-from hubnox.web.settings_api import settings_api_router
+from hubnox.web.settings_api import settings_api_router, settings_choices
 from hubnox.wiring import Container
 
 app = APIGatewayHttpResolver()
@@ -27,7 +29,6 @@ register_error_handlers(app, json_paths=lambda path: path.startswith("/settings/
 # Before the catch-all below: pattern routes are tried in the order they are registered.
 app.include_router(settings_api_router(container))
 
-NOT_YET_AVAILABLE = "The settings API is part of hubnox but not yet available in this build."
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 #: the notices a redirect may ask the page to show; only these fixed texts are ever shown
 NOTICES = {
@@ -61,13 +62,19 @@ def settings_page() -> Response:
         fortnox_status=STATUS_TEXT.get(fortnox.status, fortnox.status) if fortnox else "",
         notice=notice,
         notice_error=False,
+        fortnox_connected=fortnox is not None and fortnox.status == "active",
+        choices=settings_choices(),
+        defaults=PortalSettings().model_dump(mode="json"),
     )
     return page(body)
 
 
-@app.route("/settings/api/.+", method=ANY_METHOD)
-def not_yet_available() -> tuple[dict[str, str], int]:
-    return {"message": NOT_YET_AVAILABLE}, HTTPStatus.NOT_IMPLEMENTED
+# The group makes this a dynamic route: the resolver tries every static route (a bare regex counts as
+# one) before any dynamic route, so without it this would shadow the router's /properties/<object_type>.
+@app.route("/settings/api/(.+)", method=ANY_METHOD)
+def no_such_route() -> Response:
+    event = app.current_event
+    raise NotFoundError(f"The settings API has no route {event.http_method} {event.path}.")
 
 
 @app.get("/settings/static/.+")

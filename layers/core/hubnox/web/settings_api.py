@@ -5,30 +5,58 @@
     GET  /settings/api/hubspot/pipelines        deal pipelines with their stages (ids to store, labels to show)
     GET  /settings/api/hubspot/properties/{objectType}  properties of deals, line items, companies or contacts
     GET  /settings/api/fortnox/options          terms of payment, currencies, price lists, print templates
+    GET  /settings/api/runs?limit=N             the portal's newest runs (20, at most 50), newest first
 
 Every route needs the settings session (its cookie names the portal); the PUT also needs the
 session's CSRF token (`X-CSRF-Token`) and hubnox's own origin. `version` is the version the page
 read (0 before the first save): a save over a newer version answers 409 with the stored version,
 so two admins editing at once cannot silently undo each other. Invalid settings answer 400 with
-a message naming every wrong field. Errors are answered by `register_error_handlers` of the
-function that includes this router.
+a message naming every wrong field, and `errors`: `[{"field": "articles.policy", "message": ...}]`
+so the page can show each message beside its field. Other errors are answered by
+`register_error_handlers` of the function that includes this router.
+
+`settings_choices()` gives the page the fixed choices of every option, read from the
+`PortalSettings` model itself, so a value the model gains appears on the page (with the label
+`CHOICE_LABELS` must then give it).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from types import UnionType
+from typing import Any, Literal, Protocol, Union, get_args, get_origin
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, ValidationError
 
 from hubnox.config import Settings
 from hubnox.errors import BadRequestError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.hubspot.client import HubSpotClient
+from hubnox.observability import logger
+from hubnox.store.runs import Run, RunStore
 from hubnox.store.settings import SettingsStore, StaleVersion
-from hubnox.sync.settings import PortalSettings, migrate, parse_settings
+from hubnox.sync.settings import (
+    CUSTOMER_FIELDS,
+    FORTNOX_VAT_RATES,
+    ArticleDefaults,
+    ArticleSettings,
+    CompanyMatchRule,
+    ContactMatchRule,
+    CustomerDefaults,
+    CustomerNumberRule,
+    PortalSettings,
+    TriggerStage,
+    migrate,
+    parse_settings,
+)
 from hubnox.web.http import json_response
+from hubnox.web.links import replay_url
 from hubnox.web.session import Session, check_csrf, read_session
 from hubnox.web.signing import Signer
 
@@ -38,6 +66,156 @@ PROPERTY_OBJECTS = {"deals": "deals", "line_items": "line_items", "companies": "
                     "contacts": "contacts"}
 #: document types whose Fortnox print templates the page offers
 PRINT_TEMPLATE_TYPES = ("invoice", "order")
+#: the recent-runs list: how many runs by default and at most
+RECENT_RUNS_DEFAULT, RECENT_RUNS_MAX = 20, 50
+#: Replay links on the settings page are for the admin looking at it now, not for passing around
+PAGE_REPLAY_TTL_SECONDS = 3600
+
+#: settings path -> the model field whose Literal (or enum) values are that option's choices
+CHOICE_FIELDS: dict[str, tuple[type[BaseModel], str]] = {
+    "default_document_type": (PortalSettings, "default_document_type"),
+    "trigger_stages.document_type": (TriggerStage, "document_type"),
+    "company_match.fortnox_field": (CompanyMatchRule, "fortnox_field"),
+    "company_match.when_value_missing": (CompanyMatchRule, "when_value_missing"),
+    "contact_match.fortnox_field": (ContactMatchRule, "fortnox_field"),
+    "customer_number.source": (CustomerNumberRule, "source"),
+    "customer_defaults.vat_type": (CustomerDefaults, "vat_type"),
+    "customer_defaults.customer_type": (CustomerDefaults, "customer_type"),
+    "customer_defaults.default_delivery_type": (CustomerDefaults, "default_delivery_type"),
+    "articles.policy": (ArticleSettings, "policy"),
+    "articles.defaults.type": (ArticleDefaults, "type"),
+    "no_line_items": (PortalSettings, "no_line_items"),
+}
+_DOCUMENT_TYPES = {"invoice": "Invoice", "order": "Order"}
+#: what the page says for each choice; Fortnox field names (match rules) are labelled by `field_label`
+CHOICE_LABELS: dict[str, dict[str, str]] = {
+    "default_document_type": _DOCUMENT_TYPES,
+    "trigger_stages.document_type": _DOCUMENT_TYPES,
+    "company_match.when_value_missing": {
+        "fail": "Stop and say so in the note (no customer without the value, so no duplicates later)",
+        "create": "Create a new customer without the value",
+    },
+    "customer_number.source": {
+        "fortnox": "Fortnox numbers new customers",
+        "hubspot_property": "Take the number from a HubSpot property",
+    },
+    "customer_defaults.vat_type": {
+        "SEVAT": "Swedish VAT (SEVAT)",
+        "SEREVERSEDVAT": "Swedish reverse charge (SEREVERSEDVAT)",
+        "EUREVERSEDVAT": "EU reverse charge (EUREVERSEDVAT)",
+        "EUVAT": "EU VAT (EUVAT)",
+        "EXPORT": "Export, outside the EU (EXPORT)",
+    },
+    "customer_defaults.customer_type": {
+        "auto": "Companies as company customers, contacts as private customers",
+        "COMPANY": "Always company customers",
+        "PRIVATE": "Always private customers",
+    },
+    "customer_defaults.default_delivery_type": {
+        "PRINT": "Print (PRINT)",
+        "EMAIL": "Email (EMAIL)",
+        "PRINTSERVICE": "Fortnox print service (PRINTSERVICE)",
+    },
+    "articles.policy": {
+        "skip": "Make no document, and list every missing article in the note",
+        "placeholder": "Bill the line on the placeholder article, keeping its own name and price",
+        "create": "Create the article in Fortnox (the SKU as its number) with the line's price",
+    },
+    "articles.defaults.type": {"SERVICE": "Service", "STOCK": "Stock item"},
+    "no_line_items": {
+        "fail": "Make no document, and say so in the note",
+        "placeholder_row": "Bill the deal's amount as one row on the placeholder article",
+    },
+}
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z][a-z]+|\d+")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One value an option can take, with the words the page shows for it."""
+
+    value: str
+    label: str
+
+
+def field_label(fortnox_field: str) -> str:
+    """A Fortnox customer field as the page names it: `VATNumber` -> `VAT number (VATNumber)`, `Email`."""
+    words = _WORDS.findall(fortnox_field) or [fortnox_field]
+    text = " ".join([words[0], *(w if w.isupper() else w.lower() for w in words[1:])])
+    return text if text == fortnox_field else f"{text} ({fortnox_field})"
+
+
+def literal_values(model: type[BaseModel], field: str) -> tuple[str, ...]:
+    """The values a Literal or enum field of `model` accepts (None left out), in declared order."""
+    annotation = model.model_fields[field].annotation
+    parts = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    values: list[str] = []
+    for part in parts:
+        if get_origin(part) is Literal:
+            values += [str(value) for value in get_args(part)]
+        elif isinstance(part, type) and issubclass(part, Enum):
+            values += [str(member.value) for member in part]
+    return tuple(values)
+
+
+def settings_choices() -> dict[str, list[Choice]]:
+    """The fixed choices of every option the page offers as a list, by settings path.
+
+    Also `customer_fields` (the Fortnox customer fields a mapping may fill) and `articles.defaults.vat`.
+    A value without a label in `CHOICE_LABELS` raises KeyError: the page must never show a bare code.
+    """
+    choices: dict[str, list[Choice]] = {}
+    for path, (model, field) in CHOICE_FIELDS.items():
+        labels = CHOICE_LABELS.get(path)
+        choices[path] = [Choice(value, labels[value] if labels is not None else field_label(value))
+                         for value in literal_values(model, field)]
+    choices["customer_fields"] = [Choice(name, field_label(name)) for name in CUSTOMER_FIELDS]
+    choices["articles.defaults.vat"] = [Choice(str(rate), f"{rate} %") for rate in FORTNOX_VAT_RATES]
+    return choices
+
+
+def field_errors(body: str | None) -> list[dict[str, str]]:
+    """Each problem of the settings in a PUT body, as `{"field": "a.b", "message": ...}` (empty when
+    the body's settings are not an object: the message already says so)."""
+    try:
+        data = json.loads(body or "")
+    except ValueError:
+        return []
+    settings = data.get("settings") if isinstance(data, dict) else None
+    if not isinstance(settings, dict):
+        return []
+    try:
+        PortalSettings.model_validate(settings)
+    except ValidationError as error:
+        return [{"field": ".".join(str(part) for part in item["loc"]),
+                 "message": str(item["msg"]).removeprefix("Value error, ")} for item in error.errors()]
+    return []
+
+
+def _iso(moment: float | None) -> str | None:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds") if moment is not None else None
+
+
+def run_summary(run: Run, replay: str | None = None) -> dict[str, Any]:
+    """What the recent-runs list shows of a run; `replay` is a signed Replay link, if offered."""
+    return {
+        "runId": run.run_id, "kind": run.kind, "trigger": run.trigger, "status": run.status,
+        "objectType": run.object_type, "objectId": run.object_id,
+        "documentType": run.result.get("document_type") or run.document_type,
+        "documentNumber": run.result.get("document_number"),
+        "attempts": run.attempts, "createdAt": _iso(run.created_at), "finishedAt": _iso(run.finished_at),
+        "errorCode": run.error_code, "errorMessage": run.error_message, "replayUrl": replay,
+    }
+
+
+def recent_runs_limit(query: dict[str, str] | None) -> int:
+    """The `limit` query parameter, between 1 and RECENT_RUNS_MAX; 400 when it is not a number."""
+    raw = (query or {}).get("limit")
+    if raw is None:
+        return RECENT_RUNS_DEFAULT
+    if not raw.isdigit():
+        raise BadRequestError("limit must be a whole number.", code="INVALID")
+    return min(max(int(raw), 1), RECENT_RUNS_MAX)
 
 
 class SettingsApiPorts(Protocol):
@@ -50,6 +228,9 @@ class SettingsApiPorts(Protocol):
 
     @property
     def portal_settings(self) -> SettingsStore: ...
+
+    @property
+    def runs(self) -> RunStore: ...
 
     def hubspot_client(self, portal_id: str) -> HubSpotClient: ...
 
@@ -103,7 +284,13 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
     def put_settings() -> Response:
         current = session()
         check_csrf(current, router.current_event.headers, None, ports.settings.public_base)
-        settings, version = read_update(router.current_event.decoded_body)
+        body = router.current_event.decoded_body
+        try:
+            settings, version = read_update(body)
+        except BadRequestError as error:
+            if error.code != "INVALID_SETTINGS":
+                raise
+            return invalid_settings(error, body)
         payload = settings.model_dump(mode="json")
         try:
             saved = ports.portal_settings.put(current.portal_id, payload, version)
@@ -147,5 +334,27 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
                                       for t in fortnox.print_templates(kind)]
                                for kind in PRINT_TEMPLATE_TYPES},
         })
+
+    @router.get(f"{PREFIX}/runs")
+    def recent_runs() -> Response:
+        portal = session().portal_id
+        limit = recent_runs_limit(router.current_event.query_string_parameters)
+        public_base = ports.settings.public_base
+
+        def replay(run: Run) -> str | None:
+            if run.status != "failed":
+                return None
+            return replay_url(ports.signer, public_base, portal, run.run_id, PAGE_REPLAY_TTL_SECONDS)
+
+        return json_response({"runs": [run_summary(run, replay(run))
+                                       for run in ports.runs.list_recent(portal, limit)]})
+
+    def invalid_settings(error: BadRequestError, body: str | None) -> Response:
+        logger.warning("request refused", extra={"code": error.code, "status": 400,
+                                                 "path": router.current_event.path})
+        answer: dict[str, Any] = {"message": error.message, "code": error.code, "errors": field_errors(body)}
+        if error.hint:
+            answer["hint"] = error.hint
+        return json_response(answer, status=400)
 
     return router
