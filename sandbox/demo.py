@@ -119,19 +119,43 @@ def admin_connects_fortnox(demo: Demo) -> list[str]:
     ]
 
 
+def admin_saves_settings(demo: Demo) -> list[str]:
+    browser = demo.facts["browser"]
+    page = browser.get(f"{demo.gateway_url}/settings")
+    if page.status_code != 200 or 'id="documents"' not in page.text:
+        raise DemoFailure(f"the settings page does not show its sections ({page.status_code})")
+    csrf = page_data_meta(page.text, "csrf-token")
+    loaded = browser.request("GET", f"{demo.gateway_url}/settings/api/settings").json()
+    settings = loaded["settings"]
+    settings["trigger_stages"] = [{"pipeline_id": "default", "stage_id": "closedwon", "document_type": "invoice"}]
+    settings["customer_defaults"] = {**settings["customer_defaults"], "terms_of_payment": "10"}
+    saved = demo.call("PUT", f"{demo.gateway_url}/settings/api/settings", headers={
+        "Cookie": f"hubnox_session={browser.session_cookie}", "X-CSRF-Token": csrf, "Origin": demo.gateway_url},
+        json={"version": loaded["version"], "settings": settings}).json()
+    return ["the settings page shows Documents, Customers, Articles, Deals and Recent runs",
+            f"saved (version {saved['version']}): invoice deals that enter Closed won; new customers get "
+            "10 days' terms of payment; missing articles are created from the products"]
+
+
 #: HubSpot-defined association type: line item -> deal (reference/hubspot.md §4.6).
 LINE_ITEM_TO_DEAL = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 20}
 DEAL_TO_PRIMARY_COMPANY = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}
 DEAL_TO_CONTACT = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}
 DEMO_LINE_ITEMS = (
     {"name": "Onboarding workshop", "quantity": "1", "price": "12000.00", "hs_sku": "HNX-ONB"},
-    {"name": "hubnox seat, 12 months", "quantity": "5", "price": "1490.50", "hs_sku": "HNX-SEAT"},
+    {"name": "hubnox seat, 12 months", "quantity": "5", "price": "1490.50", "hs_sku": "HNX-SEAT",
+     "hs_discount_percentage": "10"},
+    {"name": "Konferenslunch", "quantity": "12", "price": "145.00", "hs_sku": "HNX-LUNCH", "tax_rate": "12"},
 )
 
 
 def deal_with_line_items(demo: Demo) -> list[str]:
     headers = _bearer(demo.facts["hubspot_token"])
     base = f"{demo.hubspot_api_url}/crm/objects/2026-03"
+    sandbox = f"{demo.hubspot_api_url}/_sandbox/portals/{demo.facts['portal_id']}"
+    owner = demo.call("POST", f"{sandbox}/owners", expect=(201,), json={
+        "firstName": "Sara", "lastName": "Säljare", "email": "sara@acme.example"}).json()
+    rates = {str(r["percentageRate"]).split(".")[0]: r["id"] for r in demo.call("GET", sandbox).json()["taxRates"]}
     company = demo.call("POST", f"{base}/companies", headers=headers, expect=(201,), json={
         "properties": {"name": "Acme AB", "organisation_number": "556036-0793", "domain": "acme.example",
                        "address": "Sveavägen 1", "zip": "111 57", "city": "Stockholm", "country": "Sweden"},
@@ -144,14 +168,17 @@ def deal_with_line_items(demo: Demo) -> list[str]:
     deal = demo.call("POST", f"{base}/0-3", headers=headers, expect=(201,), json={
         "properties": {"dealname": "Acme AB - hubnox rollout", "pipeline": "default",
                        "dealstage": "appointmentscheduled", "closedate": "2026-12-15",
-                       "deal_currency_code": "SEK"},
+                       "deal_currency_code": "SEK", "hubspot_owner_id": str(owner["id"])},
         "associations": [{"to": {"id": company["id"]}, "types": [DEAL_TO_PRIMARY_COMPANY]},
                          {"to": {"id": contact["id"]}, "types": [DEAL_TO_CONTACT]}],
     }).json()
     demo.facts["deal_id"] = deal["id"]
     for item in DEMO_LINE_ITEMS:
+        properties = {k: v for k, v in item.items() if k != "tax_rate"}
+        if "tax_rate" in item:  # the portal's tax-rate library holds Sweden's rates
+            properties["hs_tax_rate_group_id"] = str(rates[item["tax_rate"]])
         demo.call("POST", f"{base}/line_items", headers=headers, expect=(201,), json={
-            "properties": item,
+            "properties": properties,
             "associations": [{"to": {"id": deal["id"]}, "types": [LINE_ITEM_TO_DEAL]}],
         })
     read = demo.call("GET", f"{base}/0-3/{deal['id']}", headers=headers,
@@ -163,14 +190,18 @@ def deal_with_line_items(demo: Demo) -> list[str]:
     if len(ids) != len(DEMO_LINE_ITEMS):
         raise DemoFailure(f"deal {deal['id']} has {len(ids)} line items, expected {len(DEMO_LINE_ITEMS)}")
     items = demo.call("POST", f"{base}/line_items/batch/read", headers=headers, json={
-        "properties": ["name", "quantity", "price", "amount", "hs_sku"], "propertiesWithHistory": [],
+        "properties": ["name", "quantity", "price", "amount", "hs_sku", "hs_discount_percentage",
+                       "hs_tax_rate_group_id"], "propertiesWithHistory": [],
         "inputs": [{"id": i} for i in ids],
     }).json()["results"]
     demo.facts["line_items"] = [item["properties"] for item in sorted(items, key=lambda i: int(i["id"]))]
     lines = [f"deal {deal['id']} \"{read['properties']['dealname']}\" for Acme AB (organisation number "
              f"556036-0793, contact Astrid Lind) with {len(ids)} line items:"]
-    lines += [f"  {p['quantity']} x {p['name']} at {p['price']} = {p['amount']} SEK"
+    lines += [f"  {p['quantity']} x {p['name']} at {p['price']}"
+              + (f" less {p['hs_discount_percentage']} %" if p.get("hs_discount_percentage") else "")
+              + f" = {p['amount']} SEK" + (" (food VAT 12 %)" if p.get("hs_tax_rate_group_id") else "")
               for p in demo.facts["line_items"]]
+    lines.append("  owner: Sara Säljare (hubspot_owner_id)")
     return lines
 
 
@@ -232,6 +263,8 @@ def worker_makes_the_invoice(demo: Demo) -> list[str]:
               f"= {row['Total']}, VAT {row['VAT']} %" for row in invoice["InvoiceRows"]]
     lines.append(f"  net {invoice['Net']} + VAT {invoice['TotalVAT']} (round-off {invoice['RoundOff']}) = "
                  f"{invoice['Total']} {invoice['Currency']}; the line items say {hubspot_net}: they match")
+    lines.append(f"  our reference {invoice.get('OurReference')!r} (the deal owner), terms of payment "
+                 f"{invoice.get('TermsOfPayment')}, due {invoice.get('DueDate')}")
     return lines
 
 
@@ -272,6 +305,32 @@ def once_is_once(demo: Demo) -> list[str]:
             f"{number} by the deal link and ExternalInvoiceReference1, and makes no second one"]
 
 
+def poller_invoices_closed_won(demo: Demo) -> list[str]:
+    headers = _bearer(demo.facts["hubspot_token"])
+    base = f"{demo.hubspot_api_url}/crm/objects/2026-03"
+    first = demo.call("GET", f"{base}/0-3/{demo.facts['deal_id']}", headers=headers,
+                      params={"associations": "companies,line_items"}).json()["associations"]
+    links = [{"to": {"id": c["id"]}, "types": [DEAL_TO_PRIMARY_COMPANY]} for c in first["companies"]["results"]]
+    deal = demo.call("POST", f"{base}/0-3", headers=headers, expect=(201,), json={
+        "properties": {"dealname": "Acme AB - extra seats", "pipeline": "default",
+                       "dealstage": "contractsent", "deal_currency_code": "SEK"}, "associations": links}).json()
+    demo.call("POST", f"{base}/line_items", headers=headers, expect=(201,), json={
+        "properties": {"name": "hubnox seat, 12 months", "quantity": "3", "price": "1490.50", "hs_sku": "HNX-SEAT"},
+        "associations": [{"to": {"id": deal["id"]}, "types": [LINE_ITEM_TO_DEAL]}]})
+    demo.call("PATCH", f"{base}/0-3/{deal['id']}", headers=headers, json={"properties": {"dealstage": "closedwon"}})
+    ticked = demo.call("POST", f"{demo.gateway_url}/_sandbox/poller/tick", timeout=60).json()["result"]
+    drained = demo.call("POST", f"{demo.gateway_url}/_sandbox/worker/drain", timeout=120).json()
+    if drained.get("timed_out"):
+        raise DemoFailure(f"the worker did not finish the queue: {drained}")
+    company = demo.call("GET", f"{demo.fortnox_api_url}/_sandbox/companies/{demo.facts['tenant_id']}").json()
+    made = [i for i in company.get("Invoices") or [] if str(i.get("ExternalInvoiceReference1")) == str(deal["id"])]
+    if len(made) != 1:
+        raise DemoFailure(f"the poller did not make one invoice for deal {deal['id']}: {ticked}, {made}")
+    return [f"deal {deal['id']} \"Acme AB - extra seats\" moves to Closed won",
+            f"the poller's tick queues {ticked['enqueued']} job; the worker makes invoice {made[0]['DocumentNumber']} "
+            f"for customer {made[0]['CustomerNumber']} (the same Acme AB), total {made[0]['Total']} SEK"]
+
+
 def card_shows_the_invoice(demo: Demo) -> list[str]:
     query = urlencode({"objectType": "0-3", "objectId": demo.facts["deal_id"]})
     fetched = demo.call("POST", f"{demo.hubspot_api_url}/_sandbox/cards/fetch", json={
@@ -287,6 +346,13 @@ def card_shows_the_invoice(demo: Demo) -> list[str]:
             f"total {document.get('total')} {document.get('currency')}; last run {run.get('status')}"]
 
 
+def page_data_meta(page: str, name: str) -> str:
+    """The content of the page's `<meta name=...>` tag."""
+    marker = f'name="{name}" content="'
+    start = page.index(marker) + len(marker)
+    return page[start:page.index('"', start)]
+
+
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -296,11 +362,13 @@ STORY: list[tuple[str, Step]] = [
     ("The local stack is up", stack_is_up),
     ("An admin installs hubnox from HubSpot", admin_installs_hubnox),
     ("The admin connects Fortnox from the settings page", admin_connects_fortnox),
+    ("The admin chooses what becomes an invoice, on the settings page", admin_saves_settings),
     ("A rep creates a deal for a company, with line items", deal_with_line_items),
     ("A HubSpot workflow runs hubnox's action on the deal", workflow_runs_hubnox),
     ("The worker turns the deal into a draft Fortnox invoice", worker_makes_the_invoice),
     ("The deal gets a note with the invoice's PDF", note_on_the_deal),
     ("A second run finds the invoice instead of making another", once_is_once),
+    ("A deal that enters Closed won is invoiced by the poller", poller_invoices_closed_won),
     ("The deal's app card shows the invoice", card_shows_the_invoice),
 ]
 
