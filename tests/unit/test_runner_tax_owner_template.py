@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hubnox.connections import HUBSPOT_OPTIONAL_SCOPES, HUBSPOT_SCOPES
+from hubnox.connections import HUBSPOT_OPTIONAL_SCOPES, HUBSPOT_SCOPES, StaticToken
 from hubnox.http import RetryPolicy
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Job
@@ -20,7 +20,7 @@ from hubnox.ratelimit import LocalRateBudget
 from hubnox.sync.reader import properties_to_read, read_deal
 from hubnox.sync.runner import with_print_template
 from hubnox.sync.settings import DealMappings, PortalSettings
-from tests.unit.test_runner import WORKSHOP, StaticTokens, World, seed
+from tests.unit.test_runner import WORKSHOP, World, seed
 
 LUNCH = {"name": "Konferenslunch", "quantity": "10", "price": "145", "hs_sku": "LUNCH",
          "hs_tax_rate_group_id": "food"}
@@ -42,7 +42,7 @@ def spec(lines: list[dict[str, str]], *, owner: dict[str, Any] | None = None) ->
 def granting_optional_scopes(world: World) -> World:
     """The world with hubnox installed as an admin installs it when HubSpot grants the optional scopes."""
     token = world._hubspot_token(scopes=(*HUBSPOT_SCOPES, *HUBSPOT_OPTIONAL_SCOPES))
-    world.hubspot = HubSpotClient(world.hs_http, StaticTokens(token), LocalRateBudget(), world.portal,
+    world.hubspot = HubSpotClient(world.hs_http, StaticToken(token), LocalRateBudget(), world.portal,
                                   retry=RetryPolicy(sleep=lambda seconds: None))
     return world
 
