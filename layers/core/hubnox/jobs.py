@@ -16,7 +16,7 @@ already made and reports it instead of making another.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -100,3 +100,12 @@ def submit(
                       replay_of=replay_of, print_template=print_template)
     queue.send(Job.for_run(run))
     return run
+
+
+class Submit(Protocol):
+    """`submit` with its run store and queue bound."""
+
+    def __call__(self, portal_id: str, kind: RunKind, trigger: RunTrigger, *, object_type: ObjectType | None = None,
+                 object_id: str | None = None, document_type: DocumentType | None = None,
+                 trigger_key: str | None = None, callback_id: str | None = None, replay_of: str | None = None,
+                 print_template: str | None = None) -> Run: ...

@@ -26,7 +26,7 @@ from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.http import TokenSource, build_http_client
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
-from hubnox.jobs import JobQueue, submit
+from hubnox.jobs import DocumentType, JobQueue, Submit, submit
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
 from hubnox.store.cursors import CursorStore
@@ -39,7 +39,9 @@ from hubnox.store.settings import SettingsStore
 from hubnox.store.table import BOTO_CONFIG, Table
 from hubnox.sync.runner import JobRunner
 from hubnox.sync.settings import migrate
+from hubnox.web.replay import ReplayPages
 from hubnox.web.signing import Signer
+from hubnox.workflows import WorkflowActions
 
 
 class Container:
@@ -110,6 +112,15 @@ class Container:
     @cached_property
     def jobs(self) -> JobQueue:
         return JobQueue(self.sqs, self.settings.jobs_queue_url)
+
+    @cached_property
+    def submit(self) -> Submit:
+        """`hubnox.jobs.submit` bound to this container's run store and jobs queue."""
+        return functools.partial(submit, self.runs, self.jobs)
+
+    def default_document_type(self, portal_id: str) -> DocumentType:
+        """The portal's default document type from its saved settings (an invoice before any are saved)."""
+        return migrate(self.portal_settings.get(portal_id)[0]).default_document_type
 
     @cached_property
     def budget(self) -> DynamoRateBudget:
@@ -199,8 +210,7 @@ class Container:
             fortnox=self.fortnox_client,
             signer=self.signer,
             public_base=self.settings.public_base,
-            default_document_type=lambda portal_id: migrate(
-                self.portal_settings.get(portal_id)[0]).default_document_type,
+            default_document_type=self.default_document_type,
             clock=self.clock,
         )
 
@@ -211,8 +221,21 @@ class Container:
             connections=self.connections,
             runs=self.runs,
             deal_links=self.deal_links,
-            submit=functools.partial(submit, self.runs, self.jobs),
+            submit=self.submit,
         )
+
+    @cached_property
+    def workflow_actions(self) -> WorkflowActions:
+        """The workflow actions' executions and options."""
+        return WorkflowActions(connections=self.connections, nonces=self.nonces, runs=self.runs, submit=self.submit,
+                               fortnox=self.fortnox_client, default_document_type=self.default_document_type,
+                               public_base=self.settings.public_base)
+
+    @cached_property
+    def replay_pages(self) -> ReplayPages:
+        """The Replay link's confirmation and replay pages."""
+        return ReplayPages(signer=self.signer, runs=self.runs, connections=self.connections, nonces=self.nonces,
+                           submit=self.submit, public_base=self.settings.public_base)
 
     @cached_property
     def job_runner(self) -> JobRunner:
