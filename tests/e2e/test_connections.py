@@ -9,7 +9,7 @@ import pytest
 
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
-from hubnox.store.table import Table
+from hubnox.store.table import Table, portal_partition
 from sandbox.admin import (
     AdminBrowser,
     connect_fortnox,
@@ -145,3 +145,26 @@ def test_a_finished_install_link_sent_to_someone_else_signs_nobody_in(stack):
     page = victim.get(callback)
     assert page.status_code == 400 and "another browser" in page.text
     assert victim.session_cookie is None
+
+
+def test_an_admin_deletes_everything_hubnox_keeps_for_the_portal(stack):
+    portal = install_and_connect(stack.running.gateway_url)
+    gateway = stack.running.gateway_url
+    headers = {"Cookie": f"hubnox_session={portal.login_cookie}", "X-CSRF-Token": portal.csrf_token(),
+               "Origin": gateway, "Content-Type": "application/json"}
+
+    refused = stack.gateway.request("DELETE", "/settings/api/portal", headers=headers, json={"confirm": "nope"})
+    assert refused.status_code == 400 and portal.portal_id in refused.json()["message"]
+    unsafe = stack.gateway.request("DELETE", "/settings/api/portal", json={"confirm": portal.portal_id},
+                                   headers={**headers, "X-CSRF-Token": "forged"})
+    assert unsafe.status_code == 401
+
+    deleted = stack.gateway.request("DELETE", "/settings/api/portal", headers=headers,
+                                    json={"confirm": portal.portal_id})
+    assert deleted.status_code == 200 and deleted.json()["deleted"] >= 1  # the Fortnox item went with the revoke
+    assert "Max-Age=0" in deleted.headers["set-cookie"]
+    table = Table(stack.aws("dynamodb"), stack.environment["TABLE_NAME"])
+    assert table.query(portal_partition(portal.portal_id), consistent=True) == []
+    revokes = [r for r in stack.fortnox.get("/_sandbox/requests").json()["requests"] if r["path"] == "/oauth-v1/revoke"]
+    assert revokes
+    assert stored_connections(stack).get_hubspot(portal.portal_id) is None

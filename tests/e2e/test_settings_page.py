@@ -233,3 +233,19 @@ def test_the_page_gets_hubspot_properties_through_the_gateway(stack, connected_p
 
     assert answer.status_code == 200, answer.text
     assert "organisation_number" in {p["name"] for p in answer.json()["properties"]}
+
+
+def test_an_admin_deletes_the_portals_data_after_typing_its_id(settings_page, stack, connected_portal):
+    tab = settings_page.open().tab
+    status = tab.locator("[data-delete-status]")
+    tab.get_by_label("Type the portal id").fill("not-the-id")
+    tab.get_by_role("button", name="Delete all of hubnox's data").click()
+    tab.wait_for_function("document.querySelector('[data-delete-status]').textContent.includes('confirm')")
+    assert "confirm" in status.inner_text()
+
+    tab.get_by_label("Type the portal id").fill(connected_portal.portal_id)
+    tab.get_by_role("button", name="Delete all of hubnox's data").click()
+    tab.wait_for_function("document.querySelector('[data-delete-status]').textContent.includes('deleted')")
+    assert "hubnox's data for this portal is deleted" in status.inner_text()
+    assert tab.get_by_role("button", name="Delete all of hubnox's data").is_disabled()
+    assert settings_page.script_errors == []

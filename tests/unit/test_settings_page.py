@@ -142,11 +142,11 @@ def with_value(path: str, value: Any) -> dict[str, Any]:
 # -- the page -----------------------------------------------------------------------------------------
 
 
-def test_after_connections_the_page_has_documents_customers_articles_deals_and_recent_runs(world):
+def test_after_connections_the_page_has_documents_customers_articles_deals_runs_and_deletion(world):
     page, parser = settings_page(world)
 
     sections = [attrs["id"] for tag, attrs in parser.elements if tag == "section"]
-    assert sections == ["connections", "documents", "customers", "articles", "deals", "runs"]
+    assert sections == ["connections", "documents", "customers", "articles", "deals", "runs", "delete-data"]
     assert 'name="csrf-token"' in page and 'data-portal-id="102670506"' in page
     assert page.index('id="connections"') < page.index('id="sync-settings"')
 
@@ -159,7 +159,8 @@ def test_the_page_loads_only_its_own_script_and_stylesheet(world):
     assert loaded == ["data:,",  # no icon, so the browser asks nobody for /favicon.ico
                       f"{SAMPLE_PUBLIC_BASE}/settings/static/css/settings.css",
                       f"{SAMPLE_PUBLIC_BASE}/settings/static/js/settings.js"]
-    assert parser.values("data-api") == [f"{SAMPLE_PUBLIC_BASE}/settings/api"]
+    assert parser.values("data-api") == [f"{SAMPLE_PUBLIC_BASE}/settings/api",
+                                         f"{SAMPLE_PUBLIC_BASE}/settings/api/portal"]
 
 
 def test_without_javascript_the_page_says_the_settings_need_it(world):

@@ -33,6 +33,7 @@ from hubnox.store.cursors import CursorStore
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
+from hubnox.store.portals import PortalDataStore
 from hubnox.store.ratelimit import DynamoRateBudget
 from hubnox.store.runs import RunStore
 from hubnox.store.settings import SettingsStore
@@ -104,6 +105,10 @@ class Container:
     @cached_property
     def cursors(self) -> CursorStore:
         return CursorStore(self.table)
+
+    @cached_property
+    def portal_data(self) -> PortalDataStore:
+        return PortalDataStore(self.table)
 
     @cached_property
     def portal_settings(self) -> SettingsStore:

@@ -100,6 +100,11 @@ def runs_partition(portal_id: str) -> str:
     return _portal_pk(portal_id)
 
 
+def portal_partition(portal_id: str) -> str:
+    """The partition holding everything about one portal."""
+    return _portal_pk(portal_id)
+
+
 def latest_run_key(portal_id: str, object_type: str, object_id: str) -> Key:
     return {"pk": _portal_pk(portal_id), "sk": f"LATESTRUN#{object_type}#{object_id}"}
 

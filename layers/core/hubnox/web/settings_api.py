@@ -32,13 +32,16 @@ from typing import Any, Literal, Protocol, Union, get_args, get_origin
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from pydantic import BaseModel, ValidationError
 
 from hubnox.config import Settings
+from hubnox.connections import ConnectionService
 from hubnox.errors import BadRequestError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.observability import logger
+from hubnox.store.portals import PortalDataStore
 from hubnox.store.runs import Run, RunStore
 from hubnox.store.settings import SettingsStore, StaleVersion
 from hubnox.sync.settings import (
@@ -55,9 +58,9 @@ from hubnox.sync.settings import (
     migrate,
     parse_settings,
 )
-from hubnox.web.http import json_response
+from hubnox.web.http import json_object, json_response
 from hubnox.web.links import replay_url
-from hubnox.web.session import Session, check_csrf, read_session
+from hubnox.web.session import SESSION_COOKIE, Session, check_csrf, read_session
 from hubnox.web.signing import Signer
 
 PREFIX = "/settings/api"
@@ -232,6 +235,12 @@ class SettingsApiPorts(Protocol):
     @property
     def runs(self) -> RunStore: ...
 
+    @property
+    def portal_data(self) -> PortalDataStore: ...
+
+    @property
+    def connection_service(self) -> ConnectionService: ...
+
     def hubspot_client(self, portal_id: str) -> HubSpotClient: ...
 
     def fortnox_client(self, portal_id: str) -> FortnoxClient: ...
@@ -348,6 +357,24 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
 
         return json_response({"runs": [run_summary(run, replay(run))
                                        for run in ports.runs.list_recent(portal, limit)]})
+
+    @router.delete(f"{PREFIX}/portal")
+    def delete_portal() -> Response:
+        current = session()
+        check_csrf(current, router.current_event.headers, None, ports.settings.public_base)
+        body = json_object(router.current_event.decoded_body)
+        if str(body.get("confirm", "")) != current.portal_id:
+            raise BadRequestError(f"To delete everything hubnox keeps for portal {current.portal_id}, send "
+                                  f'{{"confirm": "{current.portal_id}"}}.', code="CONFIRM")
+        ports.connection_service.disconnect_fortnox(current)  # revokes Fortnox's grant first
+        deleted = ports.portal_data.delete_portal(current.portal_id)
+        logger.info("portal data deleted", extra={"portal_id": current.portal_id, "items": deleted})
+        gone = Cookie(name=SESSION_COOKIE, value="", path="/", secure=True, http_only=True, max_age=0,
+                      same_site=SameSite.NONE_MODE, custom_attributes=["Partitioned"])
+        answer = json_response({"deleted": deleted, "message": "hubnox's data for this portal is deleted. "
+                                "Uninstall the app in HubSpot too, or install it again to start afresh."})
+        answer.cookies.append(gone)
+        return answer
 
     def invalid_settings(error: BadRequestError, body: str | None) -> Response:
         logger.warning("request refused", extra={"code": error.code, "status": 400,

@@ -591,3 +591,37 @@
 
   start();
 })();
+
+/* Deleting the portal's data: typed confirmation, one DELETE, the answer read out. */
+(() => {
+  const form = document.getElementById("delete-data-form");
+  if (!form) return;
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") ?? "";
+  const status = form.querySelector("[data-delete-status]");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.textContent = "Deleting…";
+    let response;
+    try {
+      response = await fetch(form.dataset.api, {
+        method: "DELETE",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify({ confirm: form.elements.confirm.value.trim() }),
+      });
+    } catch (error) {
+      status.textContent = "hubnox could not be reached; nothing was deleted.";
+      return;
+    }
+    let body = {};
+    try {
+      body = await response.json();
+    } catch (error) {
+      body = {};
+    }
+    status.textContent = body.message || (response.ok ? "Deleted." : `Nothing was deleted (${response.status}).`);
+    if (response.ok) {
+      form.querySelector("button").disabled = true;
+    }
+  });
+})();
