@@ -11,7 +11,7 @@ import pytest
 
 from hubnox.config import Settings
 from hubnox.store.table import TABLE_SCHEMA
-from sandbox.gateway import REPO_ROOT, functions_from_template, read_template
+from sandbox.gateway import REPO_ROOT, Gateway, functions_from_template, read_template
 
 #: The routes of DESIGN.md, each with the function folder that answers it.
 DESIGN_ROUTES = {
@@ -219,3 +219,17 @@ def test_the_parameters_cover_the_apps_secrets_and_api_urls_with_real_defaults(t
     assert params["HubSpotAuthUrl"]["Default"] == "https://app.hubspot.com"
     assert params["FortnoxApiUrl"]["Default"] == "https://api.fortnox.se"
     assert params["FortnoxAuthUrl"]["Default"] == "https://apps.fortnox.se"
+
+
+def test_every_route_has_a_real_shaped_sample_event(template):
+    """events/ holds an API Gateway v2 event for each route, for the tests and `sam local invoke`."""
+    import json
+
+    samples = [json.loads(path.read_text()) for path in (REPO_ROOT / "events").glob("*.json")]
+    covered = {sample["routeKey"] for sample in samples if sample.get("version") == "2.0"}
+    routes = {route.route_key for route in Gateway.from_template(REPO_ROOT / "template.yaml").routes}
+    assert routes - covered == set()
+    for sample in samples:
+        if sample.get("version") == "2.0":
+            assert sample["requestContext"]["routeKey"] == sample["routeKey"]
+            assert sample["requestContext"]["http"]["path"] == sample["rawPath"]
