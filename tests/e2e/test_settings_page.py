@@ -249,3 +249,21 @@ def test_an_admin_deletes_the_portals_data_after_typing_its_id(settings_page, st
     assert "hubnox's data for this portal is deleted" in status.inner_text()
     assert tab.get_by_role("button", name="Delete all of hubnox's data").is_disabled()
     assert settings_page.script_errors == []
+
+
+def test_sync_products_now_makes_articles_of_the_portals_products(settings_page, stack, connected_portal):
+    headers = {"Authorization": f"Bearer {connected_portal.hubspot_token}"}
+    product = stack.hubspot.post("/crm/objects/2026-03/products", headers=headers, json={
+        "properties": {"name": "hubnox seat, 12 months", "price": "1490.50", "hs_sku": "HNX-SEAT"},
+        "associations": []})
+    assert product.status_code == 201, product.text
+    tab = settings_page.open().tab
+
+    tab.get_by_role("button", name="Sync products now").click()
+    tab.wait_for_function("document.querySelector('[data-sync-products-status]').textContent.includes('synced')")
+    assert stack.gateway.post("/_sandbox/worker/drain").json()["timed_out"] is False
+
+    company = stack.fortnox.get(f"/_sandbox/companies/{connected_portal.tenant_id}").json()
+    assert [a["Description"] for a in company["Articles"] if a["ArticleNumber"] == "HNX-SEAT"] == [
+        "hubnox seat, 12 months"]
+    assert settings_page.script_errors == []

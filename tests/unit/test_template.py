@@ -34,7 +34,7 @@ DESIGN_ROUTES = {
 FUNCTIONS = {"oauth", "workflow_action", "crm_card", "replay", "settings", "poller", "worker"}
 #: Functions that open or seal stored tokens, and those that enqueue jobs.
 TOKEN_USERS = {"oauth", "workflow_action", "crm_card", "settings", "poller", "worker"}
-ENQUEUERS = {"workflow_action", "crm_card", "replay", "poller"}
+ENQUEUERS = {"workflow_action", "crm_card", "replay", "poller", "settings"}
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,7 @@ from hubnox.connections import ConnectionService
 from hubnox.errors import BadRequestError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.hubspot.client import HubSpotClient
+from hubnox.jobs import Submit
 from hubnox.observability import logger
 from hubnox.store.portals import PortalDataStore
 from hubnox.store.runs import Run, RunStore
@@ -239,6 +240,9 @@ class SettingsApiPorts(Protocol):
     def portal_data(self) -> PortalDataStore: ...
 
     @property
+    def submit(self) -> Submit: ...
+
+    @property
     def connection_service(self) -> ConnectionService: ...
 
     def hubspot_client(self, portal_id: str) -> HubSpotClient: ...
@@ -357,6 +361,15 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
 
         return json_response({"runs": [run_summary(run, replay(run))
                                        for run in ports.runs.list_recent(portal, limit)]})
+
+    @router.post(f"{PREFIX}/products/sync")
+    def sync_products() -> Response:
+        current = session()
+        check_csrf(current, router.current_event.headers, None, ports.settings.public_base)
+        run = ports.submit(current.portal_id, "sync_products", "settings")
+        return json_response({"runId": run.run_id, "status": run.status,
+                              "message": "Products are being synced to Fortnox articles; see Recent runs."},
+                             status=202)
 
     @router.delete(f"{PREFIX}/portal")
     def delete_portal() -> Response:

@@ -625,3 +625,28 @@
     }
   });
 })();
+
+/* "Sync products now": one POST that queues the sync-products job; its outcome shows in Recent runs. */
+(() => {
+  const button = document.querySelector("[data-sync-products]");
+  if (!button) return;
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") ?? "";
+  const status = document.querySelector("[data-sync-products-status]");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    status.textContent = "Queueing…";
+    try {
+      const response = await fetch(button.dataset.url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRF-Token": csrf },
+      });
+      const body = await response.json().catch(() => ({}));
+      status.textContent = body.message || (response.ok ? "Queued." : `Not queued (${response.status}).`);
+    } catch (error) {
+      status.textContent = "hubnox could not be reached; nothing was queued.";
+    } finally {
+      button.disabled = false;
+    }
+  });
+})();
