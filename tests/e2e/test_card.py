@@ -195,3 +195,20 @@ def test_create_invoice_now_on_the_card_makes_the_invoice_the_card_then_shows(st
     assert (after["document"]["type"], after["document"]["status"]) == ("invoice", "draft")
     assert Decimal(after["document"]["total"]) > 0
     assert [action["action"] for action in after["actions"]] == ["open-settings"]
+
+
+def test_a_company_never_synced_finds_its_fortnox_customer_by_organisation_number(stack, connected_portal):
+    fortnox = FortnoxCompany(stack, connected_portal.tenant_id)
+    created = fortnox.api.post("/3/customers", json={"Customer": {"Name": "Kund AB",
+                                                                   "OrganisationNumber": "556036-0793"}})
+    number = created.json()["Customer"]["CustomerNumber"]
+    fortnox.invoice(number, "700")
+    company_id = create_record(stack, connected_portal.hubspot_token, "companies",
+                               {"name": "Kund AB", "organisation_number": "5560360793"})
+
+    card = fetch_card(stack, connected_portal.portal_id, "0-2", company_id)
+
+    assert card["state"] == "ready" and card["customer"]["number"] == number
+    assert card["customer"]["unpaidCount"] == 1
+    company = stack.fortnox.get(f"/_sandbox/companies/{connected_portal.tenant_id}").json()
+    assert len(company["Customers"]) == 1  # looked up, nothing created

@@ -18,7 +18,13 @@ from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.http import build_http_client
 from hubnox.hubspot.models import Company, Contact, Deal
 from hubnox.ratelimit import LocalRateBudget
-from hubnox.sync.customers import country_code, customer_from_record, resolve_customer, resolve_record_customer
+from hubnox.sync.customers import (
+    country_code,
+    customer_from_record,
+    find_customer_number,
+    resolve_customer,
+    resolve_record_customer,
+)
 from hubnox.sync.model import DealSnapshot
 from hubnox.sync.settings import (
     ContactMatchRule,
@@ -356,3 +362,27 @@ def fortnox() -> FortnoxClient:
 
     return FortnoxClient(http, Token(), LocalRateBudget(clock=clock, sleep=clock.sleep),
                          FortnoxClient.tenant_key_for("cid", tenant))
+
+
+# -- looking up without changing anything (the app card) ---------------------------------------------
+
+
+def test_a_record_is_looked_up_by_the_match_rule_and_nothing_is_created_or_changed() -> None:
+    fortnox = FakeCustomers(existing_acme())
+    record = company(organisation_number="556677-8899", name="Acme Aktiebolag")
+    assert find_customer_number(record, PortalSettings(), fortnox) == "17"
+    assert fortnox.made("create") == [] and fortnox.made("update") == []
+
+
+def test_a_linked_customer_number_is_found_before_the_rule_is_used() -> None:
+    fortnox = FakeCustomers(existing_acme(), existing_acme(customer_number="18", organisation_number="556606-0793"))
+    record = company(organisation_number="556677-8899", fortnox_customer_number="18")
+    assert find_customer_number(record, PortalSettings(), fortnox) == "18"
+
+
+def test_a_record_without_the_rules_value_or_a_match_has_no_customer_and_no_error() -> None:
+    fortnox = FakeCustomers(existing_acme())
+    assert find_customer_number(company(organisation_number=None), PortalSettings(), fortnox) is None
+    assert find_customer_number(company(organisation_number="556606-0793"), PortalSettings(), fortnox) is None
+    assert find_customer_number(contact(email="nobody@example.se"), PortalSettings(), fortnox) is None
+    assert fortnox.made("create") == []

@@ -25,6 +25,7 @@ from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.http import TokenSource, build_http_client
 from hubnox.hubspot.client import HubSpotClient
+from hubnox.hubspot.models import Company, Contact, CrmObject
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.jobs import DocumentType, JobQueue, Submit, submit
 from hubnox.store.connections import ConnectionStore
@@ -38,6 +39,7 @@ from hubnox.store.ratelimit import DynamoRateBudget
 from hubnox.store.runs import RunStore
 from hubnox.store.settings import SettingsStore
 from hubnox.store.table import BOTO_CONFIG, Table
+from hubnox.sync.customers import find_customer_number
 from hubnox.sync.runner import JobRunner
 from hubnox.sync.settings import migrate
 from hubnox.web.replay import ReplayPages
@@ -216,8 +218,20 @@ class Container:
             signer=self.signer,
             public_base=self.settings.public_base,
             default_document_type=self.default_document_type,
+            customer_matcher=self.match_customer,
             clock=self.clock,
         )
+
+    def match_customer(self, portal_id: str, object_type: str, record: CrmObject) -> str | None:
+        """The card's look-up for a record without a customer number: the portal's match rules, read-only."""
+        settings = migrate(self.portal_settings.get(portal_id)[0])
+        hubspot = self.hubspot_client(portal_id)
+        full: Company | Contact
+        if object_type == "company":
+            full = hubspot.get_object("companies", record.id, settings.hubspot_properties()["company"], model=Company)
+        else:
+            full = hubspot.get_object("contacts", record.id, settings.hubspot_properties()["contact"], model=Contact)
+        return find_customer_number(full, settings, self.fortnox_client(portal_id))
 
     @cached_property
     def card_actions(self) -> CardActions:

@@ -118,6 +118,30 @@ def resolve_record_customer(record: Company | Contact, settings: PortalSettings,
     )
 
 
+def find_customer_number(record: Company | Contact, settings: PortalSettings, fortnox: CustomerPort) -> str | None:
+    """The number of the Fortnox customer a company or contact matches by the portal's rules, without
+    creating or changing anything: the customer-number property, the linked number, then the match
+    rule. None when nothing matches or the record lacks the value the rule needs; several matches
+    raise `UserFixableError` as they do for a deal.
+    """
+    kind = _kind(record)
+    numbers = settings.customer_number
+    candidates = [numbers.hubspot_property] if numbers.source == "hubspot_property" else []
+    candidates.append(numbers.write_back_property)
+    for prop in candidates:
+        value = record.prop(prop) if prop else None
+        if value:
+            found = _one(fortnox.find_customers(customernumber=value), f"customer number {value}")
+            if found is not None:
+                return found.customer_number
+    rule = settings.company_match if kind == "company" else settings.contact_match
+    value = record.prop(rule.hubspot_property) if rule is not None else None
+    if rule is None or not value:
+        return None
+    found = _one(fortnox.find_customers(**{MATCH_FIELDS[rule.fortnox_field]: value}), f"{rule.fortnox_field} {value}")
+    return found.customer_number if found is not None else None
+
+
 def customer_from_record(record: Company | Contact, settings: PortalSettings, *,
                          reference_contact: Contact | None = None) -> CustomerDraft:
     """The Fortnox customer a company or contact maps to, as hubnox would create it.
