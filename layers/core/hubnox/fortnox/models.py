@@ -242,13 +242,11 @@ def _quantity_text(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
-class InvoiceRow(FortnoxModel):
-    """One row of an invoice. `delivered_quantity` is what Fortnox bills."""
+class _DocumentRow(FortnoxModel):
+    """What invoice and order rows share; quantities go out as the exact strings the spec types them as."""
 
     LIMITS: ClassVar[Mapping[str, int]] = {"description": Limits.ROW_DESCRIPTION, "unit": Limits.UNIT}
-    READ_ONLY: ClassVar[frozenset[str]] = frozenset({
-        "total", "total_excluding_vat", "price_excluding_vat", "contribution_percent", "contribution_value",
-    })
+    QUANTITIES: ClassVar[tuple[str, ...]] = ("delivered_quantity",)
 
     row_id: int | None = None
     article_number: str | None = None
@@ -264,52 +262,39 @@ class InvoiceRow(FortnoxModel):
     cost_center: str | None = None
     project: str | None = None
     total: Decimal | None = None
-    total_excluding_vat: Decimal | None = None
-    price_excluding_vat: Decimal | None = None
     contribution_percent: Decimal | None = None
     contribution_value: Decimal | None = None
 
     def to_payload(self) -> dict[str, Any]:
         payload = super().to_payload()
-        if self.delivered_quantity is not None:
-            payload["DeliveredQuantity"] = _quantity_text(self.delivered_quantity)
-        return payload
-
-
-class OrderRow(FortnoxModel):
-    """One row of an order. Only `delivered_quantity` counts towards totals."""
-
-    LIMITS: ClassVar[Mapping[str, int]] = {"description": Limits.ROW_DESCRIPTION, "unit": Limits.UNIT}
-    READ_ONLY: ClassVar[frozenset[str]] = frozenset({
-        "row_id", "total", "reserved_quantity", "contribution_percent", "contribution_value",
-    })
-
-    row_id: int | None = None
-    article_number: str | None = None
-    description: str | None = None
-    ordered_quantity: Decimal | None = None
-    delivered_quantity: Decimal | None = None
-    reserved_quantity: Decimal | None = None
-    price: Decimal | None = None
-    discount: Decimal | None = None
-    discount_type: Literal["AMOUNT", "PERCENT"] | None = None
-    vat: int | None = None
-    vat_code: str | None = None
-    account_number: int | None = None
-    unit: str | None = None
-    cost_center: str | None = None
-    project: str | None = None
-    total: Decimal | None = None
-    contribution_percent: Decimal | None = None
-    contribution_value: Decimal | None = None
-
-    def to_payload(self) -> dict[str, Any]:
-        payload = super().to_payload()
-        for name in ("ordered_quantity", "delivered_quantity"):
+        for name in self.QUANTITIES:
             value = getattr(self, name)
             if value is not None:
                 payload[fortnox_alias(name)] = _quantity_text(value)
         return payload
+
+
+class InvoiceRow(_DocumentRow):
+    """One row of an invoice. `delivered_quantity` is what Fortnox bills."""
+
+    READ_ONLY: ClassVar[frozenset[str]] = frozenset({
+        "total", "total_excluding_vat", "price_excluding_vat", "contribution_percent", "contribution_value",
+    })
+
+    total_excluding_vat: Decimal | None = None
+    price_excluding_vat: Decimal | None = None
+
+
+class OrderRow(_DocumentRow):
+    """One row of an order. Only `delivered_quantity` counts towards totals."""
+
+    READ_ONLY: ClassVar[frozenset[str]] = frozenset({
+        "row_id", "total", "reserved_quantity", "contribution_percent", "contribution_value",
+    })
+    QUANTITIES: ClassVar[tuple[str, ...]] = ("ordered_quantity", "delivered_quantity")
+
+    ordered_quantity: Decimal | None = None
+    reserved_quantity: Decimal | None = None
 
 
 class EmailInformation(FortnoxModel):
