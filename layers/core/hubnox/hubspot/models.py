@@ -209,28 +209,12 @@ class LineItem(CrmObject):
         return self.prop("hs_line_item_currency_code")
 
 
-class Company(CrmObject):
-    """A company, the usual source of the Fortnox customer."""
-
-    PROPERTIES: ClassVar[tuple[str, ...]] = (
-        "name", "domain", "address", "address2", "zip", "city", "country", "phone",
-    )
-
-    @property
-    def name(self) -> str | None:
-        return self.prop("name")
-
-    @property
-    def domain(self) -> str | None:
-        return self.prop("domain")
+class _Addressed(CrmObject):
+    """A company or contact: both carry HubSpot's address and phone properties."""
 
     @property
     def address(self) -> str | None:
         return self.prop("address")
-
-    @property
-    def address2(self) -> str | None:
-        return self.prop("address2")
 
     @property
     def zip(self) -> str | None:
@@ -249,7 +233,27 @@ class Company(CrmObject):
         return self.prop("phone")
 
 
-class Contact(CrmObject):
+class Company(_Addressed):
+    """A company, the usual source of the Fortnox customer."""
+
+    PROPERTIES: ClassVar[tuple[str, ...]] = (
+        "name", "domain", "address", "address2", "zip", "city", "country", "phone",
+    )
+
+    @property
+    def name(self) -> str | None:
+        return self.prop("name")
+
+    @property
+    def domain(self) -> str | None:
+        return self.prop("domain")
+
+    @property
+    def address2(self) -> str | None:
+        return self.prop("address2")
+
+
+class Contact(_Addressed):
     """A contact: the reference person or a private customer."""
 
     PROPERTIES: ClassVar[tuple[str, ...]] = (
@@ -272,10 +276,6 @@ class Contact(CrmObject):
     def full_name(self) -> str | None:
         parts = [part for part in (self.first_name, self.last_name) if part]
         return " ".join(parts) or None
-
-    @property
-    def phone(self) -> str | None:
-        return self.prop("phone")
 
 
 class Product(CrmObject):
