@@ -130,3 +130,15 @@ def test_a_replay_link_names_its_run_and_portal_and_nothing_else():
     clock.now += 31 * 24 * 3600
     with pytest.raises(UnauthorizedError):
         verify_replay(signer, token, "01RUN")
+
+
+def test_a_forged_token_or_csrf_value_with_any_characters_is_refused_not_a_crash():
+    # compare_digest refuses non-ASCII str; hubnox compares bytes, so a forgery is a 401, never a 500.
+    signer = Signer(KEY, clock=Clock())
+    token = signer.sign("replay", {"run": "r1"}, 60)
+    for forged in (token[:-1] + "é", "é.é", token.split(".")[0] + ".😀"):
+        with pytest.raises(UnauthorizedError):
+            signer.verify("replay", forged)
+    session, _ = start_session(signer, Nonces(), signer.sign("login", {"portal": "42", "user": "u"}, 60))
+    with pytest.raises(UnauthorizedError):
+        check_csrf(session, {"X-CSRF-Token": "é" * 10}, None, "https://hubnox.example.com")

@@ -322,7 +322,8 @@ class ConnectionService:
         victim in to their own portal's settings by sending them a finished install link.
         """
         def same_browser(claims: dict[str, object]) -> None:
-            if not browser_secret or not hmac.compare_digest(_digest(browser_secret), str(claims.get("browser"))):
+            if not browser_secret or not hmac.compare_digest(_digest(browser_secret).encode(),
+                                                             str(claims.get("browser")).encode()):
                 raise BadRequestError("This install was started in another browser (or its cookie expired).",
                                       code="BAD_STATE", hint="Start the install again from this browser.")
 

@@ -102,7 +102,7 @@ def check_csrf(session: Session, headers: Mapping[str, str], form: Mapping[str, 
     if origin and origin != "null" and _origin(origin) != _origin(public_base):
         raise UnauthorizedError("The request came from another site.", code="BAD_ORIGIN")
     sent = lowered.get(CSRF_HEADER) or (form or {}).get(CSRF_FIELD) or ""
-    if not sent or not hmac.compare_digest(sent, session.csrf):
+    if not sent or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
         raise UnauthorizedError("The request is missing its CSRF token. Reload the page.", code="BAD_CSRF")
 
 

@@ -55,7 +55,7 @@ class Signer:
         body, _, mac = (token or "").partition(".")
         if not body or not mac:
             raise UnauthorizedError("The link or token is malformed.", code="MALFORMED_TOKEN")
-        if not hmac.compare_digest(mac, self._mac(purpose, body)):
+        if not hmac.compare_digest(mac.encode(), self._mac(purpose, body).encode()):
             raise UnauthorizedError("The link or token is not genuine.", code="BAD_SIGNATURE")
         try:
             claims = json.loads(_b64decode(body))
