@@ -36,7 +36,7 @@ demo: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/python -m sandbox up --port $(PORT)
 
-# Benchmarks live in benchmarks/ (pytest files); there are none yet.
+# Benchmarks: python -m benchmarks drives the local stack and prints what a deal costs (see README).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 

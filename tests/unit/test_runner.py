@@ -585,6 +585,24 @@ def test_a_failure_reported_on_one_try_is_not_reported_again_on_the_next(world):
     assert len(world.notes()) == 1
 
 
+def test_a_draft_cancelled_in_fortnox_is_replaced_by_a_new_one_on_the_next_run(world):
+    first = world.run()
+    number = first.result["document_number"]
+    token = FortnoxOAuth(world.fx_http, client_id=FORTNOX_CLIENT, client_secret="secret",
+                         auth_url=FORTNOX).client_credentials(world.tenant).access_token
+    cancelled = world.fx_http.put(f"/3/invoices/{number}/cancel", headers={"Authorization": f"Bearer {token}"})
+    assert cancelled.status_code == 200, cancelled.text
+
+    again = world.run(replay_of=first.run_id)
+
+    assert again.status == "succeeded" and again.result["document_number"] != number
+    assert sorted((i["DocumentNumber"], i["Cancelled"]) for i in world.invoices()) == [
+        (number, True), (again.result["document_number"], False)]
+    assert "was cancelled in Fortnox" in world.notes()[-1]["hs_note_body"]
+    assert world.links.get(world.portal, world.refs["deal"], "workflow:invoice").document_number == (
+        again.result["document_number"])
+
+
 # -- other jobs --------------------------------------------------------------------------------------
 
 

@@ -65,6 +65,20 @@ class DealLinkStore:
             return _link(failure.item)
         return link
 
+    def forget_document(self, portal_id: str, deal_id: str, trigger_key: str, document_number: str) -> bool:
+        """Forget the recorded document if it is still `document_number` (it was cancelled in Fortnox),
+        so the deal can get a new one; False when another document is recorded by now."""
+        try:
+            self._table.update(
+                deal_link_key(portal_id, deal_id, trigger_key),
+                set_fields={"document_type": None, "document_number": None, "documented_at": None},
+                condition="document_number = :number",
+                values={":number": document_number},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
     def set_document(
         self, portal_id: str, deal_id: str, trigger_key: str, document_type: str, document_number: str
     ) -> DealLink:

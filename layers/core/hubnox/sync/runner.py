@@ -342,20 +342,36 @@ class JobRunner:
         """The deal's one document for `trigger`: reported when recorded, else adopted or created."""
         deal_id, run_id = snapshot.deal.id, current.job.run_id
         link = self._links.claim(current.portal_id, deal_id, trigger, run_id)
-        if link.document_number:
-            return self._recorded(current, snapshot, link)
+        cancelled: list[SyncWarning] = []
+        if link.document_number and (recorded := self._live(current, snapshot, link, trigger, cancelled)):
+            return recorded
         with self._deal_lease(current, deal_id) as lease:
             link = self._links.get(current.portal_id, deal_id, trigger) or link
-            if link.document_number:
-                return self._recorded(current, snapshot, link)
-            found = list(current.fortnox.find_documents_by_external_reference(kind, deal_id))
+            if link.document_number and (recorded := self._live(current, snapshot, link, trigger, cancelled)):
+                return recorded
+            # A document cancelled in Fortnox no longer stands for the deal: a new one may be made.
+            found = [document for document in current.fortnox.find_documents_by_external_reference(kind, deal_id)
+                     if not document.cancelled]
             # On a retry of the run holding the claim, a found document is the one its earlier try made.
             if found and not (link.claimed_by(run_id) and current.attempt > 1):
                 made = self._adopted(current, snapshot, kind, found)
             else:
                 made = self._made(current, snapshot, kind, found, lease)
             self._links.set_document(current.portal_id, deal_id, trigger, kind.value, made.number)
+        made.warnings.extend(cancelled)
         return made
+
+    def _live(self, current: _Attempt, snapshot: DealSnapshot, link: DealLink, trigger: str,
+              cancelled: list[SyncWarning]) -> MadeDocument | None:
+        """The recorded document, or None when it was cancelled in Fortnox (then forgotten, with a warning)."""
+        recorded = self._recorded(current, snapshot, link)
+        if not recorded.document.cancelled:
+            return recorded
+        self._links.forget_document(current.portal_id, snapshot.deal.id, trigger, recorded.number)
+        cancelled.append(SyncWarning(code="EARLIER_DOCUMENT_CANCELLED", message=(
+            f"{recorded.kind.value.capitalize()} {recorded.number}, made earlier for this deal, was cancelled in "
+            f"Fortnox, so hubnox made a new {recorded.kind.value}.")))
+        return None
 
     def _adopted(self, current: _Attempt, snapshot: DealSnapshot, kind: DocumentKind,
                  found: Sequence[Invoice | Order]) -> MadeDocument:
