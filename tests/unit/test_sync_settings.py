@@ -89,3 +89,11 @@ def test_the_settings_say_which_hubspot_properties_to_read() -> None:
     assert wanted["deal"] == ["po_number", "invoice_text"]
     assert "organisation_number" in wanted["company"] and "kundnr" in wanted["company"]
     assert wanted["contact"] == ["full_name", "email", "fortnox_customer_number", "kundnr"]
+
+
+def test_a_boolean_or_number_written_as_text_is_refused_by_its_field():
+    for payload, field in (({"update_matched_customers": "yes"}, "update_matched_customers"),
+                           ({"articles": {"defaults": {"vat": "25"}}}, "articles.defaults.vat")):
+        with pytest.raises(BadRequestError) as refused:
+            parse_settings(payload)
+        assert field in refused.value.message

@@ -22,10 +22,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hubnox.errors import BadRequestError
 from hubnox.hubspot import properties as app_properties
@@ -208,8 +219,8 @@ class ArticleDefaults(_Settings):
 
     type: Literal["SERVICE", "STOCK"] = "SERVICE"
     unit: str | None = Field(default="st", max_length=20)
-    vat: int = 25
-    sales_account: int | None = Field(default=None, ge=1000, le=9999)
+    vat: StrictInt = 25
+    sales_account: StrictInt | None = Field(default=None, ge=1000, le=9999)
     price_list: str = Field(default="A", min_length=1, max_length=100)
 
     @field_validator("vat")
@@ -256,7 +267,7 @@ class DealMappings(_Settings):
 class PortalSettings(_Settings):
     """Everything a portal's admin decides about turning deals into Fortnox documents."""
 
-    schema_version: int = SETTINGS_SCHEMA_VERSION
+    schema_version: StrictInt = SETTINGS_SCHEMA_VERSION
     default_document_type: DocumentType = "invoice"
     trigger_stages: list[TriggerStage] = Field(default_factory=list, max_length=50)
     company_match: CompanyMatchRule = Field(default_factory=CompanyMatchRule)
@@ -265,11 +276,12 @@ class PortalSettings(_Settings):
     customer_number: CustomerNumberRule = Field(default_factory=CustomerNumberRule)
     customer_defaults: CustomerDefaults = Field(default_factory=CustomerDefaults)
     customer_fields: CustomerFieldMappings = Field(default_factory=CustomerFieldMappings)
-    update_matched_customers: bool = True
+    # Strict: "yes" or "1" is a mistake to report by its field, not a boolean to guess.
+    update_matched_customers: StrictBool = True
     articles: ArticleSettings = Field(default_factory=ArticleSettings)
     no_line_items: Literal["fail", "placeholder_row"] = "fail"
     deal_fields: DealMappings = Field(default_factory=DealMappings)
-    write_back_deal_properties: bool = True
+    write_back_deal_properties: StrictBool = True
 
     @field_validator("schema_version")
     @classmethod
@@ -333,6 +345,17 @@ def describe_errors(error: ValidationError) -> str:
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
+def _from_storage(value: Any) -> Any:
+    """A stored payload with DynamoDB's numbers (Decimal) back to the JSON types the model takes."""
+    if isinstance(value, dict):
+        return {key: _from_storage(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_from_storage(item) for item in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
 def migrate(payload: Mapping[str, Any] | None) -> PortalSettings:
     """The settings a stored payload stands for, migrated to `SETTINGS_SCHEMA_VERSION`.
 
@@ -341,7 +364,7 @@ def migrate(payload: Mapping[str, Any] | None) -> PortalSettings:
     """
     if payload is None:
         return PortalSettings()
-    data = dict(payload)
+    data = _from_storage(dict(payload))
     version = int(data.get("schema_version", 1))
     if version > SETTINGS_SCHEMA_VERSION:
         raise BadRequestError(f"The saved settings are of version {version}, newer than this hubnox "
