@@ -825,6 +825,13 @@ PRICE_LIST_SPEC = ListSpec(
 )
 
 
+def _require(fields: Mapping[str, Any], *names: str) -> None:
+    """Fortnox's error for the first of `names` that a create request leaves empty."""
+    for name in names:
+        if not fields.get(name):
+            raise FortnoxError("FIELD_REQUIRED", field=name)
+
+
 def _code_list(wrapper: str) -> ListSpec:
     return ListSpec(
         wrapper,
@@ -1736,8 +1743,7 @@ class FortnoxSimulator(SimulatorApp):
 
     def _articles_create(self, request: Request, company: Company) -> Response:
         fields = self._coerce(self._payload(request, "Article"), ARTICLE_FIELDS, ARTICLE_IGNORED)
-        if not fields.get("Description"):
-            raise FortnoxError("FIELD_REQUIRED", field="Description")
+        _require(fields, "Description")
         number = fields.get("ArticleNumber")
         if number:
             if number in company.articles:
@@ -1817,9 +1823,7 @@ class FortnoxSimulator(SimulatorApp):
 
     def _price_lists_create(self, request: Request, company: Company) -> Response:
         fields = self._coerce(self._payload(request, "PriceList"), PRICE_LIST_FIELDS, URL_ONLY)
-        for required in ("Code", "Description"):
-            if not fields.get(required):
-                raise FortnoxError("FIELD_REQUIRED", field=required)
+        _require(fields, "Code", "Description")
         code = fields["Code"]
         if code in company.price_lists:
             raise FortnoxError("ALREADY_EXISTS", what="Prislistan", code=code)
@@ -1912,9 +1916,7 @@ class FortnoxSimulator(SimulatorApp):
 
     def _prices_create(self, request: Request, company: Company) -> Response:
         fields = self._coerce(self._payload(request, "Price"), PRICE_FIELDS, URL_ONLY)
-        for required in ("ArticleNumber", "PriceList"):
-            if not fields.get(required):
-                raise FortnoxError("FIELD_REQUIRED", field=required)
+        _require(fields, "ArticleNumber", "PriceList")
         self._price_list(company, fields["PriceList"], status=400)
         self._article(company, fields["ArticleNumber"], status=400)
         from_quantity = self._from_quantity(_plain(fields.get("FromQuantity") or Decimal(0)))
@@ -2720,9 +2722,7 @@ class FortnoxSimulator(SimulatorApp):
 
     def _terms_create(self, request: Request, company: Company) -> Response:
         fields = self._coerce(self._payload(request, "TermsOfPayment"), TERMS_FIELDS, URL_ONLY)
-        for required in ("Code", "Description"):
-            if not fields.get(required):
-                raise FortnoxError("FIELD_REQUIRED", field=required)
+        _require(fields, "Code", "Description")
         code = fields["Code"]
         if code in company.terms_of_payments:
             raise FortnoxError("ALREADY_EXISTS", what="Betalningsvillkoret", code=code)
@@ -2773,9 +2773,7 @@ class FortnoxSimulator(SimulatorApp):
 
     def _currencies_create(self, request: Request, company: Company) -> Response:
         fields = self._coerce(self._payload(request, "Currency"), CURRENCY_FIELDS, URL_ONLY)
-        for required in ("Code", "Description"):
-            if not fields.get(required):
-                raise FortnoxError("FIELD_REQUIRED", field=required)
+        _require(fields, "Code", "Description")
         code = fields["Code"].upper()
         if len(code) != 3 or not code.isalpha():
             raise FortnoxError("INVALID_VALUE", field="Code")
