@@ -69,6 +69,10 @@ def load_deployment(path: Path = DEPLOYMENT_FILE) -> dict[str, Any]:
 # -- the files ---------------------------------------------------------------------------------------
 
 
+#: what the app card may fetch: GET /hubspot/card and POST /hubspot/card/actions/{action}, nothing else
+CARD_FETCH_PATHS = ("/hubspot/card", "/hubspot/card/actions/")
+
+
 def project_config(deployment: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": deployment.get("projectName", "hubnox"), "srcDir": "src", "platformVersion": PLATFORM_VERSION}
 
@@ -88,7 +92,9 @@ def app_config(deployment: Mapping[str, Any]) -> dict[str, Any]:
             "optionalScopes": list(connections.HUBSPOT_OPTIONAL_SCOPES),
             "conditionallyRequiredScopes": [],
         },
-        "permittedUrls": {"fetch": [base], "iframe": [], "img": []},
+        # The card's routes only: a fetch is signed like a workflow request, so the card must not
+        # reach the action URLs (the backend refuses them too).
+        "permittedUrls": {"fetch": [f"{base}{path}" for path in CARD_FETCH_PATHS], "iframe": [], "img": []},
     }
     if deployment.get("support"):
         config["support"] = dict(deployment["support"])

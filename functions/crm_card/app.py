@@ -21,14 +21,15 @@ from hubnox.card import CardRequest
 from hubnox.config import get_settings
 from hubnox.observability import logger, tracer
 from hubnox.web.http import json_object, json_response, register_error_handlers
-from hubnox.web.hubspot_auth import hubspot_signature_middleware
+from hubnox.web.hubspot_auth import APP_CARD, hubspot_signature_middleware
 from hubnox.wiring import Container
 
 app = APIGatewayHttpResolver()
 container = Container(get_settings())
 register_error_handlers(app, json_paths=lambda path: True)
-# hubspot.fetch signs with v3 only; a v2 signature (no timestamp) is refused here.
-app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, container.clock, allow_v2=False)])
+# hubspot.fetch signs with v3 only; a v2 signature (no timestamp) is refused here, and a signed action acts once.
+app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, lambda: container.clock(),
+                                                  caller=APP_CARD, ledger=lambda: container.nonces)])
 
 
 @app.get("/hubspot/card")

@@ -4,7 +4,8 @@
     POST /hubspot/actions/sync-customer     company and contact workflows: create or update the customer
     POST /hubspot/actions/options           the choices of an action's dynamic input fields
 
-Every route is HubSpot's only when its signature checks out (401 otherwise, and nothing happens).
+Every route is HubSpot's workflow engine's only when its signature checks out and the request carries
+none of what hubspot.fetch adds (401 otherwise, and nothing happens).
 Reading the executions, starting them once (BLOCK, or FAIL_CONTINUE without Fortnox) and the
 options live in `hubnox.workflows`.
 """
@@ -20,14 +21,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hubnox.config import get_settings
 from hubnox.observability import logger, tracer
 from hubnox.web.http import register_error_handlers
-from hubnox.web.hubspot_auth import hubspot_signature_middleware
+from hubnox.web.hubspot_auth import WORKFLOW_ENGINE, hubspot_signature_middleware
 from hubnox.wiring import Container
 from hubnox.workflows import parse_execution, parse_options_request
 
 app = APIGatewayHttpResolver()
 container = Container(get_settings())
 register_error_handlers(app, json_paths=lambda path: True)
-app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, lambda: container.clock())])
+# Only HubSpot's workflow engine: app-card fetches are refused, and a signed request acts once.
+app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, lambda: container.clock(),
+                                                  caller=WORKFLOW_ENGINE, ledger=lambda: container.nonces)])
 
 
 @app.post("/hubspot/actions/create-document")

@@ -89,8 +89,13 @@ def test_the_redirect_url_is_the_oauth_callback_the_backend_serves():
     assert f"GET {HUBSPOT_CALLBACK_PATH}" in routes_of("oauth")
 
 
-def test_the_card_may_fetch_the_backend_and_calls_the_routes_the_crm_card_function_serves():
-    assert committed("src/app/app-hsmeta.json")["config"]["permittedUrls"]["fetch"] == [BASE]
+def test_the_card_may_fetch_the_card_routes_only_and_calls_the_routes_the_crm_card_function_serves():
+    permitted = committed("src/app/app-hsmeta.json")["config"]["permittedUrls"]["fetch"]
+    assert permitted == [f"{BASE}{ts_constant('CARD_PATH')}", f"{BASE}{ts_constant('CARD_ACTIONS_PATH')}"]
+    # A fetch is signed like a workflow request: no permitted URL may lead to another function's route.
+    others = {path for function in ("workflow_action", "oauth", "replay", "settings")
+              for path in (route.split(" ", 1)[1] for route in routes_of(function))}
+    assert not [path for path in others for url in permitted if f"{BASE}{path}".startswith(url)]
     card_routes = routes_of("crm_card")
     assert f"GET {ts_constant('CARD_PATH')}" in card_routes
     assert f"POST {ts_constant('CARD_ACTIONS_PATH')}{{action}}" in card_routes

@@ -45,8 +45,10 @@ def execution(object_type: str = "DEAL", object_id: Any = 904, inputs: dict[str,
 
 
 def post(world: World, path: str, body: dict[str, Any] | str) -> dict[str, Any]:
-    """POST `body` to an action route, signed as the simulator signs (v2 and v3)."""
+    """POST `body` to an action route, signed as the simulator signs (v2 and v3) at a moment of its own:
+    HubSpot signs each delivery anew, and a signature acts once."""
     text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
+    world.clock.advance(1)
     headers = signature_headers(SAMPLE_HUBSPOT_SECRET, "POST", f"{SAMPLE_PUBLIC_BASE}{path}", text, world.clock.ms)
     event = http_event("workflow_action_create_document.json", body=text, headers=headers)
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
@@ -90,6 +92,19 @@ def test_the_same_callback_delivered_twice_is_one_run_and_one_job(world):
     assert outputs(first)["hs_execution_state"] == outputs(again)["hs_execution_state"] == "BLOCK"
     assert len(runs(world)) == 1
     assert len(world.jobs()) == 1
+
+
+def test_a_callback_id_claimed_in_one_portal_does_not_block_another_portals_execution(world):
+    other = "7654321"
+    world.install(other)
+    world.connect_fortnox(other, tenant_id="7654321")
+
+    mine = create(world, execution())
+    theirs = create(world, execution(portal_id=int(other)))
+
+    assert outputs(mine)["hs_execution_state"] == outputs(theirs)["hs_execution_state"] == "BLOCK"
+    assert len(runs(world)) == 1 and len(world.container.runs.list_recent(other)) == 1
+    assert sorted(job.portal_id for job in world.jobs()) == sorted([SAMPLE_PORTAL, other])
 
 
 def test_two_executions_of_one_deal_are_two_runs(world):

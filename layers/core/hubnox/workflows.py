@@ -194,6 +194,12 @@ def _input_text(value: Any) -> str:
 # -- answers -----------------------------------------------------------------------------------------
 
 
+def callback_claim(execution: Execution) -> str:
+    """What is claimed for an execution: its callbackId within its portal, so that a callbackId named by
+    one portal can never stand in for (or block) another portal's execution."""
+    return f"{execution.portal_id}#{execution.callback_id}"
+
+
 def blocked() -> dict[str, Any]:
     """The answer that keeps the execution waiting for hubnox's callback."""
     return {"outputFields": {"hs_execution_state": "BLOCK", "hs_expiration_duration": BLOCK_EXPIRATION}}
@@ -276,7 +282,8 @@ class WorkflowActions:
         Raises `TransientError` (503, HubSpot delivers again) when the job could not be queued; the
         callbackId is given back first, so that delivery enqueues.
         """
-        claimed = self.nonces.claim(CALLBACK_CLAIM_KIND, execution.callback_id, CALLBACK_CLAIM_TTL_SECONDS)
+        claim = callback_claim(execution)
+        claimed = self.nonces.claim(CALLBACK_CLAIM_KIND, claim, CALLBACK_CLAIM_TTL_SECONDS)
         try:
             if self.connections.get_fortnox(execution.portal_id) is None:
                 return self._without_fortnox(execution, kind, object_type, document_type, trigger, print_template,
@@ -291,7 +298,7 @@ class WorkflowActions:
         except Exception as failure:
             if claimed:
                 # Give the callbackId back: HubSpot delivers again after a 5xx, and that delivery must enqueue.
-                self.nonces.release(CALLBACK_CLAIM_KIND, execution.callback_id)
+                self.nonces.release(CALLBACK_CLAIM_KIND, claim)
             if isinstance(failure, HubnoxError) and not isinstance(failure, TransientError):
                 raise
             logger.exception("could not enqueue a workflow execution", extra={"callback_id": execution.callback_id})
