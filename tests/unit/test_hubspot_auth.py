@@ -235,3 +235,87 @@ def test_the_same_request_signed_properly_gets_through(world):
     response = world.invoke("workflow_action", action(sdk_v3(ACTION_URI, timestamp=world.clock.ms)))
     assert response["statusCode"] == 200
     assert len(world.jobs()) == 1
+
+
+# -- one captured request acts once ------------------------------------------------------------------------
+
+
+def invoke_action(world, headers: dict[str, str], path: str = ACTION, raw_query: str | None = None) -> dict[str, Any]:
+    event = action(headers, raw_query=raw_query)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"POST {path}"
+    response = world.invoke("workflow_action", event)
+    response["code"] = json.loads(response["body"]).get("code") if response.get("body") else None
+    return response
+
+
+def test_a_captured_v3_request_sent_again_within_its_window_is_refused(world):
+    captured = sdk_v3(ACTION_URI, timestamp=world.clock.ms)
+
+    first = invoke_action(world, captured)
+    world.clock.advance(60)
+    again = invoke_action(world, captured)
+
+    assert first["statusCode"] == 200
+    assert (again["statusCode"], again["code"]) == (401, "SIGNATURE_REPLAYED")
+    assert len(world.jobs()) == 1
+
+
+def test_a_request_signed_v2_and_v3_cannot_be_replayed_as_v2_alone_after_its_v3_window(world):
+    delivered = simulated(ACTION_URI, timestamp=world.clock.ms)
+    assert invoke_action(world, delivered)["statusCode"] == 200
+    world.jobs()
+
+    world.clock.advance(6 * 60)
+    stripped = {name: value for name, value in delivered.items()
+                if name.lower() not in ("x-hubspot-signature-v3", "x-hubspot-request-timestamp")}
+    replayed = invoke_action(world, stripped)
+
+    assert (replayed["statusCode"], replayed["code"]) == (401, "SIGNATURE_REPLAYED")
+    assert world.jobs() == []
+
+
+def test_a_refused_request_keeps_no_claim_so_hubspots_next_delivery_of_it_acts(aws_clients):
+    # HubSpot delivers an execution again after anything but a 2xx; that delivery must then act.
+    with world_on_moto(aws_clients) as world:
+        headers = sdk_v3(ACTION_URI, timestamp=world.clock.ms)
+        refused = invoke_action(world, headers)  # hubnox is not installed in the portal yet
+        world.install()
+        world.connect_fortnox()
+        world.clock.advance(30)
+        delivered = invoke_action(world, headers)
+
+        assert refused["statusCode"] == 404
+        assert delivered["statusCode"] == 200
+        assert len(world.jobs()) == 1
+
+
+@pytest.mark.parametrize("path", ["/hubspot/actions/create-document", "/hubspot/actions/options"])
+def test_v2_alone_is_refused_on_an_action_route_called_with_a_query(world, path):
+    raw_query = "source=card"
+    headers = sdk_v2(f"{SAMPLE_PUBLIC_BASE}{path}?{raw_query}")
+
+    response = invoke_action(world, headers, path=path, raw_query=raw_query)
+
+    assert (response["statusCode"], response["code"]) == (401, "SIGNATURE_VERSION")
+    assert world.jobs() == []
+
+
+def test_v2_alone_passes_on_an_action_route_as_hubspot_documents_it(world):
+    response = invoke_action(world, sdk_v2(ACTION_URI))
+
+    assert response["statusCode"] == 200
+    assert len(world.jobs()) == 1
+
+
+@pytest.mark.parametrize("parameter", ["portalId=102670506", "userId=7", "userEmail=rep%40example.com",
+                                       "appId=1234"])
+def test_an_action_route_refuses_what_hubspot_fetch_adds_to_card_requests(world, parameter):
+    # hubspot.fetch signs with the same client secret as the workflow engine, over a body the card's user wrote.
+    headers = sdk_v3(f"{ACTION_URI}?{parameter.replace('%40', '@')}", timestamp=world.clock.ms)
+
+    response = invoke_action(world, headers, raw_query=parameter)
+
+    assert (response["statusCode"], response["code"]) == (401, "NOT_WORKFLOW_ENGINE")
+    assert world.jobs() == []
+    assert world.items("NONCE#") == []
