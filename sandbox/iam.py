@@ -185,15 +185,6 @@ class RolePolicy:
                        f"{request.action} action"
         return None
 
-    def without(self, action: str) -> RolePolicy:
-        """This role with `action` taken out of every statement that grants it (for tests)."""
-        kept = []
-        for statement in self.statements:
-            actions = tuple(a for a in statement.actions if not _wildcard(a, case_sensitive=False).fullmatch(action))
-            if actions:
-                kept.append(Statement(statement.effect, actions, statement.resources, statement.conditions))
-        return RolePolicy(self.function, self.role, tuple(kept), self.account, self.region)
-
 
 # -- from the template ---------------------------------------------------------------------------
 
@@ -203,7 +194,7 @@ def role_policies(template: Mapping[str, Any], resolve: Callable[[Any], Any]) ->
     `resolve` (the local stack's intrinsics: `sandbox.aws.Intrinsics.resolve`)."""
     resources = template["Resources"]
     globals_ = template.get("Globals", {}).get("Function", {})
-    denies = [s for s in _key_policy_denies(resources, resolve)]
+    denies = list(_key_policy_denies(resources, resolve))
     roles: dict[str, RolePolicy] = {}
     for name, spec in functions_from_template(template).items():
         props = resources[spec.logical_id].get("Properties", {})
