@@ -35,6 +35,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sandbox.gateway import ACCOUNT_ID, REGION, REPO_ROOT, LocalFunction
+from sandbox.iam import Guard, RolePolicy, role_policies
 
 log = logging.getLogger("sandbox.aws")
 
@@ -232,10 +233,10 @@ def create_keys(kms: Any, intrinsics: Intrinsics) -> None:
 
 
 def create_resources(template: Mapping[str, Any], *, dynamodb: Any, sqs: Any, kms: Any,
-                     stack_name: str = STACK_NAME) -> LocalResources:
+                     stack_name: str = STACK_NAME, intrinsics: Intrinsics | None = None) -> LocalResources:
     """Create the table, the queues and the key of `template` for a stack named `stack_name`;
-    answers what the functions need."""
-    intrinsics = Intrinsics(template, stack_name=stack_name)
+    answers what the functions need. `intrinsics`, when given, learns the resources' names and ARNs."""
+    intrinsics = intrinsics or Intrinsics(template, stack_name=stack_name)
     for logical_id, props in _resources_of_type(template, "AWS::DynamoDB::Table"):
         create_table(dynamodb, intrinsics, logical_id, props)
     create_queues(sqs, intrinsics)
@@ -597,6 +598,7 @@ class LocalAws:
         self.moto: Any = None
         self.dynamodb_local: DynamoDbLocal | None = None
         self.resources: LocalResources | None = None
+        self.roles: dict[str, RolePolicy] = {}
         self.feeder: QueueFeeder | None = None
         self.ticker: PollerTicker | None = None
         self.url = ""
@@ -617,9 +619,15 @@ class LocalAws:
             self.dynamodb_local.start()
             self.dynamodb_url = self.dynamodb_local.url
         sqs = self.client("sqs")
+        intrinsics = Intrinsics(self.template, stack_name=self.stack_name)
         self.resources = create_resources(
             self.template, dynamodb=self.client("dynamodb", self.dynamodb_url), sqs=sqs,
-            kms=self.client("kms"), stack_name=self.stack_name)
+            kms=self.client("kms"), stack_name=self.stack_name, intrinsics=intrinsics)
+        # Each function may do what its role in the template grants, and nothing else, as on Lambda.
+        self.roles = role_policies(self.template, intrinsics.resolve)
+        for name, function in self.functions.items():
+            if name in self.roles:
+                function.watch_aws_clients(Guard(self.roles[name]).attach)
         self.feeder = QueueFeeder(
             sqs, queue_url=self.resources.jobs_queue_url, queue_arn=self.resources.jobs_queue_arn,
             dlq_url=self.resources.dlq_url, worker=self.functions["worker"],

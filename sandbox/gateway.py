@@ -227,6 +227,18 @@ class LocalFunction:
         self._given = handler
         self._module: ModuleType | None = None
         self._lock = threading.Lock()
+        self._aws_client_hooks: list[Callable[[Any], None]] = []
+
+    @property
+    def module(self) -> ModuleType | None:
+        """The function's module once an invocation loaded it (a cold start), None before."""
+        return self._module
+
+    def watch_aws_clients(self, hook: Callable[[Any], None]) -> None:
+        """Call `hook` with every boto3 client the function's container builds (see `sandbox.iam`)."""
+        self._aws_client_hooks.append(hook)
+        if self._module is not None:
+            self._module.container.watch_aws_clients(hook)
 
     def _handler(self) -> Callable[[Any, LambdaContext], Any]:
         if self._given is not None:
@@ -247,6 +259,8 @@ class LocalFunction:
             get_settings.cache_clear()
             sys.modules[module_name] = module
             loader_spec.loader.exec_module(module)
+            for hook in self._aws_client_hooks:
+                module.container.watch_aws_clients(hook)
             self._module = module
         return getattr(self._module, attribute)
 

@@ -53,7 +53,7 @@ def _query() -> dict[str, str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Answer one API Gateway HTTP API (payload 2.0) request on the app-card routes."""
     return app.resolve(event, context)

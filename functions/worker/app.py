@@ -62,7 +62,7 @@ def postpone(record: SQSRecord, attempt: int, retry_after: float | None) -> None
         logger.warning("could not set the job's backoff", extra={"error": str(exc), "delay": delay})
 
 
-@tracer.capture_method
+@tracer.capture_method(capture_response=False, capture_error=False)
 def record_handler(record: SQSRecord) -> None:
     """Run the job in one record; raising fails only this record."""
     job = parse_job(record)
@@ -81,7 +81,7 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Run a batch of SQS records; answers the failed ones as `batchItemFailures`."""

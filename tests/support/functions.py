@@ -28,7 +28,9 @@ from hubnox.jobs import Job
 from hubnox.store.connections import FortnoxConnection, HubSpotConnection
 from hubnox.store.table import create_table
 from hubnox.wiring import Container
-from sandbox.gateway import LambdaContext, functions_from_template, read_template
+from sandbox.aws import Intrinsics
+from sandbox.gateway import ACCOUNT_ID, LambdaContext, functions_from_template, read_template
+from sandbox.iam import RolePolicy, enforcing, role_policies
 from tests.support.aws import REGION, TABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -62,8 +64,25 @@ class Clock:
 
 
 @cache
+def _template() -> dict[str, Any]:
+    return read_template()
+
+
+@cache
 def _specs() -> dict[str, Any]:
-    return functions_from_template(read_template())
+    return functions_from_template(_template())
+
+
+def roles_on_moto(table: str, queue_url: str, key_arn: str) -> dict[str, RolePolicy]:
+    """Each function's role in template.yaml, its resources being this world's table, queue and key."""
+    queue_name = queue_url.rstrip("/").rsplit("/", 1)[-1]
+    intrinsics = Intrinsics(_template(), resources={
+        "Table": {"Ref": table, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table}"},
+        "JobsQueue": {"Ref": queue_url, "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}",
+                      "QueueName": queue_name},
+        "TokensKey": {"Ref": key_arn.rsplit("/", 1)[-1], "Arn": key_arn},
+    })
+    return role_policies(_template(), intrinsics.resolve)
 
 
 @cache
@@ -116,6 +135,8 @@ class World:
     clock: Clock
     sqs: Any
     queue_url: str
+    #: what each function may do on AWS: its role in template.yaml, enforced by `invoke`
+    roles: dict[str, RolePolicy] = field(default_factory=dict)
     received: list[Job] = field(default_factory=list)
 
     def install(self, portal_id: str = SAMPLE_PORTAL, access_token: str = "hs-access",
@@ -153,10 +174,13 @@ class World:
         return [item for item in scan["Items"] if item["pk"]["S"].startswith(prefix)]
 
     def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
-        """Run the function's handler on `event` with this world's container, as Lambda would."""
+        """Run the function's handler on `event` with this world's container, as Lambda would: under the
+        function's role, so a call its role does not grant fails as it would on AWS."""
         module = load_function(function)
         module.container = self.container
-        return module.lambda_handler(event, LambdaContext(_specs()[function], clock=self.clock))
+        clients = (self.container.dynamodb, self.container.kms, self.container.sqs)
+        with enforcing(self.roles[function], clients):
+            return module.lambda_handler(event, LambdaContext(_specs()[function], clock=self.clock))
 
 
 @cache
@@ -172,7 +196,8 @@ def world_on_moto(aws_clients: tuple[Any, Any], *, clock: Clock | None = None,
     sqs = _sqs()
     with mock_aws():
         create_table(dynamodb, TABLE)
-        key_id = kms.create_key(Description="hubnox tokens")["KeyMetadata"]["KeyId"]
+        key = kms.create_key(Description="hubnox tokens")["KeyMetadata"]
+        key_id = key["KeyId"]
         queue_url = sqs.create_queue(QueueName="hubnox-jobs")["QueueUrl"]
         values = {"public_base_url": SAMPLE_PUBLIC_BASE, "hubspot_client_secret": SAMPLE_HUBSPOT_SECRET,
                   "signing_key": SAMPLE_SIGNING_KEY, "table_name": TABLE, "jobs_queue_url": queue_url,
@@ -181,4 +206,4 @@ def world_on_moto(aws_clients: tuple[Any, Any], *, clock: Clock | None = None,
         container = Container(Settings(**values), clock=clock, hubspot_transport=hubspot_transport)
         # Clients are slow to build; the container's are the session's (cached_property slots).
         vars(container).update(dynamodb=dynamodb, kms=kms, sqs=sqs)
-        yield World(container, clock, sqs, queue_url)
+        yield World(container, clock, sqs, queue_url, roles_on_moto(TABLE, queue_url, key["Arn"]))

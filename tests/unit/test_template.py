@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from hubnox.config import Settings
+from hubnox.store.crypto import PORTAL_CONTEXT
 from hubnox.store.table import TABLE_SCHEMA
 from sandbox.gateway import REPO_ROOT, Gateway, functions_from_template, read_template
 
@@ -186,7 +187,8 @@ def test_tokens_are_sealed_with_a_rotating_key_that_has_an_alias(template):
 def test_each_function_gets_only_the_permissions_it_needs(template):
     for folder in FUNCTIONS:
         policies = function_resource(template, folder)["Properties"]["Policies"]
-        assert {"DynamoDBCrudPolicy": {"TableName": {"Ref": "Table"}}} in policies, folder
+        assert {"Ref": "UseTableItemsPolicy"} in policies, folder
+        assert not [p for p in policies if isinstance(p, dict) and "DynamoDBCrudPolicy" in p], folder
         assert {"Ref": "ReadSecretsPolicy"} in policies, folder
         assert ({"Ref": "UseTokensKeyPolicy"} in policies) == (folder in TOKEN_USERS), folder
         sends = {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["JobsQueue", "QueueName"]}}}
@@ -202,8 +204,22 @@ def test_the_shared_policies_name_the_one_secret_and_the_one_key(template):
                                 "secret:${SecretsName}-??????"},
     }]
     key = template["Resources"]["UseTokensKeyPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert key == [{"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
-                    "Resource": {"Fn::GetAtt": ["TokensKey", "Arn"]}}]
+    assert key == [{"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"],
+                    "Resource": {"Fn::GetAtt": ["TokensKey", "Arn"]},
+                    "Condition": {"Null": {f"kms:EncryptionContext:{PORTAL_CONTEXT}": "false"}}}]
+    table = template["Resources"]["UseTableItemsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert table == [{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                                    "dynamodb:DeleteItem", "dynamodb:Query"],
+                      "Resource": {"Fn::GetAtt": ["Table", "Arn"]}}]
+
+
+def test_the_tokens_key_refuses_everyone_a_use_without_a_portal(template):
+    denies = [s for s in template["Resources"]["TokensKey"]["Properties"]["KeyPolicy"]["Statement"]
+              if s["Effect"] == "Deny"]
+    assert denies == [{"Sid": "OnlyForAPortal", "Effect": "Deny", "Principal": "*",
+                       "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+                       "Resource": "*",
+                       "Condition": {"Null": {f"kms:EncryptionContext:{PORTAL_CONTEXT}": "true"}}}]
 
 
 def test_the_outputs_give_the_api_url_queues_and_table(template):

@@ -62,11 +62,25 @@ class Container:
         self.clock = clock
         self._hubspot_transport = hubspot_transport
         self._fortnox_transport = fortnox_transport
+        self._aws_client_hooks: list[Callable[[Any], None]] = []
 
     # -- AWS -----------------------------------------------------------------------------------
 
+    _AWS_CLIENTS = ("dynamodb", "kms", "sqs")
+
     def _aws(self, service: str) -> Any:
-        return boto3.session.Session().client(service, config=BOTO_CONFIG)
+        client = boto3.session.Session().client(service, config=BOTO_CONFIG)
+        for hook in self._aws_client_hooks:
+            hook(client)
+        return client
+
+    def watch_aws_clients(self, hook: Callable[[Any], None]) -> None:
+        """Call `hook` with every boto3 client this container has built and every one it builds later
+        (the local stack holds each function to its IAM role this way)."""
+        self._aws_client_hooks.append(hook)
+        for name in self._AWS_CLIENTS:
+            if name in vars(self):
+                hook(vars(self)[name])
 
     @cached_property
     def dynamodb(self) -> Any:

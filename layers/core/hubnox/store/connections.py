@@ -104,6 +104,12 @@ class ConnectionStore:
         item = self._table.get(connection_key(portal_id, "hubspot"))
         return self._hubspot(item) if item else None
 
+    def hubspot_status(self, portal_id: str) -> HubSpotStatus | None:
+        """The status of the portal's HubSpot installation, or None if never installed. Reads the
+        item without opening its tokens: no KMS call, so a function without use of the key may ask."""
+        item = self._table.get(connection_key(portal_id, "hubspot"))
+        return item.get("status", "active") if item else None
+
     def put_hubspot(self, connection: HubSpotConnection) -> HubSpotConnection:
         """Save an installation (first or repeated) and list the portal in the registry.
 

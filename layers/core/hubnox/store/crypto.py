@@ -16,6 +16,9 @@ from botocore.exceptions import ClientError
 from hubnox.errors import HubnoxError
 from hubnox.store.table import translated_aws_errors
 
+#: The encryption context key every token is sealed under; the key policy in template.yaml requires it.
+PORTAL_CONTEXT = "portal_id"
+
 _KMS_TRANSIENT = frozenset(
     {"ThrottlingException", "KMSInternalException", "DependencyTimeoutException", "KeyUnavailableException"}
 )
@@ -69,4 +72,4 @@ class TokenCipher:
 def _context(portal_id: str) -> dict[str, str]:
     if not portal_id:
         raise ValueError("a token is always sealed for a portal")
-    return {"portal_id": portal_id}
+    return {PORTAL_CONTEXT: portal_id}

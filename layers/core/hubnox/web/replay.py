@@ -21,7 +21,7 @@ from aws_lambda_powertools.event_handler import Response
 from hubnox.errors import BadRequestError, ConnectionBrokenError, HubnoxError, NotFoundError, TransientError
 from hubnox.jobs import Submit
 from hubnox.observability import logger
-from hubnox.store.connections import HubSpotConnection
+from hubnox.store.connections import HubSpotStatus
 from hubnox.store.runs import Run
 from hubnox.web.http import message_page, page
 from hubnox.web.links import REPLAY_TTL_SECONDS, verify_replay
@@ -81,7 +81,7 @@ class Runs(Protocol):
 
 
 class Installations(Protocol):
-    def get_hubspot(self, portal_id: str) -> HubSpotConnection | None: ...
+    def hubspot_status(self, portal_id: str) -> HubSpotStatus | None: ...
 
 
 class LinkClaims(Protocol):
@@ -151,8 +151,9 @@ class ReplayPages:
         if run is None:
             raise NotFoundError("This run no longer exists: hubnox keeps runs for 90 days.", code="RUN_NOT_FOUND",
                                 hint=FRESH_LINK_HINT)
-        hubspot = self.connections.get_hubspot(portal_id)
-        if hubspot is None or hubspot.status == "uninstalled":
+        # The status only: the Replay function has no use of the tokens key, so it never opens tokens.
+        status = self.connections.hubspot_status(portal_id)
+        if status is None or status == "uninstalled":
             raise ConnectionBrokenError("HubSpot", "hubnox is no longer installed in this HubSpot portal.")
         return run
 
