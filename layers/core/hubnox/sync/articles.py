@@ -24,8 +24,9 @@ from typing import Any, Literal, Protocol
 from hubnox.errors import UserFixableError
 from hubnox.fortnox.models import Article, Limits
 from hubnox.hubspot.models import LineItem, Product
+from hubnox.ids import ARTICLE_NUMBER_PATTERN
 from hubnox.sync.model import ArticleDraft, ArticlePlan, DealSnapshot, PlannedLine, SyncWarning, fortnox_text
-from hubnox.sync.settings import ARTICLE_NUMBER_PATTERN, ArticlePolicy, PortalSettings
+from hubnox.sync.settings import ArticlePolicy, PortalSettings
 
 #: the description of a placeholder article hubnox creates
 PLACEHOLDER_DESCRIPTION = "Line item from HubSpot"
@@ -209,7 +210,7 @@ def _article_number(sku: str | None) -> str | None:
 def _creatable(sku: str | None) -> str | None:
     """The SKU as the number of an article hubnox creates: only characters Fortnox accepts."""
     text = (sku or "").strip()
-    return text if ARTICLE_NUMBER_PATTERN.match(text) else None
+    return text if ARTICLE_NUMBER_PATTERN.match(text) and text.strip(".") else None
 
 
 def _sku_text(sku: str | None) -> str:

@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 from hubnox.errors import UserFixableError
 from hubnox.fortnox.models import DefaultDeliveryTypes, DefaultTemplates, FortnoxCustomer
 from hubnox.hubspot.models import Company, Contact
+from hubnox.ids import CUSTOMER_NUMBER_PATTERN
 from hubnox.sync.model import (
     CustomerDraft,
     CustomerResolution,
@@ -33,7 +34,7 @@ from hubnox.sync.model import (
     SyncWarning,
     fortnox_text,
 )
-from hubnox.sync.settings import CUSTOMER_NUMBER_PATTERN, MATCH_FIELDS, PortalSettings
+from hubnox.sync.settings import MATCH_FIELDS, PortalSettings
 
 
 class CustomerPort(Protocol):

@@ -40,6 +40,7 @@ from pydantic import (
 
 from hubnox.errors import BadRequestError
 from hubnox.hubspot import properties as app_properties
+from hubnox.ids import ARTICLE_NUMBER_PATTERN
 
 SETTINGS_SCHEMA_VERSION = 1
 
@@ -50,10 +51,6 @@ FORTNOX_VAT_RATES: tuple[int, ...] = (25, 12, 6, 0)
 
 #: HubSpot internal property names: lower-case letters, digits and underscores
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
-#: Fortnox customer numbers: letters, digits and - + / _ (Fortnox answers 2000106 otherwise)
-CUSTOMER_NUMBER_PATTERN = re.compile(r"^[A-Za-z0-9+/_\-–]{1,1024}$")
-#: Fortnox article numbers hubnox creates: letters, digits and - + / _ . (at most 50)
-ARTICLE_NUMBER_PATTERN = re.compile(r"^[A-Za-z0-9+/_.\-]{1,50}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 #: Fortnox customer fields a HubSpot property may fill (Fortnox's names)
@@ -245,7 +242,7 @@ class ArticleSettings(_Settings):
     @field_validator("placeholder_article_number")
     @classmethod
     def _number(cls, value: str) -> str:
-        if not ARTICLE_NUMBER_PATTERN.match(value):
+        if not ARTICLE_NUMBER_PATTERN.match(value) or not value.strip("."):
             raise ValueError(f"{value!r} is not a Fortnox article number (at most 50 letters, digits "
                              "and - + / _ .)")
         return value
