@@ -1281,3 +1281,40 @@ def test_against_the_simulator_a_swedish_phone_number_is_found_whatever_its_form
     company.client.create_customer(FortnoxCustomer(name="Other AB", phone1="08-765 43 67"))
     found = company.client.find_customers(phone=asked)
     assert [c.customer_number for c in found] == [customer.customer_number]
+
+
+# -- ids that are not Fortnox's never reach a URL ------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["..", ".", "", "%2e%2e", "a/../b", "12 ", "١٢٣"])
+def test_a_document_number_that_is_not_fortnoxs_is_refused_before_any_request(client, fortnox, number):
+    for read in (client.get_invoice, client.get_order, lambda n: client.preview_pdf("invoice", n)):
+        with pytest.raises(BadRequestError):
+            read(number)
+    assert fortnox.requests() == []
+
+
+@pytest.mark.parametrize("number", ["..", ".", "", "%2e%2e", "K 1", "1\n"])
+def test_a_customer_number_that_is_not_fortnoxs_is_refused_before_any_request(client, fortnox, number):
+    with pytest.raises(BadRequestError):
+        client.get_customer(number)
+    with pytest.raises(BadRequestError):
+        client.update_customer(number, FortnoxCustomer(name="Acme AB"))
+    assert fortnox.requests() == []
+
+
+@pytest.mark.parametrize("number", ["..", "."])
+def test_no_article_is_numbered_dot_or_dot_dot_so_none_is_asked_for(client, fortnox, number):
+    assert client.get_article(number) is None
+    with pytest.raises(BadRequestError):
+        client.set_price("A", number, Decimal(100))
+    with pytest.raises(BadRequestError):
+        client.set_price("..", "A100", Decimal(100))
+    assert fortnox.requests() == []
+
+
+def test_an_article_number_with_a_slash_stays_one_path_segment(client, fortnox):
+    fortnox.on("GET", r"/3/articles/.+", answer({"Article": {"ArticleNumber": "A/1", "Description": "Bolt"}}))
+    client.get_article("A/1")
+    [request] = fortnox.requests()
+    assert request.url.raw_path == b"/3/articles/A%2F1"

@@ -33,6 +33,7 @@ from hubnox.fortnox.models import (
     TermsOfPayment,
 )
 from hubnox.http import ApiCaller, ApiProfile, RateLimit, RetryPolicy, TokenSource
+from hubnox.ids import fortnox_customer_number, fortnox_document_number, path_segment_text
 from hubnox.ratelimit import RateBudget
 
 SYSTEM = "Fortnox"
@@ -86,7 +87,8 @@ def _swedish_phone(value: str) -> str:
 
 
 def _seg(value: str | int | Decimal) -> str:
-    return quote(str(value), safe="")
+    """One path segment, percent-quoted; never empty, `.` or `..` (`BadRequestError`)."""
+    return quote(path_segment_text(value), safe="")
 
 
 def _number_text(value: Decimal) -> str:
@@ -151,7 +153,7 @@ class FortnoxClient:
 
     def get_customer(self, customer_number: str) -> FortnoxCustomer:
         """One customer; raises `FortnoxNotFoundError` when the number is unknown."""
-        reply = self._api.call("GET", f"{CUSTOMERS}/{_seg(customer_number)}")
+        reply = self._api.call("GET", f"{CUSTOMERS}/{_seg(fortnox_customer_number(customer_number))}")
         return FortnoxCustomer.model_validate(reply.data["Customer"])
 
     def create_customer(self, customer: FortnoxCustomer) -> FortnoxCustomer:
@@ -163,7 +165,7 @@ class FortnoxClient:
         """Change a customer; only the fields set on `customer` are sent (PUT is partial)."""
         payload = customer.to_payload()
         payload.pop("CustomerNumber", None)
-        reply = self._api.call("PUT", f"{CUSTOMERS}/{_seg(customer_number)}",
+        reply = self._api.call("PUT", f"{CUSTOMERS}/{_seg(fortnox_customer_number(customer_number))}",
                                    json_body={"Customer": payload})
         return FortnoxCustomer.model_validate(reply.data["Customer"])
 
@@ -171,6 +173,8 @@ class FortnoxClient:
 
     def get_article(self, article_number: str) -> Article | None:
         """The article with exactly this number, or None when Fortnox has none."""
+        if not str(article_number).strip("."):
+            return None  # no article is numbered `.` or `..`, and the path would name another resource
         reply = self._api.call("GET", f"{ARTICLES}/{_seg(article_number)}", accept=(404,))
         if reply.status == 404:
             return None
@@ -248,18 +252,19 @@ class FortnoxClient:
 
     def get_invoice(self, document_number: str) -> Invoice:
         """One invoice with rows and totals; raises `FortnoxNotFoundError` when unknown."""
-        reply = self._api.call("GET", f"/3/invoices/{_seg(document_number)}")
+        reply = self._api.call("GET", f"/3/invoices/{_seg(fortnox_document_number(document_number))}")
         return Invoice.model_validate(reply.data["Invoice"])
 
     def get_order(self, document_number: str) -> Order:
         """One order with rows and totals; raises `FortnoxNotFoundError` when unknown."""
-        reply = self._api.call("GET", f"/3/orders/{_seg(document_number)}")
+        reply = self._api.call("GET", f"/3/orders/{_seg(fortnox_document_number(document_number))}")
         return Order.model_validate(reply.data["Order"])
 
     def preview_pdf(self, kind: DocumentKind | str, document_number: str) -> bytes:
         """The document as PDF from `/preview`, which (unlike `/print`) does not mark it sent."""
         kind = DocumentKind(kind)
-        reply = self._api.call("GET", f"/3/{kind.resource}/{_seg(document_number)}/preview",
+        number = fortnox_document_number(document_number)
+        reply = self._api.call("GET", f"/3/{kind.resource}/{_seg(number)}/preview",
                                    headers={"Accept": "application/pdf"}, expect_json=False)
         if not reply.content.startswith(b"%PDF"):
             raise TransientError(f"Fortnox sent no PDF for {kind.value} {document_number}.", code="NO_PDF")
