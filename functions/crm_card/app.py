@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hubnox.card import CardRequest
 from hubnox.config import get_settings
 from hubnox.observability import logger, tracer
-from hubnox.web.http import json_object, json_response, register_error_handlers
+from hubnox.web.http import body_text, json_object, json_response, register_error_handlers
 from hubnox.web.hubspot_auth import APP_CARD, hubspot_signature_middleware
 from hubnox.wiring import Container
 
@@ -40,7 +40,7 @@ def card() -> Response:
 
 @app.post("/hubspot/card/actions/<action>")
 def card_action(action: str) -> Response:
-    body = json_object(app.current_event.decoded_body, empty_ok=True)
+    body = json_object(body_text(app.current_event), empty_ok=True)
     request = CardRequest.from_query(_query(), body)
     answer = container.card_actions.perform(action, request, body)
     logger.info("card action", extra={"action": action, "portal_id": request.portal_id,

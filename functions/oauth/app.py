@@ -13,7 +13,7 @@ from hubnox.config import get_settings
 from hubnox.connections import STATE_TTL_SECONDS
 from hubnox.errors import BadRequestError
 from hubnox.observability import logger, tracer
-from hubnox.web.http import form_fields, message_page, redirect, register_error_handlers
+from hubnox.web.http import body_text, form_fields, message_page, redirect, register_error_handlers
 from hubnox.web.session import check_csrf, cookie_value, read_session
 from hubnox.wiring import Container
 
@@ -92,7 +92,7 @@ def fortnox_callback() -> Response:
 @app.post("/oauth/fortnox/disconnect")
 def fortnox_disconnect() -> Response:
     session = read_session(container.signer, app.current_event.cookies)
-    form = form_fields(app.current_event.decoded_body)
+    form = form_fields(body_text(app.current_event))
     check_csrf(session, app.current_event.headers, form, container.settings.public_base)
     container.connection_service.disconnect_fortnox(session)
     return redirect(_settings_url("fortnox-disconnected"), status=303)

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hubnox.config import get_settings
 from hubnox.errors import UnauthorizedError
 from hubnox.observability import logger, tracer
-from hubnox.web.http import form_fields, message_page, register_error_handlers
+from hubnox.web.http import body_text, form_fields, message_page, register_error_handlers
 from hubnox.web.replay import FRESH_LINK_HINT
 from hubnox.wiring import Container
 
@@ -41,7 +41,7 @@ def confirm(run_id: str) -> Response:
 
 @app.post("/replay/<run_id>")
 def replay(run_id: str) -> Response:
-    token = form_fields(app.current_event.decoded_body).get("t", "")
+    token = form_fields(body_text(app.current_event)).get("t", "")
     return container.replay_pages.replay(run_id, token)
 
 

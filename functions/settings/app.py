@@ -39,6 +39,8 @@ STATUS_TEXT = {"active": "working", "broken": "needs reconnecting", "uninstalled
 STATIC_ROOT: Traversable = files("hubnox.web") / "static"
 # Static files change only with a deploy, which also changes the layer version.
 STATIC_CACHE_CONTROL = "public, max-age=3600"
+#: no file system takes a longer file name, so no static file has one
+NAME_MAX = 255
 
 
 @app.get("/settings")
@@ -92,10 +94,14 @@ def static_resource(name: str) -> Traversable | None:
     """The file `name` (a relative path) under the layer's web/static folder, or None when there is no
     such file or the name tries to leave the folder."""
     parts = name.split("/")
-    if not name or any(part in ("", ".", "..") or part.startswith(".") or "\\" in part for part in parts):
+    if not name or any(part in ("", ".", "..") or part.startswith(".") or "\\" in part or len(part) > NAME_MAX
+                       for part in parts):
         return None
     resource = STATIC_ROOT.joinpath(*parts)
-    return resource if resource.is_file() else None
+    try:
+        return resource if resource.is_file() else None
+    except (OSError, ValueError):  # a name the file system refuses (a NUL byte, too long) names no file
+        return None
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.config import get_settings
 from hubnox.observability import logger, tracer
-from hubnox.web.http import register_error_handlers
+from hubnox.web.http import body_text, register_error_handlers
 from hubnox.web.hubspot_auth import WORKFLOW_ENGINE, hubspot_signature_middleware
 from hubnox.wiring import Container
 from hubnox.workflows import parse_execution, parse_options_request
@@ -35,17 +35,17 @@ app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, la
 
 @app.post("/hubspot/actions/create-document")
 def create_document() -> dict[str, Any]:
-    return container.workflow_actions.create_document(parse_execution(app.current_event.decoded_body))
+    return container.workflow_actions.create_document(parse_execution(body_text(app.current_event)))
 
 
 @app.post("/hubspot/actions/sync-customer")
 def sync_customer() -> dict[str, Any]:
-    return container.workflow_actions.sync_customer(parse_execution(app.current_event.decoded_body))
+    return container.workflow_actions.sync_customer(parse_execution(body_text(app.current_event)))
 
 
 @app.post("/hubspot/actions/options")
 def options() -> dict[str, Any]:
-    return container.workflow_actions.options(parse_options_request(app.current_event.decoded_body))
+    return container.workflow_actions.options(parse_options_request(body_text(app.current_event)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

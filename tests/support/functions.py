@@ -5,6 +5,7 @@ with events made from the samples in events/ and signed the way HubSpot signs.
 
 from __future__ import annotations
 
+import base64
 import copy
 import importlib.util
 import json
@@ -24,6 +25,7 @@ from moto import mock_aws
 from pydantic import SecretStr
 
 from hubnox.config import Settings
+from hubnox.hubspot.signature import public_uri, signature_v3
 from hubnox.jobs import Job
 from hubnox.store.connections import FortnoxConnection, HubSpotConnection
 from hubnox.store.table import create_table
@@ -124,6 +126,36 @@ def http_event(sample: str, *, body: str | None = None, headers: dict[str, str] 
         event["headers"]["host"] = domain
         event["requestContext"]["domainName"] = domain
     event["headers"].update({name.lower(): value for name, value in (headers or {}).items()})
+    return event
+
+
+def request_event(sample: str, method: str, path: str, *, body: bytes | str | None = None, raw_query: str = "",
+                  base64_body: bool = False) -> dict[str, Any]:
+    """A sample HTTP event turned into another request: `method` on `path` (path parameters left as the
+    sample has them), with `raw_query` and `body` (base64-flagged when asked, as API Gateway passes
+    binary bodies), and no HubSpot signature."""
+    event = http_event(sample, raw_query=raw_query)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else (body or b"")
+    if base64_body or (body is not None and not isinstance(body, str)):
+        event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+    else:
+        event["body"], event["isBase64Encoded"] = body, False
+    event["headers"]["content-length"] = str(len(raw))
+    return event
+
+
+def signed_by_hubspot(event: dict[str, Any], now_ms: int, secret: str = SAMPLE_HUBSPOT_SECRET) -> dict[str, Any]:
+    """`event` with the v3 signature HubSpot would send for it at `now_ms` (over the raw body bytes)."""
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
+    uri = public_uri(SAMPLE_PUBLIC_BASE, event["rawPath"], event.get("rawQueryString") or "")
+    timestamp = str(now_ms)
+    event["headers"]["x-hubspot-request-timestamp"] = timestamp
+    event["headers"]["x-hubspot-signature-v3"] = signature_v3(event["requestContext"]["http"]["method"], uri, raw,
+                                                              timestamp, secret)
     return event
 
 

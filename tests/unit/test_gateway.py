@@ -386,7 +386,8 @@ def test_every_template_route_reaches_its_function_and_answers_cleanly(hubnox, r
     # Unsigned, unauthenticated and without a body: every route must refuse or redirect in words,
     # never fail inside (5xx).
     method, path = route_key.split(" ")
-    path = path.replace("{proxy+}", "a/b.css").replace("{action}", "sync").replace("{runId}", "01JDQ7Z5M3")
+    path = (path.replace("{proxy+}", "a/b.css").replace("{action}", "sync")
+            .replace("{runId}", "01JDQ7Z5M3X8R2K9V4T6W0B1C7"))
     response = hubnox.request("POST" if method == "ANY" else method, path, params={"portalId": "102670506"})
     assert response.status_code < 500, response.text[:500]
     if path.startswith("/settings/static/"):

@@ -73,6 +73,7 @@ from hubnox.errors import (
 from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.hubspot import properties
 from hubnox.hubspot.models import CrmObject
+from hubnox.ids import bounded_text, hubspot_id, hubspot_id_or_none
 from hubnox.jobs import DocumentType, ObjectType, trigger_key
 from hubnox.observability import logger
 from hubnox.store.connections import FortnoxConnection, HubSpotConnection
@@ -136,25 +137,21 @@ class CardRequest(BaseModel):
         """
         record = {name: (body or {}).get(name) for name in ("objectType", "objectId")}
         merged = {**{k: v for k, v in record.items() if isinstance(v, str | int)}, **query}
-        portal_id = str(query.get("portalId") or "").strip()
-        object_id = str(merged.get("objectId") or "").strip()
-        if not portal_id.isdigit():
+        portal_id = hubspot_id_or_none(query.get("portalId"))
+        object_id = hubspot_id_or_none(merged.get("objectId"))
+        if portal_id is None:
             raise BadRequestError("The request names no HubSpot portal (portalId).", code="MISSING_PORTAL")
-        if not object_id.isdigit():
+        if object_id is None:
             raise BadRequestError("The request names no record (objectId).", code="MISSING_OBJECT")
+        user_id = query.get("userId")
         return cls(portal_id=portal_id, object_type=object_type_of(str(merged.get("objectType") or "")),
-                   object_id=object_id, user_id=_text(query.get("userId")),
-                   user_email=_text(query.get("userEmail")))
+                   object_id=object_id, user_id=None if user_id in (None, "") else hubspot_id(user_id, "userId"),
+                   user_email=bounded_text(query.get("userEmail"), "userEmail"))
 
     @property
     def user(self) -> str:
         """Who is looking, for the settings session: the e-mail, else the user id."""
         return self.user_email or self.user_id or ""
-
-
-def _text(value: Any) -> str | None:
-    text = str(value).strip() if value is not None else ""
-    return text or None
 
 
 # -- ports -------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from hubnox.errors import BadRequestError, HubnoxError, NotFoundError, TransientError
 from hubnox.fortnox.models import Limits, PrintTemplate
+from hubnox.ids import callback_id, hubspot_id_or_none
 from hubnox.jobs import DocumentType, ObjectType, Submit, trigger_key
 from hubnox.observability import logger
 from hubnox.store.connections import FortnoxConnection, HubSpotConnection
@@ -53,6 +54,8 @@ NO_FORTNOX_CODE = "FORTNOX_NOT_CONNECTED"
 NO_FORTNOX_MESSAGE = ("This HubSpot portal is not connected to Fortnox. Connect Fortnox on the hubnox settings "
                       "page, then replay the run from the deal's hubnox card.")
 
+#: HubSpot's object types are short names ("DEAL", "0-3", "p123_custom"); longer is no object type
+OBJECT_TYPE_MAX_LENGTH = 100
 WORKFLOW_OBJECTS: dict[str, ObjectType] = {"DEAL": "deal", "COMPANY": "company", "CONTACT": "contact"}
 DOCUMENT_TYPE_LABELS: dict[str, str] = {"invoice": "Invoice", "order": "Order"}
 
@@ -90,18 +93,16 @@ def parse_execution(body: str | None) -> Execution:
     Input fields come from `inputFields`, or from `fields` where older deliveries carry them.
     """
     request = json_object(body)
-    callback_id = request.get("callbackId")
-    if not isinstance(callback_id, str) or not callback_id.strip():
-        raise BadRequestError("The execution has no callbackId.", code="MISSING_FIELD")
+    callback = callback_id(request.get("callbackId"))
     portal_id = portal_of(request)
     target = request.get("object")
     if not isinstance(target, dict):
         raise BadRequestError("The execution names no enrolled object.", code="MISSING_FIELD")
-    object_id = _id_text(target.get("objectId"))
+    object_id = hubspot_id_or_none(target.get("objectId"))
     if object_id is None:
         raise BadRequestError("The execution's object has no numeric objectId.", code="MISSING_FIELD")
     object_type = target.get("objectType")
-    if not isinstance(object_type, str) or not object_type:
+    if not isinstance(object_type, str) or not object_type or len(object_type) > OBJECT_TYPE_MAX_LENGTH:
         raise BadRequestError("The execution's object has no objectType.", code="MISSING_FIELD")
     raw_inputs = request.get("inputFields")
     if raw_inputs is None:
@@ -111,7 +112,7 @@ def parse_execution(body: str | None) -> Execution:
     if not isinstance(raw_inputs, dict):
         raise BadRequestError("The execution's inputFields is not an object.", code="INVALID_FIELD")
     inputs = {str(name): _input_text(value) for name, value in raw_inputs.items() if value is not None}
-    return Execution(callback_id.strip(), portal_id, object_type.upper(), object_id, inputs)
+    return Execution(callback, portal_id, object_type.upper(), object_id, inputs)
 
 
 def parse_options_request(body: str | None) -> OptionsRequest:
@@ -130,7 +131,7 @@ def parse_options_request(body: str | None) -> OptionsRequest:
 def portal_of(request: Mapping[str, Any]) -> str:
     """The portal a request comes from (`origin.portalId`); `BadRequestError` when it names none."""
     origin = request.get("origin")
-    portal_id = _id_text(origin.get("portalId")) if isinstance(origin, dict) else None
+    portal_id = hubspot_id_or_none(origin.get("portalId")) if isinstance(origin, dict) else None
     if portal_id is None:
         raise BadRequestError("The request has no numeric origin.portalId.", code="MISSING_FIELD")
     return portal_id
@@ -171,17 +172,6 @@ def workflow_object(execution: Execution, *, allowed: tuple[str, ...], action: s
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _id_text(value: Any) -> str | None:
-    """HubSpot ids arrive as numbers (sometimes as digit strings); anything else is no id."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) and value > 0:
-        return str(value)
-    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
-        return value.strip()
-    return None
 
 
 def _input_text(value: Any) -> str:

@@ -13,7 +13,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as NoRouteError
 from aws_lambda_powertools.shared.cookies import Cookie
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import ValidationError
 
 from hubnox.errors import (
@@ -62,6 +64,27 @@ def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | Non
                     headers={"Cache-Control": "no-store", **(headers or {})})
 
 
+def body_text(event: BaseProxyEvent) -> str | None:
+    """A request's body as text (base64 bodies decoded); BadRequestError when it is not UTF-8 text."""
+    try:
+        return event.decoded_body
+    except ValueError:  # not base64, or not UTF-8 (UnicodeError is a ValueError)
+        raise BadRequestError("The request body is not UTF-8 text.", code="MALFORMED_BODY") from None
+
+
+def json_value(body: str | None) -> Any:
+    """The JSON value of a request body; ValueError saying why when it is none, including JSON nested
+    too deeply for the parser or numbers with more digits than Python converts."""
+    try:
+        return json.loads(body or "")
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise ValueError("it nests too deeply") from None
+    except ValueError:  # Python's limit on the digits of a number it converts
+        raise ValueError("it holds a number with too many digits") from None
+
+
 def json_object(body: str | None, *, empty_ok: bool = False) -> dict[str, Any]:
     """A request's JSON object body; BadRequestError (400 with the reason) for anything else.
 
@@ -70,7 +93,7 @@ def json_object(body: str | None, *, empty_ok: bool = False) -> dict[str, Any]:
     if not body and empty_ok:
         return {}
     try:
-        value = json.loads(body or "")
+        value = json_value(body)
     except ValueError as error:
         raise BadRequestError(f"The request body is not valid JSON: {error}.", code="MALFORMED_JSON") from None
     if not isinstance(value, dict):
@@ -139,6 +162,14 @@ def register_error_handlers(app: APIGatewayHttpResolver, *, json_paths: Callable
         field = ".".join(str(part) for part in first.get("loc", ()))
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
         return error_response(BadRequestError(message, code="INVALID"), as_json=wants_json())
+
+    # Powertools raises this for a request no route takes (an unknown path, or an unusual method);
+    # the catch-all below would otherwise make it a 500.
+    @app.exception_handler(NoRouteError)
+    def no_route(error: NoRouteError) -> Response:
+        event = app.current_event
+        return error_response(NotFoundError(f"hubnox has no route {event.http_method[:20]} {event.path[:200]}.",
+                                            code="NO_ROUTE"), as_json=wants_json())
 
     @app.exception_handler(Exception)
     def bug(error: Exception) -> Response:

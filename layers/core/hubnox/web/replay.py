@@ -19,6 +19,7 @@ from urllib.parse import quote
 from aws_lambda_powertools.event_handler import Response
 
 from hubnox.errors import BadRequestError, ConnectionBrokenError, HubnoxError, NotFoundError, TransientError
+from hubnox.ids import is_run_id
 from hubnox.jobs import Submit
 from hubnox.observability import logger
 from hubnox.store.connections import HubSpotStatus
@@ -143,6 +144,9 @@ class ReplayPages:
         `BadRequestError` without a token, `UnauthorizedError` for a damaged, expired or foreign
         link, `NotFoundError` for a run that no longer exists, `ConnectionBrokenError` after an uninstall.
         """
+        if not is_run_id(run_id):
+            raise NotFoundError("This Replay link names no run hubnox makes.", code="RUN_NOT_FOUND",
+                                hint=FRESH_LINK_HINT)
         if not token:
             raise BadRequestError("This Replay link is incomplete: it carries no token.", code="INCOMPLETE_LINK",
                                   hint="Copy the whole link from the note, or use the note's Replay button.")

@@ -22,7 +22,6 @@ so the page can show each message beside its field. Other errors are answered by
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,7 +58,7 @@ from hubnox.sync.settings import (
     migrate,
     parse_settings,
 )
-from hubnox.web.http import json_object, json_response
+from hubnox.web.http import body_text, json_object, json_response, json_value
 from hubnox.web.links import replay_url
 from hubnox.web.session import SESSION_COOKIE, Session, check_csrf, read_session
 from hubnox.web.signing import Signer
@@ -182,7 +181,7 @@ def field_errors(body: str | None) -> list[dict[str, str]]:
     """Each problem of the settings in a PUT body, as `{"field": "a.b", "message": ...}` (empty when
     the body's settings are not an object: the message already says so)."""
     try:
-        data = json.loads(body or "")
+        data = json_value(body)
     except ValueError:
         return []
     settings = data.get("settings") if isinstance(data, dict) else None
@@ -217,7 +216,7 @@ def recent_runs_limit(query: dict[str, str] | None) -> int:
     raw = (query or {}).get("limit")
     if raw is None:
         return RECENT_RUNS_DEFAULT
-    if not raw.isdigit():
+    if not re.fullmatch(r"[0-9]{1,9}", raw):
         raise BadRequestError("limit must be a whole number.", code="INVALID")
     return min(max(int(raw), 1), RECENT_RUNS_MAX)
 
@@ -264,7 +263,7 @@ def settings_body(settings: PortalSettings, version: int) -> dict[str, Any]:
 def read_update(body: str | None) -> tuple[PortalSettings, int]:
     """The settings and the version they were edited from, out of a PUT body; 400 naming what is wrong."""
     try:
-        data = json.loads(body or "")
+        data = json_value(body)
     except ValueError:
         raise BadRequestError("The body must be JSON: {\"version\": ..., \"settings\": {...}}.",
                               code="INVALID_SETTINGS") from None
@@ -297,7 +296,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
     def put_settings() -> Response:
         current = session()
         check_csrf(current, router.current_event.headers, None, ports.settings.public_base)
-        body = router.current_event.decoded_body
+        body = body_text(router.current_event)
         try:
             settings, version = read_update(body)
         except BadRequestError as error:
@@ -375,7 +374,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
     def delete_portal() -> Response:
         current = session()
         check_csrf(current, router.current_event.headers, None, ports.settings.public_base)
-        body = json_object(router.current_event.decoded_body)
+        body = json_object(body_text(router.current_event))
         if str(body.get("confirm", "")) != current.portal_id:
             raise BadRequestError(f"To delete everything hubnox keeps for portal {current.portal_id}, send "
                                   f'{{"confirm": "{current.portal_id}"}}.', code="CONFIRM")
