@@ -222,7 +222,8 @@ def _sqs() -> Any:
 
 @contextmanager
 def world_on_moto(aws_clients: tuple[Any, Any], *, clock: Clock | None = None,
-                  hubspot_transport: httpx.BaseTransport | None = None, **settings: Any) -> Iterator[World]:
+                  hubspot_transport: httpx.BaseTransport | None = None,
+                  fortnox_transport: httpx.BaseTransport | None = None, **settings: Any) -> Iterator[World]:
     """A `World` with the sample settings (secret, base URL, signing key), overridable by keyword."""
     dynamodb, kms = aws_clients
     sqs = _sqs()
@@ -235,7 +236,8 @@ def world_on_moto(aws_clients: tuple[Any, Any], *, clock: Clock | None = None,
                   "signing_key": SAMPLE_SIGNING_KEY, "table_name": TABLE, "jobs_queue_url": queue_url,
                   "kms_key_id": key_id, **settings}
         clock = clock or Clock()
-        container = Container(Settings(**values), clock=clock, hubspot_transport=hubspot_transport)
+        container = Container(Settings(**values), clock=clock, hubspot_transport=hubspot_transport,
+                              fortnox_transport=fortnox_transport)
         # Clients are slow to build; the container's are the session's (cached_property slots).
         vars(container).update(dynamodb=dynamodb, kms=kms, sqs=sqs)
         yield World(container, clock, sqs, queue_url, roles_on_moto(TABLE, queue_url, key["Arn"]))
