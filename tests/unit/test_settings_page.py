@@ -47,8 +47,8 @@ def world(aws_clients):
 
 
 def cookie(world: World, portal: str = SAMPLE_PORTAL) -> str:
-    token = world.container.signer.sign("session", {"portal": portal, "user": "admin@acme.example", "csrf": CSRF},
-                                        SESSION_TTL_SECONDS)
+    token = world.container.signer.sign("session", {"portal": portal, "user": "admin@acme.example", "csrf": CSRF,
+                                                    "sid": "session-1", "gen": 0}, SESSION_TTL_SECONDS)
     return f"{SESSION_COOKIE}={token}"
 
 
