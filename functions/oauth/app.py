@@ -32,6 +32,8 @@ register_error_handlers(app, json_paths=lambda path: False)
 DENIED = {
     "hubspot": ("Installation cancelled", "HubSpot did not install hubnox: {reason}.",
                 "Open the install link again and choose Connect app to install hubnox."),
+    "hubspot-login": ("Not signed in", "HubSpot did not confirm who you are: {reason}.",
+                      "Open hubnox's settings from the app card in HubSpot again."),
     "fortnox": ("Fortnox not connected", "Fortnox did not connect: {reason}.",
                 "Open hubnox's settings and choose Connect Fortnox again. A Fortnox administrator must approve."),
 }
@@ -73,13 +75,14 @@ def hubspot_install() -> Response:
 def hubspot_callback() -> Response:
     """The end of an install, or of a sign-in from the app card's link: either way the browser that
     started it (its cookie) is signed in, and only that one."""
-    answer = _callback("hubspot")
+    service = container.connection_service
+    signing_in = service.is_login_state(_query().get("state", ""))
+    answer = _callback("hubspot-login" if signing_in else "hubspot")
     if isinstance(answer, Response):
         return answer
     code, state = answer
-    service = container.connection_service
     cookies = app.current_event.cookies
-    if service.is_login_state(state):
+    if signing_in:
         result = service.finish_login(code, state, cookie_value(cookies, LOGIN_COOKIE))
         spent = browser_secret_cookie(LOGIN_COOKIE, "", 0)
     else:

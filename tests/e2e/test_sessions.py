@@ -64,6 +64,16 @@ def test_a_login_link_started_in_one_browser_cannot_finish_in_another(stack):
     assert stranger.session_cookie is None
 
 
+def test_a_sign_in_refused_on_hubspots_consent_page_says_so(stack):
+    gateway = stack.running.gateway_url
+    admin = AdminBrowser()
+    portal_id = install_hubnox(admin, gateway)
+    link = fetch_card(stack, portal_id, "0-2", "1")["settingsUrl"]
+    started = admin.request("GET", link, max_redirects=0)
+    page = admin.get(f"{started.headers['location']}&sandbox_deny=1")
+    assert page.status_code == 400 and "did not confirm who you are" in page.text
+
+
 def test_connect_fortnox_needs_the_settings_pages_csrf_token(stack):
     gateway = stack.running.gateway_url
     admin = AdminBrowser()

@@ -159,7 +159,8 @@ def test_the_page_loads_only_its_own_script_and_stylesheet(world):
     assert loaded == ["data:,",  # no icon, so the browser asks nobody for /favicon.ico
                       f"{SAMPLE_PUBLIC_BASE}/settings/static/css/settings.css",
                       f"{SAMPLE_PUBLIC_BASE}/settings/static/js/settings.js"]
-    assert parser.values("data-api") == [f"{SAMPLE_PUBLIC_BASE}/settings/api",
+    assert parser.values("data-api") == [f"{SAMPLE_PUBLIC_BASE}/settings/api/logout",
+                                         f"{SAMPLE_PUBLIC_BASE}/settings/api",
                                          f"{SAMPLE_PUBLIC_BASE}/settings/api/portal"]
 
 

@@ -373,8 +373,8 @@ class ConnectionService:
         """Whether a HubSpot callback's state belongs to a sign-in (`begin_login`) rather than an install."""
         try:
             self._signer.verify("hubspot-login", state)
-        except UnauthorizedError:
-            return False
+        except UnauthorizedError as bad:
+            return bad.code == "EXPIRED"  # genuine, only late: finish_login says so
         return True
 
     def begin_login(self, login_token: str) -> LoginStart:
