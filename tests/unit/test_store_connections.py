@@ -431,3 +431,12 @@ def test_portals_racing_for_one_company_leave_exactly_one_connected(aws, cipher)
     assert len(won) == 1
     assert racing.fortnox_company_holder("123456") == won[0]
     assert [p for p in portals if racing.get_fortnox(p) is not None] == won
+
+
+def test_a_claim_left_behind_by_a_failed_release_is_taken_over(store, aws):
+    dynamodb, _, _ = aws
+    store.put_fortnox(fortnox())
+    Table(dynamodb, TABLE).delete(connection_key(PORTAL, "fortnox"))  # disconnected; the release never ran
+    assert store.fortnox_company_holder("123456") == PORTAL
+    assert store.put_fortnox(fortnox(portal_id="999")).portal_id == "999"
+    assert store.fortnox_company_holder("123456") == "999"

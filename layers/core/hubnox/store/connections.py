@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from hubnox.errors import UserFixableError
+from hubnox.errors import TransientError, UserFixableError
 from hubnox.store.crypto import TokenCipher, TokenCipherError
 from hubnox.store.table import (
     REGISTRY_PK,
@@ -194,6 +194,8 @@ class ConnectionStore:
         Connecting the same company again (a reconnect) replaces the stored tokens. A different
         company raises `FortnoxAlreadyConnected` until `delete_fortnox` disconnects the first; a
         company another portal holds raises `FortnoxCompanyTaken`. Both writes happen or neither.
+        A claim whose portal no longer has the company (its release failed half way) is taken over,
+        in a transaction that checks that portal's connection too.
         """
         portal_id, tenant_id = connection.portal_id, connection.tenant_id
         write = self._table.update_request(
@@ -203,27 +205,44 @@ class ConnectionStore:
             condition="attribute_not_exists(pk) OR tenant_id = :tenant",
             values={":tenant": tenant_id},
         )
-        claim = self._table.put_request(
+        stale: str | None = None
+        for _ in range(2):
+            operations = [("Update", write), ("Put", self._claim_request(tenant_id, portal_id, stale))]
+            if stale is not None:
+                operations.append(("ConditionCheck", self._table.check_request(
+                    connection_key(stale, "fortnox"), "attribute_not_exists(pk) OR tenant_id <> :tenant",
+                    values={":tenant": tenant_id})))
+            try:
+                self._table.transact_write(operations)
+            except TransactionCancelled as refused:
+                current = self._table.get(connection_key(portal_id, "fortnox"))
+                if current is not None and current.get("tenant_id") != tenant_id:
+                    raise FortnoxAlreadyConnected(
+                        portal_id, current["tenant_id"], current.get("company_name", "")
+                    ) from refused
+                holder = self.fortnox_company_holder(tenant_id)
+                if holder is None or holder == portal_id:
+                    raise TransientError("The Fortnox connection changed while it was saved; try again.") \
+                        from refused
+                held = self._table.get(connection_key(holder, "fortnox"))
+                if stale is not None or (held is not None and held.get("tenant_id") == tenant_id):
+                    raise FortnoxCompanyTaken(tenant_id, holder) from refused
+                stale = holder
+                continue
+            stored = self._table.get(connection_key(portal_id, "fortnox"))
+            if stored is None:
+                raise TransientError("The Fortnox connection was removed while it was saved; try again.")
+            return self._fortnox(stored, _tokens_of(connection))
+        raise AssertionError("unreachable")  # the second attempt returns or raises
+
+    def _claim_request(self, tenant_id: str, portal_id: str, stale: str | None) -> dict[str, Any]:
+        """The claim of a company for `portal_id`: free, already ours, or (`stale`) left behind by another."""
+        names = [":portal"] + ([":stale"] if stale is not None else [])
+        return self._table.put_request(
             {**fortnox_claim_key(tenant_id), "tenant_id": tenant_id, "portal_id": portal_id},
-            condition="attribute_not_exists(pk) OR portal_id = :portal",
-            values={":portal": portal_id},
+            condition=f"attribute_not_exists(pk) OR portal_id IN ({', '.join(names)})",
+            values={":portal": portal_id, **({":stale": stale} if stale is not None else {})},
         )
-        try:
-            self._table.transact_write([("Update", write), ("Put", claim)])
-        except TransactionCancelled as refused:
-            current = self._table.get(connection_key(portal_id, "fortnox"))
-            if current is not None and current.get("tenant_id") != tenant_id:
-                raise FortnoxAlreadyConnected(
-                    portal_id, current["tenant_id"], current.get("company_name", "")
-                ) from refused
-            holder = self._table.get(fortnox_claim_key(tenant_id))
-            if holder is not None and holder.get("portal_id") != portal_id:
-                raise FortnoxCompanyTaken(tenant_id, str(holder["portal_id"])) from refused
-            raise  # the state changed under us: the caller may try again
-        stored = self._table.get(connection_key(portal_id, "fortnox"))
-        if stored is None:
-            raise StaleVersion(f"the fortnox connection of portal {portal_id}", expected=0, actual=None)
-        return self._fortnox(stored, _tokens_of(connection))
 
     def update_fortnox_tokens(
         self,
