@@ -3,8 +3,9 @@
 `AdminBrowser` follows redirects across hosts (gateway, HubSpot, Fortnox) and keeps hubnox's
 session cookie, the way a browser does (browsers keep Secure cookies for http://127.0.0.1 too).
 `install_and_connect` is the admin's first five minutes: install hubnox from HubSpot, land on the
-settings page signed in, connect Fortnox. The demo and the end-to-end tests both use it, so they
-exercise exactly the routes a real admin's browser would.
+settings page signed in (the install's callback signs in the browser that started it), connect
+Fortnox with the Connect link the page gives (it carries the session's CSRF token). The demo and
+the end-to-end tests both use it, so they exercise exactly the routes a real admin's browser would.
 """
 
 from __future__ import annotations
@@ -106,9 +107,16 @@ class ConnectedPortal:
 
     def csrf_token(self) -> str:
         """The CSRF secret the settings page carries (for state-changing requests)."""
-        marker = 'name="csrf-token" content="'
-        start = self.settings_page.index(marker) + len(marker)
-        return self.settings_page[start:self.settings_page.index('"', start)]
+        return page_csrf(self.settings_page)
+
+
+def page_csrf(page: str) -> str:
+    """The session's CSRF secret, from the settings page's `csrf-token` meta tag."""
+    marker = 'name="csrf-token" content="'
+    if marker not in page:
+        raise AdminError(f"the page carries no CSRF token: {page[:300]}")
+    start = page.index(marker) + len(marker)
+    return html.unescape(page[start:page.index('"', start)])
 
 
 def page_data(page: str, name: str) -> str:
@@ -133,9 +141,26 @@ def install_hubnox(browser: AdminBrowser, gateway_url: str, *, portal_id: str | 
     return page_data(page.text, "portal-id")
 
 
+def open_login_link(browser: AdminBrowser, link: str, *, portal_id: str) -> httpx.Response:
+    """Open a settings login link (the app card's "Open hubnox settings"): hubnox sends the browser
+    through HubSpot's consent, where the browser's user picks `portal_id`; answers the final page."""
+    start = browser.request("GET", link, max_redirects=0)
+    if start.status_code not in (302, 303):
+        return start
+    return browser.get(f"{start.headers['location']}&{urlencode({'sandbox_portal': portal_id})}")
+
+
+def connect_url(browser: AdminBrowser, gateway_url: str) -> str:
+    """The settings page's Connect Fortnox link, carrying the session's CSRF token as the page's does."""
+    page = browser.get(f"{gateway_url}/settings")
+    if page.status_code != 200:
+        raise AdminError(f"the settings page did not open ({page.status_code}): {page.text[:300]}")
+    return f"{gateway_url}/oauth/fortnox/connect?{urlencode({'csrf_token': page_csrf(page.text)})}"
+
+
 def connect_fortnox(browser: AdminBrowser, gateway_url: str, *, tenant_id: str | None = None) -> str:
     """Connect Fortnox from the settings page (optionally an existing company); answers the page."""
-    url = f"{gateway_url}/oauth/fortnox/connect"
+    url = connect_url(browser, gateway_url)
     if tenant_id:
         connect = browser.request("GET", url, max_redirects=0)
         if connect.status_code != 302:

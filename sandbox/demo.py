@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from sandbox.admin import AdminBrowser, connect_fortnox, install_hubnox, page_data, seeder_token
+from sandbox.admin import AdminBrowser, connect_fortnox, connect_url, install_hubnox, page_data, seeder_token
 from sandbox.gateway import REPO_ROOT
 
 HTTP_TIMEOUT = 10.0
@@ -109,7 +109,7 @@ def admin_connects_fortnox(demo: Demo) -> list[str]:
     page = connect_fortnox(browser, demo.gateway_url)
     demo.facts["tenant_id"] = page_data(page, "fortnox-tenant")
     company = page_data(page, "fortnox-company")
-    again = browser.get(f"{demo.gateway_url}/oauth/fortnox/connect")
+    again = browser.get(connect_url(browser, demo.gateway_url))
     if again.status_code != 409:
         raise DemoFailure(f"connecting a second company was not refused ({again.status_code})")
     return [

@@ -6,7 +6,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.config import get_settings
@@ -14,17 +13,27 @@ from hubnox.connections import STATE_TTL_SECONDS
 from hubnox.errors import BadRequestError
 from hubnox.observability import logger, tracer
 from hubnox.web.http import body_text, form_fields, message_page, redirect, register_error_handlers
-from hubnox.web.session import check_csrf, cookie_value, read_session
+from hubnox.web.session import (
+    CSRF_FIELD,
+    INSTALL_COOKIE,
+    LOGIN_COOKIE,
+    Session,
+    browser_secret_cookie,
+    check_csrf,
+    cookie_value,
+    read_session,
+)
 from hubnox.wiring import Container
 
 app = APIGatewayHttpResolver()
 container = Container(get_settings())
 register_error_handlers(app, json_paths=lambda path: False)
 
-INSTALL_COOKIE = "hubnox_install"
 DENIED = {
     "hubspot": ("Installation cancelled", "HubSpot did not install hubnox: {reason}.",
                 "Open the install link again and choose Connect app to install hubnox."),
+    "hubspot-login": ("Not signed in", "HubSpot did not confirm who you are: {reason}.",
+                      "Open hubnox's settings from the app card in HubSpot again."),
     "fortnox": ("Fortnox not connected", "Fortnox did not connect: {reason}.",
                 "Open hubnox's settings and choose Connect Fortnox again. A Fortnox administrator must approve."),
 }
@@ -51,31 +60,43 @@ def _settings_url(notice: str) -> str:
     return f"{container.settings.public_base}/settings?notice={notice}"
 
 
-def _install_cookie(value: str, max_age: int) -> Cookie:
-    # Lax: sent when HubSpot's consent page sends the browser back here, never on cross-site posts.
-    return Cookie(name=INSTALL_COOKIE, value=value, path="/oauth/hubspot/", secure=True, http_only=True,
-                  max_age=max_age, same_site=SameSite.LAX_MODE)
+def _session() -> Session:
+    return read_session(container.signer, container.sessions, app.current_event.cookies)
 
 
 @app.get("/oauth/hubspot/install")
 def hubspot_install() -> Response:
     start = container.connection_service.hubspot_install_url()
-    return redirect(start.url, cookies=[_install_cookie(start.browser_secret, STATE_TTL_SECONDS)])
+    return redirect(start.url, cookies=[browser_secret_cookie(INSTALL_COOKIE, start.browser_secret,
+                                                              STATE_TTL_SECONDS)])
 
 
 @app.get("/oauth/hubspot/callback")
 def hubspot_callback() -> Response:
-    answer = _callback("hubspot")
+    """The end of an install, or of a sign-in from the app card's link: either way the browser that
+    started it (its cookie) is signed in, and only that one."""
+    service = container.connection_service
+    signing_in = service.is_login_state(_query().get("state", ""))
+    answer = _callback("hubspot-login" if signing_in else "hubspot")
     if isinstance(answer, Response):
         return answer
-    browser_secret = cookie_value(app.current_event.cookies, INSTALL_COOKIE)
-    result = container.connection_service.finish_hubspot_install(*answer, browser_secret)
-    return redirect(result.login_url, cookies=[_install_cookie("", 0)])
+    code, state = answer
+    cookies = app.current_event.cookies
+    if signing_in:
+        result = service.finish_login(code, state, cookie_value(cookies, LOGIN_COOKIE))
+        spent = browser_secret_cookie(LOGIN_COOKIE, "", 0)
+    else:
+        result = service.finish_hubspot_install(code, state, cookie_value(cookies, INSTALL_COOKIE))
+        spent = browser_secret_cookie(INSTALL_COOKIE, "", 0)
+    return redirect(result.settings_url, cookies=[result.cookie, spent])
 
 
 @app.get("/oauth/fortnox/connect")
 def fortnox_connect() -> Response:
-    session = read_session(container.signer, app.current_event.cookies)
+    # A GET, so the settings page's link carries the session's CSRF token: no other site can start it.
+    session = _session()
+    token = (app.current_event.query_string_parameters or {}).get(CSRF_FIELD, "")
+    check_csrf(session, app.current_event.headers, {CSRF_FIELD: token}, container.settings.public_base)
     return redirect(container.connection_service.fortnox_connect_url(session))
 
 
@@ -84,14 +105,14 @@ def fortnox_callback() -> Response:
     answer = _callback("fortnox")
     if isinstance(answer, Response):
         return answer
-    session = read_session(container.signer, app.current_event.cookies)
+    session = _session()
     container.connection_service.finish_fortnox_connect(*answer, session)
     return redirect(_settings_url("fortnox-connected"))
 
 
 @app.post("/oauth/fortnox/disconnect")
 def fortnox_disconnect() -> Response:
-    session = read_session(container.signer, app.current_event.cookies)
+    session = _session()
     form = form_fields(body_text(app.current_event))
     check_csrf(session, app.current_event.headers, form, container.settings.public_base)
     container.connection_service.disconnect_fortnox(session)

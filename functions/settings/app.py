@@ -14,12 +14,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.config import get_settings
+from hubnox.connections import STATE_TTL_SECONDS
 from hubnox.errors import NotFoundError
 from hubnox.observability import logger, tracer
 from hubnox.sync.settings import PortalSettings
 from hubnox.web.http import page, redirect, register_error_handlers
 from hubnox.web.render import render
-from hubnox.web.session import read_session, start_session
+from hubnox.web.session import LOGIN_COOKIE, browser_secret_cookie, read_session
 from hubnox.web.settings_api import settings_api_router, settings_choices
 from hubnox.wiring import Container
 
@@ -47,10 +48,11 @@ NAME_MAX = 255
 def settings_page() -> Response:
     query = app.current_event.query_string_parameters or {}
     if query.get("login"):
-        # Trade the one-time login link for the session cookie, and drop the token from the URL.
-        _, cookie = start_session(container.signer, container.nonces, query["login"])
-        return redirect(f"{container.settings.public_base}/settings", status=303, cookies=[cookie])
-    session = read_session(container.signer, app.current_event.cookies)
+        # The link alone signs no one in: claim it, and let HubSpot say who this browser's user is.
+        start = container.connection_service.begin_login(query["login"])
+        return redirect(start.url, status=303,
+                        cookies=[browser_secret_cookie(LOGIN_COOKIE, start.browser_secret, STATE_TTL_SECONDS)])
+    session = read_session(container.signer, container.sessions, app.current_event.cookies)
     hubspot = container.connections.get_hubspot(session.portal_id)
     fortnox = container.connections.get_fortnox(session.portal_id)
     notice = NOTICES.get(query.get("notice", ""))

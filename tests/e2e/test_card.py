@@ -13,7 +13,7 @@ import pytest
 
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.table import Table
-from sandbox.admin import AdminBrowser, install_hubnox
+from sandbox.admin import AdminBrowser, install_hubnox, open_login_link
 
 pytestmark = pytest.mark.e2e
 
@@ -148,7 +148,7 @@ def test_a_portal_without_fortnox_gets_a_card_that_links_to_the_settings(stack):
     assert card["state"] == "fortnox_not_connected"
     rep = AdminBrowser()
     try:
-        page = rep.get(card["settingsUrl"])
+        page = open_login_link(rep, card["settingsUrl"], portal_id=portal_id)  # HubSpot: the installer
     finally:
         rep.close()
     assert page.status_code == 200 and "Connect Fortnox" in page.text

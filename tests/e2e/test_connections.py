@@ -13,6 +13,7 @@ from hubnox.store.table import Table, portal_partition
 from sandbox.admin import (
     AdminBrowser,
     connect_fortnox,
+    connect_url,
     install_and_connect,
     install_hubnox,
     page_data,
@@ -35,8 +36,7 @@ def test_install_signs_the_admin_in_to_the_settings_page(stack):
     page = browser.get(f"{stack.running.gateway_url}/settings")
     assert page.status_code == 200
     assert "Connect Fortnox" in page.text and page_data(page.text, "portal-id") == portal_id
-    cookie = next(h for h in browser.history if "/settings?login=" in h)
-    assert cookie  # the login link went through the settings page once
+    assert not any("login=" in step for step in browser.history)  # the callback signed this browser in
     hubspot = stored_connections(stack).get_hubspot(portal_id)
     assert hubspot is not None and hubspot.status == "active"
 
@@ -46,7 +46,7 @@ def test_connect_disconnect_and_connect_another_company(stack):
     assert portal.tenant_id and portal.company_name
     gateway = stack.running.gateway_url
 
-    second_try = portal.browser.get(f"{gateway}/oauth/fortnox/connect")
+    second_try = portal.browser.get(connect_url(portal.browser, gateway))
     assert second_try.status_code == 409 and "Disconnect" in second_try.text
 
     refused = portal.browser.post_form(f"{gateway}/oauth/fortnox/disconnect", {"csrf_token": "forged"})
@@ -85,18 +85,17 @@ def test_a_refused_consent_gets_a_page_that_says_what_happened(stack):
     assert "Installation cancelled" in page.text and "did not install hubnox" in page.text
 
 
-def test_the_settings_page_needs_a_session_and_a_login_link_works_once(stack):
+def test_the_settings_page_needs_a_session_and_the_install_signs_in_only_its_own_browser(stack):
     gateway = stack.running.gateway_url
     browser = AdminBrowser()
     assert browser.get(f"{gateway}/settings").status_code == 401
     consent = browser.request("GET", f"{gateway}/oauth/hubspot/install", max_redirects=0)
     authorize = browser.request("GET", consent.headers["location"], max_redirects=0)
-    callback = browser.request("GET", authorize.headers["location"], max_redirects=0)
-    login = callback.headers["location"]
-    assert browser.get(login).status_code == 200
+    finished = authorize.headers["location"]
     stranger = AdminBrowser()
-    used = stranger.get(login)
-    assert used.status_code == 401 and "already been used" in used.text
+    refused = stranger.get(finished)  # the finished install link, sent to someone else
+    assert refused.status_code == 400 and "another browser" in refused.text
+    assert stranger.session_cookie is None
 
 
 def test_connecting_without_a_session_is_refused(stack):

@@ -21,10 +21,11 @@ import boto3
 import pytest
 
 from hubnox.errors import TransientError
-from hubnox.store.connections import ConnectionStore, FortnoxConnection
+from hubnox.store.connections import ConnectionStore, FortnoxCompanyTaken, FortnoxConnection
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
+from hubnox.store.settings import PortalGone, SettingsStore
 from hubnox.store.table import StaleVersion, Table, create_table
 from sandbox.aws import DYNAMODB_LOCAL_DIR, DynamoDbLocal
 
@@ -112,3 +113,23 @@ def test_of_twenty_token_saves_from_one_version_one_lands(table: Table) -> None:
     assert len(landed) == 1
     assert all(isinstance(o, (StaleVersion, TransientError)) for o in outcomes if isinstance(o, Exception))
     assert store.get_fortnox("42").refresh_token.get_secret_value() == landed[0].refresh_token.get_secret_value()
+
+
+def test_of_twenty_portals_connecting_one_fortnox_company_one_gets_it(table: Table) -> None:
+    store = ConnectionStore(table, ReversingCipher())  # type: ignore[arg-type]
+    outcomes = all_at_once(lambda i: store.put_fortnox(FortnoxConnection(
+        portal_id=f"70{i:02d}", tenant_id="2000002", auth_mode="authorization_code", access_token="a",
+        refresh_token="r", connected_at=0)))
+    connected = [o.portal_id for o in outcomes if isinstance(o, FortnoxConnection)]
+    assert len(connected) == 1
+    assert all(isinstance(o, (FortnoxCompanyTaken, TransientError)) for o in outcomes
+               if not isinstance(o, FortnoxConnection))
+    assert store.fortnox_company_holder("2000002") == connected[0]
+    assert [i for i in range(WORKERS) if store.get_fortnox(f"70{i:02d}") is not None] == [int(connected[0][2:])]
+
+
+def test_a_settings_save_for_a_portal_without_its_installation_writes_nothing(table: Table) -> None:
+    settings = SettingsStore(table)
+    with pytest.raises(PortalGone):
+        settings.put("8001", {"default_document_type": "order"}, 0, require_install=True)
+    assert settings.get("8001") == (None, 0)

@@ -22,18 +22,24 @@ from hubnox.connections import (
     HubSpotTokenSource,
     StaticToken,
 )
-from hubnox.errors import BadRequestError, ConnectionBrokenError, TransientError
+from hubnox.errors import BadRequestError, ConnectionBrokenError, TransientError, UnauthorizedError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.ratelimit import LocalRateBudget
-from hubnox.store.connections import ConnectionStore, FortnoxAlreadyConnected, FortnoxConnection
+from hubnox.store.connections import (
+    ConnectionStore,
+    FortnoxAlreadyConnected,
+    FortnoxCompanyTaken,
+    FortnoxConnection,
+)
 from hubnox.store.crypto import TokenCipher
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
+from hubnox.store.sessions import SessionStore
 from hubnox.store.table import Table, create_table
-from hubnox.web.session import Session
+from hubnox.web.session import Session, login_link, read_session
 from hubnox.web.signing import Signer
 from sandbox.fortnox import FortnoxSimulator
 from sandbox.hubspot import HubSpotSimulator
@@ -59,7 +65,7 @@ def stores(clients):
         key_id = kms.create_key(Description="hubnox tokens")["KeyMetadata"]["KeyId"]
         table = Table(OneRequestAtATime(dynamodb), TABLE)
         yield (ConnectionStore(table, TokenCipher(kms, key_id)), LeaseStore(table, clock=time.time),
-               NonceStore(table, clock=time.time))
+               NonceStore(table, clock=time.time), SessionStore(table, clock=time.time))
 
 
 @pytest.fixture
@@ -97,12 +103,13 @@ def follow_consent(http: httpx.Client, authorize_url: str) -> dict[str, str]:
 
 
 def service(stores, fortnox_sim, hubspot_sim, *, service_account: bool = False) -> ConnectionService:
-    connections, _, nonces = stores
+    connections, _, nonces, sessions = stores
     budget = LocalRateBudget()
     return ConnectionService(
         public_base=BASE,
         connections=connections,
         nonces=nonces,
+        sessions=sessions,
         signer=Signer("s" * 32),
         hubspot_oauth=hubspot_oauth(hubspot_sim),
         fortnox_oauth=fortnox_oauth(fortnox_sim),
@@ -118,6 +125,12 @@ def install(svc: ConnectionService, hubspot_sim: HubSpotSimulator) -> str:
     start = svc.hubspot_install_url()
     redirect = follow_consent(hubspot_http(hubspot_sim), start.url)
     return svc.finish_hubspot_install(redirect["code"], redirect["state"], start.browser_secret).portal_id
+
+
+def consent_of(hubspot_sim: HubSpotSimulator, authorize_url: str) -> dict[str, str]:
+    """The code and state HubSpot's consent page sends back to hubnox's callback."""
+    redirect = follow_consent(hubspot_http(hubspot_sim), authorize_url)
+    return {"code": redirect["code"], "state": redirect["state"]}
 
 
 def connect(svc: ConnectionService, fortnox_sim: FortnoxSimulator, portal_id: str, **consent: str
@@ -144,7 +157,8 @@ def test_install_stores_the_portal_and_creates_the_app_properties(stores, fortno
 
     stored = stores[0].get_hubspot(result.portal_id)
     assert stored is not None and stored.status == "active" and stored.access_token.get_secret_value()
-    assert result.login_url.startswith(f"{BASE}/settings?login=")
+    assert result.settings_url == f"{BASE}/settings"  # the install's browser is signed in at once
+    assert result.session.portal_id == result.portal_id and result.cookie.value
     deal_properties = {p["name"] for p in hubspot_http(hubspot).get(
         "/crm/properties/2026-03/0-3", headers={"Authorization": f"Bearer {stored.access_token.get_secret_value()}"}
     ).json()["results"]}
@@ -185,7 +199,105 @@ def test_a_fortnox_connect_finishes_only_for_the_portal_that_started_it(stores, 
     assert stores[0].get_fortnox(theirs) is None and stores[0].get_fortnox(mine) is None
 
 
+def test_an_install_signs_in_its_browser_and_ends_the_portals_earlier_sessions(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    sessions = stores[3]
+    start = svc.hubspot_install_url()
+    first = svc.finish_hubspot_install(**consent_of(hubspot, start.url), browser_secret=start.browser_secret)
+    cookie = [f"hubnox_session={first.cookie.value}"]
+    assert read_session(svc._signer, sessions, cookie).portal_id == first.portal_id
+
+    again = svc.hubspot_install_url()  # hubnox installed again into the same portal
+    url = again.url + f"&sandbox_portal={first.portal_id}"
+    second = svc.finish_hubspot_install(**consent_of(hubspot, url), browser_secret=again.browser_secret)
+    assert second.portal_id == first.portal_id
+    with pytest.raises(UnauthorizedError):
+        read_session(svc._signer, sessions, cookie)
+    assert read_session(svc._signer, sessions, [f"hubnox_session={second.cookie.value}"])
+
+
+# -- signing in from the app card's link ----------------------------------------------------------------
+
+
+def installer_of(stores, portal_id: str) -> str:
+    return str(stores[0].get_hubspot(portal_id).installed_by_user)
+
+
+def test_a_login_link_signs_in_the_browser_whose_hubspot_user_it_names(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    portal = install(svc, hubspot)
+    link = login_link(svc._signer, BASE, portal, "admin@acme.example", installer_of(stores, portal))
+    start = svc.begin_login(parse_qs(urlsplit(link).query)["login"][0])
+    assert start.url.startswith(f"{HUBSPOT}/oauth/authorize")  # HubSpot says who this browser's user is
+    signed_in = svc.finish_login(**consent_of(hubspot, start.url + f"&sandbox_portal={portal}"),
+                                 browser_secret=start.browser_secret)
+    assert (signed_in.portal_id, signed_in.session.user) == (portal, "admin@acme.example")
+
+
+def test_a_login_link_opened_without_its_browser_cookie_is_refused(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    portal = install(svc, hubspot)
+    for other in (None, "another-browsers-secret"):
+        link = login_link(svc._signer, BASE, portal, "admin", installer_of(stores, portal))
+        start = svc.begin_login(parse_qs(urlsplit(link).query)["login"][0])
+        answer = consent_of(hubspot, start.url + f"&sandbox_portal={portal}")
+        with pytest.raises(BadRequestError) as refused:
+            svc.finish_login(**answer, browser_secret=other)
+        assert "another browser" in refused.value.message
+
+
+def test_an_attackers_login_link_cannot_sign_in_a_victim_of_another_portal(stores, fortnox, hubspot):
+    # The victim opens the attacker's link; HubSpot signs the victim's own user in, in their own portal.
+    svc = service(stores, fortnox, hubspot)
+    attackers, victims = install(svc, hubspot), install(svc, hubspot)
+    link = login_link(svc._signer, BASE, attackers, "attacker", installer_of(stores, attackers))
+    start = svc.begin_login(parse_qs(urlsplit(link).query)["login"][0])
+    answer = consent_of(hubspot, start.url + f"&sandbox_portal={victims}")
+    with pytest.raises(UnauthorizedError) as refused:
+        svc.finish_login(**answer, browser_secret=start.browser_secret)
+    assert refused.value.code == "WRONG_USER" and "another HubSpot user or portal" in refused.value.message
+
+
+def test_a_login_link_for_another_user_of_the_portal_is_refused(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    portal = install(svc, hubspot)
+    link = login_link(svc._signer, BASE, portal, "someone", "99999999")
+    start = svc.begin_login(parse_qs(urlsplit(link).query)["login"][0])
+    answer = consent_of(hubspot, start.url + f"&sandbox_portal={portal}")
+    with pytest.raises(UnauthorizedError):
+        svc.finish_login(**answer, browser_secret=start.browser_secret)
+
+
 # -- Fortnox connect and disconnect ------------------------------------------------------------------
+
+
+def test_a_fortnox_company_serves_one_portal_and_a_second_is_told_how_to_free_it(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    first_portal, second_portal = install(svc, hubspot), install(svc, hubspot)
+    first = connect(svc, fortnox, first_portal)
+    revokes_before = len([e for e in fortnox.log.entries() if e.path == "/oauth-v1/revoke"])
+
+    with pytest.raises(FortnoxCompanyTaken) as refused:
+        connect(svc, fortnox, second_portal, sandbox_tenant=first.tenant_id)
+    assert refused.value.code == "FORTNOX_COMPANY_ALREADY_CONNECTED"
+    assert f"portal {first_portal}'s hubnox settings first" in (refused.value.hint or "")
+    assert stores[0].get_fortnox(second_portal) is None
+    kept = stores[0].get_fortnox(first_portal)
+    assert kept is not None and kept.version == first.version
+    assert kept.refresh_token.get_secret_value() == first.refresh_token.get_secret_value()
+    revokes = len([e for e in fortnox.log.entries() if e.path == "/oauth-v1/revoke"])
+    assert revokes == revokes_before + 1  # the refused connect's grant does not dangle
+
+    svc.disconnect_fortnox(Session(first_portal, "admin", "csrf"))  # releases the company
+    assert connect(svc, fortnox, second_portal, sandbox_tenant=first.tenant_id).tenant_id == first.tenant_id
+
+
+def test_reconnecting_the_same_company_to_its_own_portal_is_allowed(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    portal = install(svc, hubspot)
+    first = connect(svc, fortnox, portal)
+    again = stores[0].put_fortnox(first)
+    assert again.tenant_id == first.tenant_id and again.version == first.version + 1
 
 
 def test_connect_learns_the_company_and_asks_for_every_scope_hubnox_needs(stores, fortnox, hubspot):
@@ -226,7 +338,7 @@ def test_a_service_account_connection_takes_tokens_with_client_credentials(store
     connection = connect(svc, fortnox, portal)
     assert connection.auth_mode == "client_credentials"
 
-    connections, leases, _ = stores
+    connections, leases, _, _ = stores
     expire(connections, portal)
     tokens = FortnoxTokenSource(portal, connections, leases, fortnox_oauth(fortnox))
     token = tokens.token()
@@ -257,7 +369,7 @@ def refreshes(sim: FortnoxSimulator) -> int:
 def test_a_fresh_token_is_used_without_asking_fortnox(stores, fortnox, hubspot):
     portal = install(service(stores, fortnox, hubspot), hubspot)
     connection = connect(service(stores, fortnox, hubspot), fortnox, portal)
-    connections, leases, _ = stores
+    connections, leases, _, _ = stores
     tokens = FortnoxTokenSource(portal, connections, leases, fortnox_oauth(fortnox))
     assert tokens.token() == connection.access_token.get_secret_value()
     assert refreshes(fortnox) == 0
@@ -267,7 +379,7 @@ def test_twenty_workers_needing_a_fresh_token_leave_exactly_one_refresh(stores, 
     svc = service(stores, fortnox, hubspot)
     portal = install(svc, hubspot)
     connection = connect(svc, fortnox, portal)
-    connections, leases, _ = stores
+    connections, leases, _, _ = stores
     expire(connections, portal)
     start = threading.Barrier(20)
 
@@ -291,7 +403,7 @@ def test_the_new_refresh_token_is_saved_before_the_access_token_is_used(stores, 
     svc = service(stores, fortnox, hubspot)
     portal = install(svc, hubspot)
     connect(svc, fortnox, portal)
-    connections, leases, _ = stores
+    connections, leases, _, _ = stores
     expire(connections, portal)
     FortnoxTokenSource(portal, connections, leases, fortnox_oauth(fortnox)).token()
     # A second refresh works only with the rotated token, which must therefore be stored.
@@ -305,7 +417,7 @@ def test_a_refused_token_is_refreshed_once_then_used(stores, fortnox, hubspot):
     svc = service(stores, fortnox, hubspot)
     portal = install(svc, hubspot)
     connection = connect(svc, fortnox, portal)
-    connections, leases, _ = stores
+    connections, leases, _, _ = stores
     fortnox_http(fortnox).post("/_sandbox/tokens/expire", json={"tenantId": connection.tenant_id})
     tokens = FortnoxTokenSource(portal, connections, leases, fortnox_oauth(fortnox))
     client = FortnoxClient(fortnox_http(fortnox), tokens, LocalRateBudget(), f"{CLIENT_ID}:{connection.tenant_id}")
@@ -317,7 +429,7 @@ def test_a_revoked_consent_marks_the_connection_broken_and_stops_asking(stores, 
     svc = service(stores, fortnox, hubspot)
     portal = install(svc, hubspot)
     connection = connect(svc, fortnox, portal)
-    connections, leases, _ = stores
+    connections, leases, _, _ = stores
     fortnox_http(fortnox).delete(f"/_sandbox/companies/{connection.tenant_id}/consents")
     expire(connections, portal)
     with pytest.raises(ConnectionBrokenError):
@@ -332,7 +444,7 @@ def test_a_revoked_consent_marks_the_connection_broken_and_stops_asking(stores, 
 
 
 def test_a_portal_without_fortnox_is_told_to_connect(stores, fortnox, hubspot):
-    connections, leases, _ = stores
+    connections, leases, _, _ = stores
     with pytest.raises(ConnectionBrokenError) as missing:
         FortnoxTokenSource("999", connections, leases, fortnox_oauth(fortnox)).token()
     assert "not connected to Fortnox" in missing.value.message
@@ -343,7 +455,7 @@ def test_a_portal_without_fortnox_is_told_to_connect(stores, fortnox, hubspot):
 
 def test_hubspot_tokens_refresh_before_they_expire(stores, fortnox, hubspot):
     portal = install(service(stores, fortnox, hubspot), hubspot)
-    connections, leases, _ = stores
+    connections, leases, _, _ = stores
     current = connections.get_hubspot(portal)
     connections.update_hubspot_tokens(portal, access_token=current.access_token.get_secret_value(),
                                       refresh_token=current.refresh_token.get_secret_value(),
@@ -357,7 +469,7 @@ def test_an_uninstalled_portal_is_marked_and_keeps_its_data(stores, fortnox, hub
     svc = service(stores, fortnox, hubspot)
     portal = install(svc, hubspot)
     connect(svc, fortnox, portal)
-    connections, leases, _ = stores
+    connections, leases, _, _ = stores
     hubspot_http(hubspot).post(f"/_sandbox/portals/{portal}/uninstall")
     current = connections.get_hubspot(portal)
     connections.update_hubspot_tokens(portal, access_token=current.access_token.get_secret_value(),
@@ -386,7 +498,7 @@ def test_a_throttled_save_of_the_rotated_refresh_token_is_tried_again_not_lost(s
     svc = service(stores, fortnox, hubspot)
     portal = install(svc, hubspot)
     connect(svc, fortnox, portal)
-    connections, leases, _ = stores
+    connections, leases, _, _ = stores
     expire(connections, portal)
     flaky = FlakyStore(connections._table, connections._cipher)
     flaky.failures = 2

@@ -8,6 +8,7 @@ runs on moto; HubSpot and Fortnox are the simulators, in process.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,8 +26,9 @@ from hubnox.http import build_http_client
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.ratelimit import LocalRateBudget
+from hubnox.store.sessions import SessionStore
 from hubnox.store.settings import SettingsStore
-from hubnox.store.table import Table, create_table
+from hubnox.store.table import Table, connection_key, create_table
 from hubnox.sync.settings import PortalSettings
 from hubnox.web.http import register_error_handlers
 from hubnox.web.session import SESSION_COOKIE, SESSION_TTL_SECONDS
@@ -49,6 +51,7 @@ class Ports:
         self.settings = Settings(public_base_url=SAMPLE_PUBLIC_BASE, signing_key="settings-api-tests-key-0123456789")
         self.signer = Signer(self.settings.signing_key.get_secret_value())
         self.portal_settings = SettingsStore(table)
+        self.sessions = SessionStore(table, time.time)
         hubspot_sim, fortnox_sim = HubSpotSimulator(), FortnoxSimulator()
         self.hs_http = build_http_client(HUBSPOT, transport=httpx.WSGITransport(app=hubspot_sim))
         self.fx_http = build_http_client(FORTNOX, transport=httpx.WSGITransport(app=fortnox_sim))
@@ -57,6 +60,7 @@ class Ports:
         consent = self.hs_http.get(install_link.removeprefix(HUBSPOT))
         tokens = oauth.exchange_code(parse_qs(urlsplit(consent.headers["location"]).query)["code"][0], "https://x/cb")
         self.portal = str(tokens.hub_id)
+        table.put({**connection_key(self.portal, "hubspot"), "portal_id": self.portal, "status": "active"})
         self._hubspot_token = tokens.access_token
         company = self.fx_http.post("/_sandbox/companies", json={"serviceConsent": {"clientId": "hubnox"}}).json()
         self.tenant = str(company["tenantId"])
@@ -91,7 +95,7 @@ def app(ports: Ports) -> APIGatewayHttpResolver:
 
 def session_cookie(ports: Ports, portal: str | None = None) -> str:
     token = ports.signer.sign("session", {"portal": portal or ports.portal, "user": "admin@acme.example",
-                                          "csrf": CSRF}, SESSION_TTL_SECONDS)
+                                          "csrf": CSRF, "sid": "session-1", "gen": 0}, SESSION_TTL_SECONDS)
     return f"{SESSION_COOKIE}={token}"
 
 

@@ -47,8 +47,8 @@ def world(aws_clients):
 
 
 def cookie(world: World, portal: str = SAMPLE_PORTAL) -> str:
-    token = world.container.signer.sign("session", {"portal": portal, "user": "admin@acme.example", "csrf": CSRF},
-                                        SESSION_TTL_SECONDS)
+    token = world.container.signer.sign("session", {"portal": portal, "user": "admin@acme.example", "csrf": CSRF,
+                                                    "sid": "session-1", "gen": 0}, SESSION_TTL_SECONDS)
     return f"{SESSION_COOKIE}={token}"
 
 
@@ -159,7 +159,8 @@ def test_the_page_loads_only_its_own_script_and_stylesheet(world):
     assert loaded == ["data:,",  # no icon, so the browser asks nobody for /favicon.ico
                       f"{SAMPLE_PUBLIC_BASE}/settings/static/css/settings.css",
                       f"{SAMPLE_PUBLIC_BASE}/settings/static/js/settings.js"]
-    assert parser.values("data-api") == [f"{SAMPLE_PUBLIC_BASE}/settings/api",
+    assert parser.values("data-api") == [f"{SAMPLE_PUBLIC_BASE}/settings/api/logout",
+                                         f"{SAMPLE_PUBLIC_BASE}/settings/api",
                                          f"{SAMPLE_PUBLIC_BASE}/settings/api/portal"]
 
 

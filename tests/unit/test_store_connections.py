@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -11,11 +12,14 @@ from moto import mock_aws
 from hubnox.store.connections import (
     ConnectionStore,
     FortnoxAlreadyConnected,
+    FortnoxCompanyTaken,
     FortnoxConnection,
     HubSpotConnection,
 )
 from hubnox.store.crypto import TokenCipher, TokenCipherError
+from hubnox.store.portals import PortalDataStore
 from hubnox.store.table import StaleVersion, Table, connection_key, create_table
+from tests.support.aws import OneRequestAtATime
 
 TABLE = "hubnox-test"
 REGION = "eu-north-1"
@@ -382,3 +386,57 @@ def test_marking_a_missing_connection_broken_reports_false(store):
 def _raw_key(portal_id: str, system: str) -> dict:
     key = connection_key(portal_id, system)
     return {"pk": {"S": key["pk"]}, "sk": {"S": key["sk"]}}
+
+
+# --- one portal per Fortnox company ---------------------------------------------------------------
+
+
+def test_a_company_connected_to_one_portal_is_refused_to_another_which_writes_nothing(store, aws):
+    first = store.put_fortnox(fortnox())
+    with pytest.raises(FortnoxCompanyTaken) as refused:
+        store.put_fortnox(fortnox(portal_id="999"))
+    assert refused.value.holder_portal_id == PORTAL
+    assert f"Disconnect it from portal {PORTAL}'s hubnox settings first" in (refused.value.hint or "")
+    assert store.get_fortnox("999") is None
+    kept = store.get_fortnox(PORTAL)
+    assert kept is not None and kept.version == first.version
+    assert store.fortnox_company_holder("123456") == PORTAL
+
+
+def test_disconnecting_or_deleting_the_portal_releases_the_company(store, aws):
+    dynamodb, _, _ = aws
+    store.put_fortnox(fortnox())
+    store.delete_fortnox(PORTAL)
+    assert store.fortnox_company_holder("123456") is None
+    store.put_fortnox(fortnox(portal_id="999"))
+    PortalDataStore(Table(dynamodb, TABLE)).delete_portal("999")
+    assert store.fortnox_company_holder("123456") is None
+    assert store.put_fortnox(fortnox(portal_id="777")).portal_id == "777"
+
+
+def test_portals_racing_for_one_company_leave_exactly_one_connected(aws, cipher):
+    dynamodb, _, _ = aws
+    racing = ConnectionStore(Table(OneRequestAtATime(dynamodb), TABLE), cipher)
+    portals = [str(900 + n) for n in range(6)]
+
+    def connect(portal_id: str) -> bool:
+        try:
+            racing.put_fortnox(fortnox(portal_id=portal_id))
+        except FortnoxCompanyTaken:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=len(portals)) as pool:
+        won = [portal for portal, ok in zip(portals, pool.map(connect, portals), strict=True) if ok]
+    assert len(won) == 1
+    assert racing.fortnox_company_holder("123456") == won[0]
+    assert [p for p in portals if racing.get_fortnox(p) is not None] == won
+
+
+def test_a_claim_left_behind_by_a_failed_release_is_taken_over(store, aws):
+    dynamodb, _, _ = aws
+    store.put_fortnox(fortnox())
+    Table(dynamodb, TABLE).delete(connection_key(PORTAL, "fortnox"))  # disconnected; the release never ran
+    assert store.fortnox_company_holder("123456") == PORTAL
+    assert store.put_fortnox(fortnox(portal_id="999")).portal_id == "999"
+    assert store.fortnox_company_holder("123456") == "999"

@@ -6,6 +6,7 @@ from hubnox.errors import UnauthorizedError
 from hubnox.web.session import (
     SESSION_COOKIE,
     check_csrf,
+    claim_login,
     cookie_value,
     login_link,
     read_session,
@@ -33,6 +34,20 @@ class Nonces:
             return False
         self.seen.add((kind, value))
         return True
+
+
+class Sessions:
+    """The session ledger: generations per portal, and sessions ended by a logout."""
+
+    def __init__(self) -> None:
+        self.generations: dict[str, int] = {}
+        self.ended_ids: set[str] = set()
+
+    def generation(self, portal_id: str) -> int:
+        return self.generations.get(portal_id, 0)
+
+    def ended(self, session_id: str) -> bool:
+        return session_id in self.ended_ids
 
 
 def test_a_token_round_trips_its_payload():
@@ -76,31 +91,54 @@ def test_a_short_key_is_refused():
         Signer("short")
 
 
-def test_a_login_link_becomes_a_session_cookie_once():
+def test_a_login_link_names_its_user_and_works_once():
     signer, nonces = Signer(KEY, clock=Clock()), Nonces()
-    link = login_link(signer, "https://hubnox.example.com", "42", "admin@example.com")
+    link = login_link(signer, "https://hubnox.example.com", "42", "admin@example.com", "7001")
     token = link.split("login=")[1]
-    session, cookie = start_session(signer, nonces, token)
+    login = claim_login(signer, nonces, token)
+    assert (login.portal_id, login.user, login.user_id) == ("42", "admin@example.com", "7001")
+    with pytest.raises(UnauthorizedError) as err:
+        claim_login(signer, nonces, token)
+    assert err.value.code == "LINK_USED"
+
+
+def test_a_session_cookie_is_bound_to_its_portal_and_ends_with_its_generation_or_a_logout():
+    signer, sessions = Signer(KEY, clock=Clock()), Sessions()
+    session, cookie = start_session(signer, sessions, "42", "admin@example.com")
     assert session.portal_id == "42" and session.user == "admin@example.com"
     rendered = str(cookie)
     for attribute in ("HttpOnly", "Secure", "SameSite=None", "Partitioned", "Path=/"):
         assert attribute in rendered
-    assert read_session(signer, [rendered.split(";")[0]]) == session
+    cookies = [rendered.split(";")[0]]
+    assert read_session(signer, sessions, cookies).session_id == session.session_id
+    sessions.generations["42"] = 1  # the portal's data deleted, or hubnox installed again
     with pytest.raises(UnauthorizedError) as err:
-        start_session(signer, nonces, token)
-    assert err.value.code == "LINK_USED"
+        read_session(signer, sessions, cookies)
+    assert err.value.code == "SESSION_ENDED"
+    later, later_cookie = start_session(signer, sessions, "42", "admin@example.com")
+    assert read_session(signer, sessions, [str(later_cookie).split(";")[0]]).generation == 1
+    sessions.ended_ids.add(later.session_id)  # logged out
+    with pytest.raises(UnauthorizedError):
+        read_session(signer, sessions, [str(later_cookie).split(";")[0]])
+
+
+def test_a_session_token_from_before_generations_is_refused():
+    signer = Signer(KEY, clock=Clock())
+    old = signer.sign("session", {"portal": "42", "user": "u", "csrf": "c"}, 60)
+    with pytest.raises(UnauthorizedError):
+        read_session(signer, Sessions(), [f"{SESSION_COOKIE}={old}"])
 
 
 def test_no_cookie_means_no_session():
     with pytest.raises(UnauthorizedError) as err:
-        read_session(Signer(KEY), ["other=1"])
+        read_session(Signer(KEY), Sessions(), ["other=1"])
     assert err.value.code == "NO_SESSION"
     assert cookie_value(["a=1; b=2", f"{SESSION_COOKIE}=tok"]) == "tok"
 
 
 def test_state_changes_need_the_csrf_secret_and_our_origin():
     signer = Signer(KEY, clock=Clock())
-    session, _ = start_session(signer, Nonces(), signer.sign("login", {"portal": "42", "user": "u"}, 60))
+    session, _ = start_session(signer, Sessions(), "42", "u")
     base = "https://hubnox.example.com"
     check_csrf(session, {"X-CSRF-Token": session.csrf, "Origin": base}, None, base)
     check_csrf(session, {}, {"csrf_token": session.csrf}, base)
@@ -111,6 +149,8 @@ def test_state_changes_need_the_csrf_secret_and_our_origin():
     with pytest.raises(UnauthorizedError) as err:
         check_csrf(session, {"X-CSRF-Token": session.csrf, "Origin": "https://evil.example"}, None, base)
     assert err.value.code == "BAD_ORIGIN"
+    with pytest.raises(UnauthorizedError):
+        check_csrf(session, {"X-CSRF-Token": session.csrf, "Sec-Fetch-Site": "cross-site"}, None, base)
 
 
 def test_a_replay_link_names_its_run_and_portal_and_nothing_else():
@@ -139,6 +179,6 @@ def test_a_forged_token_or_csrf_value_with_any_characters_is_refused_not_a_crash
     for forged in (token[:-1] + "é", "é.é", token.split(".")[0] + ".😀"):
         with pytest.raises(UnauthorizedError):
             signer.verify("replay", forged)
-    session, _ = start_session(signer, Nonces(), signer.sign("login", {"portal": "42", "user": "u"}, 60))
+    session, _ = start_session(signer, Sessions(), "42", "u")
     with pytest.raises(UnauthorizedError):
         check_csrf(session, {"X-CSRF-Token": "é" * 10}, None, "https://hubnox.example.com")

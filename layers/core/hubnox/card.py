@@ -433,7 +433,7 @@ class CardService:
         admin = hubspot.installed_by_user if hubspot is not None else None
         if not admin or not request.user_id or str(request.user_id) != str(admin):
             return None
-        return login_link(self._signer, self._public_base, request.portal_id, request.user)
+        return login_link(self._signer, self._public_base, request.portal_id, request.user, str(request.user_id))
 
     # -- building ------------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from aws_lambda_powertools.shared.cookies import Cookie
+
 from hubnox.errors import (
     BadRequestError,
     ConnectionBrokenError,
@@ -41,13 +43,15 @@ from hubnox.observability import logger
 from hubnox.store.connections import (
     ConnectionStore,
     FortnoxAlreadyConnected,
+    FortnoxCompanyTaken,
     FortnoxConnection,
     HubSpotConnection,
 )
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
+from hubnox.store.sessions import SessionStore
 from hubnox.store.table import StaleVersion
-from hubnox.web.session import Session, login_link
+from hubnox.web.session import Session, claim_login, start_session
 from hubnox.web.signing import Signer
 
 HUBSPOT_SCOPES = (
@@ -243,6 +247,16 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _same_browser(browser_secret: str | None, what: str) -> Callable[[dict[str, object]], None]:
+    """A state check: the callback reached the browser whose secret the state was signed with."""
+    def check(claims: dict[str, object]) -> None:
+        if not browser_secret or not hmac.compare_digest(_digest(browser_secret).encode(),
+                                                         str(claims.get("browser")).encode()):
+            raise BadRequestError(f"This {what} was started in another browser (or its cookie expired).",
+                                  code="BAD_STATE", hint=f"Start the {what} again from this browser.")
+    return check
+
+
 def _stopped(system: str, reason: str | None) -> str:
     return f"The {system} connection stopped working: {reason or 'unknown reason'}."
 
@@ -262,18 +276,27 @@ class StaticToken:
 
 @dataclass(frozen=True)
 class InstallStart:
-    """Where to send the admin to install, and the secret their browser keeps until the callback."""
+    """Where to send the admin to install (or to prove who they are), and the secret their browser
+    keeps until the callback."""
 
     url: str
     browser_secret: str
 
 
+LoginStart = InstallStart
+
+
 @dataclass(frozen=True)
-class InstallResult:
-    """What a finished HubSpot install leads to: the portal and the settings login link."""
+class SignedIn:
+    """A browser proven at the HubSpot callback, signed in: its session, the cookie and where to go."""
 
     portal_id: str
-    login_url: str
+    session: Session
+    cookie: Cookie
+    settings_url: str
+
+
+InstallResult = SignedIn
 
 
 class ConnectionService:
@@ -285,6 +308,7 @@ class ConnectionService:
         public_base: str,
         connections: ConnectionStore,
         nonces: NonceStore,
+        sessions: SessionStore,
         signer: Signer,
         hubspot_oauth: HubSpotOAuth,
         fortnox_oauth: FortnoxOAuth,
@@ -296,6 +320,7 @@ class ConnectionService:
         self._base = public_base.rstrip("/")
         self._connections = connections
         self._nonces = nonces
+        self._sessions = sessions
         self._signer = signer
         self._hubspot_oauth = hubspot_oauth
         self._fortnox_oauth = fortnox_oauth
@@ -315,19 +340,14 @@ class ConnectionService:
                                                 self._base + HUBSPOT_CALLBACK_PATH, state)
         return InstallStart(url, secret)
 
-    def finish_hubspot_install(self, code: str, state: str, browser_secret: str | None) -> InstallResult:
+    def finish_hubspot_install(self, code: str, state: str, browser_secret: str | None) -> SignedIn:
         """Exchange the code, store the installation, create the app's properties, and sign the admin in.
 
         The state must come back to the browser that started the install, or anyone could sign a
-        victim in to their own portal's settings by sending them a finished install link.
+        victim in to their own portal's settings by sending them a finished install link. That
+        browser is signed in at once; every session the portal had before ends.
         """
-        def same_browser(claims: dict[str, object]) -> None:
-            if not browser_secret or not hmac.compare_digest(_digest(browser_secret).encode(),
-                                                             str(claims.get("browser")).encode()):
-                raise BadRequestError("This install was started in another browser (or its cookie expired).",
-                                      code="BAD_STATE", hint="Start the install again from this browser.")
-
-        self._claim_state("hubspot-install", state, same_browser)
+        self._claim_state("hubspot-install", state, _same_browser(browser_secret, "install"))
         tokens = self._hubspot_oauth.exchange_code(code, self._base + HUBSPOT_CALLBACK_PATH)
         info = self._hubspot_oauth.introspect(tokens.access_token)
         portal_id = str(tokens.hub_id or info.hub_id or "")
@@ -345,8 +365,61 @@ class ConnectionService:
             installed_by_user=user or None,
         ))
         self.ensure_properties(self._hubspot_client(portal_id, tokens.access_token))
+        self._sessions.end_all(portal_id)  # a reinstall starts afresh: no session from before survives
         logger.info("hubspot installed", extra={"portal_id": portal_id})
-        return InstallResult(portal_id, login_link(self._signer, self._base, portal_id, user))
+        return self._signed_in(portal_id, user)
+
+    def is_login_state(self, state: str) -> bool:
+        """Whether a HubSpot callback's state belongs to a sign-in (`begin_login`) rather than an install."""
+        try:
+            self._signer.verify("hubspot-login", state)
+        except UnauthorizedError as bad:
+            return bad.code == "EXPIRED"  # genuine, only late: finish_login says so
+        return True
+
+    def begin_login(self, login_token: str) -> LoginStart:
+        """Claim a login link's token and send its browser through HubSpot's OAuth to prove who it is.
+
+        The state names the token's portal and user and is bound to a secret the caller keeps in
+        the browser's cookie; `finish_login` signs in only that browser, and only as that user.
+        """
+        login = claim_login(self._signer, self._nonces, login_token)
+        secret = secrets.token_urlsafe(24)
+        state = self._signer.sign("hubspot-login", {"browser": _digest(secret), "portal": login.portal_id,
+                                                    "user": login.user, "uid": login.user_id},
+                                  STATE_TTL_SECONDS)
+        url = self._hubspot_oauth.authorize_url(HUBSPOT_SCOPES, HUBSPOT_OPTIONAL_SCOPES,
+                                                self._base + HUBSPOT_CALLBACK_PATH, state)
+        return LoginStart(url, secret)
+
+    def finish_login(self, code: str, state: str, browser_secret: str | None) -> SignedIn:
+        """Sign the browser in once HubSpot says its user is the login link's user in the link's portal.
+
+        The tokens of this authorization only prove who the user is: they are not stored.
+        """
+        claims = self._claim_state("hubspot-login", state, _same_browser(browser_secret, "sign-in"))
+        tokens = self._hubspot_oauth.exchange_code(code, self._base + HUBSPOT_CALLBACK_PATH)
+        info = self._hubspot_oauth.introspect(tokens.access_token)
+        portal_id, user_id = str(claims["portal"]), str(claims.get("uid") or "")
+        proven_portal = str(tokens.hub_id or info.hub_id or "")
+        proven_user = str(info.user_id or "")
+        if proven_portal != portal_id or not user_id or proven_user != user_id:
+            logger.warning("sign-in refused: another user or portal", extra={"portal_id": portal_id})
+            raise UnauthorizedError(
+                f"This sign-in link was made for another HubSpot user or portal, so it cannot sign you in "
+                f"to portal {portal_id}'s hubnox settings.",
+                code="WRONG_USER",
+                hint="Open hubnox's settings from the app card in your own HubSpot portal.",
+            )
+        hubspot = self._connections.get_hubspot(portal_id)
+        if hubspot is None or hubspot.status == "uninstalled":
+            raise UnauthorizedError("hubnox is not installed in this HubSpot portal.", code="NOT_INSTALLED",
+                                    hint="Install hubnox again from HubSpot.")
+        return self._signed_in(portal_id, str(claims.get("user") or user_id))
+
+    def _signed_in(self, portal_id: str, user: str) -> SignedIn:
+        session, cookie = start_session(self._signer, self._sessions, portal_id, user)
+        return SignedIn(portal_id, session, cookie, f"{self._base}/settings")
 
     @staticmethod
     def ensure_properties(client: HubSpotClient) -> None:
@@ -399,7 +472,7 @@ class ConnectionService:
         )
         try:
             stored = self._connections.put_fortnox(connection)
-        except FortnoxAlreadyConnected:
+        except (FortnoxAlreadyConnected, FortnoxCompanyTaken):
             self._revoke_quietly(tokens.refresh_token)  # leave no dangling grant behind
             raise
         logger.info("fortnox connected", extra={"portal_id": portal_id, "tenant_id": tenant_id})

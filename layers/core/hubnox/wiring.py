@@ -37,6 +37,7 @@ from hubnox.store.nonces import NonceStore
 from hubnox.store.portals import PortalDataStore
 from hubnox.store.ratelimit import DynamoRateBudget
 from hubnox.store.runs import RunStore
+from hubnox.store.sessions import SessionStore
 from hubnox.store.settings import SettingsStore
 from hubnox.store.table import BOTO_CONFIG, Table
 from hubnox.sync.customers import find_customer_number
@@ -105,6 +106,10 @@ class Container:
     @cached_property
     def nonces(self) -> NonceStore:
         return NonceStore(self.table, self.clock)
+
+    @cached_property
+    def sessions(self) -> SessionStore:
+        return SessionStore(self.table, self.clock)
 
     @cached_property
     def leases(self) -> LeaseStore:
@@ -210,6 +215,7 @@ class Container:
         return ConnectionService(
             public_base=self.settings.public_base,
             connections=self.connections,
+            sessions=self.sessions,
             nonces=self.nonces,
             signer=self.signer,
             hubspot_oauth=self.hubspot_oauth,

@@ -7,16 +7,21 @@ and its write fails with `StaleVersion` when another writer got there first, so 
 overwrites newer tokens (Fortnox refresh tokens are single use: losing one logs the user out).
 Marking a connection broken leaves the version alone, so a refresh that was already under way
 still lands and revives the connection.
+
+A Fortnox company serves one portal at a time: connecting writes the connection and a claim on
+the company (`FORTNOX#<tenantId>`) in one transaction, refused while another portal holds the
+claim; disconnecting (and deleting the portal's data) releases it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from hubnox.errors import UserFixableError
+from hubnox.errors import TransientError, UserFixableError
 from hubnox.store.crypto import TokenCipher, TokenCipherError
 from hubnox.store.table import (
     REGISTRY_PK,
@@ -24,7 +29,9 @@ from hubnox.store.table import (
     Item,
     StaleVersion,
     Table,
+    TransactionCancelled,
     connection_key,
+    fortnox_claim_key,
     registry_key,
 )
 
@@ -88,6 +95,20 @@ class FortnoxAlreadyConnected(UserFixableError):
             hint="Disconnect the current Fortnox company in the hubnox settings before connecting another.",
         )
         self.connected_tenant_id = tenant_id
+
+
+class FortnoxCompanyTaken(UserFixableError):
+    """The Fortnox company is already connected to another HubSpot portal."""
+
+    code = "FORTNOX_COMPANY_ALREADY_CONNECTED"
+
+    def __init__(self, tenant_id: str, holder_portal_id: str) -> None:
+        super().__init__(
+            f"This Fortnox company is already connected to HubSpot portal {holder_portal_id}.",
+            hint=f"Disconnect it from portal {holder_portal_id}'s hubnox settings first, then connect it here.",
+        )
+        self.tenant_id = tenant_id
+        self.holder_portal_id = holder_portal_id
 
 
 class ConnectionStore:
@@ -174,26 +195,60 @@ class ConnectionStore:
         return self._fortnox(item) if item else None
 
     def put_fortnox(self, connection: FortnoxConnection) -> FortnoxConnection:
-        """Connect the portal to a Fortnox company, unless it is connected to another one.
+        """Connect the portal to a Fortnox company, unless either is connected elsewhere.
 
         Connecting the same company again (a reconnect) replaces the stored tokens. A different
-        company raises `FortnoxAlreadyConnected` until `delete_fortnox` disconnects the first.
+        company raises `FortnoxAlreadyConnected` until `delete_fortnox` disconnects the first; a
+        company another portal holds raises `FortnoxCompanyTaken`. Both writes happen or neither.
+        A claim whose portal no longer has the company (its release failed half way) is taken over,
+        in a transaction that checks that portal's connection too.
         """
-        try:
-            stored = self._write(
-                connection_key(connection.portal_id, "fortnox"),
-                "fortnox",
-                connection,
-                condition="attribute_not_exists(pk) OR tenant_id = :tenant",
-                values={":tenant": connection.tenant_id},
-            )
-        except ConditionFailed as failure:
-            if failure.item is None:
-                raise
-            raise FortnoxAlreadyConnected(
-                connection.portal_id, failure.item["tenant_id"], failure.item.get("company_name", "")
-            ) from failure
-        return self._fortnox(stored, _tokens_of(connection))
+        portal_id, tenant_id = connection.portal_id, connection.tenant_id
+        write = self._table.update_request(
+            connection_key(portal_id, "fortnox"),
+            **self._fields(connection),
+            add_fields={"version": 1},
+            condition="attribute_not_exists(pk) OR tenant_id = :tenant",
+            values={":tenant": tenant_id},
+        )
+        stale: str | None = None
+        for _ in range(2):
+            operations = [("Update", write), ("Put", self._claim_request(tenant_id, portal_id, stale))]
+            if stale is not None:
+                operations.append(("ConditionCheck", self._table.check_request(
+                    connection_key(stale, "fortnox"), "attribute_not_exists(pk) OR tenant_id <> :tenant",
+                    values={":tenant": tenant_id})))
+            try:
+                self._table.transact_write(operations)
+            except TransactionCancelled as refused:
+                current = self._table.get(connection_key(portal_id, "fortnox"))
+                if current is not None and current.get("tenant_id") != tenant_id:
+                    raise FortnoxAlreadyConnected(
+                        portal_id, current["tenant_id"], current.get("company_name", "")
+                    ) from refused
+                holder = self.fortnox_company_holder(tenant_id)
+                if holder is None or holder == portal_id:
+                    raise TransientError("The Fortnox connection changed while it was saved; try again.") \
+                        from refused
+                held = self._table.get(connection_key(holder, "fortnox"))
+                if stale is not None or (held is not None and held.get("tenant_id") == tenant_id):
+                    raise FortnoxCompanyTaken(tenant_id, holder) from refused
+                stale = holder
+                continue
+            stored = self._table.get(connection_key(portal_id, "fortnox"))
+            if stored is None:
+                raise TransientError("The Fortnox connection was removed while it was saved; try again.")
+            return self._fortnox(stored, _tokens_of(connection))
+        raise AssertionError("unreachable")  # the second attempt returns or raises
+
+    def _claim_request(self, tenant_id: str, portal_id: str, stale: str | None) -> dict[str, Any]:
+        """The claim of a company for `portal_id`: free, already ours, or (`stale`) left behind by another."""
+        names = [":portal"] + ([":stale"] if stale is not None else [])
+        return self._table.put_request(
+            {**fortnox_claim_key(tenant_id), "tenant_id": tenant_id, "portal_id": portal_id},
+            condition=f"attribute_not_exists(pk) OR portal_id IN ({', '.join(names)})",
+            values={":portal": portal_id, **({":stale": stale} if stale is not None else {})},
+        )
 
     def update_fortnox_tokens(
         self,
@@ -214,9 +269,24 @@ class ConnectionStore:
         return self._fortnox(item, _tokens(access_token, refresh_token))
 
     def delete_fortnox(self, portal_id: str) -> FortnoxConnection | None:
-        """Disconnect Fortnox and return the connection that was removed (to revoke its token)."""
+        """Disconnect Fortnox, release the company for other portals, and return the connection that
+        was removed (to revoke its token)."""
         item = self._table.delete(connection_key(portal_id, "fortnox"))
-        return self._fortnox(item) if item else None
+        if item is None:
+            return None
+        self.release_fortnox_company(str(item["tenant_id"]), portal_id)
+        return self._fortnox(item)
+
+    def release_fortnox_company(self, tenant_id: str, portal_id: str) -> None:
+        """Let other portals connect the company, if `portal_id` still holds it."""
+        with contextlib.suppress(ConditionFailed):  # another portal holds it now, or no one does
+            self._table.delete(fortnox_claim_key(tenant_id), condition="portal_id = :portal",
+                               values={":portal": portal_id})
+
+    def fortnox_company_holder(self, tenant_id: str) -> str | None:
+        """The portal the Fortnox company is connected to, if any."""
+        item = self._table.get(fortnox_claim_key(tenant_id))
+        return str(item["portal_id"]) if item else None
 
     # --- both -------------------------------------------------------------------------------------
 
@@ -248,6 +318,13 @@ class ConnectionStore:
         condition: str | None = None,
         values: dict[str, Any] | None = None,
     ) -> Item:
+        return self._table.update(
+            key, **self._fields(connection), add_fields={"version": 1}, condition=condition, values=values
+        )
+
+    def _fields(self, connection: HubSpotConnection | FortnoxConnection) -> dict[str, Any]:
+        """`set_fields` for writing `connection` whole, its tokens sealed."""
+        system: System = "hubspot" if isinstance(connection, HubSpotConnection) else "fortnox"
         fields = connection.model_dump(exclude={*_SECRET_FIELDS, "version"})
         fields["tokens"] = self._seal(
             system,
@@ -255,9 +332,7 @@ class ConnectionStore:
             connection.access_token.get_secret_value(),
             connection.refresh_token.get_secret_value(),
         )
-        return self._table.update(
-            key, set_fields=fields, add_fields={"version": 1}, condition=condition, values=values
-        )
+        return {"set_fields": fields}
 
     def _update_tokens(
         self,

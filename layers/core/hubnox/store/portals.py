@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hubnox.store.table import Table, portal_partition, registry_key
+import contextlib
+
+from hubnox.store.table import ConditionFailed, Table, connection_key, fortnox_claim_key, portal_partition, registry_key
 
 
 class PortalDataStore:
@@ -14,10 +16,19 @@ class PortalDataStore:
     def delete_portal(self, portal_id: str) -> int:
         """Delete every item of the portal and its registry entry; answers how many items went.
 
-        Leases, nonces and rate counters are not the portal's data and expire on their own.
+        Leases, nonces and rate counters are not the portal's data and expire on their own. A
+        Fortnox company the portal was connected to is released for other portals.
         """
         items = self._table.query(portal_partition(portal_id), consistent=True)
+        fortnox = connection_key(portal_id, "fortnox")
         for item in items:
             self._table.delete({"pk": item["pk"], "sk": item["sk"]})
+            if item["sk"] == fortnox["sk"] and item.get("tenant_id"):
+                self._release(str(item["tenant_id"]), portal_id)
         self._table.delete(registry_key(portal_id))
         return len(items)
+
+    def _release(self, tenant_id: str, portal_id: str) -> None:
+        with contextlib.suppress(ConditionFailed):  # another portal holds the company now
+            self._table.delete(fortnox_claim_key(tenant_id), condition="portal_id = :portal",
+                               values={":portal": portal_id})

@@ -16,11 +16,15 @@ laid out as follows; the key functions below are the only places that spell thes
 | `PORTALS`              | `<portalId>`                    | the registry of installed portals      |
 | `LEASE#<name>`         | `LEASE`                         | a lease (a cross-Lambda lock)          |
 | `NONCE#<kind>#<value>` | `NONCE`                         | a single-use value (OAuth state, ids)  |
+| `SESSIONS#<portalId>`  | `GENERATION`                    | the portal's settings-session generation |
+| `SESSION#<sessionId>`  | `ENDED`                         | a settings session ended by a logout   |
+| `FORTNOX#<tenantId>`   | `CLAIM`                         | which portal a Fortnox company is connected to |
 | `RATE#<key>`           | `<slice>#<bucket>`              | a rate-limit counter for one time slice|
 
 Everything about one portal shares a partition, so a portal's runs list with one query; the
 registry, leases, nonces and rate counters have partitions of their own so that they never
-contend with a portal's data.
+contend with a portal's data. The session generation lives outside the portal's partition on
+purpose: deleting the portal's data must end its sessions, not reset their count.
 """
 
 from __future__ import annotations
@@ -134,6 +138,18 @@ def rate_key(key: str, slice_seconds: float, bucket: int) -> Key:
     return {"pk": f"RATE#{key}", "sk": f"{slice_seconds:g}#{bucket:016d}"}
 
 
+def session_generation_key(portal_id: str) -> Key:
+    return {"pk": f"SESSIONS#{portal_id}", "sk": "GENERATION"}
+
+
+def ended_session_key(session_id: str) -> Key:
+    return {"pk": f"SESSION#{session_id}", "sk": "ENDED"}
+
+
+def fortnox_claim_key(tenant_id: str) -> Key:
+    return {"pk": f"FORTNOX#{tenant_id}", "sk": "CLAIM"}
+
+
 def ttl_at(epoch_seconds: float) -> int:
     """The `expires_at` value for an item that may be swept at `epoch_seconds` or later."""
     return math.ceil(epoch_seconds)
@@ -153,6 +169,19 @@ class ConditionFailed(HubnoxError):
     def __init__(self, message: str, *, item: Item | None = None) -> None:
         super().__init__(message)
         self.item = item
+
+
+class TransactionCancelled(HubnoxError):
+    """A transaction was refused because a condition of one of its writes did not hold.
+
+    `failed` holds the indexes (in the order the writes were given) whose condition failed.
+    """
+
+    code = "TRANSACTION_CANCELLED"
+
+    def __init__(self, message: str, *, failed: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.failed = failed
 
 
 class StaleVersion(ConditionFailed):
@@ -290,6 +319,24 @@ class Table:
 
         A None in `set_fields` removes that attribute, so a model can be written field by field.
         """
+        request = self.update_request(key, set_fields=set_fields, add_fields=add_fields, condition=condition,
+                                      names=names, values=values)
+        request["ReturnValues"] = "ALL_NEW"
+        with self._errors("UpdateItem"):
+            response = self._client.update_item(**request)
+        return deserialize(response.get("Attributes", {}))
+
+    def update_request(
+        self,
+        key: Key,
+        *,
+        set_fields: Mapping[str, Any] | None = None,
+        add_fields: Mapping[str, int | float] | None = None,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The UpdateItem request `update` sends, for use in `transact_write` as an `Update`."""
         all_names = dict(names or {})
         all_values = dict(values or {})
         assignments: list[str] = []
@@ -318,12 +365,65 @@ class Table:
             "TableName": self.name,
             "Key": serialize(key),
             "UpdateExpression": " ".join(clauses),
-            "ReturnValues": "ALL_NEW",
         }
         request.update(self._condition(condition, all_names, all_values))
-        with self._errors("UpdateItem"):
-            response = self._client.update_item(**request)
-        return deserialize(response.get("Attributes", {}))
+        return request
+
+    def put_request(
+        self,
+        item: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A PutItem request for `transact_write` as a `Put`."""
+        request: dict[str, Any] = {"TableName": self.name, "Item": serialize(item)}
+        request.update(self._condition(condition, names, values))
+        return request
+
+    def check_request(
+        self,
+        key: Key,
+        condition: str,
+        *,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A condition on another item, for `transact_write` as a `ConditionCheck`."""
+        request: dict[str, Any] = {"TableName": self.name, "Key": serialize(key)}
+        request.update(self._condition(condition, names, values))
+        return request
+
+    def transact_write(self, operations: list[tuple[str, dict[str, Any]]]) -> None:
+        """Write all of `operations` ((`Put` | `Update` | `Delete` | `ConditionCheck`, request)) or none.
+
+        Raises `TransactionCancelled` naming the operations whose condition failed; a conflict
+        with another transaction is transient.
+        """
+        items = []
+        for kind, request in operations:
+            request = {k: v for k, v in request.items() if k not in ("ReturnValues",)}
+            request.pop("ReturnValuesOnConditionCheckFailure", None)
+            items.append({kind: request})
+        try:
+            with translated_aws_errors("DynamoDB TransactWriteItems", _DYNAMODB_TRANSIENT):
+                self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [str(r.get("Code", "")) for r in error.response.get("CancellationReasons", [])]
+            if not reasons:  # some engines only say it in the message
+                message = str(error.response.get("Error", {}).get("Message", ""))
+                inside = message.partition("[")[2].partition("]")[0]
+                reasons = [part.strip() for part in inside.split(",")] if inside else []
+            if any(reason in ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded")
+                   for reason in reasons):
+                raise TransientError("DynamoDB TransactWriteItems conflicted with another write; try again") \
+                    from error
+            failed = tuple(i for i, reason in enumerate(reasons) if reason == "ConditionalCheckFailed")
+            raise TransactionCancelled(f"DynamoDB TransactWriteItems on {self.name}: a condition did not hold",
+                                       failed=failed) from error
 
     def delete(
         self,

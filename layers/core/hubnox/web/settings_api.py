@@ -6,9 +6,11 @@
     GET  /settings/api/hubspot/properties/{objectType}  properties of deals, line items, companies or contacts
     GET  /settings/api/fortnox/options          terms of payment, currencies, price lists, print templates
     GET  /settings/api/runs?limit=N             the portal's newest runs (20, at most 50), newest first
+    POST /settings/api/logout                   ends this browser's session and clears its cookie
 
 Every route needs the settings session (its cookie names the portal); the PUT also needs the
-session's CSRF token (`X-CSRF-Token`) and hubnox's own origin. `version` is the version the page
+session's CSRF token (`X-CSRF-Token`) and hubnox's own origin. A PUT never brings back a portal
+whose data was deleted: it answers 404 `PORTAL_GONE` and writes nothing. `version` is the version the page
 read (0 before the first save): a save over a newer version answers 409 with the stored version,
 so two admins editing at once cannot silently undo each other. Invalid settings answer 400 with
 a message naming every wrong field, and `errors`: `[{"field": "articles.policy", "message": ...}]`
@@ -31,19 +33,19 @@ from typing import Any, Literal, Protocol, Union, get_args, get_origin
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from pydantic import BaseModel, ValidationError
 
 from hubnox.config import Settings
 from hubnox.connections import ConnectionService
-from hubnox.errors import BadRequestError
+from hubnox.errors import BadRequestError, NotFoundError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Submit
 from hubnox.observability import logger
 from hubnox.store.portals import PortalDataStore
 from hubnox.store.runs import Run, RunStore
-from hubnox.store.settings import SettingsStore, StaleVersion
+from hubnox.store.sessions import SessionStore
+from hubnox.store.settings import PortalGone, SettingsStore, StaleVersion
 from hubnox.sync.settings import (
     CUSTOMER_FIELDS,
     FORTNOX_VAT_RATES,
@@ -60,7 +62,7 @@ from hubnox.sync.settings import (
 )
 from hubnox.web.http import body_text, json_object, json_response, json_value
 from hubnox.web.links import replay_url
-from hubnox.web.session import SESSION_COOKIE, Session, check_csrf, read_session
+from hubnox.web.session import Session, check_csrf, cleared_session_cookie, read_session
 from hubnox.web.signing import Signer
 
 PREFIX = "/settings/api"
@@ -239,6 +241,9 @@ class SettingsApiPorts(Protocol):
     def portal_data(self) -> PortalDataStore: ...
 
     @property
+    def sessions(self) -> SessionStore: ...
+
+    @property
     def submit(self) -> Submit: ...
 
     @property
@@ -284,7 +289,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
     router = APIGatewayHttpRouter()
 
     def session() -> Session:
-        return read_session(ports.signer, router.current_event.cookies)
+        return read_session(ports.signer, ports.sessions, router.current_event.cookies)
 
     @router.get(f"{PREFIX}/settings")
     def get_settings() -> Response:
@@ -305,7 +310,11 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
             return invalid_settings(error, body)
         payload = settings.model_dump(mode="json")
         try:
-            saved = ports.portal_settings.put(current.portal_id, payload, version)
+            saved = ports.portal_settings.put(current.portal_id, payload, version, require_install=True)
+        except PortalGone as gone:
+            raise NotFoundError(f"hubnox keeps no data for portal {current.portal_id} any more, so there is "
+                                "nothing to save the settings to.", code="PORTAL_GONE",
+                                hint="Install hubnox again from HubSpot to start afresh.") from gone
         except StaleVersion as stale:
             return json_response({
                 "message": "The settings were changed by someone else since you opened them. Reload the "
@@ -379,13 +388,23 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
             raise BadRequestError(f"To delete everything hubnox keeps for portal {current.portal_id}, send "
                                   f'{{"confirm": "{current.portal_id}"}}.', code="CONFIRM")
         ports.connection_service.disconnect_fortnox(current)  # revokes Fortnox's grant first
+        ports.sessions.end_all(current.portal_id)  # before the data goes: no open session may write it again
         deleted = ports.portal_data.delete_portal(current.portal_id)
         logger.info("portal data deleted", extra={"portal_id": current.portal_id, "items": deleted})
-        gone = Cookie(name=SESSION_COOKIE, value="", path="/", secure=True, http_only=True, max_age=0,
-                      same_site=SameSite.NONE_MODE, custom_attributes=["Partitioned"])
+        gone = cleared_session_cookie()
         answer = json_response({"deleted": deleted, "message": "hubnox's data for this portal is deleted. "
                                 "Uninstall the app in HubSpot too, or install it again to start afresh."})
         answer.cookies.append(gone)
+        return answer
+
+    @router.post(f"{PREFIX}/logout")
+    def logout() -> Response:
+        current = session()
+        check_csrf(current, router.current_event.headers, None, ports.settings.public_base)
+        ports.sessions.end(current.session_id, current.expires_at)  # this browser only; other admins stay in
+        answer = json_response({"message": "You are signed out of hubnox's settings. Open them from HubSpot "
+                                           "to sign in again."})
+        answer.cookies.append(cleared_session_cookie())
         return answer
 
     def invalid_settings(error: BadRequestError, body: str | None) -> Response:

@@ -650,3 +650,30 @@
     }
   });
 })();
+
+/* "Log out": ends this browser's session (other admins stay signed in) and leaves the page. */
+(() => {
+  const form = document.getElementById("logout-form");
+  if (!form) return;
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") ?? "";
+  const status = form.querySelector("[data-logout-status]");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const response = await fetch(form.dataset.api, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRF-Token": csrf },
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        status.textContent = body.message || `Not logged out (${response.status}).`;
+        return;
+      }
+      document.querySelector("main")?.replaceChildren();
+      document.body.replaceChildren(Object.assign(document.createElement("p"), { textContent: body.message }));
+    } catch (error) {
+      status.textContent = "hubnox could not be reached; you are still signed in.";
+    }
+  });
+})();
