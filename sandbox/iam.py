@@ -270,8 +270,6 @@ def request_of(service: str, operation: str, params: Mapping[str, Any], account:
     context: dict[str, Any] = {}
     if service == "dynamodb":
         tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
-        for item in params.get("TransactItems", []):
-            tables += [entry["TableName"] for entry in item.values()]
         for table in tables:
             resource = table if table.startswith("arn:") else f"{arn}:table/{table}"
             resources.append(f"{resource}/index/{params['IndexName']}" if "IndexName" in params else resource)
@@ -296,6 +294,27 @@ def request_of(service: str, operation: str, params: Mapping[str, Any], account:
     return Request(action, tuple(resources or ["*"]), context)
 
 
+#: what each part of a DynamoDB transaction is authorised as: "Permissions for Put, Update, Delete, and
+#: Get actions are governed by the permissions used for the underlying PutItem, UpdateItem, DeleteItem,
+#: and GetItem operations. For the ConditionCheck action, ... dynamodb:ConditionCheckItem" (DynamoDB
+#: developer guide, Using IAM with DynamoDB transactions); there is no TransactWriteItems action to grant
+TRANSACTION_PARTS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "Get": "GetItem",
+                     "ConditionCheck": "ConditionCheckItem"}
+
+
+def requests_of(service: str, operation: str, params: Mapping[str, Any], account: str, region: str) -> list[Request]:
+    """The IAM requests a boto3 call makes: one, or one per part of a DynamoDB transaction."""
+    if service == "dynamodb" and operation in ("TransactWriteItems", "TransactGetItems"):
+        parts: list[Request] = []
+        for item in params.get("TransactItems", []):
+            for kind, part in item.items():
+                request = request_of(service, TRANSACTION_PARTS[kind], part, account, region)
+                parts.append(Request(request.action, request.resources,
+                                     {**request.context, "dynamodb:EnclosingOperation": operation}))
+        return parts
+    return [request_of(service, operation, params, account, region)]
+
+
 class Guard:
     """Refuses, before it is sent, every call of a boto3 client that `policy` does not allow."""
 
@@ -311,8 +330,8 @@ class Guard:
 
     def _check(self, params: Mapping[str, Any], model: Any, **_: Any) -> None:
         service = model.service_model.signing_name
-        request = request_of(service, model.name, params, self.policy.account, self.policy.region)
-        refusal = self.policy.refusal(request)
+        requests = requests_of(service, model.name, params, self.policy.account, self.policy.region)
+        refusal = next((found for found in map(self.policy.refusal, requests) if found is not None), None)
         if refusal is None:
             return
         user = f"arn:aws:sts::{self.policy.account}:assumed-role/{self.policy.role}/hubnox-{self.policy.function}"

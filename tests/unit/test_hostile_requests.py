@@ -177,8 +177,9 @@ def test_settings_nested_past_the_parser_are_a_400(world):
 
 
 def session(world: World) -> str:
-    return world.container.signer.sign("session", {"portal": SAMPLE_PORTAL, "user": "admin@acme.se", "csrf": CSRF},
-                                       3600)
+    """A signed-in admin's session of the portal, in its first generation (nothing has ended it)."""
+    return world.container.signer.sign("session", {"portal": SAMPLE_PORTAL, "user": "admin@acme.se", "csrf": CSRF,
+                                                   "sid": "session-1", "gen": 0}, 3600)
 
 
 def settings_api(world: World, event: dict[str, Any]) -> dict[str, Any]:

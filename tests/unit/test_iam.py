@@ -81,6 +81,18 @@ def test_the_card_reads_and_writes_items_but_cannot_scan_or_reach_another_table(
                        ) == "AccessDeniedException"
 
 
+def test_a_transaction_is_authorised_part_by_part_as_dynamodb_does(world):
+    dynamodb = world.container.dynamodb
+    key = {"pk": {"S": "x"}, "sk": {"S": "y"}}
+    check_and_put = [{"ConditionCheck": {"TableName": TABLE, "Key": key,
+                                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                     {"Put": {"TableName": TABLE, "Item": {"pk": {"S": "x2"}, "sk": {"S": "y"}}}}]
+    with enforcing(world.roles["settings"], [dynamodb]):
+        dynamodb.transact_write_items(TransactItems=check_and_put)
+        into_another = [{"Put": {"TableName": "another-table", "Item": key}}]
+        assert refused(lambda: dynamodb.transact_write_items(TransactItems=into_another)) == "AccessDeniedException"
+
+
 def test_the_worker_cannot_enqueue_and_sqs_says_so_in_its_own_words(world):
     sqs = world.container.sqs
     with enforcing(world.roles["worker"], [sqs]):

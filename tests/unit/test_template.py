@@ -209,7 +209,8 @@ def test_the_shared_policies_name_the_one_secret_and_the_one_key(template):
                     "Condition": {"Null": {f"kms:EncryptionContext:{PORTAL_CONTEXT}": "false"}}}]
     table = template["Resources"]["UseTableItemsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert table == [{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                                                    "dynamodb:DeleteItem", "dynamodb:Query"],
+                                                    "dynamodb:DeleteItem", "dynamodb:Query",
+                                                    "dynamodb:ConditionCheckItem"],
                       "Resource": {"Fn::GetAtt": ["Table", "Arn"]}}]
 
 
