@@ -69,13 +69,23 @@ def stack() -> Iterator[LocalStack]:
         os.environ.update(saved)
 
 
-@pytest.fixture
-def connected_portal(stack: LocalStack) -> Iterator[ConnectedPortal]:
-    """A fresh portal with hubnox installed and a fresh Fortnox company connected, through the
-    gateway's OAuth routes exactly as an admin's browser goes through them."""
+def _connected(stack: LocalStack) -> Iterator[ConnectedPortal]:
     portal = install_and_connect(stack.running.gateway_url)
     portal.hubspot_token = seeder_token(stack.running.hubspot_api_url, portal.portal_id)
     try:
         yield portal
     finally:
         portal.browser.close()
+
+
+@pytest.fixture
+def connected_portal(stack: LocalStack) -> Iterator[ConnectedPortal]:
+    """A fresh portal with hubnox installed and a fresh Fortnox company connected, through the
+    gateway's OAuth routes exactly as an admin's browser goes through them."""
+    yield from _connected(stack)
+
+
+@pytest.fixture
+def other_portal(stack: LocalStack) -> Iterator[ConnectedPortal]:
+    """A second such portal, of another HubSpot account and another Fortnox company."""
+    yield from _connected(stack)

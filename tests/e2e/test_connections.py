@@ -7,8 +7,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from hubnox.store.connections import ConnectionStore
-from hubnox.store.crypto import TokenCipher
 from hubnox.store.table import Table, portal_partition
 from sandbox.admin import (
     AdminBrowser,
@@ -19,15 +17,9 @@ from sandbox.admin import (
     page_data,
     seeder_token,
 )
-from tests.support.workflows import Rep, callback, drain, enroll
+from tests.support.workflows import Rep, callback, drain, enroll, stored_connections
 
 pytestmark = pytest.mark.e2e
-
-
-def stored_connections(stack) -> ConnectionStore:
-    env = stack.environment
-    return ConnectionStore(Table(stack.aws("dynamodb"), env["TABLE_NAME"]),
-                           TokenCipher(stack.aws("kms"), env["KMS_KEY_ID"]))
 
 
 def test_install_signs_the_admin_in_to_the_settings_page(stack):

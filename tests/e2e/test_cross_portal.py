@@ -7,20 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.admin import install_and_connect, seeder_token
 from tests.support.workflows import Rep, drain, fortnox_invoices, portal_runs
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def victim(stack):
-    portal = install_and_connect(stack.running.gateway_url)
-    portal.hubspot_token = seeder_token(stack.running.hubspot_api_url, portal.portal_id)
-    try:
-        yield portal
-    finally:
-        portal.browser.close()
+def victim(other_portal):
+    return other_portal
 
 
 def card_fetch(stack, portal_id: str, path: str, body: dict | None = None, method: str = "POST") -> dict:

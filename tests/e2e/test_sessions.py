@@ -8,9 +8,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from hubnox.store.connections import ConnectionStore
-from hubnox.store.crypto import TokenCipher
-from hubnox.store.table import Table
 from sandbox.admin import (
     AdminBrowser,
     connect_url,
@@ -20,14 +17,9 @@ from sandbox.admin import (
     page_csrf,
 )
 from tests.e2e.test_card import fetch_card
+from tests.support.workflows import stored_connections
 
 pytestmark = pytest.mark.e2e
-
-
-def stored_connections(stack) -> ConnectionStore:
-    env = stack.environment
-    return ConnectionStore(Table(stack.aws("dynamodb"), env["TABLE_NAME"]),
-                           TokenCipher(stack.aws("kms"), env["KMS_KEY_ID"]))
 
 
 def test_an_attackers_login_link_in_a_victims_browser_signs_no_one_in(stack):

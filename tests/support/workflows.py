@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hubnox.store.connections import ConnectionStore
+from hubnox.store.crypto import TokenCipher
 from hubnox.store.runs import Run, RunStore
 from hubnox.store.table import Table
 
@@ -98,6 +100,11 @@ def tick(stack: Any) -> dict[str, Any]:
 
 def table(stack: Any) -> Table:
     return Table(stack.aws("dynamodb"), stack.environment["TABLE_NAME"])
+
+
+def stored_connections(stack: Any) -> ConnectionStore:
+    """The stack's connections as hubnox stores them, opened with the stack's tokens key."""
+    return ConnectionStore(table(stack), TokenCipher(stack.aws("kms"), stack.environment["KMS_KEY_ID"]))
 
 
 def portal_runs(stack: Any, portal_id: str) -> list[Run]:
