@@ -22,9 +22,6 @@ from hubnox.card import (
     CardActions,
     CardRequest,
     CardService,
-    invoice_status,
-    order_status,
-    payment_status,
 )
 from hubnox.config import get_settings
 from hubnox.errors import (
@@ -36,6 +33,7 @@ from hubnox.errors import (
 )
 from hubnox.fortnox.errors import FortnoxNotFoundError
 from hubnox.fortnox.models import FortnoxCustomer, Invoice, Order
+from hubnox.fortnox.statuses import invoice_status, order_status, payment_status
 from hubnox.hubspot import properties
 from hubnox.hubspot.models import CrmObject
 from hubnox.store.connections import FortnoxConnection, HubSpotConnection

@@ -34,10 +34,9 @@ Decisions, kept here:
 - **Fortnox link.** Fortnox's web app has no public deep links (its URLs carry a per-company id
   the API does not expose), so the card links to the web app itself (`FORTNOX_WEB_APP_URL`)
   next to the customer or document number.
-- **Statuses.** An invoice is `cancelled`, `paid` (booked, nothing left to pay), `sent`, `booked`
-  or `draft`, in that order; an order is `cancelled`, `invoiced`, `sent` or `draft`. In a
-  customer's invoice list the status speaks of payment: `draft`, `unpaid`, `overdue`, `paid`,
-  `cancelled`.
+- **Statuses.** A document's status is Fortnox's state in hubnox's words
+  (`hubnox.fortnox.statuses`): an invoice is `cancelled`, `paid`, `sent`, `booked` or `draft`, an
+  order `cancelled`, `invoiced`, `sent` or `draft`; a customer's invoice list speaks of payment.
 - **Replay.** The last run carries a signed Replay link when it failed; a queued, running or
   succeeded run needs none.
 - **Manual documents.** "Create invoice now" makes the document type the request names, else
@@ -71,6 +70,7 @@ from hubnox.errors import (
     UserFixableError,
 )
 from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
+from hubnox.fortnox.statuses import invoice_status, order_status, payment_status
 from hubnox.hubspot import properties
 from hubnox.hubspot.models import CrmObject
 from hubnox.ids import bounded_text, hubspot_id, hubspot_id_or_none
@@ -287,40 +287,6 @@ def _outcome(future: Future[Any]) -> Outcome:
         return Outcome(error=error)
     logger.exception("card call failed", exc_info=error)
     return Outcome(error=HubnoxError("Something went wrong inside hubnox; it has been logged.", code="INTERNAL"))
-
-
-# -- statuses ----------------------------------------------------------------------------------------
-
-
-def invoice_status(invoice: Invoice) -> str:
-    """An invoice's status on the deal card: cancelled, paid, sent, booked or draft."""
-    if invoice.cancelled:
-        return "cancelled"
-    if invoice.booked and invoice.balance is not None and invoice.balance == 0:
-        return "paid"
-    if invoice.sent:
-        return "sent"
-    return "booked" if invoice.booked else "draft"
-
-
-def order_status(order: Order) -> str:
-    """An order's status on the deal card: cancelled, invoiced, sent or draft."""
-    if order.cancelled:
-        return "cancelled"
-    if order.invoice_reference and order.invoice_reference not in ("0", ""):
-        return "invoiced"
-    return "sent" if order.sent else "draft"
-
-
-def payment_status(invoice: Invoice, today: date) -> str:
-    """An invoice's status in a customer's list: draft, unpaid, overdue, paid or cancelled."""
-    if invoice.cancelled:
-        return "cancelled"
-    if not invoice.booked:
-        return "draft"
-    if invoice.balance is None or invoice.balance == 0:
-        return "paid"
-    return "overdue" if invoice.due_date is not None and invoice.due_date < today else "unpaid"
 
 
 def _money(value: Decimal | None) -> str | None:

@@ -46,9 +46,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from hubnox import card
 from hubnox.errors import BadRequestError, HubnoxError, TransientError, UserFixableError
 from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
+from hubnox.fortnox.statuses import invoice_status, order_status
 from hubnox.hubspot import paths
 from hubnox.hubspot import properties as deal_properties
 from hubnox.hubspot.client import AssociationInput
@@ -648,8 +648,8 @@ def _customer_of(document: Invoice | Order, snapshot: DealSnapshot) -> CustomerR
 
 def _deal_values(made: MadeDocument) -> dict[str, Any]:
     """The deal's Fortnox properties after a successful run."""
-    status = (card.invoice_status(made.document) if isinstance(made.document, Invoice)
-              else card.order_status(made.document))
+    status = (invoice_status(made.document) if isinstance(made.document, Invoice)
+              else order_status(made.document))
     values: dict[str, Any] = {
         deal_properties.DOCUMENT_NUMBER: made.number,
         deal_properties.DOCUMENT_TYPE: made.kind.value,
