@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from hubnox.web.links import replay_url
-from hubnox.web.signing import Signer
+from hubnox.links import replay_url
+from hubnox.signing import Signer
 from sandbox.admin import AdminBrowser, connect_fortnox, install_hubnox, seeder_token
 from tests.support.workflows import Rep, callback, drain, enroll, fortnox_invoices, portal_runs
 

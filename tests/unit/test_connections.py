@@ -28,6 +28,7 @@ from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.ratelimit import LocalRateBudget
+from hubnox.signing import Signer
 from hubnox.store.connections import (
     ConnectionStore,
     FortnoxAlreadyConnected,
@@ -40,7 +41,6 @@ from hubnox.store.nonces import NonceStore
 from hubnox.store.sessions import SessionStore
 from hubnox.store.table import Table, create_table
 from hubnox.web.session import Session, login_link, read_session
-from hubnox.web.signing import Signer
 from sandbox.fortnox import FortnoxSimulator
 from sandbox.hubspot import HubSpotSimulator
 from tests.support.aws import TABLE, OneRequestAtATime, moto_clients

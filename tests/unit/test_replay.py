@@ -12,8 +12,8 @@ import pytest
 
 from hubnox.errors import TransientError
 from hubnox.jobs import submit, trigger_key
+from hubnox.links import replay_url
 from hubnox.store.table import run_key
-from hubnox.web.links import replay_url
 from tests.support.functions import SAMPLE_PORTAL, World, http_event, sample_event, world_on_moto
 
 

@@ -27,7 +27,9 @@ from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.hubspot.properties import APP_PROPERTIES
 from hubnox.jobs import Job
+from hubnox.links import verify_replay
 from hubnox.ratelimit import LocalRateBudget
+from hubnox.signing import Signer
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore
 from hubnox.store.runs import Run, RunStore
@@ -37,8 +39,6 @@ from hubnox.sync import runner as runner_module
 from hubnox.sync.reader import PropertiesToRead, read_deal
 from hubnox.sync.runner import JobRunner, backoff_seconds
 from hubnox.sync.settings import PortalSettings
-from hubnox.web.links import verify_replay
-from hubnox.web.signing import Signer
 from sandbox.fortnox import FortnoxSimulator
 from sandbox.hubspot import HubSpotSimulator
 from tests.support.aws import TABLE, OneRequestAtATime

@@ -26,6 +26,7 @@ from hubnox.http import build_http_client
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.ratelimit import LocalRateBudget
+from hubnox.signing import Signer
 from hubnox.store.sessions import SessionStore
 from hubnox.store.settings import SettingsStore
 from hubnox.store.table import Table, connection_key, create_table
@@ -33,7 +34,6 @@ from hubnox.sync.settings import PortalSettings
 from hubnox.web.http import register_error_handlers
 from hubnox.web.session import SESSION_COOKIE, SESSION_TTL_SECONDS
 from hubnox.web.settings_api import settings_api_router
-from hubnox.web.signing import Signer
 from sandbox.fortnox import FortnoxSimulator
 from sandbox.hubspot import HubSpotSimulator
 from tests.support.aws import TABLE

@@ -18,9 +18,9 @@ import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from hubnox.jobs import submit, trigger_key
+from hubnox.links import verify_replay
 from hubnox.sync.settings import PortalSettings
 from hubnox.web.http import register_error_handlers
-from hubnox.web.links import verify_replay
 from hubnox.web.session import SESSION_COOKIE, SESSION_TTL_SECONDS
 from hubnox.web.settings_api import (
     CHOICE_FIELDS,

@@ -3,6 +3,7 @@
 import pytest
 
 from hubnox.errors import UnauthorizedError
+from hubnox.signing import Signer
 from hubnox.web.session import (
     SESSION_COOKIE,
     check_csrf,
@@ -12,7 +13,6 @@ from hubnox.web.session import (
     read_session,
     start_session,
 )
-from hubnox.web.signing import Signer
 
 KEY = "k" * 32
 
@@ -156,7 +156,7 @@ def test_state_changes_need_the_csrf_secret_and_our_origin():
 def test_a_replay_link_names_its_run_and_portal_and_nothing_else():
     from urllib.parse import parse_qs, urlsplit
 
-    from hubnox.web.links import replay_url, verify_replay
+    from hubnox.links import replay_url, verify_replay
 
     clock = Clock()
     signer = Signer(KEY, clock=clock)

@@ -75,13 +75,13 @@ from hubnox.hubspot import properties
 from hubnox.hubspot.models import CrmObject
 from hubnox.ids import bounded_text, hubspot_id, hubspot_id_or_none
 from hubnox.jobs import DocumentType, ObjectType, trigger_key
+from hubnox.links import replay_url
 from hubnox.observability import logger
+from hubnox.signing import Signer
 from hubnox.store.connections import FortnoxConnection, HubSpotConnection
 from hubnox.store.deal_links import DealLink
 from hubnox.store.runs import Run, RunKind, RunTrigger
-from hubnox.web.links import replay_url
 from hubnox.web.session import login_link
-from hubnox.web.signing import Signer
 
 CARD_TTL_SECONDS = 60.0
 PARTIAL_TTL_SECONDS = 15.0

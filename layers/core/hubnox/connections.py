@@ -40,6 +40,7 @@ from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.models import HubSpotTokens
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.observability import logger
+from hubnox.signing import Signer
 from hubnox.store.connections import (
     ConnectionStore,
     FortnoxAlreadyConnected,
@@ -52,7 +53,6 @@ from hubnox.store.nonces import NonceStore
 from hubnox.store.sessions import SessionStore
 from hubnox.store.table import StaleVersion
 from hubnox.web.session import Session, claim_login, start_session
-from hubnox.web.signing import Signer
 
 HUBSPOT_SCOPES = (
     "oauth",

@@ -28,6 +28,7 @@ from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.models import Company, Contact, CrmObject
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.jobs import DocumentType, JobQueue, Submit, submit
+from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
 from hubnox.store.cursors import CursorStore
@@ -44,7 +45,6 @@ from hubnox.sync.customers import find_customer_number
 from hubnox.sync.runner import JobRunner
 from hubnox.sync.settings import migrate
 from hubnox.web.replay import ReplayPages
-from hubnox.web.signing import Signer
 from hubnox.workflows import WorkflowActions
 
 

@@ -54,7 +54,9 @@ from hubnox.hubspot import properties as deal_properties
 from hubnox.hubspot.client import AssociationInput
 from hubnox.hubspot.models import Company, Contact, CrmObject, Product, SearchPage, UploadedFile
 from hubnox.jobs import Job, trigger_key
+from hubnox.links import replay_url
 from hubnox.observability import logger
+from hubnox.signing import Signer
 from hubnox.store.deal_links import DealLink, DealLinkStore
 from hubnox.store.leases import LeaseStore
 from hubnox.store.runs import Run, RunStore
@@ -67,8 +69,6 @@ from hubnox.sync.notes import failure_note, success_note
 from hubnox.sync.reader import properties_to_read, read_deal, snapshot_of
 from hubnox.sync.settings import PortalSettings, migrate
 from hubnox.sync.totals import check_totals
-from hubnox.web.links import replay_url
-from hubnox.web.signing import Signer
 
 #: how many times SQS delivers a job before it moves it to the dead-letter queue: the jobs queue's
 #: `maxReceiveCount` in template.yaml (a test holds the two equal)

@@ -1,6 +1,6 @@
 """The Replay pages: what a signed Replay link shows, and the replay its form asks for.
 
-The token is signed over the run and its portal and expires (`hubnox.web.links`). A replay is a
+The token is signed over the run and its portal and expires (`hubnox.links`). A replay is a
 new run with trigger `replay` that points at the run it replays and keeps its kind, record,
 document type, print template and trigger key, so a replay of a run that made a document reports
 that document instead of making another. Each link replays once: the second POST of the same link
@@ -21,13 +21,13 @@ from aws_lambda_powertools.event_handler import Response
 from hubnox.errors import BadRequestError, ConnectionBrokenError, HubnoxError, NotFoundError, TransientError
 from hubnox.ids import is_run_id
 from hubnox.jobs import Submit
+from hubnox.links import REPLAY_TTL_SECONDS, verify_replay
 from hubnox.observability import logger
+from hubnox.signing import Signer
 from hubnox.store.connections import HubSpotStatus
 from hubnox.store.runs import Run
 from hubnox.web.http import message_page, page
-from hubnox.web.links import REPLAY_TTL_SECONDS, verify_replay
 from hubnox.web.render import render
-from hubnox.web.signing import Signer
 
 #: a used link stays used for as long as it could still be valid
 USED_LINK_TTL_SECONDS = REPLAY_TTL_SECONDS + 24 * 3600

@@ -27,7 +27,7 @@ from urllib.parse import urlencode, urlsplit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from hubnox.errors import UnauthorizedError
-from hubnox.web.signing import Signer
+from hubnox.signing import Signer
 
 SESSION_COOKIE = "hubnox_session"
 #: the browser secrets that bind HubSpot's OAuth callback to the browser that left for it

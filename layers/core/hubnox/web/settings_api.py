@@ -41,7 +41,9 @@ from hubnox.errors import BadRequestError, NotFoundError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Submit
+from hubnox.links import replay_url
 from hubnox.observability import logger
+from hubnox.signing import Signer
 from hubnox.store.portals import PortalDataStore
 from hubnox.store.runs import Run, RunStore
 from hubnox.store.sessions import SessionStore
@@ -61,9 +63,7 @@ from hubnox.sync.settings import (
     parse_settings,
 )
 from hubnox.web.http import body_text, json_object, json_response, json_value
-from hubnox.web.links import replay_url
 from hubnox.web.session import Session, check_csrf, cleared_session_cookie, read_session
-from hubnox.web.signing import Signer
 
 PREFIX = "/settings/api"
 #: object types whose properties the page maps, as the page names them -> HubSpot's

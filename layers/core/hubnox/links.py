@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 from hubnox.errors import UnauthorizedError
-from hubnox.web.signing import Signer
+from hubnox.signing import Signer
 
 REPLAY_TTL_SECONDS = 30 * 24 * 3600
 
