@@ -13,7 +13,8 @@ import pytest
 from hubnox.errors import ConnectionBrokenError, NotFoundError
 from hubnox.http import RetryPolicy, build_http_client
 from hubnox.hubspot import paths
-from hubnox.hubspot.client import HubSpotClient, MissingScopesError
+from hubnox.hubspot.client import HubSpotClient
+from hubnox.hubspot.errors import MissingScopesError
 from hubnox.hubspot.models import Owner
 from hubnox.ratelimit import LocalRateBudget
 from sandbox.hubspot import HubSpotSimulator

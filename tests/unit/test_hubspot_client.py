@@ -23,8 +23,8 @@ from hubnox.connections import StaticToken
 from hubnox.errors import BadRequestError, ConnectionBrokenError, NotFoundError, TransientError
 from hubnox.http import RetryPolicy, build_http_client
 from hubnox.hubspot import paths
-from hubnox.hubspot.client import AssociationInput, HubSpotClient
-from hubnox.hubspot.models import CrmObject, Deal, LineItem, parse_decimal
+from hubnox.hubspot.client import HubSpotClient
+from hubnox.hubspot.models import AssociationInput, CrmObject, Deal, LineItem, parse_decimal
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.ratelimit import LocalRateBudget
 from tests.support.fake_api import FakeApi, RecordingBudget

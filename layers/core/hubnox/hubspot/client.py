@@ -11,7 +11,6 @@ import json
 import mimetypes
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import PurePosixPath
@@ -22,9 +21,11 @@ import httpx
 from hubnox.errors import BadRequestError, ConnectionBrokenError, HubnoxError, NotFoundError, UserFixableError
 from hubnox.http import ApiCaller, ApiProfile, RateLimit, RetryPolicy, TokenSource, json_or_none
 from hubnox.hubspot import paths
+from hubnox.hubspot.errors import SYSTEM, MissingScopesError
 from hubnox.hubspot.models import (
     AccountDetails,
     AssociatedRecord,
+    AssociationInput,
     BatchError,
     BatchReadResult,
     CrmObject,
@@ -37,8 +38,6 @@ from hubnox.hubspot.models import (
 )
 from hubnox.observability import logger
 from hubnox.ratelimit import RateBudget
-
-SYSTEM = "HubSpot"
 
 #: HubSpot's limits for OAuth apps, per installing portal
 REQUESTS_PER_WINDOW = 110
@@ -62,31 +61,6 @@ SEARCH_FILTERS_MAX = 18
 NOTE_BODY_MAX = 65_536
 
 T = TypeVar("T", bound=CrmObject)
-
-
-class MissingScopesError(ConnectionBrokenError):
-    """HubSpot's 403 MISSING_SCOPES: the installation was not granted a scope the call needs.
-
-    `scopes` lists the scopes HubSpot named (any one of them would do). For hubnox's optional
-    scopes (`hubnox.connections.HUBSPOT_OPTIONAL_SCOPES`) callers fall back instead of failing.
-    """
-
-    def __init__(self, message: str, scopes: Sequence[str] = ()) -> None:
-        super().__init__(SYSTEM, message)
-        self.scopes = tuple(scopes)
-
-
-@dataclass(frozen=True)
-class AssociationInput:
-    """An association to write with a new record: the other record and the type id."""
-
-    to_id: str
-    type_id: int
-    category: str = "HUBSPOT_DEFINED"
-
-    def as_api(self) -> dict[str, Any]:
-        return {"to": {"id": str(self.to_id)},
-                "types": [{"associationCategory": self.category, "associationTypeId": self.type_id}]}
 
 
 class HubSpotClient:

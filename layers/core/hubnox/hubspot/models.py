@@ -8,6 +8,7 @@ float; a null or empty value is absent (None).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Self
@@ -329,6 +330,19 @@ class SearchPage(BaseModel):
     total: int
     results: list[CrmObject]
     next_after: str | None = None
+
+
+@dataclass(frozen=True)
+class AssociationInput:
+    """An association to write with a new record: the other record and the type id."""
+
+    to_id: str
+    type_id: int
+    category: str = "HUBSPOT_DEFINED"
+
+    def as_api(self) -> dict[str, Any]:
+        return {"to": {"id": str(self.to_id)},
+                "types": [{"associationCategory": self.category, "associationTypeId": self.type_id}]}
 
 
 class AssociatedRecord(BaseModel):

@@ -39,7 +39,7 @@ from typing import Any, Protocol, Self
 
 from hubnox.errors import NotFoundError
 from hubnox.hubspot import paths
-from hubnox.hubspot.client import MissingScopesError
+from hubnox.hubspot.errors import MissingScopesError
 from hubnox.hubspot.models import (
     AccountDetails,
     BatchReadResult,

@@ -51,8 +51,7 @@ from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.fortnox.statuses import invoice_status, order_status
 from hubnox.hubspot import paths
 from hubnox.hubspot import properties as deal_properties
-from hubnox.hubspot.client import AssociationInput
-from hubnox.hubspot.models import Company, Contact, CrmObject, Product, SearchPage, UploadedFile
+from hubnox.hubspot.models import AssociationInput, Company, Contact, CrmObject, Product, SearchPage, UploadedFile
 from hubnox.jobs import Job, trigger_key
 from hubnox.links import replay_url
 from hubnox.observability import logger
