@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hubnox.config import get_settings
 from hubnox.jobs import submit
 from hubnox.observability import logger, metrics, tracer
-from hubnox.store.runs import Run
+from hubnox.records import Run
 from hubnox.sync.poller import Poller, StageRule
 from hubnox.sync.settings import migrate
 from hubnox.wiring import Container

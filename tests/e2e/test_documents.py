@@ -14,7 +14,8 @@ import pytest
 
 from hubnox.config import Settings
 from hubnox.jobs import JobQueue, submit
-from hubnox.store.runs import Run, RunStore
+from hubnox.records import Run
+from hubnox.store.runs import RunStore
 from tests.support.workflows import CRM, Rep, drain, table
 
 pytestmark = pytest.mark.e2e

@@ -21,7 +21,8 @@ import boto3
 import pytest
 
 from hubnox.errors import TransientError
-from hubnox.store.connections import ConnectionStore, FortnoxCompanyTaken, FortnoxConnection
+from hubnox.records import FortnoxConnection
+from hubnox.store.connections import ConnectionStore, FortnoxCompanyTaken
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore

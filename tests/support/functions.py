@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from hubnox.config import Settings
 from hubnox.hubspot.signature import public_uri, signature_v3
 from hubnox.jobs import Job
-from hubnox.store.connections import FortnoxConnection, HubSpotConnection
+from hubnox.records import FortnoxConnection, HubSpotConnection
 from hubnox.store.table import create_table
 from hubnox.wiring import Container
 from sandbox.aws import Intrinsics

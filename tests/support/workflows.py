@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from hubnox.records import Run
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
-from hubnox.store.runs import Run, RunStore
+from hubnox.store.runs import RunStore
 from hubnox.store.table import Table
 
 CRM = "/crm/objects/2026-03"

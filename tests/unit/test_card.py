@@ -37,10 +37,8 @@ from hubnox.fortnox.statuses import invoice_status, order_status, payment_status
 from hubnox.hubspot import properties
 from hubnox.hubspot.models import CrmObject
 from hubnox.links import verify_replay
+from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, Run
 from hubnox.signing import Signer
-from hubnox.store.connections import FortnoxConnection, HubSpotConnection
-from hubnox.store.deal_links import DealLink
-from hubnox.store.runs import Run
 from sandbox.gateway import LocalFunction, functions_from_template, read_template
 from sandbox.hubspot_signing import signature_headers
 from tests.support.aws import REGION, TABLE

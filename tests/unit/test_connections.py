@@ -28,13 +28,9 @@ from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.ratelimit import LocalRateBudget
+from hubnox.records import FortnoxConnection
 from hubnox.signing import Signer
-from hubnox.store.connections import (
-    ConnectionStore,
-    FortnoxAlreadyConnected,
-    FortnoxCompanyTaken,
-    FortnoxConnection,
-)
+from hubnox.store.connections import ConnectionStore, FortnoxAlreadyConnected, FortnoxCompanyTaken
 from hubnox.store.crypto import TokenCipher
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore

@@ -12,10 +12,11 @@ import pytest
 
 from hubnox.errors import ConnectionBrokenError, TransientError
 from hubnox.hubspot.models import CrmObject
+from hubnox.records import Run
 from hubnox.store.cursors import CursorStore
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.nonces import NonceStore
-from hubnox.store.runs import Run, RunStore
+from hubnox.store.runs import RunStore
 from hubnox.sync.poller import CURSOR_NAME, FIRST_LOOKBACK_MS, OVERLAP_MS, SETTLE_SECONDS, Poller, StageRule
 from tests.sandbox.test_hubspot_support import CLIENT_ID, CLIENT_SECRET, install, simulator
 from tests.support.functions import Clock, sample_event, world_on_moto

@@ -29,10 +29,11 @@ from hubnox.hubspot.properties import APP_PROPERTIES
 from hubnox.jobs import Job
 from hubnox.links import verify_replay
 from hubnox.ratelimit import LocalRateBudget
+from hubnox.records import Run
 from hubnox.signing import Signer
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore
-from hubnox.store.runs import Run, RunStore
+from hubnox.store.runs import RunStore
 from hubnox.store.settings import SettingsStore
 from hubnox.store.table import Table, create_table
 from hubnox.sync import runner as runner_module

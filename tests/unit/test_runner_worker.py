@@ -10,7 +10,7 @@ import pytest
 
 from hubnox.errors import TransientError
 from hubnox.jobs import Job
-from hubnox.store.runs import Run
+from hubnox.records import Run
 from hubnox.sync.runner import MAX_ATTEMPTS, backoff_seconds
 from sandbox.gateway import read_template
 from tests.support.functions import REPO_ROOT, SAMPLE_PORTAL, sample_event, world_on_moto

@@ -13,7 +13,8 @@ import pytest
 from moto import mock_aws
 
 from hubnox.errors import TransientError
-from hubnox.store.connections import ConnectionStore, FortnoxConnection
+from hubnox.records import FortnoxConnection
+from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore

@@ -9,13 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from hubnox.store.connections import (
-    ConnectionStore,
-    FortnoxAlreadyConnected,
-    FortnoxCompanyTaken,
-    FortnoxConnection,
-    HubSpotConnection,
-)
+from hubnox.records import FortnoxConnection, HubSpotConnection
+from hubnox.store.connections import ConnectionStore, FortnoxAlreadyConnected, FortnoxCompanyTaken
 from hubnox.store.crypto import TokenCipher, TokenCipherError
 from hubnox.store.portals import PortalDataStore
 from hubnox.store.table import StaleVersion, Table, connection_key, create_table

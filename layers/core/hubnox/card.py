@@ -77,10 +77,8 @@ from hubnox.ids import bounded_text, hubspot_id, hubspot_id_or_none
 from hubnox.jobs import DocumentType, ObjectType, trigger_key
 from hubnox.links import replay_url
 from hubnox.observability import logger
+from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, Run, RunKind, RunTrigger
 from hubnox.signing import Signer
-from hubnox.store.connections import FortnoxConnection, HubSpotConnection
-from hubnox.store.deal_links import DealLink
-from hubnox.store.runs import Run, RunKind, RunTrigger
 from hubnox.web.session import login_link
 
 CARD_TTL_SECONDS = 60.0

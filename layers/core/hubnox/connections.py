@@ -40,14 +40,9 @@ from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.models import HubSpotTokens
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.observability import logger
+from hubnox.records import FortnoxConnection, HubSpotConnection
 from hubnox.signing import Signer
-from hubnox.store.connections import (
-    ConnectionStore,
-    FortnoxAlreadyConnected,
-    FortnoxCompanyTaken,
-    FortnoxConnection,
-    HubSpotConnection,
-)
+from hubnox.store.connections import ConnectionStore, FortnoxAlreadyConnected, FortnoxCompanyTaken
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
 from hubnox.store.sessions import SessionStore

@@ -20,7 +20,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from hubnox.store.runs import Run, RunKind, RunStore, RunTrigger
+from hubnox.records import Run, RunKind, RunTrigger
+from hubnox.store.runs import RunStore
 
 DocumentType = Literal["invoice", "order"]
 ObjectType = Literal["deal", "company", "contact"]

@@ -30,8 +30,7 @@ from hubnox.fortnox.models import Limits, PrintTemplate
 from hubnox.ids import callback_id, hubspot_id_or_none
 from hubnox.jobs import DocumentType, ObjectType, Submit, trigger_key
 from hubnox.observability import logger
-from hubnox.store.connections import FortnoxConnection, HubSpotConnection
-from hubnox.store.runs import Run, RunKind, RunTrigger
+from hubnox.records import FortnoxConnection, HubSpotConnection, Run, RunKind, RunTrigger
 from hubnox.web.http import json_object
 
 #: the input fields hubnox's action definitions declare (hubspot-app/), and the outputs it answers

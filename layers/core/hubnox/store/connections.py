@@ -17,11 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
 from hubnox.errors import TransientError, UserFixableError
+from hubnox.records import (
+    FortnoxConnection,
+    HubSpotConnection,
+    HubSpotStatus,
+    System,
+)
 from hubnox.store.crypto import TokenCipher, TokenCipherError
 from hubnox.store.table import (
     REGISTRY_PK,
@@ -35,52 +41,7 @@ from hubnox.store.table import (
     registry_key,
 )
 
-System = Literal["hubspot", "fortnox"]
-HubSpotStatus = Literal["active", "broken", "uninstalled"]
-FortnoxStatus = Literal["active", "broken"]
-FortnoxAuthMode = Literal["client_credentials", "authorization_code"]
-
 _SECRET_FIELDS = frozenset({"access_token", "refresh_token"})
-
-
-class HubSpotConnection(BaseModel):
-    """The app's installation in one HubSpot portal."""
-
-    model_config = ConfigDict(frozen=True)
-
-    portal_id: str
-    hub_domain: str = ""
-    access_token: SecretStr = SecretStr("")
-    refresh_token: SecretStr = SecretStr("")
-    #: epoch seconds after which the access token no longer works
-    access_expires_at: float = 0
-    scopes: tuple[str, ...] = ()
-    status: HubSpotStatus = "active"
-    installed_at: float
-    installed_by_user: str | None = None
-    broken_reason: str | None = None
-    #: token version, as stored; 0 for a connection not yet saved
-    version: int = 0
-
-
-class FortnoxConnection(BaseModel):
-    """The one Fortnox company a portal is connected to."""
-
-    model_config = ConfigDict(frozen=True)
-
-    portal_id: str
-    tenant_id: str
-    company_name: str = ""
-    auth_mode: FortnoxAuthMode
-    access_token: SecretStr = SecretStr("")
-    #: empty with client credentials, which have no refresh token
-    refresh_token: SecretStr = SecretStr("")
-    access_expires_at: float = 0
-    scopes: tuple[str, ...] = ()
-    status: FortnoxStatus = "active"
-    connected_at: float
-    broken_reason: str | None = None
-    version: int = 0
 
 
 class FortnoxAlreadyConnected(UserFixableError):

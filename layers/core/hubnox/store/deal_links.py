@@ -10,29 +10,9 @@ from __future__ import annotations
 
 import time
 
-from pydantic import BaseModel, ConfigDict
-
 from hubnox.errors import NotFoundError
+from hubnox.records import DealLink
 from hubnox.store.table import Clock, ConditionFailed, Item, Table, deal_link_key
-
-
-class DealLink(BaseModel):
-    """Which run claimed a deal for a trigger, and the document it recorded (once it has)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    portal_id: str
-    deal_id: str
-    trigger_key: str
-    run_id: str
-    claimed_at: float
-    document_type: str | None = None
-    document_number: str | None = None
-    documented_at: float | None = None
-
-    def claimed_by(self, run_id: str) -> bool:
-        """Whether `run_id` holds this claim."""
-        return self.run_id == run_id
 
 
 class DealLinkStore:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import secrets
 from contextlib import suppress
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from hubnox.errors import NotFoundError
+from hubnox.records import Run, RunKind, RunTrigger
 from hubnox.store.table import (
     RUN_PREFIX,
     Clock,
@@ -28,10 +27,6 @@ from hubnox.store.table import (
     ttl_at,
 )
 
-RunKind = Literal["create_document", "sync_customer", "sync_products"]
-RunTrigger = Literal["workflow", "poller", "card", "replay", "settings"]
-RunStatus = Literal["queued", "running", "succeeded", "failed"]
-
 RUN_RETENTION_SECONDS = 90 * 24 * 3600
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -41,36 +36,6 @@ def new_run_id(now: float) -> str:
     """A 26-character ULID for a run created at `now` (epoch seconds); later ids sort after."""
     value = (int(now * 1000) << 80) | secrets.randbits(80)
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
-
-
-class Run(BaseModel):
-    """One run as stored."""
-
-    model_config = ConfigDict(frozen=True)
-
-    run_id: str
-    portal_id: str
-    kind: RunKind
-    trigger: RunTrigger
-    object_type: str | None = None
-    object_id: str | None = None
-    document_type: str | None = None
-    #: the trigger rule the run acts for; a deal gets at most one document per rule
-    trigger_key: str | None = None
-    callback_id: str | None = None
-    #: the Fortnox print template the trigger asked for (None: the customer's default)
-    print_template: str | None = None
-    status: RunStatus = "queued"
-    #: reporting steps already done (e.g. note_id, pdf_file_id), so a retry does not repeat them
-    progress: dict[str, str] = Field(default_factory=dict)
-    attempts: int = 0
-    created_at: float
-    started_at: float | None = None
-    finished_at: float | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    result: dict[str, Any] = Field(default_factory=dict)
-    replay_of: str | None = None
 
 
 class RunStore:

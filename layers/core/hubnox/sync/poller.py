@@ -32,8 +32,7 @@ from hubnox.hubspot import paths
 from hubnox.hubspot.models import CrmObject
 from hubnox.jobs import DocumentType, trigger_key
 from hubnox.observability import logger
-from hubnox.store.deal_links import DealLink
-from hubnox.store.runs import Run
+from hubnox.records import DealLink, Run
 
 #: the cursor's name in the cursor store
 CURSOR_NAME = "deal-stages"

@@ -55,10 +55,11 @@ from hubnox.hubspot.models import AssociationInput, Company, Contact, CrmObject,
 from hubnox.jobs import Job, trigger_key
 from hubnox.links import replay_url
 from hubnox.observability import logger
+from hubnox.records import DealLink, Run
 from hubnox.signing import Signer
-from hubnox.store.deal_links import DealLink, DealLinkStore
+from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore
-from hubnox.store.runs import Run, RunStore
+from hubnox.store.runs import RunStore
 from hubnox.store.settings import SettingsStore
 from hubnox.sync.articles import ArticlePort, article_from_product, resolve_articles
 from hubnox.sync.customers import CustomerPort, resolve_customer, resolve_record_customer

@@ -23,9 +23,8 @@ from hubnox.ids import is_run_id
 from hubnox.jobs import Submit
 from hubnox.links import REPLAY_TTL_SECONDS, verify_replay
 from hubnox.observability import logger
+from hubnox.records import HubSpotStatus, Run
 from hubnox.signing import Signer
-from hubnox.store.connections import HubSpotStatus
-from hubnox.store.runs import Run
 from hubnox.web.http import message_page, page
 from hubnox.web.render import render
 

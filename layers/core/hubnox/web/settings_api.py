@@ -43,9 +43,10 @@ from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Submit
 from hubnox.links import replay_url
 from hubnox.observability import logger
+from hubnox.records import Run
 from hubnox.signing import Signer
 from hubnox.store.portals import PortalDataStore
-from hubnox.store.runs import Run, RunStore
+from hubnox.store.runs import RunStore
 from hubnox.store.sessions import SessionStore
 from hubnox.store.settings import PortalGone, SettingsStore, StaleVersion
 from hubnox.sync.settings import (

@@ -1,0 +1,117 @@
+"""The records hubnox keeps about its work and its installations: runs, deal links and connections.
+
+Plain values: `hubnox.store` reads and writes them in DynamoDB; the sync logic and the services
+take them through their ports, never the store itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+# -- runs ----------------------------------------------------------------------------------------
+
+RunKind = Literal["create_document", "sync_customer", "sync_products"]
+RunTrigger = Literal["workflow", "poller", "card", "replay", "settings"]
+RunStatus = Literal["queued", "running", "succeeded", "failed"]
+
+
+class Run(BaseModel):
+    """One run as stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    portal_id: str
+    kind: RunKind
+    trigger: RunTrigger
+    object_type: str | None = None
+    object_id: str | None = None
+    document_type: str | None = None
+    #: the trigger rule the run acts for; a deal gets at most one document per rule
+    trigger_key: str | None = None
+    callback_id: str | None = None
+    #: the Fortnox print template the trigger asked for (None: the customer's default)
+    print_template: str | None = None
+    status: RunStatus = "queued"
+    #: reporting steps already done (e.g. note_id, pdf_file_id), so a retry does not repeat them
+    progress: dict[str, str] = Field(default_factory=dict)
+    attempts: int = 0
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    result: dict[str, Any] = Field(default_factory=dict)
+    replay_of: str | None = None
+
+
+# -- deal links ----------------------------------------------------------------------------------
+
+
+class DealLink(BaseModel):
+    """Which run claimed a deal for a trigger, and the document it recorded (once it has)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    portal_id: str
+    deal_id: str
+    trigger_key: str
+    run_id: str
+    claimed_at: float
+    document_type: str | None = None
+    document_number: str | None = None
+    documented_at: float | None = None
+
+    def claimed_by(self, run_id: str) -> bool:
+        """Whether `run_id` holds this claim."""
+        return self.run_id == run_id
+
+
+# -- connections ---------------------------------------------------------------------------------
+
+System = Literal["hubspot", "fortnox"]
+HubSpotStatus = Literal["active", "broken", "uninstalled"]
+FortnoxStatus = Literal["active", "broken"]
+FortnoxAuthMode = Literal["client_credentials", "authorization_code"]
+
+
+class HubSpotConnection(BaseModel):
+    """The app's installation in one HubSpot portal."""
+
+    model_config = ConfigDict(frozen=True)
+
+    portal_id: str
+    hub_domain: str = ""
+    access_token: SecretStr = SecretStr("")
+    refresh_token: SecretStr = SecretStr("")
+    #: epoch seconds after which the access token no longer works
+    access_expires_at: float = 0
+    scopes: tuple[str, ...] = ()
+    status: HubSpotStatus = "active"
+    installed_at: float
+    installed_by_user: str | None = None
+    broken_reason: str | None = None
+    #: token version, as stored; 0 for a connection not yet saved
+    version: int = 0
+
+
+class FortnoxConnection(BaseModel):
+    """The one Fortnox company a portal is connected to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    portal_id: str
+    tenant_id: str
+    company_name: str = ""
+    auth_mode: FortnoxAuthMode
+    access_token: SecretStr = SecretStr("")
+    #: empty with client credentials, which have no refresh token
+    refresh_token: SecretStr = SecretStr("")
+    access_expires_at: float = 0
+    scopes: tuple[str, ...] = ()
+    status: FortnoxStatus = "active"
+    connected_at: float
+    broken_reason: str | None = None
+    version: int = 0
