@@ -40,6 +40,7 @@ from hubnox.sync import runner as runner_module
 from hubnox.sync.reader import PropertiesToRead, read_deal
 from hubnox.sync.runner import JobRunner, backoff_seconds
 from hubnox.sync.settings import PortalSettings
+from hubnox.web.render import render
 from sandbox.fortnox import FortnoxSimulator
 from sandbox.hubspot import HubSpotSimulator
 from tests.support.aws import TABLE, OneRequestAtATime
@@ -140,7 +141,7 @@ class World:
         self.runner = JobRunner(hubspot=lambda portal: self.hubspot,
                                 fortnox=lambda portal: self.fortnox_factory(portal), runs=self.runs,
                                 deal_links=self.links, settings=self.settings, leases=self.leases,
-                                signer=self.signer, public_base=PUBLIC_BASE, clock=self.clock,
+                                notes=render, signer=self.signer, public_base=PUBLIC_BASE, clock=self.clock,
                                 sleep=sleep or self.clock.sleep)
 
     def _hubspot_token(self, client_id: str = "hubnox-hubspot", scopes: tuple[str, ...] = HUBSPOT_SCOPES) -> str:

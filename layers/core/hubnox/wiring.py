@@ -44,6 +44,7 @@ from hubnox.store.table import BOTO_CONFIG, Table
 from hubnox.sync.customers import find_customer_number
 from hubnox.sync.runner import JobRunner
 from hubnox.sync.settings import migrate
+from hubnox.web.render import render
 from hubnox.web.replay import ReplayPages
 from hubnox.workflows import WorkflowActions
 
@@ -286,6 +287,7 @@ class Container:
             deal_links=self.deal_links,
             settings=self.portal_settings,
             leases=self.leases,
+            notes=render,
             signer=self.signer,
             public_base=self.settings.public_base,
             clock=self.clock,

@@ -17,35 +17,22 @@ the placeholder article (the only place the deal's `amount` is ever invoiced, an
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from hubnox.errors import UserFixableError
 from hubnox.fortnox.models import Article, Limits
 from hubnox.hubspot.models import LineItem, Product
 from hubnox.ids import ARTICLE_NUMBER_PATTERN
 from hubnox.sync.model import ArticleDraft, ArticlePlan, DealSnapshot, PlannedLine, SyncWarning, fortnox_text
+from hubnox.sync.ports import FortnoxArticles
 from hubnox.sync.settings import ArticlePolicy, PortalSettings
 
 #: the description of a placeholder article hubnox creates
 PLACEHOLDER_DESCRIPTION = "Line item from HubSpot"
 
 
-class ArticlePort(Protocol):
-    """The Fortnox article calls the resolution needs (`hubnox.fortnox.client.FortnoxClient`)."""
-
-    def get_article(self, article_number: str) -> Article | None: ...
-
-    def find_articles(self, article_numbers: Collection[str]) -> dict[str, Article | None]: ...
-
-    def create_article(self, article: Article) -> Article: ...
-
-    def set_price(self, price_list: str, article_number: str, price: Decimal,
-                  from_quantity: Decimal = ..., *, new_article: bool = ...) -> Any: ...
-
-
-def resolve_articles(snapshot: DealSnapshot, settings: PortalSettings, fortnox: ArticlePort) -> ArticlePlan:
+def resolve_articles(snapshot: DealSnapshot, settings: PortalSettings, fortnox: FortnoxArticles) -> ArticlePlan:
     """The article for every line item, in the deal's order, after applying the article policy.
 
     Raises `UserFixableError` when the policy is `skip` and articles are missing, when lines
@@ -74,7 +61,7 @@ def resolve_articles(snapshot: DealSnapshot, settings: PortalSettings, fortnox: 
 class _Planner:
     """Builds the plan; creates the articles the policy asks for, each once."""
 
-    def __init__(self, snapshot: DealSnapshot, settings: PortalSettings, fortnox: ArticlePort,
+    def __init__(self, snapshot: DealSnapshot, settings: PortalSettings, fortnox: FortnoxArticles,
                  found: dict[str, Article | None]) -> None:
         self.snapshot = snapshot
         self.settings = settings
@@ -146,7 +133,7 @@ class _Planner:
                            warnings=self.warnings)
 
 
-def _deal_amount_plan(snapshot: DealSnapshot, settings: PortalSettings, fortnox: ArticlePort) -> ArticlePlan:
+def _deal_amount_plan(snapshot: DealSnapshot, settings: PortalSettings, fortnox: FortnoxArticles) -> ArticlePlan:
     deal = snapshot.deal
     if settings.no_line_items == "fail":
         raise UserFixableError(

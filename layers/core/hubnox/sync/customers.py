@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from hubnox.errors import UserFixableError
 from hubnox.fortnox.models import DefaultDeliveryTypes, DefaultTemplates, FortnoxCustomer
@@ -34,20 +34,8 @@ from hubnox.sync.model import (
     SyncWarning,
     fortnox_text,
 )
+from hubnox.sync.ports import FortnoxCustomers
 from hubnox.sync.settings import MATCH_FIELDS, PortalSettings
-
-
-class CustomerPort(Protocol):
-    """The Fortnox customer calls the resolution needs (`hubnox.fortnox.client.FortnoxClient`)."""
-
-    def find_customers(self, **search: str) -> list[FortnoxCustomer]: ...
-
-    def get_customer(self, customer_number: str) -> FortnoxCustomer: ...
-
-    def create_customer(self, customer: FortnoxCustomer) -> FortnoxCustomer: ...
-
-    def update_customer(self, customer_number: str, customer: FortnoxCustomer) -> FortnoxCustomer: ...
-
 
 #: Fortnox field name -> FortnoxCustomer attribute
 _ATTRIBUTES: dict[str, str] = {
@@ -75,7 +63,7 @@ COUNTRY_CODES: dict[str, str] = {
 RecordKind = Literal["company", "contact"]
 
 
-def resolve_customer(snapshot: DealSnapshot, settings: PortalSettings, fortnox: CustomerPort) -> CustomerResolution:
+def resolve_customer(snapshot: DealSnapshot, settings: PortalSettings, fortnox: FortnoxCustomers) -> CustomerResolution:
     """The Fortnox customer for the deal: its company's, else its first contact's.
 
     Raises `UserFixableError` when the deal has neither, when a needed value is missing or
@@ -94,7 +82,7 @@ def resolve_customer(snapshot: DealSnapshot, settings: PortalSettings, fortnox: 
     )
 
 
-def resolve_record_customer(record: Company | Contact, settings: PortalSettings, fortnox: CustomerPort, *,
+def resolve_record_customer(record: Company | Contact, settings: PortalSettings, fortnox: FortnoxCustomers, *,
                             reference_contact: Contact | None = None) -> CustomerResolution:
     """The Fortnox customer for one HubSpot company or contact: linked, matched, updated or created.
 
@@ -119,7 +107,7 @@ def resolve_record_customer(record: Company | Contact, settings: PortalSettings,
     )
 
 
-def find_customer_number(record: Company | Contact, settings: PortalSettings, fortnox: CustomerPort) -> str | None:
+def find_customer_number(record: Company | Contact, settings: PortalSettings, fortnox: FortnoxCustomers) -> str | None:
     """The number of the Fortnox customer a company or contact matches by the portal's rules, without
     creating or changing anything: the customer-number property, the linked number, then the match
     rule. None when nothing matches or the record lacks the value the rule needs; several matches
@@ -276,7 +264,7 @@ def _defaults(kind: RecordKind, settings: PortalSettings) -> dict[str, Any]:
 
 
 def _find_existing(record: Company | Contact, kind: RecordKind, draft: CustomerDraft, settings: PortalSettings,
-                   fortnox: CustomerPort, warnings: list[SyncWarning]) -> FortnoxCustomer | None:
+                   fortnox: FortnoxCustomers, warnings: list[SyncWarning]) -> FortnoxCustomer | None:
     numbers = settings.customer_number
     if numbers.source == "hubspot_property":
         number = draft.customer.customer_number or ""
@@ -292,7 +280,7 @@ def _find_existing(record: Company | Contact, kind: RecordKind, draft: CustomerD
     return _match_by_rule(record, kind, settings, fortnox, warnings)
 
 
-def _match_by_rule(record: Company | Contact, kind: RecordKind, settings: PortalSettings, fortnox: CustomerPort,
+def _match_by_rule(record: Company | Contact, kind: RecordKind, settings: PortalSettings, fortnox: FortnoxCustomers,
                    warnings: list[SyncWarning]) -> FortnoxCustomer | None:
     rule = settings.company_match if kind == "company" else settings.contact_match
     if rule is None:
@@ -327,7 +315,7 @@ def _one(found: Sequence[FortnoxCustomer], what: str) -> FortnoxCustomer | None:
 
 
 def _maybe_update(existing: FortnoxCustomer, draft: CustomerDraft, settings: PortalSettings,
-                  fortnox: CustomerPort) -> tuple[FortnoxCustomer, list[str]]:
+                  fortnox: FortnoxCustomers) -> tuple[FortnoxCustomer, list[str]]:
     if not settings.update_matched_customers:
         return existing, []
     number = existing.customer_number or ""

@@ -1,8 +1,9 @@
 """The notes hubnox writes on a deal: what was made, or what went wrong and how to fix it.
 
-Both are HubSpot note bodies (`hs_note_body`) rendered from `web/templates/notes/`, autoescaped,
-using only the tags HubSpot keeps in notes: <p> <br> <strong> <em> <a> <ul> <li>. Long lists are
-shortened so a note stays well under HubSpot's 65,536 characters.
+Both are HubSpot note bodies (`hs_note_body`) rendered by the injected `NoteRenderer` (the worker
+passes `hubnox.web.render.render`, over `web/templates/notes/`), autoescaped, using only the tags
+HubSpot keeps in notes: <p> <br> <strong> <em> <a> <ul> <li>. Long lists are shortened so a note
+stays well under HubSpot's 65,536 characters.
 
 Fortnox publishes no deep-link form for its web app; `FORTNOX_DOCUMENT_PATHS` holds the one
 hubnox uses, in one place to correct.
@@ -19,7 +20,7 @@ from hubnox.errors import ConnectionBrokenError, HubnoxError, TransientError
 from hubnox.fortnox.errors import FortnoxError
 from hubnox.fortnox.models import Invoice, Order
 from hubnox.sync.model import CustomerResolution, SyncWarning, TotalsDifference
-from hubnox.web.render import render
+from hubnox.sync.ports import NoteRenderer
 
 FORTNOX_APP_URL = "https://apps.fortnox.se"
 #: the Fortnox web app's page for one document, relative to `FORTNOX_APP_URL`
@@ -51,7 +52,7 @@ def money(value: Decimal | None, currency: str) -> str:
     return f"{sign}{abs(value):,.2f} {currency}"
 
 
-def success_note(*, document: Invoice | Order, customer: CustomerResolution,
+def success_note(render: NoteRenderer, *, document: Invoice | Order, customer: CustomerResolution,
                  warnings: Sequence[SyncWarning] = (), differences: Sequence[TotalsDifference] = (),
                  document_url: str | None = None, pdf_attached: bool = True, already_existed: bool = False) -> str:
     """The note for a deal that became (or already had) a Fortnox document: type and number,
@@ -73,12 +74,12 @@ def success_note(*, document: Invoice | Order, customer: CustomerResolution,
         "document_url": document_url or fortnox_document_url(kind, number),
         "pdf_attached": pdf_attached,
     }
-    return _fitted("notes/success.html", context, differences=[d.explanation for d in differences],
+    return _fitted(render, "notes/success.html", context, differences=[d.explanation for d in differences],
                    warnings=_unique(warning.message for warning in warnings))
 
 
-def failure_note(*, error: BaseException, replay_url: str, document_type: str | None = "invoice",
-                 action: str | None = None, run_id: str | None = None,
+def failure_note(render: NoteRenderer, *, error: BaseException, replay_url: str,
+                 document_type: str | None = "invoice", action: str | None = None, run_id: str | None = None,
                  warnings: Sequence[SyncWarning] = ()) -> str:
     """The note for a failed run: what went wrong in plain words, Fortnox's code and message
     quoted (with hubnox's explanation of known codes), how to fix it, and the Replay link.
@@ -94,7 +95,7 @@ def failure_note(*, error: BaseException, replay_url: str, document_type: str | 
         "meaning": fortnox.explanation.meaning if fortnox and fortnox.explanation else None,
         "replay_url": replay_url, "run_id": run_id,
     }
-    return _fitted("notes/failure.html", context, warnings=_unique(w.message for w in warnings))
+    return _fitted(render, "notes/failure.html", context, warnings=_unique(w.message for w in warnings))
 
 
 def _default_action(document_type: str | None) -> str:
@@ -121,7 +122,7 @@ def _explain(error: BaseException) -> tuple[str, str]:
             "Replay the run; if it fails again, report it to whoever runs hubnox, with the run id.")
 
 
-def _fitted(template: str, context: Mapping[str, object], **lists: list[str]) -> str:
+def _fitted(render: NoteRenderer, template: str, context: Mapping[str, object], **lists: list[str]) -> str:
     """The rendered note, lists shortened until it fits HubSpot's note body."""
     limit = MAX_LIST_ITEMS
     while True:

@@ -22,17 +22,17 @@ per second.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
 
 from hubnox.errors import HubnoxError
 from hubnox.hubspot import paths
 from hubnox.hubspot.models import CrmObject
 from hubnox.jobs import DocumentType, trigger_key
 from hubnox.observability import logger
-from hubnox.records import DealLink, Run
+from hubnox.records import Run
+from hubnox.sync.ports import Cursors, DealLinks, HubSpotReads, NonceClaims, RunHistory
 
 #: the cursor's name in the cursor store
 CURSOR_NAME = "deal-stages"
@@ -62,34 +62,6 @@ class StageRule:
     @property
     def trigger_key(self) -> str:
         return trigger_key(f"stage:{self.stage_id}", self.document_type)
-
-
-class DealSearch(Protocol):
-    """What the poller needs of a portal's HubSpot client: a paged search (`HubSpotClient.iter_search`)."""
-
-    def iter_search(self, object_type: str, filter_groups: Sequence[Mapping[str, Any]],
-                    properties: Sequence[str], sorts: Sequence[Mapping[str, str] | str] = (), *,
-                    page_size: int = ..., model: type[CrmObject] = ...) -> Iterator[CrmObject]: ...
-
-
-class Cursors(Protocol):
-    def get(self, portal_id: str, name: str) -> str | None: ...
-
-    def put(self, portal_id: str, name: str, value: str) -> None: ...
-
-
-class Claims(Protocol):
-    def claim(self, kind: str, value: str, ttl_seconds: float) -> bool: ...
-
-    def release(self, kind: str, value: str) -> None: ...
-
-
-class DealLinks(Protocol):
-    def get(self, portal_id: str, deal_id: str, trigger_key: str) -> DealLink | None: ...
-
-
-class Runs(Protocol):
-    def latest_for_object(self, portal_id: str, object_type: str, object_id: str) -> Run | None: ...
 
 
 #: submits the create_document job for one deal and rule of a portal; answers the queued run
@@ -136,11 +108,11 @@ class Poller:
         *,
         portals: Callable[[], Iterable[str]],
         rules_for: Callable[[str], Sequence[StageRule]],
-        search_for: Callable[[str], DealSearch],
+        search_for: Callable[[str], HubSpotReads],
         cursors: Cursors,
-        claims: Claims,
+        claims: NonceClaims,
         deal_links: DealLinks,
-        runs: Runs,
+        runs: RunHistory,
         enqueue: Enqueue,
         clock: Callable[[], float],
     ) -> None:

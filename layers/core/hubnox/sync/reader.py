@@ -35,14 +35,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 from hubnox.errors import NotFoundError
 from hubnox.hubspot import paths
 from hubnox.hubspot.errors import MissingScopesError
 from hubnox.hubspot.models import (
-    AccountDetails,
-    BatchReadResult,
     Company,
     Contact,
     CrmObject,
@@ -50,32 +48,16 @@ from hubnox.hubspot.models import (
     LineItem,
     Owner,
     Product,
-    TaxRate,
     association_key,
 )
 from hubnox.sync.model import DealSnapshot, SyncWarning
+from hubnox.sync.ports import HubSpotReads
 from hubnox.sync.settings import PortalSettings
 
 #: the association type name HubSpot gives the deal's primary company (type id 5) in a deal read
 PRIMARY_COMPANY_TYPE = "deal_to_company"
 #: the line-item property HubSpot orders a deal's or quote's line items by
 POSITION_PROPERTY = "hs_position_on_quote"
-
-
-class HubSpotReader(Protocol):
-    """What reading a deal needs of the HubSpot client."""
-
-    def get_object(self, object_type: str, object_id: str, properties: Sequence[str] = (),
-                   associations: Sequence[str] = (), *, model: Any = ...) -> Any: ...
-
-    def batch_read(self, object_type: str, ids: Sequence[str], properties: Sequence[str], *,
-                   model: type[CrmObject] = ...) -> BatchReadResult: ...
-
-    def account_details(self) -> AccountDetails: ...
-
-    def tax_rates(self) -> list[TaxRate]: ...
-
-    def owner(self, owner_id: str, *, archived: bool = False) -> Owner: ...
 
 
 class DealRecord(Deal):
@@ -134,7 +116,7 @@ def _with(base: Sequence[str], extra: Sequence[str]) -> list[str]:
     return list(dict.fromkeys([*base, *(name for name in extra if name)]))
 
 
-def read_deal(hubspot: HubSpotReader, deal_id: str, wanted: PropertiesToRead = PropertiesToRead()) -> DealReading:
+def read_deal(hubspot: HubSpotReads, deal_id: str, wanted: PropertiesToRead = PropertiesToRead()) -> DealReading:
     """The deal, its line items (and products where a SKU is missing, and the tax rates they name),
     its owner's name and its customer's company or contacts, in at most seven requests for up to
     100 line items.
@@ -175,7 +157,7 @@ def _contacts_to_read(deal: Deal, has_company: bool, wanted: PropertiesToRead) -
     return deal.contact_ids[:1] if wanted.reference_contact else []
 
 
-def _line_items(hubspot: HubSpotReader, deal: Deal, wanted: PropertiesToRead, warnings: list[SyncWarning]
+def _line_items(hubspot: HubSpotReads, deal: Deal, wanted: PropertiesToRead, warnings: list[SyncWarning]
                 ) -> list[LineItem]:
     if not deal.line_item_ids:
         return []
@@ -200,7 +182,7 @@ def _position(item: CrmObject) -> tuple[int, float, int, str]:
     return (0 if position is not None else 1, place, numeric, item.id)
 
 
-def _products(hubspot: HubSpotReader, line_items: Sequence[LineItem]) -> dict[str, Product]:
+def _products(hubspot: HubSpotReads, line_items: Sequence[LineItem]) -> dict[str, Product]:
     wanted = [item.product_id for item in line_items if not item.sku and item.product_id]
     if not wanted:
         return {}
@@ -208,7 +190,7 @@ def _products(hubspot: HubSpotReader, line_items: Sequence[LineItem]) -> dict[st
     return {record.id: record for record in result.found}  # type: ignore[misc]
 
 
-def _tax_rates(hubspot: HubSpotReader, line_items: Sequence[LineItem], warnings: list[SyncWarning],
+def _tax_rates(hubspot: HubSpotReads, line_items: Sequence[LineItem], warnings: list[SyncWarning],
                ) -> dict[str, Decimal]:
     """The percentage of every rate in the portal's library, read only when a line item names one."""
     if not any(item.tax_rate_group_id for item in line_items):
@@ -225,7 +207,7 @@ def _tax_rates(hubspot: HubSpotReader, line_items: Sequence[LineItem], warnings:
     return {rate.id: rate.percentage_rate for rate in library}
 
 
-def _owner_name(hubspot: HubSpotReader, deal: Deal, warnings: list[SyncWarning]) -> str | None:
+def _owner_name(hubspot: HubSpotReads, deal: Deal, warnings: list[SyncWarning]) -> str | None:
     """The deal owner's name for our reference, looked for among archived owners when not active."""
     if deal.owner_id is None:
         return None
@@ -247,7 +229,7 @@ def _owner_name(hubspot: HubSpotReader, deal: Deal, warnings: list[SyncWarning])
     return owner.full_name or owner.email
 
 
-def _owner(hubspot: HubSpotReader, owner_id: str) -> Owner | None:
+def _owner(hubspot: HubSpotReads, owner_id: str) -> Owner | None:
     for archived in (False, True):
         try:
             return hubspot.owner(owner_id, archived=archived)
@@ -275,7 +257,7 @@ def properties_to_read(settings: PortalSettings) -> PropertiesToRead:
                             owner=settings.deal_fields.our_reference is None)
 
 
-def snapshot_of(hubspot: HubSpotReader, reading: DealReading) -> DealSnapshot:
+def snapshot_of(hubspot: HubSpotReads, reading: DealReading) -> DealSnapshot:
     """The deal as the sync logic takes it; the portal's currency is asked for only when the deal
     names none."""
     currency = reading.deal.currency

@@ -44,28 +44,25 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from hubnox.errors import BadRequestError, HubnoxError, TransientError, UserFixableError
 from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.fortnox.statuses import invoice_status, order_status
 from hubnox.hubspot import paths
 from hubnox.hubspot import properties as deal_properties
-from hubnox.hubspot.models import AssociationInput, Company, Contact, CrmObject, Product, SearchPage, UploadedFile
+from hubnox.hubspot.models import AssociationInput, Company, Contact, Product
 from hubnox.jobs import Job, trigger_key
 from hubnox.links import replay_url
 from hubnox.observability import logger
 from hubnox.records import DealLink, Run
 from hubnox.signing import Signer
-from hubnox.store.deal_links import DealLinkStore
-from hubnox.store.leases import LeaseStore
-from hubnox.store.runs import RunStore
-from hubnox.store.settings import SettingsStore
-from hubnox.sync.articles import ArticlePort, article_from_product, resolve_articles
-from hubnox.sync.customers import CustomerPort, resolve_customer, resolve_record_customer
+from hubnox.sync.articles import article_from_product, resolve_articles
+from hubnox.sync.customers import resolve_customer, resolve_record_customer
 from hubnox.sync.documents import build_document
 from hubnox.sync.model import CustomerResolution, DealSnapshot, DocumentDraft, SyncWarning, TotalsDifference
 from hubnox.sync.notes import failure_note, success_note
+from hubnox.sync.ports import DealLinks, Fortnox, HubSpot, HubSpotReads, Leases, NoteRenderer, RunLog, SettingsSource
 from hubnox.sync.reader import properties_to_read, read_deal, snapshot_of
 from hubnox.sync.settings import PortalSettings, migrate
 from hubnox.sync.totals import check_totals
@@ -113,57 +110,6 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> int:
     return int(min(SQS_MAX_VISIBILITY_SECONDS, max(wait, math.ceil(retry_after or 0))))
 
 
-# -- ports -----------------------------------------------------------------------------------------
-
-
-class HubSpotPort(Protocol):
-    """The HubSpot calls the runner makes (`hubnox.hubspot.client.HubSpotClient`)."""
-
-    def get_object(self, object_type: str, object_id: str, properties: Sequence[str] = (),
-                   associations: Sequence[str] = (), *, model: Any = ...) -> Any: ...
-
-    def batch_read(self, object_type: str, ids: Sequence[str], properties: Sequence[str], *,
-                   model: Any = ...) -> Any: ...
-
-    def account_details(self) -> Any: ...
-
-    def tax_rates(self) -> Any: ...
-
-    def owner(self, owner_id: str, *, archived: bool = False) -> Any: ...
-
-    def search(self, object_type: str, filter_groups: Sequence[Mapping[str, Any]], properties: Sequence[str],
-               sorts: Sequence[Mapping[str, str] | str] = (), limit: int = 100, after: str | None = None, *,
-               model: Any = ...) -> SearchPage: ...
-
-    def update(self, object_type: str, object_id: str, properties: Mapping[str, Any]) -> CrmObject: ...
-
-    def create(self, object_type: str, properties: Mapping[str, Any],
-               associations: Sequence[AssociationInput] = ()) -> CrmObject: ...
-
-    def create_note(self, deal_id: str, body_html: str, attachment_ids: Sequence[str] = ()) -> CrmObject: ...
-
-    def upload_file(self, content: bytes, file_name: str, folder_path: str, access: str = "PRIVATE",
-                    ) -> UploadedFile: ...
-
-    def complete_callback(self, callback_id: str, output_fields: Mapping[str, Any]) -> None: ...
-
-
-class FortnoxPort(CustomerPort, ArticlePort, Protocol):
-    """The Fortnox calls the runner and the sync steps make (`hubnox.fortnox.client.FortnoxClient`)."""
-
-    def find_documents_by_external_reference(self, kind: DocumentKind | str, deal_id: str) -> Any: ...
-
-    def create_invoice(self, invoice: Invoice) -> Invoice: ...
-
-    def create_order(self, order: Order) -> Order: ...
-
-    def get_invoice(self, document_number: str) -> Invoice: ...
-
-    def get_order(self, document_number: str) -> Order: ...
-
-    def preview_pdf(self, kind: DocumentKind | str, document_number: str) -> bytes: ...
-
-
 # -- values ----------------------------------------------------------------------------------------
 
 
@@ -197,26 +143,26 @@ class _Attempt:
     job: Job
     attempt: int
     max_attempts: int
-    hubspot_factory: Callable[[str], HubSpotPort]
-    fortnox_factory: Callable[[str], FortnoxPort]
+    hubspot_factory: Callable[[str], HubSpot]
+    fortnox_factory: Callable[[str], Fortnox]
     settings: PortalSettings | None = None
     #: reporting steps done by earlier tries of the run (see `JobRunner._once`)
     progress: dict[str, str] = field(default_factory=dict)
-    _hubspot: HubSpotPort | None = None
-    _fortnox: FortnoxPort | None = None
+    _hubspot: HubSpot | None = None
+    _fortnox: Fortnox | None = None
 
     @property
     def portal_id(self) -> str:
         return self.job.portal_id
 
     @property
-    def hubspot(self) -> HubSpotPort:
+    def hubspot(self) -> HubSpot:
         if self._hubspot is None:
             self._hubspot = self.hubspot_factory(self.portal_id)
         return self._hubspot
 
     @property
-    def fortnox(self) -> FortnoxPort:
+    def fortnox(self) -> Fortnox:
         if self._fortnox is None:
             self._fortnox = self.fortnox_factory(self.portal_id)
         return self._fortnox
@@ -229,7 +175,7 @@ class _Attempt:
 class _Lease:
     """The deal lease as one run holds it; `reserve` keeps it for this run after the block."""
 
-    def __init__(self, leases: LeaseStore, name: str, owner: str, run_id: str) -> None:
+    def __init__(self, leases: Leases, name: str, owner: str, run_id: str) -> None:
         self.leases, self.name, self.owner, self.run_id = leases, name, owner, run_id
         self.reserved = False
 
@@ -248,12 +194,13 @@ class JobRunner:
     def __init__(
         self,
         *,
-        hubspot: Callable[[str], HubSpotPort],
-        fortnox: Callable[[str], FortnoxPort],
-        runs: RunStore,
-        deal_links: DealLinkStore,
-        settings: SettingsStore,
-        leases: LeaseStore,
+        hubspot: Callable[[str], HubSpot],
+        fortnox: Callable[[str], Fortnox],
+        runs: RunLog,
+        deal_links: DealLinks,
+        settings: SettingsSource,
+        leases: Leases,
+        notes: NoteRenderer,
         signer: Signer,
         public_base: str,
         clock: Callable[[], float] = time.time,
@@ -265,6 +212,7 @@ class JobRunner:
         self._links = deal_links
         self._settings = settings
         self._leases = leases
+        self._render = notes
         self._signer = signer
         self._public_base = public_base.rstrip("/")
         self._clock = clock
@@ -315,7 +263,7 @@ class JobRunner:
         made = self._document(current, snapshot, kind, job.trigger_key or trigger_key("manual", kind.value))
         warnings = [*reading.warnings, *made.warnings]
         attachment = self._once(current, "pdf_file_id", lambda: self._pdf(current, made, warnings))
-        note = success_note(document=made.document, customer=made.customer, warnings=warnings,
+        note = success_note(self._render, document=made.document, customer=made.customer, warnings=warnings,
                             differences=made.differences, pdf_attached=attachment is not None,
                             already_existed=not made.made_by_this_run)
         note_id = self._best_effort(current, "write the note", lambda: self._once(
@@ -518,7 +466,7 @@ class JobRunner:
         logger.warning("run failed", extra={"run_id": job.run_id, "code": code, "attempt": current.attempt})
         if job.object_id and job.object_type in ("deal", "company", "contact"):
             link = replay_url(self._signer, self._public_base, job.portal_id, job.run_id)
-            body = failure_note(error=error, replay_url=link, run_id=job.run_id,
+            body = failure_note(self._render, error=error, replay_url=link, run_id=job.run_id,
                                 document_type=(job.document_type or _default_type(current))
                                 if job.kind == "create_document" else None,
                                 action=_action(job))
@@ -670,7 +618,7 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
-def _all_products(hubspot: HubSpotPort) -> Iterator[Product]:
+def _all_products(hubspot: HubSpotReads) -> Iterator[Product]:
     """Every product of the portal, oldest first, page by page."""
     after: str | None = None
     while True:

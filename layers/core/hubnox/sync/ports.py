@@ -1,0 +1,209 @@
+"""The ports the sync talks to the outside through, each declared once.
+
+The sync logic (`hubnox.sync`) takes these and nothing concrete: `hubnox.wiring` passes the
+DynamoDB stores (`hubnox.store`), the HTTP clients (`hubnox.hubspot.client`,
+`hubnox.fortnox.client`) and the jinja2 note renderer (`hubnox.web.render`); tests pass fakes.
+The layer's services (the card, the workflow actions, the Replay pages) take the same ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+from hubnox.fortnox.models import Article, DocumentKind, FortnoxCustomer, Invoice, Order
+from hubnox.hubspot.models import (
+    AccountDetails,
+    AssociationInput,
+    BatchReadResult,
+    CrmObject,
+    Owner,
+    SearchPage,
+    TaxRate,
+    UploadedFile,
+)
+from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, Run, RunKind, RunTrigger
+
+# -- what hubnox keeps -------------------------------------------------------------------------------
+
+
+class RunLog(Protocol):
+    """The runs hubnox records and carries to their outcome (`hubnox.store.runs.RunStore`)."""
+
+    def create(self, portal_id: str, kind: RunKind, trigger: RunTrigger, *, object_type: str | None = None,
+               object_id: str | None = None, document_type: str | None = None, trigger_key: str | None = None,
+               callback_id: str | None = None, replay_of: str | None = None,
+               print_template: str | None = None) -> Run: ...
+
+    def mark_running(self, portal_id: str, run_id: str) -> Run: ...
+
+    def record_progress(self, portal_id: str, run_id: str, progress: dict[str, str]) -> None: ...
+
+    def succeed(self, portal_id: str, run_id: str, result: dict[str, Any] | None = None) -> Run: ...
+
+    def fail(self, portal_id: str, run_id: str, error_code: str, error_message: str,
+             result: dict[str, Any] | None = None) -> Run: ...
+
+
+class RunHistory(Protocol):
+    """Runs as recorded: one by id, and the newest for a CRM object (`hubnox.store.runs.RunStore`)."""
+
+    def get(self, portal_id: str, run_id: str) -> Run | None: ...
+
+    def latest_for_object(self, portal_id: str, object_type: str, object_id: str) -> Run | None: ...
+
+
+class DealLinks(Protocol):
+    """A deal's one document per trigger: claimed, recorded, read (`hubnox.store.deal_links.DealLinkStore`)."""
+
+    def get(self, portal_id: str, deal_id: str, trigger_key: str) -> DealLink | None: ...
+
+    def claim(self, portal_id: str, deal_id: str, trigger_key: str, run_id: str) -> DealLink: ...
+
+    def set_document(self, portal_id: str, deal_id: str, trigger_key: str, document_type: str,
+                     document_number: str) -> DealLink: ...
+
+    def forget_document(self, portal_id: str, deal_id: str, trigger_key: str, document_number: str) -> bool: ...
+
+
+class Leases(Protocol):
+    """Named, expiring locks shared by every container (`hubnox.store.leases.LeaseStore`)."""
+
+    def acquire(self, name: str, owner: str, ttl_seconds: float) -> bool: ...
+
+    def release(self, name: str, owner: str) -> bool: ...
+
+
+class NonceClaims(Protocol):
+    """Values claimed once until they expire, and given back (`hubnox.store.nonces.NonceStore`)."""
+
+    def claim(self, kind: str, value: str, ttl_seconds: float) -> bool: ...
+
+    def release(self, kind: str, value: str) -> None: ...
+
+
+class Cursors(Protocol):
+    """A portal's named positions, such as how far the poller has searched (`hubnox.store.cursors.CursorStore`)."""
+
+    def get(self, portal_id: str, name: str) -> str | None: ...
+
+    def put(self, portal_id: str, name: str, value: str) -> None: ...
+
+
+class SettingsSource(Protocol):
+    """A portal's saved settings payload and its version (`hubnox.store.settings.SettingsStore`)."""
+
+    def get(self, portal_id: str) -> tuple[dict[str, Any] | None, int]: ...
+
+
+class Connections(Protocol):
+    """A portal's HubSpot installation and Fortnox connection (`hubnox.store.connections.ConnectionStore`)."""
+
+    def get_hubspot(self, portal_id: str) -> HubSpotConnection | None: ...
+
+    def get_fortnox(self, portal_id: str) -> FortnoxConnection | None: ...
+
+
+# -- what hubnox says ----------------------------------------------------------------------------------
+
+
+class NoteRenderer(Protocol):
+    """Renders a note body from its named template (`hubnox.web.render.render`), autoescaped."""
+
+    def __call__(self, template: str, **context: Any) -> str: ...
+
+
+# -- HubSpot -------------------------------------------------------------------------------------------
+
+
+class HubSpotReads(Protocol):
+    """What the sync reads from a portal's HubSpot (`hubnox.hubspot.client.HubSpotClient`)."""
+
+    def get_object(self, object_type: str, object_id: str, properties: Sequence[str] = (),
+                   associations: Sequence[str] = (), *, model: Any = ...) -> Any: ...
+
+    def batch_read(self, object_type: str, ids: Sequence[str], properties: Sequence[str], *,
+                   model: type[CrmObject] = ...) -> BatchReadResult: ...
+
+    def search(self, object_type: str, filter_groups: Sequence[Mapping[str, Any]], properties: Sequence[str],
+               sorts: Sequence[Mapping[str, str] | str] = (), limit: int = 100, after: str | None = None, *,
+               model: type[CrmObject] = ...) -> SearchPage: ...
+
+    def iter_search(self, object_type: str, filter_groups: Sequence[Mapping[str, Any]],
+                    properties: Sequence[str], sorts: Sequence[Mapping[str, str] | str] = (), *,
+                    page_size: int = ..., model: type[CrmObject] = ...) -> Iterator[CrmObject]: ...
+
+    def account_details(self) -> AccountDetails: ...
+
+    def tax_rates(self) -> list[TaxRate]: ...
+
+    def owner(self, owner_id: str, *, archived: bool = False) -> Owner: ...
+
+
+class HubSpotWrites(Protocol):
+    """What the sync writes to a portal's HubSpot (`hubnox.hubspot.client.HubSpotClient`)."""
+
+    def update(self, object_type: str, object_id: str, properties: Mapping[str, Any]) -> CrmObject: ...
+
+    def create(self, object_type: str, properties: Mapping[str, Any],
+               associations: Sequence[AssociationInput] = ()) -> CrmObject: ...
+
+    def create_note(self, deal_id: str, body_html: str, attachment_ids: Sequence[str] = ()) -> CrmObject: ...
+
+    def upload_file(self, content: bytes, file_name: str, folder_path: str, access: str = "PRIVATE",
+                    ) -> UploadedFile: ...
+
+    def complete_callback(self, callback_id: str, output_fields: Mapping[str, Any]) -> None: ...
+
+
+class HubSpot(HubSpotReads, HubSpotWrites, Protocol):
+    """A portal's HubSpot, read and written."""
+
+
+# -- Fortnox -------------------------------------------------------------------------------------------
+
+
+class FortnoxCustomers(Protocol):
+    """The Fortnox customer calls customer resolution makes (`hubnox.fortnox.client.FortnoxClient`)."""
+
+    def find_customers(self, **search: str) -> list[FortnoxCustomer]: ...
+
+    def get_customer(self, customer_number: str) -> FortnoxCustomer: ...
+
+    def create_customer(self, customer: FortnoxCustomer) -> FortnoxCustomer: ...
+
+    def update_customer(self, customer_number: str, customer: FortnoxCustomer) -> FortnoxCustomer: ...
+
+
+class FortnoxArticles(Protocol):
+    """The Fortnox article calls article resolution makes (`hubnox.fortnox.client.FortnoxClient`)."""
+
+    def get_article(self, article_number: str) -> Article | None: ...
+
+    def find_articles(self, article_numbers: Collection[str]) -> dict[str, Article | None]: ...
+
+    def create_article(self, article: Article) -> Article: ...
+
+    def set_price(self, price_list: str, article_number: str, price: Decimal,
+                  from_quantity: Decimal = ..., *, new_article: bool = ...) -> Any: ...
+
+
+class FortnoxDocuments(Protocol):
+    """The Fortnox invoice and order calls (`hubnox.fortnox.client.FortnoxClient`)."""
+
+    def find_documents_by_external_reference(self, kind: DocumentKind | str, deal_id: str) -> Any: ...
+
+    def create_invoice(self, invoice: Invoice) -> Invoice: ...
+
+    def create_order(self, order: Order) -> Order: ...
+
+    def get_invoice(self, document_number: str) -> Invoice: ...
+
+    def get_order(self, document_number: str) -> Order: ...
+
+    def preview_pdf(self, kind: DocumentKind | str, document_number: str) -> bytes: ...
+
+
+class Fortnox(FortnoxCustomers, FortnoxArticles, FortnoxDocuments, Protocol):
+    """A portal's connected Fortnox company, as the sync uses it."""
