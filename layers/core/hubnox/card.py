@@ -74,11 +74,12 @@ from hubnox.fortnox.statuses import invoice_status, order_status, payment_status
 from hubnox.hubspot import properties
 from hubnox.hubspot.models import CrmObject
 from hubnox.ids import bounded_text, hubspot_id, hubspot_id_or_none
-from hubnox.jobs import DocumentType, ObjectType, trigger_key
+from hubnox.jobs import DocumentType, ObjectType, Submit, trigger_key
 from hubnox.links import replay_url
 from hubnox.observability import logger
-from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, Run, RunKind, RunTrigger
+from hubnox.records import Run
 from hubnox.signing import Signer
+from hubnox.sync.ports import Connections, DealLinks, RunHistory
 from hubnox.web.session import login_link
 
 CARD_TTL_SECONDS = 60.0
@@ -155,20 +156,6 @@ class CardRequest(BaseModel):
 # -- ports -------------------------------------------------------------------------------------------
 
 
-class Connections(Protocol):
-    def get_hubspot(self, portal_id: str) -> HubSpotConnection | None: ...
-
-    def get_fortnox(self, portal_id: str) -> FortnoxConnection | None: ...
-
-
-class Runs(Protocol):
-    def latest_for_object(self, portal_id: str, object_type: str, object_id: str) -> Run | None: ...
-
-
-class DealLinks(Protocol):
-    def get(self, portal_id: str, deal_id: str, trigger_key: str) -> DealLink | None: ...
-
-
 class CrmReader(Protocol):
     """What the card reads from HubSpot (`HubSpotClient`)."""
 
@@ -192,14 +179,6 @@ class CustomerMatcher(Protocol):
     """The portal's match rule: the Fortnox customer number for a company or contact, or None."""
 
     def __call__(self, portal_id: str, object_type: ObjectType, record: CrmObject) -> str | None: ...
-
-
-class Submit(Protocol):
-    """`hubnox.jobs.submit` with its run store and queue bound."""
-
-    def __call__(self, portal_id: str, kind: RunKind, trigger: RunTrigger, *, object_type: ObjectType | None = None,
-                 object_id: str | None = None, document_type: DocumentType | None = None,
-                 trigger_key: str | None = None) -> Run: ...
 
 
 # -- the cache ---------------------------------------------------------------------------------------
@@ -336,7 +315,7 @@ class CardService:
         self,
         *,
         connections: Connections,
-        runs: Runs,
+        runs: RunHistory,
         deal_links: DealLinks,
         hubspot: Callable[[str], CrmReader],
         fortnox: Callable[[str], FortnoxReader],
@@ -663,7 +642,7 @@ CARD_ACTIONS: tuple[CardAction, ...] = ("update-customer", "create-document", "o
 class CardActions:
     """The card's buttons: enqueue a customer sync or a document, or hand out a settings link."""
 
-    def __init__(self, *, cards: CardService, connections: Connections, runs: Runs, deal_links: DealLinks,
+    def __init__(self, *, cards: CardService, connections: Connections, runs: RunHistory, deal_links: DealLinks,
                  submit: Submit) -> None:
         self._cards = cards
         self._connections = connections

@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from hubnox.records import Run, RunKind, RunTrigger
-from hubnox.store.runs import RunStore
+from hubnox.sync.ports import RunLog
 
 DocumentType = Literal["invoice", "order"]
 ObjectType = Literal["deal", "company", "contact"]
@@ -81,7 +81,7 @@ class JobQueue:
 
 
 def submit(
-    runs: RunStore,
+    runs: RunLog,
     queue: JobQueue,
     portal_id: str,
     kind: RunKind,

@@ -30,7 +30,8 @@ from hubnox.fortnox.models import Limits, PrintTemplate
 from hubnox.ids import callback_id, hubspot_id_or_none
 from hubnox.jobs import DocumentType, ObjectType, Submit, trigger_key
 from hubnox.observability import logger
-from hubnox.records import FortnoxConnection, HubSpotConnection, Run, RunKind, RunTrigger
+from hubnox.records import RunKind
+from hubnox.sync.ports import Connections, NonceClaims, RunLog
 from hubnox.web.http import json_object
 
 #: the input fields hubnox's action definitions declare (hubspot-app/), and the outputs it answers
@@ -203,28 +204,6 @@ def failed(code: str, message: str) -> dict[str, Any]:
 # -- ports -------------------------------------------------------------------------------------------
 
 
-class Connections(Protocol):
-    def get_hubspot(self, portal_id: str) -> HubSpotConnection | None: ...
-
-    def get_fortnox(self, portal_id: str) -> FortnoxConnection | None: ...
-
-
-class CallbackClaims(Protocol):
-    def claim(self, kind: str, value: str, ttl_seconds: float) -> bool: ...
-
-    def release(self, kind: str, value: str) -> None: ...
-
-
-class RunRecorder(Protocol):
-    """What an execution without Fortnox needs of the run store: record a run, and fail it."""
-
-    def create(self, portal_id: str, kind: RunKind, trigger: RunTrigger, *, object_type: str | None = None,
-               object_id: str | None = None, document_type: str | None = None, trigger_key: str | None = None,
-               callback_id: str | None = None, print_template: str | None = None) -> Run: ...
-
-    def fail(self, portal_id: str, run_id: str, error_code: str, error_message: str) -> Run: ...
-
-
 class PrintTemplates(Protocol):
     """What the options read from Fortnox (`FortnoxClient`)."""
 
@@ -239,8 +218,8 @@ class WorkflowActions:
     """Starts workflow executions (see the module docstring) and offers the actions' choices."""
 
     connections: Connections
-    nonces: CallbackClaims
-    runs: RunRecorder
+    nonces: NonceClaims
+    runs: RunLog
     submit: Submit
     #: a Fortnox client for a portal's connected company
     fortnox: Callable[[str], PrintTemplates]

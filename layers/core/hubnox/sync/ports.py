@@ -23,7 +23,7 @@ from hubnox.hubspot.models import (
     TaxRate,
     UploadedFile,
 )
-from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, Run, RunKind, RunTrigger
+from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, HubSpotStatus, Run, RunKind, RunTrigger
 
 # -- what hubnox keeps -------------------------------------------------------------------------------
 
@@ -101,6 +101,8 @@ class Connections(Protocol):
     """A portal's HubSpot installation and Fortnox connection (`hubnox.store.connections.ConnectionStore`)."""
 
     def get_hubspot(self, portal_id: str) -> HubSpotConnection | None: ...
+
+    def hubspot_status(self, portal_id: str) -> HubSpotStatus | None: ...
 
     def get_fortnox(self, portal_id: str) -> FortnoxConnection | None: ...
 

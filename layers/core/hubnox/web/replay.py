@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import Response
@@ -23,8 +23,9 @@ from hubnox.ids import is_run_id
 from hubnox.jobs import Submit
 from hubnox.links import REPLAY_TTL_SECONDS, verify_replay
 from hubnox.observability import logger
-from hubnox.records import HubSpotStatus, Run
+from hubnox.records import Run
 from hubnox.signing import Signer
+from hubnox.sync.ports import Connections, NonceClaims, RunHistory
 from hubnox.web.http import message_page, page
 from hubnox.web.render import render
 
@@ -73,23 +74,6 @@ def _document(run: Run) -> str | None:
     return f"{run.result.get('document_type') or run.document_type or 'document'} {number}"
 
 
-# -- ports -------------------------------------------------------------------------------------------
-
-
-class Runs(Protocol):
-    def get(self, portal_id: str, run_id: str) -> Run | None: ...
-
-
-class Installations(Protocol):
-    def hubspot_status(self, portal_id: str) -> HubSpotStatus | None: ...
-
-
-class LinkClaims(Protocol):
-    def claim(self, kind: str, value: str, ttl_seconds: float) -> bool: ...
-
-    def release(self, kind: str, value: str) -> None: ...
-
-
 # -- the pages ---------------------------------------------------------------------------------------
 
 
@@ -98,9 +82,9 @@ class ReplayPages:
     """The confirmation page a Replay link opens, and the replay its form posts."""
 
     signer: Signer
-    runs: Runs
-    connections: Installations
-    nonces: LinkClaims
+    runs: RunHistory
+    connections: Connections
+    nonces: NonceClaims
     submit: Submit
     public_base: str
 
