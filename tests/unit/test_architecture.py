@@ -1,0 +1,97 @@
+"""The sync stays pure logic over ports: no module in `hubnox/sync/` imports an adapter or a service.
+
+Stores, web pages, HTTP clients, AWS and the entry-point services reach the sync only through the
+ports in `hubnox.sync.ports`, injected by `hubnox.wiring`. Every import is checked, wherever it
+sits in the module (a function body or an `if TYPE_CHECKING:` block counts too).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import hubnox.sync
+
+SYNC_DIR = Path(hubnox.sync.__file__).resolve().parent
+
+#: what the sync may not import, with everything under it
+FORBIDDEN = (
+    "hubnox.store",
+    "hubnox.web",
+    "hubnox.hubspot.client",
+    "hubnox.fortnox.client",
+    "hubnox.http",
+    "hubnox.card",
+    "hubnox.workflows",
+    "hubnox.connections",
+    "hubnox.wiring",
+    "boto3",
+    "botocore",
+    "httpx",
+)
+
+
+def imported_modules(source: str, module: str) -> list[tuple[int, str]]:
+    """Every module `source` imports, with its line: `from a import b` names both `a` and `a.b`,
+    and relative imports are resolved against `module` (the dotted name of the file)."""
+    package = module.rsplit(".", 1)[0]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                anchor = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{anchor}.{base}" if base else anchor
+            found.append((node.lineno, base))
+            found.extend((node.lineno, f"{base}.{alias.name}") for alias in node.names)
+    return found
+
+
+def forbidden_imports(source: str, module: str) -> list[str]:
+    """The imports in `source` that reach a forbidden module, as `line: module`."""
+    return sorted({f"{line}: {name}" for line, name in imported_modules(source, module)
+                   if any(name == bad or name.startswith(f"{bad}.") for bad in FORBIDDEN)})
+
+
+SYNC_MODULES = sorted(SYNC_DIR.rglob("*.py"))
+
+
+def module_name(path: Path) -> str:
+    return ".".join(("hubnox", "sync", *path.relative_to(SYNC_DIR).with_suffix("").parts))
+
+
+@pytest.mark.parametrize("path", SYNC_MODULES, ids=lambda path: path.relative_to(SYNC_DIR).as_posix())
+def test_a_sync_module_imports_no_adapter_service_or_outside_library(path: Path) -> None:
+    found = forbidden_imports(path.read_text(encoding="utf-8"), module_name(path))
+    assert not found, f"{module_name(path)} imports what the sync must reach through its ports: {found}"
+
+
+def test_the_check_sees_the_sync_modules() -> None:
+    names = {path.name for path in SYNC_MODULES}
+    assert {"runner.py", "poller.py", "reader.py", "notes.py", "ports.py"} <= names
+
+
+def test_the_check_catches_every_form_of_import() -> None:
+    source = "\n".join([
+        "import boto3",
+        "import hubnox.store.runs",
+        "from hubnox import card",
+        "from hubnox.web.render import render",
+        "from hubnox.hubspot.client import HubSpotClient",
+        "from ..store import runs",
+        "def later():",
+        "    import httpx",
+        "from hubnox.hubspot.models import Deal",
+        "from hubnox.records import Run",
+        "from .ports import HubSpot",
+    ])
+    assert forbidden_imports(source, "hubnox.sync.example") == [
+        "1: boto3", "2: hubnox.store.runs", "3: hubnox.card", "4: hubnox.web.render",
+        "4: hubnox.web.render.render", "5: hubnox.hubspot.client", "5: hubnox.hubspot.client.HubSpotClient",
+        "6: hubnox.store", "6: hubnox.store.runs", "8: httpx",
+    ]
