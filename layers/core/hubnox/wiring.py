@@ -28,6 +28,7 @@ from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.models import Company, Contact, CrmObject
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.jobs import DocumentType, JobQueue, Submit, submit
+from hubnox.records import Run
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
@@ -42,6 +43,7 @@ from hubnox.store.sessions import SessionStore
 from hubnox.store.settings import SettingsStore
 from hubnox.store.table import BOTO_CONFIG, Table
 from hubnox.sync.customers import find_customer_number
+from hubnox.sync.poller import Poller, StageRule
 from hubnox.sync.runner import JobRunner
 from hubnox.sync.settings import migrate
 from hubnox.web.render import render
@@ -292,3 +294,22 @@ class Container:
             public_base=self.settings.public_base,
             clock=self.clock,
         )
+
+    def stage_rules(self, portal_id: str) -> list[StageRule]:
+        """The portal's trigger stages from its saved settings (none before the admin saves any)."""
+        payload, _ = self.portal_settings.get(portal_id)
+        return [StageRule(stage.stage_id, stage.document_type, stage.pipeline_id)
+                for stage in migrate(payload).trigger_stages]
+
+    def enqueue_stage_document(self, portal_id: str, deal_id: str, rule: StageRule) -> Run:
+        """Submit the document a deal that entered a trigger stage gets, as the poller found it."""
+        return self.submit(portal_id, "create_document", "poller", object_type="deal", object_id=deal_id,
+                           document_type=rule.document_type, trigger_key=rule.trigger_key)
+
+    @cached_property
+    def poller(self) -> Poller:
+        """The poller over this container's stores, HubSpot clients and jobs queue."""
+        return Poller(portals=self.connections.list_portals, rules_for=self.stage_rules,
+                      search_for=self.hubspot_client, cursors=self.cursors, claims=self.nonces,
+                      deal_links=self.deal_links, runs=self.runs, enqueue=self.enqueue_stage_document,
+                      clock=self.clock)
