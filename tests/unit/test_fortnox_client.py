@@ -25,12 +25,11 @@ from hubnox.errors import (
     TransientError,
     UserFixableError,
 )
-from hubnox.fortnox.client import FortnoxClient
+from hubnox.fortnox.client import FortnoxClient, error_from_response
 from hubnox.fortnox.errors import (
     EXPLANATIONS,
     FortnoxError,
     FortnoxNotFoundError,
-    error_from_response,
     explain,
     parse_error_body,
 )

@@ -16,8 +16,13 @@ from urllib.parse import quote
 
 import httpx
 
-from hubnox.errors import TransientError
-from hubnox.fortnox.errors import error_from_response
+from hubnox.errors import ConnectionBrokenError, HubnoxError, TransientError
+from hubnox.fortnox.errors import (
+    BROKEN_CONNECTION_CODES,
+    FortnoxError,
+    FortnoxNotFoundError,
+    parse_error_body,
+)
 from hubnox.fortnox.models import (
     Article,
     CompanyInformation,
@@ -32,7 +37,7 @@ from hubnox.fortnox.models import (
     PrintTemplate,
     TermsOfPayment,
 )
-from hubnox.http import ApiCaller, ApiProfile, RateLimit, RetryPolicy, TokenSource
+from hubnox.http import ApiCaller, ApiProfile, RateLimit, RetryPolicy, TokenSource, json_or_none, retry_after_seconds
 from hubnox.ids import fortnox_customer_number, fortnox_document_number, path_segment_text
 from hubnox.ratelimit import RateBudget
 
@@ -95,6 +100,26 @@ def _number_text(value: Decimal) -> str:
     """A quantity for a path: "0", "10", "2.5" (no exponent, no trailing zeros)."""
     normal = value.normalize()
     return format(normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal, "f")
+
+
+def error_from_response(response: httpx.Response) -> HubnoxError:
+    """The domain error for a Fortnox error answer.
+
+    429 and 5xx are transient; a 401 or a broken-login code means the connection must be
+    reconnected (the clients first retry a 401 with a fresh token); 404 is `FortnoxNotFoundError`;
+    everything else is a `FortnoxError` with the plain-English explanation.
+    """
+    status = response.status_code
+    code, message = parse_error_body(json_or_none(response))
+    if status == 429 or status >= 500:
+        return TransientError(f"Fortnox answered {status}; try again later.",
+                              code="RATE_LIMITED" if status == 429 else "UPSTREAM_UNAVAILABLE",
+                              retry_after=retry_after_seconds(response.headers))
+    if status == 401 or code in BROKEN_CONNECTION_CODES:
+        return ConnectionBrokenError(SYSTEM, f"Fortnox did not accept hubnox's access: {message or status}")
+    if status == 404:
+        return FortnoxNotFoundError(status, code, message)
+    return FortnoxError(status, code, message)
 
 
 class FortnoxClient:

@@ -3,7 +3,8 @@
 Fortnox answers `{"ErrorInformation": {"error": 1, "message": "...", "code": 2000423}}` (key case
 varies between endpoints: `Error`/`Message`/`Code` too), `{"error", "error_description"}` from
 its OAuth endpoints, and sometimes a bare `{"message": ...}`. Messages are often Swedish; the
-`EXPLANATIONS` table turns the common codes into what happened and how to fix it.
+`EXPLANATIONS` table turns the common codes into what happened and how to fix it. The errors are
+plain values; the HTTP client (`hubnox.fortnox.client.error_from_response`) makes them from answers.
 """
 
 from __future__ import annotations
@@ -12,10 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from hubnox.errors import ConnectionBrokenError, HubnoxError, NotFoundError, TransientError, UserFixableError
-from hubnox.http import json_or_none, retry_after_seconds
+from hubnox.errors import NotFoundError, UserFixableError
 
 SYSTEM = "Fortnox"
 
@@ -104,7 +102,7 @@ EXPLANATIONS: dict[int, Explanation] = {
 }
 
 #: codes meaning the stored connection itself no longer works
-_BROKEN_CONNECTION_CODES = frozenset({2000310, 2000311})
+BROKEN_CONNECTION_CODES = frozenset({2000310, 2000311})
 
 
 class FortnoxError(UserFixableError):
@@ -168,26 +166,6 @@ def _as_text(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
-
-
-def error_from_response(response: httpx.Response) -> HubnoxError:
-    """The domain error for a Fortnox error answer.
-
-    429 and 5xx are transient; a 401 or a broken-login code means the connection must be
-    reconnected (the clients first retry a 401 with a fresh token); 404 is `FortnoxNotFoundError`;
-    everything else is a `FortnoxError` with the plain-English explanation.
-    """
-    status = response.status_code
-    code, message = parse_error_body(json_or_none(response))
-    if status == 429 or status >= 500:
-        return TransientError(f"Fortnox answered {status}; try again later.",
-                              code="RATE_LIMITED" if status == 429 else "UPSTREAM_UNAVAILABLE",
-                              retry_after=retry_after_seconds(response.headers))
-    if status == 401 or code in _BROKEN_CONNECTION_CODES:
-        return ConnectionBrokenError(SYSTEM, f"Fortnox did not accept hubnox's access: {message or status}")
-    if status == 404:
-        return FortnoxNotFoundError(status, code, message)
-    return FortnoxError(status, code, message)
 
 
 def explain(code: int) -> Explanation | None:
