@@ -8,6 +8,9 @@ sits in the module (a function body or an `if TYPE_CHECKING:` block counts too).
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,6 +72,21 @@ def module_name(path: Path) -> str:
 def test_a_sync_module_imports_no_adapter_service_or_outside_library(path: Path) -> None:
     found = forbidden_imports(path.read_text(encoding="utf-8"), module_name(path))
     assert not found, f"{module_name(path)} imports what the sync must reach through its ports: {found}"
+
+
+def test_importing_the_sync_loads_no_adapter_service_or_http_library() -> None:
+    """The same rule through everything the sync imports in turn, in a fresh interpreter. botocore is
+    left out: Powertools, behind `hubnox.observability`, brings it."""
+    names = [module_name(path) for path in SYNC_MODULES]
+    script = (
+        "import importlib, sys\n"
+        f"for name in {names!r}: importlib.import_module(name)\n"
+        f"bad = {tuple(name for name in FORBIDDEN if name != 'botocore')!r}\n"
+        "print(sorted(n for n in sys.modules if any(n == b or n.startswith(b + '.') for b in bad)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(SYNC_DIR.parents[1])}, timeout=60)
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_check_sees_the_sync_modules() -> None:
