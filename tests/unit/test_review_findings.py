@@ -34,3 +34,49 @@ def test_a_request_stripped_of_v3_is_refused_whatever_the_case_of_its_v2_hex(wor
     replayed = invoke_action(world, stripped)
 
     assert (replayed["statusCode"], replayed["code"]) == (401, "SIGNATURE_REPLAYED")
+
+
+# -- a sign-in started before a reinstall ---------------------------------------------------------------
+
+from urllib.parse import parse_qs, urlsplit  # noqa: E402
+
+from hubnox.web.session import login_link, read_session  # noqa: E402
+from tests.unit.test_connections import (  # noqa: E402,F401 (fixtures)
+    BASE,
+    clients,
+    consent_of,
+    fortnox,
+    hubspot,
+    install,
+    installer_of,
+    service,
+    stores,
+)
+
+
+def test_a_sign_in_started_before_another_user_reinstalls_gives_no_session(stores, fortnox, hubspot):  # noqa: F811
+    # The installer opens the card's login link; before HubSpot sends the browser back, a colleague
+    # installs hubnox again (so the colleague is now the installer and every session of the
+    # portal ends). Only the installer may sign in, and the reinstall ends what came before, yet the
+    # old installer's sign-in still finishes into a session of the new generation.
+    svc = service(stores, fortnox, hubspot)
+    connections, sessions = stores[0], stores[3]
+    portal = install(svc, hubspot)
+    old_installer = installer_of(stores, portal)
+    link = login_link(svc._signer, BASE, portal, "old-admin@acme.example", old_installer)
+    start = svc.begin_login(parse_qs(urlsplit(link).query)["login"][0])
+    answer = consent_of(hubspot, start.url + f"&sandbox_portal={portal}")
+
+    # What finish_hubspot_install leaves behind when another user of the portal installs hubnox again.
+    current = connections.get_hubspot(portal)
+    connections.put_hubspot(current.model_copy(update={"installed_by_user": "70999999"}))
+    sessions.end_all(portal)
+
+    try:
+        signed_in = svc.finish_login(**answer, browser_secret=start.browser_secret)
+    except Exception:  # refused: what the reinstall promises
+        return
+    cookie = [f"hubnox_session={signed_in.cookie.value}"]
+    session = read_session(svc._signer, sessions, cookie)
+    raise AssertionError(f"the former installer {old_installer} got a live session of portal "
+                         f"{session.portal_id} after the reinstall by another user")
