@@ -14,6 +14,14 @@ def test_a_save_whose_origin_header_is_no_url_is_refused_not_a_500(app, ports): 
     assert (status, body["code"]) == (401, "BAD_ORIGIN")
 
 
+def test_a_placeholder_article_number_with_a_trailing_newline_is_refused_when_saved(app, ports):  # noqa: F811
+    # ARTICLE_NUMBER_PATTERN ends in `$`, which matches before a final newline: the settings take
+    # "PH-1\n", and every deal that needs the placeholder then fails in fortnox_article_number.
+    status, body = save(app, ports, 0, {"articles": {"placeholder_article_number": "PH-1\n"}})
+
+    assert status == 400, body
+
+
 # -- a v2+v3 request stripped of v3 -----------------------------------------------------------------------
 
 from tests.unit.test_hubspot_auth import ACTION_URI, invoke_action, simulated, world  # noqa: E402,F401
