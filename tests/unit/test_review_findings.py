@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.unit.test_settings_api import app, ports, save  # noqa: F401 (fixtures)
 
 
@@ -14,10 +16,16 @@ def test_a_save_whose_origin_header_is_no_url_is_refused_not_a_500(app, ports): 
     assert (status, body["code"]) == (401, "BAD_ORIGIN")
 
 
-def test_a_placeholder_article_number_with_a_trailing_newline_is_refused_when_saved(app, ports):  # noqa: F811
-    # ARTICLE_NUMBER_PATTERN ends in `$`, which matches before a final newline: the settings take
-    # "PH-1\n", and every deal that needs the placeholder then fails in fortnox_article_number.
-    status, body = save(app, ports, 0, {"articles": {"placeholder_article_number": "PH-1\n"}})
+@pytest.mark.parametrize("settings", [
+    {"articles": {"placeholder_article_number": "PH-1\n"}},
+    {"customer_defaults": {"currency": "SEK\n"}},
+    {"deal_fields": {"remarks": "description\n"}},
+], ids=["placeholder-article-number", "currency", "property-name"])
+def test_a_setting_whose_pattern_ends_in_a_newline_is_refused_when_saved(app, ports, settings):  # noqa: F811
+    # The settings' patterns end in `$` and are used with re.match, and `$` matches before a final
+    # newline: "PH-1\n" is saved as the placeholder article (every deal needing it then fails in
+    # fortnox_article_number), "SEK\n" as the currency, "description\n" as a HubSpot property name.
+    status, body = save(app, ports, 0, settings)
 
     assert status == 400, body
 
