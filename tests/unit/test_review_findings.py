@@ -96,3 +96,22 @@ def test_a_sign_in_started_before_another_user_reinstalls_gives_no_session(store
     session = read_session(svc._signer, sessions, cookie)
     raise AssertionError(f"the former installer {old_installer} got a live session of portal "
                          f"{session.portal_id} after the reinstall by another user")
+
+
+# -- a v2-only execution captured once ------------------------------------------------------------------
+
+from tests.unit.test_hubspot_auth import sdk_v2  # noqa: E402
+
+
+def test_a_captured_v2_execution_sent_again_after_eight_days_makes_no_second_run(world):  # noqa: F811
+    # v2 has no timestamp, so a v2-signed execution verifies for ever; what stops it acting twice is
+    # the callbackId claim, kept 8 days (CALLBACK_CLAIM_TTL_SECONDS). HubSpot never delivers an
+    # execution after its week of BLOCK, yet the same bytes sent on day 9 record and queue a new run.
+    captured = sdk_v2(ACTION_URI)
+    assert invoke_action(world, captured)["statusCode"] == 200
+    assert len(world.jobs()) == 1
+
+    world.clock.advance(8 * 24 * 3600 + 1)
+    invoke_action(world, captured)
+
+    assert world.jobs() == []
