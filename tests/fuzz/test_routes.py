@@ -25,7 +25,8 @@ from hubnox.web.http import register_error_handlers
 from hubnox.web.settings_api import settings_api_router
 from sandbox.gateway import HttpRoute, read_template
 from tests.fuzz.requests import ROUTES, FuzzRequest, known_hostile, requests
-from tests.support.functions import Clock, World, signed_by_hubspot, world_on_moto
+from tests.support.clock import FakeClock
+from tests.support.functions import World, signed_by_hubspot, world_on_moto
 
 #: random examples per route and kind (signed or not), after the known hostile ones: about a minute for
 #: the whole suite on two cores
@@ -59,7 +60,7 @@ def apis() -> tuple[Recorder, Recorder]:
 def world(aws_clients, apis) -> Iterator[World]:
     hubspot, fortnox = apis
     # The card route checks signatures against the wall clock, so the world's clock follows it.
-    with world_on_moto(aws_clients, clock=Clock(time.time()), hubspot_transport=hubspot,
+    with world_on_moto(aws_clients, clock=FakeClock(time.time()), hubspot_transport=hubspot,
                        fortnox_transport=fortnox) as world:
         world.install()
         world.connect_fortnox()

@@ -34,6 +34,7 @@ from sandbox.aws import Intrinsics
 from sandbox.gateway import ACCOUNT_ID, LambdaContext, functions_from_template, read_template
 from sandbox.iam import RolePolicy, enforcing, role_policies
 from tests.support.aws import REGION, TABLE
+from tests.support.clock import FakeClock
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EVENTS = REPO_ROOT / "events"
@@ -46,23 +47,6 @@ SAMPLE_PORTAL = "102670506"
 
 #: 2026-11-27 09:23:22 UTC, the moment the sample events were made
 START = 1795771402.913
-
-
-class Clock:
-    """A clock tests move by hand (epoch seconds)."""
-
-    def __init__(self, start: float = START) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    @property
-    def ms(self) -> int:
-        return int(self.now * 1000)
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @cache
@@ -164,7 +148,7 @@ class World:
     """hubnox on moto for one test: a container with the table, the tokens key and the jobs queue."""
 
     container: Container
-    clock: Clock
+    clock: FakeClock
     sqs: Any
     queue_url: str
     #: what each function may do on AWS: its role in template.yaml, enforced by `invoke`
@@ -221,7 +205,7 @@ def _sqs() -> Any:
 
 
 @contextmanager
-def world_on_moto(aws_clients: tuple[Any, Any], *, clock: Clock | None = None,
+def world_on_moto(aws_clients: tuple[Any, Any], *, clock: FakeClock | None = None,
                   hubspot_transport: httpx.BaseTransport | None = None,
                   fortnox_transport: httpx.BaseTransport | None = None, **settings: Any) -> Iterator[World]:
     """A `World` with the sample settings (secret, base URL, signing key), overridable by keyword."""
@@ -235,7 +219,7 @@ def world_on_moto(aws_clients: tuple[Any, Any], *, clock: Clock | None = None,
         values = {"public_base_url": SAMPLE_PUBLIC_BASE, "hubspot_client_secret": SAMPLE_HUBSPOT_SECRET,
                   "signing_key": SAMPLE_SIGNING_KEY, "table_name": TABLE, "jobs_queue_url": queue_url,
                   "kms_key_id": key_id, **settings}
-        clock = clock or Clock()
+        clock = clock or FakeClock(START)
         container = Container(Settings(**values), clock=clock, hubspot_transport=hubspot_transport,
                               fortnox_transport=fortnox_transport)
         # Clients are slow to build; the container's are the session's (cached_property slots).

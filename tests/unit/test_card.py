@@ -42,6 +42,7 @@ from hubnox.signing import Signer
 from sandbox.gateway import LocalFunction, functions_from_template, read_template
 from sandbox.hubspot_signing import signature_headers
 from tests.support.aws import REGION, TABLE
+from tests.support.clock import FakeClock
 
 PORTAL = "102670506"
 BASE = "https://hubnox.example.com"
@@ -51,14 +52,6 @@ SIGNING_KEY = "k" * 40
 
 
 # -- fakes of the ports --------------------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Connections:
@@ -193,11 +186,11 @@ def link(trigger_key: str = "workflow:invoice", number: str | None = "55", kind:
 
 
 def service(*, connections: Connections | None = None, runs: Runs | None = None, links: DealLinks | None = None,
-            crm: Crm | None = None, fortnox: Fortnox | None = None, clock: Clock | None = None,
+            crm: Crm | None = None, fortnox: Fortnox | None = None, clock: FakeClock | None = None,
             budget: float = 2.0, default_type: str = "invoice") -> CardService:
     crm = crm if crm is not None else Crm()
     fortnox = fortnox if fortnox is not None else Fortnox()
-    clock = clock or Clock()
+    clock = clock or FakeClock(NOW)
     return CardService(connections=connections or Connections(), runs=runs or Runs(), deal_links=links or DealLinks(),
                        hubspot=lambda portal_id: crm, fortnox=lambda portal_id: fortnox,
                        signer=Signer(SIGNING_KEY, clock=clock), public_base=BASE, clock=clock,
@@ -363,7 +356,7 @@ def test_a_failed_last_run_shows_its_error_and_a_signed_replay_link():
     assert last["finishedAt"] == "2026-11-27T09:22:13Z"
     url = urlsplit(last["replayUrl"])
     assert url.path == f"/replay/{last['id']}"
-    assert verify_replay(Signer(SIGNING_KEY, clock=Clock()), parse_qs(url.query)["t"][0], last["id"]) == PORTAL
+    assert verify_replay(Signer(SIGNING_KEY, clock=FakeClock(NOW)), parse_qs(url.query)["t"][0], last["id"]) == PORTAL
 
 
 def test_no_create_action_while_a_document_run_is_under_way():
@@ -435,7 +428,7 @@ def test_a_broken_hubspot_install_says_why():
 
 
 def test_without_fortnox_the_card_offers_a_signed_single_use_settings_link():
-    clock = Clock()
+    clock = FakeClock(NOW)
     cards = service(connections=Connections(fortnox=None), clock=clock)
     first, second = cards.card(request()), cards.card(request())
     assert first["state"] == "fortnox_not_connected" and "Connect Fortnox" in first["message"]
@@ -455,7 +448,7 @@ def test_a_broken_fortnox_connection_asks_to_reconnect_with_the_reason():
 
 
 def test_a_card_is_served_from_the_cache_for_a_minute_then_built_again():
-    clock, fortnox = Clock(), customer_ledger()
+    clock, fortnox = FakeClock(NOW), customer_ledger()
     cards = service(crm=company_with_customer(), fortnox=fortnox, clock=clock)
     assert cards.card(request())["cached"] is False
     clock.now += CARD_TTL_SECONDS - 1
@@ -467,7 +460,7 @@ def test_a_card_is_served_from_the_cache_for_a_minute_then_built_again():
 
 
 def test_a_partial_card_is_cached_only_briefly():
-    clock, gate = Clock(), threading.Event()
+    clock, gate = FakeClock(NOW), threading.Event()
     fortnox = Fortnox({"1001": "Kund AB"}, gate=gate)
     cards = service(crm=company_with_customer(), fortnox=fortnox, clock=clock, budget=0.05)
     try:
@@ -480,7 +473,7 @@ def test_a_partial_card_is_cached_only_briefly():
 
 
 def test_a_card_with_a_run_under_way_is_cached_only_until_the_worker_may_be_done():
-    clock = Clock()
+    clock = FakeClock(NOW)
     cards = service(runs=Runs(run("queued", error=None)), crm=Crm({("deal", "904"): {}}), clock=clock)
     cards.card(request("deal", "904"))
     clock.now += IN_FLIGHT_TTL_SECONDS - 1
@@ -613,7 +606,7 @@ def test_open_settings_answers_a_signed_login_link_for_the_user():
     card_actions, _ = actions()
     answer = card_actions.perform("open-settings", request(), {})
     token = parse_qs(urlsplit(answer["url"]).query)["login"][0]
-    assert Signer(SIGNING_KEY, clock=Clock()).verify("login", token)["user"] == "rep@acme.se"
+    assert Signer(SIGNING_KEY, clock=FakeClock(NOW)).verify("login", token)["user"] == "rep@acme.se"
 
 
 def test_only_the_user_who_installed_hubnox_gets_a_way_into_its_settings():

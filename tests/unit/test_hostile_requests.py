@@ -17,10 +17,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from hubnox.web.http import register_error_handlers
 from hubnox.web.settings_api import settings_api_router
 from sandbox.gateway import Gateway
+from tests.support.clock import FakeClock
 from tests.support.functions import (
     REPO_ROOT,
     SAMPLE_PORTAL,
-    Clock,
     World,
     request_event,
     signed_by_hubspot,
@@ -44,7 +44,7 @@ def gateway(monkeypatch) -> httpx.Client:
 @pytest.fixture
 def world(aws_clients):
     # The card route checks signatures against the wall clock, so the world's clock starts there too.
-    with world_on_moto(aws_clients, clock=Clock(time.time())) as world:
+    with world_on_moto(aws_clients, clock=FakeClock(time.time())) as world:
         world.install()
         world.connect_fortnox()
         yield world

@@ -19,7 +19,8 @@ from hubnox.store.nonces import NonceStore
 from hubnox.store.runs import RunStore
 from hubnox.sync.poller import CURSOR_NAME, FIRST_LOOKBACK_MS, OVERLAP_MS, SETTLE_SECONDS, Poller, StageRule
 from tests.sandbox.test_hubspot_support import CLIENT_ID, CLIENT_SECRET, install, simulator
-from tests.support.functions import Clock, sample_event, world_on_moto
+from tests.support.clock import FakeClock
+from tests.support.functions import START, sample_event, world_on_moto
 
 PORTAL = "4242"
 INVOICE_ON_WON = StageRule("closedwon", "invoice", "default")
@@ -63,7 +64,7 @@ class Setup:
     """The poller over real stores on moto, a fake search per portal and an enqueue that records runs."""
 
     def __init__(self, table: Any) -> None:
-        self.clock = Clock()
+        self.clock = FakeClock(START)
         self.runs = RunStore(table, self.clock)
         self.cursors = CursorStore(table)
         self.nonces = NonceStore(table, self.clock)
@@ -280,7 +281,7 @@ def test_portals_left_when_time_runs_out_wait_for_the_next_tick(setup):
 
 
 def test_the_poller_function_enqueues_what_hubspots_search_finds_for_the_saved_stages(aws_clients):
-    clock = Clock()
+    clock = FakeClock(START)
     hubspot = simulator(clock)
     installed = install(hubspot)
     portal = str(installed.portal_id)

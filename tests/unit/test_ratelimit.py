@@ -8,26 +8,12 @@ import pytest
 
 from hubnox.errors import TransientError
 from hubnox.ratelimit import LocalRateBudget
-
-
-class FakeClock:
-    """A clock that only moves when the budget sleeps (or the test says so)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture
@@ -38,7 +24,7 @@ def budget(clock: FakeClock) -> LocalRateBudget:
 def test_calls_within_the_limit_go_at_once(budget: LocalRateBudget, clock: FakeClock) -> None:
     for _ in range(25):
         budget.acquire("fortnox:c:1", limit=25, window=5.0, max_wait=10.0)
-    assert clock.sleeps == []
+    assert clock.slept == []
 
 
 def test_a_call_over_the_limit_waits_until_the_oldest_slot_leaves_the_window(
@@ -49,7 +35,7 @@ def test_a_call_over_the_limit_waits_until_the_oldest_slot_leaves_the_window(
 
     budget.acquire("k", limit=2, window=5.0, max_wait=10.0)
 
-    assert clock.sleeps == [pytest.approx(3.5)]
+    assert clock.slept == [pytest.approx(3.5)]
 
 
 def test_the_window_slides_so_old_calls_stop_counting(budget: LocalRateBudget, clock: FakeClock) -> None:
@@ -58,7 +44,7 @@ def test_the_window_slides_so_old_calls_stop_counting(budget: LocalRateBudget, c
     clock.now += 10.0
     for _ in range(3):
         budget.acquire("k", limit=3, window=10.0, max_wait=0.0)
-    assert clock.sleeps == []
+    assert clock.slept == []
 
 
 def test_a_wait_longer_than_max_wait_hands_the_job_back_with_retry_after(
@@ -70,7 +56,7 @@ def test_a_wait_longer_than_max_wait_hands_the_job_back_with_retry_after(
         budget.acquire("k", limit=1, window=10.0, max_wait=1.0)
 
     assert caught.value.retry_after == pytest.approx(8.0)
-    assert clock.sleeps == []
+    assert clock.slept == []
 
 
 def test_each_key_has_its_own_window(budget: LocalRateBudget, clock: FakeClock) -> None:

@@ -22,19 +22,12 @@ from hubnox.store.nonces import NonceStore
 from hubnox.store.ratelimit import DynamoRateBudget
 from hubnox.store.table import StaleVersion, Table, create_table
 from tests.support.aws import OneRequestAtATime
+from tests.support.clock import FakeClock
 
 TABLE = "hubnox-test"
 REGION = "eu-north-1"
 PORTAL = "102670506"
 WORKERS = 8
-
-
-class FrozenClock:
-    def __init__(self, now: float = 1_800_000_000.25) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +64,7 @@ def all_at_once(attempt: Callable[[int], Any], workers: int = WORKERS) -> list[A
 
 
 def test_of_many_simultaneous_lease_requests_exactly_one_wins(table):
-    leases = LeaseStore(table, FrozenClock())
+    leases = LeaseStore(table, FakeClock(1_800_000_000.25))
 
     results = all_at_once(
         lambda worker: leases.acquire("fortnox-refresh#1", f"worker-{worker}", ttl_seconds=30)
@@ -103,7 +96,7 @@ def test_workers_holding_a_lease_never_overlap(table):
 
 
 def test_of_many_simultaneous_nonce_claims_exactly_one_wins(table):
-    nonces = NonceStore(table, FrozenClock())
+    nonces = NonceStore(table, FakeClock(1_800_000_000.25))
 
     results = all_at_once(lambda _: nonces.claim("callback", "ap-102670506-56776413549-7-0", ttl_seconds=600))
 
@@ -111,7 +104,7 @@ def test_of_many_simultaneous_nonce_claims_exactly_one_wins(table):
 
 
 def test_of_many_simultaneous_deal_claims_exactly_one_wins_and_all_agree(table):
-    links = DealLinkStore(table, FrozenClock())
+    links = DealLinkStore(table, FakeClock(1_800_000_000.25))
 
     results = all_at_once(lambda worker: links.claim(PORTAL, "9001", "closedwon", f"run-{worker}"))
 
@@ -171,7 +164,7 @@ def test_refreshes_serialised_by_a_lease_each_rotate_the_latest_token(aws):
 
 
 def test_simultaneous_requests_from_many_containers_get_exactly_the_limit(table):
-    clock = FrozenClock()
+    clock = FakeClock(1_800_000_000.25)
     containers = [DynamoRateBudget(table, clock) for _ in range(4)]
 
     def burst(worker: int) -> int:

@@ -13,16 +13,9 @@ from hubnox.web.session import (
     read_session,
     start_session,
 )
+from tests.support.clock import FakeClock
 
 KEY = "k" * 32
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Nonces:
@@ -51,13 +44,13 @@ class Sessions:
 
 
 def test_a_token_round_trips_its_payload():
-    signer = Signer(KEY, clock=Clock())
+    signer = Signer(KEY, clock=FakeClock())
     claims = signer.verify("replay", signer.sign("replay", {"run": "r1", "portal": "42"}, 60))
     assert claims["run"] == "r1" and claims["portal"] == "42"
 
 
 def test_a_token_for_one_purpose_is_refused_for_another():
-    signer = Signer(KEY, clock=Clock())
+    signer = Signer(KEY, clock=FakeClock())
     token = signer.sign("replay", {"run": "r1"}, 60)
     with pytest.raises(UnauthorizedError) as err:
         signer.verify("session", token)
@@ -65,7 +58,7 @@ def test_a_token_for_one_purpose_is_refused_for_another():
 
 
 def test_a_tampered_or_foreign_token_is_refused():
-    clock = Clock()
+    clock = FakeClock()
     token = Signer(KEY, clock=clock).sign("login", {"portal": "42"}, 60)
     body, mac = token.split(".")
     forged_body = Signer(KEY, clock=clock).sign("login", {"portal": "43"}, 60).split(".")[0]
@@ -77,7 +70,7 @@ def test_a_tampered_or_foreign_token_is_refused():
 
 
 def test_an_expired_token_is_refused():
-    clock = Clock()
+    clock = FakeClock()
     signer = Signer(KEY, clock=clock)
     token = signer.sign("login", {"portal": "42"}, 60)
     clock.now += 61
@@ -92,7 +85,7 @@ def test_a_short_key_is_refused():
 
 
 def test_a_login_link_names_its_user_and_works_once():
-    signer, nonces = Signer(KEY, clock=Clock()), Nonces()
+    signer, nonces = Signer(KEY, clock=FakeClock()), Nonces()
     link = login_link(signer, "https://hubnox.example.com", "42", "admin@example.com", "7001")
     token = link.split("login=")[1]
     login = claim_login(signer, nonces, token)
@@ -103,7 +96,7 @@ def test_a_login_link_names_its_user_and_works_once():
 
 
 def test_a_session_cookie_is_bound_to_its_portal_and_ends_with_its_generation_or_a_logout():
-    signer, sessions = Signer(KEY, clock=Clock()), Sessions()
+    signer, sessions = Signer(KEY, clock=FakeClock()), Sessions()
     session, cookie = start_session(signer, sessions, "42", "admin@example.com")
     assert session.portal_id == "42" and session.user == "admin@example.com"
     rendered = str(cookie)
@@ -123,7 +116,7 @@ def test_a_session_cookie_is_bound_to_its_portal_and_ends_with_its_generation_or
 
 
 def test_a_session_token_from_before_generations_is_refused():
-    signer = Signer(KEY, clock=Clock())
+    signer = Signer(KEY, clock=FakeClock())
     old = signer.sign("session", {"portal": "42", "user": "u", "csrf": "c"}, 60)
     with pytest.raises(UnauthorizedError):
         read_session(signer, Sessions(), [f"{SESSION_COOKIE}={old}"])
@@ -137,7 +130,7 @@ def test_no_cookie_means_no_session():
 
 
 def test_state_changes_need_the_csrf_secret_and_our_origin():
-    signer = Signer(KEY, clock=Clock())
+    signer = Signer(KEY, clock=FakeClock())
     session, _ = start_session(signer, Sessions(), "42", "u")
     base = "https://hubnox.example.com"
     check_csrf(session, {"X-CSRF-Token": session.csrf, "Origin": base}, None, base)
@@ -158,7 +151,7 @@ def test_a_replay_link_names_its_run_and_portal_and_nothing_else():
 
     from hubnox.links import replay_url, verify_replay
 
-    clock = Clock()
+    clock = FakeClock()
     signer = Signer(KEY, clock=clock)
     url = replay_url(signer, "https://hubnox.example.com/", "42", "01RUN")
     parts = urlsplit(url)
@@ -174,7 +167,7 @@ def test_a_replay_link_names_its_run_and_portal_and_nothing_else():
 
 def test_a_forged_token_or_csrf_value_with_any_characters_is_refused_not_a_crash():
     # compare_digest refuses non-ASCII str; hubnox compares bytes, so a forgery is a 401, never a 500.
-    signer = Signer(KEY, clock=Clock())
+    signer = Signer(KEY, clock=FakeClock())
     token = signer.sign("replay", {"run": "r1"}, 60)
     for forged in (token[:-1] + "é", "é.é", token.split(".")[0] + ".😀"):
         with pytest.raises(UnauthorizedError):

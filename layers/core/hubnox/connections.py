@@ -380,8 +380,10 @@ class ConnectionService:
         """
         login = claim_login(self._signer, self._nonces, login_token)
         secret = secrets.token_urlsafe(24)
+        # The generation: an install or a deletion while HubSpot has the browser ends this sign-in too.
         state = self._signer.sign("hubspot-login", {"browser": _digest(secret), "portal": login.portal_id,
-                                                    "user": login.user, "uid": login.user_id},
+                                                    "user": login.user, "uid": login.user_id,
+                                                    "gen": self._sessions.generation(login.portal_id)},
                                   STATE_TTL_SECONDS)
         url = self._hubspot_oauth.authorize_url(HUBSPOT_SCOPES, HUBSPOT_OPTIONAL_SCOPES,
                                                 self._base + HUBSPOT_CALLBACK_PATH, state)
@@ -410,6 +412,12 @@ class ConnectionService:
         if hubspot is None or hubspot.status == "uninstalled":
             raise UnauthorizedError("hubnox is not installed in this HubSpot portal.", code="NOT_INSTALLED",
                                     hint="Install hubnox again from HubSpot.")
+        if hubspot.installed_by_user and str(hubspot.installed_by_user) != user_id:
+            raise UnauthorizedError("Only the HubSpot user who installed hubnox may open its settings.",
+                                    code="NOT_INSTALLER", hint="Ask that user, or install hubnox again yourself.")
+        if claims.get("gen") != self._sessions.generation(portal_id):
+            raise UnauthorizedError("hubnox was installed again, or its data deleted, while you were signing in.",
+                                    code="SESSION_ENDED", hint="Open hubnox's settings from the app card again.")
         return self._signed_in(portal_id, str(claims.get("user") or user_id))
 
     def _signed_in(self, portal_id: str, user: str) -> SignedIn:

@@ -26,9 +26,9 @@ _RUN_ID = re.compile(r"[0-9A-Z]{26}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 #: printable ASCII without spaces
 _TOKEN = re.compile(rf"[\x21-\x7e]{{1,{CALLBACK_ID_MAX_LENGTH}}}")
 #: Fortnox customer numbers: letters, digits and - + / _ (Fortnox answers 2000106 otherwise)
-CUSTOMER_NUMBER_PATTERN = re.compile(r"^[A-Za-z0-9+/_\-–]{1,1024}$")
+CUSTOMER_NUMBER_PATTERN = re.compile(r"[A-Za-z0-9+/_\-–]{1,1024}")
 #: Fortnox article numbers hubnox creates: letters, digits and - + / _ . (at most 50)
-ARTICLE_NUMBER_PATTERN = re.compile(r"^[A-Za-z0-9+/_.\-]{1,50}$")
+ARTICLE_NUMBER_PATTERN = re.compile(r"[A-Za-z0-9+/_.\-]{1,50}")
 #: Fortnox document numbers (invoices, orders) are whole numbers
 _DOCUMENT_NUMBER = re.compile(r"[0-9]{1,20}")
 
@@ -93,7 +93,7 @@ def _only_dots(text: str) -> bool:
 def fortnox_customer_number(value: Any) -> str:
     """A Fortnox customer number by Fortnox's rules; `BadRequestError` for anything else."""
     text = str(value)
-    if not CUSTOMER_NUMBER_PATTERN.match(text) or text != text.strip():
+    if not CUSTOMER_NUMBER_PATTERN.fullmatch(text) or text != text.strip():
         raise BadRequestError(f"{text[:40]!r} is not a Fortnox customer number: use letters, digits and - + / _ "
                               "(at most 1024).", code="INVALID_CUSTOMER_NUMBER")
     return text
@@ -102,7 +102,7 @@ def fortnox_customer_number(value: Any) -> str:
 def fortnox_article_number(value: Any) -> str:
     """A Fortnox article number by Fortnox's rules (and never `.` or `..`); `BadRequestError` else."""
     text = str(value)
-    if not ARTICLE_NUMBER_PATTERN.match(text) or text != text.strip() or _only_dots(text):
+    if not ARTICLE_NUMBER_PATTERN.fullmatch(text) or text != text.strip() or _only_dots(text):
         raise BadRequestError(f"{text[:40]!r} is not a Fortnox article number: use letters, digits and - + / _ . "
                               "(at most 50).", code="INVALID_ARTICLE_NUMBER")
     return text

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from hubnox.errors import TransientError
+from hubnox.waiting import wait_until_done
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -48,19 +49,12 @@ class LocalRateBudget:
         """Take a slot for `key`, waiting up to `max_wait` seconds for one to free."""
         if limit < 1 or window <= 0:
             raise ValueError("a rate budget needs limit >= 1 and window > 0")
-        deadline = self._clock() + max_wait
-        while True:
-            wait = self._try_take(key, limit, window)
-            if wait <= 0:
-                return
-            remaining = deadline - self._clock()
-            if wait > remaining:
-                raise TransientError(
-                    f"Rate budget for {key} is used up ({limit} per {window:g} s).",
-                    code="RATE_BUDGET",
-                    retry_after=wait,
-                )
-            self._sleep(wait)
+        wait_until_done(
+            lambda: wait if (wait := self._try_take(key, limit, window)) > 0 else None,
+            max_wait=max_wait, clock=self._clock, sleep=self._sleep,
+            busy=lambda wait: TransientError(f"Rate budget for {key} is used up ({limit} per {window:g} s).",
+                                             code="RATE_BUDGET", retry_after=wait),
+        )
 
     def _try_take(self, key: str, limit: int, window: float) -> float:
         """Take a slot now and answer 0, or answer how long until the oldest counted slot expires."""

@@ -43,8 +43,11 @@ ERROR_MESSAGE_OUTPUT = "errorMessage"
 DEFAULT_CHOICE = "default"
 #: how long HubSpot keeps a blocked execution waiting for its callback (its documented default)
 BLOCK_EXPIRATION = "P1W"
-#: a callbackId stays claimed past HubSpot's 3 days of redelivery and the week an execution waits
-CALLBACK_CLAIM_TTL_SECONDS = 8 * 24 * 3600
+#: A callbackId stays claimed far past HubSpot's 3 days of redelivery and the week an execution waits:
+#: a v2-signed execution carries no timestamp, so a captured one verifies for ever, and only its claim
+#: keeps it from acting again. A year of small items; after that the deal link still refuses a second
+#: document for the deal and trigger.
+CALLBACK_CLAIM_TTL_SECONDS = 366 * 24 * 3600
 CALLBACK_CLAIM_KIND = "callback"
 #: the Retry-After of the 503 that asks HubSpot to deliver again when the job could not be queued
 #: (HubSpot retries a 5xx with its own backoff for up to three days whatever this says)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from hubnox.errors import TransientError
 from hubnox.observability import logger
 from hubnox.store.table import Clock, ConditionFailed, Table, lease_key, ttl_at
+from hubnox.waiting import wait_until_done
 
 #: Expired leases linger this long before DynamoDB's TTL sweeps them (they are free to take anyway).
 _SWEEP_AFTER_SECONDS = 3600
@@ -52,16 +53,13 @@ class LeaseStore:
         Raises `TransientError` (with the seconds until the current holder's lease runs out as
         `retry_after`) when the lease stays taken. Keep the block shorter than `ttl`.
         """
-        deadline = self._clock() + wait
-        while (held_until := self._try_acquire(name, owner, ttl)) is not None:
-            now = self._clock()
-            if now + poll > deadline:
-                raise TransientError(
-                    f"the lease {name!r} is held by another worker",
-                    code="LEASE_BUSY",
-                    retry_after=max(held_until - now, poll),
-                )
-            self._sleep(poll)
+        def attempt() -> float | None:
+            held_until = self._try_acquire(name, owner, ttl)
+            return None if held_until is None else held_until - self._clock()
+
+        wait_until_done(attempt, max_wait=wait, clock=self._clock, sleep=self._sleep, poll=poll,
+                        busy=lambda retry_after: TransientError(f"the lease {name!r} is held by another worker",
+                                                                code="LEASE_BUSY", retry_after=retry_after))
         try:
             yield
         finally:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from hubnox.errors import TransientError
 from hubnox.store.table import Clock, ConditionFailed, Table, rate_key, ttl_at
+from hubnox.waiting import wait_until_done
 
 #: The shortest pause between two tries, so that a lost race never spins.
 _MIN_WAIT_SECONDS = 0.001
@@ -64,19 +65,12 @@ class DynamoRateBudget:
         """
         if limit < 1 or window <= 0:
             raise ValueError(f"a rate budget needs limit >= 1 and window > 0, not {limit} per {window}")
-        deadline = self._clock() + max_wait
-        while True:
-            now = self._clock()
-            wait = self._try_spend(key, limit, window / self._slices, now)
-            if wait is None:
-                return
-            if now + wait > deadline:
-                raise TransientError(
-                    f"the request budget for {key} is spent ({limit} per {window:g} s)",
-                    code="RATE_BUDGET",
-                    retry_after=wait,
-                )
-            self._sleep(wait)
+        wait_until_done(
+            lambda: self._try_spend(key, limit, window / self._slices, self._clock()),
+            max_wait=max_wait, clock=self._clock, sleep=self._sleep,
+            busy=lambda wait: TransientError(f"the request budget for {key} is spent ({limit} per {window:g} s)",
+                                             code="RATE_BUDGET", retry_after=wait),
+        )
 
     def _try_spend(self, key: str, limit: int, size: float, now: float) -> float | None:
         """None when a request was counted, else the seconds until one may be."""

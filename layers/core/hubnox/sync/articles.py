@@ -197,7 +197,7 @@ def _article_number(sku: str | None) -> str | None:
 def _creatable(sku: str | None) -> str | None:
     """The SKU as the number of an article hubnox creates: only characters Fortnox accepts."""
     text = (sku or "").strip()
-    return text if ARTICLE_NUMBER_PATTERN.match(text) and text.strip(".") else None
+    return text if ARTICLE_NUMBER_PATTERN.fullmatch(text) and text.strip(".") else None
 
 
 def _sku_text(sku: str | None) -> str:

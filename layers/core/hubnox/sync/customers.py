@@ -180,7 +180,7 @@ def customer_number_from(record: Company | Contact, kind: RecordKind, settings: 
             code="MISSING_CUSTOMER_NUMBER",
             hint=f"Fill in {prop} on the {kind} in HubSpot (hubnox takes customer numbers from there), "
             "then replay.")
-    if not CUSTOMER_NUMBER_PATTERN.match(value):
+    if not CUSTOMER_NUMBER_PATTERN.fullmatch(value):
         raise UserFixableError(
             f"The {kind} {record.id} has {value!r} in {prop}, which Fortnox does not accept as a customer "
             "number.",

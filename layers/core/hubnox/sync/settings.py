@@ -50,8 +50,8 @@ DocumentType = Literal["invoice", "order"]
 FORTNOX_VAT_RATES: tuple[int, ...] = (25, 12, 6, 0)
 
 #: HubSpot internal property names: lower-case letters, digits and underscores
-_PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 #: Fortnox customer fields a HubSpot property may fill (Fortnox's names)
 CUSTOMER_FIELDS: tuple[str, ...] = (
@@ -94,7 +94,7 @@ DEFAULT_CONTACT_FIELDS: dict[str, str] = {
 
 
 def _check_property(value: str) -> str:
-    if not _PROPERTY_NAME.match(value):
+    if not _PROPERTY_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a HubSpot property name (lower-case letters, digits and "
                          "underscores, starting with a letter)")
     return value
@@ -176,7 +176,7 @@ class CustomerDefaults(_Settings):
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str | None) -> str | None:
-        if value is not None and not _CURRENCY.match(value):
+        if value is not None and not _CURRENCY.fullmatch(value):
             raise ValueError(f"{value!r} is not a currency code such as SEK or EUR")
         return value
 
@@ -242,7 +242,7 @@ class ArticleSettings(_Settings):
     @field_validator("placeholder_article_number")
     @classmethod
     def _number(cls, value: str) -> str:
-        if not ARTICLE_NUMBER_PATTERN.match(value) or not value.strip("."):
+        if not ARTICLE_NUMBER_PATTERN.fullmatch(value) or not value.strip("."):
             raise ValueError(f"{value!r} is not a Fortnox article number (at most 50 letters, digits "
                              "and - + / _ .)")
         return value

@@ -51,9 +51,9 @@ WORKFLOW_V2_ROUTES = frozenset({
 READ_ONLY_ROUTES = frozenset({("POST", "/hubspot/actions/options")})
 #: how long a v3 signature could pass the timestamp check, and so how long it is remembered
 SIGNATURE_RECORD_SECONDS = (MAX_AGE_MS + MAX_FUTURE_SKEW_MS) // 1000 + 60
-#: how long a v2 signature seen beside a v3 one is remembered: as long as HubSpot may deliver the
-#: execution again (3 days of retries) and its callback may wait (a week), as for callbackIds
-V2_RECORD_SECONDS = 8 * 24 * 3600
+#: how long a v2 signature seen beside a v3 one is remembered: as long as the execution's callbackId
+#: claim (`hubnox.workflows.CALLBACK_CLAIM_TTL_SECONDS`), since v2 has no timestamp to expire
+V2_RECORD_SECONDS = 366 * 24 * 3600
 V3_SIGNATURE_KIND = "hubspot-v3"
 V2_SIGNATURE_KIND = "hubspot-v2"
 
@@ -177,7 +177,7 @@ class SignedOnce:
         headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
         self._event = event
         self._ledger = ledger
-        self._v2 = _fingerprint(headers.get("x-hubspot-signature"))
+        self._v2 = _fingerprint(headers.get("x-hubspot-signature"), hex_digest=True)
         self._v3 = _fingerprint(headers.get("x-hubspot-signature-v3")) if version == "v3" else ""
         self._claimed = False
 
@@ -208,9 +208,15 @@ def _changes_state(event: Mapping[str, Any]) -> bool:
     return method not in ("GET", "HEAD") and (method, path) not in READ_ONLY_ROUTES
 
 
-def _fingerprint(signature: str | None) -> str:
-    """A fixed-size key for a signature header (its value is the sender's; never trust its length)."""
-    return hashlib.sha256(signature.strip().encode()).hexdigest() if signature and signature.strip() else ""
+def _fingerprint(signature: str | None, *, hex_digest: bool = False) -> str:
+    """A fixed-size key for a signature header (its value is the sender's; never trust its length).
+
+    A v2 signature is hex, which the check reads in either case, so it is keyed in one case.
+    """
+    text = (signature or "").strip()
+    if hex_digest:
+        text = text.lower()
+    return hashlib.sha256(text.encode()).hexdigest() if text else ""
 
 
 def _route(event: Mapping[str, Any]) -> tuple[str, str]:

@@ -171,5 +171,9 @@ def check_csrf(session: Session, headers: Mapping[str, str], form: Mapping[str, 
 
 
 def _origin(url: str) -> str:
-    parts = urlsplit(url)
+    """The scheme and host of `url`; an Origin that is no URL (say `https://[`) stands for no site of ours."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "invalid:"
     return f"{parts.scheme}://{parts.netloc}".lower()
