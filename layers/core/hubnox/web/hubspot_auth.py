@@ -21,7 +21,7 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -31,6 +31,7 @@ from hubnox.config import Settings
 from hubnox.errors import UnauthorizedError
 from hubnox.hubspot.signature import MAX_AGE_MS, MAX_FUTURE_SKEW_MS, verify_event
 from hubnox.observability import logger
+from hubnox.sync.ports import NonceClaims
 
 #: what `hubspot.fetch` appends to the query of every app-card request (reference hubspot.md §6);
 #: HubSpot's workflow engine posts to the action URLs exactly as configured, without them
@@ -56,14 +57,6 @@ SIGNATURE_RECORD_SECONDS = (MAX_AGE_MS + MAX_FUTURE_SKEW_MS) // 1000 + 60
 V2_RECORD_SECONDS = 366 * 24 * 3600
 V3_SIGNATURE_KIND = "hubspot-v3"
 V2_SIGNATURE_KIND = "hubspot-v2"
-
-
-class SignatureLedger(Protocol):
-    """What the guard needs of the nonce store: claim a value once, give it back."""
-
-    def claim(self, kind: str, value: str, ttl_seconds: float) -> bool: ...
-
-    def release(self, kind: str, value: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -134,7 +127,7 @@ def v2_allowed(event: Mapping[str, Any], caller: HubSpotCaller) -> bool:
 
 def hubspot_signature_middleware(
     settings: Callable[[], Settings], clock: Callable[[], float] = time.time, *,
-    caller: HubSpotCaller, ledger: Callable[[], SignatureLedger] | None = None,
+    caller: HubSpotCaller, ledger: Callable[[], NonceClaims] | None = None,
 ) -> Callable[[APIGatewayHttpResolver, NextMiddleware], Response]:
     """A Powertools middleware that checks the caller and the signature before every route of a resolver.
 
@@ -173,7 +166,7 @@ class SignedOnce:
     stripped); v2 beside v3 is remembered for that check once the request has acted.
     """
 
-    def __init__(self, event: Mapping[str, Any], version: str, ledger: SignatureLedger) -> None:
+    def __init__(self, event: Mapping[str, Any], version: str, ledger: NonceClaims) -> None:
         headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
         self._event = event
         self._ledger = ledger

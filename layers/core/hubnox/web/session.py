@@ -28,6 +28,7 @@ from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from hubnox.errors import UnauthorizedError
 from hubnox.signing import Signer
+from hubnox.sync.ports import NonceClaims
 
 SESSION_COOKIE = "hubnox_session"
 #: the browser secrets that bind HubSpot's OAuth callback to the browser that left for it
@@ -38,12 +39,6 @@ SESSION_TTL_SECONDS = 8 * 3600
 LOGIN_TTL_SECONDS = 5 * 60
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
-
-
-class NonceClaimer(Protocol):
-    """What the session needs of the nonce store: claim a value once."""
-
-    def claim(self, kind: str, value: str, ttl_seconds: int) -> bool: ...
 
 
 class SessionLedger(Protocol):
@@ -83,7 +78,7 @@ def login_link(signer: Signer, public_base: str, portal_id: str, user: str, user
     return f"{public_base}/settings?{urlencode({'login': token})}"
 
 
-def claim_login(signer: Signer, nonces: NonceClaimer, login_token: str) -> LoginRequest:
+def claim_login(signer: Signer, nonces: NonceClaims, login_token: str) -> LoginRequest:
     """The user and portal a genuine, unexpired login token names; a token works once."""
     claims = signer.verify("login", login_token)
     if not nonces.claim("login", str(claims["nonce"]), LOGIN_TTL_SECONDS + 60):
