@@ -66,6 +66,7 @@ from hubnox.sync.ports import DealLinks, Fortnox, HubSpot, HubSpotReads, Leases,
 from hubnox.sync.reader import properties_to_read, read_deal, snapshot_of
 from hubnox.sync.settings import PortalSettings, migrate
 from hubnox.sync.totals import check_totals
+from hubnox.waiting import wait_until_done
 
 #: how many times SQS delivers a job before it moves it to the dead-letter queue: the jobs queue's
 #: `maxReceiveCount` in template.yaml (a test holds the two equal)
@@ -374,17 +375,17 @@ class JobRunner:
         name = f"deal#{current.portal_id}#{deal_id}"
         run_id = current.job.run_id
         owner = f"{run_id}#{secrets.token_hex(4)}"
-        deadline = self._clock() + DEAL_LEASE_WAIT_SECONDS
-        held = self._leases.acquire(name, owner, DEAL_LEASE_TTL_SECONDS)
         # A lease reserved for this run (after a create with an unknown outcome) is its to take.
-        if not held and self._leases.acquire(name, run_id, DEAL_LEASE_TTL_SECONDS):
-            held, owner = True, run_id
-        while not held:
-            if self._clock() >= deadline:
-                raise TransientError("Another run is making this deal's Fortnox document right now.",
-                                     code="DEAL_BUSY", retry_after=BACKOFF_BASE_SECONDS)
-            self._sleep(DEAL_LEASE_POLL_SECONDS)
-            held = self._leases.acquire(name, owner, DEAL_LEASE_TTL_SECONDS)
+        if not self._leases.acquire(name, owner, DEAL_LEASE_TTL_SECONDS):
+            if self._leases.acquire(name, run_id, DEAL_LEASE_TTL_SECONDS):
+                owner = run_id
+            else:
+                wait_until_done(
+                    lambda: None if self._leases.acquire(name, owner, DEAL_LEASE_TTL_SECONDS) else 0.0,
+                    max_wait=DEAL_LEASE_WAIT_SECONDS, poll=DEAL_LEASE_POLL_SECONDS,
+                    clock=self._clock, sleep=self._sleep,
+                    busy=lambda _: TransientError("Another run is making this deal's Fortnox document right now.",
+                                                  code="DEAL_BUSY", retry_after=BACKOFF_BASE_SECONDS))
         lease = _Lease(self._leases, name, owner, run_id)
         try:
             yield lease
