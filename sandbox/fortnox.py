@@ -79,7 +79,6 @@ import binascii
 import itertools
 import json
 import math
-import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -95,6 +94,47 @@ from werkzeug.wrappers import Request, Response
 from sandbox import fortnox_money as money
 from sandbox.common import Clock, Route, SandboxError, SimulatorApp, json_response
 from sandbox.fortnox_errors import ERRORS, ErrorCode, FortnoxError, OAuthError, Unauthorized, error_information
+from sandbox.fortnox_fields import (
+    ARTICLE_FIELDS,
+    ARTICLE_IGNORED,
+    COUNTRIES,
+    CURRENCY_FIELDS,
+    CUSTOMER_FIELDS,
+    CUSTOMER_IGNORED,
+    CUSTOMER_LIST_FIELDS,
+    CUSTOMER_NUMBER_PATTERN,
+    DELIVERY_TYPES,
+    EDI_FIELDS,
+    EMAIL_FIELDS,
+    EMAIL_PATTERN,
+    INVOICE_FIELDS,
+    INVOICE_READ_ONLY,
+    INVOICE_ROW_FIELDS,
+    INVOICE_ROW_READ_ONLY,
+    ORDER_FIELDS,
+    ORDER_READ_ONLY,
+    ORDER_ROW_FIELDS,
+    ORDER_ROW_READ_ONLY,
+    PRICE_FIELDS,
+    PRICE_LIST_FIELDS,
+    TERMS_FIELDS,
+    URL_ONLY,
+    VAT_RATES,
+    FieldRule,
+    base_url,
+    check_vat,
+    coerce,
+    luhn_digit,
+    natural_key,
+    ocr_number,
+    plain,
+    quantity_text,
+    read_payload,
+    require,
+    to_json,
+    valid_organisation_number,
+    words,
+)
 from sandbox.pdf import render_pdf
 
 #: what `sandbox.fortnox` has always offered; most of it now lives in the modules above
@@ -172,11 +212,7 @@ __all__ = [
 # Constants
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-SCOPES = _words(
+SCOPES = words(
     "archive article bookkeeping companyinformation connectfile costcenter currency customer inbox "
     "invoice noxfinansinvoice offer order payment price print profile project salary settings "
     "supplier supplierinvoice timereporting"
@@ -194,35 +230,12 @@ SCOPE_LICENCES: dict[str, frozenset[str]] = {
     "settings": frozenset(),
     "companyinformation": frozenset(),
 }
-VAT_RATES = (Decimal(25), Decimal(12), Decimal(6), Decimal(0))
 #: BAS sales accounts by VAT rate, used when neither the row nor the article names one
 SALES_ACCOUNTS = {Decimal(25): 3001, Decimal(12): 3002, Decimal(6): 3003, Decimal(0): 3004}
 ZERO_VAT_TYPES = frozenset({"EXPORT", "EUREVERSEDVAT", "SEREVERSEDVAT"})
 AUTH_CODE_TTL = 600.0
 REFRESH_TOKEN_TTL = 45 * 24 * 3600.0
 STOCKHOLM = "Europe/Stockholm"
-COUNTRIES = {
-    "SE": "Sverige",
-    "NO": "Norge",
-    "DK": "Danmark",
-    "FI": "Finland",
-    "IS": "Island",
-    "DE": "Tyskland",
-    "GB": "Storbritannien",
-    "US": "USA",
-    "NL": "Nederländerna",
-    "FR": "Frankrike",
-    "ES": "Spanien",
-    "IT": "Italien",
-    "PL": "Polen",
-    "EE": "Estland",
-    "LV": "Lettland",
-    "LT": "Litauen",
-    "IE": "Irland",
-    "BE": "Belgien",
-    "AT": "Österrike",
-    "CH": "Schweiz",
-}
 DEFAULT_CURRENCIES = (
     ("SEK", "Svensk krona", "1", "1"),
     ("EUR", "Euro", "11.4712", "11.5212"),
@@ -249,183 +262,6 @@ PRINT_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
 
 # --------------------------------------------------------------------------------------------
 # Field tables: what each resource accepts, derived from the spec's payload schemas
-
-
-@dataclass(frozen=True)
-class FieldRule:
-    """How one writable field is checked and stored."""
-
-    kind: str  # str num int bool date datetime qty obj tags
-    max_length: int | None = None
-    choices: tuple[str, ...] = ()
-    nested: Mapping[str, FieldRule] | None = None
-
-
-def _table(
-    groups: Mapping[str, str],
-    choices: Mapping[str, tuple[str, ...]] | None = None,
-    nested: Mapping[str, Mapping[str, FieldRule]] | None = None,
-) -> dict[str, FieldRule]:
-    """Field rules from compact groups: {"str": "Name:1024 City", "num": "Price", ...}."""
-    table = {}
-    for kind, names in groups.items():
-        for item in names.split():
-            name, _, limit = item.partition(":")
-            table[name] = FieldRule(
-                kind, int(limit) if limit else None, (choices or {}).get(name, ()), (nested or {}).get(name)
-            )
-    return table
-
-
-EMAIL_FIELDS = _table(
-    {"str": "EmailAddressBCC EmailAddressCC EmailAddressFrom EmailAddressTo EmailBody:20000 EmailSubject:100"}
-)
-EDI_FIELDS = _table(
-    {
-        "str": "EDIGlobalLocationNumber:13 EDIGlobalLocationNumberDelivery:13 EDIInvoiceExtra1 "
-        "EDIInvoiceExtra2 EDIOurElectronicReference EDIYourElectronicReference"
-    }
-)
-DELIVERY_TYPES = ("PRINT", "EMAIL", "PRINTSERVICE")
-CUSTOMER_FIELDS = _table(
-    {
-        "bool": "Active ShowPriceVATIncluded",
-        "str": "Address1:1024 Address2:1024 City:1024 Comments:1024 CostCenter CountryCode:2 Currency:3 "
-        "CustomerNumber:1024 DeliveryAddress1:1024 DeliveryAddress2:1024 DeliveryCity:1024 "
-        "DeliveryCountry:1024 DeliveryCountryCode:2 DeliveryFax:1024 DeliveryName:1024 "
-        "DeliveryPhone1:1024 DeliveryPhone2:1024 DeliveryZipCode:10 Email:1024 EmailInvoice:1024 "
-        "EmailInvoiceBCC:1024 EmailInvoiceCC:1024 EmailOffer:1024 EmailOfferBCC:1024 "
-        "EmailOfferCC:1024 EmailOrder:1024 EmailOrderBCC:1024 EmailOrderCC:1024 "
-        "ExternalReference:1024 Fax:1024 GLN:13 GLNDelivery:13 InvoiceAdministrationFee "
-        "InvoiceFreight InvoiceRemark:1024 Name:1024 OrganisationNumber:30 OurReference:50 "
-        "Phone1:1024 Phone2:1024 PriceList Project SalesAccount:4 TermsOfDelivery TermsOfPayment "
-        "Type VATNumber VATType VisitingAddress:128 VisitingCity:128 VisitingCountry:128 "
-        "VisitingCountryCode:2 VisitingZipCode:10 WWW:128 WayOfDelivery YourReference:50 ZipCode:10",
-        "num": "InvoiceDiscount",
-        "obj": "DefaultDeliveryTypes DefaultTemplates",
-    },
-    choices={
-        "Type": ("PRIVATE", "COMPANY"),
-        "VATType": ("SEVAT", "SEREVERSEDVAT", "EUREVERSEDVAT", "EUVAT", "EXPORT"),
-    },
-    nested={
-        "DefaultDeliveryTypes": _table(
-            {"str": "Invoice Offer Order"}, choices={k: DELIVERY_TYPES for k in ("Invoice", "Offer", "Order")}
-        ),
-        "DefaultTemplates": _table({"str": "CashInvoice Invoice Offer Order"}),
-    },
-)
-CUSTOMER_IGNORED = frozenset({"@url", "Country"})
-CUSTOMER_LIST_FIELDS = (
-    "Active",
-    "Address1",
-    "Address2",
-    "City",
-    "CustomerNumber",
-    "Email",
-    "Name",
-    "OrganisationNumber",
-    "Phone",
-    "ZipCode",
-)
-
-ARTICLE_FIELDS = _table(
-    {
-        "bool": "Active Bulky Expired Housework StockGoods WebshopArticle",
-        "str": "ArticleNumber:50 CostCalculationMethod DefaultStockLocation DefaultStockPoint "
-        "Description:200 EAN:30 HouseworkType Manufacturer:50 ManufacturerArticleNumber:50 "
-        "Note:10000 StockPlace:100 SupplierName SupplierNumber Type Unit",
-        "int": "ConstructionAccount Depth EUAccount EUVATAccount ExportAccount Height PurchaseAccount "
-        "SalesAccount StockAccount StockChangeAccount Weight Width",
-        "num": "DirectCost FreightCost OtherCost PurchasePrice QuantityInStock StockWarning VAT",
-    },
-    choices={"Type": ("STOCK", "SERVICE")},
-)
-ARTICLE_IGNORED = frozenset(
-    {"@url", "CommodityCode", "SalesPrice", "DisposableQuantity", "ReservedQuantity", "StockValue"}
-)
-
-_DOCUMENT_COMMON = {
-    "str": "Address1:1024 Address2:1024 City:1024 Comments:1024 CostCenter Country Currency:3 "
-    "CustomerName:1024 CustomerNumber DeliveryAddress1:1024 DeliveryAddress2:1024 DeliveryCity:1024 "
-    "DeliveryCountry DeliveryName:1024 DeliveryZipCode:1024 DocumentNumber "
-    "ExternalInvoiceReference1:80 ExternalInvoiceReference2:80 Language OurReference:50 Phone1:1024 "
-    "Phone2:1024 PriceList PrintTemplate Project Remarks:1024 TaxReductionType TermsOfDelivery "
-    "TermsOfPayment WayOfDelivery YourOrderNumber:75 YourReference:50 ZipCode:1024",
-    "num": "AdministrationFee CurrencyRate Freight",
-    "int": "CurrencyUnit",
-    "bool": "NotCompleted VATIncluded",
-    "obj": "EmailInformation",
-    "tags": "Labels",
-}
-_DOCUMENT_CHOICES = {"Language": ("SV", "EN"), "TaxReductionType": ("none", "rot", "rut", "green")}
-INVOICE_FIELDS = _table(
-    {
-        **_DOCUMENT_COMMON,
-        "str": _DOCUMENT_COMMON["str"] + " CreditInvoiceReference InvoiceType OCR PaymentWay",
-        "bool": _DOCUMENT_COMMON["bool"] + " EUQuarterlyReport",
-        "date": "DeliveryDate DueDate InvoiceDate OutboundDate",
-        "obj": "EmailInformation EDIInformation",
-    },
-    choices={
-        **_DOCUMENT_CHOICES,
-        "InvoiceType": ("INVOICE", "AGREEMENTINVOICE", "INTRESTINVOICE", "SUMMARYINVOICE", "CASHINVOICE"),
-        "PaymentWay": ("CASH", "CARD", "AG"),
-    },
-    nested={"EmailInformation": EMAIL_FIELDS, "EDIInformation": EDI_FIELDS},
-)
-INVOICE_READ_ONLY = _words(
-    "@url @urlTaxReductionList AccountingMethod AdministrationFeeVAT Balance BasisTaxReduction Booked "
-    "Cancelled ContractReference ContributionPercent ContributionValue Credit FinalPayDate FreightVAT Gross"
-    " HouseWork InvoicePeriodEnd InvoicePeriodReference InvoicePeriodStart InvoiceReference LastRemindDate "
-    "Net NoxFinans OfferReference OrderReference OrganisationNumber Reminders RoundOff Sent TaxReduction "
-    "TimeBasisReference Total TotalToPay TotalVAT VoucherNumber VoucherSeries VoucherYear WarehouseReady"
-)
-ORDER_FIELDS = _table(
-    {
-        **_DOCUMENT_COMMON,
-        "str": _DOCUMENT_COMMON["str"] + " DeliveryState OrganisationNumber StockPointCode StockPointId",
-        "num": _DOCUMENT_COMMON["num"] + " CurrencyUnit",
-        "int": "",
-        "bool": _DOCUMENT_COMMON["bool"] + " CopyRemarks",
-        "date": "DeliveryDate OrderDate OutboundDate",
-    },
-    choices={**_DOCUMENT_CHOICES, "DeliveryState": ("registration", "reservation", "delivery")},
-    nested={"EmailInformation": EMAIL_FIELDS},
-)
-ORDER_READ_ONLY = _words(
-    "@url @urlTaxReductionList AdministrationFeeVAT BasisTaxReduction Cancelled ContributionPercent "
-    "ContributionValue FreightVAT Gross HouseWork InvoiceReference Net OfferReference OrderType RoundOff "
-    "Sent TaxReduction TimeBasisReference Total TotalToPay TotalVAT WarehouseReady"
-)
-_ROW_COMMON = {
-    "int": "AccountNumber HouseWorkHoursToReport",
-    "str": "ArticleNumber CostCenter Description:255 DiscountType HouseWorkType Project StockPointCode "
-    "Unit:20 VATCode",
-    "qty": "DeliveredQuantity",
-    "num": "Cost Discount Price VAT",
-    "bool": "HouseWork",
-}
-_ROW_CHOICES = {"DiscountType": ("AMOUNT", "PERCENT")}
-INVOICE_ROW_FIELDS = _table(_ROW_COMMON, choices=_ROW_CHOICES)
-INVOICE_ROW_READ_ONLY = frozenset(
-    {"ContributionPercent", "ContributionValue", "PriceExcludingVAT", "Total", "TotalExcludingVAT"}
-)
-ORDER_ROW_FIELDS = _table(
-    {**_ROW_COMMON, "str": _ROW_COMMON["str"] + " StockPointId", "qty": "DeliveredQuantity OrderedQuantity"},
-    choices=_ROW_CHOICES,
-)
-ORDER_ROW_READ_ONLY = frozenset({"ContributionPercent", "ContributionValue", "ReservedQuantity", "Total"})
-
-PRICE_LIST_FIELDS = _table({"str": "Code:100 Comments Description:50", "bool": "PreSelected"})
-PRICE_FIELDS = _table(
-    {"str": "ArticleNumber PriceList", "datetime": "Date", "num": "FromQuantity Percent Price"}
-)
-CURRENCY_FIELDS = _table(
-    {"num": "BuyRate SellRate Unit", "str": "Code:3 Description", "date": "Date", "bool": "IsAutomatic"}
-)
-TERMS_FIELDS = _table({"str": "Code:25 Description"})
-URL_ONLY = frozenset({"@url"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -578,63 +414,6 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _luhn_digit(payload: str) -> str:
-    total = 0
-    for index, char in enumerate(reversed(payload)):
-        digit = int(char)
-        if index % 2 == 0:
-            digit *= 2
-            digit -= 9 if digit > 9 else 0
-        total += digit
-    return str((10 - total % 10) % 10)
-
-
-def ocr_number(document_number: int) -> str:
-    """Fortnox's default OCR: the number, a length digit and a Luhn check digit (1 -> "133")."""
-    digits = str(document_number)
-    payload = digits + str((len(digits) + 2) % 10)
-    return payload + _luhn_digit(payload)
-
-
-def valid_organisation_number(value: str) -> bool:
-    """A Swedish organisation or personal number (10 or 12 digits, optional dash) with a valid check digit."""
-    digits = value.replace("-", "").replace(" ", "")
-    if not digits.isdigit() or len(digits) not in (10, 12):
-        return False
-    digits = digits[-10:]
-    return _luhn_digit(digits[:9]) == digits[9]
-
-
-def _out(value: Any) -> Any:
-    """Internal values as JSON: Decimals as numbers, private keys dropped."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _out(v) for k, v in value.items() if not k.startswith("_")}
-    if isinstance(value, list):
-        return [_out(v) for v in value]
-    return value
-
-
-def _qty(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}"
-
-
-def _plain(value: Decimal) -> str:
-    """A decimal without trailing zeros or exponent ("9.2412", "1", "0")."""
-    return format(value.normalize(), "f") if value else "0"
-
-
-def _natural_key(value: Any) -> tuple[int, int, str]:
-    """Numbers in numeric order before other codes (customer "2" before "10")."""
-    text = "" if value is None else str(value)
-    return (0, int(text), "") if text.isdigit() else (1, 0, text.lower())
-
-
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-CUSTOMER_NUMBER_PATTERN = re.compile(r"^[A-Za-z0-9+/_\-–]+$")
-
-
 @dataclass(frozen=True)
 class ListSpec:
     """How a list endpoint searches, filters and sorts."""
@@ -720,7 +499,7 @@ CUSTOMER_LIST = ListSpec(
         "glndelivery": _getter("GLNDelivery"),
     },
     sorts={
-        "customernumber": lambda c: _natural_key(c["CustomerNumber"]),
+        "customernumber": lambda c: natural_key(c["CustomerNumber"]),
         "name": lambda c: (c["Name"] or "").lower(),
     },
     default_sort="customernumber",
@@ -737,7 +516,7 @@ ARTICLE_LIST = ListSpec(
         "manufacturerarticlenumber": _getter("ManufacturerArticleNumber"),
     },
     sorts={
-        "articlenumber": lambda a: _natural_key(a["ArticleNumber"]),
+        "articlenumber": lambda a: natural_key(a["ArticleNumber"]),
         "quantityinstock": lambda a: a.get("QuantityInStock") or 0,
         "reservedquantity": lambda a: 0,
         "stockvalue": lambda a: 0,
@@ -755,7 +534,7 @@ INVOICE_LIST = ListSpec(
     },
     sorts={
         "customername": lambda d: (d["CustomerName"] or "").lower(),
-        "customernumber": lambda d: _natural_key(d["CustomerNumber"]),
+        "customernumber": lambda d: natural_key(d["CustomerNumber"]),
         "documentnumber": lambda d: int(d["DocumentNumber"]),
         "invoicedate": lambda d: d["InvoiceDate"],
         "ocr": lambda d: d["OCR"] or "",
@@ -780,7 +559,7 @@ ORDER_LIST = ListSpec(
     search={**_document_search(("OrderType",))},
     sorts={
         "customername": lambda d: (d["CustomerName"] or "").lower(),
-        "customernumber": lambda d: _natural_key(d["CustomerNumber"]),
+        "customernumber": lambda d: natural_key(d["CustomerNumber"]),
         "orderdate": lambda d: d["OrderDate"],
         "documentnumber": lambda d: int(d["DocumentNumber"]),
         "total": lambda d: d["Total"],
@@ -793,23 +572,16 @@ ORDER_LIST = ListSpec(
 PRICE_LIST_SPEC = ListSpec(
     "Prices",
     search={"articlenumber": _getter("ArticleNumber"), "pricelist": _getter("PriceList")},
-    sorts={"articlenumber": lambda p: (_natural_key(p["ArticleNumber"]), p["PriceList"], p["FromQuantity"])},
+    sorts={"articlenumber": lambda p: (natural_key(p["ArticleNumber"]), p["PriceList"], p["FromQuantity"])},
     default_sort="articlenumber",
 )
-
-
-def _require(fields: Mapping[str, Any], *names: str) -> None:
-    """Fortnox's error for the first of `names` that a create request leaves empty."""
-    for name in names:
-        if not fields.get(name):
-            raise FortnoxError("FIELD_REQUIRED", field=name)
 
 
 def _code_list(wrapper: str) -> ListSpec:
     return ListSpec(
         wrapper,
         search={"code": _getter("Code")},
-        sorts={"code": lambda i: _natural_key(i["Code"])},
+        sorts={"code": lambda i: natural_key(i["Code"])},
         default_sort="code",
     )
 
@@ -1041,7 +813,7 @@ class FortnoxSimulator(SimulatorApp):
             serial = tenant_id - 1_000_000
             if organization_number is None:
                 payload = f"556{serial:06d}"
-                digits = payload + _luhn_digit(payload)
+                digits = payload + luhn_digit(payload)
                 organization_number = f"{digits[:6]}-{digits[6:]}"
             company = Company(
                 tenant_id=tenant_id,
@@ -1348,95 +1120,6 @@ class FortnoxSimulator(SimulatorApp):
 
     # -- request bodies ------------------------------------------------------------------------
 
-    def _payload(self, request: Request, wrapper: str) -> dict[str, Any]:
-        data = request.get_data(cache=True)
-        if not data.strip():
-            raise FortnoxError("EMPTY_BODY")
-        if request.mimetype and "json" not in request.mimetype:
-            raise FortnoxError("INVALID_CONTENT_TYPE")
-        try:
-            body = json.loads(data, parse_float=Decimal)
-        except ValueError as exc:
-            raise FortnoxError("JSON_SYNTAX") from exc
-        if not isinstance(body, dict) or not isinstance(body.get(wrapper), dict):
-            raise FortnoxError("EMPTY_BODY")
-        for key in body:
-            if key != wrapper:
-                raise FortnoxError("INVALID_FIELD", field=key)
-        return body[wrapper]
-
-    def _coerce(
-        self,
-        payload: Mapping[str, Any],
-        table: Mapping[str, FieldRule],
-        ignored: Iterable[str],
-        *,
-        skip: Iterable[str] = (),
-    ) -> dict[str, Any]:
-        """The known fields of a payload, checked and converted; read-only ones dropped."""
-        ignored = set(ignored) | set(skip)
-        out: dict[str, Any] = {}
-        for name, value in payload.items():
-            rule = table.get(name)
-            if rule is None:
-                if name in ignored:
-                    continue
-                raise FortnoxError("INVALID_FIELD", field=name)
-            if value is None:
-                continue
-            if value == "API_BLANK":
-                out[name] = None
-                continue
-            out[name] = self._coerce_value(name, rule, value)
-        return out
-
-    def _coerce_value(self, name: str, rule: FieldRule, value: Any) -> Any:
-        kind = rule.kind
-        if kind in ("str", "date", "datetime"):
-            if isinstance(value, (int, Decimal)) and not isinstance(value, bool) and kind == "str":
-                value = str(value)
-            if not isinstance(value, str):
-                raise FortnoxError("INVALID_VALUE", field=name)
-            if kind == "date":
-                try:
-                    date.fromisoformat(value)
-                except ValueError as exc:
-                    raise FortnoxError("INVALID_DATE", field=name) from exc
-                if len(value) != 10:
-                    raise FortnoxError("INVALID_DATE", field=name)
-                return value
-            if rule.max_length is not None and len(value) > rule.max_length:
-                raise FortnoxError("FIELD_TOO_LONG", field=name, limit=rule.max_length)
-            if rule.choices:
-                for choice in rule.choices:
-                    if choice.lower() == value.lower():
-                        return choice
-                raise FortnoxError("INVALID_VALUE", field=name)
-            return value
-        if kind in ("num", "qty", "int"):
-            try:
-                number = money.to_decimal(value)
-            except ValueError as exc:
-                raise FortnoxError("MUST_BE_NUMERIC", field=name) from exc
-            if kind == "int":
-                if number != number.to_integral_value():
-                    raise FortnoxError("MUST_BE_NUMERIC", field=name)
-                return int(number)
-            return money.round_cents(number) if kind == "qty" else number
-        if kind == "bool":
-            if not isinstance(value, bool):
-                raise FortnoxError("MUST_BE_BOOLEAN", field=name)
-            return value
-        if kind == "obj":
-            if not isinstance(value, dict):
-                raise FortnoxError("INVALID_VALUE", field=name)
-            return self._coerce(value, rule.nested or {}, ())
-        if kind == "tags":
-            if not isinstance(value, list) or not all(isinstance(tag, dict) for tag in value):
-                raise FortnoxError("INVALID_VALUE", field=name)
-            tags_table = {"Id": FieldRule("int")}
-            return [self._coerce(tag, tags_table, ()) for tag in value]
-        raise FortnoxError("INVALID_VALUE", field=name)
 
     # -- lists ---------------------------------------------------------------------------------
 
@@ -1525,9 +1208,6 @@ class FortnoxSimulator(SimulatorApp):
     def _stamp(self, item: dict[str, Any]) -> None:
         item["_modified"] = self._now().strftime("%Y-%m-%d %H:%M:%S")
 
-    @staticmethod
-    def _base(request: Request) -> str:
-        return request.host_url.rstrip("/")
 
     # -- customers -----------------------------------------------------------------------------
 
@@ -1538,13 +1218,13 @@ class FortnoxSimulator(SimulatorApp):
         out["Country"] = COUNTRIES.get(customer.get("CountryCode") or "", customer.get("CountryCode"))
         out["DefaultDeliveryTypes"] = dict(customer["DefaultDeliveryTypes"])
         out["DefaultTemplates"] = dict(customer["DefaultTemplates"])
-        return _out(out)
+        return to_json(out)
 
     def _render_customer_item(self, customer: dict[str, Any], base: str) -> dict[str, Any]:
         out: dict[str, Any] = {"@url": f"{base}/3/customers/{customer['CustomerNumber']}"}
         for name in CUSTOMER_LIST_FIELDS:
             out[name] = customer.get("Phone1") if name == "Phone" else customer.get(name)
-        return _out(out)
+        return to_json(out)
 
     def _customer(self, company: Company, number: str) -> dict[str, Any]:
         customer = company.customers.get(number)
@@ -1578,13 +1258,13 @@ class FortnoxSimulator(SimulatorApp):
             raise FortnoxError("INVALID_ORGANISATION_NUMBER")
 
     def _customers_list(self, request: Request, company: Company) -> Response:
-        base = self._base(request)
+        base = base_url(request)
         return self._list(
             request, company.customers.values(), CUSTOMER_LIST, lambda c: self._render_customer_item(c, base)
         )
 
     def _customers_create(self, request: Request, company: Company) -> Response:
-        fields = self._coerce(self._payload(request, "Customer"), CUSTOMER_FIELDS, CUSTOMER_IGNORED)
+        fields = coerce(read_payload(request, "Customer"), CUSTOMER_FIELDS, CUSTOMER_IGNORED)
         number = fields.get("CustomerNumber")
         if number:
             if not CUSTOMER_NUMBER_PATTERN.match(number):
@@ -1614,7 +1294,7 @@ class FortnoxSimulator(SimulatorApp):
         self._check_customer_fields(company, fields, customer)
         self._stamp(customer)
         company.customers[number] = customer
-        return json_response({"Customer": self._render_customer(customer, self._base(request))}, status=201)
+        return json_response({"Customer": self._render_customer(customer, base_url(request))}, status=201)
 
     @staticmethod
     def _merge_customer(customer: dict[str, Any], fields: dict[str, Any]) -> None:
@@ -1626,19 +1306,19 @@ class FortnoxSimulator(SimulatorApp):
 
     def _customers_get(self, request: Request, company: Company, CustomerNumber: str) -> Response:
         customer = self._customer(company, CustomerNumber)
-        return json_response({"Customer": self._render_customer(customer, self._base(request))})
+        return json_response({"Customer": self._render_customer(customer, base_url(request))})
 
     def _customers_update(self, request: Request, company: Company, CustomerNumber: str) -> Response:
         customer = self._customer(company, CustomerNumber)
-        fields = self._coerce(
-            self._payload(request, "Customer"), CUSTOMER_FIELDS, CUSTOMER_IGNORED, skip=("CustomerNumber",)
+        fields = coerce(
+            read_payload(request, "Customer"), CUSTOMER_FIELDS, CUSTOMER_IGNORED, skip=("CustomerNumber",)
         )
         updated = {**customer}
         self._merge_customer(updated, fields)
         self._check_customer_fields(company, fields, updated)
         customer.update(updated)
         self._stamp(customer)
-        return json_response({"Customer": self._render_customer(customer, self._base(request))})
+        return json_response({"Customer": self._render_customer(customer, base_url(request))})
 
     def _customers_delete(self, request: Request, company: Company, CustomerNumber: str) -> Response:
         self._customer(company, CustomerNumber)
@@ -1669,27 +1349,27 @@ class FortnoxSimulator(SimulatorApp):
                 "StockValue": stock * (article.get("PurchasePrice") or Decimal(0)),
             }
         )
-        return _out(out)
+        return to_json(out)
 
     def _render_article_item(self, company: Company, article: dict[str, Any], base: str) -> dict[str, Any]:
         stock = article.get("QuantityInStock") or Decimal(0)
         purchase = article.get("PurchasePrice") or Decimal(0)
-        return _out(
+        return to_json(
             {
                 "@url": f"{base}/3/articles/{article['ArticleNumber']}",
                 "ArticleNumber": article["ArticleNumber"],
                 "Description": article["Description"],
-                "DisposableQuantity": _plain(stock),
+                "DisposableQuantity": plain(stock),
                 "EAN": article.get("EAN"),
                 "Housework": article.get("Housework"),
-                "PurchasePrice": _plain(purchase),
-                "SalesPrice": _plain(self._article_price(company, article["ArticleNumber"])),
+                "PurchasePrice": plain(purchase),
+                "SalesPrice": plain(self._article_price(company, article["ArticleNumber"])),
                 "QuantityInStock": stock,
                 "ReservedQuantity": "0",
                 "StockPlace": article.get("StockPlace"),
-                "StockValue": _plain(stock * purchase),
+                "StockValue": plain(stock * purchase),
                 "Unit": article.get("Unit"),
-                "VAT": _plain(article["VAT"]),
+                "VAT": plain(article["VAT"]),
                 "WebshopArticle": article.get("WebshopArticle"),
                 "Active": article.get("Active"),
             }
@@ -1701,12 +1381,9 @@ class FortnoxSimulator(SimulatorApp):
             raise FortnoxError("ARTICLE_NOT_FOUND", status=status, number=number)
         return article
 
-    def _check_vat(self, vat: Decimal | None) -> None:
-        if vat is not None and vat not in VAT_RATES:
-            raise FortnoxError("VAT_RATE_INVALID", vat=_plain(vat))
 
     def _articles_list(self, request: Request, company: Company) -> Response:
-        base = self._base(request)
+        base = base_url(request)
         return self._list(
             request,
             company.articles.values(),
@@ -1715,8 +1392,8 @@ class FortnoxSimulator(SimulatorApp):
         )
 
     def _articles_create(self, request: Request, company: Company) -> Response:
-        fields = self._coerce(self._payload(request, "Article"), ARTICLE_FIELDS, ARTICLE_IGNORED)
-        _require(fields, "Description")
+        fields = coerce(read_payload(request, "Article"), ARTICLE_FIELDS, ARTICLE_IGNORED)
+        require(fields, "Description")
         number = fields.get("ArticleNumber")
         if number:
             if number in company.articles:
@@ -1724,7 +1401,7 @@ class FortnoxSimulator(SimulatorApp):
         else:
             used = [int(n) for n in company.articles if n.isdigit()]
             number = str(max(used, default=0) + 1)
-        self._check_vat(fields.get("VAT"))
+        check_vat(fields.get("VAT"))
         article: dict[str, Any] = {
             "Active": True,
             "Type": "STOCK",
@@ -1742,24 +1419,24 @@ class FortnoxSimulator(SimulatorApp):
         self._stamp(article)
         company.articles[number] = article
         return json_response(
-            {"Article": self._render_article(company, article, self._base(request))}, status=201
+            {"Article": self._render_article(company, article, base_url(request))}, status=201
         )
 
     def _articles_get(self, request: Request, company: Company, ArticleNumber: str) -> Response:
         article = self._article(company, ArticleNumber)
-        return json_response({"Article": self._render_article(company, article, self._base(request))})
+        return json_response({"Article": self._render_article(company, article, base_url(request))})
 
     def _articles_update(self, request: Request, company: Company, ArticleNumber: str) -> Response:
         article = self._article(company, ArticleNumber)
-        fields = self._coerce(self._payload(request, "Article"), ARTICLE_FIELDS, ARTICLE_IGNORED)
+        fields = coerce(read_payload(request, "Article"), ARTICLE_FIELDS, ARTICLE_IGNORED)
         if fields.get("ArticleNumber", ArticleNumber) != ArticleNumber:
             raise FortnoxError("ARTICLE_NUMBER_IMMUTABLE")
         if "Description" in fields and not fields["Description"]:
             raise FortnoxError("FIELD_REQUIRED", field="Description")
-        self._check_vat(fields.get("VAT"))
+        check_vat(fields.get("VAT"))
         article.update(fields)
         self._stamp(article)
-        return json_response({"Article": self._render_article(company, article, self._base(request))})
+        return json_response({"Article": self._render_article(company, article, base_url(request))})
 
     def _articles_delete(self, request: Request, company: Company, ArticleNumber: str) -> Response:
         self._article(company, ArticleNumber)
@@ -1772,7 +1449,7 @@ class FortnoxSimulator(SimulatorApp):
 
     @staticmethod
     def _render_price_list(price_list: dict[str, Any], base: str) -> dict[str, Any]:
-        return _out({"@url": f"{base}/3/pricelists/{price_list['Code']}", **price_list})
+        return to_json({"@url": f"{base}/3/pricelists/{price_list['Code']}", **price_list})
 
     def _price_list(self, company: Company, code: str, *, status: int | None = None) -> dict[str, Any]:
         price_list = company.price_lists.get(code)
@@ -1781,7 +1458,7 @@ class FortnoxSimulator(SimulatorApp):
         return price_list
 
     def _price_lists_list(self, request: Request, company: Company) -> Response:
-        base = self._base(request)
+        base = base_url(request)
         return self._list(
             request,
             company.price_lists.values(),
@@ -1795,8 +1472,8 @@ class FortnoxSimulator(SimulatorApp):
                 other["PreSelected"] = other["Code"] == code
 
     def _price_lists_create(self, request: Request, company: Company) -> Response:
-        fields = self._coerce(self._payload(request, "PriceList"), PRICE_LIST_FIELDS, URL_ONLY)
-        _require(fields, "Code", "Description")
+        fields = coerce(read_payload(request, "PriceList"), PRICE_LIST_FIELDS, URL_ONLY)
+        require(fields, "Code", "Description")
         code = fields["Code"]
         if code in company.price_lists:
             raise FortnoxError("ALREADY_EXISTS", what="Prislistan", code=code)
@@ -1808,30 +1485,30 @@ class FortnoxSimulator(SimulatorApp):
         }
         self._apply_preselected(company, code, fields)
         return json_response(
-            {"PriceList": self._render_price_list(company.price_lists[code], self._base(request))}, status=201
+            {"PriceList": self._render_price_list(company.price_lists[code], base_url(request))}, status=201
         )
 
     def _price_lists_get(self, request: Request, company: Company, Code: str) -> Response:
         return json_response(
-            {"PriceList": self._render_price_list(self._price_list(company, Code), self._base(request))}
+            {"PriceList": self._render_price_list(self._price_list(company, Code), base_url(request))}
         )
 
     def _price_lists_update(self, request: Request, company: Company, Code: str) -> Response:
         price_list = self._price_list(company, Code)
-        fields = self._coerce(
-            self._payload(request, "PriceList"), PRICE_LIST_FIELDS, URL_ONLY, skip=("Code",)
+        fields = coerce(
+            read_payload(request, "PriceList"), PRICE_LIST_FIELDS, URL_ONLY, skip=("Code",)
         )
         if "Description" in fields and not fields["Description"]:
             raise FortnoxError("FIELD_REQUIRED", field="Description")
         price_list.update({k: v for k, v in fields.items() if k != "PreSelected"})
         self._apply_preselected(company, Code, fields)
-        return json_response({"PriceList": self._render_price_list(price_list, self._base(request))})
+        return json_response({"PriceList": self._render_price_list(price_list, base_url(request))})
 
     @staticmethod
     def _render_price(price: dict[str, Any], base: str) -> dict[str, Any]:
-        from_quantity = _plain(price["FromQuantity"])
+        from_quantity = plain(price["FromQuantity"])
         url = f"{base}/3/prices/{price['PriceList']}/{price['ArticleNumber']}/{from_quantity}"
-        return _out(
+        return to_json(
             {
                 "@url": url,
                 "ArticleNumber": price["ArticleNumber"],
@@ -1862,7 +1539,7 @@ class FortnoxSimulator(SimulatorApp):
         return price
 
     def _prices_list(self, request: Request, company: Company) -> Response:
-        base = self._base(request)
+        base = base_url(request)
         items = list(company.prices.values())
         if request.args.get("fromquantity"):
             wanted = self._from_quantity(request.args["fromquantity"])
@@ -1874,7 +1551,7 @@ class FortnoxSimulator(SimulatorApp):
     ) -> Response:
         self._price_list(company, PriceList)
         self._article(company, ArticleNumber)
-        base = self._base(request)
+        base = base_url(request)
         items = [p for key, p in company.prices.items() if key[:2] == (PriceList, ArticleNumber)]
         if request.args.get("fromquantity"):
             wanted = self._from_quantity(request.args["fromquantity"])
@@ -1888,11 +1565,11 @@ class FortnoxSimulator(SimulatorApp):
         return self._list(request, items, spec, lambda p: self._render_price(p, base))
 
     def _prices_create(self, request: Request, company: Company) -> Response:
-        fields = self._coerce(self._payload(request, "Price"), PRICE_FIELDS, URL_ONLY)
-        _require(fields, "ArticleNumber", "PriceList")
+        fields = coerce(read_payload(request, "Price"), PRICE_FIELDS, URL_ONLY)
+        require(fields, "ArticleNumber", "PriceList")
         self._price_list(company, fields["PriceList"], status=400)
         self._article(company, fields["ArticleNumber"], status=400)
-        from_quantity = self._from_quantity(_plain(fields.get("FromQuantity") or Decimal(0)))
+        from_quantity = self._from_quantity(plain(fields.get("FromQuantity") or Decimal(0)))
         key = (fields["PriceList"], fields["ArticleNumber"], from_quantity)
         if key in company.prices:
             raise FortnoxError("ALREADY_EXISTS", what="Priset för", code=f"{key[1]} i prislista {key[0]}")
@@ -1905,7 +1582,7 @@ class FortnoxSimulator(SimulatorApp):
             "Date": fields.get("Date") or self._now().strftime("%Y-%m-%dT%H:%M:%S"),
         }
         return json_response(
-            {"Price": self._render_price(company.prices[key], self._base(request))}, status=201
+            {"Price": self._render_price(company.prices[key], base_url(request))}, status=201
         )
 
     def _prices_get(
@@ -1917,7 +1594,7 @@ class FortnoxSimulator(SimulatorApp):
         FromQuantity: str | None = None,
     ) -> Response:
         price = self._price(company, PriceList, ArticleNumber, self._from_quantity(FromQuantity))
-        return json_response({"Price": self._render_price(price, self._base(request))})
+        return json_response({"Price": self._render_price(price, base_url(request))})
 
     def _prices_update(
         self,
@@ -1928,8 +1605,8 @@ class FortnoxSimulator(SimulatorApp):
         FromQuantity: str | None = None,
     ) -> Response:
         price = self._price(company, PriceList, ArticleNumber, self._from_quantity(FromQuantity))
-        fields = self._coerce(
-            self._payload(request, "Price"),
+        fields = coerce(
+            read_payload(request, "Price"),
             PRICE_FIELDS,
             URL_ONLY,
             skip=("ArticleNumber", "PriceList", "FromQuantity"),
@@ -1939,7 +1616,7 @@ class FortnoxSimulator(SimulatorApp):
         if "Percent" in fields:
             price["Percent"] = fields["Percent"] or Decimal(0)
         price["Date"] = fields.get("Date") or self._now().strftime("%Y-%m-%dT%H:%M:%S")
-        return json_response({"Price": self._render_price(price, self._base(request))})
+        return json_response({"Price": self._render_price(price, base_url(request))})
 
     def _prices_delete(
         self, request: Request, company: Company, PriceList: str, ArticleNumber: str, FromQuantity: str
@@ -2164,7 +1841,7 @@ class FortnoxSimulator(SimulatorApp):
     ) -> dict[str, Any]:
         if not isinstance(payload, dict):
             raise FortnoxError("EMPTY_BODY")
-        fields = self._coerce(payload, kind.row_fields, kind.row_read_only, skip=("RowId",))
+        fields = coerce(payload, kind.row_fields, kind.row_read_only, skip=("RowId",))
         row: dict[str, Any] = (
             dict(existing)
             if existing
@@ -2212,7 +1889,7 @@ class FortnoxSimulator(SimulatorApp):
                 row["AccountNumber"] = article.get("SalesAccount")
         if row.get("VAT") is None:
             row["VAT"] = Decimal(0) if document.get("_vat_type") in ZERO_VAT_TYPES else Decimal(25)
-        self._check_vat(row["VAT"])
+        check_vat(row["VAT"])
         if row.get("AccountNumber") is None and (row.get("Price") is not None or article is not None):
             row["AccountNumber"] = SALES_ACCOUNTS[row["VAT"]]
         return row
@@ -2293,7 +1970,7 @@ class FortnoxSimulator(SimulatorApp):
             out[name] = document.get(name)
         out["CustomerNumber"] = document["CustomerNumber"]
         out[kind.rows_key] = [self._render_row(kind, row) for row in document[kind.rows_key]]
-        rendered = _out(out)
+        rendered = to_json(out)
         rendered["CurrencyRate"] = float(document["CurrencyRate"])
         return rendered
 
@@ -2301,13 +1978,13 @@ class FortnoxSimulator(SimulatorApp):
     def _render_row(kind: DocumentKind, row: dict[str, Any]) -> dict[str, Any]:
         out = {name: row.get(name) for name in sorted(set(kind.row_fields) | kind.row_read_only)}
         out["RowId"] = row["RowId"]
-        out["DeliveredQuantity"] = _qty(row.get("DeliveredQuantity"))
+        out["DeliveredQuantity"] = quantity_text(row.get("DeliveredQuantity"))
         if kind is ORDER:
-            out["OrderedQuantity"] = _qty(row.get("OrderedQuantity"))
+            out["OrderedQuantity"] = quantity_text(row.get("OrderedQuantity"))
             out["ReservedQuantity"] = "0.00"
         else:
             out["VAT"] = int(row["VAT"])
-        return _out(out)
+        return to_json(out)
 
     def _render_invoice_item(self, invoice: dict[str, Any], base: str) -> dict[str, Any]:
         names = (
@@ -2337,10 +2014,10 @@ class FortnoxSimulator(SimulatorApp):
             "VoucherYear",
             "WayOfDelivery",
         )
-        out = _out(
+        out = to_json(
             {"@url": f"{base}/3/invoices/{invoice['DocumentNumber']}", **{n: invoice.get(n) for n in names}}
         )
-        out["CurrencyRate"] = _plain(invoice["CurrencyRate"])  # a string in lists (recorded), a number on one
+        out["CurrencyRate"] = plain(invoice["CurrencyRate"])  # a string in lists (recorded), a number on one
         return out
 
     def _render_order_item(self, order: dict[str, Any], base: str) -> dict[str, Any]:
@@ -2359,13 +2036,13 @@ class FortnoxSimulator(SimulatorApp):
             "Sent",
             "Total",
         )
-        return _out(
+        return to_json(
             {"@url": f"{base}/3/orders/{order['DocumentNumber']}", **{n: order.get(n) for n in names}}
         )
 
     def _documents_list(self, kind: DocumentKind) -> Callable[..., Response]:
         def handler(request: Request, company: Company) -> Response:
-            base = self._base(request)
+            base = base_url(request)
             if kind is INVOICE:
                 return self._list(
                     request,
@@ -2383,7 +2060,7 @@ class FortnoxSimulator(SimulatorApp):
         self, company: Company, kind: DocumentKind, payload: dict[str, Any]
     ) -> dict[str, Any]:
         rows = payload.get(kind.rows_key, [])
-        fields = self._coerce(
+        fields = coerce(
             {k: v for k, v in payload.items() if k != kind.rows_key}, kind.fields, kind.read_only
         )
         store = self._store(company, kind)
@@ -2406,9 +2083,9 @@ class FortnoxSimulator(SimulatorApp):
 
     def _documents_create(self, kind: DocumentKind) -> Callable[..., Response]:
         def handler(request: Request, company: Company) -> Response:
-            document = self._create_document(company, kind, self._payload(request, kind.wrapper))
+            document = self._create_document(company, kind, read_payload(request, kind.wrapper))
             return json_response(
-                {kind.wrapper: self._render_document(kind, document, self._base(request))}, status=201
+                {kind.wrapper: self._render_document(kind, document, base_url(request))}, status=201
             )
 
         return handler
@@ -2416,7 +2093,7 @@ class FortnoxSimulator(SimulatorApp):
     def _documents_get(self, kind: DocumentKind) -> Callable[..., Response]:
         def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
             document = self._document(company, kind, DocumentNumber)
-            return json_response({kind.wrapper: self._render_document(kind, document, self._base(request))})
+            return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
 
         return handler
 
@@ -2431,8 +2108,8 @@ class FortnoxSimulator(SimulatorApp):
     def _documents_update(self, kind: DocumentKind) -> Callable[..., Response]:
         def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
             document = self._document(company, kind, DocumentNumber)
-            payload = self._payload(request, kind.wrapper)
-            fields = self._coerce(
+            payload = read_payload(request, kind.wrapper)
+            fields = coerce(
                 {k: v for k, v in payload.items() if k != kind.rows_key}, kind.fields, kind.read_only
             )
             self._check_editable(kind, document)
@@ -2449,7 +2126,7 @@ class FortnoxSimulator(SimulatorApp):
             self._stamp(updated)
             document.clear()
             document.update(updated)
-            return json_response({kind.wrapper: self._render_document(kind, document, self._base(request))})
+            return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
 
         return handler
 
@@ -2464,7 +2141,7 @@ class FortnoxSimulator(SimulatorApp):
                 raise FortnoxError("ORDER_INVOICED")
             document["Cancelled"] = True
             self._stamp(document)
-            return json_response({kind.wrapper: self._render_document(kind, document, self._base(request))})
+            return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
 
         return handler
 
@@ -2475,7 +2152,7 @@ class FortnoxSimulator(SimulatorApp):
                 raise FortnoxError("DOCUMENT_CANCELLED")
             document["Sent"] = True
             self._stamp(document)
-            return json_response({kind.wrapper: self._render_document(kind, document, self._base(request))})
+            return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
 
         return handler
 
@@ -2516,7 +2193,7 @@ class FortnoxSimulator(SimulatorApp):
             )
             document["Sent"] = True
             self._stamp(document)
-            return json_response({kind.wrapper: self._render_document(kind, document, self._base(request))})
+            return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
 
         return handler
 
@@ -2535,7 +2212,7 @@ class FortnoxSimulator(SimulatorApp):
             }
         )
         self._stamp(invoice)
-        return json_response({"Invoice": self._render_document(INVOICE, invoice, self._base(request))})
+        return json_response({"Invoice": self._render_document(INVOICE, invoice, base_url(request))})
 
     def _orders_createinvoice(self, request: Request, company: Company, DocumentNumber: str) -> Response:
         order = self._document(company, ORDER, DocumentNumber)
@@ -2608,7 +2285,7 @@ class FortnoxSimulator(SimulatorApp):
         invoice["OrderReference"] = order["DocumentNumber"]
         order["InvoiceReference"] = invoice["DocumentNumber"]
         self._stamp(order)
-        return json_response({"Order": self._render_document(ORDER, order, self._base(request))})
+        return json_response({"Order": self._render_document(ORDER, order, base_url(request))})
 
     def document_pdf(self, company: Company, kind: DocumentKind, document: dict[str, Any]) -> bytes:
         """The document as the customer would get it on paper: a real PDF."""
@@ -2645,10 +2322,10 @@ class FortnoxSimulator(SimulatorApp):
                     (
                         row.get("ArticleNumber") or "",
                         row.get("Description") or "",
-                        _qty(row.get("DeliveredQuantity")) or "",
+                        quantity_text(row.get("DeliveredQuantity")) or "",
                         f"{row['Price']:.2f}" if row.get("Price") is not None else "",
                         discount_text,
-                        f"{_plain(row['VAT'])} %",
+                        f"{plain(row['VAT'])} %",
                         f"{row['Total']:.2f}",
                     )
                 )
@@ -2685,7 +2362,7 @@ class FortnoxSimulator(SimulatorApp):
         return terms
 
     def _terms_list(self, request: Request, company: Company) -> Response:
-        base = self._base(request)
+        base = base_url(request)
         return self._list(
             request,
             company.terms_of_payments.values(),
@@ -2694,31 +2371,31 @@ class FortnoxSimulator(SimulatorApp):
         )
 
     def _terms_create(self, request: Request, company: Company) -> Response:
-        fields = self._coerce(self._payload(request, "TermsOfPayment"), TERMS_FIELDS, URL_ONLY)
-        _require(fields, "Code", "Description")
+        fields = coerce(read_payload(request, "TermsOfPayment"), TERMS_FIELDS, URL_ONLY)
+        require(fields, "Code", "Description")
         code = fields["Code"]
         if code in company.terms_of_payments:
             raise FortnoxError("ALREADY_EXISTS", what="Betalningsvillkoret", code=code)
         days = int(code) if code.isdigit() else 0
         company.terms_of_payments[code] = {"Code": code, "Description": fields["Description"], "_days": days}
         return json_response(
-            {"TermsOfPayment": self._render_terms(company.terms_of_payments[code], self._base(request))},
+            {"TermsOfPayment": self._render_terms(company.terms_of_payments[code], base_url(request))},
             status=201,
         )
 
     def _terms_get(self, request: Request, company: Company, Code: str) -> Response:
         return json_response(
-            {"TermsOfPayment": self._render_terms(self._terms(company, Code), self._base(request))}
+            {"TermsOfPayment": self._render_terms(self._terms(company, Code), base_url(request))}
         )
 
     def _terms_update(self, request: Request, company: Company, Code: str) -> Response:
         terms = self._terms(company, Code)
-        fields = self._coerce(
-            self._payload(request, "TermsOfPayment"), TERMS_FIELDS, URL_ONLY, skip=("Code",)
+        fields = coerce(
+            read_payload(request, "TermsOfPayment"), TERMS_FIELDS, URL_ONLY, skip=("Code",)
         )
         if fields.get("Description"):
             terms["Description"] = fields["Description"]
-        return json_response({"TermsOfPayment": self._render_terms(terms, self._base(request))})
+        return json_response({"TermsOfPayment": self._render_terms(terms, base_url(request))})
 
     def _terms_delete(self, request: Request, company: Company, Code: str) -> Response:
         self._terms(company, Code)
@@ -2727,7 +2404,7 @@ class FortnoxSimulator(SimulatorApp):
 
     @staticmethod
     def _render_currency(currency: dict[str, Any], base: str) -> dict[str, Any]:
-        return _out({"@url": f"{base}/3/currencies/{currency['Code']}", **currency})
+        return to_json({"@url": f"{base}/3/currencies/{currency['Code']}", **currency})
 
     def _currency(self, company: Company, code: str) -> dict[str, Any]:
         currency = company.currencies.get(code.upper())
@@ -2736,7 +2413,7 @@ class FortnoxSimulator(SimulatorApp):
         return currency
 
     def _currencies_list(self, request: Request, company: Company) -> Response:
-        base = self._base(request)
+        base = base_url(request)
         return self._list(
             request,
             company.currencies.values(),
@@ -2745,8 +2422,8 @@ class FortnoxSimulator(SimulatorApp):
         )
 
     def _currencies_create(self, request: Request, company: Company) -> Response:
-        fields = self._coerce(self._payload(request, "Currency"), CURRENCY_FIELDS, URL_ONLY)
-        _require(fields, "Code", "Description")
+        fields = coerce(read_payload(request, "Currency"), CURRENCY_FIELDS, URL_ONLY)
+        require(fields, "Code", "Description")
         code = fields["Code"].upper()
         if len(code) != 3 or not code.isalpha():
             raise FortnoxError("INVALID_VALUE", field="Code")
@@ -2762,19 +2439,19 @@ class FortnoxSimulator(SimulatorApp):
             "IsAutomatic": bool(fields.get("IsAutomatic")),
         }
         return json_response(
-            {"Currency": self._render_currency(company.currencies[code], self._base(request))}, status=201
+            {"Currency": self._render_currency(company.currencies[code], base_url(request))}, status=201
         )
 
     def _currencies_get(self, request: Request, company: Company, Code: str) -> Response:
         return json_response(
-            {"Currency": self._render_currency(self._currency(company, Code), self._base(request))}
+            {"Currency": self._render_currency(self._currency(company, Code), base_url(request))}
         )
 
     def _currencies_update(self, request: Request, company: Company, Code: str) -> Response:
         currency = self._currency(company, Code)
-        fields = self._coerce(self._payload(request, "Currency"), CURRENCY_FIELDS, URL_ONLY, skip=("Code",))
+        fields = coerce(read_payload(request, "Currency"), CURRENCY_FIELDS, URL_ONLY, skip=("Code",))
         currency.update({k: v for k, v in fields.items() if v is not None})
-        return json_response({"Currency": self._render_currency(currency, self._base(request))})
+        return json_response({"Currency": self._render_currency(currency, base_url(request))})
 
     def _currencies_delete(self, request: Request, company: Company, Code: str) -> Response:
         currency = self._currency(company, Code)
@@ -2841,14 +2518,14 @@ class FortnoxSimulator(SimulatorApp):
 
     def _control_dump_company(self, request: Request, tenant_id: int) -> Response:
         company = self._company(tenant_id)
-        base = self._base(request)
+        base = base_url(request)
         return json_response(
             {
                 "tenantId": tenant_id,
                 "CompanyInformation": company.info,
                 "licences": sorted(company.licences),
                 "Customers": [self._render_customer(c, base) for c in company.customers.values()],
-                "deletedCustomerNumbers": sorted(company.deleted_customer_numbers, key=_natural_key),
+                "deletedCustomerNumbers": sorted(company.deleted_customer_numbers, key=natural_key),
                 "Articles": [self._render_article(company, a, base) for a in company.articles.values()],
                 "PriceLists": [self._render_price_list(p, base) for p in company.price_lists.values()],
                 "Prices": [self._render_price(p, base) for p in company.prices.values()],
@@ -2864,8 +2541,8 @@ class FortnoxSimulator(SimulatorApp):
                     for kind, items in PRINT_TEMPLATES.items()
                 },
                 "VATRates": [int(rate) for rate in VAT_RATES],
-                "payments": _out(company.payments),
-                "emails": _out(company.emails),
+                "payments": to_json(company.payments),
+                "emails": to_json(company.emails),
                 "consents": [
                     {
                         "clientId": c.client_id,
@@ -2937,7 +2614,7 @@ class FortnoxSimulator(SimulatorApp):
         invoice["FinalPayDate"] = paid_on if invoice["Balance"] <= 0 else None
         company.payments.append({"InvoiceNumber": number, "Amount": amount, "PaymentDate": paid_on})
         self._stamp(invoice)
-        return json_response({"Invoice": self._render_document(INVOICE, invoice, self._base(request))})
+        return json_response({"Invoice": self._render_document(INVOICE, invoice, base_url(request))})
 
     def _control_overdue(self, request: Request, tenant_id: int, number: int) -> Response:
         _, invoice = self._control_invoice(tenant_id, number)
@@ -2949,7 +2626,7 @@ class FortnoxSimulator(SimulatorApp):
         if invoice["InvoiceDate"] > invoice["DueDate"]:
             invoice["InvoiceDate"] = invoice["DueDate"]
         self._stamp(invoice)
-        return json_response({"Invoice": self._render_document(INVOICE, invoice, self._base(request))})
+        return json_response({"Invoice": self._render_document(INVOICE, invoice, base_url(request))})
 
     def _control_expire_tokens(self, request: Request) -> Response:
         tenant = self._control_body(request).get("tenantId")
