@@ -78,7 +78,6 @@ import base64
 import binascii
 import itertools
 import json
-import math
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -134,6 +133,19 @@ from sandbox.fortnox_fields import (
     to_json,
     valid_organisation_number,
     words,
+)
+from sandbox.fortnox_lists import (
+    ACTIVE_FILTERS,
+    ARTICLE_LIST,
+    CUSTOMER_LIST,
+    INVOICE_FILTERS,
+    INVOICE_LIST,
+    ORDER_FILTERS,
+    ORDER_LIST,
+    PRICE_LIST_SPEC,
+    ListSpec,
+    code_list,
+    list_response,
 )
 from sandbox.pdf import render_pdf
 
@@ -412,178 +424,6 @@ ORDER = DocumentKind(
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-@dataclass(frozen=True)
-class ListSpec:
-    """How a list endpoint searches, filters and sorts."""
-
-    wrapper: str
-    search: Mapping[str, Callable[[dict[str, Any]], Any]]
-    sorts: Mapping[str, Callable[[dict[str, Any]], Any]]
-    default_sort: str
-    filters: Mapping[str, Callable[[dict[str, Any], date], bool]] = field(default_factory=dict)
-    flags: Mapping[str, Callable[[dict[str, Any]], bool]] = field(default_factory=dict)
-    date_ranges: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-
-
-def _unpaid(invoice: dict[str, Any]) -> bool:
-    return bool(invoice["Booked"]) and not invoice["Cancelled"] and invoice["Balance"] != 0
-
-
-#: `unpaid` (a decision): booked, not cancelled, with a balance, partly paid ones included
-INVOICE_FILTERS: dict[str, Callable[[dict[str, Any], date], bool]] = {
-    "cancelled": lambda doc, today: bool(doc["Cancelled"]),
-    "fullypaid": lambda doc, today: bool(doc["Booked"]) and not doc["Cancelled"] and doc["Balance"] == 0,
-    "unpaid": lambda doc, today: _unpaid(doc),
-    "unpaidoverdue": lambda doc, today: _unpaid(doc) and date.fromisoformat(doc["DueDate"]) < today,
-    "unbooked": lambda doc, today: not doc["Booked"] and not doc["Cancelled"],
-}
-#: `expired` (a decision): the delivery date has passed and no invoice was made from the order
-ORDER_FILTERS: dict[str, Callable[[dict[str, Any], date], bool]] = {
-    "cancelled": lambda doc, today: bool(doc["Cancelled"]),
-    "expired": lambda doc, today: (
-        not doc["Cancelled"]
-        and not doc["InvoiceReference"]
-        and bool(doc["DeliveryDate"])
-        and date.fromisoformat(doc["DeliveryDate"]) < today
-    ),
-    "invoicecreated": lambda doc, today: bool(doc["InvoiceReference"]) and not doc["Cancelled"],
-    "invoicenotcreated": lambda doc, today: not doc["InvoiceReference"] and not doc["Cancelled"],
-}
-ACTIVE_FILTERS: dict[str, Callable[[dict[str, Any], date], bool]] = {
-    "active": lambda item, today: item.get("Active") is not False,
-    "inactive": lambda item, today: item.get("Active") is False,
-}
-
-
-def _getter(name: str) -> Callable[[dict[str, Any]], Any]:
-    return lambda item: item.get(name)
-
-
-def _rows_getter(rows_key: str, name: str) -> Callable[[dict[str, Any]], Any]:
-    return lambda doc: " ".join(str(row.get(name) or "") for row in doc[rows_key])
-
-
-def _document_search(extra: Iterable[str]) -> dict[str, Callable[[dict[str, Any]], Any]]:
-    search = {
-        name.lower(): _getter(name)
-        for name in (
-            "CustomerNumber",
-            "CustomerName",
-            "DocumentNumber",
-            "ExternalInvoiceReference1",
-            "ExternalInvoiceReference2",
-            "YourReference",
-            "OurReference",
-            "Project",
-            "CostCenter",
-            *extra,
-        )
-    }
-    search["label"] = lambda doc: " ".join(str(label.get("Id")) for label in doc.get("Labels") or [])
-    return search
-
-
-CUSTOMER_LIST = ListSpec(
-    "Customers",
-    search={
-        "customernumber": _getter("CustomerNumber"),
-        "name": _getter("Name"),
-        "zipcode": _getter("ZipCode"),
-        "city": _getter("City"),
-        "email": _getter("Email"),
-        "phone": lambda c: f"{c.get('Phone1') or ''} {c.get('Phone2') or ''}",
-        "organisationnumber": _getter("OrganisationNumber"),
-        "gln": _getter("GLN"),
-        "glndelivery": _getter("GLNDelivery"),
-    },
-    sorts={
-        "customernumber": lambda c: natural_key(c["CustomerNumber"]),
-        "name": lambda c: (c["Name"] or "").lower(),
-    },
-    default_sort="customernumber",
-    filters=ACTIVE_FILTERS,
-)
-ARTICLE_LIST = ListSpec(
-    "Articles",
-    search={
-        "articlenumber": _getter("ArticleNumber"),
-        "description": _getter("Description"),
-        "ean": _getter("EAN"),
-        "suppliernumber": _getter("SupplierNumber"),
-        "manufacturer": _getter("Manufacturer"),
-        "manufacturerarticlenumber": _getter("ManufacturerArticleNumber"),
-    },
-    sorts={
-        "articlenumber": lambda a: natural_key(a["ArticleNumber"]),
-        "quantityinstock": lambda a: a.get("QuantityInStock") or 0,
-        "reservedquantity": lambda a: 0,
-        "stockvalue": lambda a: 0,
-    },
-    default_sort="articlenumber",
-    filters=ACTIVE_FILTERS,
-    flags={"webshop": lambda a: bool(a.get("WebshopArticle"))},
-)
-INVOICE_LIST = ListSpec(
-    "Invoices",
-    search={
-        **_document_search(("OCR", "YourOrderNumber", "Currency", "InvoiceType")),
-        "articlenumber": _rows_getter("InvoiceRows", "ArticleNumber"),
-        "articledescription": _rows_getter("InvoiceRows", "Description"),
-    },
-    sorts={
-        "customername": lambda d: (d["CustomerName"] or "").lower(),
-        "customernumber": lambda d: natural_key(d["CustomerNumber"]),
-        "documentnumber": lambda d: int(d["DocumentNumber"]),
-        "invoicedate": lambda d: d["InvoiceDate"],
-        "ocr": lambda d: d["OCR"] or "",
-        "total": lambda d: d["Total"],
-    },
-    default_sort="documentnumber",
-    filters=INVOICE_FILTERS,
-    flags={
-        "sent": lambda d: bool(d["Sent"]),
-        "notcompleted": lambda d: bool(d.get("NotCompleted")),
-        "credit": lambda d: d.get("Credit") == "true",
-    },
-    date_ranges={
-        "fromdate": ("InvoiceDate", ">="),
-        "todate": ("InvoiceDate", "<="),
-        "fromfinalpaydate": ("FinalPayDate", ">="),
-        "tofinalpaydate": ("FinalPayDate", "<="),
-    },
-)
-ORDER_LIST = ListSpec(
-    "Orders",
-    search={**_document_search(("OrderType",))},
-    sorts={
-        "customername": lambda d: (d["CustomerName"] or "").lower(),
-        "customernumber": lambda d: natural_key(d["CustomerNumber"]),
-        "orderdate": lambda d: d["OrderDate"],
-        "documentnumber": lambda d: int(d["DocumentNumber"]),
-        "total": lambda d: d["Total"],
-    },
-    default_sort="documentnumber",
-    filters=ORDER_FILTERS,
-    flags={"sent": lambda d: bool(d["Sent"]), "notcompleted": lambda d: bool(d.get("NotCompleted"))},
-    date_ranges={"fromdate": ("OrderDate", ">="), "todate": ("OrderDate", "<=")},
-)
-PRICE_LIST_SPEC = ListSpec(
-    "Prices",
-    search={"articlenumber": _getter("ArticleNumber"), "pricelist": _getter("PriceList")},
-    sorts={"articlenumber": lambda p: (natural_key(p["ArticleNumber"]), p["PriceList"], p["FromQuantity"])},
-    default_sort="articlenumber",
-)
-
-
-def _code_list(wrapper: str) -> ListSpec:
-    return ListSpec(
-        wrapper,
-        search={"code": _getter("Code")},
-        sorts={"code": lambda i: natural_key(i["Code"])},
-        default_sort="code",
-    )
 
 
 #: the scope each API route needs, by its first path segment after /3/
@@ -1123,87 +963,6 @@ class FortnoxSimulator(SimulatorApp):
 
     # -- lists ---------------------------------------------------------------------------------
 
-    def _list(
-        self,
-        request: Request,
-        items: Iterable[dict[str, Any]],
-        spec: ListSpec,
-        render: Callable[[dict[str, Any]], dict[str, Any]],
-    ) -> Response:
-        """Search (substring, any case), one filter, flags, date ranges, sort and paging, as Fortnox lists."""
-        args = request.args
-        selected = list(items)
-        for param, getter in spec.search.items():
-            needle = args.get(param)
-            if needle:
-                selected = [item for item in selected if needle.lower() in str(getter(item) or "").lower()]
-        filters = args.getlist("filter")
-        if len(filters) > 1:
-            raise FortnoxError("INVALID_PARAMETER", parameter="filter (one filter at a time)")
-        if filters:
-            check = spec.filters.get(filters[0].lower())
-            if check is None:
-                raise FortnoxError("INVALID_PARAMETER", parameter=f"filter={filters[0]}")
-            today = self.today()
-            selected = [item for item in selected if check(item, today)]
-        for param, flag in spec.flags.items():
-            if param in args:
-                wanted = args[param].lower()
-                if wanted not in ("true", "false"):
-                    raise FortnoxError("INVALID_PARAMETER", parameter=param)
-                selected = [item for item in selected if flag(item) == (wanted == "true")]
-        for param, (field_name, op) in spec.date_ranges.items():
-            if param in args:
-                bound = args[param]
-                try:
-                    date.fromisoformat(bound)
-                except ValueError as exc:
-                    raise FortnoxError("INVALID_PARAMETER", parameter=param) from exc
-                selected = [
-                    item
-                    for item in selected
-                    if item.get(field_name)
-                    and (item[field_name] >= bound if op == ">=" else item[field_name] <= bound)
-                ]
-        if "lastmodified" in args:
-            since = self._parse_lastmodified(args["lastmodified"])
-            selected = [item for item in selected if item.get("_modified", "") >= since]
-        sortby = args.get("sortby", spec.default_sort).lower()
-        if sortby not in spec.sorts:
-            raise FortnoxError("INVALID_PARAMETER", parameter=f"sortby={sortby}")
-        order = args.get("sortorder", "ascending").lower()
-        if order not in ("ascending", "descending", "asc", "desc"):
-            raise FortnoxError("INVALID_PARAMETER", parameter=f"sortorder={order}")
-        selected.sort(key=spec.sorts[sortby], reverse=order.startswith("desc"))
-        limit = self._int_param(args, "limit", 100, 1, 500)
-        page = self._int_param(args, "page", 1, 1, None)
-        offset = self._int_param(args, "offset", 0, 0, None)
-        start = (page - 1) * limit + offset
-        window = selected[start : start + limit]
-        meta = {
-            "@TotalResources": len(selected),
-            "@TotalPages": math.ceil(len(selected) / limit),
-            "@CurrentPage": page,
-        }
-        return json_response({spec.wrapper: [render(item) for item in window], "MetaInformation": meta})
-
-    @staticmethod
-    def _int_param(args: Mapping[str, str], name: str, default: int, low: int, high: int | None) -> int:
-        raw = args.get(name)
-        if raw is None or raw == "":
-            return default
-        if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
-            raise FortnoxError("INVALID_PARAMETER", parameter=f"{name}={raw}")
-        return int(raw)
-
-    @staticmethod
-    def _parse_lastmodified(raw: str) -> str:
-        for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
-            try:
-                return datetime.strptime(raw, pattern).strftime("%Y-%m-%d %H:%M:%S")
-            except ValueError:
-                continue
-        raise FortnoxError("INVALID_PARAMETER", parameter=f"lastmodified={raw}")
 
     def _stamp(self, item: dict[str, Any]) -> None:
         item["_modified"] = self._now().strftime("%Y-%m-%d %H:%M:%S")
@@ -1259,8 +1018,12 @@ class FortnoxSimulator(SimulatorApp):
 
     def _customers_list(self, request: Request, company: Company) -> Response:
         base = base_url(request)
-        return self._list(
-            request, company.customers.values(), CUSTOMER_LIST, lambda c: self._render_customer_item(c, base)
+        return list_response(
+            request,
+            self.today,
+            company.customers.values(),
+            CUSTOMER_LIST,
+            lambda c: self._render_customer_item(c, base),
         )
 
     def _customers_create(self, request: Request, company: Company) -> Response:
@@ -1384,8 +1147,8 @@ class FortnoxSimulator(SimulatorApp):
 
     def _articles_list(self, request: Request, company: Company) -> Response:
         base = base_url(request)
-        return self._list(
-            request,
+        return list_response(
+            request, self.today,
             company.articles.values(),
             ARTICLE_LIST,
             lambda a: self._render_article_item(company, a, base),
@@ -1459,10 +1222,10 @@ class FortnoxSimulator(SimulatorApp):
 
     def _price_lists_list(self, request: Request, company: Company) -> Response:
         base = base_url(request)
-        return self._list(
-            request,
+        return list_response(
+            request, self.today,
             company.price_lists.values(),
-            _code_list("PriceLists"),
+            code_list("PriceLists"),
             lambda p: self._render_price_list(p, base),
         )
 
@@ -1544,7 +1307,7 @@ class FortnoxSimulator(SimulatorApp):
         if request.args.get("fromquantity"):
             wanted = self._from_quantity(request.args["fromquantity"])
             items = [p for p in items if p["FromQuantity"] == wanted]
-        return self._list(request, items, PRICE_LIST_SPEC, lambda p: self._render_price(p, base))
+        return list_response(request, self.today, items, PRICE_LIST_SPEC, lambda p: self._render_price(p, base))
 
     def _prices_sublist(
         self, request: Request, company: Company, PriceList: str, ArticleNumber: str
@@ -1562,7 +1325,7 @@ class FortnoxSimulator(SimulatorApp):
             sorts={"fromquantity": lambda p: p["FromQuantity"]},
             default_sort="fromquantity",
         )
-        return self._list(request, items, spec, lambda p: self._render_price(p, base))
+        return list_response(request, self.today, items, spec, lambda p: self._render_price(p, base))
 
     def _prices_create(self, request: Request, company: Company) -> Response:
         fields = coerce(read_payload(request, "Price"), PRICE_FIELDS, URL_ONLY)
@@ -2044,14 +1807,14 @@ class FortnoxSimulator(SimulatorApp):
         def handler(request: Request, company: Company) -> Response:
             base = base_url(request)
             if kind is INVOICE:
-                return self._list(
-                    request,
+                return list_response(
+                    request, self.today,
                     company.invoices.values(),
                     INVOICE_LIST,
                     lambda d: self._render_invoice_item(d, base),
                 )
-            return self._list(
-                request, company.orders.values(), ORDER_LIST, lambda d: self._render_order_item(d, base)
+            return list_response(
+                request, self.today, company.orders.values(), ORDER_LIST, lambda d: self._render_order_item(d, base)
             )
 
         return handler
@@ -2363,10 +2126,10 @@ class FortnoxSimulator(SimulatorApp):
 
     def _terms_list(self, request: Request, company: Company) -> Response:
         base = base_url(request)
-        return self._list(
-            request,
+        return list_response(
+            request, self.today,
             company.terms_of_payments.values(),
-            _code_list("TermsOfPayments"),
+            code_list("TermsOfPayments"),
             lambda t: self._render_terms(t, base),
         )
 
@@ -2414,10 +2177,10 @@ class FortnoxSimulator(SimulatorApp):
 
     def _currencies_list(self, request: Request, company: Company) -> Response:
         base = base_url(request)
-        return self._list(
-            request,
+        return list_response(
+            request, self.today,
             company.currencies.values(),
-            _code_list("Currencies"),
+            code_list("Currencies"),
             lambda c: self._render_currency(c, base),
         )
 
