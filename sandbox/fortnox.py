@@ -76,17 +76,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-from zoneinfo import ZoneInfo
 
 from werkzeug.wrappers import Request, Response
 
@@ -123,7 +121,6 @@ from sandbox.fortnox_fields import (
     base_url,
     check_vat,
     coerce,
-    luhn_digit,
     natural_key,
     ocr_number,
     plain,
@@ -146,6 +143,22 @@ from sandbox.fortnox_lists import (
     ListSpec,
     code_list,
     list_response,
+)
+from sandbox.fortnox_state import (
+    DEFAULT_CURRENCIES,
+    DEFAULT_TERMS,
+    DEFAULT_TERMS_CODE,
+    LICENCES,
+    PRINT_TEMPLATES,
+    STOCKHOLM,
+    AccessToken,
+    AuthCode,
+    Client,
+    Company,
+    Consent,
+    FortnoxState,
+    Grant,
+    RefreshToken,
 )
 from sandbox.pdf import render_pdf
 
@@ -229,7 +242,6 @@ SCOPES = words(
     "invoice noxfinansinvoice offer order payment price print profile project salary settings "
     "supplier supplierinvoice timereporting"
 )
-LICENCES = ("kundfaktura", "order", "bokforing")
 #: a scope is usable when the company holds any of these licences (empty: no licence needed)
 SCOPE_LICENCES: dict[str, frozenset[str]] = {
     "customer": frozenset({"order", "kundfaktura"}),
@@ -247,29 +259,6 @@ SALES_ACCOUNTS = {Decimal(25): 3001, Decimal(12): 3002, Decimal(6): 3003, Decima
 ZERO_VAT_TYPES = frozenset({"EXPORT", "EUREVERSEDVAT", "SEREVERSEDVAT"})
 AUTH_CODE_TTL = 600.0
 REFRESH_TOKEN_TTL = 45 * 24 * 3600.0
-STOCKHOLM = "Europe/Stockholm"
-DEFAULT_CURRENCIES = (
-    ("SEK", "Svensk krona", "1", "1"),
-    ("EUR", "Euro", "11.4712", "11.5212"),
-    ("USD", "US-dollar", "10.5838", "10.6338"),
-    ("NOK", "Norsk krona", "0.9975", "1.0125"),
-    ("DKK", "Dansk krona", "1.5363", "1.5513"),
-)
-DEFAULT_TERMS = (
-    ("0", "Kontant"),
-    ("10", "10 dagar"),
-    ("15", "15 dagar"),
-    ("20", "20 dagar"),
-    ("30", "30 dagar"),
-)
-DEFAULT_TERMS_CODE = "30"
-#: print templates by the `type` of GET /3/printtemplates; the first of each is the default
-PRINT_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
-    "invoice": (("fakt", "Faktura"), ("faktura_en", "Invoice")),
-    "order": (("orderbekr", "Orderbekräftelse"), ("foljesedel", "Följesedel")),
-    "offer": (("offert", "Offert"),),
-    "cashinvoice": (("kvitto", "Kontantfaktura"),),
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -278,99 +267,6 @@ PRINT_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
 
 # --------------------------------------------------------------------------------------------
 # Data
-
-
-@dataclass
-class Company:
-    """One Fortnox company (tenant) and everything it holds."""
-
-    tenant_id: int
-    info: dict[str, Any]
-    licences: set[str] = field(default_factory=lambda: set(LICENCES))
-    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    deleted_customer_numbers: set[str] = field(default_factory=set)
-    articles: dict[str, dict[str, Any]] = field(default_factory=dict)
-    price_lists: dict[str, dict[str, Any]] = field(default_factory=dict)
-    prices: dict[tuple[str, str, Decimal], dict[str, Any]] = field(default_factory=dict)
-    invoices: dict[int, dict[str, Any]] = field(default_factory=dict)
-    orders: dict[int, dict[str, Any]] = field(default_factory=dict)
-    terms_of_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    currencies: dict[str, dict[str, Any]] = field(default_factory=dict)
-    payments: list[dict[str, Any]] = field(default_factory=list)
-    emails: list[dict[str, Any]] = field(default_factory=list)
-    row_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-    voucher_numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-
-    def next_row_id(self) -> int:
-        return next(self.row_ids)
-
-    def preselected_price_list(self) -> str:
-        for code, price_list in self.price_lists.items():
-            if price_list.get("PreSelected"):
-                return code
-        return next(iter(self.price_lists), "A")
-
-
-@dataclass
-class Client:
-    client_id: str
-    secret: str
-    service_account: bool = True
-
-
-@dataclass
-class Consent:
-    """A customer's consent to one client (one per client id and tenant, as Fortnox keeps them)."""
-
-    client_id: str
-    tenant_id: int
-    scopes: tuple[str, ...]
-    service: bool = False
-    revoked: bool = False
-    generation: int = 0
-
-
-@dataclass
-class Grant:
-    """One authorisation-code chain of single-use refresh tokens."""
-
-    id: int
-    client_id: str
-    tenant_id: int
-    scopes: tuple[str, ...]
-    generation: int
-    refresh_token: str | None = None
-    revoked: bool = False
-
-
-@dataclass
-class AuthCode:
-    code: str
-    client_id: str
-    tenant_id: int
-    scopes: tuple[str, ...]
-    redirect_uri: str | None
-    expires_at: float
-    used: bool = False
-
-
-@dataclass
-class AccessToken:
-    token: str
-    client_id: str
-    tenant_id: int
-    scopes: tuple[str, ...]
-    expires_at: float
-    generation: int
-    expired: bool = False
-
-
-@dataclass
-class RefreshToken:
-    token: str
-    grant_id: int
-    expires_at: float
-    spent: bool = False
 
 
 @dataclass(frozen=True)
@@ -445,6 +341,11 @@ ROUTE_SCOPES = {
 # The simulator
 
 
+def _state_attribute(name: str) -> Any:
+    """A simulator attribute that reads and writes the state's."""
+    return property(lambda sim: getattr(sim.state, name), lambda sim, value: setattr(sim.state, name, value))
+
+
 class FortnoxSimulator(SimulatorApp):
     """Fortnox's auth host and API v3 in one WSGI app (see the module docstring)."""
 
@@ -460,21 +361,37 @@ class FortnoxSimulator(SimulatorApp):
         rate_window: float = 5.0,
     ) -> None:
         super().__init__(limit=rate_limit, window=rate_window, clock=clock)
-        self.wall_clock = wall_clock
-        self.token_ttl = token_ttl
-        self.companies: dict[int, Company] = {}
-        self.clients: dict[str, Client] = {}
-        self.consents: dict[tuple[str, int], Consent] = {}
-        self.grants: dict[int, Grant] = {}
-        self.codes: dict[str, AuthCode] = {}
-        self.access_tokens: dict[str, AccessToken] = {}
-        self.refresh_tokens: dict[str, RefreshToken] = {}
-        self._tenant_ids = itertools.count(1_000_001)
-        self._grant_ids = itertools.count(1)
+        self.state = FortnoxState(lock=self.lock, clock=clock, wall_clock=wall_clock, token_ttl=token_ttl)
         self.api_routes: list[tuple[str, str]] = []
         self._register_oauth()
         self._register_api()
         self._register_control()
+
+    # -- the state, as the simulator has always offered it ---------------------------------------
+
+    companies = _state_attribute("companies")
+    clients = _state_attribute("clients")
+    consents = _state_attribute("consents")
+    grants = _state_attribute("grants")
+    codes = _state_attribute("codes")
+    access_tokens = _state_attribute("access_tokens")
+    refresh_tokens = _state_attribute("refresh_tokens")
+    wall_clock = _state_attribute("wall_clock")
+    token_ttl = _state_attribute("token_ttl")
+
+    def today(self) -> date:
+        """Today in Sweden, by the injected wall clock."""
+        return self.state.today()
+
+    def create_company(
+        self,
+        *,
+        name: str | None = None,
+        organization_number: str | None = None,
+        licences: Iterable[str] | None = None,
+    ) -> Company:
+        """A fresh company with Fortnox's usual defaults (terms, currencies, price list A, templates)."""
+        return self.state.create_company(name=name, organization_number=organization_number, licences=licences)
 
     # -- registration --------------------------------------------------------------------------
 
@@ -627,83 +544,9 @@ class FortnoxSimulator(SimulatorApp):
 
     # -- time ----------------------------------------------------------------------------------
 
-    def today(self) -> date:
-        """Today in Sweden, by the injected wall clock."""
-        return self._now().date()
-
-    def _now(self) -> datetime:
-        try:
-            zone: Any = ZoneInfo(STOCKHOLM)
-        except (KeyError, ValueError, OSError):
-            zone = None
-        return datetime.fromtimestamp(self.wall_clock(), zone)
 
     # -- companies -----------------------------------------------------------------------------
 
-    def create_company(
-        self,
-        *,
-        name: str | None = None,
-        organization_number: str | None = None,
-        licences: Iterable[str] | None = None,
-    ) -> Company:
-        """A fresh company with Fortnox's usual defaults (terms, currencies, price list A, templates)."""
-        with self.lock:
-            tenant_id = next(self._tenant_ids)
-            serial = tenant_id - 1_000_000
-            if organization_number is None:
-                payload = f"556{serial:06d}"
-                digits = payload + luhn_digit(payload)
-                organization_number = f"{digits[:6]}-{digits[6:]}"
-            company = Company(
-                tenant_id=tenant_id,
-                info={
-                    "Address": "Storgatan 1",
-                    "City": "Stockholm",
-                    "CompanyName": name or f"Sandbox AB {serial}",
-                    "CountryCode": "SE",
-                    "DatabaseNumber": tenant_id,
-                    "OrganizationNumber": organization_number,
-                    "VisitAddress": "Storgatan 1",
-                    "VisitCity": "Stockholm",
-                    "VisitCountryCode": "SE",
-                    "VisitZipCode": "111 22",
-                    "ZipCode": "111 22",
-                },
-            )
-            if licences is not None:
-                company.licences = {licence for licence in licences if licence in LICENCES}
-            for code, description in DEFAULT_TERMS:
-                company.terms_of_payments[code] = {
-                    "Code": code,
-                    "Description": description,
-                    "_days": int(code),
-                }
-            stamp = self.today().isoformat()
-            for code, description, buy, sell in DEFAULT_CURRENCIES:
-                company.currencies[code] = {
-                    "Code": code,
-                    "Description": description,
-                    "BuyRate": Decimal(buy),
-                    "SellRate": Decimal(sell),
-                    "Unit": Decimal(1),
-                    "Date": stamp,
-                    "IsAutomatic": False,
-                }
-            company.price_lists["A"] = {
-                "Code": "A",
-                "Description": "Standard",
-                "Comments": None,
-                "PreSelected": True,
-            }
-            self.companies[tenant_id] = company
-            return company
-
-    def _company(self, tenant_id: int) -> Company:
-        company = self.companies.get(tenant_id)
-        if company is None:
-            raise SandboxError(404, f"no company {tenant_id}")
-        return company
 
     # -- OAuth ---------------------------------------------------------------------------------
 
@@ -830,7 +673,7 @@ class FortnoxSimulator(SimulatorApp):
         if consent.revoked:
             raise OAuthError(400, "invalid_grant", "The consent behind this code has been revoked")
         grant = Grant(
-            next(self._grant_ids), client.client_id, code.tenant_id, code.scopes, consent.generation
+            next(self.state.grant_ids), client.client_id, code.tenant_id, code.scopes, consent.generation
         )
         self.grants[grant.id] = grant
         return self._token_response(grant, with_refresh=True)
@@ -964,10 +807,6 @@ class FortnoxSimulator(SimulatorApp):
     # -- lists ---------------------------------------------------------------------------------
 
 
-    def _stamp(self, item: dict[str, Any]) -> None:
-        item["_modified"] = self._now().strftime("%Y-%m-%d %H:%M:%S")
-
-
     # -- customers -----------------------------------------------------------------------------
 
     def _render_customer(self, customer: dict[str, Any], base: str) -> dict[str, Any]:
@@ -1055,7 +894,7 @@ class FortnoxSimulator(SimulatorApp):
         self._merge_customer(customer, fields)
         customer["CustomerNumber"] = number
         self._check_customer_fields(company, fields, customer)
-        self._stamp(customer)
+        self.state.stamp(customer)
         company.customers[number] = customer
         return json_response({"Customer": self._render_customer(customer, base_url(request))}, status=201)
 
@@ -1080,7 +919,7 @@ class FortnoxSimulator(SimulatorApp):
         self._merge_customer(updated, fields)
         self._check_customer_fields(company, fields, updated)
         customer.update(updated)
-        self._stamp(customer)
+        self.state.stamp(customer)
         return json_response({"Customer": self._render_customer(customer, base_url(request))})
 
     def _customers_delete(self, request: Request, company: Company, CustomerNumber: str) -> Response:
@@ -1179,7 +1018,7 @@ class FortnoxSimulator(SimulatorApp):
         }
         article.update(fields)
         article["ArticleNumber"] = number
-        self._stamp(article)
+        self.state.stamp(article)
         company.articles[number] = article
         return json_response(
             {"Article": self._render_article(company, article, base_url(request))}, status=201
@@ -1198,7 +1037,7 @@ class FortnoxSimulator(SimulatorApp):
             raise FortnoxError("FIELD_REQUIRED", field="Description")
         check_vat(fields.get("VAT"))
         article.update(fields)
-        self._stamp(article)
+        self.state.stamp(article)
         return json_response({"Article": self._render_article(company, article, base_url(request))})
 
     def _articles_delete(self, request: Request, company: Company, ArticleNumber: str) -> Response:
@@ -1342,7 +1181,7 @@ class FortnoxSimulator(SimulatorApp):
             "FromQuantity": from_quantity,
             "Price": money.round_cents(fields.get("Price") or Decimal(0)),
             "Percent": fields.get("Percent") or Decimal(0),
-            "Date": fields.get("Date") or self._now().strftime("%Y-%m-%dT%H:%M:%S"),
+            "Date": fields.get("Date") or self.state.now().strftime("%Y-%m-%dT%H:%M:%S"),
         }
         return json_response(
             {"Price": self._render_price(company.prices[key], base_url(request))}, status=201
@@ -1378,7 +1217,7 @@ class FortnoxSimulator(SimulatorApp):
             price["Price"] = money.round_cents(fields["Price"] or Decimal(0))
         if "Percent" in fields:
             price["Percent"] = fields["Percent"] or Decimal(0)
-        price["Date"] = fields.get("Date") or self._now().strftime("%Y-%m-%dT%H:%M:%S")
+        price["Date"] = fields.get("Date") or self.state.now().strftime("%Y-%m-%dT%H:%M:%S")
         return json_response({"Price": self._render_price(price, base_url(request))})
 
     def _prices_delete(
@@ -1840,7 +1679,7 @@ class FortnoxSimulator(SimulatorApp):
         self._apply_header(company, kind, document, fields, creating=True)
         self._apply_rows(company, kind, document, rows if rows is not None else [])
         self._recompute(kind, document)
-        self._stamp(document)
+        self.state.stamp(document)
         store[number] = document
         return document
 
@@ -1886,7 +1725,7 @@ class FortnoxSimulator(SimulatorApp):
             if kind.rows_key in payload and payload[kind.rows_key] is not None:
                 self._apply_rows(company, kind, updated, payload[kind.rows_key])
             self._recompute(kind, updated)
-            self._stamp(updated)
+            self.state.stamp(updated)
             document.clear()
             document.update(updated)
             return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
@@ -1903,7 +1742,7 @@ class FortnoxSimulator(SimulatorApp):
             if kind is ORDER and document["InvoiceReference"]:
                 raise FortnoxError("ORDER_INVOICED")
             document["Cancelled"] = True
-            self._stamp(document)
+            self.state.stamp(document)
             return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
 
         return handler
@@ -1914,7 +1753,7 @@ class FortnoxSimulator(SimulatorApp):
             if document["Cancelled"]:
                 raise FortnoxError("DOCUMENT_CANCELLED")
             document["Sent"] = True
-            self._stamp(document)
+            self.state.stamp(document)
             return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
 
         return handler
@@ -1926,7 +1765,7 @@ class FortnoxSimulator(SimulatorApp):
                 if document["Cancelled"]:
                     raise FortnoxError("DOCUMENT_CANCELLED")
                 document["Sent"] = True
-                self._stamp(document)
+                self.state.stamp(document)
             data = self.document_pdf(company, kind, document)
             filename = f"{kind.name}-{document['DocumentNumber']}.pdf"
             return Response(
@@ -1955,7 +1794,7 @@ class FortnoxSimulator(SimulatorApp):
                 }
             )
             document["Sent"] = True
-            self._stamp(document)
+            self.state.stamp(document)
             return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
 
         return handler
@@ -1974,7 +1813,7 @@ class FortnoxSimulator(SimulatorApp):
                 "VoucherNumber": next(company.voucher_numbers),
             }
         )
-        self._stamp(invoice)
+        self.state.stamp(invoice)
         return json_response({"Invoice": self._render_document(INVOICE, invoice, base_url(request))})
 
     def _orders_createinvoice(self, request: Request, company: Company, DocumentNumber: str) -> Response:
@@ -2047,7 +1886,7 @@ class FortnoxSimulator(SimulatorApp):
         invoice = self._create_document(company, INVOICE, payload)
         invoice["OrderReference"] = order["DocumentNumber"]
         order["InvoiceReference"] = invoice["DocumentNumber"]
-        self._stamp(order)
+        self.state.stamp(order)
         return json_response({"Order": self._render_document(ORDER, order, base_url(request))})
 
     def document_pdf(self, company: Company, kind: DocumentKind, document: dict[str, Any]) -> bytes:
@@ -2280,7 +2119,7 @@ class FortnoxSimulator(SimulatorApp):
         )
 
     def _control_dump_company(self, request: Request, tenant_id: int) -> Response:
-        company = self._company(tenant_id)
+        company = self.state.company(tenant_id)
         base = base_url(request)
         return json_response(
             {
@@ -2320,7 +2159,7 @@ class FortnoxSimulator(SimulatorApp):
         )
 
     def _control_licence(self, request: Request, tenant_id: int, licence: str) -> Response:
-        company = self._company(tenant_id)
+        company = self.state.company(tenant_id)
         if licence not in LICENCES:
             raise SandboxError(400, f"licence must be one of {', '.join(LICENCES)}")
         if request.method == "DELETE":
@@ -2330,7 +2169,7 @@ class FortnoxSimulator(SimulatorApp):
         return json_response({"licences": sorted(company.licences)})
 
     def _control_revoke_consents(self, request: Request, tenant_id: int) -> Response:
-        self._company(tenant_id)
+        self.state.company(tenant_id)
         client_id = request.args.get("clientId")
         revoked = 0
         for consent in self.consents.values():
@@ -2348,7 +2187,7 @@ class FortnoxSimulator(SimulatorApp):
         return json_response({"revoked": revoked})
 
     def _control_invoice(self, tenant_id: int, number: int) -> tuple[Company, dict[str, Any]]:
-        company = self._company(tenant_id)
+        company = self.state.company(tenant_id)
         invoice = company.invoices.get(number)
         if invoice is None:
             raise SandboxError(404, f"no invoice {number} in company {tenant_id}")
@@ -2376,7 +2215,7 @@ class FortnoxSimulator(SimulatorApp):
         invoice["Balance"] = invoice["Total"] - invoice["_paid"]
         invoice["FinalPayDate"] = paid_on if invoice["Balance"] <= 0 else None
         company.payments.append({"InvoiceNumber": number, "Amount": amount, "PaymentDate": paid_on})
-        self._stamp(invoice)
+        self.state.stamp(invoice)
         return json_response({"Invoice": self._render_document(INVOICE, invoice, base_url(request))})
 
     def _control_overdue(self, request: Request, tenant_id: int, number: int) -> Response:
@@ -2388,7 +2227,7 @@ class FortnoxSimulator(SimulatorApp):
         invoice["DueDate"] = due.isoformat()
         if invoice["InvoiceDate"] > invoice["DueDate"]:
             invoice["InvoiceDate"] = invoice["DueDate"]
-        self._stamp(invoice)
+        self.state.stamp(invoice)
         return json_response({"Invoice": self._render_document(INVOICE, invoice, base_url(request))})
 
     def _control_expire_tokens(self, request: Request) -> Response:
