@@ -86,6 +86,16 @@ from werkzeug.wrappers import Request, Response
 
 from sandbox import fortnox_money as money
 from sandbox.common import Clock, Route, SandboxError, SimulatorApp, json_response
+from sandbox.fortnox_catalog import (
+    CatalogRoutes,
+    customer_or_400,
+    find_article,
+    list_price,
+    render_article,
+    render_customer,
+    render_price,
+    render_price_list,
+)
 from sandbox.fortnox_errors import ERRORS, ErrorCode, FortnoxError, OAuthError, Unauthorized, error_information
 from sandbox.fortnox_fields import (
     ARTICLE_FIELDS,
@@ -328,6 +338,7 @@ class FortnoxSimulator(SimulatorApp):
         super().__init__(limit=rate_limit, window=rate_window, clock=clock)
         self.state = FortnoxState(lock=self.lock, clock=clock, wall_clock=wall_clock, token_ttl=token_ttl)
         self.oauth = OAuthRoutes(self.state)
+        self.catalog = CatalogRoutes(self.state)
         self.api_routes: list[tuple[str, str]] = []
         self._register_oauth()
         self._register_api()
@@ -386,28 +397,8 @@ class FortnoxSimulator(SimulatorApp):
 
     def _register_api(self) -> None:
         api = self._api
-        api("/3/customers", ("GET",), self._customers_list)
-        api("/3/customers", ("POST",), self._customers_create)
-        api("/3/customers/<CustomerNumber>", ("GET",), self._customers_get)
-        api("/3/customers/<CustomerNumber>", ("PUT",), self._customers_update)
-        api("/3/customers/<CustomerNumber>", ("DELETE",), self._customers_delete)
-        api("/3/articles", ("GET",), self._articles_list)
-        api("/3/articles", ("POST",), self._articles_create)
-        api("/3/articles/<ArticleNumber>", ("GET",), self._articles_get)
-        api("/3/articles/<ArticleNumber>", ("PUT",), self._articles_update)
-        api("/3/articles/<ArticleNumber>", ("DELETE",), self._articles_delete)
-        api("/3/pricelists", ("GET",), self._price_lists_list)
-        api("/3/pricelists", ("POST",), self._price_lists_create)
-        api("/3/pricelists/<Code>", ("GET",), self._price_lists_get)
-        api("/3/pricelists/<Code>", ("PUT",), self._price_lists_update)
-        api("/3/prices", ("GET",), self._prices_list)
-        api("/3/prices", ("POST",), self._prices_create)
-        api("/3/prices/sublist/<PriceList>/<ArticleNumber>", ("GET",), self._prices_sublist)
-        api("/3/prices/<PriceList>/<ArticleNumber>", ("GET",), self._prices_get)
-        api("/3/prices/<PriceList>/<ArticleNumber>", ("PUT",), self._prices_update)
-        api("/3/prices/<PriceList>/<ArticleNumber>/<FromQuantity>", ("GET",), self._prices_get)
-        api("/3/prices/<PriceList>/<ArticleNumber>/<FromQuantity>", ("PUT",), self._prices_update)
-        api("/3/prices/<PriceList>/<ArticleNumber>/<FromQuantity>", ("DELETE",), self._prices_delete)
+        for rule, methods, handler in self.catalog.routes():
+            api(rule, methods, handler)
         for kind in (INVOICE, ORDER):
             base = f"/3/{kind.path}"
             one = f"{base}/<DocumentNumber>"
@@ -524,437 +515,12 @@ class FortnoxSimulator(SimulatorApp):
 
     # -- customers -----------------------------------------------------------------------------
 
-    def _render_customer(self, customer: dict[str, Any], base: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"@url": f"{base}/3/customers/{customer['CustomerNumber']}"}
-        for name in sorted(CUSTOMER_FIELDS):
-            out[name] = customer.get(name)
-        out["Country"] = COUNTRIES.get(customer.get("CountryCode") or "", customer.get("CountryCode"))
-        out["DefaultDeliveryTypes"] = dict(customer["DefaultDeliveryTypes"])
-        out["DefaultTemplates"] = dict(customer["DefaultTemplates"])
-        return to_json(out)
-
-    def _render_customer_item(self, customer: dict[str, Any], base: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"@url": f"{base}/3/customers/{customer['CustomerNumber']}"}
-        for name in CUSTOMER_LIST_FIELDS:
-            out[name] = customer.get("Phone1") if name == "Phone" else customer.get(name)
-        return to_json(out)
-
-    def _customer(self, company: Company, number: str) -> dict[str, Any]:
-        customer = company.customers.get(number)
-        if customer is None:
-            raise FortnoxError("CUSTOMER_NOT_FOUND", number=number)
-        return customer
-
-    def _check_customer_fields(
-        self, company: Company, fields: dict[str, Any], merged: dict[str, Any]
-    ) -> None:
-        if not merged.get("Name"):
-            raise FortnoxError("FIELD_REQUIRED", field="Name")
-        for code_field, store, key in (
-            ("Currency", company.currencies, "CURRENCY_NOT_FOUND"),
-            ("TermsOfPayment", company.terms_of_payments, "TERMS_NOT_FOUND"),
-            ("PriceList", company.price_lists, "PRICE_LIST_NOT_FOUND"),
-        ):
-            value = fields.get(code_field)
-            if value and value not in store:
-                raise FortnoxError(key, status=400, code=value)
-        for name in ("CountryCode", "DeliveryCountryCode", "VisitingCountryCode"):
-            value = fields.get(name)
-            if value and not (len(value) == 2 and value.isalpha() and value.isupper()):
-                raise FortnoxError("INVALID_VALUE", field=name)
-        for name in ("Email", "EmailInvoice", "EmailOrder", "EmailOffer"):
-            value = fields.get(name)
-            if value and not EMAIL_PATTERN.match(value):
-                raise FortnoxError("INVALID_EMAIL", field=name)
-        org = fields.get("OrganisationNumber")
-        if org and (merged.get("CountryCode") or "SE") == "SE" and not valid_organisation_number(org):
-            raise FortnoxError("INVALID_ORGANISATION_NUMBER")
-
-    def _customers_list(self, request: Request, company: Company) -> Response:
-        base = base_url(request)
-        return list_response(
-            request,
-            self.today,
-            company.customers.values(),
-            CUSTOMER_LIST,
-            lambda c: self._render_customer_item(c, base),
-        )
-
-    def _customers_create(self, request: Request, company: Company) -> Response:
-        fields = coerce(read_payload(request, "Customer"), CUSTOMER_FIELDS, CUSTOMER_IGNORED)
-        number = fields.get("CustomerNumber")
-        if number:
-            if not CUSTOMER_NUMBER_PATTERN.match(number):
-                raise FortnoxError("MUST_BE_ALPHANUMERIC", field="CustomerNumber")
-            if number in company.customers or number in company.deleted_customer_numbers:
-                raise FortnoxError("CUSTOMER_NUMBER_IN_USE", number=number)
-        else:
-            used = [int(n) for n in (*company.customers, *company.deleted_customer_numbers) if n.isdigit()]
-            number = str(max(used, default=0) + 1)
-        customer: dict[str, Any] = {
-            "Active": True,
-            "Currency": "SEK",
-            "CountryCode": "SE",
-            "Type": "COMPANY",
-            "VATType": "SEVAT",
-            "ShowPriceVATIncluded": False,
-            "DefaultDeliveryTypes": {"Invoice": "PRINT", "Order": "PRINT", "Offer": "PRINT"},
-            "DefaultTemplates": {
-                "Invoice": PRINT_TEMPLATES["invoice"][0][0],
-                "Order": PRINT_TEMPLATES["order"][0][0],
-                "Offer": PRINT_TEMPLATES["offer"][0][0],
-                "CashInvoice": PRINT_TEMPLATES["cashinvoice"][0][0],
-            },
-        }
-        self._merge_customer(customer, fields)
-        customer["CustomerNumber"] = number
-        self._check_customer_fields(company, fields, customer)
-        self.state.stamp(customer)
-        company.customers[number] = customer
-        return json_response({"Customer": self._render_customer(customer, base_url(request))}, status=201)
-
-    @staticmethod
-    def _merge_customer(customer: dict[str, Any], fields: dict[str, Any]) -> None:
-        for name, value in fields.items():
-            if name in ("DefaultDeliveryTypes", "DefaultTemplates"):
-                customer[name] = {**customer.get(name, {}), **(value or {})}
-            else:
-                customer[name] = value
-
-    def _customers_get(self, request: Request, company: Company, CustomerNumber: str) -> Response:
-        customer = self._customer(company, CustomerNumber)
-        return json_response({"Customer": self._render_customer(customer, base_url(request))})
-
-    def _customers_update(self, request: Request, company: Company, CustomerNumber: str) -> Response:
-        customer = self._customer(company, CustomerNumber)
-        fields = coerce(
-            read_payload(request, "Customer"), CUSTOMER_FIELDS, CUSTOMER_IGNORED, skip=("CustomerNumber",)
-        )
-        updated = {**customer}
-        self._merge_customer(updated, fields)
-        self._check_customer_fields(company, fields, updated)
-        customer.update(updated)
-        self.state.stamp(customer)
-        return json_response({"Customer": self._render_customer(customer, base_url(request))})
-
-    def _customers_delete(self, request: Request, company: Company, CustomerNumber: str) -> Response:
-        self._customer(company, CustomerNumber)
-        documents = [*company.invoices.values(), *company.orders.values()]
-        if any(doc["CustomerNumber"] == CustomerNumber for doc in documents):
-            raise FortnoxError("CUSTOMER_IN_USE", number=CustomerNumber)
-        del company.customers[CustomerNumber]
-        company.deleted_customer_numbers.add(CustomerNumber)
-        return Response(status=204)
 
     # -- articles ------------------------------------------------------------------------------
 
-    def _article_price(self, company: Company, article_number: str) -> Decimal:
-        price = company.prices.get((company.preselected_price_list(), article_number, Decimal(0)))
-        return price["Price"] if price else Decimal(0)
-
-    def _render_article(self, company: Company, article: dict[str, Any], base: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"@url": f"{base}/3/articles/{article['ArticleNumber']}"}
-        for name in sorted(ARTICLE_FIELDS):
-            out[name] = article.get(name)
-        stock = article.get("QuantityInStock") or Decimal(0)
-        out.update(
-            {
-                "CommodityCode": None,
-                "SalesPrice": self._article_price(company, article["ArticleNumber"]),
-                "DisposableQuantity": stock,
-                "ReservedQuantity": Decimal(0),
-                "StockValue": stock * (article.get("PurchasePrice") or Decimal(0)),
-            }
-        )
-        return to_json(out)
-
-    def _render_article_item(self, company: Company, article: dict[str, Any], base: str) -> dict[str, Any]:
-        stock = article.get("QuantityInStock") or Decimal(0)
-        purchase = article.get("PurchasePrice") or Decimal(0)
-        return to_json(
-            {
-                "@url": f"{base}/3/articles/{article['ArticleNumber']}",
-                "ArticleNumber": article["ArticleNumber"],
-                "Description": article["Description"],
-                "DisposableQuantity": plain(stock),
-                "EAN": article.get("EAN"),
-                "Housework": article.get("Housework"),
-                "PurchasePrice": plain(purchase),
-                "SalesPrice": plain(self._article_price(company, article["ArticleNumber"])),
-                "QuantityInStock": stock,
-                "ReservedQuantity": "0",
-                "StockPlace": article.get("StockPlace"),
-                "StockValue": plain(stock * purchase),
-                "Unit": article.get("Unit"),
-                "VAT": plain(article["VAT"]),
-                "WebshopArticle": article.get("WebshopArticle"),
-                "Active": article.get("Active"),
-            }
-        )
-
-    def _article(self, company: Company, number: str, *, status: int | None = None) -> dict[str, Any]:
-        article = company.articles.get(number)
-        if article is None:
-            raise FortnoxError("ARTICLE_NOT_FOUND", status=status, number=number)
-        return article
-
-
-    def _articles_list(self, request: Request, company: Company) -> Response:
-        base = base_url(request)
-        return list_response(
-            request, self.today,
-            company.articles.values(),
-            ARTICLE_LIST,
-            lambda a: self._render_article_item(company, a, base),
-        )
-
-    def _articles_create(self, request: Request, company: Company) -> Response:
-        fields = coerce(read_payload(request, "Article"), ARTICLE_FIELDS, ARTICLE_IGNORED)
-        require(fields, "Description")
-        number = fields.get("ArticleNumber")
-        if number:
-            if number in company.articles:
-                raise FortnoxError("ARTICLE_NUMBER_IN_USE", number=number)
-        else:
-            used = [int(n) for n in company.articles if n.isdigit()]
-            number = str(max(used, default=0) + 1)
-        check_vat(fields.get("VAT"))
-        article: dict[str, Any] = {
-            "Active": True,
-            "Type": "STOCK",
-            "VAT": Decimal(25),
-            "StockGoods": False,
-            "WebshopArticle": False,
-            "Housework": False,
-            "Expired": False,
-            "Bulky": False,
-            "QuantityInStock": Decimal(0),
-            "PurchasePrice": Decimal(0),
-        }
-        article.update(fields)
-        article["ArticleNumber"] = number
-        self.state.stamp(article)
-        company.articles[number] = article
-        return json_response(
-            {"Article": self._render_article(company, article, base_url(request))}, status=201
-        )
-
-    def _articles_get(self, request: Request, company: Company, ArticleNumber: str) -> Response:
-        article = self._article(company, ArticleNumber)
-        return json_response({"Article": self._render_article(company, article, base_url(request))})
-
-    def _articles_update(self, request: Request, company: Company, ArticleNumber: str) -> Response:
-        article = self._article(company, ArticleNumber)
-        fields = coerce(read_payload(request, "Article"), ARTICLE_FIELDS, ARTICLE_IGNORED)
-        if fields.get("ArticleNumber", ArticleNumber) != ArticleNumber:
-            raise FortnoxError("ARTICLE_NUMBER_IMMUTABLE")
-        if "Description" in fields and not fields["Description"]:
-            raise FortnoxError("FIELD_REQUIRED", field="Description")
-        check_vat(fields.get("VAT"))
-        article.update(fields)
-        self.state.stamp(article)
-        return json_response({"Article": self._render_article(company, article, base_url(request))})
-
-    def _articles_delete(self, request: Request, company: Company, ArticleNumber: str) -> Response:
-        self._article(company, ArticleNumber)
-        del company.articles[ArticleNumber]
-        for key in [key for key in company.prices if key[1] == ArticleNumber]:
-            del company.prices[key]
-        return Response(status=204)
 
     # -- price lists and prices ----------------------------------------------------------------
 
-    @staticmethod
-    def _render_price_list(price_list: dict[str, Any], base: str) -> dict[str, Any]:
-        return to_json({"@url": f"{base}/3/pricelists/{price_list['Code']}", **price_list})
-
-    def _price_list(self, company: Company, code: str, *, status: int | None = None) -> dict[str, Any]:
-        price_list = company.price_lists.get(code)
-        if price_list is None:
-            raise FortnoxError("PRICE_LIST_NOT_FOUND", status=status, code=code)
-        return price_list
-
-    def _price_lists_list(self, request: Request, company: Company) -> Response:
-        base = base_url(request)
-        return list_response(
-            request, self.today,
-            company.price_lists.values(),
-            code_list("PriceLists"),
-            lambda p: self._render_price_list(p, base),
-        )
-
-    def _apply_preselected(self, company: Company, code: str, fields: dict[str, Any]) -> None:
-        if fields.get("PreSelected"):
-            for other in company.price_lists.values():
-                other["PreSelected"] = other["Code"] == code
-
-    def _price_lists_create(self, request: Request, company: Company) -> Response:
-        fields = coerce(read_payload(request, "PriceList"), PRICE_LIST_FIELDS, URL_ONLY)
-        require(fields, "Code", "Description")
-        code = fields["Code"]
-        if code in company.price_lists:
-            raise FortnoxError("ALREADY_EXISTS", what="Prislistan", code=code)
-        company.price_lists[code] = {
-            "Code": code,
-            "Description": fields["Description"],
-            "Comments": fields.get("Comments"),
-            "PreSelected": False,
-        }
-        self._apply_preselected(company, code, fields)
-        return json_response(
-            {"PriceList": self._render_price_list(company.price_lists[code], base_url(request))}, status=201
-        )
-
-    def _price_lists_get(self, request: Request, company: Company, Code: str) -> Response:
-        return json_response(
-            {"PriceList": self._render_price_list(self._price_list(company, Code), base_url(request))}
-        )
-
-    def _price_lists_update(self, request: Request, company: Company, Code: str) -> Response:
-        price_list = self._price_list(company, Code)
-        fields = coerce(
-            read_payload(request, "PriceList"), PRICE_LIST_FIELDS, URL_ONLY, skip=("Code",)
-        )
-        if "Description" in fields and not fields["Description"]:
-            raise FortnoxError("FIELD_REQUIRED", field="Description")
-        price_list.update({k: v for k, v in fields.items() if k != "PreSelected"})
-        self._apply_preselected(company, Code, fields)
-        return json_response({"PriceList": self._render_price_list(price_list, base_url(request))})
-
-    @staticmethod
-    def _render_price(price: dict[str, Any], base: str) -> dict[str, Any]:
-        from_quantity = plain(price["FromQuantity"])
-        url = f"{base}/3/prices/{price['PriceList']}/{price['ArticleNumber']}/{from_quantity}"
-        return to_json(
-            {
-                "@url": url,
-                "ArticleNumber": price["ArticleNumber"],
-                "Date": price["Date"],
-                "FromQuantity": price["FromQuantity"],
-                "Percent": price["Percent"],
-                "Price": price["Price"],
-                "PriceList": price["PriceList"],
-            }
-        )
-
-    @staticmethod
-    def _from_quantity(raw: str | None) -> Decimal:
-        if raw is None:
-            return Decimal(0)
-        try:
-            value = money.to_decimal(raw)
-        except ValueError as exc:
-            raise FortnoxError("INVALID_PARAMETER", parameter=f"FromQuantity={raw}") from exc
-        return value.normalize() if value else Decimal(0)
-
-    def _price(
-        self, company: Company, price_list: str, article: str, from_quantity: Decimal
-    ) -> dict[str, Any]:
-        price = company.prices.get((price_list, article, from_quantity))
-        if price is None:
-            raise FortnoxError("PRICE_NOT_FOUND")
-        return price
-
-    def _prices_list(self, request: Request, company: Company) -> Response:
-        base = base_url(request)
-        items = list(company.prices.values())
-        if request.args.get("fromquantity"):
-            wanted = self._from_quantity(request.args["fromquantity"])
-            items = [p for p in items if p["FromQuantity"] == wanted]
-        return list_response(request, self.today, items, PRICE_LIST_SPEC, lambda p: self._render_price(p, base))
-
-    def _prices_sublist(
-        self, request: Request, company: Company, PriceList: str, ArticleNumber: str
-    ) -> Response:
-        self._price_list(company, PriceList)
-        self._article(company, ArticleNumber)
-        base = base_url(request)
-        items = [p for key, p in company.prices.items() if key[:2] == (PriceList, ArticleNumber)]
-        if request.args.get("fromquantity"):
-            wanted = self._from_quantity(request.args["fromquantity"])
-            items = [p for p in items if p["FromQuantity"] == wanted]
-        spec = ListSpec(
-            "Prices",
-            search={},
-            sorts={"fromquantity": lambda p: p["FromQuantity"]},
-            default_sort="fromquantity",
-        )
-        return list_response(request, self.today, items, spec, lambda p: self._render_price(p, base))
-
-    def _prices_create(self, request: Request, company: Company) -> Response:
-        fields = coerce(read_payload(request, "Price"), PRICE_FIELDS, URL_ONLY)
-        require(fields, "ArticleNumber", "PriceList")
-        self._price_list(company, fields["PriceList"], status=400)
-        self._article(company, fields["ArticleNumber"], status=400)
-        from_quantity = self._from_quantity(plain(fields.get("FromQuantity") or Decimal(0)))
-        key = (fields["PriceList"], fields["ArticleNumber"], from_quantity)
-        if key in company.prices:
-            raise FortnoxError("ALREADY_EXISTS", what="Priset för", code=f"{key[1]} i prislista {key[0]}")
-        company.prices[key] = {
-            "ArticleNumber": key[1],
-            "PriceList": key[0],
-            "FromQuantity": from_quantity,
-            "Price": money.round_cents(fields.get("Price") or Decimal(0)),
-            "Percent": fields.get("Percent") or Decimal(0),
-            "Date": fields.get("Date") or self.state.now().strftime("%Y-%m-%dT%H:%M:%S"),
-        }
-        return json_response(
-            {"Price": self._render_price(company.prices[key], base_url(request))}, status=201
-        )
-
-    def _prices_get(
-        self,
-        request: Request,
-        company: Company,
-        PriceList: str,
-        ArticleNumber: str,
-        FromQuantity: str | None = None,
-    ) -> Response:
-        price = self._price(company, PriceList, ArticleNumber, self._from_quantity(FromQuantity))
-        return json_response({"Price": self._render_price(price, base_url(request))})
-
-    def _prices_update(
-        self,
-        request: Request,
-        company: Company,
-        PriceList: str,
-        ArticleNumber: str,
-        FromQuantity: str | None = None,
-    ) -> Response:
-        price = self._price(company, PriceList, ArticleNumber, self._from_quantity(FromQuantity))
-        fields = coerce(
-            read_payload(request, "Price"),
-            PRICE_FIELDS,
-            URL_ONLY,
-            skip=("ArticleNumber", "PriceList", "FromQuantity"),
-        )
-        if "Price" in fields:
-            price["Price"] = money.round_cents(fields["Price"] or Decimal(0))
-        if "Percent" in fields:
-            price["Percent"] = fields["Percent"] or Decimal(0)
-        price["Date"] = fields.get("Date") or self.state.now().strftime("%Y-%m-%dT%H:%M:%S")
-        return json_response({"Price": self._render_price(price, base_url(request))})
-
-    def _prices_delete(
-        self, request: Request, company: Company, PriceList: str, ArticleNumber: str, FromQuantity: str
-    ) -> Response:
-        key = (PriceList, ArticleNumber, self._from_quantity(FromQuantity))
-        self._price(company, *key)
-        del company.prices[key]
-        return Response(status=204)
-
-    def _list_price(
-        self, company: Company, price_list: str, article: str, quantity: Decimal
-    ) -> Decimal | None:
-        """The article's price in a price list for a quantity: the highest FromQuantity not above it."""
-        candidates = [
-            p
-            for key, p in company.prices.items()
-            if key[0] == price_list and key[1] == article and key[2] <= max(quantity, Decimal(0))
-        ]
-        if not candidates:
-            return None
-        return max(candidates, key=lambda p: p["FromQuantity"])["Price"]
 
     # -- invoices and orders -------------------------------------------------------------------
 
@@ -1099,7 +665,7 @@ class FortnoxSimulator(SimulatorApp):
             raise FortnoxError("FIELD_REQUIRED", field="CustomerNumber")
         customer_changed = creating or customer_number != document.get("CustomerNumber")
         if customer_changed:
-            customer = self._customer_or_400(company, customer_number)
+            customer = customer_or_400(company, customer_number)
             defaults = self._customer_defaults(company, kind, customer)
             for name, value in defaults.items():
                 if name not in fields:
@@ -1127,11 +693,6 @@ class FortnoxSimulator(SimulatorApp):
                 date.fromisoformat(document["InvoiceDate"]), days
             ).isoformat()
 
-    def _customer_or_400(self, company: Company, number: str) -> dict[str, Any]:
-        customer = company.customers.get(number)
-        if customer is None:
-            raise FortnoxError("CUSTOMER_NOT_FOUND", status=400, number=number)
-        return customer
 
     def _check_document_refs(
         self, company: Company, kind: DocumentKind, document: dict[str, Any], fields: dict[str, Any]
@@ -1190,7 +751,7 @@ class FortnoxSimulator(SimulatorApp):
         row["Discount"] = money.round_cents(row.get("Discount") or Decimal(0))
         article = None
         if row.get("ArticleNumber"):
-            article = self._article(company, row["ArticleNumber"], status=400)
+            article = find_article(company, row["ArticleNumber"], status=400)
             if row.get("Description") is None:
                 row["Description"] = article.get("Description")
             if row.get("Unit") is None:
@@ -1199,7 +760,7 @@ class FortnoxSimulator(SimulatorApp):
                 row["VAT"] = article.get("VAT")
             if row.get("Price") is None:
                 quantity = row.get("DeliveredQuantity") or row.get("OrderedQuantity") or Decimal(0)
-                row["Price"] = self._list_price(
+                row["Price"] = list_price(
                     company, document["PriceList"], row["ArticleNumber"], quantity
                 )
             if row.get("AccountNumber") is None:
@@ -1841,11 +1402,11 @@ class FortnoxSimulator(SimulatorApp):
                 "tenantId": tenant_id,
                 "CompanyInformation": company.info,
                 "licences": sorted(company.licences),
-                "Customers": [self._render_customer(c, base) for c in company.customers.values()],
+                "Customers": [render_customer(c, base) for c in company.customers.values()],
                 "deletedCustomerNumbers": sorted(company.deleted_customer_numbers, key=natural_key),
-                "Articles": [self._render_article(company, a, base) for a in company.articles.values()],
-                "PriceLists": [self._render_price_list(p, base) for p in company.price_lists.values()],
-                "Prices": [self._render_price(p, base) for p in company.prices.values()],
+                "Articles": [render_article(company, a, base) for a in company.articles.values()],
+                "PriceLists": [render_price_list(p, base) for p in company.price_lists.values()],
+                "Prices": [render_price(p, base) for p in company.prices.values()],
                 "Invoices": [self._render_document(INVOICE, d, base) for d in company.invoices.values()],
                 "Orders": [self._render_document(ORDER, d, base) for d in company.orders.values()],
                 "TermsOfPayments": [
