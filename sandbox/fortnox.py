@@ -132,7 +132,6 @@ from sandbox.fortnox_fields import (
     plain,
     quantity_text,
     read_payload,
-    require,
     to_json,
     valid_organisation_number,
 )
@@ -146,8 +145,12 @@ from sandbox.fortnox_lists import (
     ORDER_LIST,
     PRICE_LIST_SPEC,
     ListSpec,
-    code_list,
     list_response,
+)
+from sandbox.fortnox_lookups import (
+    LookupRoutes,
+    render_currency,
+    render_terms,
 )
 from sandbox.fortnox_oauth import (
     AUTH_CODE_TTL,
@@ -339,6 +342,7 @@ class FortnoxSimulator(SimulatorApp):
         self.state = FortnoxState(lock=self.lock, clock=clock, wall_clock=wall_clock, token_ttl=token_ttl)
         self.oauth = OAuthRoutes(self.state)
         self.catalog = CatalogRoutes(self.state)
+        self.lookups = LookupRoutes(self.state)
         self.api_routes: list[tuple[str, str]] = []
         self._register_oauth()
         self._register_api()
@@ -413,18 +417,8 @@ class FortnoxSimulator(SimulatorApp):
             api(f"{one}/email", ("GET",), self._documents_email(kind))
         api("/3/invoices/<DocumentNumber>/bookkeep", ("PUT",), self._invoices_bookkeep)
         api("/3/orders/<DocumentNumber>/createinvoice", ("PUT",), self._orders_createinvoice)
-        api("/3/termsofpayments", ("GET",), self._terms_list)
-        api("/3/termsofpayments", ("POST",), self._terms_create)
-        api("/3/termsofpayments/<Code>", ("GET",), self._terms_get)
-        api("/3/termsofpayments/<Code>", ("PUT",), self._terms_update)
-        api("/3/termsofpayments/<Code>", ("DELETE",), self._terms_delete)
-        api("/3/currencies", ("GET",), self._currencies_list)
-        api("/3/currencies", ("POST",), self._currencies_create)
-        api("/3/currencies/<Code>", ("GET",), self._currencies_get)
-        api("/3/currencies/<Code>", ("PUT",), self._currencies_update)
-        api("/3/currencies/<Code>", ("DELETE",), self._currencies_delete)
-        api("/3/printtemplates", ("GET",), self._print_templates_list)
-        api("/3/companyinformation", ("GET",), self._company_information)
+        for rule, methods, handler in self.lookups.routes():
+            api(rule, methods, handler)
 
     def _register_control(self) -> None:
         control: list[tuple[str, tuple[str, ...], Callable[..., Response]]] = [
@@ -1225,129 +1219,6 @@ class FortnoxSimulator(SimulatorApp):
 
     # -- lookups -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _render_terms(terms: dict[str, Any], base: str) -> dict[str, Any]:
-        return {
-            "@url": f"{base}/3/termsofpayments/{terms['Code']}",
-            "Code": terms["Code"],
-            "Description": terms["Description"],
-        }
-
-    def _terms(self, company: Company, code: str) -> dict[str, Any]:
-        terms = company.terms_of_payments.get(code)
-        if terms is None:
-            raise FortnoxError("TERMS_NOT_FOUND", code=code)
-        return terms
-
-    def _terms_list(self, request: Request, company: Company) -> Response:
-        base = base_url(request)
-        return list_response(
-            request, self.today,
-            company.terms_of_payments.values(),
-            code_list("TermsOfPayments"),
-            lambda t: self._render_terms(t, base),
-        )
-
-    def _terms_create(self, request: Request, company: Company) -> Response:
-        fields = coerce(read_payload(request, "TermsOfPayment"), TERMS_FIELDS, URL_ONLY)
-        require(fields, "Code", "Description")
-        code = fields["Code"]
-        if code in company.terms_of_payments:
-            raise FortnoxError("ALREADY_EXISTS", what="Betalningsvillkoret", code=code)
-        days = int(code) if code.isdigit() else 0
-        company.terms_of_payments[code] = {"Code": code, "Description": fields["Description"], "_days": days}
-        return json_response(
-            {"TermsOfPayment": self._render_terms(company.terms_of_payments[code], base_url(request))},
-            status=201,
-        )
-
-    def _terms_get(self, request: Request, company: Company, Code: str) -> Response:
-        return json_response(
-            {"TermsOfPayment": self._render_terms(self._terms(company, Code), base_url(request))}
-        )
-
-    def _terms_update(self, request: Request, company: Company, Code: str) -> Response:
-        terms = self._terms(company, Code)
-        fields = coerce(
-            read_payload(request, "TermsOfPayment"), TERMS_FIELDS, URL_ONLY, skip=("Code",)
-        )
-        if fields.get("Description"):
-            terms["Description"] = fields["Description"]
-        return json_response({"TermsOfPayment": self._render_terms(terms, base_url(request))})
-
-    def _terms_delete(self, request: Request, company: Company, Code: str) -> Response:
-        self._terms(company, Code)
-        del company.terms_of_payments[Code]
-        return Response(status=204)
-
-    @staticmethod
-    def _render_currency(currency: dict[str, Any], base: str) -> dict[str, Any]:
-        return to_json({"@url": f"{base}/3/currencies/{currency['Code']}", **currency})
-
-    def _currency(self, company: Company, code: str) -> dict[str, Any]:
-        currency = company.currencies.get(code.upper())
-        if currency is None:
-            raise FortnoxError("CURRENCY_NOT_FOUND", code=code)
-        return currency
-
-    def _currencies_list(self, request: Request, company: Company) -> Response:
-        base = base_url(request)
-        return list_response(
-            request, self.today,
-            company.currencies.values(),
-            code_list("Currencies"),
-            lambda c: self._render_currency(c, base),
-        )
-
-    def _currencies_create(self, request: Request, company: Company) -> Response:
-        fields = coerce(read_payload(request, "Currency"), CURRENCY_FIELDS, URL_ONLY)
-        require(fields, "Code", "Description")
-        code = fields["Code"].upper()
-        if len(code) != 3 or not code.isalpha():
-            raise FortnoxError("INVALID_VALUE", field="Code")
-        if code in company.currencies:
-            raise FortnoxError("ALREADY_EXISTS", what="Valutan", code=code)
-        company.currencies[code] = {
-            "Code": code,
-            "Description": fields["Description"],
-            "BuyRate": fields.get("BuyRate") or Decimal(1),
-            "SellRate": fields.get("SellRate") or Decimal(1),
-            "Unit": fields.get("Unit") or Decimal(1),
-            "Date": fields.get("Date") or self.today().isoformat(),
-            "IsAutomatic": bool(fields.get("IsAutomatic")),
-        }
-        return json_response(
-            {"Currency": self._render_currency(company.currencies[code], base_url(request))}, status=201
-        )
-
-    def _currencies_get(self, request: Request, company: Company, Code: str) -> Response:
-        return json_response(
-            {"Currency": self._render_currency(self._currency(company, Code), base_url(request))}
-        )
-
-    def _currencies_update(self, request: Request, company: Company, Code: str) -> Response:
-        currency = self._currency(company, Code)
-        fields = coerce(read_payload(request, "Currency"), CURRENCY_FIELDS, URL_ONLY, skip=("Code",))
-        currency.update({k: v for k, v in fields.items() if v is not None})
-        return json_response({"Currency": self._render_currency(currency, base_url(request))})
-
-    def _currencies_delete(self, request: Request, company: Company, Code: str) -> Response:
-        currency = self._currency(company, Code)
-        if currency["Code"] == "SEK":
-            raise FortnoxError("INVALID_VALUE", field="Code")
-        del company.currencies[currency["Code"]]
-        return Response(status=204)
-
-    def _print_templates_list(self, request: Request, company: Company) -> Response:
-        wanted = request.args.get("type")
-        types = [wanted.lower()] if wanted else list(PRINT_TEMPLATES)
-        templates = [
-            {"Template": code, "Name": name} for kind in types for code, name in PRINT_TEMPLATES.get(kind, ())
-        ]
-        return json_response({"PrintTemplates": templates})
-
-    def _company_information(self, request: Request, company: Company) -> Response:
-        return json_response({"CompanyInformation": dict(company.info)})
 
     # -- control endpoints ---------------------------------------------------------------------
 
@@ -1410,10 +1281,10 @@ class FortnoxSimulator(SimulatorApp):
                 "Invoices": [self._render_document(INVOICE, d, base) for d in company.invoices.values()],
                 "Orders": [self._render_document(ORDER, d, base) for d in company.orders.values()],
                 "TermsOfPayments": [
-                    {**self._render_terms(t, base), "days": t["_days"]}
+                    {**render_terms(t, base), "days": t["_days"]}
                     for t in company.terms_of_payments.values()
                 ],
-                "Currencies": [self._render_currency(c, base) for c in company.currencies.values()],
+                "Currencies": [render_currency(c, base) for c in company.currencies.values()],
                 "PrintTemplates": {
                     kind: [{"Template": c, "Name": n} for c, n in items]
                     for kind, items in PRINT_TEMPLATES.items()
