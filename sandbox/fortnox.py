@@ -76,10 +76,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -88,13 +86,28 @@ from sandbox import fortnox_money as money
 from sandbox.common import Clock, Route, SandboxError, SimulatorApp, json_response
 from sandbox.fortnox_catalog import (
     CatalogRoutes,
-    customer_or_400,
-    find_article,
-    list_price,
     render_article,
     render_customer,
     render_price,
     render_price_list,
+)
+from sandbox.fortnox_documents import (
+    INVOICE,
+    ORDER,
+    SALES_ACCOUNTS,
+    ZERO_VAT_TYPES,
+    DocumentKind,
+    apply_header,
+    apply_rows,
+    check_editable,
+    document_pdf,
+    document_store,
+    find_document,
+    new_document,
+    recompute,
+    render_document,
+    render_invoice_item,
+    render_order_item,
 )
 from sandbox.fortnox_errors import ERRORS, ErrorCode, FortnoxError, OAuthError, Unauthorized, error_information
 from sandbox.fortnox_fields import (
@@ -125,12 +138,9 @@ from sandbox.fortnox_fields import (
     VAT_RATES,
     FieldRule,
     base_url,
-    check_vat,
     coerce,
     natural_key,
     ocr_number,
-    plain,
-    quantity_text,
     read_payload,
     to_json,
     valid_organisation_number,
@@ -176,7 +186,6 @@ from sandbox.fortnox_state import (
     Grant,
     RefreshToken,
 )
-from sandbox.pdf import render_pdf
 
 #: what `sandbox.fortnox` has always offered; most of it now lives in the modules above
 __all__ = [
@@ -253,62 +262,12 @@ __all__ = [
 # Constants
 
 
-#: BAS sales accounts by VAT rate, used when neither the row nor the article names one
-SALES_ACCOUNTS = {Decimal(25): 3001, Decimal(12): 3002, Decimal(6): 3003, Decimal(0): 3004}
-ZERO_VAT_TYPES = frozenset({"EXPORT", "EUREVERSEDVAT", "SEREVERSEDVAT"})
-
-
 # --------------------------------------------------------------------------------------------
 # Field tables: what each resource accepts, derived from the spec's payload schemas
 
 
 # --------------------------------------------------------------------------------------------
 # Data
-
-
-@dataclass(frozen=True)
-class DocumentKind:
-    """What differs between invoices and orders."""
-
-    name: str  # invoice | order
-    wrapper: str
-    list_wrapper: str
-    path: str
-    rows_key: str
-    fields: Mapping[str, FieldRule]
-    read_only: frozenset[str]
-    row_fields: Mapping[str, FieldRule]
-    row_read_only: frozenset[str]
-    date_field: str
-    not_found: str
-
-
-INVOICE = DocumentKind(
-    "invoice",
-    "Invoice",
-    "Invoices",
-    "invoices",
-    "InvoiceRows",
-    INVOICE_FIELDS,
-    INVOICE_READ_ONLY,
-    INVOICE_ROW_FIELDS,
-    INVOICE_ROW_READ_ONLY,
-    "InvoiceDate",
-    "INVOICE_NOT_FOUND",
-)
-ORDER = DocumentKind(
-    "order",
-    "Order",
-    "Orders",
-    "orders",
-    "OrderRows",
-    ORDER_FIELDS,
-    ORDER_READ_ONLY,
-    ORDER_ROW_FIELDS,
-    ORDER_ROW_READ_ONLY,
-    "OrderDate",
-    "ORDER_NOT_FOUND",
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -373,6 +332,10 @@ class FortnoxSimulator(SimulatorApp):
     ) -> Company:
         """A fresh company with Fortnox's usual defaults (terms, currencies, price list A, templates)."""
         return self.state.create_company(name=name, organization_number=organization_number, licences=licences)
+
+    def document_pdf(self, company: Company, kind: DocumentKind, document: dict[str, Any]) -> bytes:
+        """The document as the customer would get it on paper: a real PDF."""
+        return document_pdf(company, kind, document)
 
     # -- registration --------------------------------------------------------------------------
 
@@ -518,399 +481,6 @@ class FortnoxSimulator(SimulatorApp):
 
     # -- invoices and orders -------------------------------------------------------------------
 
-    def _store(self, company: Company, kind: DocumentKind) -> dict[int, dict[str, Any]]:
-        return company.invoices if kind is INVOICE else company.orders
-
-    def _document(self, company: Company, kind: DocumentKind, number: str) -> dict[str, Any]:
-        document = self._store(company, kind).get(int(number)) if number.isdigit() else None
-        if document is None:
-            raise FortnoxError(kind.not_found, number=number)
-        return document
-
-    def _customer_defaults(
-        self, company: Company, kind: DocumentKind, customer: dict[str, Any]
-    ) -> dict[str, Any]:
-        email_to = customer.get("EmailInvoice" if kind is INVOICE else "EmailOrder") or customer.get("Email")
-        return {
-            "CustomerName": customer.get("Name"),
-            "Address1": customer.get("Address1"),
-            "Address2": customer.get("Address2"),
-            "ZipCode": customer.get("ZipCode"),
-            "City": customer.get("City"),
-            "Country": COUNTRIES.get(customer.get("CountryCode") or "", customer.get("CountryCode")),
-            "Phone1": customer.get("Phone1"),
-            "Phone2": customer.get("Phone2"),
-            "OrganisationNumber": customer.get("OrganisationNumber"),
-            "DeliveryName": customer.get("DeliveryName"),
-            "DeliveryAddress1": customer.get("DeliveryAddress1"),
-            "DeliveryAddress2": customer.get("DeliveryAddress2"),
-            "DeliveryZipCode": customer.get("DeliveryZipCode"),
-            "DeliveryCity": customer.get("DeliveryCity"),
-            "DeliveryCountry": customer.get("DeliveryCountry"),
-            "Currency": customer.get("Currency") or "SEK",
-            "TermsOfPayment": customer.get("TermsOfPayment") or DEFAULT_TERMS_CODE,
-            "PriceList": customer.get("PriceList") or company.preselected_price_list(),
-            "YourReference": customer.get("YourReference"),
-            "OurReference": customer.get("OurReference"),
-            "TermsOfDelivery": customer.get("TermsOfDelivery"),
-            "WayOfDelivery": customer.get("WayOfDelivery"),
-            "CostCenter": customer.get("CostCenter"),
-            "Project": customer.get("Project"),
-            "VATIncluded": bool(customer.get("ShowPriceVATIncluded")),
-            "PrintTemplate": (customer.get("DefaultTemplates") or {}).get(
-                "Invoice" if kind is INVOICE else "Order"
-            )
-            or PRINT_TEMPLATES[kind.name][0][0],
-            "EmailInformation": {
-                "EmailAddressTo": email_to,
-                "EmailAddressCC": None,
-                "EmailAddressBCC": None,
-                "EmailAddressFrom": None,
-                "EmailSubject": None,
-                "EmailBody": None,
-            },
-            "_vat_type": customer.get("VATType") or "SEVAT",
-        }
-
-    def _new_document(self, company: Company, kind: DocumentKind, number: int) -> dict[str, Any]:
-        today = self.today().isoformat()
-        common: dict[str, Any] = {
-            "DocumentNumber": str(number),
-            "Language": "SV",
-            "CurrencyUnit": Decimal(1),
-            "Freight": Decimal(0),
-            "AdministrationFee": Decimal(0),
-            "NotCompleted": False,
-            "Labels": [],
-            "Cancelled": False,
-            "Sent": False,
-            "Remarks": None,
-            "Comments": None,
-            "ExternalInvoiceReference1": None,
-            "ExternalInvoiceReference2": None,
-            "YourOrderNumber": None,
-            "DeliveryDate": None,
-            "OutboundDate": None,
-            "TaxReductionType": "none",
-            "HouseWork": False,
-            "WarehouseReady": False,
-            "OfferReference": None,
-            "ContributionPercent": None,
-            "ContributionValue": None,
-            "TaxReduction": 0,
-            "BasisTaxReduction": 0,
-            "TimeBasisReference": None,
-            kind.rows_key: [],
-            kind.date_field: today,
-        }
-        if kind is INVOICE:
-            common.update(
-                {
-                    "InvoiceType": "INVOICE",
-                    "Booked": False,
-                    "Credit": "false",
-                    "CreditInvoiceReference": None,
-                    "FinalPayDate": None,
-                    "OCR": ocr_number(number),
-                    "NoxFinans": False,
-                    "Reminders": 0,
-                    "LastRemindDate": None,
-                    "AccountingMethod": "ACCRUAL",
-                    "VoucherNumber": None,
-                    "VoucherSeries": None,
-                    "VoucherYear": None,
-                    "OrderReference": None,
-                    "InvoiceReference": None,
-                    "ContractReference": None,
-                    "InvoicePeriodStart": None,
-                    "InvoicePeriodEnd": None,
-                    "InvoicePeriodReference": None,
-                    "PaymentWay": None,
-                    "EUQuarterlyReport": False,
-                    "EDIInformation": {},
-                    "_paid": Decimal(0),
-                }
-            )
-        else:
-            common.update(
-                {
-                    "InvoiceReference": None,
-                    "OrderType": "Order",
-                    "CopyRemarks": False,
-                    "DeliveryState": None,
-                    "StockPointCode": None,
-                    "StockPointId": None,
-                }
-            )
-        return common
-
-    def _apply_header(
-        self,
-        company: Company,
-        kind: DocumentKind,
-        document: dict[str, Any],
-        fields: dict[str, Any],
-        *,
-        creating: bool,
-    ) -> None:
-        """Header fields onto a document, the customer's values where a new customer is named."""
-        customer_number = fields.get("CustomerNumber", document.get("CustomerNumber"))
-        if not customer_number:
-            raise FortnoxError("FIELD_REQUIRED", field="CustomerNumber")
-        customer_changed = creating or customer_number != document.get("CustomerNumber")
-        if customer_changed:
-            customer = customer_or_400(company, customer_number)
-            defaults = self._customer_defaults(company, kind, customer)
-            for name, value in defaults.items():
-                if name not in fields:
-                    document[name] = value
-        old_terms, old_date = document.get("TermsOfPayment"), document.get(kind.date_field)
-        for name, value in fields.items():
-            if name in ("EmailInformation", "EDIInformation"):
-                document[name] = {**(document.get(name) or {}), **(value or {})}
-            elif name != "DocumentNumber":
-                document[name] = value
-        self._check_document_refs(company, kind, document, fields)
-        currency = company.currencies[document["Currency"]]
-        if "CurrencyRate" not in fields and (customer_changed or "Currency" in fields):
-            document["CurrencyRate"] = currency["SellRate"] / (currency["Unit"] or Decimal(1))
-            # An invoice types CurrencyUnit as an integer, an order as a number.
-            unit = currency["Unit"] or Decimal(1)
-            document["CurrencyUnit"] = int(unit) if kind is INVOICE else unit
-        if (
-            kind is INVOICE
-            and "DueDate" not in fields
-            and (creating or document["TermsOfPayment"] != old_terms or document["InvoiceDate"] != old_date)
-        ):
-            days = company.terms_of_payments[document["TermsOfPayment"]]["_days"]
-            document["DueDate"] = money.due_date(
-                date.fromisoformat(document["InvoiceDate"]), days
-            ).isoformat()
-
-
-    def _check_document_refs(
-        self, company: Company, kind: DocumentKind, document: dict[str, Any], fields: dict[str, Any]
-    ) -> None:
-        checks = (
-            ("Currency", company.currencies, "CURRENCY_NOT_FOUND"),
-            ("TermsOfPayment", company.terms_of_payments, "TERMS_NOT_FOUND"),
-            ("PriceList", company.price_lists, "PRICE_LIST_NOT_FOUND"),
-        )
-        for name, store, key in checks:
-            if not document.get(name) or document[name] not in store:
-                raise FortnoxError(key, status=400, code=document.get(name))
-        template = document.get("PrintTemplate")
-        if template and template not in {code for code, _ in PRINT_TEMPLATES[kind.name]}:
-            raise FortnoxError("PRINT_TEMPLATE_NOT_FOUND", code=template)
-
-    def _build_row(
-        self,
-        company: Company,
-        kind: DocumentKind,
-        document: dict[str, Any],
-        payload: Any,
-        existing: dict[str, Any] | None,
-    ) -> dict[str, Any]:
-        if not isinstance(payload, dict):
-            raise FortnoxError("EMPTY_BODY")
-        fields = coerce(payload, kind.row_fields, kind.row_read_only, skip=("RowId",))
-        row: dict[str, Any] = (
-            dict(existing)
-            if existing
-            else {
-                "ArticleNumber": None,
-                "Description": None,
-                "DeliveredQuantity": None,
-                "Price": None,
-                "Discount": Decimal(0),
-                "DiscountType": "PERCENT",
-                "VAT": None,
-                "Unit": None,
-                "AccountNumber": None,
-                "CostCenter": None,
-                "Project": None,
-                "Cost": None,
-                "VATCode": None,
-                "HouseWork": False,
-                "HouseWorkType": None,
-                "HouseWorkHoursToReport": None,
-                "StockPointCode": None,
-            }
-        )
-        if kind is ORDER and not existing:
-            row.update({"OrderedQuantity": None, "StockPointId": None})
-        row.update(fields)
-        if "Price" in fields and fields["Price"] is not None:
-            row["Price"] = money.round_cents(fields["Price"])
-        row["Discount"] = money.round_cents(row.get("Discount") or Decimal(0))
-        article = None
-        if row.get("ArticleNumber"):
-            article = find_article(company, row["ArticleNumber"], status=400)
-            if row.get("Description") is None:
-                row["Description"] = article.get("Description")
-            if row.get("Unit") is None:
-                row["Unit"] = article.get("Unit")
-            if row.get("VAT") is None:
-                row["VAT"] = article.get("VAT")
-            if row.get("Price") is None:
-                quantity = row.get("DeliveredQuantity") or row.get("OrderedQuantity") or Decimal(0)
-                row["Price"] = list_price(
-                    company, document["PriceList"], row["ArticleNumber"], quantity
-                )
-            if row.get("AccountNumber") is None:
-                row["AccountNumber"] = article.get("SalesAccount")
-        if row.get("VAT") is None:
-            row["VAT"] = Decimal(0) if document.get("_vat_type") in ZERO_VAT_TYPES else Decimal(25)
-        check_vat(row["VAT"])
-        if row.get("AccountNumber") is None and (row.get("Price") is not None or article is not None):
-            row["AccountNumber"] = SALES_ACCOUNTS[row["VAT"]]
-        return row
-
-    def _apply_rows(self, company: Company, kind: DocumentKind, document: dict[str, Any], sent: Any) -> None:
-        """Rows by RowId (kept, updated, new; omitted ones deleted) or, without RowIds, by position."""
-        if not isinstance(sent, list):
-            raise FortnoxError("INVALID_VALUE", field=kind.rows_key)
-        existing = document[kind.rows_key]
-        by_id = {row["RowId"]: row for row in existing}
-        use_ids = any(isinstance(row, dict) and row.get("RowId") is not None for row in sent)
-        rows = []
-        for index, payload in enumerate(sent):
-            base_row: dict[str, Any] | None
-            if use_ids:
-                row_id = payload.get("RowId") if isinstance(payload, dict) else None
-                if row_id is None:
-                    base_row = None
-                else:
-                    base_row = by_id.get(row_id) if isinstance(row_id, int) else None
-                    if base_row is None:
-                        raise FortnoxError("ROW_NOT_FOUND", row_id=row_id)
-            else:
-                base_row = existing[index] if index < len(existing) else None
-            rows.append(self._build_row(company, kind, document, payload, base_row))
-        for row in rows:
-            row["RowId"] = company.next_row_id()
-        document[kind.rows_key] = rows
-
-    def _recompute(self, kind: DocumentKind, document: dict[str, Any]) -> None:
-        vat_included = bool(document.get("VATIncluded"))
-        inputs = []
-        for row in document[kind.rows_key]:
-            row_input = money.RowInput(
-                quantity=row.get("DeliveredQuantity"),
-                price=row.get("Price"),
-                vat=row["VAT"],
-                discount=row.get("Discount") or Decimal(0),
-                discount_type=row.get("DiscountType") or "PERCENT",
-            )
-            amounts = money.row_amounts(row_input, vat_included=vat_included)
-            row["Total"] = amounts.total
-            if kind is INVOICE:
-                row["TotalExcludingVAT"] = amounts.total_excluding_vat
-                row["PriceExcludingVAT"] = amounts.price_excluding_vat
-            inputs.append(row_input)
-        totals = money.document_totals(
-            inputs,
-            currency=document["Currency"],
-            vat_included=vat_included,
-            freight=document.get("Freight") or Decimal(0),
-            administration_fee=document.get("AdministrationFee") or Decimal(0),
-        )
-        document.update(
-            {
-                "Net": totals.net,
-                "Gross": totals.gross,
-                "TotalVAT": totals.total_vat,
-                "FreightVAT": totals.freight_vat,
-                "AdministrationFeeVAT": totals.administration_fee_vat,
-                "RoundOff": totals.round_off,
-                "Total": totals.total,
-                "TotalToPay": totals.total_to_pay,
-            }
-        )
-        if kind is INVOICE:
-            document["Balance"] = totals.total - document["_paid"]
-
-    def _render_document(self, kind: DocumentKind, document: dict[str, Any], base: str) -> dict[str, Any]:
-        number = document["DocumentNumber"]
-        out: dict[str, Any] = {
-            "@url": f"{base}/3/{kind.path}/{number}",
-            "@urlTaxReductionList": f"{base}/3/taxreductions?filter={kind.path}&referencenumber={number}",
-        }
-        for name in sorted(set(kind.fields) | kind.read_only - {"@url", "@urlTaxReductionList"}):
-            if name == kind.rows_key:
-                continue
-            out[name] = document.get(name)
-        out["CustomerNumber"] = document["CustomerNumber"]
-        out[kind.rows_key] = [self._render_row(kind, row) for row in document[kind.rows_key]]
-        rendered = to_json(out)
-        rendered["CurrencyRate"] = float(document["CurrencyRate"])
-        return rendered
-
-    @staticmethod
-    def _render_row(kind: DocumentKind, row: dict[str, Any]) -> dict[str, Any]:
-        out = {name: row.get(name) for name in sorted(set(kind.row_fields) | kind.row_read_only)}
-        out["RowId"] = row["RowId"]
-        out["DeliveredQuantity"] = quantity_text(row.get("DeliveredQuantity"))
-        if kind is ORDER:
-            out["OrderedQuantity"] = quantity_text(row.get("OrderedQuantity"))
-            out["ReservedQuantity"] = "0.00"
-        else:
-            out["VAT"] = int(row["VAT"])
-        return to_json(out)
-
-    def _render_invoice_item(self, invoice: dict[str, Any], base: str) -> dict[str, Any]:
-        names = (
-            "Balance",
-            "Booked",
-            "Cancelled",
-            "CostCenter",
-            "Currency",
-            "CurrencyUnit",
-            "CustomerName",
-            "CustomerNumber",
-            "DocumentNumber",
-            "DueDate",
-            "ExternalInvoiceReference1",
-            "ExternalInvoiceReference2",
-            "FinalPayDate",
-            "InvoiceDate",
-            "InvoiceType",
-            "NoxFinans",
-            "OCR",
-            "Project",
-            "Sent",
-            "TermsOfPayment",
-            "Total",
-            "VoucherNumber",
-            "VoucherSeries",
-            "VoucherYear",
-            "WayOfDelivery",
-        )
-        out = to_json(
-            {"@url": f"{base}/3/invoices/{invoice['DocumentNumber']}", **{n: invoice.get(n) for n in names}}
-        )
-        out["CurrencyRate"] = plain(invoice["CurrencyRate"])  # a string in lists (recorded), a number on one
-        return out
-
-    def _render_order_item(self, order: dict[str, Any], base: str) -> dict[str, Any]:
-        names = (
-            "Cancelled",
-            "Currency",
-            "CustomerName",
-            "CustomerNumber",
-            "DeliveryDate",
-            "DocumentNumber",
-            "ExternalInvoiceReference1",
-            "ExternalInvoiceReference2",
-            "OrderDate",
-            "OrderType",
-            "Project",
-            "Sent",
-            "Total",
-        )
-        return to_json(
-            {"@url": f"{base}/3/orders/{order['DocumentNumber']}", **{n: order.get(n) for n in names}}
-        )
 
     def _documents_list(self, kind: DocumentKind) -> Callable[..., Response]:
         def handler(request: Request, company: Company) -> Response:
@@ -920,10 +490,10 @@ class FortnoxSimulator(SimulatorApp):
                     request, self.today,
                     company.invoices.values(),
                     INVOICE_LIST,
-                    lambda d: self._render_invoice_item(d, base),
+                    lambda d: render_invoice_item(d, base),
                 )
             return list_response(
-                request, self.today, company.orders.values(), ORDER_LIST, lambda d: self._render_order_item(d, base)
+                request, self.today, company.orders.values(), ORDER_LIST, lambda d: render_order_item(d, base)
             )
 
         return handler
@@ -935,7 +505,7 @@ class FortnoxSimulator(SimulatorApp):
         fields = coerce(
             {k: v for k, v in payload.items() if k != kind.rows_key}, kind.fields, kind.read_only
         )
-        store = self._store(company, kind)
+        store = document_store(company, kind)
         requested = fields.get("DocumentNumber")
         if requested:
             if not requested.isdigit():
@@ -945,10 +515,10 @@ class FortnoxSimulator(SimulatorApp):
             number = int(requested)
         else:
             number = max(store, default=0) + 1
-        document = self._new_document(company, kind, number)
-        self._apply_header(company, kind, document, fields, creating=True)
-        self._apply_rows(company, kind, document, rows if rows is not None else [])
-        self._recompute(kind, document)
+        document = new_document(kind, number, self.today().isoformat())
+        apply_header(company, kind, document, fields, creating=True)
+        apply_rows(company, kind, document, rows if rows is not None else [])
+        recompute(kind, document)
         self.state.stamp(document)
         store[number] = document
         return document
@@ -957,54 +527,47 @@ class FortnoxSimulator(SimulatorApp):
         def handler(request: Request, company: Company) -> Response:
             document = self._create_document(company, kind, read_payload(request, kind.wrapper))
             return json_response(
-                {kind.wrapper: self._render_document(kind, document, base_url(request))}, status=201
+                {kind.wrapper: render_document(kind, document, base_url(request))}, status=201
             )
 
         return handler
 
     def _documents_get(self, kind: DocumentKind) -> Callable[..., Response]:
         def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
-            document = self._document(company, kind, DocumentNumber)
-            return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
+            document = find_document(company, kind, DocumentNumber)
+            return json_response({kind.wrapper: render_document(kind, document, base_url(request))})
 
         return handler
 
-    def _check_editable(self, kind: DocumentKind, document: dict[str, Any]) -> None:
-        if document["Cancelled"]:
-            raise FortnoxError("DOCUMENT_CANCELLED")
-        if kind is INVOICE and document["Booked"]:
-            raise FortnoxError("DOCUMENT_BOOKED")
-        if kind is ORDER and document["InvoiceReference"]:
-            raise FortnoxError("ORDER_INVOICED")
 
     def _documents_update(self, kind: DocumentKind) -> Callable[..., Response]:
         def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
-            document = self._document(company, kind, DocumentNumber)
+            document = find_document(company, kind, DocumentNumber)
             payload = read_payload(request, kind.wrapper)
             fields = coerce(
                 {k: v for k, v in payload.items() if k != kind.rows_key}, kind.fields, kind.read_only
             )
-            self._check_editable(kind, document)
+            check_editable(kind, document)
             # Work on a copy so a rejected update leaves the document as it was.
             updated = dict(document)
             updated[kind.rows_key] = [dict(row) for row in document[kind.rows_key]]
             for name in ("EmailInformation", "EDIInformation"):
                 if isinstance(updated.get(name), dict):
                     updated[name] = dict(updated[name])
-            self._apply_header(company, kind, updated, fields, creating=False)
+            apply_header(company, kind, updated, fields, creating=False)
             if kind.rows_key in payload and payload[kind.rows_key] is not None:
-                self._apply_rows(company, kind, updated, payload[kind.rows_key])
-            self._recompute(kind, updated)
+                apply_rows(company, kind, updated, payload[kind.rows_key])
+            recompute(kind, updated)
             self.state.stamp(updated)
             document.clear()
             document.update(updated)
-            return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
+            return json_response({kind.wrapper: render_document(kind, document, base_url(request))})
 
         return handler
 
     def _documents_cancel(self, kind: DocumentKind) -> Callable[..., Response]:
         def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
-            document = self._document(company, kind, DocumentNumber)
+            document = find_document(company, kind, DocumentNumber)
             if document["Cancelled"]:
                 raise FortnoxError("DOCUMENT_CANCELLED")
             if kind is INVOICE and document["Booked"]:
@@ -1013,30 +576,30 @@ class FortnoxSimulator(SimulatorApp):
                 raise FortnoxError("ORDER_INVOICED")
             document["Cancelled"] = True
             self.state.stamp(document)
-            return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
+            return json_response({kind.wrapper: render_document(kind, document, base_url(request))})
 
         return handler
 
     def _documents_externalprint(self, kind: DocumentKind) -> Callable[..., Response]:
         def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
-            document = self._document(company, kind, DocumentNumber)
+            document = find_document(company, kind, DocumentNumber)
             if document["Cancelled"]:
                 raise FortnoxError("DOCUMENT_CANCELLED")
             document["Sent"] = True
             self.state.stamp(document)
-            return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
+            return json_response({kind.wrapper: render_document(kind, document, base_url(request))})
 
         return handler
 
     def _documents_pdf(self, kind: DocumentKind, *, mark_sent: bool) -> Callable[..., Response]:
         def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
-            document = self._document(company, kind, DocumentNumber)
+            document = find_document(company, kind, DocumentNumber)
             if mark_sent:
                 if document["Cancelled"]:
                     raise FortnoxError("DOCUMENT_CANCELLED")
                 document["Sent"] = True
                 self.state.stamp(document)
-            data = self.document_pdf(company, kind, document)
+            data = document_pdf(company, kind, document)
             filename = f"{kind.name}-{document['DocumentNumber']}.pdf"
             return Response(
                 data,
@@ -1049,7 +612,7 @@ class FortnoxSimulator(SimulatorApp):
 
     def _documents_email(self, kind: DocumentKind) -> Callable[..., Response]:
         def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
-            document = self._document(company, kind, DocumentNumber)
+            document = find_document(company, kind, DocumentNumber)
             if document["Cancelled"]:
                 raise FortnoxError("DOCUMENT_CANCELLED")
             email = document.get("EmailInformation") or {}
@@ -1060,17 +623,17 @@ class FortnoxSimulator(SimulatorApp):
                     "kind": kind.name,
                     "DocumentNumber": document["DocumentNumber"],
                     **email,
-                    "pdfBytes": len(self.document_pdf(company, kind, document)),
+                    "pdfBytes": len(document_pdf(company, kind, document)),
                 }
             )
             document["Sent"] = True
             self.state.stamp(document)
-            return json_response({kind.wrapper: self._render_document(kind, document, base_url(request))})
+            return json_response({kind.wrapper: render_document(kind, document, base_url(request))})
 
         return handler
 
     def _invoices_bookkeep(self, request: Request, company: Company, DocumentNumber: str) -> Response:
-        invoice = self._document(company, INVOICE, DocumentNumber)
+        invoice = find_document(company, INVOICE, DocumentNumber)
         if invoice["Cancelled"]:
             raise FortnoxError("DOCUMENT_CANCELLED")
         if invoice["Booked"]:
@@ -1084,10 +647,10 @@ class FortnoxSimulator(SimulatorApp):
             }
         )
         self.state.stamp(invoice)
-        return json_response({"Invoice": self._render_document(INVOICE, invoice, base_url(request))})
+        return json_response({"Invoice": render_document(INVOICE, invoice, base_url(request))})
 
     def _orders_createinvoice(self, request: Request, company: Company, DocumentNumber: str) -> Response:
-        order = self._document(company, ORDER, DocumentNumber)
+        order = find_document(company, ORDER, DocumentNumber)
         if order["Cancelled"]:
             raise FortnoxError("DOCUMENT_CANCELLED")
         if order["InvoiceReference"]:
@@ -1157,65 +720,8 @@ class FortnoxSimulator(SimulatorApp):
         invoice["OrderReference"] = order["DocumentNumber"]
         order["InvoiceReference"] = invoice["DocumentNumber"]
         self.state.stamp(order)
-        return json_response({"Order": self._render_document(ORDER, order, base_url(request))})
+        return json_response({"Order": render_document(ORDER, order, base_url(request))})
 
-    def document_pdf(self, company: Company, kind: DocumentKind, document: dict[str, Any]) -> bytes:
-        """The document as the customer would get it on paper: a real PDF."""
-        currency = document["Currency"]
-        title = f"{'Faktura' if kind is INVOICE else 'Orderbekräftelse'} {document['DocumentNumber']}"
-        lines = [
-            f"{company.info['CompanyName']}, org.nr {company.info['OrganizationNumber']}",
-            f"{company.info['Address']}, {company.info['ZipCode']} {company.info['City']}",
-            "",
-            f"Kund {document['CustomerNumber']}: {document.get('CustomerName') or ''}",
-            " ".join(str(document.get(name) or "") for name in ("Address1", "ZipCode", "City")).strip(),
-            f"Er referens: {document.get('YourReference') or '-'}   "
-            f"Vår referens: {document.get('OurReference') or '-'}",
-        ]
-        if kind is INVOICE:
-            lines.append(
-                f"Fakturadatum: {document['InvoiceDate']}   Förfallodatum: {document['DueDate']}   "
-                f"Betalningsvillkor: {document['TermsOfPayment']}"
-            )
-        else:
-            lines.append(f"Orderdatum: {document['OrderDate']}")
-        if document.get("ExternalInvoiceReference1"):
-            lines.append(f"Referens: {document['ExternalInvoiceReference1']}")
-        lines += ["", "Art.nr | Benämning | Antal | À-pris | Rabatt | Moms | Belopp"]
-        for row in document[kind.rows_key]:
-            discount = row.get("Discount") or Decimal(0)
-            discount_text = (
-                f"{discount:.2f} {'%' if row.get('DiscountType') == 'PERCENT' else currency}"
-                if discount
-                else ""
-            )
-            lines.append(
-                " | ".join(
-                    (
-                        row.get("ArticleNumber") or "",
-                        row.get("Description") or "",
-                        quantity_text(row.get("DeliveredQuantity")) or "",
-                        f"{row['Price']:.2f}" if row.get("Price") is not None else "",
-                        discount_text,
-                        f"{plain(row['VAT'])} %",
-                        f"{row['Total']:.2f}",
-                    )
-                )
-            )
-        lines += ["", f"Netto: {document['Net']:.2f} {currency}"]
-        if document.get("Freight"):
-            lines.append(f"Frakt: {document['Freight']:.2f} {currency}")
-        if document.get("AdministrationFee"):
-            lines.append(f"Fakturaavgift: {document['AdministrationFee']:.2f} {currency}")
-        lines.append(f"Moms: {document['TotalVAT']:.2f} {currency}")
-        if document["RoundOff"]:
-            lines.append(f"Öresavrundning: {document['RoundOff']:.2f} {currency}")
-        lines.append(f"Att betala: {document['Total']:.2f} {currency}")
-        if kind is INVOICE:
-            lines.append(f"OCR: {document['OCR']}")
-        if document.get("Remarks"):
-            lines += ["", document["Remarks"]]
-        return render_pdf(lines, title=title, author=company.info["CompanyName"])
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -1278,8 +784,8 @@ class FortnoxSimulator(SimulatorApp):
                 "Articles": [render_article(company, a, base) for a in company.articles.values()],
                 "PriceLists": [render_price_list(p, base) for p in company.price_lists.values()],
                 "Prices": [render_price(p, base) for p in company.prices.values()],
-                "Invoices": [self._render_document(INVOICE, d, base) for d in company.invoices.values()],
-                "Orders": [self._render_document(ORDER, d, base) for d in company.orders.values()],
+                "Invoices": [render_document(INVOICE, d, base) for d in company.invoices.values()],
+                "Orders": [render_document(ORDER, d, base) for d in company.orders.values()],
                 "TermsOfPayments": [
                     {**render_terms(t, base), "days": t["_days"]}
                     for t in company.terms_of_payments.values()
@@ -1363,7 +869,7 @@ class FortnoxSimulator(SimulatorApp):
         invoice["FinalPayDate"] = paid_on if invoice["Balance"] <= 0 else None
         company.payments.append({"InvoiceNumber": number, "Amount": amount, "PaymentDate": paid_on})
         self.state.stamp(invoice)
-        return json_response({"Invoice": self._render_document(INVOICE, invoice, base_url(request))})
+        return json_response({"Invoice": render_document(INVOICE, invoice, base_url(request))})
 
     def _control_overdue(self, request: Request, tenant_id: int, number: int) -> Response:
         _, invoice = self._control_invoice(tenant_id, number)
@@ -1375,7 +881,7 @@ class FortnoxSimulator(SimulatorApp):
         if invoice["InvoiceDate"] > invoice["DueDate"]:
             invoice["InvoiceDate"] = invoice["DueDate"]
         self.state.stamp(invoice)
-        return json_response({"Invoice": self._render_document(INVOICE, invoice, base_url(request))})
+        return json_response({"Invoice": render_document(INVOICE, invoice, base_url(request))})
 
     def _control_expire_tokens(self, request: Request) -> Response:
         tenant = self._control_body(request).get("tenantId")
