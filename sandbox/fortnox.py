@@ -6,19 +6,6 @@ client sees there (paths, JSON, status codes, error shapes and codes) is Fortnox
 ../shared/reference/fortnox.md and the official OpenAPI spec describe it; totals follow
 `sandbox.fortnox_money`.
 
-OAuth (auth host)
-  GET  /oauth-v1/auth     consents at once and answers 302 to redirect_uri?code=..&state=..;
-                          creates a fresh company unless `sandbox_tenant=<DatabaseNumber>` names
-                          one; `sandbox_deny=1` answers error=access_denied instead.
-  POST /oauth-v1/token    HTTP Basic client auth; grant_type authorization_code (code single-use,
-                          10 minutes, redirect_uri as sent to authorize), refresh_token (single-use,
-                          rotates), client_credentials (header TenantId; needs a consent given with
-                          account_type=service by that client; no refresh token).
-  POST /oauth-v1/revoke   token_type_hint=refresh_token&token=... -> {"revoked": true}
-  Access tokens are JWT-shaped (claims tenantId, clientId, scope, exp, iat, jti), unsigned in any
-  verifiable way, like Fortnox's for which no public key exists. Any client id and secret work
-  until a client is registered through /_sandbox/clients/{clientId}.
-
 API (/3/..., `Authorization: Bearer <access token>`)
   customers, articles, pricelists, prices (with sublist), invoices (+ cancel, bookkeep,
   externalprint, preview, print, email), orders (+ cancel, createinvoice, externalprint,
@@ -26,31 +13,21 @@ API (/3/..., `Authorization: Bearer <access token>`)
   `api_routes` lists them. Each needs its scope (`ROUTE_SCOPES`) and, for the company, a licence
   covering that scope (`SCOPE_LICENCES`).
 
-Control endpoints (sandbox only, errors as {"message": ...})
-  POST   /_sandbox/companies                      body {CompanyName?, OrganizationNumber?,
-                                                   licences?, serviceConsent?: {clientId, scope}}
-                                                   -> 201 {tenantId, DatabaseNumber, CompanyName,
-                                                   OrganizationNumber}
-  GET    /_sandbox/companies/{tenantId}           everything the company holds
-  PUT    /_sandbox/companies/{tenantId}/licences/{licence}     restore a licence
-  DELETE /_sandbox/companies/{tenantId}/licences/{licence}     remove one (kundfaktura, order,
-                                                               bokforing)
-  DELETE /_sandbox/companies/{tenantId}/consents[?clientId=]   the customer revokes the consent:
-                                                               every token of it fails from now on
-  POST   /_sandbox/companies/{tenantId}/invoices/{n}/payments  body {amount?, date?}: register a
-                                                               payment (default: the whole balance)
-                                                               on a booked invoice
-  POST   /_sandbox/companies/{tenantId}/invoices/{n}/overdue   body {days?: 1}: move DueDate that
-                                                               many days into the past
-  POST   /_sandbox/tokens/expire                  body {tenantId?}: expire access tokens now
-  PUT    /_sandbox/clients/{clientId}             body {clientSecret, serviceAccount?: true}: from
-                                                  then on only registered clients are accepted
+The pieces, each route module taking the `FortnoxState` rather than the whole simulator:
+`fortnox_oauth` (the auth host and bearer tokens), `fortnox_catalog` (customers, articles, price
+lists, prices), `fortnox_documents` (building, totals, renderings and PDF of invoices and orders)
+and `fortnox_document_routes` (their endpoints), `fortnox_lookups` (terms of payment, currencies,
+print templates, company information), `fortnox_control` (the `/_sandbox/` surface),
+`fortnox_state` (companies, clients, consents, tokens, clocks), `fortnox_lists` (search, filters,
+sorting, paging), `fortnox_fields` (field tables, body checks, value rules) and `fortnox_errors`.
+This module builds the simulator from them and still offers every name it always did (`__all__`).
 
 Decisions on points Fortnox leaves open (each kept in one named place):
   - Reusing a spent refresh token fails with 400 invalid_grant "Invalid refresh token" and also
     revokes the refresh token issued in its place, so the integration must be authorised again
     (Fortnox: "a user must reactivate the integration"). Access tokens already issued keep working
-    until they expire, as Fortnox cannot revoke access tokens. See `_refresh_grant`.
+    until they expire, as Fortnox cannot revoke access tokens. See
+    `fortnox_oauth.OAuthRoutes._refresh_grant`.
   - `/oauth-v1/revoke` ends that authorisation's refresh chain, not the consent: the customer's
     consent (and so client credentials) ends only through the consents control endpoint.
   - The rate limit is 25 requests per sliding 5 s per (client id, tenant), whatever the token; the
@@ -58,9 +35,9 @@ Decisions on points Fortnox leaves open (each kept in one named place):
     {"message": "Too Many Requests"} and no Retry-After header (Fortnox documents none).
     See `tenant_of` and `rate_limited`.
   - A search parameter combines with `filter` (both must match); one `filter` at a time.
-    Searches are case-insensitive substring matches. See `_list`.
+    Searches are case-insensitive substring matches. See `fortnox_lists.list_response`.
   - `unpaid` and `unpaidoverdue` cover booked invoices with a balance (partly paid included);
-    drafts are `unbooked`. See `INVOICE_FILTERS`.
+    drafts are `unbooked`. See `fortnox_lists.INVOICE_FILTERS`.
   - `Article.SalesPrice` is read-only: it shows the article's price in the preselected price
     list; prices are written through /3/prices. A new article gets no price rows.
   - Terms of payment carry their days internally (a numeric code means that many days) because
@@ -68,8 +45,9 @@ Decisions on points Fortnox leaves open (each kept in one named place):
   - `null` in a request means "not sent"; the string "API_BLANK" clears a field, as in Fortnox.
   - `PUT /3/orders/{n}/createinvoice` answers the order (with InvoiceReference), as the spec says.
   - GET /3/prices lists every price as {"Prices": [...], "MetaInformation": ...}.
-  - Error statuses, codes and messages come from `ERRORS`; its `confirmed` flag says which codes
-    Fortnox documents and which are plausible stand-ins to correct when real responses are seen.
+  - Error statuses, codes and messages come from `fortnox_errors.ERRORS`; its `confirmed` flag says
+    which codes Fortnox documents and which are plausible stand-ins to correct when real responses
+    are seen.
 """
 
 from __future__ import annotations
@@ -82,15 +60,9 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from sandbox.common import Clock, Route, SandboxError, SimulatorApp, json_response
-from sandbox.fortnox_catalog import (
-    CatalogRoutes,
-)
-from sandbox.fortnox_control import (
-    ControlRoutes,
-)
-from sandbox.fortnox_document_routes import (
-    DocumentRoutes,
-)
+from sandbox.fortnox_catalog import CatalogRoutes
+from sandbox.fortnox_control import ControlRoutes
+from sandbox.fortnox_document_routes import DocumentRoutes
 from sandbox.fortnox_documents import (
     INVOICE,
     ORDER,
@@ -141,9 +113,7 @@ from sandbox.fortnox_lists import (
     PRICE_LIST_SPEC,
     ListSpec,
 )
-from sandbox.fortnox_lookups import (
-    LookupRoutes,
-)
+from sandbox.fortnox_lookups import LookupRoutes
 from sandbox.fortnox_oauth import (
     AUTH_CODE_TTL,
     REFRESH_TOKEN_TTL,
@@ -239,26 +209,6 @@ __all__ = [
     "ocr_number",
     "valid_organisation_number",
 ]
-
-# --------------------------------------------------------------------------------------------
-# Constants
-
-
-# --------------------------------------------------------------------------------------------
-# Field tables: what each resource accepts, derived from the spec's payload schemas
-
-
-# --------------------------------------------------------------------------------------------
-# Data
-
-
-# --------------------------------------------------------------------------------------------
-# Small functions
-
-
-# --------------------------------------------------------------------------------------------
-# The simulator
-
 
 def _state_attribute(name: str) -> Any:
     """A simulator attribute that reads and writes the state's."""
@@ -404,36 +354,3 @@ class FortnoxSimulator(SimulatorApp):
             )
         except SandboxError as exc:
             return self.error(request, exc.status, exc.message)
-
-    # -- time ----------------------------------------------------------------------------------
-
-
-    # -- companies -----------------------------------------------------------------------------
-
-
-    # -- OAuth ---------------------------------------------------------------------------------
-
-
-    # -- request bodies ------------------------------------------------------------------------
-
-
-    # -- lists ---------------------------------------------------------------------------------
-
-
-    # -- customers -----------------------------------------------------------------------------
-
-
-    # -- articles ------------------------------------------------------------------------------
-
-
-    # -- price lists and prices ----------------------------------------------------------------
-
-
-    # -- invoices and orders -------------------------------------------------------------------
-
-
-    # -- lookups -------------------------------------------------------------------------------
-
-
-    # -- control endpoints ---------------------------------------------------------------------
-
