@@ -240,7 +240,7 @@ def apply_header(
             document[name] = {**(document.get(name) or {}), **(value or {})}
         elif name != "DocumentNumber":
             document[name] = value
-    _check_document_refs(company, kind, document, fields)
+    _check_document_refs(company, kind, document)
     currency = company.currencies[document["Currency"]]
     if "CurrencyRate" not in fields and (customer_changed or "Currency" in fields):
         document["CurrencyRate"] = currency["SellRate"] / (currency["Unit"] or Decimal(1))
@@ -258,9 +258,7 @@ def apply_header(
         ).isoformat()
 
 
-def _check_document_refs(
-    company: Company, kind: DocumentKind, document: dict[str, Any], fields: dict[str, Any]
-) -> None:
+def _check_document_refs(company: Company, kind: DocumentKind, document: dict[str, Any]) -> None:
     checks = (
         ("Currency", company.currencies, "CURRENCY_NOT_FOUND"),
         ("TermsOfPayment", company.terms_of_payments, "TERMS_NOT_FOUND"),
