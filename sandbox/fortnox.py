@@ -210,6 +210,7 @@ __all__ = [
     "valid_organisation_number",
 ]
 
+
 def _state_attribute(name: str) -> Any:
     """A simulator attribute that reads and writes the state's."""
     return property(lambda sim: getattr(sim.state, name), lambda sim, value: setattr(sim.state, name, value))

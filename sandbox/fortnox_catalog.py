@@ -328,7 +328,8 @@ class CatalogRoutes:
     def _articles_list(self, request: Request, company: Company) -> Response:
         base = base_url(request)
         return list_response(
-            request, self.state.today,
+            request,
+            self.state.today,
             company.articles.values(),
             ARTICLE_LIST,
             lambda a: render_article_item(company, a, base),
@@ -391,7 +392,8 @@ class CatalogRoutes:
     def _price_lists_list(self, request: Request, company: Company) -> Response:
         base = base_url(request)
         return list_response(
-            request, self.state.today,
+            request,
+            self.state.today,
             company.price_lists.values(),
             code_list("PriceLists"),
             lambda p: render_price_list(p, base),

@@ -68,13 +68,18 @@ class DocumentRoutes:
             base = base_url(request)
             if kind is INVOICE:
                 return list_response(
-                    request, self.state.today,
+                    request,
+                    self.state.today,
                     company.invoices.values(),
                     INVOICE_LIST,
                     lambda d: render_invoice_item(d, base),
                 )
             return list_response(
-                request, self.state.today, company.orders.values(), ORDER_LIST, lambda d: render_order_item(d, base)
+                request,
+                self.state.today,
+                company.orders.values(),
+                ORDER_LIST,
+                lambda d: render_order_item(d, base),
             )
 
         return handler

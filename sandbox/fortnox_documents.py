@@ -40,6 +40,7 @@ SALES_ACCOUNTS = {Decimal(25): 3001, Decimal(12): 3002, Decimal(6): 3003, Decima
 
 ZERO_VAT_TYPES = frozenset({"EXPORT", "EUREVERSEDVAT", "SEREVERSEDVAT"})
 
+
 @dataclass(frozen=True)
 class DocumentKind:
     """What differs between invoices and orders."""
@@ -55,6 +56,7 @@ class DocumentKind:
     row_read_only: frozenset[str]
     date_field: str
     not_found: str
+
 
 INVOICE = DocumentKind(
     "invoice",

@@ -80,7 +80,8 @@ class LookupRoutes:
     def _terms_list(self, request: Request, company: Company) -> Response:
         base = base_url(request)
         return list_response(
-            request, self.state.today,
+            request,
+            self.state.today,
             company.terms_of_payments.values(),
             code_list("TermsOfPayments"),
             lambda t: render_terms(t, base),
@@ -121,7 +122,8 @@ class LookupRoutes:
     def _currencies_list(self, request: Request, company: Company) -> Response:
         base = base_url(request)
         return list_response(
-            request, self.state.today,
+            request,
+            self.state.today,
             company.currencies.values(),
             code_list("Currencies"),
             lambda c: render_currency(c, base),

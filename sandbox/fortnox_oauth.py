@@ -21,6 +21,7 @@ import base64
 import binascii
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -77,6 +78,7 @@ ROUTE_SCOPES = {
     "companyinformation": "companyinformation",
 }
 
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -87,7 +89,7 @@ class OAuthRoutes:
     def __init__(self, state: FortnoxState) -> None:
         self.state = state
 
-    def routes(self) -> list[tuple[str, tuple[str, ...], Any]]:
+    def routes(self) -> list[tuple[str, tuple[str, ...], Callable[..., Response]]]:
         return [
             ("/oauth-v1/auth", ("GET",), self._authorize),
             ("/oauth-v1/token", ("POST",), self._token),
