@@ -63,7 +63,7 @@ class Bench:
     """The local stack with one seeded portal per scenario, hubnox installed and Fortnox connected."""
 
     def __init__(self) -> None:
-        from sandbox.__main__ import start_stack
+        from sandbox.stack import start_stack
 
         for name in ("HUBSPOT_API_URL", "HUBSPOT_AUTH_URL", "FORTNOX_API_URL", "FORTNOX_AUTH_URL", "PUBLIC_BASE_URL"):
             os.environ.pop(name, None)

@@ -28,6 +28,7 @@ import httpx
 
 from sandbox.admin import AdminBrowser, connect_fortnox, connect_url, install_hubnox, page_data, seeder_token
 from sandbox.gateway import REPO_ROOT
+from sandbox.stack import app_environment
 
 HTTP_TIMEOUT = 10.0
 STARTUP_TIMEOUT = 60.0
@@ -386,8 +387,6 @@ def tell(demo: Demo, story: list[tuple[str, Step]] = STORY, out: Callable[[str],
 
 def demo_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment for `up` and the demo alike: the caller's, plus the app's credentials."""
-    from sandbox.__main__ import app_environment
-
     return {**environ, **app_environment(environ), "PYTHONUNBUFFERED": "1"}
 
 

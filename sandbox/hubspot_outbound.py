@@ -318,7 +318,7 @@ def _fetch_once(
                     return {"status": response.status_code, "body": None, "error": "RESPONSE_TOO_LARGE"}
             return {
                 "status": response.status_code,
-                "body": _parse(data, response.headers.get("content-type")),
+                "body": _parse(data),
                 "error": None,
             }
     except httpx.TimeoutException:
@@ -328,10 +328,10 @@ def _fetch_once(
 
 
 def _body(response: httpx.Response) -> Any:
-    return _parse(response.content, response.headers.get("content-type"))
+    return _parse(response.content)
 
 
-def _parse(data: bytes, content_type: str | None) -> Any:
+def _parse(data: bytes) -> Any:
     if not data:
         return None
     try:

@@ -110,7 +110,6 @@ def line_item_amounts(properties: dict[str, str | None]) -> dict[str, str | None
 
 # Product properties a line item created with `hs_product_id` copies unless it sets them itself.
 PRODUCT_FIELDS_COPIED = ("name", "price", "hs_sku", "description", "hs_cost_of_goods_sold")
-LINE_ITEM_CALCULATED = ("hs_pre_discount_amount", "hs_total_discount", "amount")
 
 # -- objects ---------------------------------------------------------------------------------------
 
@@ -262,7 +261,7 @@ class Portal:
         Decisions: a deal without `pipeline` goes to `default`, without `dealstage` to that
         pipeline's first stage, and without `deal_currency_code` gets the portal's currency.
         """
-        values = self._validated(type_name, raw, None)
+        values = self._validated(type_name, raw)
         if type_name == "deals":
             values.setdefault("pipeline", "default")
             pipeline = self.pipelines.get(values["pipeline"] or "")
@@ -299,7 +298,7 @@ class Portal:
 
     def update(self, type_name: str, obj: CrmObject, raw: dict[str, Any]) -> CrmObject:
         """Apply a PATCH of written properties to a record."""
-        values = self._validated(type_name, raw, obj)
+        values = self._validated(type_name, raw)
         merged = {**obj.properties, **values}
         self._check_pipeline_stage(type_name, merged)
         self._check_unique(type_name, values, obj)
@@ -394,7 +393,7 @@ class Portal:
 
     # -- property validation ---------------------------------------------------------------------
 
-    def _validated(self, type_name: str, raw: Any, current: CrmObject | None) -> dict[str, str | None]:
+    def _validated(self, type_name: str, raw: Any) -> dict[str, str | None]:
         if not isinstance(raw, dict):
             raise validation_error("Invalid input JSON: properties must be an object of property names to values")
         definitions = self.properties[type_name]

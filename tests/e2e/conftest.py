@@ -1,6 +1,6 @@
 """The whole local stack, started once for the end-to-end tests, in this process on free ports.
 
-`stack` is the same wiring as `python -m sandbox up` (`sandbox.__main__.start_stack`): moto, both
+`stack` is the same wiring as `python -m sandbox up` (`sandbox.stack.start_stack`): moto, both
 simulators and the gateway, with hubnox's functions running behind the gateway. End-to-end tests
 run after every other test, so the environment the stack gives hubnox (and moto's process-wide
 state) cannot leak into tests that do not expect it.
@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.__main__ import Stack, start_stack
 from sandbox.admin import ConnectedPortal, install_and_connect, seeder_token
+from sandbox.stack import Stack, start_stack
 
 #: Variables that would point the stack elsewhere than its own simulators and moto.
 STEERING = ("HUBSPOT_API_URL", "HUBSPOT_AUTH_URL", "FORTNOX_API_URL", "FORTNOX_AUTH_URL", "PUBLIC_BASE_URL",
