@@ -6,7 +6,7 @@
 The React card calls both through `hubspot.fetch`, so every request is signed by HubSpot (v3) and
 refused with 401 otherwise. HubSpot appends `portalId`, `userId`, `userEmail` and `appId` to the
 query; the card adds `objectType` and `objectId` (in the query, or in the JSON body of an action).
-Building the card and running the actions live in `hubnox.card`.
+Building the card and running the actions live in `hubnox.services.card`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.card import CardRequest
 from hubnox.config import get_settings
 from hubnox.observability import logger, tracer
+from hubnox.services.card.request import CardRequest
 from hubnox.web.http import body_text, json_object, json_response, register_error_handlers
 from hubnox.web.hubspot_auth import APP_CARD, hubspot_signature_middleware
 from hubnox.wiring import Container

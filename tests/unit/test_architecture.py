@@ -26,7 +26,7 @@ FORBIDDEN = (
     "hubnox.hubspot.client",
     "hubnox.fortnox.client",
     "hubnox.http",
-    "hubnox.card",
+    "hubnox.services",
     "hubnox.workflows",
     "hubnox.connections",
     "hubnox.wiring",
@@ -98,7 +98,7 @@ def test_the_check_catches_every_form_of_import() -> None:
     source = "\n".join([
         "import boto3",
         "import hubnox.store.runs",
-        "from hubnox import card",
+        "from hubnox.services import card",
         "from hubnox.web.render import render",
         "from hubnox.hubspot.client import HubSpotClient",
         "from ..store import runs",
@@ -109,7 +109,7 @@ def test_the_check_catches_every_form_of_import() -> None:
         "from .ports import HubSpot",
     ])
     assert forbidden_imports(source, "hubnox.sync.example") == [
-        "1: boto3", "2: hubnox.store.runs", "3: hubnox.card", "4: hubnox.web.render",
+        "1: boto3", "2: hubnox.store.runs", "3: hubnox.services", "3: hubnox.services.card", "4: hubnox.web.render",
         "4: hubnox.web.render.render", "5: hubnox.hubspot.client", "5: hubnox.hubspot.client.HubSpotClient",
         "6: hubnox.store", "6: hubnox.store.runs", "8: httpx",
     ]

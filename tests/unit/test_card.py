@@ -15,14 +15,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from hubnox.card import (
-    CARD_TTL_SECONDS,
-    IN_FLIGHT_TTL_SECONDS,
-    PARTIAL_TTL_SECONDS,
-    CardActions,
-    CardRequest,
-    CardService,
-)
 from hubnox.config import get_settings
 from hubnox.errors import (
     BadRequestError,
@@ -38,6 +30,10 @@ from hubnox.hubspot import properties
 from hubnox.hubspot.models import CrmObject
 from hubnox.links import verify_replay
 from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, Run
+from hubnox.services.card.actions import CardActions
+from hubnox.services.card.cache import CARD_TTL_SECONDS, IN_FLIGHT_TTL_SECONDS, PARTIAL_TTL_SECONDS
+from hubnox.services.card.request import CardRequest
+from hubnox.services.card.service import CardService
 from hubnox.signing import Signer
 from sandbox.gateway import LocalFunction, functions_from_template, read_template
 from sandbox.hubspot_signing import signature_headers

@@ -17,7 +17,6 @@ from typing import Any
 import boto3
 import httpx
 
-from hubnox.card import CardActions, CardService
 from hubnox.config import Settings
 from hubnox.connections import ConnectionService, FortnoxTokenSource, HubSpotTokenSource, StaticToken
 from hubnox.errors import ConnectionBrokenError
@@ -29,6 +28,8 @@ from hubnox.hubspot.models import Company, Contact, CrmObject
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.jobs import DocumentType, JobQueue, Submit, submit
 from hubnox.records import Run
+from hubnox.services.card.actions import CardActions
+from hubnox.services.card.service import CardService
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher

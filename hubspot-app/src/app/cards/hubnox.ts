@@ -1,4 +1,4 @@
-// What the card asks hubnox's backend, and what it gets back (hubnox.card in the layer).
+// What the card asks hubnox's backend, and what it gets back (hubnox.services.card in the layer).
 // Every call goes through hubspot.fetch, which signs it for the backend (X-HubSpot-Signature-v3)
 // and appends portalId, userId, userEmail and appId to the query. The card adds the record.
 
