@@ -7,7 +7,7 @@
 Every route is HubSpot's workflow engine's only when its signature checks out and the request carries
 none of what hubspot.fetch adds (401 otherwise, and nothing happens).
 Reading the executions, starting them once (BLOCK, or FAIL_CONTINUE without Fortnox) and the
-options live in `hubnox.workflows`.
+options live in `hubnox.services.workflows`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.config import get_settings
 from hubnox.observability import logger, tracer
+from hubnox.services.workflows import parse_execution, parse_options_request
 from hubnox.web.http import body_text, register_error_handlers
 from hubnox.web.hubspot_auth import WORKFLOW_ENGINE, hubspot_signature_middleware
 from hubnox.wiring import Container
-from hubnox.workflows import parse_execution, parse_options_request
 
 app = APIGatewayHttpResolver()
 container = Container(get_settings())

@@ -27,7 +27,6 @@ FORBIDDEN = (
     "hubnox.fortnox.client",
     "hubnox.http",
     "hubnox.services",
-    "hubnox.workflows",
     "hubnox.connections",
     "hubnox.wiring",
     "boto3",

@@ -139,7 +139,7 @@ def test_every_execution_rule_has_its_message_and_speaks_of_outputs_the_action_d
 
 
 def test_the_action_fields_are_the_ones_the_workflow_action_function_reads_and_answers():
-    handler = constants_of(REPO / "layers" / "core" / "hubnox" / "workflows.py")
+    handler = constants_of(REPO / "layers" / "core" / "hubnox" / "services" / "workflows.py")
     create = committed("src/app/workflow-actions/create-fortnox-document-hsmeta.json")["config"]
     inputs = [field["typeDefinition"]["name"] for field in create["inputFields"]]
     assert inputs == [handler["DOCUMENT_TYPE_INPUT"], handler["PRINT_TEMPLATE_INPUT"]]

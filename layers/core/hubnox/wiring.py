@@ -30,6 +30,7 @@ from hubnox.jobs import DocumentType, JobQueue, Submit, submit
 from hubnox.records import Run
 from hubnox.services.card.actions import CardActions
 from hubnox.services.card.service import CardService
+from hubnox.services.workflows import WorkflowActions
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
@@ -49,7 +50,6 @@ from hubnox.sync.runner import JobRunner
 from hubnox.sync.settings import migrate
 from hubnox.web.render import render
 from hubnox.web.replay import ReplayPages
-from hubnox.workflows import WorkflowActions
 
 
 class Container:
