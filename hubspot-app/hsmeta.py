@@ -3,7 +3,7 @@
 HubSpot's project files name the backend's public URL (the OAuth redirect URL, the workflow
 actions' `actionUrl` and `optionsUrl`, the URLs the card may fetch), and that URL differs per
 deployment. It lives in one place, `deployment.json` beside this script; the script derives
-everything else from it and from hubnox itself (the scopes in `hubnox.connections`, the routes in
+everything else from it and from hubnox itself (the scopes in `hubnox.services.install`, the routes in
 `template.yaml`), so the project and the backend cannot drift apart.
 
     .venv/bin/python hubspot-app/hsmeta.py                          write the files for deployment.json
@@ -79,7 +79,7 @@ def project_config(deployment: Mapping[str, Any]) -> dict[str, Any]:
 
 def app_config(deployment: Mapping[str, Any]) -> dict[str, Any]:
     """`src/app/app-hsmeta.json`: OAuth with hubnox's scopes, its callback, and what the card may fetch."""
-    connections = _hubnox("connections")
+    connections = _hubnox("services.install")
     base = deployment["publicBaseUrl"]
     config: dict[str, Any] = {
         "description": deployment.get("appDescription", "HubSpot deals to Fortnox invoices and orders."),

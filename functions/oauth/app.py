@@ -9,9 +9,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.config import get_settings
-from hubnox.connections import STATE_TTL_SECONDS
 from hubnox.errors import BadRequestError
 from hubnox.observability import logger, tracer
+from hubnox.services.install import STATE_TTL_SECONDS
 from hubnox.web.http import body_text, form_fields, message_page, redirect, register_error_handlers
 from hubnox.web.session import (
     CSRF_FIELD,

@@ -14,9 +14,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.config import get_settings
-from hubnox.connections import STATE_TTL_SECONDS
 from hubnox.errors import NotFoundError
 from hubnox.observability import logger, tracer
+from hubnox.services.install import STATE_TTL_SECONDS
 from hubnox.sync.settings import PortalSettings
 from hubnox.web.http import page, redirect, register_error_handlers
 from hubnox.web.render import render

@@ -27,7 +27,7 @@ FORBIDDEN = (
     "hubnox.fortnox.client",
     "hubnox.http",
     "hubnox.services",
-    "hubnox.connections",
+    "hubnox.tokens",
     "hubnox.wiring",
     "boto3",
     "botocore",

@@ -15,13 +15,6 @@ import httpx
 import pytest
 from moto import mock_aws
 
-from hubnox.connections import (
-    FORTNOX_SCOPES,
-    ConnectionService,
-    FortnoxTokenSource,
-    HubSpotTokenSource,
-    StaticToken,
-)
 from hubnox.errors import BadRequestError, ConnectionBrokenError, TransientError, UnauthorizedError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
@@ -29,6 +22,7 @@ from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.ratelimit import LocalRateBudget
 from hubnox.records import FortnoxConnection
+from hubnox.services.install import FORTNOX_SCOPES, ConnectionService
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore, FortnoxAlreadyConnected, FortnoxCompanyTaken
 from hubnox.store.crypto import TokenCipher
@@ -36,6 +30,7 @@ from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
 from hubnox.store.sessions import SessionStore
 from hubnox.store.table import Table, create_table
+from hubnox.tokens import FortnoxTokenSource, HubSpotTokenSource, StaticToken
 from hubnox.web.session import Session, login_link, read_session
 from sandbox.fortnox import FortnoxSimulator
 from sandbox.hubspot import HubSpotSimulator

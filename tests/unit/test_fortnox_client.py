@@ -17,7 +17,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from hubnox.connections import StaticToken
 from hubnox.errors import (
     BadRequestError,
     ConnectionBrokenError,
@@ -48,6 +47,7 @@ from hubnox.fortnox.models import (
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.http import RetryPolicy, build_http_client, encode_json
 from hubnox.ratelimit import LocalRateBudget
+from hubnox.tokens import StaticToken
 from tests.support.fake_api import FakeApi, RecordingBudget, Responder
 from tests.support.openapi import OpenApiSpec, SpecError
 

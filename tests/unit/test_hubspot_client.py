@@ -19,7 +19,6 @@ import pytest
 from jsonschema import Draft4Validator
 from werkzeug.wrappers import Request as FormRequest
 
-from hubnox.connections import StaticToken
 from hubnox.errors import BadRequestError, ConnectionBrokenError, NotFoundError, TransientError
 from hubnox.http import RetryPolicy, build_http_client
 from hubnox.hubspot import paths
@@ -27,6 +26,7 @@ from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.models import AssociationInput, CrmObject, Deal, LineItem, parse_decimal
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.ratelimit import LocalRateBudget
+from hubnox.tokens import StaticToken
 from tests.support.fake_api import FakeApi, RecordingBudget
 from tests.support.openapi import OpenApiSpec, SpecError, hubspot_search_body
 

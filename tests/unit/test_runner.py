@@ -18,7 +18,6 @@ import httpx
 import pytest
 from moto import mock_aws
 
-from hubnox.connections import HUBSPOT_SCOPES, StaticToken
 from hubnox.errors import ConnectionBrokenError, TransientError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
@@ -30,6 +29,7 @@ from hubnox.jobs import Job
 from hubnox.links import verify_replay
 from hubnox.ratelimit import LocalRateBudget
 from hubnox.records import Run
+from hubnox.services.install import HUBSPOT_SCOPES
 from hubnox.signing import Signer
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore
@@ -40,6 +40,7 @@ from hubnox.sync import runner as runner_module
 from hubnox.sync.reader import PropertiesToRead, read_deal
 from hubnox.sync.runner import JobRunner, backoff_seconds
 from hubnox.sync.settings import PortalSettings
+from hubnox.tokens import StaticToken
 from hubnox.web.render import render
 from sandbox.fortnox import FortnoxSimulator
 from sandbox.hubspot import HubSpotSimulator

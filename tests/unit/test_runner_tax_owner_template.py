@@ -12,14 +12,15 @@ from typing import Any
 
 import pytest
 
-from hubnox.connections import HUBSPOT_OPTIONAL_SCOPES, HUBSPOT_SCOPES, StaticToken
 from hubnox.http import RetryPolicy
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Job
 from hubnox.ratelimit import LocalRateBudget
+from hubnox.services.install import HUBSPOT_OPTIONAL_SCOPES, HUBSPOT_SCOPES
 from hubnox.sync.reader import properties_to_read, read_deal
 from hubnox.sync.runner import with_print_template
 from hubnox.sync.settings import DealMappings, PortalSettings
+from hubnox.tokens import StaticToken
 from tests.unit.test_runner import WORKSHOP, World, seed
 
 LUNCH = {"name": "Konferenslunch", "quantity": "10", "price": "145", "hs_sku": "LUNCH",

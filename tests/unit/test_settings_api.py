@@ -19,18 +19,19 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from moto import mock_aws
 
 from hubnox.config import Settings
-from hubnox.connections import HUBSPOT_SCOPES, StaticToken
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.http import build_http_client
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.ratelimit import LocalRateBudget
+from hubnox.services.install import HUBSPOT_SCOPES
 from hubnox.signing import Signer
 from hubnox.store.sessions import SessionStore
 from hubnox.store.settings import SettingsStore
 from hubnox.store.table import Table, connection_key, create_table
 from hubnox.sync.settings import PortalSettings
+from hubnox.tokens import StaticToken
 from hubnox.web.http import register_error_handlers
 from hubnox.web.session import SESSION_COOKIE, SESSION_TTL_SECONDS
 from hubnox.web.settings_api import settings_api_router

@@ -18,7 +18,6 @@ import boto3
 import httpx
 
 from hubnox.config import Settings
-from hubnox.connections import ConnectionService, FortnoxTokenSource, HubSpotTokenSource, StaticToken
 from hubnox.errors import ConnectionBrokenError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
@@ -30,6 +29,7 @@ from hubnox.jobs import DocumentType, JobQueue, Submit, submit
 from hubnox.records import Run
 from hubnox.services.card.actions import CardActions
 from hubnox.services.card.service import CardService
+from hubnox.services.install import ConnectionService
 from hubnox.services.workflows import WorkflowActions
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
@@ -48,6 +48,7 @@ from hubnox.sync.customers import find_customer_number
 from hubnox.sync.poller import Poller, StageRule
 from hubnox.sync.runner import JobRunner
 from hubnox.sync.settings import migrate
+from hubnox.tokens import FortnoxTokenSource, HubSpotTokenSource, StaticToken
 from hubnox.web.render import render
 from hubnox.web.replay import ReplayPages
 

@@ -13,7 +13,7 @@ class MissingScopesError(ConnectionBrokenError):
     """HubSpot's 403 MISSING_SCOPES: the installation was not granted a scope the call needs.
 
     `scopes` lists the scopes HubSpot named (any one of them would do). For hubnox's optional
-    scopes (`hubnox.connections.HUBSPOT_OPTIONAL_SCOPES`) callers fall back instead of failing.
+    scopes (`hubnox.services.install.HUBSPOT_OPTIONAL_SCOPES`) callers fall back instead of failing.
     """
 
     def __init__(self, message: str, scopes: Sequence[str] = ()) -> None:

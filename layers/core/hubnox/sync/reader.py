@@ -22,7 +22,7 @@ Decisions kept here:
   owner not found among the active ones is looked for among the archived ones (a deactivated
   user still owns deals), and one not found at all leaves our reference empty with a warning;
 - the tax-rate library and the owners API need optional scopes (`tax_rates.read`,
-  `crm.objects.owners.read`; `hubnox.connections.HUBSPOT_OPTIONAL_SCOPES`). A portal that did not
+  `crm.objects.owners.read`; `hubnox.services.install.HUBSPOT_OPTIONAL_SCOPES`). A portal that did not
   grant one gets a warning instead of a failure: its lines take their articles' VAT
   (`DealSnapshot.line_vat`), or its documents have no our reference;
 - the portal's currency is read (account details, one call) only for a deal without a currency;

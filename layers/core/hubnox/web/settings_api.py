@@ -36,7 +36,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ValidationError
 
 from hubnox.config import Settings
-from hubnox.connections import ConnectionService
 from hubnox.errors import BadRequestError, NotFoundError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.hubspot.client import HubSpotClient
@@ -44,6 +43,7 @@ from hubnox.jobs import Submit
 from hubnox.links import replay_url
 from hubnox.observability import logger
 from hubnox.records import Run
+from hubnox.services.install import ConnectionService
 from hubnox.signing import Signer
 from hubnox.store.portals import PortalDataStore
 from hubnox.store.runs import RunStore

@@ -5,12 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from hubnox.errors import (
-    BadRequestError,
-    ConnectionBrokenError,
-    NotFoundError,
-    UserFixableError,
-)
+from hubnox.errors import BadRequestError, ConnectionBrokenError, NotFoundError, UserFixableError
 from hubnox.jobs import Submit, trigger_key
 from hubnox.services.card.request import CardRequest
 from hubnox.services.card.service import DOCUMENT_TYPES, IN_FLIGHT, NOT_THE_ADMIN, CardService

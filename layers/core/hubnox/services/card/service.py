@@ -8,12 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from hubnox.errors import (
-    ConnectionBrokenError,
-    NotFoundError,
-    TransientError,
-    UserFixableError,
-)
+from hubnox.errors import ConnectionBrokenError, NotFoundError, TransientError, UserFixableError
 from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.fortnox.statuses import invoice_status, order_status
 from hubnox.hubspot import properties
@@ -21,13 +16,7 @@ from hubnox.hubspot.models import CrmObject
 from hubnox.jobs import DocumentType, trigger_key
 from hubnox.links import replay_url
 from hubnox.records import Run
-from hubnox.services.card.cache import (
-    CARD_TTL_SECONDS,
-    IN_FLIGHT_TTL_SECONDS,
-    PARTIAL_TTL_SECONDS,
-    CacheKey,
-    CardCache,
-)
+from hubnox.services.card.cache import CARD_TTL_SECONDS, IN_FLIGHT_TTL_SECONDS, PARTIAL_TTL_SECONDS, CacheKey, CardCache
 from hubnox.services.card.deadline import REMOTE_BUDGET_SECONDS, Outcome, RemoteCalls
 from hubnox.services.card.invoices import invoice_row, latest_first, money, totals_by_currency
 from hubnox.services.card.ports import CrmReader, CustomerMatcher, FortnoxReader
