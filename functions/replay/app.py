@@ -4,7 +4,7 @@
                                      previews open links)
     POST /replay/{runId}             (form field t) enqueues the run again and says so
 
-Checking the link, describing the run and replaying it once per link live in `hubnox.web.replay`.
+Checking the link, describing the run and replaying it once per link live in `hubnox.services.replay`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hubnox.config import get_settings
 from hubnox.errors import UnauthorizedError
 from hubnox.observability import logger, tracer
+from hubnox.services.replay import FRESH_LINK_HINT
 from hubnox.web.http import body_text, form_fields, message_page, register_error_handlers
-from hubnox.web.replay import FRESH_LINK_HINT
 from hubnox.wiring import Container
 
 app = APIGatewayHttpResolver()

@@ -30,6 +30,7 @@ from hubnox.records import Run
 from hubnox.services.card.actions import CardActions
 from hubnox.services.card.service import CardService
 from hubnox.services.install import ConnectionService
+from hubnox.services.replay import ReplayPages
 from hubnox.services.workflows import WorkflowActions
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
@@ -50,7 +51,6 @@ from hubnox.sync.runner import JobRunner
 from hubnox.sync.settings import migrate
 from hubnox.tokens import FortnoxTokenSource, HubSpotTokenSource, StaticToken
 from hubnox.web.render import render
-from hubnox.web.replay import ReplayPages
 
 
 class Container:
