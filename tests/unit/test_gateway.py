@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+import hubnox.web.static as static_files
 from sandbox.common import serve
 from sandbox.gateway import (
     REPO_ROOT,
@@ -404,11 +404,10 @@ def test_every_template_route_reaches_its_function_and_answers_cleanly(hubnox, r
 
 def test_settings_serves_static_files_from_the_layer(hubnox, tmp_path, monkeypatch):
     hubnox.get("/settings/static/none.css")  # loads the settings function
-    settings = sys.modules["hubnox_function_settings"]
     (tmp_path / "css").mkdir()
     (tmp_path / "css" / "settings.css").write_text("body { margin: 0 }")
     (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x01")
-    monkeypatch.setattr(settings, "STATIC_ROOT", tmp_path)
+    monkeypatch.setattr(static_files, "STATIC_ROOT", tmp_path)
 
     css = hubnox.get("/settings/static/css/settings.css")
     assert (css.status_code, css.text) == (200, "body { margin: 0 }")

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+from hubnox.services.settings_page import settings_api_router
 from hubnox.web.http import register_error_handlers
 from hubnox.web.session import SESSION_COOKIE, start_session
-from hubnox.web.settings_api import settings_api_router
 from tests.support.functions import SAMPLE_PORTAL, World, http_event, world_on_moto
 
 

@@ -26,6 +26,7 @@ from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.ratelimit import LocalRateBudget
 from hubnox.services.install import HUBSPOT_SCOPES
+from hubnox.services.settings_page import settings_api_router
 from hubnox.signing import Signer
 from hubnox.store.sessions import SessionStore
 from hubnox.store.settings import SettingsStore
@@ -34,7 +35,6 @@ from hubnox.sync.settings import PortalSettings
 from hubnox.tokens import StaticToken
 from hubnox.web.http import register_error_handlers
 from hubnox.web.session import SESSION_COOKIE, SESSION_TTL_SECONDS
-from hubnox.web.settings_api import settings_api_router
 from sandbox.fortnox import FortnoxSimulator
 from sandbox.hubspot import HubSpotSimulator
 from tests.support.aws import TABLE

@@ -19,10 +19,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from hubnox.jobs import submit, trigger_key
 from hubnox.links import verify_replay
-from hubnox.sync.settings import PortalSettings
-from hubnox.web.http import register_error_handlers
-from hubnox.web.session import SESSION_COOKIE, SESSION_TTL_SECONDS
-from hubnox.web.settings_api import (
+from hubnox.services.settings_page import (
     CHOICE_FIELDS,
     CHOICE_LABELS,
     RECENT_RUNS_DEFAULT,
@@ -32,6 +29,9 @@ from hubnox.web.settings_api import (
     settings_api_router,
     settings_choices,
 )
+from hubnox.sync.settings import PortalSettings
+from hubnox.web.http import register_error_handlers
+from hubnox.web.session import SESSION_COOKIE, SESSION_TTL_SECONDS
 from tests.support.functions import SAMPLE_PORTAL, SAMPLE_PUBLIC_BASE, World, http_event, world_on_moto
 
 CSRF = "csrf-of-the-admins-session"

@@ -1,4 +1,10 @@
-"""The settings page's JSON API: a portal's sync settings, and the choices the page offers.
+"""The settings page and its JSON API: a portal's sync settings, and the choices the page offers.
+
+    GET  /settings                              the page (`?login=` first signs a browser in from the
+                                                card's link); `settings_page_router`
+    GET  /settings/static/{path}                the layer's static files (`hubnox.web.static`)
+
+The JSON API, `settings_api_router`:
 
     GET  /settings/api/settings                 {"version", "saved", "settings"}
     PUT  /settings/api/settings                 body {"version", "settings"} -> {"version", "saved", "settings"}
@@ -25,6 +31,7 @@ so the page can show each message beside its field. Other errors are answered by
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -43,8 +50,9 @@ from hubnox.jobs import Submit
 from hubnox.links import replay_url
 from hubnox.observability import logger
 from hubnox.records import Run
-from hubnox.services.install import ConnectionService
+from hubnox.services.install import STATE_TTL_SECONDS, ConnectionService
 from hubnox.signing import Signer
+from hubnox.store.connections import ConnectionStore
 from hubnox.store.portals import PortalDataStore
 from hubnox.store.runs import RunStore
 from hubnox.store.sessions import SessionStore
@@ -63,8 +71,17 @@ from hubnox.sync.settings import (
     migrate,
     parse_settings,
 )
-from hubnox.web.http import body_text, json_object, json_response, json_value
-from hubnox.web.session import Session, check_csrf, cleared_session_cookie, read_session
+from hubnox.web.http import body_text, json_object, json_response, json_value, page, redirect
+from hubnox.web.render import render
+from hubnox.web.session import (
+    LOGIN_COOKIE,
+    Session,
+    browser_secret_cookie,
+    check_csrf,
+    cleared_session_cookie,
+    read_session,
+)
+from hubnox.web.static import static_file
 
 PREFIX = "/settings/api"
 #: object types whose properties the page maps, as the page names them -> HubSpot's
@@ -225,7 +242,7 @@ def recent_runs_limit(query: dict[str, str] | None) -> int:
 
 
 class SettingsApiPorts(Protocol):
-    """What the settings API needs (`hubnox.wiring.Container` provides it)."""
+    """What the settings page and its API need (`hubnox.wiring.Container` provides it)."""
 
     settings: Settings
 
@@ -249,6 +266,9 @@ class SettingsApiPorts(Protocol):
 
     @property
     def connection_service(self) -> ConnectionService: ...
+
+    @property
+    def connections(self) -> ConnectionStore: ...
 
     def hubspot_client(self, portal_id: str) -> HubSpotClient: ...
 
@@ -415,5 +435,65 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
         if error.hint:
             answer["hint"] = error.hint
         return json_response(answer, status=400)
+
+    return router
+
+
+# -- the page ------------------------------------------------------------------------------------------
+
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+#: the notices a redirect may ask the page to show; only these fixed texts are ever shown
+NOTICES = {
+    "fortnox-connected": "Fortnox is connected.",
+    "fortnox-disconnected": "Fortnox is disconnected. Connect a company again whenever you like.",
+}
+STATUS_TEXT = {"active": "working", "broken": "needs reconnecting", "uninstalled": "uninstalled"}
+
+
+def settings_page_router(current: Callable[[], SettingsApiPorts]) -> APIGatewayHttpRouter:
+    """The page, its static files, and the answer for an API route that does not exist. Include it
+    after `settings_api_router`: pattern routes are tried in the order they are registered.
+    `current` gives the function's container at each request."""
+    router = APIGatewayHttpRouter()
+
+    @router.get("/settings")
+    def settings_page() -> Response:
+        ports = current()
+        query = router.current_event.query_string_parameters or {}
+        if query.get("login"):
+            # The link alone signs no one in: claim it, and let HubSpot say who this browser's user is.
+            start = ports.connection_service.begin_login(query["login"])
+            return redirect(start.url, status=303,
+                            cookies=[browser_secret_cookie(LOGIN_COOKIE, start.browser_secret, STATE_TTL_SECONDS)])
+        session = read_session(ports.signer, ports.sessions, router.current_event.cookies)
+        hubspot = ports.connections.get_hubspot(session.portal_id)
+        fortnox = ports.connections.get_fortnox(session.portal_id)
+        notice = NOTICES.get(query.get("notice", ""))
+        body = render(
+            "settings.html",
+            base=ports.settings.public_base,
+            session=session,
+            hubspot=hubspot,
+            hubspot_status=STATUS_TEXT.get(hubspot.status, hubspot.status) if hubspot else "",
+            fortnox=fortnox,
+            fortnox_status=STATUS_TEXT.get(fortnox.status, fortnox.status) if fortnox else "",
+            notice=notice,
+            notice_error=False,
+            fortnox_connected=fortnox is not None and fortnox.status == "active",
+            choices=settings_choices(),
+            defaults=PortalSettings().model_dump(mode="json"),
+        )
+        return page(body)
+
+    # The group makes this a dynamic route: the resolver tries every static route (a bare regex counts as
+    # one) before any dynamic route, so without it this would shadow the API's /properties/<object_type>.
+    @router.route(f"{PREFIX}/(.+)", method=ANY_METHOD)
+    def no_such_route() -> Response:
+        event = router.current_event
+        raise NotFoundError(f"The settings API has no route {event.http_method} {event.path}.")
+
+    @router.get("/settings/static/.+")
+    def static() -> Response:
+        return static_file((router.current_event.path_parameters or {}).get("proxy", ""))
 
     return router
