@@ -1,6 +1,7 @@
 """Install and connections: installing hubnox in HubSpot, signing a browser in from the app card's
-link, and connecting and disconnecting Fortnox, each with signed single-use OAuth state. The tokens
-these flows store are kept fresh by `hubnox.tokens`."""
+link, and connecting and disconnecting Fortnox, each with signed single-use OAuth state
+(`ConnectionService`), and the oauth function's routes over it (`oauth_router`). The tokens these
+flows store are kept fresh by `hubnox.tokens`."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.shared.cookies import Cookie
 
+from hubnox.config import Settings
 from hubnox.errors import BadRequestError, HubnoxError, UnauthorizedError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
@@ -25,7 +30,19 @@ from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore, FortnoxAlreadyConnected, FortnoxCompanyTaken
 from hubnox.store.nonces import NonceStore
 from hubnox.store.sessions import SessionStore
-from hubnox.web.session import Session, claim_login, start_session
+from hubnox.web.http import body_text, form_fields, message_page, redirect
+from hubnox.web.session import (
+    CSRF_FIELD,
+    INSTALL_COOKIE,
+    LOGIN_COOKIE,
+    Session,
+    browser_secret_cookie,
+    check_csrf,
+    claim_login,
+    cookie_value,
+    read_session,
+    start_session,
+)
 
 HUBSPOT_SCOPES = (
     "oauth",
@@ -325,3 +342,111 @@ class ConnectionService:
         except HubnoxError as failure:
             # Forgetting the connection matters more than the revoke; the grant lapses in 45 days.
             logger.warning("fortnox revoke failed", extra={"code": failure.code})
+
+
+# -- the OAuth routes --------------------------------------------------------------------------------
+
+
+class InstallPorts(Protocol):
+    """What the OAuth routes need (`hubnox.wiring.Container` provides it)."""
+
+    settings: Settings
+
+    @property
+    def signer(self) -> Signer: ...
+
+    @property
+    def sessions(self) -> SessionStore: ...
+
+    @property
+    def connection_service(self) -> ConnectionService: ...
+
+
+DENIED = {
+    "hubspot": ("Installation cancelled", "HubSpot did not install hubnox: {reason}.",
+                "Open the install link again and choose Connect app to install hubnox."),
+    "hubspot-login": ("Not signed in", "HubSpot did not confirm who you are: {reason}.",
+                      "Open hubnox's settings from the app card in HubSpot again."),
+    "fortnox": ("Fortnox not connected", "Fortnox did not connect: {reason}.",
+                "Open hubnox's settings and choose Connect Fortnox again. A Fortnox administrator must approve."),
+}
+
+
+def oauth_router(current: Callable[[], InstallPorts]) -> APIGatewayHttpRouter:
+    """HubSpot install (and the card link's sign-in), Fortnox connect and disconnect, over
+    `ConnectionService`. `current` gives the function's container at each request."""
+    router = APIGatewayHttpRouter()
+
+    def query() -> dict[str, str]:
+        return dict(router.current_event.query_string_parameters or {})
+
+    def callback(system: str) -> tuple[str, str] | Response:
+        """The code and state of an OAuth callback, or the page that explains why there is none."""
+        answer = query()
+        if answer.get("error"):
+            title, message, hint = DENIED[system]
+            reason = answer.get("error_description") or answer["error"].replace("_", " ")
+            return message_page(400, title, message.format(reason=reason), hint)
+        if not answer.get("code") or not answer.get("state"):
+            raise BadRequestError("The sign-in answer is missing its code or state.", code="BAD_CALLBACK",
+                                  hint="Start again from the beginning.")
+        return answer["code"], answer["state"]
+
+    def settings_url(notice: str) -> str:
+        return f"{current().settings.public_base}/settings?notice={notice}"
+
+    def session() -> Session:
+        ports = current()
+        return read_session(ports.signer, ports.sessions, router.current_event.cookies)
+
+    @router.get("/oauth/hubspot/install")
+    def hubspot_install() -> Response:
+        start = current().connection_service.hubspot_install_url()
+        return redirect(start.url, cookies=[browser_secret_cookie(INSTALL_COOKIE, start.browser_secret,
+                                                                  STATE_TTL_SECONDS)])
+
+    @router.get("/oauth/hubspot/callback")
+    def hubspot_callback() -> Response:
+        """The end of an install, or of a sign-in from the app card's link: either way the browser that
+        started it (its cookie) is signed in, and only that one."""
+        service = current().connection_service
+        signing_in = service.is_login_state(query().get("state", ""))
+        answer = callback("hubspot-login" if signing_in else "hubspot")
+        if isinstance(answer, Response):
+            return answer
+        code, state = answer
+        cookies = router.current_event.cookies
+        if signing_in:
+            result = service.finish_login(code, state, cookie_value(cookies, LOGIN_COOKIE))
+            spent = browser_secret_cookie(LOGIN_COOKIE, "", 0)
+        else:
+            result = service.finish_hubspot_install(code, state, cookie_value(cookies, INSTALL_COOKIE))
+            spent = browser_secret_cookie(INSTALL_COOKIE, "", 0)
+        return redirect(result.settings_url, cookies=[result.cookie, spent])
+
+    @router.get("/oauth/fortnox/connect")
+    def fortnox_connect() -> Response:
+        # A GET, so the settings page's link carries the session's CSRF token: no other site can start it.
+        signed_in = session()
+        token = query().get(CSRF_FIELD, "")
+        check_csrf(signed_in, router.current_event.headers, {CSRF_FIELD: token}, current().settings.public_base)
+        return redirect(current().connection_service.fortnox_connect_url(signed_in))
+
+    @router.get("/oauth/fortnox/callback")
+    def fortnox_callback() -> Response:
+        answer = callback("fortnox")
+        if isinstance(answer, Response):
+            return answer
+        signed_in = session()
+        current().connection_service.finish_fortnox_connect(*answer, signed_in)
+        return redirect(settings_url("fortnox-connected"))
+
+    @router.post("/oauth/fortnox/disconnect")
+    def fortnox_disconnect() -> Response:
+        signed_in = session()
+        form = form_fields(body_text(router.current_event))
+        check_csrf(signed_in, router.current_event.headers, form, current().settings.public_base)
+        current().connection_service.disconnect_fortnox(signed_in)
+        return redirect(settings_url("fortnox-disconnected"), status=303)
+
+    return router
