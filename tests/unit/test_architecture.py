@@ -1,13 +1,15 @@
 """The sync stays pure logic over ports: no module in `hubnox/sync/` imports an adapter or a service.
 
-Stores, web pages, HTTP clients, AWS and the entry-point services reach the sync only through the
-ports in `hubnox.sync.ports`, injected by `hubnox.wiring`. Every import is checked, wherever it
-sits in the module (a function body or an `if TYPE_CHECKING:` block counts too).
+Stores, web pages, HTTP clients, token sources, AWS and the entry-point services (`hubnox.services`)
+reach the sync only through the ports in `hubnox.sync.ports`, injected by `hubnox.wiring`. Every
+import is checked, wherever it sits in the module (a function body or an `if TYPE_CHECKING:` block
+counts too).
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import subprocess
 import sys
@@ -112,3 +114,9 @@ def test_the_check_catches_every_form_of_import() -> None:
         "4: hubnox.web.render.render", "5: hubnox.hubspot.client", "5: hubnox.hubspot.client.HubSpotClient",
         "6: hubnox.store", "6: hubnox.store.runs", "8: httpx",
     ]
+
+
+@pytest.mark.parametrize("name", [name for name in FORBIDDEN if name.startswith("hubnox.")])
+def test_every_forbidden_hubnox_module_exists(name: str) -> None:
+    """A module that moved must be named where it now lives, or the rule silently guards nothing."""
+    assert importlib.util.find_spec(name) is not None, f"{name} is no module of hubnox: update FORBIDDEN"
