@@ -80,10 +80,6 @@ def associate_default(kind: str, object_id: str, to_kind: str, to_id: str) -> st
             f"{object_type(to_kind)}/{_seg(to_id)}")
 
 
-def associations_batch_read(from_kind: str, to_kind: str) -> str:
-    return f"/crm/associations/{VERSION}/{object_type(from_kind)}/{object_type(to_kind)}/batch/read"
-
-
 def pipelines(kind: str) -> str:
     return f"/crm/pipelines/{VERSION}/{_pipeline_type(kind)}"
 
