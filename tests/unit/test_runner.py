@@ -26,7 +26,7 @@ from hubnox.http import RetryPolicy, build_http_client
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.hubspot.properties import APP_PROPERTIES
-from hubnox.jobs import Job
+from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
 from hubnox.links import verify_replay
 from hubnox.ratelimit import LocalRateBudget
 from hubnox.records import Run
@@ -38,7 +38,7 @@ from hubnox.store.settings import SettingsStore
 from hubnox.store.table import Table, create_table
 from hubnox.sync import runner as runner_module
 from hubnox.sync.reader import PropertiesToRead, read_deal
-from hubnox.sync.runner import JobRunner, backoff_seconds
+from hubnox.sync.runner import JobRunner
 from hubnox.sync.settings import PortalSettings
 from hubnox.web.render import render
 from sandbox.fortnox import FortnoxSimulator
@@ -536,10 +536,10 @@ def test_on_the_last_attempt_a_transient_failure_fails_the_run_with_a_truthful_n
     callback_id = world.enroll()
     job = world.job(callback_id=callback_id)
 
-    run = world.run(job, attempt=runner_module.MAX_ATTEMPTS)
+    run = world.run(job, attempt=MAX_ATTEMPTS)
 
     assert (run.status, run.error_code) == ("failed", "UPSTREAM_UNAVAILABLE")
-    assert run.error_message.startswith(f"Gave up after {runner_module.MAX_ATTEMPTS} tries")
+    assert run.error_message.startswith(f"Gave up after {MAX_ATTEMPTS} tries")
     assert world.invoices() == []
     assert "kept failing after several tries" in world.notes()[0]["hs_note_body"]
     assert world.callback(callback_id)["completions"][0]["outputFields"]["hs_execution_state"] == "FAIL_CONTINUE"

@@ -16,6 +16,7 @@ already made and reports it instead of making another.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -66,6 +67,22 @@ class Job(BaseModel):
 def trigger_key(rule: str, document_type: str) -> str:
     """The trigger key for a rule (`workflow`, `stage:<id>`, `manual`) and a document type."""
     return f"{rule}:{document_type}"
+
+
+#: how many times SQS delivers a job before it moves it to the dead-letter queue: the jobs queue's
+#: `maxReceiveCount` in template.yaml (a test holds the two equal)
+MAX_ATTEMPTS = 5
+#: the backoff before try n+1 is BASE * 2**(n-1) seconds, at most MAX, and never less than the
+#: API's Retry-After; SQS hides a message for at most 12 hours
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_MAX_SECONDS = 900
+SQS_MAX_VISIBILITY_SECONDS = 12 * 3600
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None) -> int:
+    """How long the queue should hide a job after its try number `attempt` failed."""
+    wait = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (max(1, attempt) - 1))
+    return int(min(SQS_MAX_VISIBILITY_SECONDS, max(wait, math.ceil(retry_after or 0))))
 
 
 class JobQueue:

@@ -37,7 +37,6 @@ document the first made rather than making another.
 
 from __future__ import annotations
 
-import math
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -52,7 +51,7 @@ from hubnox.fortnox.statuses import invoice_status, order_status
 from hubnox.hubspot import paths
 from hubnox.hubspot import properties as deal_properties
 from hubnox.hubspot.models import AssociationInput, Company, Contact, Product
-from hubnox.jobs import Job, trigger_key
+from hubnox.jobs import BACKOFF_BASE_SECONDS, MAX_ATTEMPTS, Job, trigger_key
 from hubnox.links import replay_url
 from hubnox.observability import logger
 from hubnox.records import DealLink, Run
@@ -67,15 +66,6 @@ from hubnox.sync.reader import properties_to_read, read_deal, snapshot_of
 from hubnox.sync.settings import PortalSettings, migrate
 from hubnox.sync.totals import check_totals
 from hubnox.waiting import wait_until_done
-
-#: how many times SQS delivers a job before it moves it to the dead-letter queue: the jobs queue's
-#: `maxReceiveCount` in template.yaml (a test holds the two equal)
-MAX_ATTEMPTS = 5
-#: the backoff before try n+1 is BASE * 2**(n-1) seconds, at most MAX, and never less than the
-#: API's Retry-After; SQS hides a message for at most 12 hours
-BACKOFF_BASE_SECONDS = 30
-BACKOFF_MAX_SECONDS = 900
-SQS_MAX_VISIBILITY_SECONDS = 12 * 3600
 
 #: the lease that makes one run at a time look up, create and record a deal's document. Its TTL
 #: outlives the worker's 120 s timeout, so a worker that dies holding it blocks others at most
@@ -103,12 +93,6 @@ class CallbackOutputs:
     CUSTOMER_NUMBER = "customerNumber"
     ERROR_CODE = "errorCode"
     ERROR_MESSAGE = "errorMessage"
-
-
-def backoff_seconds(attempt: int, retry_after: float | None = None) -> int:
-    """How long the queue should hide a job after its try number `attempt` failed."""
-    wait = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (max(1, attempt) - 1))
-    return int(min(SQS_MAX_VISIBILITY_SECONDS, max(wait, math.ceil(retry_after or 0))))
 
 
 # -- values ----------------------------------------------------------------------------------------
