@@ -36,7 +36,7 @@ from hubnox.store.leases import LeaseStore
 from hubnox.store.runs import RunStore
 from hubnox.store.settings import SettingsStore
 from hubnox.store.table import Table, create_table
-from hubnox.sync import runner as runner_module
+from hubnox.sync.jobs import documents as documents_job
 from hubnox.sync.reader import PropertiesToRead, read_deal
 from hubnox.sync.runner import JobRunner
 from hubnox.sync.settings import PortalSettings
@@ -407,7 +407,7 @@ def test_a_create_whose_answer_was_lost_is_found_on_the_retry_not_made_twice(wor
     assert len(world.invoices()) == 1  # Fortnox acted before the answer was lost
     assert world.runs.get(world.portal, job.run_id).status == "running"
     assert world.notes() == []
-    assert lost.value.retry_after >= runner_module.UNKNOWN_OUTCOME_HOLD_SECONDS / 2
+    assert lost.value.retry_after >= documents_job.UNKNOWN_OUTCOME_HOLD_SECONDS / 2
     retried = world.run(job, attempt=2)
     [invoice] = world.invoices()
     assert (retried.status, retried.result["document_number"]) == ("succeeded", invoice["DocumentNumber"])
@@ -423,7 +423,7 @@ def test_no_other_run_looks_while_a_lost_create_may_still_be_landing(world):
         world.run(trigger_key="manual:invoice")
 
     assert busy.value.code == "DEAL_BUSY"
-    world.clock.now += runner_module.UNKNOWN_OUTCOME_HOLD_SECONDS
+    world.clock.now += documents_job.UNKNOWN_OUTCOME_HOLD_SECONDS
     later = world.run(trigger_key="manual:invoice")
     assert (later.result["origin"], len(world.invoices())) == ("adopted", 1)
 

@@ -17,8 +17,8 @@ from hubnox.http import RetryPolicy
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Job
 from hubnox.ratelimit import LocalRateBudget
+from hubnox.sync.jobs.documents import with_print_template
 from hubnox.sync.reader import properties_to_read, read_deal
-from hubnox.sync.runner import with_print_template
 from hubnox.sync.settings import DealMappings, PortalSettings
 from tests.unit.test_runner import WORKSHOP, World, seed
 
