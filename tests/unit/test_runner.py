@@ -29,7 +29,7 @@ from hubnox.hubspot.properties import APP_PROPERTIES
 from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
 from hubnox.links import verify_replay
 from hubnox.ratelimit import LocalRateBudget
-from hubnox.records import Run
+from hubnox.records import Run, RunRequest
 from hubnox.signing import Signer
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore
@@ -174,9 +174,12 @@ class World:
             document_type: str | None = "invoice", callback_id: str | None = None,
             object_type: str | None = "deal", object_id: str | None = "", replay_of: str | None = None) -> Job:
         """A job for a new run; by default a workflow's create-invoice job for the deal."""
-        run = self.runs.create(self.portal, kind, "workflow", object_type=object_type,  # type: ignore[arg-type]
-                               object_id=self.deal_id if object_id == "" else object_id, document_type=document_type,
-                               trigger_key=trigger_key, callback_id=callback_id, replay_of=replay_of)
+        request = RunRequest(portal_id=self.portal, kind=kind, trigger="workflow",
+                             object_type=object_type,  # type: ignore[arg-type]
+                             object_id=self.deal_id if object_id == "" else object_id,
+                             document_type=document_type,  # type: ignore[arg-type]
+                             trigger_key=trigger_key, callback_id=callback_id)
+        run = self.runs.create(request, replay_of=replay_of)
         return Job.for_run(run)
 
     def run(self, job: Job | None = None, attempt: int = 1, **job_options: Any) -> Run:

@@ -17,43 +17,25 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
-from hubnox.records import Run, RunKind, RunTrigger
+from hubnox.records import DocumentType as DocumentType
+from hubnox.records import ObjectType as ObjectType
+from hubnox.records import Run, RunIdentity, RunRequest
 from hubnox.sync.ports import RunLog
 
-DocumentType = Literal["invoice", "order"]
-ObjectType = Literal["deal", "company", "contact"]
 
-
-class Job(BaseModel):
-    """One unit of work for the worker, as it travels on the queue."""
+class Job(RunRequest, RunIdentity):
+    """One unit of work for the worker, as it travels on the queue: a run's id and its request."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-    run_id: str
-    portal_id: str
-    kind: RunKind
-    trigger: RunTrigger
-    object_type: ObjectType | None = None
-    object_id: str | None = None
-    #: None: the portal's default document type
-    document_type: DocumentType | None = None
-    trigger_key: str | None = None
-    #: the HubSpot workflow execution to complete when the job ends
-    callback_id: str | None = None
-    #: the Fortnox print template for the document (None: the customer's default template)
-    print_template: str | None = None
 
     @classmethod
     def for_run(cls, run: Run) -> Job:
         """The job that carries out `run`."""
-        return cls(run_id=run.run_id, portal_id=run.portal_id, kind=run.kind, trigger=run.trigger,
-                   object_type=run.object_type,
-                   object_id=run.object_id, document_type=run.document_type,
-                   trigger_key=run.trigger_key, callback_id=run.callback_id, print_template=run.print_template)
+        return cls(run_id=run.run_id, **run.request.model_dump())
 
     def to_message(self) -> str:
         return self.model_dump_json(exclude_none=True)
@@ -97,25 +79,9 @@ class JobQueue:
                                MessageAttributes={"kind": {"DataType": "String", "StringValue": job.kind}})
 
 
-def submit(
-    runs: RunLog,
-    queue: JobQueue,
-    portal_id: str,
-    kind: RunKind,
-    trigger: RunTrigger,
-    *,
-    object_type: ObjectType | None = None,
-    object_id: str | None = None,
-    document_type: DocumentType | None = None,
-    trigger_key: str | None = None,
-    callback_id: str | None = None,
-    replay_of: str | None = None,
-    print_template: str | None = None,
-) -> Run:
+def submit(runs: RunLog, queue: JobQueue, request: RunRequest, *, replay_of: str | None = None) -> Run:
     """Record a queued run and send its job; the run is there before the worker can see the job."""
-    run = runs.create(portal_id, kind, trigger, object_type=object_type, object_id=object_id,
-                      document_type=document_type, trigger_key=trigger_key, callback_id=callback_id,
-                      replay_of=replay_of, print_template=print_template)
+    run = runs.create(request, replay_of=replay_of)
     queue.send(Job.for_run(run))
     return run
 
@@ -123,7 +89,4 @@ def submit(
 class Submit(Protocol):
     """`submit` with its run store and queue bound."""
 
-    def __call__(self, portal_id: str, kind: RunKind, trigger: RunTrigger, *, object_type: ObjectType | None = None,
-                 object_id: str | None = None, document_type: DocumentType | None = None,
-                 trigger_key: str | None = None, callback_id: str | None = None, replay_of: str | None = None,
-                 print_template: str | None = None) -> Run: ...
+    def __call__(self, request: RunRequest, *, replay_of: str | None = None) -> Run: ...
