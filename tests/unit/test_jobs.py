@@ -6,7 +6,7 @@ import pytest
 from moto import mock_aws
 from pydantic import ValidationError
 
-from hubnox.jobs import Job, JobQueue, submit, trigger_key
+from hubnox.jobs import Job, JobQueue, backoff_seconds, submit, trigger_key
 from hubnox.records import RunRequest
 from hubnox.store.runs import RunStore
 from hubnox.store.table import Table, create_table
@@ -63,3 +63,15 @@ def test_a_run_request_travels_as_the_same_message_and_comes_back_whole(world):
     job = Job.from_message(body)
     assert job.request == request == runs.get("42", run.run_id).request
     assert runs.get("42", run.run_id).replay_of == "01JDOLD0000000000000000001"
+
+
+# -- backoff -----------------------------------------------------------------------------------------
+
+
+def test_the_backoff_doubles_with_each_try_up_to_its_ceiling():
+    assert [backoff_seconds(n) for n in (1, 2, 3, 4, 5, 6, 10)] == [30, 60, 120, 240, 480, 900, 900]
+
+
+def test_the_backoff_is_never_shorter_than_the_apis_retry_after_nor_longer_than_sqs_allows():
+    assert backoff_seconds(1, retry_after=95.2) == 96
+    assert backoff_seconds(1, retry_after=86_400) == 12 * 3600

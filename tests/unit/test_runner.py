@@ -26,7 +26,7 @@ from hubnox.http import RetryPolicy, build_http_client
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.hubspot.properties import APP_PROPERTIES
-from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
+from hubnox.jobs import MAX_ATTEMPTS, Job
 from hubnox.links import verify_replay
 from hubnox.ratelimit import LocalRateBudget
 from hubnox.records import Run, RunRequest
@@ -652,14 +652,3 @@ def test_products_become_fortnox_articles_with_their_prices_and_those_without_a_
     assert run.result["created"] == ["SEAT-1"]
     assert [item["name"] for item in run.result["skipped"]] == ["Consulting hour"]
 
-
-# -- backoff -----------------------------------------------------------------------------------------
-
-
-def test_the_backoff_doubles_with_each_try_up_to_its_ceiling():
-    assert [backoff_seconds(n) for n in (1, 2, 3, 4, 5, 6, 10)] == [30, 60, 120, 240, 480, 900, 900]
-
-
-def test_the_backoff_is_never_shorter_than_the_apis_retry_after_nor_longer_than_sqs_allows():
-    assert backoff_seconds(1, retry_after=95.2) == 96
-    assert backoff_seconds(1, retry_after=86_400) == 12 * 3600

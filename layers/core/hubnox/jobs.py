@@ -1,8 +1,10 @@
 """Jobs: what the entry points (workflow action, card, replay, poller, settings) hand the worker.
 
-Every job is first recorded as a queued run, then sent to the SQS jobs queue; the message body is
-the `Job` as JSON. The run id doubles as the job id, so a job delivered twice is one run, and the
-worker can always find the run it reports on.
+An entry point describes the work as a `hubnox.records.RunRequest` and submits it: the request is
+first recorded as a queued run, then sent to the SQS jobs queue as a `Job` (the request and the
+run id) in JSON. The run id doubles as the job id, so a job delivered twice is one run, and the
+worker can always find the run it reports on. The queue's side of retries lives here too: how
+many times SQS delivers a job (`MAX_ATTEMPTS`) and how long a failed try hides it (`backoff_seconds`).
 
 Trigger keys name the rule a document is made for; a deal gets at most one Fortnox document per
 trigger key (the deal-link claim in `hubnox.store.deal_links`):
