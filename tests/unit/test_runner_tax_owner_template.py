@@ -17,8 +17,9 @@ from hubnox.http import RetryPolicy
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Job
 from hubnox.ratelimit import LocalRateBudget
+from hubnox.records import RunRequest
+from hubnox.sync.jobs.documents import with_print_template
 from hubnox.sync.reader import properties_to_read, read_deal
-from hubnox.sync.runner import with_print_template
 from hubnox.sync.settings import DealMappings, PortalSettings
 from tests.unit.test_runner import WORKSHOP, World, seed
 
@@ -52,8 +53,9 @@ def calls_to(world: World, prefix: str) -> list[tuple[str, str]]:
 
 
 def job_with_template(world: World, template: str | None) -> Job:
-    run = world.runs.create(world.portal, "create_document", "workflow", object_type="deal", object_id=world.deal_id,
-                            document_type="invoice", trigger_key="workflow:invoice", print_template=template)
+    run = world.runs.create(RunRequest(portal_id=world.portal, kind="create_document", trigger="workflow",
+                                       object_type="deal", object_id=world.deal_id, document_type="invoice",
+                                       trigger_key="workflow:invoice", print_template=template))
     return Job.for_run(run)
 
 

@@ -77,7 +77,7 @@ from hubnox.ids import bounded_text, hubspot_id, hubspot_id_or_none
 from hubnox.jobs import DocumentType, ObjectType, Submit, trigger_key
 from hubnox.links import replay_url
 from hubnox.observability import logger
-from hubnox.records import Run
+from hubnox.records import Run, RunRequest
 from hubnox.signing import Signer
 from hubnox.sync.ports import Connections, DealLinks, RunHistory
 from hubnox.web.session import login_link
@@ -694,9 +694,9 @@ class CardActions:
         if latest is not None and latest.kind == "create_document" and latest.status in _IN_FLIGHT:
             return {"ok": True, "runId": latest.run_id, "status": latest.status,
                     "message": f"A Fortnox {latest.document_type or 'document'} for this deal is already on its way."}
-        run = self._submit(request.portal_id, "create_document", "card", object_type="deal",
-                           object_id=request.object_id, document_type=document_type,
-                           trigger_key=key)
+        run = self._submit(RunRequest(portal_id=request.portal_id, kind="create_document", trigger="card",
+                                      object_type="deal", object_id=request.object_id,
+                                      document_type=document_type, trigger_key=key))
         return {"ok": True, "runId": run.run_id, "status": run.status,
                 "message": f"The Fortnox {document_type} is being created; it shows here in a minute."}
 
@@ -704,7 +704,7 @@ class CardActions:
         if request.object_type == "deal":
             raise BadRequestError("Customers are synced from companies and contacts; open the card on one.",
                                   code="NOT_A_CUSTOMER")
-        run = self._submit(request.portal_id, "sync_customer", "card", object_type=request.object_type,
-                           object_id=request.object_id)
+        run = self._submit(RunRequest(portal_id=request.portal_id, kind="sync_customer", trigger="card",
+                                      object_type=request.object_type, object_id=request.object_id))
         return {"ok": True, "runId": run.run_id, "status": run.status,
                 "message": "The Fortnox customer is being updated; it shows here in a minute."}
