@@ -20,9 +20,8 @@ from pydantic import ValidationError
 
 from hubnox.config import get_settings
 from hubnox.errors import BadRequestError, TransientError
-from hubnox.jobs import Job
+from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
 from hubnox.observability import logger, metrics, tracer
-from hubnox.sync.runner import MAX_ATTEMPTS, backoff_seconds
 from hubnox.wiring import Container
 
 container = Container(get_settings())

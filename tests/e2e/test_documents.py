@@ -14,7 +14,7 @@ import pytest
 
 from hubnox.config import Settings
 from hubnox.jobs import JobQueue, submit
-from hubnox.records import Run
+from hubnox.records import Run, RunRequest
 from hubnox.store.runs import RunStore
 from tests.support.workflows import CRM, Rep, drain, table
 
@@ -70,9 +70,9 @@ def enqueue(stack, portal_id: str, deal_id: str, document_type: str | None = "in
     """The job an entry point hands the worker, on the stack's own queue."""
     queue = JobQueue(stack.aws("sqs"), stack.environment["JOBS_QUEUE_URL"])
     key = f"manual:{document_type or 'default'}"
-    return submit(RunStore(table(stack), time.time), queue, portal_id, "create_document", "card",
-                  object_type="deal", object_id=deal_id, document_type=document_type,  # type: ignore[arg-type]
-                  trigger_key=key)
+    request = RunRequest(portal_id=portal_id, kind="create_document", trigger="card", object_type="deal",
+                         object_id=deal_id, document_type=document_type, trigger_key=key)  # type: ignore[arg-type]
+    return submit(RunStore(table(stack), time.time), queue, request)
 
 
 def fortnox_documents(stack, tenant_id: str, deal_id: str, kind: str = "Invoices") -> list[dict[str, Any]]:

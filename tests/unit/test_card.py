@@ -29,7 +29,7 @@ from hubnox.fortnox.statuses import invoice_status, order_status, payment_status
 from hubnox.hubspot import properties
 from hubnox.hubspot.models import CrmObject
 from hubnox.links import verify_replay
-from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, Run
+from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, Run, RunRequest
 from hubnox.services.card.actions import CardActions
 from hubnox.services.card.cache import CARD_TTL_SECONDS, IN_FLIGHT_TTL_SECONDS, PARTIAL_TTL_SECONDS
 from hubnox.services.card.request import CardRequest
@@ -527,11 +527,9 @@ class Submitted:
     def __init__(self) -> None:
         self.jobs: list[dict[str, Any]] = []
 
-    def __call__(self, portal_id, kind, trigger, **fields) -> Run:
-        self.jobs.append({"portal_id": portal_id, "kind": kind, "trigger": trigger, **fields})
-        return Run(run_id=f"01JDNEW00000000000000000{len(self.jobs):02d}", portal_id=portal_id, kind=kind,
-                   trigger=trigger, created_at=NOW, object_type=fields.get("object_type"),
-                   object_id=fields.get("object_id"))
+    def __call__(self, request: RunRequest, *, replay_of: str | None = None) -> Run:
+        self.jobs.append(request.model_dump(exclude_none=True))
+        return Run(run_id=f"01JDNEW00000000000000000{len(self.jobs):02d}", created_at=NOW, **request.model_dump())
 
 
 def actions(*, connections: Connections | None = None, runs: Runs | None = None, links: DealLinks | None = None,

@@ -17,7 +17,7 @@ import pytest
 from hubnox.services.card.actions import CARD_ACTIONS
 from hubnox.services.card.service import CardState
 from hubnox.services.install import HUBSPOT_CALLBACK_PATH, HUBSPOT_OPTIONAL_SCOPES, HUBSPOT_SCOPES
-from hubnox.sync.runner import CallbackOutputs
+from hubnox.sync.reporting import CallbackOutputs
 from sandbox.gateway import functions_from_template, read_template
 
 REPO = Path(__file__).resolve().parents[2]

@@ -193,47 +193,6 @@ def install_default_routes(fake: FakeHubSpot) -> None:
             }
         )
 
-    def batch_associations(request: httpx.Request, match: re.Match[str]) -> httpx.Response:
-        spec = [{"category": "HUBSPOT_DEFINED", "typeId": 19}]
-        results, errors = [], []
-        for item in body_of(request)["inputs"]:
-            if item["id"] == "d-none":
-                errors.append(
-                    {
-                        "status": "error",
-                        "category": "OBJECT_NOT_FOUND",
-                        "message": "No associations",
-                        "context": {"fromObjectId": ["d-none"]},
-                        "errors": [],
-                        "links": {},
-                        "subCategory": {"code": "NO_ASSOCIATIONS_FOUND"},
-                    }
-                )
-            elif item.get("after") == "p2":
-                results.append(
-                    {"from": {"id": item["id"]}, "to": [{"toObjectId": "503", "associationTypes": spec}]}
-                )
-            else:
-                results.append(
-                    {
-                        "from": {"id": item["id"]},
-                        "to": [
-                            {"toObjectId": "501", "associationTypes": spec},
-                            {"toObjectId": "502", "associationTypes": spec},
-                        ],
-                        "paging": {"next": {"after": "p2"}},
-                    }
-                )
-        body = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": "2026-03-02T10:00:00.000Z",
-            "completedAt": "2026-03-02T10:00:00.100Z",
-        }
-        if errors:
-            return answer({**body, "errors": errors, "numErrors": len(errors)}, 207)
-        return answer(body)
-
     def stage(stage_id: str, order: int) -> dict[str, Any]:
         return {
             "id": stage_id,
@@ -299,7 +258,6 @@ def install_default_routes(fake: FakeHubSpot) -> None:
             }
         ),
     )
-    fake.on("POST", r"/crm/associations/2026-03/(?P<f>[^/]+)/(?P<t>[^/]+)/batch/read", batch_associations)
     fake.on("GET", r"/crm/pipelines/2026-03/(?P<type>[^/]+)", answer(pipelines))
     fake.on(
         "GET",
@@ -373,13 +331,18 @@ def install_default_routes(fake: FakeHubSpot) -> None:
     )
 
 
+def read_deal(client: HubSpotClient, deal_id: str) -> Deal:
+    """A deal as the sync reads it: its properties and its line items, companies and contacts."""
+    return client.get_object("deals", deal_id, Deal.PROPERTIES, ("line_items", "companies", "contacts"), model=Deal)
+
+
 # -- records ----------------------------------------------------------------------------------------
 
 
 def test_a_deal_is_read_with_its_properties_and_associated_ids(
     client: HubSpotClient, hubspot: FakeHubSpot
 ) -> None:
-    deal = client.get_deal("1001")
+    deal = read_deal(client, "1001")
 
     assert isinstance(deal, Deal)
     assert (deal.name, deal.amount, deal.stage, deal.currency) == (
@@ -546,16 +509,6 @@ def test_associations_of_one_record_follow_the_pages(client: HubSpotClient, hubs
     assert [r.id for r in records] == ["501", "502", "503"]
     assert records[0].type_ids == [19]
     assert hubspot.requests("GET")[0].url.path == "/crm/objects/2026-03/0-3/1001/associations/line_items"
-
-
-def test_batch_associations_follow_paging_and_keep_records_without_any(
-    client: HubSpotClient, hubspot: FakeHubSpot
-) -> None:
-    result = client.batch_associations("deals", "line_items", ["d1", "d-none", "d1"])
-
-    assert result == {"d1": ["501", "502", "503"], "d-none": []}
-    bodies = [body_of(r) for r in hubspot.requests("POST", "/crm/associations/")]
-    assert bodies == [{"inputs": [{"id": "d1"}, {"id": "d-none"}]}, {"inputs": [{"id": "d1", "after": "p2"}]}]
 
 
 def test_two_records_are_linked_with_the_default_association(
@@ -788,7 +741,7 @@ def check_response(request: httpx.Request, response: httpx.Response) -> None:
 
 
 def exercise_every_method(client: HubSpotClient, oauth: HubSpotOAuth) -> None:
-    client.get_deal("1001")
+    read_deal(client, "1001")
     client.get_object("line_items", "501", ["name"])
     client.batch_read("line_items", ["1", "missing-2"], LineItem.PROPERTIES)
     client.search(
@@ -806,7 +759,6 @@ def exercise_every_method(client: HubSpotClient, oauth: HubSpotOAuth) -> None:
     client.file_signed_url("122692044085")
     client.associations("deals", "1001", "line_items")
     client.associate("deals", "1001", "companies", "701")
-    client.batch_associations("deals", "line_items", ["d1", "d-none"])
     client.pipelines("deals")
     client.list_properties("deals")
     client.create_property(
@@ -1158,7 +1110,7 @@ def installed() -> Installed:
 def test_against_the_simulator_a_deal_is_read_and_its_invoice_pdf_noted(installed: Installed) -> None:
     client, refs = installed.client, installed.refs
 
-    deal = client.get_deal(refs["deal"])
+    deal = read_deal(client, refs["deal"])
     items = client.batch_read("line_items", deal.line_item_ids, LineItem.PROPERTIES, model=LineItem)
     uploaded = client.upload_file(b"%PDF-1.4 invoice", "invoice-1001.pdf", "/hubnox/invoices")
     note = client.create_note(deal.id, "<p>Fortnox invoice <strong>1001</strong> created</p>", [uploaded.id])
@@ -1172,7 +1124,7 @@ def test_against_the_simulator_a_deal_is_read_and_its_invoice_pdf_noted(installe
     ]
     dumped = next(n for n in installed.dump()["objects"]["notes"] if n["id"] == note.id)
     assert dumped["properties"]["hs_attachment_ids"] == uploaded.id
-    assert client.get_deal(deal.id).amount == Decimal("1599.97")
+    assert read_deal(client, deal.id).amount == Decimal("1599.97")
     assert all(entry.status < 400 for entry in installed.simulator.log.entries())
 
 
@@ -1194,6 +1146,6 @@ def test_against_the_simulator_an_uninstall_breaks_the_connection(installed: Ins
     installed.http.post(f"/_sandbox/portals/{installed.portal}/uninstall", json={})
 
     with pytest.raises(ConnectionBrokenError):
-        installed.client.get_deal(installed.refs["deal"])
+        read_deal(installed.client, installed.refs["deal"])
     with pytest.raises(ConnectionBrokenError):
         installed.oauth.refresh(installed.tokens.refresh_token or "")

@@ -12,7 +12,7 @@ import pytest
 
 from hubnox.errors import ConnectionBrokenError, TransientError
 from hubnox.hubspot.models import CrmObject
-from hubnox.records import Run
+from hubnox.records import Run, RunRequest
 from hubnox.store.cursors import CursorStore
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.nonces import NonceStore
@@ -87,8 +87,9 @@ class Setup:
         if self.enqueue_failure:
             raise self.enqueue_failure
         self.enqueued.append((portal_id, deal_id, rule.trigger_key))
-        return self.runs.create(portal_id, "create_document", "poller", object_type="deal", object_id=deal_id,
-                                document_type=rule.document_type, trigger_key=rule.trigger_key)
+        return self.runs.create(RunRequest(portal_id=portal_id, kind="create_document", trigger="poller",
+                                           object_type="deal", object_id=deal_id, document_type=rule.document_type,
+                                           trigger_key=rule.trigger_key))
 
     def moved(self, deal_id: str, stage: str = "closedwon", ago_seconds: float = 30, **kwargs: Any) -> None:
         self.search.put(deal_id, stage, self.clock.ms - int(ago_seconds * 1000), **kwargs)
@@ -134,8 +135,8 @@ def test_a_workflow_run_of_the_deal_in_between_does_not_let_the_next_tick_enqueu
     setup.moved("901")
     setup.poller.tick()
     setup.clock.advance(1)
-    setup.runs.create(PORTAL, "create_document", "workflow", object_type="deal", object_id="901",
-                      document_type="order", trigger_key="workflow:order")
+    setup.runs.create(RunRequest(portal_id=PORTAL, kind="create_document", trigger="workflow", object_type="deal",
+                                 object_id="901", document_type="order", trigger_key="workflow:order"))
     setup.clock.advance(120)
     report = setup.poller.tick()
     assert len(setup.enqueued) == 1

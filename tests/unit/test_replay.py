@@ -13,6 +13,7 @@ import pytest
 from hubnox.errors import TransientError
 from hubnox.jobs import submit, trigger_key
 from hubnox.links import replay_url
+from hubnox.records import RunRequest
 from hubnox.store.table import run_key
 from tests.support.functions import SAMPLE_PORTAL, World, http_event, sample_event, world_on_moto
 
@@ -28,8 +29,8 @@ def world(aws_clients):
 def failed_run(world: World, **changes: Any) -> Any:
     values = {"object_type": "deal", "object_id": "904", "document_type": "invoice",
               "trigger_key": trigger_key("workflow", "invoice"), "callback_id": "ap-102670506-1-1-0"}
-    run = submit(world.container.runs, world.container.jobs, SAMPLE_PORTAL, "create_document", "workflow",
-                 **(values | changes))
+    run = submit(world.container.runs, world.container.jobs,
+                 RunRequest(portal_id=SAMPLE_PORTAL, kind="create_document", trigger="workflow", **(values | changes)))
     world.jobs()  # the original job, already run
     return world.container.runs.fail(SAMPLE_PORTAL, run.run_id, "FORTNOX_2000433",
                                      "Fortnox could not find customer 1042.")
@@ -139,8 +140,9 @@ def test_a_replay_of_a_succeeded_run_passes_the_same_trigger_key_so_the_worker_r
 
 
 def test_a_customer_sync_is_replayed_as_a_customer_sync(world):
-    run = submit(world.container.runs, world.container.jobs, SAMPLE_PORTAL, "sync_customer", "card",
-                 object_type="company", object_id="5101")
+    run = submit(world.container.runs, world.container.jobs,
+                 RunRequest(portal_id=SAMPLE_PORTAL, kind="sync_customer", trigger="card", object_type="company",
+                            object_id="5101"))
     world.jobs()
     press_replay(world, *link(world, run.run_id))
     [job] = world.jobs()

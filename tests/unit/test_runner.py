@@ -25,10 +25,10 @@ from hubnox.http import RetryPolicy, build_http_client
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.hubspot.properties import APP_PROPERTIES
-from hubnox.jobs import Job
+from hubnox.jobs import MAX_ATTEMPTS, Job
 from hubnox.links import verify_replay
 from hubnox.ratelimit import LocalRateBudget
-from hubnox.records import Run
+from hubnox.records import Run, RunRequest
 from hubnox.services.install import HUBSPOT_SCOPES
 from hubnox.signing import Signer
 from hubnox.store.deal_links import DealLinkStore
@@ -36,9 +36,9 @@ from hubnox.store.leases import LeaseStore
 from hubnox.store.runs import RunStore
 from hubnox.store.settings import SettingsStore
 from hubnox.store.table import Table, create_table
-from hubnox.sync import runner as runner_module
+from hubnox.sync.jobs import documents as documents_job
 from hubnox.sync.reader import PropertiesToRead, read_deal
-from hubnox.sync.runner import JobRunner, backoff_seconds
+from hubnox.sync.runner import JobRunner
 from hubnox.sync.settings import PortalSettings
 from hubnox.tokens import StaticToken
 from hubnox.web.render import render
@@ -175,9 +175,12 @@ class World:
             document_type: str | None = "invoice", callback_id: str | None = None,
             object_type: str | None = "deal", object_id: str | None = "", replay_of: str | None = None) -> Job:
         """A job for a new run; by default a workflow's create-invoice job for the deal."""
-        run = self.runs.create(self.portal, kind, "workflow", object_type=object_type,  # type: ignore[arg-type]
-                               object_id=self.deal_id if object_id == "" else object_id, document_type=document_type,
-                               trigger_key=trigger_key, callback_id=callback_id, replay_of=replay_of)
+        request = RunRequest(portal_id=self.portal, kind=kind, trigger="workflow",
+                             object_type=object_type,  # type: ignore[arg-type]
+                             object_id=self.deal_id if object_id == "" else object_id,
+                             document_type=document_type,  # type: ignore[arg-type]
+                             trigger_key=trigger_key, callback_id=callback_id)
+        run = self.runs.create(request, replay_of=replay_of)
         return Job.for_run(run)
 
     def run(self, job: Job | None = None, attempt: int = 1, **job_options: Any) -> Run:
@@ -408,7 +411,7 @@ def test_a_create_whose_answer_was_lost_is_found_on_the_retry_not_made_twice(wor
     assert len(world.invoices()) == 1  # Fortnox acted before the answer was lost
     assert world.runs.get(world.portal, job.run_id).status == "running"
     assert world.notes() == []
-    assert lost.value.retry_after >= runner_module.UNKNOWN_OUTCOME_HOLD_SECONDS / 2
+    assert lost.value.retry_after >= documents_job.UNKNOWN_OUTCOME_HOLD_SECONDS / 2
     retried = world.run(job, attempt=2)
     [invoice] = world.invoices()
     assert (retried.status, retried.result["document_number"]) == ("succeeded", invoice["DocumentNumber"])
@@ -424,7 +427,7 @@ def test_no_other_run_looks_while_a_lost_create_may_still_be_landing(world):
         world.run(trigger_key="manual:invoice")
 
     assert busy.value.code == "DEAL_BUSY"
-    world.clock.now += runner_module.UNKNOWN_OUTCOME_HOLD_SECONDS
+    world.clock.now += documents_job.UNKNOWN_OUTCOME_HOLD_SECONDS
     later = world.run(trigger_key="manual:invoice")
     assert (later.result["origin"], len(world.invoices())) == ("adopted", 1)
 
@@ -537,10 +540,10 @@ def test_on_the_last_attempt_a_transient_failure_fails_the_run_with_a_truthful_n
     callback_id = world.enroll()
     job = world.job(callback_id=callback_id)
 
-    run = world.run(job, attempt=runner_module.MAX_ATTEMPTS)
+    run = world.run(job, attempt=MAX_ATTEMPTS)
 
     assert (run.status, run.error_code) == ("failed", "UPSTREAM_UNAVAILABLE")
-    assert run.error_message.startswith(f"Gave up after {runner_module.MAX_ATTEMPTS} tries")
+    assert run.error_message.startswith(f"Gave up after {MAX_ATTEMPTS} tries")
     assert world.invoices() == []
     assert "kept failing after several tries" in world.notes()[0]["hs_note_body"]
     assert world.callback(callback_id)["completions"][0]["outputFields"]["hs_execution_state"] == "FAIL_CONTINUE"
@@ -650,14 +653,3 @@ def test_products_become_fortnox_articles_with_their_prices_and_those_without_a_
     assert run.result["created"] == ["SEAT-1"]
     assert [item["name"] for item in run.result["skipped"]] == ["Consulting hour"]
 
-
-# -- backoff -----------------------------------------------------------------------------------------
-
-
-def test_the_backoff_doubles_with_each_try_up_to_its_ceiling():
-    assert [backoff_seconds(n) for n in (1, 2, 3, 4, 5, 6, 10)] == [30, 60, 120, 240, 480, 900, 900]
-
-
-def test_the_backoff_is_never_shorter_than_the_apis_retry_after_nor_longer_than_sqs_allows():
-    assert backoff_seconds(1, retry_after=95.2) == 96
-    assert backoff_seconds(1, retry_after=86_400) == 12 * 3600

@@ -16,9 +16,10 @@ from hubnox.http import RetryPolicy
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Job
 from hubnox.ratelimit import LocalRateBudget
+from hubnox.records import RunRequest
 from hubnox.services.install import HUBSPOT_OPTIONAL_SCOPES, HUBSPOT_SCOPES
+from hubnox.sync.jobs.documents import with_print_template
 from hubnox.sync.reader import properties_to_read, read_deal
-from hubnox.sync.runner import with_print_template
 from hubnox.sync.settings import DealMappings, PortalSettings
 from hubnox.tokens import StaticToken
 from tests.unit.test_runner import WORKSHOP, World, seed
@@ -53,8 +54,9 @@ def calls_to(world: World, prefix: str) -> list[tuple[str, str]]:
 
 
 def job_with_template(world: World, template: str | None) -> Job:
-    run = world.runs.create(world.portal, "create_document", "workflow", object_type="deal", object_id=world.deal_id,
-                            document_type="invoice", trigger_key="workflow:invoice", print_template=template)
+    run = world.runs.create(RunRequest(portal_id=world.portal, kind="create_document", trigger="workflow",
+                                       object_type="deal", object_id=world.deal_id, document_type="invoice",
+                                       trigger_key="workflow:invoice", print_template=template))
     return Job.for_run(run)
 
 

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from hubnox.errors import TransientError
-from hubnox.jobs import Job
+from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
 from hubnox.records import Run
-from hubnox.sync.runner import MAX_ATTEMPTS, backoff_seconds
 from sandbox.gateway import read_template
 from tests.support.functions import REPO_ROOT, SAMPLE_PORTAL, sample_event, world_on_moto
 

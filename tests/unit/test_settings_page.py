@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from hubnox.jobs import submit, trigger_key
 from hubnox.links import verify_replay
+from hubnox.records import RunRequest
 from hubnox.services.settings_page import (
     CHOICE_FIELDS,
     CHOICE_LABELS,
@@ -295,15 +296,18 @@ def test_a_valid_save_still_comes_back_with_its_new_version(world):
 def make_runs(world: World) -> list[str]:
     """Three runs a second apart: a made invoice, a failed order, a queued customer sync."""
     runs, jobs = world.container.runs, world.container.jobs
-    made = submit(runs, jobs, SAMPLE_PORTAL, "create_document", "workflow", object_type="deal", object_id="901",
-                  document_type="invoice", trigger_key=trigger_key("workflow", "invoice"))
+    made = submit(runs, jobs, RunRequest(portal_id=SAMPLE_PORTAL, kind="create_document", trigger="workflow",
+                                         object_type="deal", object_id="901", document_type="invoice",
+                                         trigger_key=trigger_key("workflow", "invoice")))
     runs.succeed(SAMPLE_PORTAL, made.run_id, {"document_type": "invoice", "document_number": "1042"})
     world.clock.advance(1)
-    failed = submit(runs, jobs, SAMPLE_PORTAL, "create_document", "poller", object_type="deal", object_id="902",
-                    document_type="order", trigger_key=trigger_key("stage", "order"))
+    failed = submit(runs, jobs, RunRequest(portal_id=SAMPLE_PORTAL, kind="create_document", trigger="poller",
+                                           object_type="deal", object_id="902", document_type="order",
+                                           trigger_key=trigger_key("stage", "order")))
     runs.fail(SAMPLE_PORTAL, failed.run_id, "NO_LINE_ITEMS", "Deal 902 has no line items.")
     world.clock.advance(1)
-    queued = submit(runs, jobs, SAMPLE_PORTAL, "sync_customer", "card", object_type="company", object_id="77")
+    queued = submit(runs, jobs, RunRequest(portal_id=SAMPLE_PORTAL, kind="sync_customer", trigger="card",
+                                           object_type="company", object_id="77"))
     world.jobs()
     return [queued.run_id, failed.run_id, made.run_id]
 

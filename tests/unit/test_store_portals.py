@@ -1,5 +1,6 @@
 """Deleting a portal's data removes all of it, and nothing of another portal."""
 
+from hubnox.records import RunRequest
 from hubnox.store.cursors import CursorStore
 from hubnox.store.portals import PortalDataStore
 from hubnox.store.runs import RunStore
@@ -10,8 +11,9 @@ from hubnox.store.table import portal_partition, registry_key
 def test_a_portals_data_goes_and_its_neighbours_stays(table):
     for portal in ("42", "43"):
         SettingsStore(table).put(portal, {"default_document_type": "order"}, expected_version=0)
-        RunStore(table, clock=lambda: 1_800_000_000.0).create(portal, "create_document", "workflow",
-                                                               object_type="deal", object_id="901")
+        request = RunRequest(portal_id=portal, kind="create_document", trigger="workflow", object_type="deal",
+                             object_id="901")
+        RunStore(table, clock=lambda: 1_800_000_000.0).create(request)
         CursorStore(table).put(portal, "poller", "1800000000000")
         table.put({**registry_key(portal), "portal_id": portal})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hubnox.errors import NotFoundError
+from hubnox.records import RunRequest
 from hubnox.store.cursors import CursorStore
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.runs import RUN_RETENTION_SECONDS, RunStore, new_run_id
@@ -96,15 +97,8 @@ def test_run_ids_sort_by_creation_time():
 
 
 def test_a_new_run_is_queued_and_expires_after_ninety_days(table, runs, clock):
-    run = runs.create(
-        PORTAL,
-        "create_document",
-        "workflow",
-        object_type="deal",
-        object_id="9001",
-        document_type="invoice",
-        callback_id="ap-1-2-3",
-    )
+    run = runs.create(RunRequest(portal_id=PORTAL, kind="create_document", trigger="workflow", object_type="deal",
+                                 object_id="9001", document_type="invoice", callback_id="ap-1-2-3"))
 
     assert run.status == "queued"
     assert run.attempts == 0
@@ -114,7 +108,8 @@ def test_a_new_run_is_queued_and_expires_after_ninety_days(table, runs, clock):
 
 
 def test_a_run_goes_through_a_failed_attempt_to_success(runs, clock):
-    run = runs.create(PORTAL, "create_document", "poller", object_type="deal", object_id="9001")
+    run = runs.create(RunRequest(portal_id=PORTAL, kind="create_document", trigger="poller", object_type="deal",
+                                 object_id="9001"))
 
     clock.now += 1
     first = runs.mark_running(PORTAL, run.run_id)
@@ -142,7 +137,8 @@ def test_a_run_goes_through_a_failed_attempt_to_success(runs, clock):
 
 
 def test_a_succeeded_run_is_neither_restarted_nor_failed(runs):
-    run = runs.create(PORTAL, "sync_customer", "card", object_type="company", object_id="77")
+    run = runs.create(RunRequest(portal_id=PORTAL, kind="sync_customer", trigger="card", object_type="company",
+                                 object_id="77"))
     runs.mark_running(PORTAL, run.run_id)
     runs.succeed(PORTAL, run.run_id, {"customer_number": "12"})
 
@@ -166,9 +162,10 @@ def test_recent_runs_list_newest_first_and_only_this_portals(runs, clock):
     for index in range(7):
         clock.now += 1
         created.append(
-            runs.create(PORTAL, "create_document", "poller", object_type="deal", object_id=str(index))
+            runs.create(RunRequest(portal_id=PORTAL, kind="create_document", trigger="poller", object_type="deal",
+                                   object_id=str(index)))
         )
-    runs.create("other-portal", "sync_products", "settings")
+    runs.create(RunRequest(portal_id="other-portal", kind="sync_products", trigger="settings"))
 
     recent = runs.list_recent(PORTAL, limit=5)
 
@@ -177,15 +174,17 @@ def test_recent_runs_list_newest_first_and_only_this_portals(runs, clock):
 
 
 def test_the_latest_run_for_an_object_is_found_among_many(runs, clock):
-    first = runs.create(PORTAL, "create_document", "workflow", object_type="deal", object_id="9001")
+    first = runs.create(RunRequest(portal_id=PORTAL, kind="create_document", trigger="workflow", object_type="deal",
+                                   object_id="9001"))
     clock.now += 1
-    runs.create(PORTAL, "create_document", "workflow", object_type="deal", object_id="9002")
+    runs.create(RunRequest(portal_id=PORTAL, kind="create_document", trigger="workflow", object_type="deal",
+                           object_id="9002"))
     clock.now += 1
-    replay = runs.create(
-        PORTAL, "create_document", "replay", object_type="deal", object_id="9001", replay_of=first.run_id
-    )
+    replay = runs.create(RunRequest(portal_id=PORTAL, kind="create_document", trigger="replay", object_type="deal",
+                                    object_id="9001"), replay_of=first.run_id)
     clock.now += 1
-    runs.create(PORTAL, "sync_customer", "card", object_type="company", object_id="9001")
+    runs.create(RunRequest(portal_id=PORTAL, kind="sync_customer", trigger="card", object_type="company",
+                           object_id="9001"))
 
     latest = runs.latest_for_object(PORTAL, "deal", "9001")
 
@@ -195,10 +194,12 @@ def test_the_latest_run_for_an_object_is_found_among_many(runs, clock):
 
 
 def test_a_run_from_a_lagging_clock_does_not_hide_the_newer_one(table, runs, clock):
-    newer = runs.create(PORTAL, "create_document", "workflow", object_type="deal", object_id="9001")
+    newer = runs.create(RunRequest(portal_id=PORTAL, kind="create_document", trigger="workflow", object_type="deal",
+                                   object_id="9001"))
     clock.now -= 0.5  # another Lambda's clock, a little behind
 
-    runs.create(PORTAL, "create_document", "poller", object_type="deal", object_id="9001")
+    runs.create(RunRequest(portal_id=PORTAL, kind="create_document", trigger="poller", object_type="deal",
+                           object_id="9001"))
 
     assert runs.latest_for_object(PORTAL, "deal", "9001").run_id == newer.run_id
 

@@ -99,15 +99,6 @@ def fortnox_customer_number(value: Any) -> str:
     return text
 
 
-def fortnox_article_number(value: Any) -> str:
-    """A Fortnox article number by Fortnox's rules (and never `.` or `..`); `BadRequestError` else."""
-    text = str(value)
-    if not ARTICLE_NUMBER_PATTERN.fullmatch(text) or text != text.strip() or _only_dots(text):
-        raise BadRequestError(f"{text[:40]!r} is not a Fortnox article number: use letters, digits and - + / _ . "
-                              "(at most 50).", code="INVALID_ARTICLE_NUMBER")
-    return text
-
-
 def fortnox_document_number(value: Any) -> str:
     """A Fortnox invoice or order number (ASCII digits); `BadRequestError` for anything else."""
     text = str(value)

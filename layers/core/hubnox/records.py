@@ -15,25 +15,46 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 RunKind = Literal["create_document", "sync_customer", "sync_products"]
 RunTrigger = Literal["workflow", "poller", "card", "replay", "settings"]
 RunStatus = Literal["queued", "running", "succeeded", "failed"]
+DocumentType = Literal["invoice", "order"]
+ObjectType = Literal["deal", "company", "contact"]
 
 
-class Run(BaseModel):
-    """One run as stored."""
+class RunRequest(BaseModel):
+    """What an entry point asks a run to do: submitted as it is, stored on the run, carried by its job."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    run_id: str
     portal_id: str
     kind: RunKind
     trigger: RunTrigger
-    object_type: str | None = None
+    object_type: ObjectType | None = None
     object_id: str | None = None
-    document_type: str | None = None
+    #: None: the portal's default document type
+    document_type: DocumentType | None = None
     #: the trigger rule the run acts for; a deal gets at most one document per rule
     trigger_key: str | None = None
+    #: the HubSpot workflow execution to complete when the run ends
     callback_id: str | None = None
-    #: the Fortnox print template the trigger asked for (None: the customer's default)
+    #: the Fortnox print template the trigger asked for (None: the customer's default template)
     print_template: str | None = None
+
+    @property
+    def request(self) -> RunRequest:
+        """Just the request, without what a run or a job adds to it."""
+        return RunRequest.model_validate(self.model_dump(include=set(RunRequest.model_fields)))
+
+
+class RunIdentity(BaseModel):
+    """The id a run and its job share (the run id doubles as the job id)."""
+
+    run_id: str
+
+
+class Run(RunRequest, RunIdentity):
+    """One run as stored: its request, and how far it got."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     status: RunStatus = "queued"
     #: reporting steps already done (e.g. note_id, pdf_file_id), so a retry does not repeat them
     progress: dict[str, str] = Field(default_factory=dict)

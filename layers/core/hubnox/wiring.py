@@ -26,7 +26,7 @@ from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.models import Company, Contact, CrmObject
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.jobs import DocumentType, JobQueue, Submit, submit
-from hubnox.records import Run
+from hubnox.records import Run, RunRequest
 from hubnox.services.card.actions import CardActions
 from hubnox.services.card.service import CardService
 from hubnox.services.install import ConnectionService
@@ -305,8 +305,9 @@ class Container:
 
     def enqueue_stage_document(self, portal_id: str, deal_id: str, rule: StageRule) -> Run:
         """Submit the document a deal that entered a trigger stage gets, as the poller found it."""
-        return self.submit(portal_id, "create_document", "poller", object_type="deal", object_id=deal_id,
-                           document_type=rule.document_type, trigger_key=rule.trigger_key)
+        return self.submit(RunRequest(portal_id=portal_id, kind="create_document", trigger="poller",
+                                      object_type="deal", object_id=deal_id, document_type=rule.document_type,
+                                      trigger_key=rule.trigger_key))
 
     @cached_property
     def poller(self) -> Poller:

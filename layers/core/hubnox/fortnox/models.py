@@ -56,18 +56,8 @@ class Limits:
     COMMENTS = 1024
     EMAIL_SUBJECT = 100
     EMAIL_BODY = 20_000
-    TERMS_OF_PAYMENT_CODE = 25
-    PRICE_LIST_CODE = 100
-    PRICE_LIST_DESCRIPTION = 50
     PRINT_TEMPLATE_NAME = 25
     EAN = 30
-
-
-def clip(text: str | None, limit: int) -> str | None:
-    """`text` cut to `limit` characters (for free texts where a shorter text is acceptable)."""
-    if text is None:
-        return None
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class FortnoxModel(BaseModel):

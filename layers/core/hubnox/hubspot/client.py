@@ -29,7 +29,6 @@ from hubnox.hubspot.models import (
     BatchError,
     BatchReadResult,
     CrmObject,
-    Deal,
     Owner,
     Pipeline,
     SearchPage,
@@ -50,7 +49,6 @@ MAX_BUDGET_WAIT_SECONDS = 10.0
 DEFAULT_RETRY_AFTER_SECONDS = 2.0
 
 BATCH_READ_SIZE = 100
-ASSOCIATIONS_BATCH_SIZE = 1000
 ASSOCIATIONS_PAGE_SIZE = 500
 SEARCH_PAGE_SIZE_MAX = 200
 SEARCH_RESULTS_MAX = 10_000
@@ -109,11 +107,6 @@ class HubSpotClient:
         params = {"properties": list(properties) or None, "associations": list(associations) or None}
         reply = self._api.call("GET", paths.object_by_id(object_type, object_id), params=params)
         return model.from_api(reply.data)
-
-    def get_deal(self, deal_id: str, properties: Sequence[str] = Deal.PROPERTIES,
-                 associations: Sequence[str] = ("line_items", "companies", "contacts")) -> Deal:
-        """A deal with what hubnox reads from it and its line items, companies and contacts."""
-        return self.get_object(paths.DEALS, deal_id, properties, associations, model=Deal)
 
     def batch_read(
         self,
@@ -280,26 +273,6 @@ class HubSpotClient:
     def associate(self, from_type: str, object_id: str, to_type: str, to_id: str) -> None:
         """Link two records with the default association type."""
         self._api.call("PUT", paths.associate_default(from_type, object_id, to_type, to_id))
-
-    def batch_associations(self, from_type: str, to_type: str, ids: Iterable[str]) -> dict[str, list[str]]:
-        """Associated ids for many records at once; every requested id is a key (maybe empty)."""
-        wanted = _unique(ids)
-        result: dict[str, list[str]] = {record_id: [] for record_id in wanted}
-        pending: list[dict[str, str]] = [{"id": record_id} for record_id in wanted]
-        while pending:
-            chunk, pending = pending[:ASSOCIATIONS_BATCH_SIZE], pending[ASSOCIATIONS_BATCH_SIZE:]
-            reply = self._api.call("POST", paths.associations_batch_read(from_type, to_type),
-                                       json_body={"inputs": chunk}, idempotent=True)
-            for item in (reply.data or {}).get("results", []):
-                from_id = str(item["from"]["id"])
-                known = result.setdefault(from_id, [])
-                for target in item.get("to", []):
-                    if str(target["toObjectId"]) not in known:
-                        known.append(str(target["toObjectId"]))
-                after = ((item.get("paging") or {}).get("next") or {}).get("after")
-                if after:
-                    pending.append({"id": from_id, "after": str(after)})
-        return result
 
     # -- schema --------------------------------------------------------------------------------
 

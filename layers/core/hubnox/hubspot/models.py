@@ -198,10 +198,6 @@ class LineItem(CrmObject):
         return self.number("hs_discount_percentage")
 
     @property
-    def total_discount(self) -> Decimal | None:
-        return self.number("hs_total_discount")
-
-    @property
     def tax_rate_group_id(self) -> str | None:
         return self.prop("hs_tax_rate_group_id")
 

@@ -80,20 +80,8 @@ def associate_default(kind: str, object_id: str, to_kind: str, to_id: str) -> st
             f"{object_type(to_kind)}/{_seg(to_id)}")
 
 
-def associate_labelled(kind: str, object_id: str, to_kind: str, to_id: str) -> str:
-    return f"{object_associations(kind, object_id, to_kind)}/{_seg(to_id)}"
-
-
-def associations_batch_read(from_kind: str, to_kind: str) -> str:
-    return f"/crm/associations/{VERSION}/{object_type(from_kind)}/{object_type(to_kind)}/batch/read"
-
-
 def pipelines(kind: str) -> str:
     return f"/crm/pipelines/{VERSION}/{_pipeline_type(kind)}"
-
-
-def pipeline_stages(kind: str, pipeline_id: str) -> str:
-    return f"{pipelines(kind)}/{_seg(pipeline_id)}/stages"
 
 
 def _pipeline_type(kind: str) -> str:
@@ -103,10 +91,6 @@ def _pipeline_type(kind: str) -> str:
 
 def properties(kind: str) -> str:
     return f"/crm/properties/{VERSION}/{object_type(kind)}"
-
-
-def property_by_name(kind: str, name: str) -> str:
-    return f"{properties(kind)}/{_seg(name)}"
 
 
 def property_groups(kind: str) -> str:
@@ -124,12 +108,9 @@ def callback_complete(callback_id: str) -> str:
     return f"/automation/actions/callbacks/{VERSION}/{_seg(callback_id)}/complete"
 
 
-CALLBACKS_COMPLETE = f"/automation/actions/callbacks/{VERSION}/complete"
-
 OAUTH_AUTHORIZE = "/oauth/authorize"  # on the app host (HUBSPOT_AUTH_URL), not the API host
 OAUTH_TOKEN = f"/oauth/{VERSION}/token"
 OAUTH_INTROSPECT = f"/oauth/{VERSION}/token/introspect"
-OAUTH_REVOKE = f"/oauth/{VERSION}/token/revoke"
 
 ACCOUNT_DETAILS = f"/account-info/{VERSION}/details"
 
@@ -144,8 +125,5 @@ def owner(owner_id: str) -> str:
     return f"/crm/owners/{VERSION}/{_seg(owner_id)}"
 
 
-#: HubSpot-defined association type ids hubnox writes (directional, from -> to)
+#: the HubSpot-defined association type id of a note's link to its deal (directional, from -> to)
 NOTE_TO_DEAL = 214
-DEAL_TO_LINE_ITEM = 19
-DEAL_TO_COMPANY = 341
-DEAL_TO_CONTACT = 3

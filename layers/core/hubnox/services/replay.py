@@ -105,10 +105,9 @@ class ReplayPages:
             return message_page(409, "Already replayed", "This Replay link has been used: the run was queued again "
                                 "then, and its outcome appears as a note in HubSpot.", FRESH_LINK_HINT)
         try:
-            again = self.submit(run.portal_id, run.kind, "replay",
-                                object_type=run.object_type,  # type: ignore[arg-type]
-                                object_id=run.object_id, document_type=run.document_type,  # type: ignore[arg-type]
-                                trigger_key=run.trigger_key, replay_of=run.run_id, print_template=run.print_template)
+            # The replay is the run's own request from the Replay trigger; it completes no workflow callback.
+            again = self.submit(run.request.model_copy(update={"trigger": "replay", "callback_id": None}),
+                                replay_of=run.run_id)
         except Exception as failure:
             self.nonces.release(USED_LINK_KIND, used)
             if isinstance(failure, HubnoxError):

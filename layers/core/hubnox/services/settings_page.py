@@ -49,7 +49,7 @@ from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Submit
 from hubnox.links import replay_url
 from hubnox.observability import logger
-from hubnox.records import Run
+from hubnox.records import Run, RunRequest
 from hubnox.services.install import STATE_TTL_SECONDS, ConnectionService
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
@@ -395,7 +395,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
     def sync_products() -> Response:
         current = session()
         check_csrf(current, router.current_event.headers, None, ports.settings.public_base)
-        run = ports.submit(current.portal_id, "sync_products", "settings")
+        run = ports.submit(RunRequest(portal_id=current.portal_id, kind="sync_products", trigger="settings"))
         return json_response({"runId": run.run_id, "status": run.status,
                               "message": "Products are being synced to Fortnox articles; see Recent runs."},
                              status=202)

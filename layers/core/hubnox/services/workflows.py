@@ -30,7 +30,7 @@ from hubnox.fortnox.models import Limits, PrintTemplate
 from hubnox.ids import callback_id, hubspot_id_or_none
 from hubnox.jobs import DocumentType, ObjectType, Submit, trigger_key
 from hubnox.observability import logger
-from hubnox.records import RunKind
+from hubnox.records import RunKind, RunRequest
 from hubnox.sync.ports import Connections, NonceClaims, RunLog
 from hubnox.web.http import json_object
 
@@ -253,19 +253,19 @@ class WorkflowActions:
         Raises `TransientError` (503, HubSpot delivers again) when the job could not be queued; the
         callbackId is given back first, so that delivery enqueues.
         """
+        request = RunRequest(portal_id=execution.portal_id, kind=kind, trigger="workflow", object_type=object_type,
+                             object_id=execution.object_id, document_type=document_type, trigger_key=trigger,
+                             callback_id=execution.callback_id, print_template=print_template)
         claim = callback_claim(execution)
         claimed = self.nonces.claim(CALLBACK_CLAIM_KIND, claim, CALLBACK_CLAIM_TTL_SECONDS)
         try:
             if self.connections.get_fortnox(execution.portal_id) is None:
-                return self._without_fortnox(execution, kind, object_type, document_type, trigger, print_template,
-                                             record=claimed)
+                return self._without_fortnox(execution, request, record=claimed)
             if not claimed:
                 logger.info("repeated delivery of a workflow execution",
                             extra={"callback_id": execution.callback_id})
                 return blocked()
-            run = self.submit(execution.portal_id, kind, "workflow", object_type=object_type,
-                              object_id=execution.object_id, document_type=document_type, trigger_key=trigger,
-                              callback_id=execution.callback_id, print_template=print_template)
+            run = self.submit(request)
         except Exception as failure:
             if claimed:
                 # Give the callbackId back: HubSpot delivers again after a 5xx, and that delivery must enqueue.
@@ -287,14 +287,9 @@ class WorkflowActions:
                                 code="PORTAL_NOT_INSTALLED",
                                 hint=f"Install hubnox from {self.public_base}/oauth/hubspot/install.")
 
-    def _without_fortnox(self, execution: Execution, kind: RunKind, object_type: ObjectType,
-                         document_type: DocumentType | None, trigger: str | None, print_template: str | None, *,
-                         record: bool) -> dict[str, Any]:
+    def _without_fortnox(self, execution: Execution, request: RunRequest, *, record: bool) -> dict[str, Any]:
         if record:
-            run = self.runs.create(execution.portal_id, kind, "workflow", object_type=object_type,
-                                   object_id=execution.object_id, document_type=document_type,
-                                   trigger_key=trigger, callback_id=execution.callback_id,
-                                   print_template=print_template)
+            run = self.runs.create(request)
             self.runs.fail(execution.portal_id, run.run_id, NO_FORTNOX_CODE, NO_FORTNOX_MESSAGE)
             logger.warning("workflow execution without Fortnox", extra={"run_id": run.run_id,
                                                                         "portal_id": execution.portal_id})

@@ -14,7 +14,7 @@ from contextlib import suppress
 from typing import Any
 
 from hubnox.errors import NotFoundError
-from hubnox.records import Run, RunKind, RunTrigger
+from hubnox.records import Run, RunRequest
 from hubnox.store.table import (
     RUN_PREFIX,
     Clock,
@@ -45,44 +45,18 @@ class RunStore:
         self._table = table
         self._clock = clock
 
-    def create(
-        self,
-        portal_id: str,
-        kind: RunKind,
-        trigger: RunTrigger,
-        *,
-        object_type: str | None = None,
-        object_id: str | None = None,
-        document_type: str | None = None,
-        trigger_key: str | None = None,
-        callback_id: str | None = None,
-        replay_of: str | None = None,
-        print_template: str | None = None,
-    ) -> Run:
-        """Record a new queued run with a fresh time-ordered id and return it."""
+    def create(self, request: RunRequest, *, replay_of: str | None = None) -> Run:
+        """Record a new queued run of `request` with a fresh time-ordered id and return it."""
         now = self._clock()
-        run = Run(
-            run_id=new_run_id(now),
-            portal_id=portal_id,
-            kind=kind,
-            trigger=trigger,
-            object_type=object_type,
-            object_id=object_id,
-            document_type=document_type,
-            trigger_key=trigger_key,
-            callback_id=callback_id,
-            print_template=print_template,
-            created_at=now,
-            replay_of=replay_of,
-        )
+        run = Run(run_id=new_run_id(now), **request.request.model_dump(), created_at=now, replay_of=replay_of)
         expires_at = ttl_at(now + RUN_RETENTION_SECONDS)
         fields = {k: v for k, v in run.model_dump().items() if v is not None}
         self._table.put(
-            {**run_key(portal_id, run.run_id), **fields, "expires_at": expires_at},
+            {**run_key(run.portal_id, run.run_id), **fields, "expires_at": expires_at},
             condition="attribute_not_exists(pk)",
         )
-        if object_type and object_id:
-            self._point_to(run, object_type, object_id, expires_at)
+        if run.object_type and run.object_id:
+            self._point_to(run, run.object_type, run.object_id, expires_at)
         return run
 
     def get(self, portal_id: str, run_id: str) -> Run | None:

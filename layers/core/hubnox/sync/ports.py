@@ -23,7 +23,7 @@ from hubnox.hubspot.models import (
     TaxRate,
     UploadedFile,
 )
-from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, HubSpotStatus, Run, RunKind, RunTrigger
+from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, HubSpotStatus, Run, RunRequest
 
 # -- what hubnox keeps -------------------------------------------------------------------------------
 
@@ -31,10 +31,7 @@ from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, HubSp
 class RunLog(Protocol):
     """The runs hubnox records and carries to their outcome (`hubnox.store.runs.RunStore`)."""
 
-    def create(self, portal_id: str, kind: RunKind, trigger: RunTrigger, *, object_type: str | None = None,
-               object_id: str | None = None, document_type: str | None = None, trigger_key: str | None = None,
-               callback_id: str | None = None, replay_of: str | None = None,
-               print_template: str | None = None) -> Run: ...
+    def create(self, request: RunRequest, *, replay_of: str | None = None) -> Run: ...
 
     def mark_running(self, portal_id: str, run_id: str) -> Run: ...
 

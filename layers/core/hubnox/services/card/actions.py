@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from hubnox.errors import BadRequestError, ConnectionBrokenError, NotFoundError, UserFixableError
 from hubnox.jobs import Submit, trigger_key
+from hubnox.records import RunRequest
 from hubnox.services.card.request import CardRequest
 from hubnox.services.card.service import DOCUMENT_TYPES, IN_FLIGHT, NOT_THE_ADMIN, CardService
 from hubnox.sync.ports import Connections, DealLinks, RunHistory
@@ -70,9 +71,9 @@ class CardActions:
         if latest is not None and latest.kind == "create_document" and latest.status in IN_FLIGHT:
             return {"ok": True, "runId": latest.run_id, "status": latest.status,
                     "message": f"A Fortnox {latest.document_type or 'document'} for this deal is already on its way."}
-        run = self._submit(request.portal_id, "create_document", "card", object_type="deal",
-                           object_id=request.object_id, document_type=document_type,
-                           trigger_key=key)
+        run = self._submit(RunRequest(portal_id=request.portal_id, kind="create_document", trigger="card",
+                                      object_type="deal", object_id=request.object_id,
+                                      document_type=document_type, trigger_key=key))
         return {"ok": True, "runId": run.run_id, "status": run.status,
                 "message": f"The Fortnox {document_type} is being created; it shows here in a minute."}
 
@@ -80,7 +81,7 @@ class CardActions:
         if request.object_type == "deal":
             raise BadRequestError("Customers are synced from companies and contacts; open the card on one.",
                                   code="NOT_A_CUSTOMER")
-        run = self._submit(request.portal_id, "sync_customer", "card", object_type=request.object_type,
-                           object_id=request.object_id)
+        run = self._submit(RunRequest(portal_id=request.portal_id, kind="sync_customer", trigger="card",
+                                      object_type=request.object_type, object_id=request.object_id))
         return {"ok": True, "runId": run.run_id, "status": run.status,
                 "message": "The Fortnox customer is being updated; it shows here in a minute."}

@@ -1,0 +1,51 @@
+"""One try of one run: the job, the portal's settings and its clients, as every job kind sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hubnox.jobs import Job
+from hubnox.sync.ports import Fortnox, HubSpot
+from hubnox.sync.settings import PortalSettings
+
+
+@dataclass
+class Attempt:
+    """One try of one run: the job, the portal's settings and its clients (built when first used)."""
+
+    job: Job
+    attempt: int
+    max_attempts: int
+    hubspot_factory: Callable[[str], HubSpot]
+    fortnox_factory: Callable[[str], Fortnox]
+    settings: PortalSettings | None = None
+    #: reporting steps done by earlier tries of the run (see `Reporter.once`)
+    progress: dict[str, str] = field(default_factory=dict)
+    _hubspot: HubSpot | None = None
+    _fortnox: Fortnox | None = None
+
+    @property
+    def portal_id(self) -> str:
+        return self.job.portal_id
+
+    @property
+    def hubspot(self) -> HubSpot:
+        if self._hubspot is None:
+            self._hubspot = self.hubspot_factory(self.portal_id)
+        return self._hubspot
+
+    @property
+    def fortnox(self) -> Fortnox:
+        if self._fortnox is None:
+            self._fortnox = self.fortnox_factory(self.portal_id)
+        return self._fortnox
+
+    @property
+    def last(self) -> bool:
+        return self.attempt >= self.max_attempts
+
+    @property
+    def portal_settings(self) -> PortalSettings:
+        """The portal's settings as loaded for this try (the defaults before they are)."""
+        return self.settings or PortalSettings()

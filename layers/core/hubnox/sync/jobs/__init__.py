@@ -1,0 +1,1 @@
+"""The job kinds the worker carries out, one module each; `hubnox.sync.runner` dispatches to them."""

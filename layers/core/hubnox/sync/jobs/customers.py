@@ -1,0 +1,37 @@
+"""The `sync_customer` job: a company or contact becomes (or updates) its Fortnox customer, the
+customer number is written back, the workflow callback completed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hubnox.errors import BadRequestError
+from hubnox.hubspot import paths
+from hubnox.hubspot.models import Company, Contact
+from hubnox.sync.attempt import Attempt
+from hubnox.sync.customers import resolve_record_customer
+from hubnox.sync.reporting import CallbackOutputs, Reporter
+
+
+class SyncCustomer:
+    """Carries out `sync_customer` jobs, reporting through `report`."""
+
+    def __init__(self, *, report: Reporter) -> None:
+        self._report = report
+
+    def __call__(self, current: Attempt) -> dict[str, Any]:
+        """Match or create the record's Fortnox customer and report it; answers the run's result."""
+        job, settings = current.job, current.portal_settings
+        if job.object_type not in ("company", "contact") or not job.object_id:
+            raise BadRequestError("A sync-customer job must name a company or a contact.", code="BAD_JOB")
+        model: type[Company] | type[Contact] = Company if job.object_type == "company" else Contact
+        wanted = settings.hubspot_properties()[job.object_type]
+        record = current.hubspot.get_object(paths.object_type(job.object_type), job.object_id,
+                                            list(dict.fromkeys([*model.PROPERTIES, *wanted])), model=model)
+        customer = resolve_record_customer(record, settings, current.fortnox)
+        self._report.write_back(current, customer)
+        self._report.complete(current, {CallbackOutputs.STATE: "SUCCESS",
+                                        CallbackOutputs.CUSTOMER_NUMBER: customer.customer_number})
+        return {"customer_number": customer.customer_number, "customer_name": customer.customer_name,
+                "action": customer.action, "changed_fields": customer.changed_fields,
+                "warnings": [warning.message for warning in customer.warnings]}

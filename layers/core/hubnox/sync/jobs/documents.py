@@ -1,0 +1,279 @@
+"""The `create_document` job: a deal becomes its one draft Fortnox invoice or order, reported.
+
+Read the deal (`sync.reader`), claim the deal link, and make or find the deal's one Fortnox
+document; attach its PDF (from `preview`, never `print`) to a note on the deal, write the deal's
+Fortnox properties, complete the workflow callback. A job's `print_template` (the workflow action's
+input) becomes the new document's `PrintTemplate`, overriding the customer's default template
+(which, for customers hubnox creates, is the one the portal's settings name); a document found
+already made keeps the template it has.
+
+Exactly one document per deal and trigger, whatever retries, replays and concurrent jobs happen:
+1. the deal link is claimed first; a link that records a document is reported, never remade;
+2. everything from the look-up to recording the document on the link happens under a lease on
+   the deal (`DEAL_LEASE_*`), so concurrent runs for one deal take turns and the later ones find
+   the document the first one recorded;
+3. inside the lease Fortnox is asked for a document whose `ExternalInvoiceReference1` is the deal
+   id before anything is created, and a found one is adopted: a create whose answer was lost (a
+   timeout after Fortnox acted) is found there on the retry;
+4. when a create's outcome is unknown, the lease stays reserved for this run for
+   `UNKNOWN_OUTCOME_HOLD_SECONDS`, so no other run can look before Fortnox has finished acting.
+The look-up is by deal id, so a deal's second trigger of the same document type adopts the
+document the first made rather than making another.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from hubnox.errors import BadRequestError, TransientError
+from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
+from hubnox.jobs import BACKOFF_BASE_SECONDS, trigger_key
+from hubnox.records import DealLink
+from hubnox.sync.articles import resolve_articles
+from hubnox.sync.attempt import Attempt
+from hubnox.sync.customers import resolve_customer
+from hubnox.sync.documents import build_document
+from hubnox.sync.model import CustomerResolution, DealSnapshot, DocumentDraft, SyncWarning, TotalsDifference
+from hubnox.sync.notes import success_note
+from hubnox.sync.ports import DealLinks, Leases, NoteRenderer
+from hubnox.sync.reader import properties_to_read, read_deal, snapshot_of
+from hubnox.sync.reporting import CallbackOutputs, Reporter
+from hubnox.sync.totals import check_totals
+from hubnox.waiting import wait_until_done
+
+#: the lease that makes one run at a time look up, create and record a deal's document. Its TTL
+#: outlives the worker's 120 s timeout, so a worker that dies holding it blocks others at most
+#: that long; a run waits `WAIT` seconds for it before going back to the queue.
+DEAL_LEASE_TTL_SECONDS = 180.0
+DEAL_LEASE_WAIT_SECONDS = 20.0
+DEAL_LEASE_POLL_SECONDS = 0.2
+#: after a create whose outcome is unknown, only this run's retry may enter for this long
+UNKNOWN_OUTCOME_HOLD_SECONDS = 60.0
+
+
+Origin = Literal["created", "adopted", "existing"]
+
+
+@dataclass(frozen=True)
+class MadeDocument:
+    """The deal's document and how this run came by it: `created` now, `adopted` (found in Fortnox
+    by the deal id, e.g. made by an earlier try whose answer was lost) or `existing` (already
+    recorded on the deal link)."""
+
+    kind: DocumentKind
+    document: Invoice | Order
+    origin: Origin
+    customer: CustomerResolution
+    #: True when this run made it (now, or in an earlier try of the same run)
+    made_by_this_run: bool
+    differences: list[TotalsDifference] = field(default_factory=list)
+    warnings: list[SyncWarning] = field(default_factory=list)
+
+    @property
+    def number(self) -> str:
+        return self.document.document_number or ""
+
+
+class _Lease:
+    """The deal lease as one run holds it; `reserve` keeps it for this run after the block."""
+
+    def __init__(self, leases: Leases, name: str, owner: str, run_id: str) -> None:
+        self.leases, self.name, self.owner, self.run_id = leases, name, owner, run_id
+        self.reserved = False
+
+    def reserve(self, seconds: float) -> None:
+        """Hand the lease to this run alone (any try of it) for `seconds` from now."""
+        self.leases.release(self.name, self.owner)
+        self.reserved = self.leases.acquire(self.name, self.run_id, seconds)
+
+
+class CreateDocument:
+    """Carries out `create_document` jobs; every dependency is injected."""
+
+    def __init__(self, *, deal_links: DealLinks, leases: Leases, notes: NoteRenderer, report: Reporter,
+                 clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self._links = deal_links
+        self._leases = leases
+        self._render = notes
+        self._report = report
+        self._clock = clock
+        self._sleep = sleep
+
+    def __call__(self, current: Attempt) -> dict[str, Any]:
+        """Make or find the deal's document and report it; answers the run's result."""
+        job, settings = current.job, current.portal_settings
+        if job.object_type not in (None, "deal") or not job.object_id:
+            raise BadRequestError("A create-document job must name a deal.", code="BAD_JOB")
+        kind = DocumentKind(job.document_type or settings.default_document_type)
+        reading = read_deal(current.hubspot, job.object_id, properties_to_read(settings))
+        snapshot = snapshot_of(current.hubspot, reading)
+        made = self._document(current, snapshot, kind, job.trigger_key or trigger_key("manual", kind.value))
+        warnings = [*reading.warnings, *made.warnings]
+        attachment = self._report.pdf(current, made.kind, made.number, warnings)
+        note = success_note(self._render, document=made.document, customer=made.customer, warnings=warnings,
+                            differences=made.differences, pdf_attached=attachment is not None,
+                            already_existed=not made.made_by_this_run)
+        note_id = self._report.deal_note(current, snapshot.deal.id, note, attachment)
+        self._report.write_back(current, made.customer)
+        self._report.deal_properties(current, snapshot.deal.id, made.kind, made.document)
+        self._report.complete(current, {CallbackOutputs.STATE: "SUCCESS",
+                                        CallbackOutputs.DOCUMENT_NUMBER: made.number,
+                                        CallbackOutputs.DOCUMENT_TYPE: made.kind.value,
+                                        CallbackOutputs.CUSTOMER_NUMBER: made.document.customer_number})
+        return {"document_type": made.kind.value, "document_number": made.number, "origin": made.origin,
+                "customer_number": made.document.customer_number, "total": _text(made.document.total),
+                "currency": made.document.currency, "differences": len(made.differences),
+                "warnings": len(warnings), "pdf_file_id": attachment, "note_id": note_id}
+    def _document(self, current: Attempt, snapshot: DealSnapshot, kind: DocumentKind, trigger: str,
+                  ) -> MadeDocument:
+        """The deal's one document for `trigger`: reported when recorded, else adopted or created."""
+        deal_id, run_id = snapshot.deal.id, current.job.run_id
+        link = self._links.claim(current.portal_id, deal_id, trigger, run_id)
+        cancelled: list[SyncWarning] = []
+        if link.document_number and (recorded := self._live(current, snapshot, link, trigger, cancelled)):
+            return recorded
+        with self._deal_lease(current, deal_id) as lease:
+            link = self._links.get(current.portal_id, deal_id, trigger) or link
+            if link.document_number and (recorded := self._live(current, snapshot, link, trigger, cancelled)):
+                return recorded
+            # A document cancelled in Fortnox no longer stands for the deal: a new one may be made.
+            found = [document for document in current.fortnox.find_documents_by_external_reference(kind, deal_id)
+                     if not document.cancelled]
+            # On a retry of the run holding the claim, a found document is the one its earlier try made.
+            if found and not (link.claimed_by(run_id) and current.attempt > 1):
+                made = self._adopted(current, snapshot, kind, found)
+            else:
+                made = self._made(current, snapshot, kind, found, lease)
+            self._links.set_document(current.portal_id, deal_id, trigger, kind.value, made.number)
+        made.warnings.extend(cancelled)
+        return made
+
+    def _live(self, current: Attempt, snapshot: DealSnapshot, link: DealLink, trigger: str,
+              cancelled: list[SyncWarning]) -> MadeDocument | None:
+        """The recorded document, or None when it was cancelled in Fortnox (then forgotten, with a warning)."""
+        recorded = self._recorded(current, snapshot, link)
+        if not recorded.document.cancelled:
+            return recorded
+        self._links.forget_document(current.portal_id, snapshot.deal.id, trigger, recorded.number)
+        cancelled.append(SyncWarning(code="EARLIER_DOCUMENT_CANCELLED", message=(
+            f"{recorded.kind.value.capitalize()} {recorded.number}, made earlier for this deal, was cancelled in "
+            f"Fortnox, so hubnox made a new {recorded.kind.value}.")))
+        return None
+
+    def _adopted(self, current: Attempt, snapshot: DealSnapshot, kind: DocumentKind,
+                 found: Sequence[Invoice | Order]) -> MadeDocument:
+        document = self._fetch(current, kind, _earliest(found))
+        return MadeDocument(kind=kind, document=document, origin="adopted", made_by_this_run=False,
+                            customer=_customer_of(document, snapshot), warnings=_several(found, kind))
+
+    def _made(self, current: Attempt, snapshot: DealSnapshot, kind: DocumentKind,
+              found: Sequence[Invoice | Order], lease: _Lease) -> MadeDocument:
+        """The document this run makes (or made in an earlier try), with its totals checked."""
+        settings = current.portal_settings
+        customer = resolve_customer(snapshot, settings, current.fortnox)
+        plan = resolve_articles(snapshot, settings, current.fortnox)
+        draft = with_print_template(build_document(snapshot, customer, plan, settings, kind.value),
+                                    current.job.print_template)
+        if found:
+            document, origin = self._fetch(current, kind, _earliest(found)), "adopted"
+        else:
+            document, origin = self._create(current, draft, lease), "created"
+        return MadeDocument(kind=kind, document=document, origin=origin,  # type: ignore[arg-type]
+                            made_by_this_run=True, customer=customer, differences=check_totals(draft, document),
+                            warnings=[*draft.warnings, *_several(found, kind)])
+
+    def _create(self, current: Attempt, draft: DocumentDraft, lease: _Lease) -> Invoice | Order:
+        try:
+            if isinstance(draft.document, Invoice):
+                return current.fortnox.create_invoice(draft.document)
+            return current.fortnox.create_order(draft.document)
+        except TransientError as error:
+            # Fortnox may have acted: no other run may look before it is done and this run retried.
+            lease.reserve(UNKNOWN_OUTCOME_HOLD_SECONDS)
+            error.retry_after = max(error.retry_after or 0.0, UNKNOWN_OUTCOME_HOLD_SECONDS / 2)
+            raise
+
+    def _recorded(self, current: Attempt, snapshot: DealSnapshot, link: DealLink) -> MadeDocument:
+        kind = DocumentKind(link.document_type or "invoice")
+        document = self._fetch(current, kind, link.document_number or "")
+        return MadeDocument(kind=kind, document=document, origin="existing",
+                            made_by_this_run=link.claimed_by(current.job.run_id),
+                            customer=_customer_of(document, snapshot))
+
+    @staticmethod
+    def _fetch(current: Attempt, kind: DocumentKind, number: str) -> Invoice | Order:
+        """The whole document, rows and totals included (search results carry only a summary)."""
+        if kind is DocumentKind.INVOICE:
+            return current.fortnox.get_invoice(number)
+        return current.fortnox.get_order(number)
+
+    @contextmanager
+    def _deal_lease(self, current: Attempt, deal_id: str) -> Iterator[_Lease]:
+        """Hold the deal's lease: one run at a time looks up, creates and records its document."""
+        name = f"deal#{current.portal_id}#{deal_id}"
+        run_id = current.job.run_id
+        owner = f"{run_id}#{secrets.token_hex(4)}"
+        # A lease reserved for this run (after a create with an unknown outcome) is its to take.
+        if not self._leases.acquire(name, owner, DEAL_LEASE_TTL_SECONDS):
+            if self._leases.acquire(name, run_id, DEAL_LEASE_TTL_SECONDS):
+                owner = run_id
+            else:
+                wait_until_done(
+                    lambda: None if self._leases.acquire(name, owner, DEAL_LEASE_TTL_SECONDS) else 0.0,
+                    max_wait=DEAL_LEASE_WAIT_SECONDS, poll=DEAL_LEASE_POLL_SECONDS,
+                    clock=self._clock, sleep=self._sleep,
+                    busy=lambda _: TransientError("Another run is making this deal's Fortnox document right now.",
+                                                  code="DEAL_BUSY", retry_after=BACKOFF_BASE_SECONDS))
+        lease = _Lease(self._leases, name, owner, run_id)
+        try:
+            yield lease
+        finally:
+            if not lease.reserved:
+                self._leases.release(name, owner)
+
+
+
+def with_print_template(draft: DocumentDraft, template: str | None) -> DocumentDraft:
+    """The draft with `template` as its document's `PrintTemplate`; unchanged when None.
+
+    Fortnox checks the template when the document is created: one it does not have for the
+    document type is its validation error 2000442, which the failure note explains.
+    """
+    if not template:
+        return draft
+    document = draft.document.model_copy(update={"print_template": template})
+    return draft.model_copy(update={"document": document})
+
+
+def _earliest(found: Sequence[Invoice | Order]) -> str:
+    """The number of the first document made (Fortnox numbers them in series)."""
+    numbers = [doc.document_number or "" for doc in found]
+    return min(numbers, key=lambda number: (len(number), number))
+
+
+def _several(found: Sequence[Invoice | Order], kind: DocumentKind) -> list[SyncWarning]:
+    if len(found) < 2:
+        return []
+    numbers = ", ".join(sorted(doc.document_number or "" for doc in found))
+    return [SyncWarning(code="SEVERAL_DOCUMENTS",
+                        message=f"Fortnox has several {kind.value}s for this deal ({numbers}); hubnox reports the "
+                        "first. Cancel the extra ones in Fortnox if they are duplicates.")]
+
+
+def _customer_of(document: Invoice | Order, snapshot: DealSnapshot) -> CustomerResolution:
+    """The customer of a document hubnox did not make in this run, as the note shows it."""
+    source: Literal["company", "contact"] = "company" if snapshot.company is not None else "contact"
+    record = snapshot.company or (snapshot.contacts[0] if snapshot.contacts else None)
+    name = document.customer_name or ""
+    return CustomerResolution(customer_number=document.customer_number, customer_name=name, action="matched",
+                              source=source, source_id=record.id if record else "",
+                              customer=FortnoxCustomer(customer_number=document.customer_number, name=name))
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
