@@ -8,7 +8,7 @@ from hubnox.fortnox.models import FortnoxCustomer
 from hubnox.hubspot.models import Company, Deal, LineItem
 from hubnox.sync.documents import build_document
 from hubnox.sync.model import ArticlePlan, CustomerResolution, DealSnapshot, DocumentDraft, PlannedLine
-from hubnox.sync.settings import PortalSettings
+from hubnox.sync.portal_settings import PortalSettings
 
 
 def deal_of(lines: int) -> DealSnapshot:

@@ -254,9 +254,9 @@ class LocalFunction:
                 raise ImportError(f"cannot load {path}")
             module = importlib.util.module_from_spec(loader_spec)
             # A new container reads its environment anew, as Lambda's would.
-            from hubnox.config import get_settings
+            from hubnox.config import get_app_config
 
-            get_settings.cache_clear()
+            get_app_config.cache_clear()
             sys.modules[module_name] = module
             loader_spec.loader.exec_module(module)
             for hook in self._aws_client_hooks:

@@ -91,15 +91,15 @@ class Stack:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        _forget_settings()
+        _forget_app_config()
 
 
-def _forget_settings() -> None:
-    # Handlers read settings once per process (as per container); the stack just changed them.
+def _forget_app_config() -> None:
+    # Handlers read their configuration once per process (as per container); the stack just changed them.
     ensure_layer_importable()
-    from hubnox.config import get_settings
+    from hubnox.config import get_app_config
 
-    get_settings.cache_clear()
+    get_app_config.cache_clear()
 
 
 def _port(base: int, offset: int) -> int:
@@ -173,7 +173,7 @@ def start_stack(
         _restore={name: environ.get(name) for name in environment} if environ is os.environ else {},
     )
     environ.update(environment)
-    _forget_settings()
+    _forget_app_config()
     try:
         register_app(hubspot_api, environment, required=hubspot_started)
         aws.run_in_background()

@@ -17,15 +17,15 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.config import get_settings
+from hubnox.config import get_app_config
 from hubnox.observability import logger, tracer
 from hubnox.services.card.request import CardRequest
-from hubnox.web.http import body_text, json_object, json_response, register_error_handlers
 from hubnox.web.hubspot_auth import APP_CARD, hubspot_signature_middleware
+from hubnox.web.responses import body_text, json_object, json_response, register_error_handlers
 from hubnox.wiring import Container
 
 app = APIGatewayHttpResolver()
-container = Container(get_settings())
+container = Container(get_app_config())
 register_error_handlers(app, json_paths=lambda path: True)
 # hubspot.fetch signs with v3 only; a v2 signature (no timestamp) is refused here, and a signed action acts once.
 app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, lambda: container.clock(),

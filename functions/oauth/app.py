@@ -11,14 +11,14 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.config import get_settings
+from hubnox.config import get_app_config
 from hubnox.observability import logger, tracer
 from hubnox.services.install import oauth_router
-from hubnox.web.http import register_error_handlers
+from hubnox.web.responses import register_error_handlers
 from hubnox.wiring import Container
 
 app = APIGatewayHttpResolver()
-container = Container(get_settings())
+container = Container(get_app_config())
 register_error_handlers(app, json_paths=lambda path: False)
 app.include_router(oauth_router(lambda: container))
 

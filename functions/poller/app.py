@@ -10,11 +10,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.config import get_settings
+from hubnox.config import get_app_config
 from hubnox.observability import logger, metrics, tracer
 from hubnox.wiring import Container
 
-container = Container(get_settings())
+container = Container(get_app_config())
 #: time kept back from the Lambda timeout for the last portal's cursor write and the metrics
 RESERVE_SECONDS = 10.0
 

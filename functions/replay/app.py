@@ -15,15 +15,15 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.config import get_settings
+from hubnox.config import get_app_config
 from hubnox.errors import UnauthorizedError
 from hubnox.observability import logger, tracer
 from hubnox.services.replay import FRESH_LINK_HINT
-from hubnox.web.http import body_text, form_fields, message_page, register_error_handlers
+from hubnox.web.responses import body_text, form_fields, message_page, register_error_handlers
 from hubnox.wiring import Container
 
 app = APIGatewayHttpResolver()
-container = Container(get_settings())
+container = Container(get_app_config())
 register_error_handlers(app, json_paths=lambda path: False)
 
 

@@ -18,13 +18,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from hubnox.config import get_settings
+from hubnox.config import get_app_config
 from hubnox.errors import BadRequestError, TransientError
 from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
 from hubnox.observability import logger, metrics, tracer
 from hubnox.wiring import Container
 
-container = Container(get_settings())
+container = Container(get_app_config())
 
 # A batch whose every record failed is still a partial response, not an invocation error, so each
 # record keeps its own receive count and the metrics below are still published.

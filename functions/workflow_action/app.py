@@ -18,15 +18,15 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.config import get_settings
+from hubnox.config import get_app_config
 from hubnox.observability import logger, tracer
 from hubnox.services.workflows import parse_execution, parse_options_request
-from hubnox.web.http import body_text, register_error_handlers
 from hubnox.web.hubspot_auth import WORKFLOW_ENGINE, hubspot_signature_middleware
+from hubnox.web.responses import body_text, register_error_handlers
 from hubnox.wiring import Container
 
 app = APIGatewayHttpResolver()
-container = Container(get_settings())
+container = Container(get_app_config())
 register_error_handlers(app, json_paths=lambda path: True)
 # Only HubSpot's workflow engine: app-card fetches are refused, and a signed request acts once.
 app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, lambda: container.clock(),

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hubnox.config import Settings
+from hubnox.config import AppConfig
 from hubnox.jobs import JobQueue, submit
 from hubnox.records import Run, RunRequest
 from hubnox.store.runs import RunStore
@@ -162,7 +162,7 @@ def test_a_create_whose_answer_is_lost_after_fortnox_acted_still_makes_one_invoi
     deal_id, _ = company_deal(rep)
     # Fortnox creates the invoice, then answers only after hubnox's client has given up waiting.
     fortnox_faults(kind="timeout_after", method="POST", path="/3/invoices", times=1,
-                   seconds=Settings().http_timeout_seconds + 0.5)
+                   seconds=AppConfig().http_timeout_seconds + 0.5)
     run = enqueue(stack, connected_portal.portal_id, deal_id)
 
     drain(stack)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from hubnox.store.settings import SettingsStore
+from hubnox.store.portal_settings import SettingsStore
 from sandbox.admin import AdminBrowser, install_hubnox, seeder_token
 from tests.support.workflows import CRM, Rep, callback, drain, enroll, fortnox_invoices, portal_runs, table, tick
 

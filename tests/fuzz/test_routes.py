@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from hypothesis import HealthCheck, example, given, settings
 
 from hubnox.services.settings_page import settings_api_router
-from hubnox.web.http import register_error_handlers
+from hubnox.web.responses import register_error_handlers
 from sandbox.gateway import HttpRoute, read_template
 from tests.fuzz.requests import ROUTES, FuzzRequest, known_hostile, requests
 from tests.support.clock import FakeClock

@@ -26,7 +26,7 @@ from hubnox.store.connections import ConnectionStore, FortnoxCompanyTaken
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
-from hubnox.store.settings import PortalGone, SettingsStore
+from hubnox.store.portal_settings import PortalGone, SettingsStore
 from hubnox.store.table import StaleVersion, Table, create_table
 from sandbox.aws import DYNAMODB_LOCAL_DIR, DynamoDbLocal
 

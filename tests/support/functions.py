@@ -24,7 +24,7 @@ import httpx
 from moto import mock_aws
 from pydantic import SecretStr
 
-from hubnox.config import Settings
+from hubnox.config import AppConfig
 from hubnox.hubspot.signature import public_uri, signature_v3
 from hubnox.jobs import Job
 from hubnox.records import FortnoxConnection, HubSpotConnection
@@ -220,7 +220,7 @@ def world_on_moto(aws_clients: tuple[Any, Any], *, clock: FakeClock | None = Non
                   "signing_key": SAMPLE_SIGNING_KEY, "table_name": TABLE, "jobs_queue_url": queue_url,
                   "kms_key_id": key_id, **settings}
         clock = clock or FakeClock(START)
-        container = Container(Settings(**values), clock=clock, hubspot_transport=hubspot_transport,
+        container = Container(AppConfig(**values), clock=clock, hubspot_transport=hubspot_transport,
                               fortnox_transport=fortnox_transport)
         # Clients are slow to build; the container's are the session's (cached_property slots).
         vars(container).update(dynamodb=dynamodb, kms=kms, sqs=sqs)

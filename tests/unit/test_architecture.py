@@ -27,7 +27,7 @@ FORBIDDEN = (
     "hubnox.web",
     "hubnox.hubspot.client",
     "hubnox.fortnox.client",
-    "hubnox.http",
+    "hubnox.api_http",
     "hubnox.services",
     "hubnox.tokens",
     "hubnox.wiring",

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from hubnox.config import get_settings
+from hubnox.config import get_app_config
 from hubnox.errors import (
     BadRequestError,
     ConnectionBrokenError,
@@ -640,7 +640,7 @@ def crm_card(table, monkeypatch) -> Iterator[LocalFunction]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("SECRETS_NAME", raising=False)
     yield LocalFunction(functions_from_template(read_template())["crm_card"])
-    get_settings.cache_clear()
+    get_app_config.cache_clear()
 
 
 def signed(name: str, *, secret: str = CLIENT_SECRET, body: str | None = None) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
-from hubnox.ratelimit import LocalRateBudget
+from hubnox.rate_budget import LocalRateBudget
 from hubnox.records import FortnoxConnection
 from hubnox.services.install import FORTNOX_SCOPES, ConnectionService
 from hubnox.signing import Signer

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from hubnox.api_http import RetryPolicy, build_http_client, encode_json
 from hubnox.errors import (
     BadRequestError,
     ConnectionBrokenError,
@@ -45,8 +46,7 @@ from hubnox.fortnox.models import (
     tenant_of_access_token,
 )
 from hubnox.fortnox.oauth import FortnoxOAuth
-from hubnox.http import RetryPolicy, build_http_client, encode_json
-from hubnox.ratelimit import LocalRateBudget
+from hubnox.rate_budget import LocalRateBudget
 from hubnox.tokens import StaticToken
 from tests.support.fake_api import FakeApi, RecordingBudget, Responder
 from tests.support.openapi import OpenApiSpec, SpecError

@@ -15,7 +15,7 @@ import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from hubnox.services.settings_page import settings_api_router
-from hubnox.web.http import register_error_handlers
+from hubnox.web.responses import register_error_handlers
 from sandbox.gateway import Gateway
 from tests.support.clock import FakeClock
 from tests.support.functions import (

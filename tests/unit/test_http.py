@@ -9,8 +9,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from hubnox.errors import BadRequestError, ConnectionBrokenError, HubnoxError, TransientError
-from hubnox.http import (
+from hubnox.api_http import (
     ApiCaller,
     ApiProfile,
     Outcome,
@@ -23,6 +22,7 @@ from hubnox.http import (
     retry_after_seconds,
     send_once,
 )
+from hubnox.errors import BadRequestError, ConnectionBrokenError, HubnoxError, TransientError
 
 
 class Tokens:

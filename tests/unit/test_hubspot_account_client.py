@@ -10,13 +10,13 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from hubnox.api_http import RetryPolicy, build_http_client
 from hubnox.errors import ConnectionBrokenError, NotFoundError
-from hubnox.http import RetryPolicy, build_http_client
 from hubnox.hubspot import paths
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.errors import MissingScopesError
 from hubnox.hubspot.models import Owner
-from hubnox.ratelimit import LocalRateBudget
+from hubnox.rate_budget import LocalRateBudget
 from sandbox.hubspot import HubSpotSimulator
 from tests.sandbox.test_hubspot_support import FakeClock, Installed, install, simulator
 from tests.support import hubspot_reference

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hubspot.utils.signature import Signature
 
-from hubnox.config import Settings
+from hubnox.config import AppConfig
 from hubnox.errors import UnauthorizedError
 from hubnox.web.hubspot_auth import require_hubspot_signature
 from sandbox.hubspot_signing import signature_headers
@@ -23,7 +23,7 @@ from tests.support.functions import (
 )
 
 NOW_MS = 1_795_771_402_913
-SETTINGS = Settings(public_base_url=SAMPLE_PUBLIC_BASE, hubspot_client_secret=SAMPLE_HUBSPOT_SECRET)
+SETTINGS = AppConfig(public_base_url=SAMPLE_PUBLIC_BASE, hubspot_client_secret=SAMPLE_HUBSPOT_SECRET)
 ACTION = "/hubspot/actions/create-document"
 ACTION_URI = f"{SAMPLE_PUBLIC_BASE}{ACTION}"
 BODY = json.dumps(json.loads(sample_event("workflow_action_create_document.json")["body"]), separators=(",", ":"))
@@ -147,7 +147,7 @@ def test_an_unsigned_or_v1_signed_request_is_refused():
 
 
 def test_without_a_configured_client_secret_every_request_is_refused():
-    settings = Settings(public_base_url=SAMPLE_PUBLIC_BASE)
+    settings = AppConfig(public_base_url=SAMPLE_PUBLIC_BASE)
     with pytest.raises(UnauthorizedError) as refused:
         require_hubspot_signature(action(sdk_v3(ACTION_URI, secret="")), settings, NOW_MS)
     assert refused.value.code == "SIGNATURE_CONFIG"

@@ -19,13 +19,13 @@ import pytest
 from jsonschema import Draft4Validator
 from werkzeug.wrappers import Request as FormRequest
 
+from hubnox.api_http import RetryPolicy, build_http_client
 from hubnox.errors import BadRequestError, ConnectionBrokenError, NotFoundError, TransientError
-from hubnox.http import RetryPolicy, build_http_client
 from hubnox.hubspot import paths
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.models import AssociationInput, CrmObject, Deal, LineItem, parse_decimal
 from hubnox.hubspot.oauth import HubSpotOAuth
-from hubnox.ratelimit import LocalRateBudget
+from hubnox.rate_budget import LocalRateBudget
 from hubnox.tokens import StaticToken
 from tests.support.fake_api import FakeApi, RecordingBudget
 from tests.support.openapi import OpenApiSpec, SpecError, hubspot_search_body

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from hubnox.config import get_settings
+from hubnox.config import get_app_config
 from hubnox.store.crypto import TokenCipherError
 from hubnox.store.table import TABLE_SCHEMA
 from sandbox.aws import Intrinsics
@@ -178,7 +178,7 @@ def test_the_local_stack_holds_each_loaded_function_to_its_role(world, monkeypat
     container.dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "x"}, "sk": {"S": "y"}})
     assert refused(lambda: container.dynamodb.scan(TableName=TABLE)) == "AccessDeniedException"
     assert refused(lambda: container.kms.decrypt(CiphertextBlob=b"x" * 32)) == "AccessDeniedException"
-    get_settings.cache_clear()
+    get_app_config.cache_clear()
 
 
 def test_the_table_schema_needs_no_index_permissions():

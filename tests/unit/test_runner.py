@@ -18,28 +18,28 @@ import httpx
 import pytest
 from moto import mock_aws
 
+from hubnox.api_http import RetryPolicy, build_http_client
 from hubnox.errors import ConnectionBrokenError, TransientError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
-from hubnox.http import RetryPolicy, build_http_client
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.hubspot.properties import APP_PROPERTIES
 from hubnox.jobs import MAX_ATTEMPTS, Job
 from hubnox.links import verify_replay
-from hubnox.ratelimit import LocalRateBudget
+from hubnox.rate_budget import LocalRateBudget
 from hubnox.records import Run, RunRequest
 from hubnox.services.install import HUBSPOT_SCOPES
 from hubnox.signing import Signer
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore
+from hubnox.store.portal_settings import SettingsStore
 from hubnox.store.runs import RunStore
-from hubnox.store.settings import SettingsStore
 from hubnox.store.table import Table, create_table
 from hubnox.sync.jobs import documents as documents_job
+from hubnox.sync.portal_settings import PortalSettings
 from hubnox.sync.reader import PropertiesToRead, read_deal
 from hubnox.sync.runner import JobRunner
-from hubnox.sync.settings import PortalSettings
 from hubnox.tokens import StaticToken
 from hubnox.web.render import render
 from sandbox.fortnox import FortnoxSimulator

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from hubnox.http import RetryPolicy
+from hubnox.api_http import RetryPolicy
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Job
-from hubnox.ratelimit import LocalRateBudget
+from hubnox.rate_budget import LocalRateBudget
 from hubnox.records import RunRequest
 from hubnox.services.install import HUBSPOT_OPTIONAL_SCOPES, HUBSPOT_SCOPES
 from hubnox.sync.jobs.documents import with_print_template
+from hubnox.sync.portal_settings import DealMappings, PortalSettings
 from hubnox.sync.reader import properties_to_read, read_deal
-from hubnox.sync.settings import DealMappings, PortalSettings
 from hubnox.tokens import StaticToken
 from tests.unit.test_runner import WORKSHOP, World, seed
 

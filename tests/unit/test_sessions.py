@@ -14,7 +14,7 @@ import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from hubnox.services.settings_page import settings_api_router
-from hubnox.web.http import register_error_handlers
+from hubnox.web.responses import register_error_handlers
 from hubnox.web.session import SESSION_COOKIE, start_session
 from tests.support.functions import SAMPLE_PORTAL, World, http_event, world_on_moto
 

@@ -18,22 +18,22 @@ import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from moto import mock_aws
 
-from hubnox.config import Settings
+from hubnox.api_http import build_http_client
+from hubnox.config import AppConfig
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
-from hubnox.http import build_http_client
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
-from hubnox.ratelimit import LocalRateBudget
+from hubnox.rate_budget import LocalRateBudget
 from hubnox.services.install import HUBSPOT_SCOPES
 from hubnox.services.settings_page import settings_api_router
 from hubnox.signing import Signer
+from hubnox.store.portal_settings import SettingsStore
 from hubnox.store.sessions import SessionStore
-from hubnox.store.settings import SettingsStore
 from hubnox.store.table import Table, connection_key, create_table
-from hubnox.sync.settings import PortalSettings
+from hubnox.sync.portal_settings import PortalSettings
 from hubnox.tokens import StaticToken
-from hubnox.web.http import register_error_handlers
+from hubnox.web.responses import register_error_handlers
 from hubnox.web.session import SESSION_COOKIE, SESSION_TTL_SECONDS
 from sandbox.fortnox import FortnoxSimulator
 from sandbox.hubspot import HubSpotSimulator
@@ -49,7 +49,7 @@ class Ports:
     """What the settings function's container gives the router: the real store and clients."""
 
     def __init__(self, table: Table) -> None:
-        self.settings = Settings(public_base_url=SAMPLE_PUBLIC_BASE, signing_key="settings-api-tests-key-0123456789")
+        self.settings = AppConfig(public_base_url=SAMPLE_PUBLIC_BASE, signing_key="settings-api-tests-key-0123456789")
         self.signer = Signer(self.settings.signing_key.get_secret_value())
         self.portal_settings = SettingsStore(table)
         self.sessions = SessionStore(table, time.time)

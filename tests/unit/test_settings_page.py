@@ -30,8 +30,8 @@ from hubnox.services.settings_page import (
     settings_api_router,
     settings_choices,
 )
-from hubnox.sync.settings import PortalSettings
-from hubnox.web.http import register_error_handlers
+from hubnox.sync.portal_settings import PortalSettings
+from hubnox.web.responses import register_error_handlers
 from hubnox.web.session import SESSION_COOKIE, SESSION_TTL_SECONDS
 from tests.support.functions import SAMPLE_PORTAL, SAMPLE_PUBLIC_BASE, World, http_event, world_on_moto
 

@@ -19,7 +19,7 @@ from hubnox.store.crypto import TokenCipher
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
-from hubnox.store.ratelimit import DynamoRateBudget
+from hubnox.store.shared_budget import DynamoRateBudget
 from hubnox.store.table import StaleVersion, Table, create_table
 from tests.support.aws import OneRequestAtATime
 from tests.support.clock import FakeClock

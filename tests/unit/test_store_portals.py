@@ -2,9 +2,9 @@
 
 from hubnox.records import RunRequest
 from hubnox.store.cursors import CursorStore
+from hubnox.store.portal_settings import SettingsStore
 from hubnox.store.portals import PortalDataStore
 from hubnox.store.runs import RunStore
-from hubnox.store.settings import SettingsStore
 from hubnox.store.table import portal_partition, registry_key
 
 

@@ -8,8 +8,8 @@ from hubnox.errors import NotFoundError
 from hubnox.records import RunRequest
 from hubnox.store.cursors import CursorStore
 from hubnox.store.deal_links import DealLinkStore
+from hubnox.store.portal_settings import SettingsStore, StaleVersion
 from hubnox.store.runs import RUN_RETENTION_SECONDS, RunStore, new_run_id
-from hubnox.store.settings import SettingsStore, StaleVersion
 from hubnox.store.table import ConditionFailed, run_key
 from tests.support.clock import FakeClock
 

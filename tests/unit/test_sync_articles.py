@@ -13,7 +13,7 @@ from hubnox.hubspot.models import Deal, LineItem, Product
 from hubnox.sync.articles import article_from_product, resolve_articles
 from hubnox.sync.documents import build_document
 from hubnox.sync.model import CustomerResolution, DealSnapshot
-from hubnox.sync.settings import ArticleDefaults, ArticlePolicy, ArticleSettings, PortalSettings
+from hubnox.sync.portal_settings import ArticleDefaults, ArticlePolicy, ArticleSettings, PortalSettings
 
 D = Decimal
 ZERO = Decimal(0)

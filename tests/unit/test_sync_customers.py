@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
+from hubnox.api_http import build_http_client
 from hubnox.errors import UserFixableError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.models import FortnoxCustomer
 from hubnox.fortnox.oauth import FortnoxOAuth
-from hubnox.http import build_http_client
 from hubnox.hubspot.models import Company, Contact, Deal
-from hubnox.ratelimit import LocalRateBudget
+from hubnox.rate_budget import LocalRateBudget
 from hubnox.sync.customers import (
     country_code,
     customer_from_record,
@@ -26,7 +26,7 @@ from hubnox.sync.customers import (
     resolve_record_customer,
 )
 from hubnox.sync.model import DealSnapshot
-from hubnox.sync.settings import (
+from hubnox.sync.portal_settings import (
     ContactMatchRule,
     CustomerDefaults,
     CustomerFieldMappings,

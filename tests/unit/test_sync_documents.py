@@ -17,7 +17,7 @@ from hubnox.fortnox.models import Article, FortnoxCustomer, Invoice, InvoiceRow,
 from hubnox.hubspot.models import Contact, Deal, LineItem
 from hubnox.sync.documents import FortnoxRows, build_document, hubspot_amount
 from hubnox.sync.model import ArticlePlan, CustomerResolution, DealSnapshot, DocumentDraft, PlannedLine, SyncWarning
-from hubnox.sync.settings import DealMappings, PortalSettings
+from hubnox.sync.portal_settings import DealMappings, PortalSettings
 from hubnox.sync.totals import check_totals
 from sandbox import fortnox_money
 from tests.support.openapi import OpenApiSpec
@@ -408,10 +408,10 @@ def fortnox_company() -> Any:
     """The real Fortnox client on a fresh company of the Fortnox simulator, on a hand-moved clock."""
     import httpx
 
+    from hubnox.api_http import build_http_client
     from hubnox.fortnox.client import FortnoxClient
     from hubnox.fortnox.oauth import FortnoxOAuth
-    from hubnox.http import build_http_client
-    from hubnox.ratelimit import LocalRateBudget
+    from hubnox.rate_budget import LocalRateBudget
     from sandbox.fortnox import FortnoxSimulator
     from tests.support.clock import FakeClock
 

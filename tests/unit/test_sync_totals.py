@@ -9,7 +9,7 @@ from hubnox.fortnox.models import FortnoxCustomer, Invoice, Order
 from hubnox.hubspot.models import Deal, LineItem
 from hubnox.sync.documents import build_document
 from hubnox.sync.model import ArticlePlan, CustomerResolution, DealSnapshot, DocumentDraft, PlannedLine
-from hubnox.sync.settings import PortalSettings
+from hubnox.sync.portal_settings import PortalSettings
 from hubnox.sync.totals import check_totals
 from sandbox import fortnox_money
 

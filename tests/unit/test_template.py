@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hubnox.config import Settings
+from hubnox.config import AppConfig
 from hubnox.store.crypto import PORTAL_CONTEXT
 from hubnox.store.table import TABLE_SCHEMA
 from sandbox.gateway import REPO_ROOT, Gateway, functions_from_template, read_template
@@ -108,7 +108,7 @@ def test_the_environment_gives_every_setting_hubnox_reads_from_it(template):
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     secrets = {"hubspot_client_secret", "fortnox_client_secret", "signing_key"}  # from SECRETS_NAME
     local_only = {"aws_endpoint_url", "http_timeout_seconds"}
-    assert {name.lower() for name in variables} >= set(Settings.model_fields) - secrets - local_only
+    assert {name.lower() for name in variables} >= set(AppConfig.model_fields) - secrets - local_only
     powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"}
     assert {"SECRETS_NAME", *powertools} <= set(variables)
     assert variables["POWERTOOLS_SERVICE_NAME"] == "hubnox"

@@ -1,4 +1,4 @@
-"""One `Settings` object from the environment.
+"""One `AppConfig` object: the deployment's configuration from the environment (not a portal's settings).
 
 This is the only module that reads `os.environ`. Secrets come from the environment locally and
 from AWS Secrets Manager in a deployment (named by `SECRETS_NAME`), fetched once through Powertools
@@ -20,7 +20,7 @@ FORTNOX_API_URL = "https://api.fortnox.se"
 FORTNOX_AUTH_URL = "https://apps.fortnox.se"
 
 
-class Settings(BaseModel):
+class AppConfig(BaseModel):
     """Everything a function needs to know about its environment, validated once."""
 
     model_config = ConfigDict(frozen=True)
@@ -52,11 +52,11 @@ class Settings(BaseModel):
 _SECRET_FIELDS = ("hubspot_client_secret", "fortnox_client_secret", "signing_key")
 
 
-def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build `Settings` from environment variables (upper-case field names)."""
+def app_config_from_env(environ: Mapping[str, str] | None = None) -> AppConfig:
+    """Build `AppConfig` from environment variables (upper-case field names)."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    for name in Settings.model_fields:
+    for name in AppConfig.model_fields:
         raw = env.get(name.upper())
         if raw is not None and raw != "":
             values[name] = raw
@@ -68,7 +68,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         for field in _SECRET_FIELDS:
             if field not in values and stored.get(field):
                 values[field] = stored[field]
-    return Settings(**values)
+    return AppConfig(**values)
 
 
 def _secrets_from_aws(name: str) -> dict[str, str]:
@@ -80,6 +80,6 @@ def _secrets_from_aws(name: str) -> dict[str, str]:
 
 
 @cache
-def get_settings() -> Settings:
+def get_app_config() -> AppConfig:
     """The process-wide settings, read once per container."""
-    return settings_from_env()
+    return app_config_from_env()

@@ -1,4 +1,4 @@
-"""Builds hubnox's real dependencies once per Lambda container, from `Settings`.
+"""Builds hubnox's real dependencies once per Lambda container, from `AppConfig`.
 
 Handlers create one `Container` at import time; everything in it is built on first use and then
 reused across warm invocations (boto3 and httpx clients are thread-safe and keep connections
@@ -17,11 +17,11 @@ from typing import Any
 import boto3
 import httpx
 
-from hubnox.config import Settings
+from hubnox.api_http import TokenSource, build_http_client
+from hubnox.config import AppConfig
 from hubnox.errors import ConnectionBrokenError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
-from hubnox.http import TokenSource, build_http_client
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.models import Company, Contact, CrmObject
 from hubnox.hubspot.oauth import HubSpotOAuth
@@ -39,16 +39,16 @@ from hubnox.store.cursors import CursorStore
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
+from hubnox.store.portal_settings import SettingsStore
 from hubnox.store.portals import PortalDataStore
-from hubnox.store.ratelimit import DynamoRateBudget
 from hubnox.store.runs import RunStore
 from hubnox.store.sessions import SessionStore
-from hubnox.store.settings import SettingsStore
+from hubnox.store.shared_budget import DynamoRateBudget
 from hubnox.store.table import BOTO_CONFIG, Table
 from hubnox.sync.customers import find_customer_number
 from hubnox.sync.poller import Poller, StageRule
+from hubnox.sync.portal_settings import migrate
 from hubnox.sync.runner import JobRunner
-from hubnox.sync.settings import migrate
 from hubnox.tokens import FortnoxTokenSource, HubSpotTokenSource, StaticToken
 from hubnox.web.render import render
 
@@ -58,7 +58,7 @@ class Container:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: AppConfig,
         *,
         clock: Callable[[], float] = time.time,
         hubspot_transport: httpx.BaseTransport | None = None,

@@ -16,6 +16,15 @@ from urllib.parse import quote
 
 import httpx
 
+from hubnox.api_http import (
+    ApiCaller,
+    ApiProfile,
+    RateLimit,
+    RetryPolicy,
+    TokenSource,
+    json_or_none,
+    retry_after_seconds,
+)
 from hubnox.errors import ConnectionBrokenError, HubnoxError, TransientError
 from hubnox.fortnox.errors import (
     BROKEN_CONNECTION_CODES,
@@ -37,9 +46,8 @@ from hubnox.fortnox.models import (
     PrintTemplate,
     TermsOfPayment,
 )
-from hubnox.http import ApiCaller, ApiProfile, RateLimit, RetryPolicy, TokenSource, json_or_none, retry_after_seconds
 from hubnox.ids import fortnox_customer_number, fortnox_document_number, path_segment_text
-from hubnox.ratelimit import RateBudget
+from hubnox.rate_budget import RateBudget
 
 SYSTEM = "Fortnox"
 

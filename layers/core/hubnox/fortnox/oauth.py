@@ -16,9 +16,9 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from hubnox.api_http import json_or_none, send_once
 from hubnox.errors import BadRequestError, ConnectionBrokenError, HubnoxError, UserFixableError
 from hubnox.fortnox.models import FortnoxTokens, tenant_of_access_token
-from hubnox.http import json_or_none, send_once
 
 SYSTEM = "Fortnox"
 AUTHORIZE_PATH = "/oauth-v1/auth"

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from hubnox.api_http import ApiCaller, ApiProfile, RateLimit, RetryPolicy, TokenSource, json_or_none
 from hubnox.errors import BadRequestError, ConnectionBrokenError, HubnoxError, NotFoundError, UserFixableError
-from hubnox.http import ApiCaller, ApiProfile, RateLimit, RetryPolicy, TokenSource, json_or_none
 from hubnox.hubspot import paths
 from hubnox.hubspot.errors import SYSTEM, MissingScopesError
 from hubnox.hubspot.models import (
@@ -36,7 +36,7 @@ from hubnox.hubspot.models import (
     UploadedFile,
 )
 from hubnox.observability import logger
-from hubnox.ratelimit import RateBudget
+from hubnox.rate_budget import RateBudget
 
 #: HubSpot's limits for OAuth apps, per installing portal
 REQUESTS_PER_WINDOW = 110

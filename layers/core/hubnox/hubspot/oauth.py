@@ -14,8 +14,8 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from hubnox.api_http import json_or_none, send_once
 from hubnox.errors import BadRequestError, ConnectionBrokenError, HubnoxError, UserFixableError
-from hubnox.http import json_or_none, send_once
 from hubnox.hubspot import paths
 from hubnox.hubspot.models import HubSpotTokens, TokenInfo
 

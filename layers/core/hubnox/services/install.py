@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.shared.cookies import Cookie
 
-from hubnox.config import Settings
+from hubnox.config import AppConfig
 from hubnox.errors import BadRequestError, HubnoxError, UnauthorizedError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
@@ -30,7 +30,7 @@ from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore, FortnoxAlreadyConnected, FortnoxCompanyTaken
 from hubnox.store.nonces import NonceStore
 from hubnox.store.sessions import SessionStore
-from hubnox.web.http import body_text, form_fields, message_page, redirect
+from hubnox.web.responses import body_text, form_fields, message_page, redirect
 from hubnox.web.session import (
     CSRF_FIELD,
     INSTALL_COOKIE,
@@ -350,7 +350,7 @@ class ConnectionService:
 class InstallPorts(Protocol):
     """What the OAuth routes need (`hubnox.wiring.Container` provides it)."""
 
-    settings: Settings
+    settings: AppConfig
 
     @property
     def signer(self) -> Signer: ...

@@ -26,8 +26,8 @@ from hubnox.observability import logger
 from hubnox.records import Run
 from hubnox.signing import Signer
 from hubnox.sync.ports import Connections, NonceClaims, RunHistory
-from hubnox.web.http import message_page, page
 from hubnox.web.render import render
+from hubnox.web.responses import message_page, page
 
 #: a used link stays used for as long as it could still be valid
 USED_LINK_TTL_SECONDS = REPLAY_TTL_SECONDS + 24 * 3600

@@ -42,7 +42,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ValidationError
 
-from hubnox.config import Settings
+from hubnox.config import AppConfig
 from hubnox.errors import BadRequestError, NotFoundError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.hubspot.client import HubSpotClient
@@ -53,11 +53,11 @@ from hubnox.records import Run, RunRequest
 from hubnox.services.install import STATE_TTL_SECONDS, ConnectionService
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
+from hubnox.store.portal_settings import PortalGone, SettingsStore, StaleVersion
 from hubnox.store.portals import PortalDataStore
 from hubnox.store.runs import RunStore
 from hubnox.store.sessions import SessionStore
-from hubnox.store.settings import PortalGone, SettingsStore, StaleVersion
-from hubnox.sync.settings import (
+from hubnox.sync.portal_settings import (
     CUSTOMER_FIELDS,
     FORTNOX_VAT_RATES,
     ArticleDefaults,
@@ -71,8 +71,8 @@ from hubnox.sync.settings import (
     migrate,
     parse_settings,
 )
-from hubnox.web.http import body_text, json_object, json_response, json_value, page, redirect
 from hubnox.web.render import render
+from hubnox.web.responses import body_text, json_object, json_response, json_value, page, redirect
 from hubnox.web.session import (
     LOGIN_COOKIE,
     Session,
@@ -244,7 +244,7 @@ def recent_runs_limit(query: dict[str, str] | None) -> int:
 class SettingsApiPorts(Protocol):
     """What the settings page and its API need (`hubnox.wiring.Container` provides it)."""
 
-    settings: Settings
+    settings: AppConfig
 
     @property
     def signer(self) -> Signer: ...
@@ -313,7 +313,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
         return read_session(ports.signer, ports.sessions, router.current_event.cookies)
 
     @router.get(f"{PREFIX}/settings")
-    def get_settings() -> Response:
+    def get_app_config() -> Response:
         portal = session().portal_id
         settings, version = load_portal_settings(ports.portal_settings, portal)
         return json_response(settings_body(settings, version))

@@ -32,7 +32,7 @@ from hubnox.jobs import DocumentType, ObjectType, Submit, trigger_key
 from hubnox.observability import logger
 from hubnox.records import RunKind, RunRequest
 from hubnox.sync.ports import Connections, NonceClaims, RunLog
-from hubnox.web.http import json_object
+from hubnox.web.responses import json_object
 
 #: the input fields hubnox's action definitions declare (hubspot-app/), and the outputs it answers
 DOCUMENT_TYPE_INPUT = "documentType"

@@ -25,8 +25,8 @@ from hubnox.fortnox.models import Article, Limits
 from hubnox.hubspot.models import LineItem, Product
 from hubnox.ids import ARTICLE_NUMBER_PATTERN
 from hubnox.sync.model import ArticleDraft, ArticlePlan, DealSnapshot, PlannedLine, SyncWarning, fortnox_text
+from hubnox.sync.portal_settings import ArticlePolicy, PortalSettings
 from hubnox.sync.ports import FortnoxArticles
-from hubnox.sync.settings import ArticlePolicy, PortalSettings
 
 #: the description of a placeholder article hubnox creates
 PLACEHOLDER_DESCRIPTION = "Line item from HubSpot"

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hubnox.jobs import Job
+from hubnox.sync.portal_settings import PortalSettings
 from hubnox.sync.ports import Fortnox, HubSpot
-from hubnox.sync.settings import PortalSettings
 
 
 @dataclass

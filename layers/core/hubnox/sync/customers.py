@@ -34,8 +34,8 @@ from hubnox.sync.model import (
     SyncWarning,
     fortnox_text,
 )
+from hubnox.sync.portal_settings import MATCH_FIELDS, PortalSettings
 from hubnox.sync.ports import FortnoxCustomers
-from hubnox.sync.settings import MATCH_FIELDS, PortalSettings
 
 #: Fortnox field name -> FortnoxCustomer attribute
 _ATTRIBUTES: dict[str, str] = {

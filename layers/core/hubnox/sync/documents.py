@@ -48,7 +48,7 @@ from hubnox.sync.model import (
     cents,
     fortnox_text,
 )
-from hubnox.sync.settings import PortalSettings
+from hubnox.sync.portal_settings import PortalSettings
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hubnox.errors import UserFixableError
 from hubnox.fortnox.models import Article, FortnoxCustomer, Invoice, Order
 from hubnox.hubspot.models import Company, Contact, Deal, LineItem, Product
-from hubnox.sync.settings import FORTNOX_VAT_RATES
+from hubnox.sync.portal_settings import FORTNOX_VAT_RATES
 
 CENT = Decimal("0.01")
 

@@ -89,7 +89,7 @@ class Cursors(Protocol):
 
 
 class SettingsSource(Protocol):
-    """A portal's saved settings payload and its version (`hubnox.store.settings.SettingsStore`)."""
+    """A portal's saved settings payload and its version (`hubnox.store.portal_settings.SettingsStore`)."""
 
     def get(self, portal_id: str) -> tuple[dict[str, Any] | None, int]: ...
 

@@ -51,8 +51,8 @@ from hubnox.hubspot.models import (
     association_key,
 )
 from hubnox.sync.model import DealSnapshot, SyncWarning
+from hubnox.sync.portal_settings import PortalSettings
 from hubnox.sync.ports import HubSpotReads
-from hubnox.sync.settings import PortalSettings
 
 #: the association type name HubSpot gives the deal's primary company (type id 5) in a deal read
 PRIMARY_COMPANY_TYPE = "deal_to_company"

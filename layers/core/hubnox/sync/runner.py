@@ -35,9 +35,9 @@ from hubnox.sync.attempt import Attempt
 from hubnox.sync.jobs.customers import SyncCustomer
 from hubnox.sync.jobs.documents import CreateDocument
 from hubnox.sync.jobs.products import sync_products
+from hubnox.sync.portal_settings import migrate
 from hubnox.sync.ports import DealLinks, Fortnox, HubSpot, Leases, NoteRenderer, RunLog, SettingsSource
 from hubnox.sync.reporting import Reporter
-from hubnox.sync.settings import migrate
 
 
 class JobRunner:

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
-from hubnox.config import Settings
+from hubnox.config import AppConfig
 from hubnox.errors import UnauthorizedError
 from hubnox.hubspot.signature import MAX_AGE_MS, MAX_FUTURE_SKEW_MS, verify_event
 from hubnox.observability import logger
@@ -77,7 +77,7 @@ WORKFLOW_ENGINE = HubSpotCaller("workflow", WORKFLOW_V2_ROUTES, refuse_fetch_par
 APP_CARD = HubSpotCaller("card", frozenset(), refuse_fetch_parameters=False, single_fetch_parameters=True)
 
 
-def require_hubspot_signature(event: Mapping[str, Any], settings: Settings, now_ms: int, *,
+def require_hubspot_signature(event: Mapping[str, Any], settings: AppConfig, now_ms: int, *,
                               allow_v2: bool = True) -> str:
     """Accept an API Gateway v2 event signed by HubSpot for this app, answering the version checked.
 
@@ -126,7 +126,7 @@ def v2_allowed(event: Mapping[str, Any], caller: HubSpotCaller) -> bool:
 
 
 def hubspot_signature_middleware(
-    settings: Callable[[], Settings], clock: Callable[[], float] = time.time, *,
+    settings: Callable[[], AppConfig], clock: Callable[[], float] = time.time, *,
     caller: HubSpotCaller, ledger: Callable[[], NonceClaims] | None = None,
 ) -> Callable[[APIGatewayHttpResolver, NextMiddleware], Response]:
     """A Powertools middleware that checks the caller and the signature before every route of a resolver.

@@ -27,7 +27,7 @@ Decisions, kept here:
   soon as the worker is done. A card action drops the entry for its record in the container that
   ran it; another container may show the card as it was for up to a minute, and a second click
   there answers the run already under way. DynamoDB does not back the cache: Fortnox's limit is
-  already guarded across containers by the shared rate budget (`hubnox.store.ratelimit`), a
+  already guarded across containers by the shared rate budget (`hubnox.store.shared_budget`), a
   DynamoDB cache would add a read and a write to every view and keep customers' balances at rest
   in the table, and the views it would save (a record opened in another container within a
   minute) are few.

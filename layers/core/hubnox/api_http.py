@@ -29,7 +29,7 @@ import httpx
 
 from hubnox.errors import ConnectionBrokenError, HubnoxError, TransientError
 from hubnox.observability import logger
-from hubnox.ratelimit import RateBudget
+from hubnox.rate_budget import RateBudget
 
 USER_AGENT = "hubnox/0.1 (+https://github.com/hubnox/hubnox)"
 DEFAULT_TIMEOUT_SECONDS = 10.0

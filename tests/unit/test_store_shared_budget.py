@@ -7,8 +7,8 @@ import inspect
 import pytest
 
 from hubnox.errors import TransientError
-from hubnox.ratelimit import RateBudget
-from hubnox.store.ratelimit import DynamoRateBudget
+from hubnox.rate_budget import RateBudget
+from hubnox.store.shared_budget import DynamoRateBudget
 from hubnox.store.table import Table
 from tests.support.clock import FakeClock
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from hubnox.errors import BadRequestError
-from hubnox.sync.settings import SETTINGS_SCHEMA_VERSION, ArticlePolicy, PortalSettings, migrate, parse_settings
+from hubnox.sync.portal_settings import SETTINGS_SCHEMA_VERSION, ArticlePolicy, PortalSettings, migrate, parse_settings
 
 
 def test_the_defaults_match_on_organisation_number_let_fortnox_number_and_create_articles() -> None:

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from hubnox.errors import TransientError
-from hubnox.ratelimit import LocalRateBudget
+from hubnox.rate_budget import LocalRateBudget
 from tests.support.clock import FakeClock
 
 

@@ -3,7 +3,7 @@
 Both APIs count requests over a sliding window and answer 429 beyond it. The clients ask a
 `RateBudget` for a slot before every request, so hubnox slows itself down instead of being
 throttled. `LocalRateBudget` counts in memory, for one process; the DynamoDB-backed budget in
-`hubnox.store.ratelimit` shares the count across Lambda containers behind the same protocol.
+`hubnox.store.shared_budget` shares the count across Lambda containers behind the same protocol.
 """
 
 from __future__ import annotations
