@@ -31,7 +31,7 @@ from hubnox.hubspot.models import CrmObject
 from hubnox.links import verify_replay
 from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, Run, RunRequest
 from hubnox.services.card.actions import CardActions
-from hubnox.services.card.cache import CARD_TTL_SECONDS, IN_FLIGHT_TTL_SECONDS, PARTIAL_TTL_SECONDS
+from hubnox.services.card.cache import CARD_TTL_SECONDS, IN_FLIGHT_TTL_SECONDS, PARTIAL_TTL_SECONDS, CardCache
 from hubnox.services.card.request import CardRequest
 from hubnox.services.card.service import CardService
 from hubnox.signing import Signer
@@ -183,7 +183,7 @@ def link(trigger_key: str = "workflow:invoice", number: str | None = "55", kind:
 
 def service(*, connections: Connections | None = None, runs: Runs | None = None, links: DealLinks | None = None,
             crm: Crm | None = None, fortnox: Fortnox | None = None, clock: FakeClock | None = None,
-            budget: float = 2.0, default_type: str = "invoice") -> CardService:
+            budget: float = 2.0, default_type: str = "invoice", cache: CardCache | None = None) -> CardService:
     crm = crm if crm is not None else Crm()
     fortnox = fortnox if fortnox is not None else Fortnox()
     clock = clock or FakeClock(NOW)
@@ -191,7 +191,7 @@ def service(*, connections: Connections | None = None, runs: Runs | None = None,
                        hubspot=lambda portal_id: crm, fortnox=lambda portal_id: fortnox,
                        signer=Signer(SIGNING_KEY, clock=clock), public_base=BASE, clock=clock,
                        default_document_type=lambda portal_id: default_type,  # type: ignore[arg-type,return-value]
-                       budget_seconds=budget)
+                       budget_seconds=budget, cache=cache)
 
 
 #: the HubSpot user who installed hubnox in the portal (the card's viewer unless a test says otherwise)
@@ -485,6 +485,50 @@ def test_cards_of_other_records_and_portals_are_cached_apart():
     assert cards.card(request("company", "502"))["state"] == "no_customer"
     other_portal = CardRequest(portal_id="999", object_type="company", object_id="501")
     assert cards.card(other_portal)["cached"] is False
+
+
+def test_a_cards_lifetime_counts_from_when_it_was_asked_for_not_from_when_it_was_built():
+    clock = FakeClock(NOW)
+    cache = CardCache(clock)
+    clock.now += 3  # the card took three seconds to build
+    cache.put(("1", "deal", "904"), {"state": "ready"}, IN_FLIGHT_TTL_SECONDS, since=NOW)
+    clock.now = NOW + IN_FLIGHT_TTL_SECONDS - 0.1
+    assert cache.get(("1", "deal", "904")) == {"state": "ready"}
+    clock.now = NOW + IN_FLIGHT_TTL_SECONDS
+    assert cache.get(("1", "deal", "904")) is None
+
+
+def test_a_full_cache_lets_the_least_recently_viewed_card_go():
+    clock = FakeClock(NOW)
+    cache = CardCache(clock, max_entries=2)
+    first, second, third = ("1", "company", "501"), ("1", "company", "502"), ("1", "company", "503")
+    cache.put(first, {"id": "501"}, CARD_TTL_SECONDS, since=NOW)
+    cache.put(second, {"id": "502"}, CARD_TTL_SECONDS, since=NOW)
+    assert cache.get(first) == {"id": "501"}
+    cache.put(third, {"id": "503"}, CARD_TTL_SECONDS, since=NOW)
+    assert cache.get(second) is None
+    assert cache.get(first) == {"id": "501"} and cache.get(third) == {"id": "503"}
+
+
+def test_a_full_cache_lets_expired_cards_go_before_fresh_ones():
+    clock = FakeClock(NOW)
+    cache = CardCache(clock, max_entries=2)
+    fresh, brief, new = ("1", "company", "501"), ("1", "deal", "904"), ("1", "company", "503")
+    cache.put(fresh, {"id": "501"}, CARD_TTL_SECONDS, since=NOW)
+    cache.put(brief, {"id": "904"}, IN_FLIGHT_TTL_SECONDS, since=NOW)
+    clock.now += IN_FLIGHT_TTL_SECONDS
+    cache.put(new, {"id": "503"}, CARD_TTL_SECONDS, since=clock.now)
+    assert cache.get(fresh) == {"id": "501"} and cache.get(new) == {"id": "503"}
+
+
+def test_a_service_views_its_records_through_its_own_bounded_cache():
+    clock = FakeClock(NOW)
+    crm = Crm({("company", "501"): {}, ("company", "502"): {}, ("company", "503"): {}})
+    cards = service(crm=crm, clock=clock, cache=CardCache(clock, max_entries=2))
+    for object_id in ("501", "502", "503"):
+        assert cards.card(request("company", object_id))["cached"] is False
+    assert cards.card(request("company", "503"))["cached"] is True
+    assert cards.card(request("company", "501"))["cached"] is False
 
 
 # -- the request ---------------------------------------------------------------------------------------

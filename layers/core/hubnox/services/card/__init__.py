@@ -24,13 +24,14 @@ Decisions, kept here:
 - **Cache.** Cards are cached in process, per container, for `CARD_TTL_SECONDS` (60 s) keyed by
   portal, object type and id; a partial card or a state only for `PARTIAL_TTL_SECONDS`, and a
   card whose last run is queued or running for `IN_FLIGHT_TTL_SECONDS`, so the result shows as
-  soon as the worker is done. A card action drops the entry for its record in the container that
-  ran it; another container may show the card as it was for up to a minute, and a second click
-  there answers the run already under way. DynamoDB does not back the cache: Fortnox's limit is
-  already guarded across containers by the shared rate budget (`hubnox.store.shared_budget`), a
-  DynamoDB cache would add a read and a write to every view and keep customers' balances at rest
-  in the table, and the views it would save (a record opened in another container within a
-  minute) are few.
+  soon as the worker is done. A container keeps at most `CACHE_MAX_ENTRIES` (1,000) cards; when
+  full, expired cards go first, then the least recently viewed. A card action drops the entry for
+  its record in the container that ran it; another container may show the card as it was for up
+  to a minute, and a second click there answers the run already under way. DynamoDB does not
+  back the cache: Fortnox's limit is already guarded across containers by the shared rate budget
+  (`hubnox.store.shared_budget`), a DynamoDB cache would add a read and a write to every view and keep
+  customers' balances at rest in the table, and the views it would save (a record opened in
+  another container within a minute) are few.
 - **Fortnox link.** Fortnox's web app has no public deep links (its URLs carry a per-company id
   the API does not expose), so the card links to the web app itself (`FORTNOX_WEB_APP_URL`)
   next to the customer or document number.

@@ -93,7 +93,7 @@ class CardService:
         self._clock = clock
         self._monotonic = monotonic
         self._budget = budget_seconds
-        self._cache = cache or CardCache()
+        self._cache = cache if cache is not None else CardCache(clock)
 
     # -- public --------------------------------------------------------------------------------
 
@@ -105,10 +105,10 @@ class CardService:
         """
         key = self._key(request)
         now = self._clock()
-        card = self._cache.get(key, now)
+        card = self._cache.get(key)
         if card is None:
             card = self._build(request)
-            self._cache.put(key, card, _ttl(card), now)
+            self._cache.put(key, card, _ttl(card), since=now)
             card = {**card, "cached": False}
         else:
             card = {**card, "cached": True}
