@@ -7,6 +7,7 @@ import pytest
 from tests.sandbox.test_fortnox_support import (
     ALL_SCOPES,
     REDIRECT_URI,
+    START,
     FakeClock,
     authorize,
     basic,
@@ -22,7 +23,7 @@ from tests.sandbox.test_fortnox_support import (
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.test_fortnox_support import FakeClock, basic, connect, simulator
+from tests.sandbox.test_fortnox_support import START, FakeClock, basic, connect, simulator
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

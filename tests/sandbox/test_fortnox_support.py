@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from sandbox.fortnox import FortnoxSimulator
+from tests.support.clock import FakeClock
 
 #: 2026-03-02 09:00 in Stockholm (08:00 UTC), a Monday
 START = 1772438400.0
@@ -21,22 +22,9 @@ REDIRECT_URI = "https://hubnox.example/oauth/fortnox/callback"
 ALL_SCOPES = "customer article invoice order price print settings currency companyinformation"
 
 
-class FakeClock:
-    """A clock tests move by hand; serves as both the monotonic and the wall clock."""
-
-    def __init__(self, start: float = START) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def simulator(clock: FakeClock | None = None, **options: Any) -> FortnoxSimulator:
     """A simulator on a fake clock (monotonic and wall clock move together)."""
-    clock = clock or FakeClock()
+    clock = clock or FakeClock(START)
     return FortnoxSimulator(clock=clock, wall_clock=clock, **options)
 
 

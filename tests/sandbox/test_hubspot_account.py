@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.sandbox.test_hubspot_support import FakeClock, Installed, install, simulator
+from tests.sandbox.test_hubspot_support import START, FakeClock, Installed, install, simulator
 from tests.support import hubspot_reference
 
 RATES = "/tax-rates/2026-03/tax-rates"
@@ -16,7 +16,7 @@ RATES = "/tax-rates/2026-03/tax-rates"
 
 @pytest.fixture
 def app() -> Installed:
-    return install(simulator(FakeClock()))
+    return install(simulator(FakeClock(START)))
 
 
 def dump(app: Installed, portal_id: Any = None) -> dict[str, Any]:
@@ -148,7 +148,7 @@ def test_a_portal_whose_seed_fails_leaves_no_library_or_owners_behind(app):
 
 
 def test_tax_rate_calls_count_against_the_portals_ten_second_limit():
-    app = install(simulator(FakeClock(), rate_limit=2))
+    app = install(simulator(FakeClock(START), rate_limit=2))
 
     assert app.call("GET", RATES).headers["X-HubSpot-RateLimit-Remaining"] == "1"
     app.call("GET", RATES)

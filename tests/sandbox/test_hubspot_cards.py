@@ -12,14 +12,14 @@ import pytest
 from hubspot.utils.signature import Signature
 
 from sandbox.hubspot_outbound import CARD_FETCH_QUERY_PARAMETERS
-from tests.sandbox.test_hubspot_support import CLIENT_SECRET, FakeClock, install, simulator
+from tests.sandbox.test_hubspot_support import CLIENT_SECRET, START, FakeClock, install, simulator
 
 CARD_URL = "https://hubnox.example/hubspot/card?view=deal"
 
 
 @pytest.fixture
 def clock():
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

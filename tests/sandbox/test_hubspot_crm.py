@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.test_hubspot_support import FakeClock, association, install, simulator
+from tests.sandbox.test_hubspot_support import START, FakeClock, association, install, simulator
 
 
 @pytest.fixture
 def clock():
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from tests.sandbox.test_hubspot_support import FakeClock, install, simulator
+from tests.sandbox.test_hubspot_support import START, FakeClock, install, simulator
 
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 
 
 @pytest.fixture
 def clock():
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

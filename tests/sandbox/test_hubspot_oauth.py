@@ -9,6 +9,7 @@ from tests.sandbox.test_hubspot_support import (
     CLIENT_ID,
     CLIENT_SECRET,
     REDIRECT_URI,
+    START,
     FakeClock,
     authorize,
     exchange,
@@ -21,7 +22,7 @@ from tests.sandbox.test_hubspot_support import (
 
 @pytest.fixture
 def clock():
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

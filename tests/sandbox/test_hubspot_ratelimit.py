@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.test_hubspot_support import FakeClock, http, install, simulator
+from tests.sandbox.test_hubspot_support import START, FakeClock, http, install, simulator
 
 
 @pytest.fixture
 def clock():
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

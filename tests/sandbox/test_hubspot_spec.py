@@ -29,6 +29,7 @@ from tests.sandbox.test_hubspot_support import (
     CLIENT_ID,
     CLIENT_SECRET,
     REDIRECT_URI,
+    START,
     FakeClock,
     Installed,
     association,
@@ -81,7 +82,7 @@ class World:
 
 
 def build_world() -> World:
-    clock = FakeClock()
+    clock = FakeClock(START)
     app = install(simulator(clock))
     product = app.create("products", {"name": "Widget", "description": "A widget", "price": "100", "hs_sku": "W-1"})
     company = app.create("companies", {"name": "Acme AB", "domain": "acme.se"})
@@ -388,7 +389,7 @@ def test_error_bodies_fit_the_specs_error_schema():
 
 
 def test_the_rate_limit_429_fits_the_error_schema():
-    clock = FakeClock()
+    clock = FakeClock(START)
     app = install(simulator(clock, rate_limit=1))
     app.call("GET", "/crm/pipelines/2026-03/deals")
     limited = app.call("GET", "/crm/pipelines/2026-03/deals")

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request, Response
 
 from sandbox.common import serve
 from sandbox.hubspot import HubSpotSimulator
-from tests.sandbox.test_hubspot_support import CLIENT_SECRET, FakeClock, install, simulator
+from tests.sandbox.test_hubspot_support import CLIENT_SECRET, START, FakeClock, install, simulator
 
 ACTION_URL = "https://hubnox.example/hubspot/actions/create-document"
 BLOCK = {"outputFields": {"hs_execution_state": "BLOCK"}}
@@ -119,7 +119,7 @@ def answer(status: int = 200, body: Any = BLOCK, **headers: str) -> httpx.Respon
 
 @pytest.fixture
 def clock():
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture
