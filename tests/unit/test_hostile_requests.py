@@ -93,7 +93,7 @@ def refused(response: dict[str, Any], status: int = 400) -> dict[str, Any]:
 def nothing_happened(world: World) -> None:
     assert world.jobs() == []
     assert world.container.runs.list_recent(SAMPLE_PORTAL) == []
-    assert world.items("NONCE#") == []
+    assert world.items("NONCE#") == [] and world.items("CALLBACKS") == []
 
 
 # -- bodies ----------------------------------------------------------------------------------------

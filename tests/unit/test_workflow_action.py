@@ -11,6 +11,7 @@ import pytest
 from hubnox.errors import ConnectionBrokenError, TransientError
 from hubnox.fortnox.models import PrintTemplate
 from hubnox.jobs import Job
+from hubnox.services.workflows import parse_execution
 from sandbox.hubspot_signing import signature_headers
 from tests.support.functions import (
     SAMPLE_HUBSPOT_SECRET,
@@ -167,7 +168,7 @@ def test_a_malformed_or_incomplete_execution_gets_400_saying_why_and_nothing_is_
     assert response["statusCode"] == 400
     assert says in response["json"]["message"]
     assert runs(world) == [] and world.jobs() == []
-    assert world.items("NONCE#") == []
+    assert world.items("NONCE#") == [] and world.items("CALLBACKS") == []
 
 
 def test_a_portal_where_hubnox_is_not_installed_gets_a_clear_404(world):
@@ -215,6 +216,34 @@ def test_when_the_queue_is_down_hubspot_is_told_to_retry_and_its_retry_enqueues(
     assert refused["statusCode"] == 503
     assert outputs(retried)["hs_execution_state"] == "BLOCK"
     assert [job.callback_id for job in world.jobs()] == [CALLBACK]
+
+
+def test_a_failed_enqueue_leaves_no_claim_behind(world, monkeypatch):
+    def down(job, **_):
+        raise TransientError("SQS is unavailable", code="SQS_DOWN")
+
+    monkeypatch.setattr(world.container.jobs, "send", down)
+    assert create(world, execution())["statusCode"] == 503
+    assert world.items("CALLBACKS") == []
+
+
+def test_a_delivery_that_arrives_while_the_first_is_still_starting_is_blocked_too(world, monkeypatch):
+    queue = world.container.jobs
+    send = queue.send
+    answers: list[dict[str, Any]] = []
+
+    def redelivered_meanwhile(job, **options):
+        # HubSpot delivers the same execution again before the first delivery has queued its job.
+        actions = world.container.workflow_actions
+        answers.append(actions.create_document(parse_execution(json.dumps(execution()))))
+        return send(job, **options)
+
+    monkeypatch.setattr(queue, "send", redelivered_meanwhile)
+    first = create(world, execution())
+
+    assert outputs(first)["hs_execution_state"] == answers[0]["outputFields"]["hs_execution_state"] == "BLOCK"
+    assert len(runs(world)) == 1
+    assert len(world.jobs()) == 1
 
 
 def test_an_unexpected_queue_failure_also_asks_hubspot_to_retry(world, monkeypatch):

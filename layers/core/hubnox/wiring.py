@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import httpx
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
 from hubnox.api_http import TokenSource, build_http_client
 from hubnox.config import AppConfig
@@ -31,7 +32,7 @@ from hubnox.services.card.actions import CardActions
 from hubnox.services.card.service import CardService
 from hubnox.services.install import ConnectionService
 from hubnox.services.replay import ReplayPages
-from hubnox.services.workflows import WorkflowActions
+from hubnox.services.workflows import WorkflowActions, callback_idempotency
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
@@ -44,7 +45,7 @@ from hubnox.store.portals import PortalDataStore
 from hubnox.store.runs import RunStore
 from hubnox.store.sessions import SessionStore
 from hubnox.store.shared_budget import DynamoRateBudget
-from hubnox.store.table import BOTO_CONFIG, Table
+from hubnox.store.table import BOTO_CONFIG, CALLBACKS_PK, TTL_ATTRIBUTE, Table
 from hubnox.sync.customers import find_customer_number
 from hubnox.sync.poller import Poller, StageRule
 from hubnox.sync.portal_settings import migrate
@@ -111,6 +112,18 @@ class Container:
     @cached_property
     def nonces(self) -> NonceStore:
         return NonceStore(self.table, self.clock)
+
+    @cached_property
+    def callback_claims(self) -> DynamoDBPersistenceLayer:
+        """Powertools' idempotency records of workflow executions, in their own partition of the table and
+        swept by its TTL."""
+        return DynamoDBPersistenceLayer(table_name=self.settings.table_name, key_attr="pk", sort_key_attr="sk",
+                                        static_pk_value=CALLBACKS_PK, expiry_attr=TTL_ATTRIBUTE,
+                                        boto3_client=self.dynamodb)
+
+    @cached_property
+    def callback_idempotency(self) -> IdempotencyConfig:
+        return callback_idempotency()
 
     @cached_property
     def sessions(self) -> SessionStore:
@@ -271,7 +284,8 @@ class Container:
     @cached_property
     def workflow_actions(self) -> WorkflowActions:
         """The workflow actions' executions and options."""
-        return WorkflowActions(connections=self.connections, nonces=self.nonces, runs=self.runs, submit=self.submit,
+        return WorkflowActions(connections=self.connections, claims=self.callback_claims,
+                               idempotency=self.callback_idempotency, runs=self.runs, submit=self.submit,
                                fortnox=self.fortnox_client, default_document_type=self.default_document_type,
                                public_base=self.settings.public_base)
 

@@ -2,8 +2,9 @@
 
 An execution is recorded as a run and enqueued, and HubSpot gets `BLOCK` at once; the worker
 completes the callback with SUCCESS or FAIL_CONTINUE when the job ends. HubSpot may deliver one
-execution more than once: the callbackId is claimed first, so a repeat gets `BLOCK` again and
-makes neither a second run nor a second job.
+execution more than once: starting it is a Powertools idempotent function keyed on the portal and
+the callbackId, so a repeat (after the first, or while it is still in progress) gets `BLOCK` again
+and makes neither a second run nor a second job.
 
 Decisions:
 - A portal where hubnox is not installed gets a 404 that says so: there is no one to run for.
@@ -21,9 +22,19 @@ Decisions:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
+
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from hubnox.errors import BadRequestError, HubnoxError, NotFoundError, TransientError
 from hubnox.fortnox.models import Limits, PrintTemplate
@@ -31,7 +42,7 @@ from hubnox.ids import callback_id, hubspot_id_or_none
 from hubnox.jobs import DocumentType, ObjectType, Submit, trigger_key
 from hubnox.observability import logger
 from hubnox.records import RunKind, RunRequest
-from hubnox.sync.ports import Connections, NonceClaims, RunLog
+from hubnox.sync.ports import Connections, RunLog
 from hubnox.web.responses import json_object
 
 #: the input fields hubnox's action definitions declare (hubspot-app/), and the outputs it answers
@@ -48,7 +59,12 @@ BLOCK_EXPIRATION = "P1W"
 #: keeps it from acting again. A year of small items; after that the deal link still refuses a second
 #: document for the deal and trigger.
 CALLBACK_CLAIM_TTL_SECONDS = 366 * 24 * 3600
-CALLBACK_CLAIM_KIND = "callback"
+#: the idempotency key's prefix (instead of Powertools' default, the function's name), so that renaming
+#: the Lambda function or this module never frees a claimed callbackId
+CALLBACK_CLAIM_PREFIX = "callback"
+# Powertools warns on every start that no Lambda context was registered; `callback_idempotency` says why none is.
+warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left", category=UserWarning,
+                        module="aws_lambda_powertools")
 #: the Retry-After of the 503 that asks HubSpot to deliver again when the job could not be queued
 #: (HubSpot retries a 5xx with its own backoff for up to three days whatever this says)
 ENQUEUE_RETRY_AFTER_SECONDS = 5.0
@@ -193,6 +209,30 @@ def callback_claim(execution: Execution) -> str:
     return f"{execution.portal_id}#{execution.callback_id}"
 
 
+class RepeatedDelivery:
+    """What starting an execution gives back when it was started before: Powertools found its completed
+    idempotency record (`start` treats one still in progress alike)."""
+
+
+REPEATED = RepeatedDelivery()
+
+
+def _repeated(response: Any, idempotent_data: DataRecord) -> RepeatedDelivery:
+    return REPEATED
+
+
+def callback_idempotency() -> IdempotencyConfig:
+    """How an execution is started once: keyed on `callback_claim` (the idempotent function's `claim`),
+    remembered `CALLBACK_CLAIM_TTL_SECONDS`, a stored start given back as `REPEATED`.
+
+    No Lambda context is registered on purpose: an execution whose delivery died mid-start stays
+    claimed (Powertools' in-progress record without an in-progress expiry), since its job may
+    already be queued, and HubSpot's redelivery must not queue a second one.
+    """
+    return IdempotencyConfig(expires_after_seconds=CALLBACK_CLAIM_TTL_SECONDS, raise_on_no_idempotency_key=True,
+                             response_hook=_repeated)
+
+
 def blocked() -> dict[str, Any]:
     """The answer that keeps the execution waiting for hubnox's callback."""
     return {"outputFields": {"hs_execution_state": "BLOCK", "hs_expiration_duration": BLOCK_EXPIRATION}}
@@ -221,7 +261,9 @@ class WorkflowActions:
     """Starts workflow executions (see the module docstring) and offers the actions' choices."""
 
     connections: Connections
-    nonces: NonceClaims
+    #: Powertools' idempotency records of started executions (`callback_idempotency` says how)
+    claims: BasePersistenceLayer
+    idempotency: IdempotencyConfig
     runs: RunLog
     submit: Submit
     #: a Fortnox client for a portal's connected company
@@ -251,32 +293,43 @@ class WorkflowActions:
         """Record and enqueue the execution once, and answer HubSpot: BLOCK, or FAIL_CONTINUE without Fortnox.
 
         Raises `TransientError` (503, HubSpot delivers again) when the job could not be queued; the
-        callbackId is given back first, so that delivery enqueues.
+        execution's idempotency record is deleted first, so that delivery enqueues.
         """
         request = RunRequest(portal_id=execution.portal_id, kind=kind, trigger="workflow", object_type=object_type,
                              object_id=execution.object_id, document_type=document_type, trigger_key=trigger,
                              callback_id=execution.callback_id, print_template=print_template)
-        claim = callback_claim(execution)
-        claimed = self.nonces.claim(CALLBACK_CLAIM_KIND, claim, CALLBACK_CLAIM_TTL_SECONDS)
         try:
+            try:
+                answer = self._start_once(claim=callback_claim(execution), execution=execution, request=request)
+            except IdempotencyAlreadyInProgressError:
+                answer = REPEATED
+            if answer is not REPEATED:
+                return answer
+            # A repeat answers as a first delivery would now, and does nothing.
             if self.connections.get_fortnox(execution.portal_id) is None:
-                return self._without_fortnox(execution, request, record=claimed)
-            if not claimed:
-                logger.info("repeated delivery of a workflow execution",
-                            extra={"callback_id": execution.callback_id})
-                return blocked()
-            run = self.submit(request)
+                return failed(NO_FORTNOX_CODE, NO_FORTNOX_MESSAGE)
         except Exception as failure:
-            if claimed:
-                # Give the callbackId back: HubSpot delivers again after a 5xx, and that delivery must enqueue.
-                self.nonces.release(CALLBACK_CLAIM_KIND, claim)
             if isinstance(failure, HubnoxError) and not isinstance(failure, TransientError):
                 raise
             logger.exception("could not enqueue a workflow execution", extra={"callback_id": execution.callback_id})
             raise TransientError("hubnox could not queue this action; HubSpot will deliver it again.",
                                  code="ENQUEUE_FAILED", retry_after=ENQUEUE_RETRY_AFTER_SECONDS) from failure
+        logger.info("repeated delivery of a workflow execution", extra={"callback_id": execution.callback_id})
+        return blocked()
+
+    @cached_property
+    def _start_once(self) -> Callable[..., Any]:
+        # Powertools deletes the record when `_start` raises, so the delivery after a 503 starts it.
+        return idempotent_function(self._start, data_keyword_argument="claim", persistence_store=self.claims,
+                                   config=self.idempotency, key_prefix=CALLBACK_CLAIM_PREFIX)
+
+    def _start(self, *, claim: str, execution: Execution, request: RunRequest) -> dict[str, Any]:
+        """The first delivery's work: a failed run without Fortnox, else a queued run and job; the answer."""
+        if self.connections.get_fortnox(execution.portal_id) is None:
+            return self._without_fortnox(execution, request)
+        run = self.submit(request)
         logger.info("workflow execution enqueued", extra={"run_id": run.run_id, "callback_id": execution.callback_id,
-                                                          "kind": kind, "portal_id": execution.portal_id})
+                                                          "kind": request.kind, "portal_id": execution.portal_id})
         return blocked()
 
     def require_installed(self, portal_id: str) -> None:
@@ -287,12 +340,11 @@ class WorkflowActions:
                                 code="PORTAL_NOT_INSTALLED",
                                 hint=f"Install hubnox from {self.public_base}/oauth/hubspot/install.")
 
-    def _without_fortnox(self, execution: Execution, request: RunRequest, *, record: bool) -> dict[str, Any]:
-        if record:
-            run = self.runs.create(request)
-            self.runs.fail(execution.portal_id, run.run_id, NO_FORTNOX_CODE, NO_FORTNOX_MESSAGE)
-            logger.warning("workflow execution without Fortnox", extra={"run_id": run.run_id,
-                                                                        "portal_id": execution.portal_id})
+    def _without_fortnox(self, execution: Execution, request: RunRequest) -> dict[str, Any]:
+        run = self.runs.create(request)
+        self.runs.fail(execution.portal_id, run.run_id, NO_FORTNOX_CODE, NO_FORTNOX_MESSAGE)
+        logger.warning("workflow execution without Fortnox", extra={"run_id": run.run_id,
+                                                                    "portal_id": execution.portal_id})
         return failed(NO_FORTNOX_CODE, NO_FORTNOX_MESSAGE)
 
     # -- dynamic options -------------------------------------------------------------------------

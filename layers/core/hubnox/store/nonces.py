@@ -1,4 +1,4 @@
-"""Single-use values: OAuth `state`, and idempotency keys such as a HubSpot `callbackId`."""
+"""Single-use values: OAuth `state`, HubSpot signatures, used links and other values that act once."""
 
 from __future__ import annotations
 

@@ -16,8 +16,9 @@ class PortalDataStore:
     def delete_portal(self, portal_id: str) -> int:
         """Delete every item of the portal and its registry entry; answers how many items went.
 
-        Leases, nonces and rate counters are not the portal's data and expire on their own. A
-        Fortnox company the portal was connected to is released for other portals.
+        Leases, nonces, workflow executions' idempotency records and rate counters are not the
+        portal's data and expire on their own. A Fortnox company the portal was connected to is
+        released for other portals.
         """
         items = self._table.query(portal_partition(portal_id), consistent=True)
         fortnox = connection_key(portal_id, "fortnox")

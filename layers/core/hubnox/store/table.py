@@ -16,13 +16,14 @@ laid out as follows; the key functions below are the only places that spell thes
 | `PORTALS`              | `<portalId>`                    | the registry of installed portals      |
 | `LEASE#<name>`         | `LEASE`                         | a lease (a cross-Lambda lock)          |
 | `NONCE#<kind>#<value>` | `NONCE`                         | a single-use value (OAuth state, ids)  |
+| `CALLBACKS`            | `callback#<hash of portal#id>`  | a workflow execution's idempotency record (Powertools') |
 | `SESSIONS#<portalId>`  | `GENERATION`                    | the portal's settings-session generation |
 | `SESSION#<sessionId>`  | `ENDED`                         | a settings session ended by a logout   |
 | `FORTNOX#<tenantId>`   | `CLAIM`                         | which portal a Fortnox company is connected to |
 | `RATE#<key>`           | `<slice>#<bucket>`              | a rate-limit counter for one time slice|
 
 Everything about one portal shares a partition, so a portal's runs list with one query; the
-registry, leases, nonces and rate counters have partitions of their own so that they never
+registry, leases, nonces, callbacks and rate counters have partitions of their own so that they never
 contend with a portal's data. The session generation lives outside the portal's partition on
 purpose: deleting the portal's data must end its sessions, not reset their count.
 """
@@ -81,6 +82,8 @@ _DYNAMODB_TRANSIENT = frozenset(
 # --- keys -----------------------------------------------------------------------------------------
 
 REGISTRY_PK = "PORTALS"
+#: the partition of Powertools' idempotency records of workflow executions (their sort key is Powertools')
+CALLBACKS_PK = "CALLBACKS"
 RUN_PREFIX = "RUN#"
 
 

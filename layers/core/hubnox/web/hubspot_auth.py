@@ -52,8 +52,8 @@ WORKFLOW_V2_ROUTES = frozenset({
 READ_ONLY_ROUTES = frozenset({("POST", "/hubspot/actions/options")})
 #: how long a v3 signature could pass the timestamp check, and so how long it is remembered
 SIGNATURE_RECORD_SECONDS = (MAX_AGE_MS + MAX_FUTURE_SKEW_MS) // 1000 + 60
-#: how long a v2 signature seen beside a v3 one is remembered: as long as the execution's callbackId
-#: claim (`hubnox.services.workflows.CALLBACK_CLAIM_TTL_SECONDS`), since v2 has no timestamp to expire
+#: how long a v2 signature seen beside a v3 one is remembered: as long as the execution's idempotency
+#: record (`hubnox.services.workflows.CALLBACK_CLAIM_TTL_SECONDS`), since v2 has no timestamp to expire
 V2_RECORD_SECONDS = 366 * 24 * 3600
 V3_SIGNATURE_KIND = "hubspot-v3"
 V2_SIGNATURE_KIND = "hubspot-v2"
