@@ -17,35 +17,16 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
 from hubnox.entry import Handler, LambdaEntry
-from hubnox.errors import BadRequestError, TransientError
-from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
+from hubnox.errors import TransientError
+from hubnox.jobs import MAX_ATTEMPTS, attempt_of, backoff_seconds, parse_job
 from hubnox.observability import logger, metrics, tracer
 from hubnox.wiring import Container
 
 # A batch whose every record failed is still a partial response, not an invocation error, so each
 # record keeps its own receive count and the metrics below are still published.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-
-def parse_job(record: SQSRecord) -> Job:
-    """The job a record carries; a malformed one is logged and fails its record (it ends in the DLQ)."""
-    try:
-        return Job.from_message(record.body)
-    except (ValueError, ValidationError) as exc:
-        logger.error("malformed job: it will be retried and then wait in the dead-letter queue",
-                     extra={"message_id": record.message_id, "error": str(exc)[:500]})
-        raise BadRequestError(f"The job in message {record.message_id} is malformed: {exc}") from exc
-
-
-def attempt_of(record: SQSRecord) -> int:
-    """Which try this is: SQS's ApproximateReceiveCount (1 on the first delivery)."""
-    try:
-        return max(1, int(record.attributes.approximate_receive_count))
-    except (TypeError, ValueError):
-        return 1
 
 
 def postpone(container: Container, record: SQSRecord, attempt: int, retry_after: float | None) -> None:
