@@ -22,7 +22,7 @@ def build(container: Container) -> Handler:
     """The function's handler over `container`."""
     app = APIGatewayHttpResolver()
     register_error_handlers(app, json_paths=lambda path: False)
-    app.include_router(oauth_router(lambda: container))
+    app.include_router(oauth_router(container))
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @tracer.capture_lambda_handler(capture_response=False, capture_error=False)

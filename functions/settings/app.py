@@ -25,7 +25,7 @@ def build(container: Container) -> Handler:
     register_error_handlers(app, json_paths=lambda path: path.startswith("/settings/api/"))
     # The API first: the page router's catch-all for unknown API routes must be tried after the API's own.
     app.include_router(settings_api_router(container))
-    app.include_router(settings_page_router(lambda: container))
+    app.include_router(settings_page_router(container))
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
