@@ -238,7 +238,12 @@ class LocalFunction:
         """Call `hook` with every boto3 client the function's container builds (see `sandbox.iam`)."""
         self._aws_client_hooks.append(hook)
         if self._module is not None:
-            self._module.container.watch_aws_clients(hook)
+            self.container().watch_aws_clients(hook)
+
+    def container(self) -> Any:
+        """The container the loaded function's `entry` (a `hubnox.entry.LambdaEntry`) builds its handler over."""
+        assert self._module is not None, "the function is not loaded yet"
+        return self._module.entry.container
 
     def _handler(self) -> Callable[[Any, LambdaContext], Any]:
         if self._given is not None:
@@ -259,9 +264,9 @@ class LocalFunction:
             get_app_config.cache_clear()
             sys.modules[module_name] = module
             loader_spec.loader.exec_module(module)
-            for hook in self._aws_client_hooks:
-                module.container.watch_aws_clients(hook)
             self._module = module
+            for hook in self._aws_client_hooks:
+                self.container().watch_aws_clients(hook)
         return getattr(self._module, attribute)
 
     def invoke(self, event: Any) -> Any:

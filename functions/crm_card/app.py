@@ -17,43 +17,50 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.config import get_app_config
+from hubnox.entry import Handler, LambdaEntry
 from hubnox.observability import logger, tracer
 from hubnox.services.card.request import CardRequest
 from hubnox.web.hubspot_auth import APP_CARD, hubspot_signature_middleware
 from hubnox.web.responses import body_text, json_object, json_response, register_error_handlers
 from hubnox.wiring import Container
 
-app = APIGatewayHttpResolver()
-container = Container(get_app_config())
-register_error_handlers(app, json_paths=lambda path: True)
-# hubspot.fetch signs with v3 only; a v2 signature (no timestamp) is refused here, and a signed action acts once.
-app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, lambda: container.clock(),
-                                                  caller=APP_CARD, ledger=lambda: container.nonces)])
+
+def build(container: Container) -> Handler:
+    """The function's handler over `container`."""
+    app = APIGatewayHttpResolver()
+    register_error_handlers(app, json_paths=lambda path: True)
+    # hubspot.fetch signs with v3 only; a v2 signature (no timestamp) is refused here, and a signed action acts once.
+    app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, lambda: container.clock(),
+                                                      caller=APP_CARD, ledger=lambda: container.nonces)])
+
+    def query() -> dict[str, str]:
+        return dict(app.current_event.query_string_parameters or {})
+
+    @app.get("/hubspot/card")
+    def card() -> Response:
+        return json_response(container.card_service.card(CardRequest.from_query(query())))
+
+    @app.post("/hubspot/card/actions/<action>")
+    def card_action(action: str) -> Response:
+        body = json_object(body_text(app.current_event), empty_ok=True)
+        request = CardRequest.from_query(query(), body)
+        answer = container.card_actions.perform(action, request, body)
+        logger.info("card action", extra={"action": action, "portal_id": request.portal_id,
+                                          "object_type": request.object_type, "run_id": answer.get("runId")})
+        return json_response(answer)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """Answer one API Gateway HTTP API (payload 2.0) request on the app-card routes."""
+        return app.resolve(event, context)
+
+    return lambda_handler
 
 
-@app.get("/hubspot/card")
-def card() -> Response:
-    request = CardRequest.from_query(_query())
-    return json_response(container.card_service.card(request))
+entry = LambdaEntry(build)
 
 
-@app.post("/hubspot/card/actions/<action>")
-def card_action(action: str) -> Response:
-    body = json_object(body_text(app.current_event), empty_ok=True)
-    request = CardRequest.from_query(_query(), body)
-    answer = container.card_actions.perform(action, request, body)
-    logger.info("card action", extra={"action": action, "portal_id": request.portal_id,
-                                      "object_type": request.object_type, "run_id": answer.get("runId")})
-    return json_response(answer)
-
-
-def _query() -> dict[str, str]:
-    return dict(app.current_event.query_string_parameters or {})
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Answer one API Gateway HTTP API (payload 2.0) request on the app-card routes."""
-    return app.resolve(event, context)
+    """Lambda's entry: the handler `build` made over this Lambda container's `Container`."""
+    return entry(event, context)

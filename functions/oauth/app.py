@@ -11,20 +11,31 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.config import get_app_config
+from hubnox.entry import Handler, LambdaEntry
 from hubnox.observability import logger, tracer
 from hubnox.services.install import oauth_router
 from hubnox.web.responses import register_error_handlers
 from hubnox.wiring import Container
 
-app = APIGatewayHttpResolver()
-container = Container(get_app_config())
-register_error_handlers(app, json_paths=lambda path: False)
-app.include_router(oauth_router(lambda: container))
+
+def build(container: Container) -> Handler:
+    """The function's handler over `container`."""
+    app = APIGatewayHttpResolver()
+    register_error_handlers(app, json_paths=lambda path: False)
+    app.include_router(oauth_router(container))
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """Answer one API Gateway HTTP API (payload 2.0) request on the OAuth routes."""
+        return app.resolve(event, context)
+
+    return lambda_handler
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+entry = LambdaEntry(build)
+
+
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Answer one API Gateway HTTP API (payload 2.0) request on the OAuth routes."""
-    return app.resolve(event, context)
+    """Lambda's entry: the handler `build` made over this Lambda container's `Container`."""
+    return entry(event, context)

@@ -15,38 +15,46 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.config import get_app_config
+from hubnox.entry import Handler, LambdaEntry
 from hubnox.errors import UnauthorizedError
 from hubnox.observability import logger, tracer
 from hubnox.services.replay import FRESH_LINK_HINT
 from hubnox.web.responses import body_text, form_fields, message_page, register_error_handlers
 from hubnox.wiring import Container
 
-app = APIGatewayHttpResolver()
-container = Container(get_app_config())
-register_error_handlers(app, json_paths=lambda path: False)
+
+def build(container: Container) -> Handler:
+    """The function's handler over `container`."""
+    app = APIGatewayHttpResolver()
+    register_error_handlers(app, json_paths=lambda path: False)
+
+    @app.exception_handler(UnauthorizedError)
+    def link_refused(error: UnauthorizedError) -> Response:
+        logger.warning("Replay link refused", extra={"code": error.code})
+        return message_page(401, "This Replay link does not work", error.message, FRESH_LINK_HINT)
+
+    @app.get("/replay/<run_id>")
+    def confirm(run_id: str) -> Response:
+        token = (app.current_event.query_string_parameters or {}).get("t", "")
+        return container.replay_pages.confirm(run_id, token)
+
+    @app.post("/replay/<run_id>")
+    def replay(run_id: str) -> Response:
+        token = form_fields(body_text(app.current_event)).get("t", "")
+        return container.replay_pages.replay(run_id, token)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """Answer one API Gateway HTTP API (payload 2.0) request on the Replay routes."""
+        return app.resolve(event, context)
+
+    return lambda_handler
 
 
-@app.exception_handler(UnauthorizedError)
-def link_refused(error: UnauthorizedError) -> Response:
-    logger.warning("Replay link refused", extra={"code": error.code})
-    return message_page(401, "This Replay link does not work", error.message, FRESH_LINK_HINT)
+entry = LambdaEntry(build)
 
 
-@app.get("/replay/<run_id>")
-def confirm(run_id: str) -> Response:
-    token = (app.current_event.query_string_parameters or {}).get("t", "")
-    return container.replay_pages.confirm(run_id, token)
-
-
-@app.post("/replay/<run_id>")
-def replay(run_id: str) -> Response:
-    token = form_fields(body_text(app.current_event)).get("t", "")
-    return container.replay_pages.replay(run_id, token)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Answer one API Gateway HTTP API (payload 2.0) request on the Replay routes."""
-    return app.resolve(event, context)
+    """Lambda's entry: the handler `build` made over this Lambda container's `Container`."""
+    return entry(event, context)

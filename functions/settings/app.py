@@ -12,22 +12,33 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.config import get_app_config
+from hubnox.entry import Handler, LambdaEntry
 from hubnox.observability import logger, tracer
 from hubnox.services.settings_page import settings_api_router, settings_page_router
 from hubnox.web.responses import register_error_handlers
 from hubnox.wiring import Container
 
-app = APIGatewayHttpResolver()
-container = Container(get_app_config())
-register_error_handlers(app, json_paths=lambda path: path.startswith("/settings/api/"))
-# The API first: the page router's catch-all for unknown API routes must be tried after the API's own.
-app.include_router(settings_api_router(container))
-app.include_router(settings_page_router(lambda: container))
+
+def build(container: Container) -> Handler:
+    """The function's handler over `container`."""
+    app = APIGatewayHttpResolver()
+    register_error_handlers(app, json_paths=lambda path: path.startswith("/settings/api/"))
+    # The API first: the page router's catch-all for unknown API routes must be tried after the API's own.
+    app.include_router(settings_api_router(container))
+    app.include_router(settings_page_router(container))
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """Answer one API Gateway HTTP API (payload 2.0) request on the settings routes."""
+        return app.resolve(event, context)
+
+    return lambda_handler
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+entry = LambdaEntry(build)
+
+
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Answer one API Gateway HTTP API (payload 2.0) request on the settings routes."""
-    return app.resolve(event, context)
+    """Lambda's entry: the handler `build` made over this Lambda container's `Container`."""
+    return entry(event, context)

@@ -9,6 +9,7 @@ has then already failed the run and said so on the deal).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,40 +17,19 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
-from hubnox.config import get_app_config
-from hubnox.errors import BadRequestError, TransientError
-from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
+from hubnox.entry import Handler, LambdaEntry
+from hubnox.errors import TransientError
+from hubnox.jobs import MAX_ATTEMPTS, attempt_of, backoff_seconds, parse_job
 from hubnox.observability import logger, metrics, tracer
 from hubnox.wiring import Container
-
-container = Container(get_app_config())
 
 # A batch whose every record failed is still a partial response, not an invocation error, so each
 # record keeps its own receive count and the metrics below are still published.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def parse_job(record: SQSRecord) -> Job:
-    """The job a record carries; a malformed one is logged and fails its record (it ends in the DLQ)."""
-    try:
-        return Job.from_message(record.body)
-    except (ValueError, ValidationError) as exc:
-        logger.error("malformed job: it will be retried and then wait in the dead-letter queue",
-                     extra={"message_id": record.message_id, "error": str(exc)[:500]})
-        raise BadRequestError(f"The job in message {record.message_id} is malformed: {exc}") from exc
-
-
-def attempt_of(record: SQSRecord) -> int:
-    """Which try this is: SQS's ApproximateReceiveCount (1 on the first delivery)."""
-    try:
-        return max(1, int(record.attributes.approximate_receive_count))
-    except (TypeError, ValueError):
-        return 1
-
-
-def postpone(record: SQSRecord, attempt: int, retry_after: float | None) -> None:
+def postpone(container: Container, record: SQSRecord, attempt: int, retry_after: float | None) -> None:
     """Hide the record for the backoff of its try, so the queue brings it back that much later."""
     delay = backoff_seconds(attempt, retry_after)
     queue_url = container.settings.jobs_queue_url or record.queue_url
@@ -62,8 +42,8 @@ def postpone(record: SQSRecord, attempt: int, retry_after: float | None) -> None
 
 
 @tracer.capture_method(capture_response=False, capture_error=False)
-def record_handler(record: SQSRecord) -> None:
-    """Run the job in one record; raising fails only this record."""
+def record_handler(container: Container, record: SQSRecord) -> None:
+    """Run the job in one record with `container`'s runner; raising fails only this record."""
     job = parse_job(record)
     attempt = attempt_of(record)
     logger.append_keys(run_id=job.run_id, portal_id=job.portal_id, job_kind=job.kind)
@@ -71,7 +51,7 @@ def record_handler(record: SQSRecord) -> None:
         container.job_runner.run(job, attempt=attempt, max_attempts=MAX_ATTEMPTS)
     except Exception as exc:
         retry_after = exc.retry_after if isinstance(exc, TransientError) else None
-        postpone(record, attempt, retry_after)
+        postpone(container, record, attempt, retry_after)
         logger.warning("job will be retried", extra={"attempt": attempt, "error": str(exc)[:500],
                                                      "error_type": type(exc).__name__})
         raise
@@ -79,15 +59,29 @@ def record_handler(record: SQSRecord) -> None:
         logger.remove_keys(["run_id", "portal_id", "job_kind"])
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-@metrics.log_metrics
+def build(container: Container) -> Handler:
+    """The function's handler over `container`."""
+    run_record = functools.partial(record_handler, container)
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """Run a batch of SQS records; answers the failed ones as `batchItemFailures`."""
+        result = process_partial_response(
+            event=event, record_handler=run_record, processor=processor, context=context
+        )
+        failed = len(result.get("batchItemFailures", []))
+        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=failed)
+        metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=len(event["Records"]) - failed)
+        return dict(result)
+
+    return lambda_handler
+
+
+entry = LambdaEntry(build)
+
+
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Run a batch of SQS records; answers the failed ones as `batchItemFailures`."""
-    result = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
-    failed = len(result.get("batchItemFailures", []))
-    metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=failed)
-    metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=len(event["Records"]) - failed)
-    return dict(result)
+    """Lambda's entry: the handler `build` made over this Lambda container's `Container`."""
+    return entry(event, context)

@@ -18,38 +18,46 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.config import get_app_config
+from hubnox.entry import Handler, LambdaEntry
 from hubnox.observability import logger, tracer
 from hubnox.services.workflows import parse_execution, parse_options_request
 from hubnox.web.hubspot_auth import WORKFLOW_ENGINE, hubspot_signature_middleware
 from hubnox.web.responses import body_text, register_error_handlers
 from hubnox.wiring import Container
 
-app = APIGatewayHttpResolver()
-container = Container(get_app_config())
-register_error_handlers(app, json_paths=lambda path: True)
-# Only HubSpot's workflow engine: app-card fetches are refused, and a signed request acts once.
-app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, lambda: container.clock(),
-                                                  caller=WORKFLOW_ENGINE, ledger=lambda: container.nonces)])
+
+def build(container: Container) -> Handler:
+    """The function's handler over `container`."""
+    app = APIGatewayHttpResolver()
+    register_error_handlers(app, json_paths=lambda path: True)
+    # Only HubSpot's workflow engine: app-card fetches are refused, and a signed request acts once.
+    app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, lambda: container.clock(),
+                                                      caller=WORKFLOW_ENGINE, ledger=lambda: container.nonces)])
+
+    @app.post("/hubspot/actions/create-document")
+    def create_document() -> dict[str, Any]:
+        return container.workflow_actions.create_document(parse_execution(body_text(app.current_event)))
+
+    @app.post("/hubspot/actions/sync-customer")
+    def sync_customer() -> dict[str, Any]:
+        return container.workflow_actions.sync_customer(parse_execution(body_text(app.current_event)))
+
+    @app.post("/hubspot/actions/options")
+    def options() -> dict[str, Any]:
+        return container.workflow_actions.options(parse_options_request(body_text(app.current_event)))
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """Answer one API Gateway HTTP API (payload 2.0) request on the workflow-action routes."""
+        return app.resolve(event, context)
+
+    return lambda_handler
 
 
-@app.post("/hubspot/actions/create-document")
-def create_document() -> dict[str, Any]:
-    return container.workflow_actions.create_document(parse_execution(body_text(app.current_event)))
+entry = LambdaEntry(build)
 
 
-@app.post("/hubspot/actions/sync-customer")
-def sync_customer() -> dict[str, Any]:
-    return container.workflow_actions.sync_customer(parse_execution(body_text(app.current_event)))
-
-
-@app.post("/hubspot/actions/options")
-def options() -> dict[str, Any]:
-    return container.workflow_actions.options(parse_options_request(body_text(app.current_event)))
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Answer one API Gateway HTTP API (payload 2.0) request on the workflow-action routes."""
-    return app.resolve(event, context)
+    """Lambda's entry: the handler `build` made over this Lambda container's `Container`."""
+    return entry(event, context)

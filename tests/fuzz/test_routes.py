@@ -18,11 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from hypothesis import HealthCheck, example, given, settings
 
-from hubnox.services.settings_page import settings_api_router
-from hubnox.web.responses import register_error_handlers
 from sandbox.gateway import HttpRoute, read_template
 from tests.fuzz.requests import ROUTES, FuzzRequest, known_hostile, requests
 from tests.support.clock import FakeClock
@@ -84,12 +81,6 @@ def send(world: World, request: FuzzRequest) -> dict[str, Any]:
     event = request.event()
     if request.signed:
         signed_by_hubspot(event, world.clock.ms)
-    if request.route.function == "settings" and request.raw_path.startswith("/settings/api/"):
-        # The function's router holds the container it was built with: run it on this world's.
-        resolver = APIGatewayHttpResolver()
-        register_error_handlers(resolver, json_paths=lambda path: path.startswith("/settings/api/"))
-        resolver.include_router(settings_api_router(world.container))
-        return resolver.resolve(event, None)
     return world.invoke(request.route.function, event)
 
 

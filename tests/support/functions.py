@@ -25,6 +25,7 @@ from moto import mock_aws
 from pydantic import SecretStr
 
 from hubnox.config import AppConfig
+from hubnox.entry import Handler
 from hubnox.hubspot.signature import public_uri, signature_v3
 from hubnox.jobs import Job
 from hubnox.records import FortnoxConnection, HubSpotConnection
@@ -154,6 +155,8 @@ class World:
     #: what each function may do on AWS: its role in template.yaml, enforced by `invoke`
     roles: dict[str, RolePolicy] = field(default_factory=dict)
     received: list[Job] = field(default_factory=list)
+    #: each function's handler built over this world's container, on its first invocation
+    handlers: dict[str, Handler] = field(default_factory=dict)
 
     def install(self, portal_id: str = SAMPLE_PORTAL, access_token: str = "hs-access",
                 refresh_token: str = "hs-refresh") -> None:
@@ -190,13 +193,13 @@ class World:
         return [item for item in scan["Items"] if item["pk"]["S"].startswith(prefix)]
 
     def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
-        """Run the function's handler on `event` with this world's container, as Lambda would: under the
-        function's role, so a call its role does not grant fails as it would on AWS."""
-        module = load_function(function)
-        module.container = self.container
+        """Run the function's handler, built over this world's container, on `event` as Lambda would: under
+        the function's role, so a call its role does not grant fails as it would on AWS."""
+        if function not in self.handlers:
+            self.handlers[function] = load_function(function).build(self.container)
         clients = (self.container.dynamodb, self.container.kms, self.container.sqs)
         with enforcing(self.roles[function], clients):
-            return module.lambda_handler(event, LambdaContext(_specs()[function], clock=self.clock))
+            return self.handlers[function](event, LambdaContext(_specs()[function], clock=self.clock))
 
 
 @cache

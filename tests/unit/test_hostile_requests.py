@@ -12,10 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from hubnox.services.settings_page import settings_api_router
-from hubnox.web.responses import register_error_handlers
 from sandbox.gateway import Gateway
 from tests.support.clock import FakeClock
 from tests.support.functions import (
@@ -183,12 +180,8 @@ def session(world: World) -> str:
 
 
 def settings_api(world: World, event: dict[str, Any]) -> dict[str, Any]:
-    """The settings API's router in a resolver built like the settings function's, on this world's
-    container (the function's router holds the container it was built with)."""
-    resolver = APIGatewayHttpResolver()
-    register_error_handlers(resolver, json_paths=lambda path: path.startswith("/settings/api/"))
-    resolver.include_router(settings_api_router(world.container))
-    return resolver.resolve(event, None)
+    """The settings API, answered by the settings function on this world's container."""
+    return world.invoke("settings", event)
 
 
 # -- static files and methods ------------------------------------------------------------------------

@@ -173,7 +173,7 @@ def test_the_local_stack_holds_each_loaded_function_to_its_role(world, monkeypat
     function.watch_aws_clients(Guard(world.roles["replay"]).attach)
     function.invoke(sample_event("replay_confirm.json"))  # the first invocation loads it, as a cold start does
     assert function.module is not None
-    container = function.module.container
+    container = function.container()
 
     container.dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "x"}, "sk": {"S": "y"}})
     assert refused(lambda: container.dynamodb.scan(TableName=TABLE)) == "AccessDeniedException"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +128,7 @@ def test_the_worker_reports_only_the_records_that_failed(template, monkeypatch):
     worker._handler()  # loads functions/worker/app.py, as hubnox_function_worker
     runner = RecordingRunner()
     # The container builds its runner on first use; give it this one instead (setattr would build it).
-    monkeypatch.setitem(sys.modules["hubnox_function_worker"].container.__dict__, "job_runner", runner)
+    monkeypatch.setitem(worker.container().__dict__, "job_runner", runner)
     result = worker.invoke(event)
     assert [(job.kind, job.object_id, attempt) for job, attempt, _ in runner.jobs] == [("create_document", "904", 1)]
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}

@@ -11,10 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from hubnox.services.settings_page import settings_api_router
-from hubnox.web.responses import register_error_handlers
 from hubnox.web.session import SESSION_COOKIE, start_session
 from tests.support.functions import SAMPLE_PORTAL, World, http_event, world_on_moto
 
@@ -43,10 +40,7 @@ def api(world: World, method: str, path: str, cookie: str, *, csrf: str = "", bo
     event["cookies"] = [cookie]
     if not csrf:
         event["headers"].pop("x-csrf-token", None)
-    resolver = APIGatewayHttpResolver()
-    register_error_handlers(resolver, json_paths=lambda _: True)
-    resolver.include_router(settings_api_router(world.container))
-    answer = resolver.resolve(event, None)
+    answer = world.invoke("settings", event)
     return answer["statusCode"], json.loads(answer["body"] or "{}"), answer.get("cookies", [])
 
 

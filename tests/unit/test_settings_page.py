@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from hubnox.jobs import submit, trigger_key
 from hubnox.links import verify_replay
@@ -27,11 +26,9 @@ from hubnox.services.settings_page import (
     RECENT_RUNS_MAX,
     literal_values,
     recent_runs_limit,
-    settings_api_router,
     settings_choices,
 )
 from hubnox.sync.portal_settings import PortalSettings
-from hubnox.web.responses import register_error_handlers
 from hubnox.web.session import SESSION_COOKIE, SESSION_TTL_SECONDS
 from tests.support.functions import SAMPLE_PORTAL, SAMPLE_PUBLIC_BASE, World, http_event, world_on_moto
 
@@ -57,9 +54,8 @@ def request(world: World, method: str, path: str, *, query: str = "", body: Any 
             signed_in: str | None = SAMPLE_PORTAL) -> dict[str, Any]:
     """One request to the settings function as the browser on the page sends it.
 
-    The page and static files go through the function's handler; the API through its router in a
-    resolver built like the function's, on this world's container (the function's router holds the
-    container it was built with)."""
+    The page, its static files and its API all go through the function's handler, on this world's
+    container."""
     api = path.startswith("/settings/api/")
     event = http_event("settings_api_put.json" if api else "settings_static.json", raw_query=query,
                        body=body if isinstance(body, str) or body is None else json.dumps(body),
@@ -68,12 +64,7 @@ def request(world: World, method: str, path: str, *, query: str = "", body: Any 
     event["requestContext"]["http"]["method"] = method
     event["pathParameters"] = {"proxy": path.split("/", 3)[3]} if path.count("/") > 2 else {}
     event["cookies"] = [cookie(world, signed_in)] if signed_in else []
-    if not api:
-        return world.invoke("settings", event)
-    resolver = APIGatewayHttpResolver()
-    register_error_handlers(resolver, json_paths=lambda _: True)
-    resolver.include_router(settings_api_router(world.container))
-    return resolver.resolve(event, None)
+    return world.invoke("settings", event)
 
 
 def answer(response: dict[str, Any]) -> tuple[int, Any]:

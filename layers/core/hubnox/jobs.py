@@ -19,14 +19,19 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, ValidationError
 
+from hubnox.errors import BadRequestError
+from hubnox.observability import logger
 from hubnox.records import DocumentType as DocumentType
 from hubnox.records import ObjectType as ObjectType
 from hubnox.records import Run, RunIdentity, RunRequest
 from hubnox.sync.ports import RunLog
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 class Job(RunRequest, RunIdentity):
@@ -67,6 +72,24 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> int:
     """How long the queue should hide a job after its try number `attempt` failed."""
     wait = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (max(1, attempt) - 1))
     return int(min(SQS_MAX_VISIBILITY_SECONDS, max(wait, math.ceil(retry_after or 0))))
+
+
+def parse_job(record: SQSRecord) -> Job:
+    """The job a record carries; a malformed one is logged and fails its record (it ends in the DLQ)."""
+    try:
+        return Job.from_message(record.body)
+    except (ValueError, ValidationError) as exc:
+        logger.error("malformed job: it will be retried and then wait in the dead-letter queue",
+                     extra={"message_id": record.message_id, "error": str(exc)[:500]})
+        raise BadRequestError(f"The job in message {record.message_id} is malformed: {exc}") from exc
+
+
+def attempt_of(record: SQSRecord) -> int:
+    """Which try this is: SQS's ApproximateReceiveCount (1 on the first delivery)."""
+    try:
+        return max(1, int(record.attributes.approximate_receive_count))
+    except (TypeError, ValueError):
+        return 1
 
 
 class JobQueue:

@@ -372,9 +372,9 @@ DENIED = {
 }
 
 
-def oauth_router(current: Callable[[], InstallPorts]) -> APIGatewayHttpRouter:
+def oauth_router(ports: InstallPorts) -> APIGatewayHttpRouter:
     """HubSpot install (and the card link's sign-in), Fortnox connect and disconnect, over
-    `ConnectionService`. `current` gives the function's container at each request."""
+    `ConnectionService`. `ports` is the function's container, its services built on first use."""
     router = APIGatewayHttpRouter()
 
     def query() -> dict[str, str]:
@@ -393,15 +393,14 @@ def oauth_router(current: Callable[[], InstallPorts]) -> APIGatewayHttpRouter:
         return answer["code"], answer["state"]
 
     def settings_url(notice: str) -> str:
-        return f"{current().settings.public_base}/settings?notice={notice}"
+        return f"{ports.settings.public_base}/settings?notice={notice}"
 
     def session() -> Session:
-        ports = current()
         return read_session(ports.signer, ports.sessions, router.current_event.cookies)
 
     @router.get("/oauth/hubspot/install")
     def hubspot_install() -> Response:
-        start = current().connection_service.hubspot_install_url()
+        start = ports.connection_service.hubspot_install_url()
         return redirect(start.url, cookies=[browser_secret_cookie(INSTALL_COOKIE, start.browser_secret,
                                                                   STATE_TTL_SECONDS)])
 
@@ -409,7 +408,7 @@ def oauth_router(current: Callable[[], InstallPorts]) -> APIGatewayHttpRouter:
     def hubspot_callback() -> Response:
         """The end of an install, or of a sign-in from the app card's link: either way the browser that
         started it (its cookie) is signed in, and only that one."""
-        service = current().connection_service
+        service = ports.connection_service
         signing_in = service.is_login_state(query().get("state", ""))
         answer = callback("hubspot-login" if signing_in else "hubspot")
         if isinstance(answer, Response):
@@ -429,8 +428,8 @@ def oauth_router(current: Callable[[], InstallPorts]) -> APIGatewayHttpRouter:
         # A GET, so the settings page's link carries the session's CSRF token: no other site can start it.
         signed_in = session()
         token = query().get(CSRF_FIELD, "")
-        check_csrf(signed_in, router.current_event.headers, {CSRF_FIELD: token}, current().settings.public_base)
-        return redirect(current().connection_service.fortnox_connect_url(signed_in))
+        check_csrf(signed_in, router.current_event.headers, {CSRF_FIELD: token}, ports.settings.public_base)
+        return redirect(ports.connection_service.fortnox_connect_url(signed_in))
 
     @router.get("/oauth/fortnox/callback")
     def fortnox_callback() -> Response:
@@ -438,15 +437,15 @@ def oauth_router(current: Callable[[], InstallPorts]) -> APIGatewayHttpRouter:
         if isinstance(answer, Response):
             return answer
         signed_in = session()
-        current().connection_service.finish_fortnox_connect(*answer, signed_in)
+        ports.connection_service.finish_fortnox_connect(*answer, signed_in)
         return redirect(settings_url("fortnox-connected"))
 
     @router.post("/oauth/fortnox/disconnect")
     def fortnox_disconnect() -> Response:
         signed_in = session()
         form = form_fields(body_text(router.current_event))
-        check_csrf(signed_in, router.current_event.headers, form, current().settings.public_base)
-        current().connection_service.disconnect_fortnox(signed_in)
+        check_csrf(signed_in, router.current_event.headers, form, ports.settings.public_base)
+        ports.connection_service.disconnect_fortnox(signed_in)
         return redirect(settings_url("fortnox-disconnected"), status=303)
 
     return router

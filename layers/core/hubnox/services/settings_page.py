@@ -31,7 +31,6 @@ so the page can show each message beside its field. Other errors are answered by
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -450,15 +449,14 @@ NOTICES = {
 STATUS_TEXT = {"active": "working", "broken": "needs reconnecting", "uninstalled": "uninstalled"}
 
 
-def settings_page_router(current: Callable[[], SettingsApiPorts]) -> APIGatewayHttpRouter:
+def settings_page_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
     """The page, its static files, and the answer for an API route that does not exist. Include it
     after `settings_api_router`: pattern routes are tried in the order they are registered.
-    `current` gives the function's container at each request."""
+    `ports` is the function's container, its services built on first use."""
     router = APIGatewayHttpRouter()
 
     @router.get("/settings")
     def settings_page() -> Response:
-        ports = current()
         query = router.current_event.query_string_parameters or {}
         if query.get("login"):
             # The link alone signs no one in: claim it, and let HubSpot say who this browser's user is.

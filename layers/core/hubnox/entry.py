@@ -1,0 +1,39 @@
+"""A function's Lambda entry: the handler its `build` makes from the container Lambda's environment
+describes, built on the first invocation and reused while the Lambda container lives.
+
+Each `functions/<name>/app.py` defines `build(container) -> Handler` (its routes and Powertools
+decorators over that container), keeps `entry = LambdaEntry(build)`, and its `lambda_handler` calls
+`entry`. Tests call `build` with a container of their own; the local stack reaches `entry.container`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from hubnox.config import get_app_config
+from hubnox.wiring import Container
+
+#: what Lambda calls: (event, context) -> the response
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class LambdaEntry:
+    """`build(container)` over this Lambda container's `Container`, each made once, on first use, so
+    importing the function reads no configuration and builds no client."""
+
+    def __init__(self, build: Callable[[Container], Handler]) -> None:
+        self._build = build
+
+    @cached_property
+    def container(self) -> Container:
+        """The container from Lambda's environment (`get_app_config`)."""
+        return Container(get_app_config())
+
+    @cached_property
+    def handler(self) -> Handler:
+        return self._build(self.container)
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return self.handler(event, context)
