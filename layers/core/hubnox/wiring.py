@@ -1,8 +1,9 @@
 """Builds hubnox's real dependencies once per Lambda container, from `AppConfig`.
 
 Each function builds one `Container` per Lambda container (`hubnox.entry.LambdaEntry`); everything
-in it is built on first use and then reused across warm invocations (boto3 and httpx clients are thread-safe and keep connections
-open). Tests build a `Container` with their own settings, or skip it and pass fakes to the layer.
+in it is built on first use and then reused across warm invocations (boto3 and httpx clients are
+thread-safe and keep connections open). Tests build a `Container` with their own configuration and
+pass it to a function's `build`, or skip it and pass fakes to the layer.
 boto3 finds a local endpoint the standard way (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`).
 """
 
