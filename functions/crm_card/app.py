@@ -14,11 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.entry import Handler, LambdaEntry
-from hubnox.observability import logger, tracer
+from hubnox.entry import Handler, LambdaEntry, http_handler
+from hubnox.observability import logger
 from hubnox.services.card.request import CardRequest
 from hubnox.web.hubspot_auth import APP_CARD, hubspot_signature_middleware
 from hubnox.web.responses import body_text, json_object, json_response, register_error_handlers
@@ -49,13 +48,7 @@ def build(container: Container) -> Handler:
                                           "object_type": request.object_type, "run_id": answer.get("runId")})
         return json_response(answer)
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        """Answer one API Gateway HTTP API (payload 2.0) request on the app-card routes."""
-        return app.resolve(event, context)
-
-    return lambda_handler
+    return http_handler(app)
 
 
 entry = LambdaEntry(build)

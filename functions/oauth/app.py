@@ -8,11 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.entry import Handler, LambdaEntry
-from hubnox.observability import logger, tracer
+from hubnox.entry import Handler, LambdaEntry, http_handler
 from hubnox.services.install import oauth_router
 from hubnox.web.responses import register_error_handlers
 from hubnox.wiring import Container
@@ -24,13 +22,7 @@ def build(container: Container) -> Handler:
     register_error_handlers(app, json_paths=lambda path: False)
     app.include_router(oauth_router(container))
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        """Answer one API Gateway HTTP API (payload 2.0) request on the OAuth routes."""
-        return app.resolve(event, context)
-
-    return lambda_handler
+    return http_handler(app)
 
 
 entry = LambdaEntry(build)

@@ -12,12 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.entry import Handler, LambdaEntry
+from hubnox.entry import Handler, LambdaEntry, http_handler
 from hubnox.errors import UnauthorizedError
-from hubnox.observability import logger, tracer
+from hubnox.observability import logger
 from hubnox.services.replay import FRESH_LINK_HINT
 from hubnox.web.responses import body_text, form_fields, message_page, register_error_handlers
 from hubnox.wiring import Container
@@ -43,13 +42,7 @@ def build(container: Container) -> Handler:
         token = form_fields(body_text(app.current_event)).get("t", "")
         return container.replay_pages.replay(run_id, token)
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        """Answer one API Gateway HTTP API (payload 2.0) request on the Replay routes."""
-        return app.resolve(event, context)
-
-    return lambda_handler
+    return http_handler(app)
 
 
 entry = LambdaEntry(build)

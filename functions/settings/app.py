@@ -9,11 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.entry import Handler, LambdaEntry
-from hubnox.observability import logger, tracer
+from hubnox.entry import Handler, LambdaEntry, http_handler
 from hubnox.services.settings_page import settings_api_router, settings_page_router
 from hubnox.web.responses import register_error_handlers
 from hubnox.wiring import Container
@@ -27,13 +25,7 @@ def build(container: Container) -> Handler:
     app.include_router(settings_api_router(container))
     app.include_router(settings_page_router(container))
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        """Answer one API Gateway HTTP API (payload 2.0) request on the settings routes."""
-        return app.resolve(event, context)
-
-    return lambda_handler
+    return http_handler(app)
 
 
 entry = LambdaEntry(build)

@@ -15,11 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hubnox.entry import Handler, LambdaEntry
-from hubnox.observability import logger, tracer
+from hubnox.entry import Handler, LambdaEntry, http_handler
 from hubnox.services.workflows import parse_execution, parse_options_request
 from hubnox.web.hubspot_auth import WORKFLOW_ENGINE, hubspot_signature_middleware
 from hubnox.web.responses import body_text, register_error_handlers
@@ -46,13 +44,7 @@ def build(container: Container) -> Handler:
     def options() -> dict[str, Any]:
         return container.workflow_actions.options(parse_options_request(body_text(app.current_event)))
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        """Answer one API Gateway HTTP API (payload 2.0) request on the workflow-action routes."""
-        return app.resolve(event, context)
-
-    return lambda_handler
+    return http_handler(app)
 
 
 entry = LambdaEntry(build)

@@ -12,7 +12,11 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.logging import correlation_paths
+
 from hubnox.config import get_app_config
+from hubnox.observability import logger, tracer
 from hubnox.wiring import Container
 
 #: what Lambda calls: (event, context) -> the response
@@ -37,3 +41,16 @@ class LambdaEntry:
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         return self.handler(event, context)
+
+
+def http_handler(app: APIGatewayHttpResolver) -> Handler:
+    """The handler of an HTTP function: `app` answering API Gateway HTTP API (payload 2.0) events, with
+    the request's Lambda context in every log line, and a trace that never holds the response or an
+    error (they can carry session cookies, sign-in and Replay links, and balances)."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return lambda_handler
