@@ -29,7 +29,7 @@ def build(container: Container) -> Handler:
     app = APIGatewayHttpResolver()
     register_error_handlers(app, json_paths=lambda path: True)
     # hubspot.fetch signs with v3 only; a v2 signature (no timestamp) is refused here, and a signed action acts once.
-    app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, lambda: container.clock(),
+    app.use(middlewares=[hubspot_signature_middleware(lambda: container.config, lambda: container.clock(),
                                                       caller=APP_CARD, ledger=lambda: container.nonces)])
 
     def query() -> dict[str, str]:

@@ -32,7 +32,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 def postpone(container: Container, record: SQSRecord, attempt: int, retry_after: float | None) -> None:
     """Hide the record for the backoff of its try, so the queue brings it back that much later."""
     delay = backoff_seconds(attempt, retry_after)
-    queue_url = container.settings.jobs_queue_url or record.queue_url
+    queue_url = container.config.jobs_queue_url or record.queue_url
     try:
         container.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record.receipt_handle,
                                                 VisibilityTimeout=delay)

@@ -29,7 +29,7 @@ def build(container: Container) -> Handler:
     app = APIGatewayHttpResolver()
     register_error_handlers(app, json_paths=lambda path: True)
     # Only HubSpot's workflow engine: app-card fetches are refused, and a signed request acts once.
-    app.use(middlewares=[hubspot_signature_middleware(lambda: container.settings, lambda: container.clock(),
+    app.use(middlewares=[hubspot_signature_middleware(lambda: container.config, lambda: container.clock(),
                                                       caller=WORKFLOW_ENGINE, ledger=lambda: container.nonces)])
 
     @app.post("/hubspot/actions/create-document")

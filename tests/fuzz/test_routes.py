@@ -85,7 +85,7 @@ def send(world: World, request: FuzzRequest) -> dict[str, Any]:
 
 
 def table_keys(world: World) -> set[tuple[str, str]]:
-    items = world.container.dynamodb.scan(TableName=world.container.settings.table_name)["Items"]
+    items = world.container.dynamodb.scan(TableName=world.container.config.table_name)["Items"]
     return {(item["pk"]["S"], item["sk"]["S"]) for item in items}
 
 

@@ -37,7 +37,7 @@ def refused(call: Any) -> str:
 
 
 def key_arn(world: World) -> str:
-    return str(world.container.kms.describe_key(KeyId=world.container.settings.kms_key_id)["KeyMetadata"]["Arn"])
+    return str(world.container.kms.describe_key(KeyId=world.container.config.kms_key_id)["KeyMetadata"]["Arn"])
 
 
 # -- Replay, which has no use of the tokens key ------------------------------------------------------
@@ -101,7 +101,7 @@ def test_the_worker_cannot_enqueue_and_sqs_says_so_in_its_own_words(world):
 
 def test_the_tokens_key_opens_and_seals_only_for_a_portal(world):
     kms = world.container.kms
-    key = world.container.settings.kms_key_id
+    key = world.container.config.kms_key_id
     with enforcing(world.roles["worker"], [kms]):
         sealed = kms.encrypt(KeyId=key, Plaintext=b"token", EncryptionContext={"portal_id": SAMPLE_PORTAL})
         kms.decrypt(KeyId=key, CiphertextBlob=sealed["CiphertextBlob"], EncryptionContext={"portal_id": SAMPLE_PORTAL})

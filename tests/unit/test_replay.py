@@ -38,7 +38,7 @@ def failed_run(world: World, **changes: Any) -> Any:
 
 def link(world: World, run_id: str, **kwargs: Any) -> tuple[str, str]:
     """The path and token of a Replay link for the run."""
-    url = urlsplit(replay_url(world.container.signer, world.container.settings.public_base, SAMPLE_PORTAL, run_id,
+    url = urlsplit(replay_url(world.container.signer, world.container.config.public_base, SAMPLE_PORTAL, run_id,
                               **kwargs))
     return url.path, parse_qs(url.query)["t"][0]
 

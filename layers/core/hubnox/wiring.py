@@ -60,13 +60,13 @@ class Container:
 
     def __init__(
         self,
-        settings: AppConfig,
+        config: AppConfig,
         *,
         clock: Callable[[], float] = time.time,
         hubspot_transport: httpx.BaseTransport | None = None,
         fortnox_transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.settings = settings
+        self.config = config
         self.clock = clock
         self._hubspot_transport = hubspot_transport
         self._fortnox_transport = fortnox_transport
@@ -104,11 +104,11 @@ class Container:
 
     @cached_property
     def table(self) -> Table:
-        return Table(self.dynamodb, self.settings.table_name)
+        return Table(self.dynamodb, self.config.table_name)
 
     @cached_property
     def connections(self) -> ConnectionStore:
-        return ConnectionStore(self.table, TokenCipher(self.kms, self.settings.kms_key_id))
+        return ConnectionStore(self.table, TokenCipher(self.kms, self.config.kms_key_id))
 
     @cached_property
     def nonces(self) -> NonceStore:
@@ -118,7 +118,7 @@ class Container:
     def callback_claims(self) -> DynamoDBPersistenceLayer:
         """Powertools' idempotency records of workflow executions, in their own partition of the table and
         swept by its TTL."""
-        return DynamoDBPersistenceLayer(table_name=self.settings.table_name, key_attr="pk", sort_key_attr="sk",
+        return DynamoDBPersistenceLayer(table_name=self.config.table_name, key_attr="pk", sort_key_attr="sk",
                                         static_pk_value=CALLBACKS_PK, expiry_attr=TTL_ATTRIBUTE,
                                         boto3_client=self.dynamodb)
 
@@ -156,7 +156,7 @@ class Container:
 
     @cached_property
     def jobs(self) -> JobQueue:
-        return JobQueue(self.sqs, self.settings.jobs_queue_url)
+        return JobQueue(self.sqs, self.config.jobs_queue_url)
 
     @cached_property
     def submit(self) -> Submit:
@@ -176,7 +176,7 @@ class Container:
 
     @cached_property
     def signer(self) -> Signer:
-        key = self.settings.signing_key.get_secret_value()
+        key = self.config.signing_key.get_secret_value()
         if not key:
             raise RuntimeError("SIGNING_KEY is not set: hubnox cannot sign links, state or sessions")
         return Signer(key, clock=self.clock)
@@ -185,25 +185,25 @@ class Container:
 
     @cached_property
     def hubspot_http(self) -> httpx.Client:
-        return build_http_client(self.settings.hubspot_api_url, timeout=self.settings.http_timeout_seconds,
+        return build_http_client(self.config.hubspot_api_url, timeout=self.config.http_timeout_seconds,
                                  transport=self._hubspot_transport)
 
     @cached_property
     def fortnox_http(self) -> httpx.Client:
-        return build_http_client(self.settings.fortnox_api_url, timeout=self.settings.http_timeout_seconds,
+        return build_http_client(self.config.fortnox_api_url, timeout=self.config.http_timeout_seconds,
                                  transport=self._fortnox_transport)
 
     @cached_property
     def hubspot_oauth(self) -> HubSpotOAuth:
-        return HubSpotOAuth(self.hubspot_http, client_id=self.settings.hubspot_client_id,
-                            client_secret=self.settings.hubspot_client_secret.get_secret_value(),
-                            auth_url=self.settings.hubspot_auth_url, clock=self.clock)
+        return HubSpotOAuth(self.hubspot_http, client_id=self.config.hubspot_client_id,
+                            client_secret=self.config.hubspot_client_secret.get_secret_value(),
+                            auth_url=self.config.hubspot_auth_url, clock=self.clock)
 
     @cached_property
     def fortnox_oauth(self) -> FortnoxOAuth:
-        return FortnoxOAuth(self.fortnox_http, client_id=self.settings.fortnox_client_id,
-                            client_secret=self.settings.fortnox_client_secret.get_secret_value(),
-                            auth_url=self.settings.fortnox_auth_url, clock=self.clock)
+        return FortnoxOAuth(self.fortnox_http, client_id=self.config.fortnox_client_id,
+                            client_secret=self.config.fortnox_client_secret.get_secret_value(),
+                            auth_url=self.config.fortnox_auth_url, clock=self.clock)
 
     def hubspot_client(self, portal_id: str, tokens: TokenSource | None = None) -> HubSpotClient:
         """A client for one portal, with its stored, self-refreshing tokens unless others are given."""
@@ -224,7 +224,7 @@ class Container:
         return self._fortnox_client_for(connection.tenant_id, self.fortnox_tokens(portal_id))
 
     def _fortnox_client_for(self, tenant_id: str, tokens: TokenSource) -> FortnoxClient:
-        key = FortnoxClient.tenant_key_for(self.settings.fortnox_client_id, tenant_id)
+        key = FortnoxClient.tenant_key_for(self.config.fortnox_client_id, tenant_id)
         return FortnoxClient(self.fortnox_http, tokens, self.budget, key)
 
     # -- services ------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ class Container:
     @cached_property
     def connection_service(self) -> ConnectionService:
         return ConnectionService(
-            public_base=self.settings.public_base,
+            public_base=self.config.public_base,
             connections=self.connections,
             sessions=self.sessions,
             nonces=self.nonces,
@@ -241,7 +241,7 @@ class Container:
             fortnox_oauth=self.fortnox_oauth,
             hubspot_client=lambda portal_id, token: self.hubspot_client(portal_id, StaticToken(token)),
             fortnox_client=lambda tenant_id, token: self._fortnox_client_for(tenant_id, StaticToken(token)),
-            fortnox_service_account=self.settings.fortnox_service_account,
+            fortnox_service_account=self.config.fortnox_service_account,
             clock=self.clock,
         )
 
@@ -255,7 +255,7 @@ class Container:
             hubspot=self.hubspot_client,
             fortnox=self.fortnox_client,
             signer=self.signer,
-            public_base=self.settings.public_base,
+            public_base=self.config.public_base,
             default_document_type=self.default_document_type,
             customer_matcher=self.match_customer,
             clock=self.clock,
@@ -288,13 +288,13 @@ class Container:
         return WorkflowActions(connections=self.connections, claims=self.callback_claims,
                                idempotency=self.callback_idempotency, runs=self.runs, submit=self.submit,
                                fortnox=self.fortnox_client, default_document_type=self.default_document_type,
-                               public_base=self.settings.public_base)
+                               public_base=self.config.public_base)
 
     @cached_property
     def replay_pages(self) -> ReplayPages:
         """The Replay link's confirmation and replay pages."""
         return ReplayPages(signer=self.signer, runs=self.runs, connections=self.connections, nonces=self.nonces,
-                           submit=self.submit, public_base=self.settings.public_base)
+                           submit=self.submit, public_base=self.config.public_base)
 
     @cached_property
     def job_runner(self) -> JobRunner:
@@ -308,7 +308,7 @@ class Container:
             leases=self.leases,
             notes=render,
             signer=self.signer,
-            public_base=self.settings.public_base,
+            public_base=self.config.public_base,
             clock=self.clock,
         )
 

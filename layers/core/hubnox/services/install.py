@@ -350,7 +350,7 @@ class ConnectionService:
 class InstallPorts(Protocol):
     """What the OAuth routes need (`hubnox.wiring.Container` provides it)."""
 
-    settings: AppConfig
+    config: AppConfig
 
     @property
     def signer(self) -> Signer: ...
@@ -393,7 +393,7 @@ def oauth_router(ports: InstallPorts) -> APIGatewayHttpRouter:
         return answer["code"], answer["state"]
 
     def settings_url(notice: str) -> str:
-        return f"{ports.settings.public_base}/settings?notice={notice}"
+        return f"{ports.config.public_base}/settings?notice={notice}"
 
     def session() -> Session:
         return read_session(ports.signer, ports.sessions, router.current_event.cookies)
@@ -428,7 +428,7 @@ def oauth_router(ports: InstallPorts) -> APIGatewayHttpRouter:
         # A GET, so the settings page's link carries the session's CSRF token: no other site can start it.
         signed_in = session()
         token = query().get(CSRF_FIELD, "")
-        check_csrf(signed_in, router.current_event.headers, {CSRF_FIELD: token}, ports.settings.public_base)
+        check_csrf(signed_in, router.current_event.headers, {CSRF_FIELD: token}, ports.config.public_base)
         return redirect(ports.connection_service.fortnox_connect_url(signed_in))
 
     @router.get("/oauth/fortnox/callback")
@@ -444,7 +444,7 @@ def oauth_router(ports: InstallPorts) -> APIGatewayHttpRouter:
     def fortnox_disconnect() -> Response:
         signed_in = session()
         form = form_fields(body_text(router.current_event))
-        check_csrf(signed_in, router.current_event.headers, form, ports.settings.public_base)
+        check_csrf(signed_in, router.current_event.headers, form, ports.config.public_base)
         ports.connection_service.disconnect_fortnox(signed_in)
         return redirect(settings_url("fortnox-disconnected"), status=303)
 

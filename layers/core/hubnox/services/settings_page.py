@@ -243,7 +243,7 @@ def recent_runs_limit(query: dict[str, str] | None) -> int:
 class SettingsApiPorts(Protocol):
     """What the settings page and its API need (`hubnox.wiring.Container` provides it)."""
 
-    settings: AppConfig
+    config: AppConfig
 
     @property
     def signer(self) -> Signer: ...
@@ -320,7 +320,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
     @router.put(f"{PREFIX}/settings")
     def put_settings() -> Response:
         current = session()
-        check_csrf(current, router.current_event.headers, None, ports.settings.public_base)
+        check_csrf(current, router.current_event.headers, None, ports.config.public_base)
         body = body_text(router.current_event)
         try:
             settings, version = read_update(body)
@@ -380,7 +380,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
     def recent_runs() -> Response:
         portal = session().portal_id
         limit = recent_runs_limit(router.current_event.query_string_parameters)
-        public_base = ports.settings.public_base
+        public_base = ports.config.public_base
 
         def replay(run: Run) -> str | None:
             if run.status != "failed":
@@ -393,7 +393,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
     @router.post(f"{PREFIX}/products/sync")
     def sync_products() -> Response:
         current = session()
-        check_csrf(current, router.current_event.headers, None, ports.settings.public_base)
+        check_csrf(current, router.current_event.headers, None, ports.config.public_base)
         run = ports.submit(RunRequest(portal_id=current.portal_id, kind="sync_products", trigger="settings"))
         return json_response({"runId": run.run_id, "status": run.status,
                               "message": "Products are being synced to Fortnox articles; see Recent runs."},
@@ -402,7 +402,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
     @router.delete(f"{PREFIX}/portal")
     def delete_portal() -> Response:
         current = session()
-        check_csrf(current, router.current_event.headers, None, ports.settings.public_base)
+        check_csrf(current, router.current_event.headers, None, ports.config.public_base)
         body = json_object(body_text(router.current_event))
         if str(body.get("confirm", "")) != current.portal_id:
             raise BadRequestError(f"To delete everything hubnox keeps for portal {current.portal_id}, send "
@@ -420,7 +420,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
     @router.post(f"{PREFIX}/logout")
     def logout() -> Response:
         current = session()
-        check_csrf(current, router.current_event.headers, None, ports.settings.public_base)
+        check_csrf(current, router.current_event.headers, None, ports.config.public_base)
         ports.sessions.end(current.session_id, current.expires_at)  # this browser only; other admins stay in
         answer = json_response({"message": "You are signed out of hubnox's settings. Open them from HubSpot "
                                            "to sign in again."})
@@ -469,7 +469,7 @@ def settings_page_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
         notice = NOTICES.get(query.get("notice", ""))
         body = render(
             "settings.html",
-            base=ports.settings.public_base,
+            base=ports.config.public_base,
             session=session,
             hubspot=hubspot,
             hubspot_status=STATUS_TEXT.get(hubspot.status, hubspot.status) if hubspot else "",

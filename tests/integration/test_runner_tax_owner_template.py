@@ -22,7 +22,7 @@ from hubnox.sync.jobs.documents import with_print_template
 from hubnox.sync.portal_settings import DealMappings, PortalSettings
 from hubnox.sync.reader import properties_to_read, read_deal
 from hubnox.tokens import StaticToken
-from tests.unit.test_runner import WORKSHOP, World, seed
+from tests.integration.test_runner import WORKSHOP, World, seed
 
 LUNCH = {"name": "Konferenslunch", "quantity": "10", "price": "145", "hs_sku": "LUNCH",
          "hs_tax_rate_group_id": "food"}

@@ -10,7 +10,7 @@ import pytest
 
 from hubnox.errors import UnauthorizedError
 from hubnox.web.session import login_link
-from tests.unit.test_connections import (  # noqa: F401 (fixtures)
+from tests.integration.test_connections import (  # noqa: F401 (fixtures)
     BASE,
     clients,
     consent_of,
@@ -21,8 +21,8 @@ from tests.unit.test_connections import (  # noqa: F401 (fixtures)
     service,
     stores,
 )
-from tests.unit.test_hubspot_auth import ACTION_URI, invoke_action, sdk_v2, simulated, world  # noqa: F401
-from tests.unit.test_settings_api import app, ports, save  # noqa: F401 (fixtures)
+from tests.integration.test_hubspot_auth import ACTION_URI, invoke_action, sdk_v2, simulated, world  # noqa: F401
+from tests.integration.test_settings_api import app, ports, save  # noqa: F401 (fixtures)
 
 
 def test_a_save_whose_origin_header_is_no_url_is_refused_as_another_site(app, ports):  # noqa: F811

@@ -49,8 +49,8 @@ class Ports:
     """What the settings function's container gives the router: the real store and clients."""
 
     def __init__(self, table: Table) -> None:
-        self.settings = AppConfig(public_base_url=SAMPLE_PUBLIC_BASE, signing_key="settings-api-tests-key-0123456789")
-        self.signer = Signer(self.settings.signing_key.get_secret_value())
+        self.config = AppConfig(public_base_url=SAMPLE_PUBLIC_BASE, signing_key="settings-api-tests-key-0123456789")
+        self.signer = Signer(self.config.signing_key.get_secret_value())
         self.portal_settings = SettingsStore(table)
         self.sessions = SessionStore(table, time.time)
         hubspot_sim, fortnox_sim = HubSpotSimulator(), FortnoxSimulator()

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from hubnox.jobs import Job
+from tests.integration.test_workflow_action import create, execution, outputs, runs
 from tests.support.functions import SAMPLE_PORTAL, world_on_moto
 from tests.unit.test_replay import link, press_replay
-from tests.unit.test_workflow_action import create, execution, outputs, runs
 
 
 @pytest.fixture

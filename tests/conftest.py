@@ -1,4 +1,4 @@
-"""Fixtures the unit tests share: moto's DynamoDB and KMS with hubnox's table and a token key."""
+"""Fixtures the unit and integration tests share: moto's DynamoDB and KMS with hubnox's table and a token key."""
 
 from __future__ import annotations
 
