@@ -607,10 +607,18 @@ def test_create_document_refuses_a_deal_that_already_has_its_manual_document():
 
 
 def test_a_second_click_answers_the_run_already_under_way_instead_of_a_second_run():
-    card_actions, submitted = actions(runs=Runs(run("queued", error=None)))
+    card_actions, submitted = actions(runs=Runs(run("queued", error=None, trigger_key="manual:invoice")))
     answer = card_actions.perform("create-document", request("deal", "904"), {})
     assert submitted.jobs == [] and answer["runId"] == "01JDRUN0000000000000000001"
     assert "already on its way" in answer["message"]
+
+
+@pytest.mark.parametrize("under_way", ["workflow:order", "workflow:invoice", "manual:order"])
+def test_a_click_for_an_invoice_is_not_absorbed_by_another_kind_of_run_under_way(under_way):
+    card_actions, submitted = actions(runs=Runs(run("running", error=None, trigger_key=under_way)))
+    answer = card_actions.perform("create-document", request("deal", "904"), {})
+    assert [job["trigger_key"] for job in submitted.jobs] == ["manual:invoice"]
+    assert answer["runId"] != "01JDRUN0000000000000000001"
 
 
 def test_an_action_drops_the_cached_card_so_the_next_look_shows_the_run():

@@ -121,8 +121,8 @@ def test_the_runner_retries_as_often_as_the_queue_delivers_before_the_dead_lette
     assert queue["RedrivePolicy"]["maxReceiveCount"] == MAX_ATTEMPTS
 
 
-def test_the_worker_may_set_its_backoff_on_the_jobs_queue():
+def test_the_worker_may_set_its_backoff_and_send_follow_ups_on_the_jobs_queue():
     worker = read_template(REPO_ROOT / "template.yaml")["Resources"]["WorkerFunction"]["Properties"]
     statements = [s for p in worker["Policies"] if isinstance(p, dict) for s in p.get("Statement", [])]
-    assert {"Effect": "Allow", "Action": "sqs:ChangeMessageVisibility",
+    assert {"Effect": "Allow", "Action": ["sqs:ChangeMessageVisibility", "sqs:SendMessage"],
             "Resource": {"Fn::GetAtt": ["JobsQueue", "Arn"]}} in statements

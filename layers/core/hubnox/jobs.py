@@ -39,6 +39,9 @@ class Job(RunRequest, RunIdentity):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: set on a follow-up that only tells a finished run's outcome: which round of telling it is
+    delivery_round: int | None = None
+
     @classmethod
     def for_run(cls, run: Run) -> Job:
         """The job that carries out `run`."""

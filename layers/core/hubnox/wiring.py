@@ -309,6 +309,7 @@ class Container:
             notes=render,
             signer=self.signer,
             public_base=self.config.public_base,
+            follow_ups=self.jobs,
             clock=self.clock,
         )
 

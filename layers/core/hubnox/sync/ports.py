@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hubnox.fortnox.models import Article, DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.hubspot.models import (
@@ -23,7 +23,10 @@ from hubnox.hubspot.models import (
     TaxRate,
     UploadedFile,
 )
-from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, HubSpotStatus, Run, RunRequest
+from hubnox.records import DealLink, DeliveryState, FortnoxConnection, HubSpotConnection, HubSpotStatus, Run, RunRequest
+
+if TYPE_CHECKING:
+    from hubnox.jobs import Job
 
 # -- what hubnox keeps -------------------------------------------------------------------------------
 
@@ -37,10 +40,22 @@ class RunLog(Protocol):
 
     def record_progress(self, portal_id: str, run_id: str, progress: dict[str, str]) -> None: ...
 
-    def succeed(self, portal_id: str, run_id: str, result: dict[str, Any] | None = None) -> Run: ...
+    def record_delivery(self, portal_id: str, run_id: str, progress: dict[str, str],
+                        delivery: DeliveryState) -> Run: ...
+
+    def succeed(self, portal_id: str, run_id: str, result: dict[str, Any] | None = None,
+                outcome: dict[str, Any] | None = None) -> Run: ...
 
     def fail(self, portal_id: str, run_id: str, error_code: str, error_message: str,
-             result: dict[str, Any] | None = None) -> Run: ...
+             result: dict[str, Any] | None = None, outcome: dict[str, Any] | None = None) -> Run: ...
+
+    def get(self, portal_id: str, run_id: str) -> Run | None: ...
+
+
+class FollowUps(Protocol):
+    """The jobs queue, for a follow-up of a run (`hubnox.jobs.JobQueue`)."""
+
+    def send(self, job: Job, *, delay_seconds: int = 0) -> None: ...
 
 
 class RunHistory(Protocol):
