@@ -9,12 +9,18 @@ import pytest
 from hubnox.errors import TransientError
 from hubnox.hubspot.properties import SYNC_STATUS
 from hubnox.jobs import MAX_ATTEMPTS, backoff_seconds
+from hubnox.store.table import Table
 from hubnox.sync.delivery import CALLBACK_WINDOW_SECONDS, NOTED_BY_ANOTHER_RUN
-from tests.integration.test_runner import World, world  # noqa: F401 (fixture)
+from tests.integration.test_runner import World, seed
 
 NOTES = "/crm/objects/2026-03/notes"
 DEALS = "/crm/objects/2026-03/0-3/.*"
 CALLBACKS = "/automation/.*"
+
+
+@pytest.fixture
+def world(table: Table) -> World:
+    return World(table, seed())
 
 
 def hubspot_fails(world: World, method: str, path: str, times: int | None = 1, status: int = 503) -> None:
