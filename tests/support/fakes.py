@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemNotFoundError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from pydantic import SecretStr
 
 from hubnox.errors import NotFoundError
 from hubnox.hubspot.models import AssociationInput, CrmObject
@@ -256,7 +257,8 @@ class Connections:
         if connection is None:
             return False
         self.hubspot[portal_id] = connection.model_copy(update={
-            "status": "uninstalled", "access_token": "", "refresh_token": "", "version": connection.version + 1})
+            "status": "uninstalled", "access_token": SecretStr(""), "refresh_token": SecretStr(""),
+            "version": connection.version + 1})
         return True
 
     def mark_broken(self, portal_id: str, system: System, reason: str) -> bool:
