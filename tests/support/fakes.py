@@ -405,8 +405,9 @@ class HubSpot:
         return self.put(object_type, object_id, **properties)
 
     def create_note(self, deal_id: str, body_html: str, attachment_ids: Sequence[str] = ()) -> CrmObject:
+        self._maybe_fail()
         self.writes.append(("note", deal_id, body_html))
-        return self.create("notes", {"hs_note_body": body_html})
+        return self.put("notes", f"note-{len(self.writes)}", hs_note_body=body_html)
 
     def complete_callback(self, callback_id: str, output_fields: Mapping[str, Any]) -> None:
         self._maybe_fail()
