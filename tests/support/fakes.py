@@ -23,7 +23,16 @@ from pydantic import SecretStr
 from hubnox.errors import NotFoundError
 from hubnox.hubspot.models import AssociationInput, CrmObject
 from hubnox.jobs import Job
-from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, HubSpotStatus, Run, RunRequest, System
+from hubnox.records import (
+    DealLink,
+    DeliveryState,
+    FortnoxConnection,
+    HubSpotConnection,
+    HubSpotStatus,
+    Run,
+    RunRequest,
+    System,
+)
 from hubnox.store.connections import FortnoxAlreadyConnected, FortnoxCompanyTaken
 from hubnox.store.runs import new_run_id
 from hubnox.store.table import ConditionFailed, StaleVersion
@@ -62,25 +71,29 @@ class Runs:
 
     def mark_running(self, portal_id: str, run_id: str) -> Run:
         run = self._stored(portal_id, run_id)
-        if run.status == "succeeded":
+        if run.status == "succeeded" or run.delivery == "pending":
             return run
         return self._save(run, status="running", started_at=self.clock(), finished_at=None, error_code=None,
-                          error_message=None, attempts=run.attempts + 1)
+                          error_message=None, outcome=None, delivery=None, attempts=run.attempts + 1)
 
     def record_progress(self, portal_id: str, run_id: str, progress: dict[str, str]) -> None:
         self._save(self._stored(portal_id, run_id), progress=dict(progress))
 
-    def succeed(self, portal_id: str, run_id: str, result: dict[str, Any] | None = None) -> Run:
+    def record_delivery(self, portal_id: str, run_id: str, progress: dict[str, str], delivery: DeliveryState) -> Run:
+        return self._save(self._stored(portal_id, run_id), progress=dict(progress), delivery=delivery)
+
+    def succeed(self, portal_id: str, run_id: str, result: dict[str, Any] | None = None,
+                outcome: dict[str, Any] | None = None) -> Run:
         return self._save(self._stored(portal_id, run_id), status="succeeded", finished_at=self.clock(),
-                          result=result or {}, error_code=None, error_message=None)
+                          result=result or {}, error_code=None, error_message=None, **_pending(outcome))
 
     def fail(self, portal_id: str, run_id: str, error_code: str, error_message: str,
-             result: dict[str, Any] | None = None) -> Run:
+             result: dict[str, Any] | None = None, outcome: dict[str, Any] | None = None) -> Run:
         run = self._stored(portal_id, run_id)
         if run.status == "succeeded":
             return run
         return self._save(run, status="failed", finished_at=self.clock(), error_code=error_code,
-                          error_message=error_message, result=result or {})
+                          error_message=error_message, result=result or {}, **_pending(outcome))
 
     def _stored(self, portal_id: str, run_id: str) -> Run:
         run = self.get(portal_id, run_id)
@@ -91,6 +104,10 @@ class Runs:
     def _save(self, run: Run, **changes: Any) -> Run:
         self.runs[run.portal_id, run.run_id] = saved = run.model_copy(update=changes)
         return saved
+
+
+def _pending(outcome: dict[str, Any] | None) -> dict[str, Any]:
+    return {} if outcome is None else {"outcome": outcome, "delivery": "pending"}
 
 
 class DealLinks:

@@ -78,6 +78,20 @@ def test_runs_point_to_each_objects_newest_run_and_a_succeeded_run_stays_succeed
         runs.fail(PORTAL, "01UNKNOWN", "X", "x")
 
 
+def test_a_run_whose_outcome_is_being_told_is_not_run_again_until_it_has_been_told(stores):
+    runs = build(stores, "runs")
+    run = runs.create(REQUEST)
+    runs.mark_running(PORTAL, run.run_id)
+
+    failed = runs.fail(PORTAL, run.run_id, "X", "x", None, {"note": None})
+    assert (failed.delivery, failed.final) == ("pending", False)
+    assert runs.mark_running(PORTAL, run.run_id).attempts == 1  # a redelivered job only tells it
+    told = runs.record_delivery(PORTAL, run.run_id, {"told:callback": "done"}, "delivered")
+    assert (told.final, told.progress) == (True, {"told:callback": "done"})
+    again = runs.mark_running(PORTAL, run.run_id)  # a replay from the dead-letter queue runs it again
+    assert (again.attempts, again.outcome, again.delivery) == (2, None, None)
+
+
 def test_the_first_claim_of_a_deal_wins_and_it_records_one_document(stores):
     links = build(stores, "deal_links")
     with pytest.raises(NotFoundError):

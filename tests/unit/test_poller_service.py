@@ -265,8 +265,6 @@ def test_when_submitting_fails_the_cursor_stays_and_the_deals_claim_is_given_bac
     assert world.nonces.of_kind(CLAIM_KIND) == []
 
 
-@pytest.mark.xfail(strict=True, reason="hubnox.jobs.submit records the queued run before the send fails, and the "
-                                       "poller then skips the deal as 'run in progress' on every later tick")
 def test_after_a_queue_outage_the_next_tick_sends_the_deal(world):
     world.moved("904")
     world.queue.down = ConnectionError("queue unreachable")
