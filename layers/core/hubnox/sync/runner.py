@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hubnox.errors import BadRequestError, ConnectionBrokenError, HubnoxError, TransientError, UserFixableError
+from hubnox.errors import BadRequestError, HubnoxError, TransientError, UserFixableError
 from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
 from hubnox.observability import logger
 from hubnox.records import Run, RunKind
@@ -176,7 +176,7 @@ class JobRunner:
             if current.settings is None:
                 current.settings = migrate(self._settings.get(run.portal_id)[0])
             found = self._documents.verify(current, step)
-        except (TransientError, ConnectionBrokenError) as error:
+        except TransientError as error:
             if self._clock() < (run.finished_at or run.created_at) + VERIFY_WINDOW_SECONDS:
                 logger.warning("could not ask Fortnox for the failed run's document; asking again later",
                                extra={"run_id": run.run_id, "error": error.message[:300]})
