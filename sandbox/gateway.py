@@ -218,62 +218,121 @@ def ensure_layer_importable(layer_path: Path = LAYER_PATH) -> None:
         sys.path.insert(0, str(layer_path))
 
 
+class LocalContainer:
+    """One Lambda container of a function: its own copy of the function's module (so its own
+    `entry`, resolver and clients), used by one invocation at a time."""
+
+    def __init__(self, spec: FunctionSpec, number: int) -> None:
+        self.spec = spec
+        self.number = number
+        self.module: ModuleType | None = None
+        self.invocations = 0
+
+    def load(self) -> ModuleType:
+        """Load the function's module for this container (its cold start), once."""
+        if self.module is not None:
+            return self.module
+        ensure_layer_importable()
+        file_stem = self.spec.handler.rpartition(".")[0]
+        path = self.spec.code_dir / f"{file_stem}.py"
+        # A unique module name per container: every function's file is called app.py.
+        suffix = "" if self.number == 1 else f"_{self.number}"
+        module_name = f"hubnox_function_{self.spec.name}{suffix}"
+        loader_spec = importlib.util.spec_from_file_location(module_name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(loader_spec)
+        # A new container reads its environment anew, as Lambda's would.
+        from hubnox.config import get_app_config
+
+        get_app_config.cache_clear()
+        sys.modules[module_name] = module
+        loader_spec.loader.exec_module(module)
+        self.module = module
+        return module
+
+
 class LocalFunction:
-    """One function, invoked one event at a time as one Lambda container is. Its handler is loaded
-    from the function's folder on first use, unless one is given."""
+    """One function, as Lambda runs it: each container takes one event at a time, a warm container
+    that is free takes the next event, and an event that finds every container busy starts a new one
+    (a cold start). Its handler is loaded from the function's folder in each container, unless one
+    is given."""
 
     def __init__(self, spec: FunctionSpec, handler: Callable[[Any, Any], Any] | None = None) -> None:
         self.spec = spec
         self._given = handler
-        self._module: ModuleType | None = None
+        self._containers: list[LocalContainer] = []  # every container started, oldest first
+        self._idle: list[LocalContainer] = []
         self._lock = threading.Lock()
         self._aws_client_hooks: list[Callable[[Any], None]] = []
 
     @property
     def module(self) -> ModuleType | None:
-        """The function's module once an invocation loaded it (a cold start), None before."""
-        return self._module
+        """The first container's module once an invocation loaded it (a cold start), None before."""
+        return self._containers[0].module if self._containers else None
+
+    @property
+    def containers(self) -> list[LocalContainer]:
+        """Every container started so far, oldest first."""
+        with self._lock:
+            return list(self._containers)
 
     def watch_aws_clients(self, hook: Callable[[Any], None]) -> None:
-        """Call `hook` with every boto3 client the function's container builds (see `sandbox.iam`)."""
-        self._aws_client_hooks.append(hook)
-        if self._module is not None:
-            self.container().watch_aws_clients(hook)
+        """Call `hook` with every boto3 client the function's containers build (see `sandbox.iam`)."""
+        with self._lock:
+            self._aws_client_hooks.append(hook)
+            loaded = [c for c in self._containers if c.module is not None]
+        for container in loaded:
+            container.module.entry.container.watch_aws_clients(hook)  # type: ignore[union-attr]
 
     def container(self) -> Any:
-        """The container the loaded function's `entry` (a `hubnox.entry.LambdaEntry`) builds its handler over."""
-        assert self._module is not None, "the function is not loaded yet"
-        return self._module.entry.container
+        """The `Container` the first container's `entry` (a `hubnox.entry.LambdaEntry`) builds its
+        handler over."""
+        assert self.module is not None, "the function is not loaded yet"
+        return self.module.entry.container
 
-    def _handler(self) -> Callable[[Any, LambdaContext], Any]:
+    def _checkout(self) -> LocalContainer:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(0)  # the oldest free container, so tests can find it
+            container = LocalContainer(self.spec, len(self._containers) + 1)
+            self._containers.append(container)
+            return container
+
+    def _checkin(self, container: LocalContainer) -> None:
+        with self._lock:
+            self._idle.append(container)
+            self._idle.sort(key=lambda c: c.number)
+
+    def _handler_in(self, container: LocalContainer) -> Callable[[Any, LambdaContext], Any]:
         if self._given is not None:
             return self._given
-        file_stem, _, attribute = self.spec.handler.rpartition(".")
-        if self._module is None:
-            ensure_layer_importable()
-            path = self.spec.code_dir / f"{file_stem}.py"
-            # A unique module name per function: every function's file is called app.py.
-            module_name = f"hubnox_function_{self.spec.name}"
-            loader_spec = importlib.util.spec_from_file_location(module_name, path)
-            if loader_spec is None or loader_spec.loader is None:
-                raise ImportError(f"cannot load {path}")
-            module = importlib.util.module_from_spec(loader_spec)
-            # A new container reads its environment anew, as Lambda's would.
-            from hubnox.config import get_app_config
+        if container.module is None:
+            module = container.load()
+            with self._lock:
+                hooks = list(self._aws_client_hooks)
+            for hook in hooks:
+                module.entry.container.watch_aws_clients(hook)
+        return getattr(container.module, self.spec.handler.rpartition(".")[2])
 
-            get_app_config.cache_clear()
-            sys.modules[module_name] = module
-            loader_spec.loader.exec_module(module)
-            self._module = module
-            for hook in self._aws_client_hooks:
-                self.container().watch_aws_clients(hook)
-        return getattr(self._module, attribute)
+    def _handler(self) -> Callable[[Any, LambdaContext], Any]:
+        """The first container's handler, loading it when cold."""
+        container = self._checkout()
+        try:
+            return self._handler_in(container)
+        finally:
+            self._checkin(container)
 
     def invoke(self, event: Any) -> Any:
-        """Call the handler with `event` and a fresh context; answers what the handler returns."""
-        with self._lock:
-            handler = self._handler()
+        """Call the handler with `event` and a fresh context in a free container (a new one when
+        every container is busy); answers what the handler returns."""
+        container = self._checkout()
+        try:
+            handler = self._handler_in(container)
+            container.invocations += 1
             return handler(event, LambdaContext(self.spec))
+        finally:
+            self._checkin(container)
 
 
 def load_functions(template: Mapping[str, Any], root: Path = REPO_ROOT) -> dict[str, LocalFunction]:

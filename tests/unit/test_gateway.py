@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -466,3 +468,33 @@ def test_there_is_a_sample_event_for_every_http_function():
         assert found is not None
         functions.add(found[0].function)
     assert functions == {"oauth", "workflow_action", "crm_card", "replay", "settings"}
+
+
+# -- containers ----------------------------------------------------------------------------------
+
+
+def test_each_container_takes_one_event_at_a_time_and_a_busy_function_starts_another():
+    spec = FunctionSpec(logical_id="ReplayFunction", name="replay", code_dir=Path("/nowhere"),
+                        handler="app.lambda_handler", timeout=10, memory=512, routes=())
+    inside = threading.Barrier(3)
+    running: list[int] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        running.append(event["n"])
+        if event.get("together"):
+            inside.wait(timeout=5)  # all three are in the handler at once, so in three containers
+        return {"n": event["n"]}
+
+    function = LocalFunction(spec, handler=handler)
+    assert function.invoke({"n": 0}) == {"n": 0}
+    assert len(function.containers) == 1  # the cold start
+    assert function.invoke({"n": 1}) == {"n": 1}
+    assert len(function.containers) == 1  # the warm container took it
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        answers = list(pool.map(function.invoke, [{"n": n, "together": True} for n in (2, 3, 4)]))
+
+    assert answers == [{"n": 2}, {"n": 3}, {"n": 4}]
+    assert len(function.containers) == 3
+    assert function.containers[0].invocations >= 2
+    assert sum(c.invocations for c in function.containers) == 5
