@@ -17,7 +17,8 @@ Errors decide what happens next:
   (`hubnox.sync.reporting`);
 - `TransientError` (429, 5xx, timeouts) and unexpected errors: re-raised so the queue tries again
   later (the worker sets the backoff, `hubnox.jobs.backoff_seconds`), except on the last attempt,
-  where the run fails as above and the message goes on to the dead-letter queue.
+  where the run fails as above and `JobExhausted` is raised, so the message goes on to the
+  dead-letter queue.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hubnox.errors import BadRequestError, UserFixableError
+from hubnox.errors import BadRequestError, JobExhausted, UserFixableError
 from hubnox.jobs import MAX_ATTEMPTS, Job
 from hubnox.observability import logger
 from hubnox.records import Run, RunKind
@@ -74,7 +75,8 @@ class JobRunner:
         """Carry out one try of `job` and answer its run as stored afterwards.
 
         Raises the error of a transient (or unexpected) failure before the last attempt, so the
-        queue tries again; every other outcome is recorded on the run and reported.
+        queue tries again, and `JobExhausted` on the last attempt once the run is failed and
+        reported, so the queue keeps the message; every other outcome is recorded on the run.
         """
         run = self._runs.mark_running(job.portal_id, job.run_id)
         if run.status == "succeeded":
@@ -90,7 +92,8 @@ class JobRunner:
             if not current.last:
                 raise
             logger.exception("run failed on its last attempt", extra={"run_id": job.run_id, "attempt": attempt})
-            return self._report.fail(current, error)
+            self._report.fail(current, error)
+            raise JobExhausted(f"Run {job.run_id} failed on its last try ({attempt} of {max_attempts}).") from error
         return self._runs.succeed(job.portal_id, job.run_id, result)
 
     def _do(self, current: Attempt) -> dict[str, Any]:
