@@ -6,8 +6,10 @@ does, builds the event API Gateway sends, calls the function's `lambda_handler` 
 on Lambda), and turns what the handler returns into the HTTP response API Gateway would send.
 
 Control endpoints for tests and the demo live under `/_sandbox/`: `GET /_sandbox/health`,
-`GET /_sandbox/queues`, `POST /_sandbox/worker/drain` and `POST /_sandbox/poller/tick` (the last three
-need local AWS attached, see `sandbox/aws.py`).
+`GET /_sandbox/queues`, `GET /_sandbox/alarms`, `POST /_sandbox/worker/drain` and
+`POST /_sandbox/poller/tick` (all but the first need local AWS attached, see `sandbox/aws.py`). A
+drain skips the worker's backoff unless its JSON body (or query) says `respect_visibility: true`;
+`timeout` (seconds) bounds it either way.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ REGION = "eu-north-1"
 API_ID = "hubnoxlocal"
 
 log = logging.getLogger("sandbox.gateway")
+
+#: the longest drain a request may ask for: a job's every try with the worker's real backoff fits
+MAX_DRAIN_SECONDS = 3600
 
 
 # -- the template --------------------------------------------------------------------------------
@@ -281,9 +286,9 @@ class LocalFunction:
         """Call `hook` with every boto3 client the function's containers build (see `sandbox.iam`)."""
         with self._lock:
             self._aws_client_hooks.append(hook)
-            loaded = [c for c in self._containers if c.module is not None]
-        for container in loaded:
-            container.module.entry.container.watch_aws_clients(hook)  # type: ignore[union-attr]
+            loaded = [c.module for c in self._containers if c.module is not None]
+        for module in loaded:
+            module.entry.container.watch_aws_clients(hook)
 
     def container(self) -> Any:
         """The `Container` the first container's `entry` (a `hubnox.entry.LambdaEntry`) builds its
@@ -512,11 +517,13 @@ def api_error(status: int, message: str) -> Response:
 class StackControls(Protocol):
     """What local AWS offers the gateway's control endpoints."""
 
-    def drain(self) -> dict[str, Any]: ...
+    def drain(self, *, respect_visibility: bool = False, timeout: float | None = None) -> dict[str, Any]: ...
 
     def tick(self) -> dict[str, Any]: ...
 
     def queue_depths(self) -> dict[str, Any]: ...
+
+    def alarms(self) -> dict[str, Any]: ...
 
 
 class Gateway:
@@ -595,12 +602,52 @@ class Gateway:
             return json_response({"ok": True, "name": "gateway", "routes": len(self.routes), **self.info})
         actions: dict[tuple[str, str], Callable[[StackControls], dict[str, Any]]] = {
             ("GET", "/_sandbox/queues"): lambda c: c.queue_depths(),
-            ("POST", "/_sandbox/worker/drain"): lambda c: c.drain(),
+            ("GET", "/_sandbox/alarms"): lambda c: c.alarms(),
+            ("POST", "/_sandbox/worker/drain"): lambda c: c.drain(**drain_options),
             ("POST", "/_sandbox/poller/tick"): lambda c: c.tick(),
         }
         action = actions.get(endpoint)
         if action is None:
             return api_error(404, "Not Found")
+        try:
+            drain_options = _drain_options(request) if endpoint[1] == "/_sandbox/worker/drain" else {}
+        except ValueError as exc:
+            return api_error(400, str(exc))
         if self.controls is None:
             return api_error(503, "Local AWS is not attached to this gateway.")
         return json_response(action(self.controls))
+
+
+def _drain_options(request: Request) -> dict[str, Any]:
+    """A drain's options from its JSON body or its query: `respect_visibility` and `timeout`; none
+    given is the drain as it always was."""
+    given: dict[str, Any] = dict(request.args.items())
+    body = request.get_data(cache=True)
+    if body.strip():
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            raise ValueError("The drain's body must be a JSON object.") from None
+        if not isinstance(parsed, dict):
+            raise ValueError("The drain's body must be a JSON object.")
+        given.update(parsed)
+    unknown = set(given) - {"respect_visibility", "timeout"}
+    if unknown:
+        raise ValueError(f"A drain takes respect_visibility and timeout, not {', '.join(sorted(unknown))}.")
+    options: dict[str, Any] = {}
+    if "respect_visibility" in given:
+        flag = given["respect_visibility"]
+        if isinstance(flag, str):
+            flag = {"true": True, "1": True, "false": False, "0": False}.get(flag.lower(), flag)
+        if not isinstance(flag, bool):
+            raise ValueError("respect_visibility must be true or false.")
+        options["respect_visibility"] = flag
+    if "timeout" in given:
+        try:
+            timeout = float(given["timeout"])
+        except (TypeError, ValueError):
+            raise ValueError("timeout must be a number of seconds.") from None
+        if not 0 < timeout <= MAX_DRAIN_SECONDS:
+            raise ValueError(f"timeout must be more than 0 and at most {MAX_DRAIN_SECONDS} seconds.")
+        options["timeout"] = timeout
+    return options

@@ -339,9 +339,15 @@ def test_control_endpoints_need_local_aws_but_health_does_not(client):
 
 
 def test_control_endpoints_drive_local_aws():
+    drains: list[dict[str, Any]] = []
+
     class Controls:
-        def drain(self) -> dict[str, Any]:
+        def drain(self, **options: Any) -> dict[str, Any]:
+            drains.append(options)
             return {"received": 3}
+
+        def alarms(self) -> dict[str, Any]:
+            return {"JobsDLQAlarm": {"state": "ALARM", "value": 1.0}}
 
         def tick(self) -> dict[str, Any]:
             return {"result": {"enqueued": 0}}
@@ -355,6 +361,15 @@ def test_control_endpoints_drive_local_aws():
     assert client.post("/_sandbox/poller/tick").json() == {"result": {"enqueued": 0}}
     assert client.get("/_sandbox/queues").json()["dead_letter"] == 1
     assert client.get("/_sandbox/health").json()["aws"] == "http://127.0.0.1:1"
+    assert client.get("/_sandbox/alarms").json()["JobsDLQAlarm"]["state"] == "ALARM"
+    # A drain keeps the visibility timeouts, and may wait longer, when asked in its body or query.
+    assert client.post("/_sandbox/worker/drain", json={"respect_visibility": True, "timeout": 600}).status_code == 200
+    assert client.post("/_sandbox/worker/drain?respect_visibility=true").status_code == 200
+    assert drains == [{}, {"respect_visibility": True, "timeout": 600.0}, {"respect_visibility": True}]
+    for bad in ({"respect_visibility": "sometimes"}, {"timeout": -1}, {"timeout": 86400}, {"fast": True}, [1]):
+        answer = client.post("/_sandbox/worker/drain", json=bad)
+        assert answer.status_code == 400, bad
+    assert len(drains) == 3
 
 
 # -- the real template and functions -----------------------------------------------------------------
