@@ -42,8 +42,8 @@ def hide(container: Container, record: SQSRecord, delay: int) -> None:
         container.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record.receipt_handle,
                                                 VisibilityTimeout=delay)
     except (BotoCoreError, ClientError) as exc:
-        # The queue's own visibility timeout still brings the job back, only sooner or later.
-        logger.warning("could not set the job's backoff", extra={"error": str(exc), "delay": delay})
+        # The queue's own visibility timeout still brings the job back (or moves it on), sooner or later.
+        logger.warning("could not set the job's visibility timeout", extra={"error": str(exc), "delay": delay})
 
 
 @tracer.capture_method(capture_response=False, capture_error=False)
