@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from hubnox.errors import TransientError
+from hubnox.errors import JobExhausted, TransientError
 from hubnox.hubspot.properties import SYNC_STATUS
 from hubnox.jobs import MAX_ATTEMPTS, backoff_seconds
 from hubnox.store.table import Table
@@ -108,9 +108,12 @@ def test_a_failure_waits_to_be_told_until_fortnox_can_say_there_is_no_document(w
                                   "times": None})
     callback_id = world.enroll()
 
-    run = world.run(callback_id=callback_id, attempt=MAX_ATTEMPTS)
+    job = world.job(callback_id=callback_id)
+    with pytest.raises(JobExhausted):  # the message goes on to the dead-letter queue
+        world.run(job, attempt=MAX_ATTEMPTS)
 
-    assert (run.status, run.delivery, world.notes()) == ("failed", "pending", [])
+    run = world.runs.get(world.portal, job.run_id)
+    assert run is not None and (run.status, run.delivery, world.notes()) == ("failed", "pending", [])
     world.fortnox_sim.faults.clear()
     told = world.tell_follow_ups()
     assert told is not None and (told.status, told.delivery) == ("failed", "delivered")

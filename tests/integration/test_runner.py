@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 
 from hubnox.api_http import RetryPolicy, build_http_client
-from hubnox.errors import ConnectionBrokenError, TransientError
+from hubnox.errors import ConnectionBrokenError, JobExhausted, TransientError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.hubspot.client import HubSpotClient
@@ -550,8 +550,11 @@ def test_on_the_last_attempt_a_transient_failure_fails_the_run_with_a_truthful_n
     callback_id = world.enroll()
     job = world.job(callback_id=callback_id)
 
-    run = world.run(job, attempt=MAX_ATTEMPTS)
+    with pytest.raises(JobExhausted):  # so the queue keeps the message: it goes on to the dead-letter queue
+        world.run(job, attempt=MAX_ATTEMPTS)
 
+    run = world.runs.get(job.portal_id, job.run_id)
+    assert run is not None
     assert (run.status, run.error_code) == ("failed", "UPSTREAM_UNAVAILABLE")
     assert run.error_message.startswith(f"Gave up after {MAX_ATTEMPTS} tries")
     assert world.invoices() == []

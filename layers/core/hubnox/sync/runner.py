@@ -22,9 +22,11 @@ Errors decide what happens next:
   callback (`hubnox.sync.reporting`);
 - `TransientError` (429, 5xx, timeouts) and unexpected errors: re-raised so the queue tries again
   later (the worker sets the backoff, `hubnox.jobs.backoff_seconds`), except on the last attempt,
-  where the run fails as above.
+  where the run fails as above and `JobExhausted` is raised once its outcome is told (or stays
+  pending for follow-ups), so the message goes on to the dead-letter queue.
 A failed document run's outcome is told only after Fortnox has been asked whether the deal's
-document exists after all; if it does, the run succeeded and tells that (`CreateDocument.verify`).
+document exists after all; if it does, the run succeeded and tells that (`CreateDocument.verify`),
+and its message is not kept.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hubnox.errors import BadRequestError, HubnoxError, TransientError, UserFixableError
+from hubnox.errors import BadRequestError, HubnoxError, JobExhausted, TransientError, UserFixableError
 from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
 from hubnox.observability import logger
 from hubnox.records import Run, RunKind
@@ -106,7 +108,8 @@ class JobRunner:
         run as stored afterwards.
 
         Raises the error of a transient (or unexpected) failure before the last attempt, so the
-        queue tries again; every other outcome is recorded on the run and told.
+        queue tries again, and `JobExhausted` on the last attempt once the run is failed and its
+        outcome told, so the queue keeps the message; every other outcome is recorded on the run and told.
         """
         if job.delivery_round is not None:
             stored = self._runs.get(job.portal_id, job.run_id)
@@ -130,7 +133,10 @@ class JobRunner:
             if not current.last:
                 raise
             logger.exception("run failed on its last attempt", extra={"run_id": job.run_id, "attempt": attempt})
-            return self._tell(current, self._fail(current, error), 0)
+            told = self._tell(current, self._fail(current, error), 0)
+            if told.status == "succeeded":  # Fortnox had the document after all
+                return told
+            raise JobExhausted(f"Run {job.run_id} failed on its last try ({attempt} of {max_attempts}).") from error
         finished = self._runs.succeed(job.portal_id, job.run_id, result, outcome.model_dump(mode="json"))
         return self._tell(current, finished, 0)
 
