@@ -402,6 +402,23 @@ class QueueFeeder:
             "dead_letter": int(dlq["ApproximateNumberOfMessages"]),
         }
 
+    def _delayed(self) -> int:
+        """Messages on the jobs queue that wait out their delay (follow-ups)."""
+        names = ["ApproximateNumberOfMessagesDelayed"]
+        answer = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
+        return int(answer.get("ApproximateNumberOfMessagesDelayed", 0))
+
+    def _hurry_delayed(self) -> None:
+        # Drain also skips the delay of follow-ups (a run's outcome told again later), as it skips
+        # the backoff: moto runs in this process, so its queue's messages are reached directly.
+        from moto.sqs.models import sqs_backends
+
+        account, name = self.queue_url.rstrip("/").split("/")[-2:]
+        queue = sqs_backends[account][REGION].queues.get(name)
+        for message in list(getattr(queue, "_messages", [])):
+            if message.delayed:
+                message.delayed_until = 0
+
     def _release_held(self) -> None:
         # Drain fast-forwards the visibility timeout of failed messages instead of waiting for it.
         with self._held_lock:
@@ -412,12 +429,13 @@ class QueueFeeder:
                     QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
 
     def drain(self, timeout: float = DRAIN_TIMEOUT, *, respect_visibility: bool = False) -> dict[str, Any]:
-        """Feed the worker until the jobs queue is empty and nothing is in flight, or `timeout` seconds
-        pass. By default failed messages come back at once rather than after their visibility
-        timeout (the worker's backoff), so they reach the dead-letter queue after maxReceiveCount
-        tries within the drain. With `respect_visibility` they come back when SQS brings them back,
-        as on AWS, and the answer lists every delivery with its receive count and the seconds since
-        the drain began, so a drill sees the retry timing a deployment has."""
+        """Feed the worker until the jobs queue is empty and nothing is in flight or delayed, or
+        `timeout` seconds pass. By default failed messages come back at once rather than after their
+        visibility timeout (the worker's backoff), and delayed follow-ups at once rather than after
+        their delay, so they reach the dead-letter queue after maxReceiveCount tries within the drain.
+        With `respect_visibility` they come back when SQS brings them back, as on AWS, and the answer
+        lists every delivery with its receive count and the seconds since the drain began, so a
+        drill sees the retry timing a deployment has."""
         total = BatchOutcome()
         batches = 0
         started = time.monotonic()
@@ -425,13 +443,14 @@ class QueueFeeder:
         while True:
             if not respect_visibility:
                 self._release_held()
+                self._hurry_delayed()
             outcome = self.poll_once(wait_seconds=0)
             total.add(outcome)
             batches += 1 if outcome.received else 0
             if outcome.received:
                 continue
             depths = self.depths()
-            done = depths["jobs"] == 0 and depths["jobs_in_flight"] == 0
+            done = depths["jobs"] == 0 and depths["jobs_in_flight"] == 0 and self._delayed() == 0
             if done or time.monotonic() > deadline:
                 result = {"batches": batches, **total.__dict__, **depths, "timed_out": not done}
                 if respect_visibility:

@@ -218,3 +218,23 @@ def test_a_drain_that_respects_visibility_keeps_the_workers_backoff_between_trie
     drain(stack)  # the default drain skips the backoff
     stored = run_of(stack, connected_portal.portal_id, run.run_id)
     assert (stored.status, stored.attempts) == ("succeeded", 2)
+
+
+def test_a_note_hubspot_refuses_for_a_while_is_written_by_a_follow_up_and_the_run_ends_told(
+        stack, connected_portal, rep):
+    deal_id, _ = company_deal(rep)
+    answer = stack.hubspot.post("/_sandbox/faults", json={"kind": "status", "method": "POST",
+                                                          "path": "/crm/objects/2026-03/notes", "status": 503,
+                                                          "times": 6})
+    assert answer.status_code == 201, answer.text
+    try:
+        run = enqueue(stack, connected_portal.portal_id, deal_id)
+        drain(stack)  # the drain skips the follow-ups' delays as it skips the backoff
+    finally:
+        stack.hubspot.delete("/_sandbox/faults")
+
+    stored = run_of(stack, connected_portal.portal_id, run.run_id)
+    assert (stored.status, stored.delivery, stored.final) == ("succeeded", "delivered", True)
+    [note] = deal_notes(stack, rep, deal_id)
+    assert "was created as a draft" in note["hs_note_body"] and note["hs_attachment_ids"]
+    assert len(fortnox_documents(stack, connected_portal.tenant_id, deal_id)) == 1
