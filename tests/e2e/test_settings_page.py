@@ -266,4 +266,7 @@ def test_sync_products_now_makes_articles_of_the_portals_products(settings_page,
     company = stack.fortnox.get(f"/_sandbox/companies/{connected_portal.tenant_id}").json()
     assert [a["Description"] for a in company["Articles"] if a["ArticleNumber"] == "HNX-SEAT"] == [
         "hubnox seat, 12 months"]
+    tab.get_by_role("button", name="Refresh").click()
+    tab.wait_for_function("document.querySelector('[data-product-sync-latest]').textContent.includes('1 created')")
+    assert "0 skipped" in tab.locator("[data-product-sync-latest]").inner_text()
     assert settings_page.script_errors == []

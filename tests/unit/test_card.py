@@ -227,8 +227,10 @@ def test_a_company_card_shows_its_customer_what_it_owes_and_what_is_overdue():
     assert (card["state"], card["partial"], card["notes"]) == ("ready", False, [])
     customer = card["customer"]
     assert (customer["number"], customer["name"], customer["url"]) == ("1001", "Kund AB", "https://apps.fortnox.se")
-    assert customer["outstanding"] == [{"currency": "EUR", "amount": "100"}, {"currency": "SEK", "amount": "1750"}]
-    assert customer["overdue"] == [{"currency": "EUR", "amount": "100"}, {"currency": "SEK", "amount": "1250"}]
+    assert customer["outstanding"] == [{"currency": "EUR", "amount": "100", "text": "100,00\u00a0EUR"},
+                                       {"currency": "SEK", "amount": "1750", "text": "1\u00a0750,00\u00a0kr"}]
+    assert customer["overdue"] == [{"currency": "EUR", "amount": "100", "text": "100,00\u00a0EUR"},
+                                   {"currency": "SEK", "amount": "1250", "text": "1\u00a0250,00\u00a0kr"}]
     assert (customer["unpaidCount"], customer["overdueCount"]) == (3, 2)
     assert card["fortnoxCompany"] == "Acme AB"
 
@@ -239,7 +241,8 @@ def test_the_latest_invoices_come_newest_first_with_their_payment_status():
     assert [(row["number"], row["status"]) for row in rows] == [
         ("44", "draft"), ("42", "unpaid"), ("43", "overdue"), ("41", "overdue"), ("40", "paid")]
     assert rows[1] == {"number": "42", "status": "unpaid", "invoiceDate": "2026-11-20", "dueDate": "2026-12-31",
-                       "total": "1250", "balance": "500", "currency": "SEK"}
+                       "total": "1250", "balance": "500", "currency": "SEK",
+                       "totalText": "1\u00a0250,00\u00a0kr", "balanceText": "500,00\u00a0kr"}
 
 
 def test_a_contact_card_uses_the_contacts_own_customer_number():

@@ -197,3 +197,12 @@ def test_a_product_without_sku_cannot_become_an_article() -> None:
     with pytest.raises(UserFixableError) as failure:
         article_from_product(Product(id="p1", properties={"name": "Widget"}), PortalSettings())
     assert failure.value.code == "ARTICLE_NUMBER_MISSING" and "Widget" in failure.value.message
+
+
+def test_a_product_whose_sku_fortnox_would_refuse_says_so_apart_from_one_without_a_sku() -> None:
+    with pytest.raises(UserFixableError) as failure:
+        article_from_product(Product(id="p1", properties={"name": "Widget", "hs_sku": "W 1"}), PortalSettings())
+    assert failure.value.code == "ARTICLE_NUMBER_INVALID" and "SKU W 1" in failure.value.message
+    with pytest.raises(UserFixableError) as failure:
+        article_from_product(Product(id="p2", properties={"name": "Widget", "hs_sku": "  "}), PortalSettings())
+    assert failure.value.code == "ARTICLE_NUMBER_MISSING"

@@ -85,7 +85,7 @@ function amounts(values: Amount[] | undefined): string {
   if (!values || values.length === 0) {
     return '0';
   }
-  return values.map((value) => `${value.amount} ${value.currency}`).join(' + ');
+  return values.map((value) => value.text).join(' + ');
 }
 
 function CustomerView({ customer }: { customer: Customer }) {
@@ -133,9 +133,7 @@ function InvoiceTable({ invoices }: { invoices: CustomerInvoice[] }) {
           <TableRow key={invoice.number ?? invoice.invoiceDate ?? ''}>
             <TableCell>{invoice.number ?? ''}</TableCell>
             <TableCell>{invoice.dueDate ?? ''}</TableCell>
-            <TableCell>
-              {invoice.balance ?? ''} {invoice.currency ?? ''}
-            </TableCell>
+            <TableCell>{invoice.balanceText ?? ''}</TableCell>
             <TableCell>
               <StatusLabel status={invoice.status} />
             </TableCell>
@@ -156,15 +154,11 @@ function DocumentView({ document }: { document: FortnoxDocument }) {
         <StatusLabel status={document.status} />
       </DescriptionListItem>
       <DescriptionListItem label="Total">
-        <Text>
-          {document.total ?? '–'} {document.currency ?? ''}
-        </Text>
+        <Text>{document.totalText ?? '–'}</Text>
       </DescriptionListItem>
       {document.type === 'invoice' ? (
         <DescriptionListItem label="Balance">
-          <Text>
-            {document.balance ?? '–'} {document.currency ?? ''}
-          </Text>
+          <Text>{document.balanceText ?? '–'}</Text>
         </DescriptionListItem>
       ) : (
         <DescriptionListItem label="Invoice">

@@ -25,6 +25,8 @@ export type CardActionName = 'update-customer' | 'create-document' | 'open-setti
 export interface Amount {
   currency: string;
   amount: string;
+  /** the amount as people read it, e.g. "1 234,50 kr" (hubnox formats every amount the same way) */
+  text: string;
 }
 
 export interface CustomerInvoice {
@@ -35,6 +37,8 @@ export interface CustomerInvoice {
   total: string | null;
   balance: string | null;
   currency: string | null;
+  totalText: string | null;
+  balanceText: string | null;
 }
 
 export interface Customer {
@@ -59,6 +63,8 @@ export interface FortnoxDocument {
   currency?: string | null;
   total?: string | null;
   balance?: string | null;
+  totalText?: string | null;
+  balanceText?: string | null;
   dueDate?: string | null;
   invoiceNumber?: string | null;
 }

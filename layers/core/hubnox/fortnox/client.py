@@ -241,6 +241,22 @@ class FortnoxClient:
         reply = self._api.call("POST", ARTICLES, json_body={"Article": article.to_payload()})
         return Article.model_validate(reply.data["Article"])
 
+    def update_article(self, article_number: str, article: Article) -> Article:
+        """Change an existing article; only the fields set on `article` are sent (PUT is partial),
+        and never its number, which Fortnox does not let change."""
+        payload = article.to_payload()
+        payload.pop("ArticleNumber", None)
+        reply = self._api.call("PUT", f"{ARTICLES}/{_seg(article_number)}", json_body={"Article": payload})
+        return Article.model_validate(reply.data["Article"])
+
+    def get_price(self, price_list: str, article_number: str, from_quantity: Decimal = Decimal(0)) -> Price | None:
+        """An article's price in a price list from a quantity on, or None when it has none there."""
+        path = f"{PRICES}/{_seg(price_list)}/{_seg(article_number)}/{_number_text(from_quantity)}"
+        reply = self._api.call("GET", path, accept=(404,))
+        if reply.status == 404:
+            return None
+        return Price.model_validate(reply.data["Price"])
+
     def set_price(self, price_list: str, article_number: str, price: Decimal,
                   from_quantity: Decimal = Decimal(0), *, new_article: bool = False) -> Price:
         """Set an article's price in a price list: update it when it exists, else create it.

@@ -90,6 +90,8 @@ PROPERTY_OBJECTS = {"deals": "deals", "line_items": "line_items", "companies": "
 PRINT_TEMPLATE_TYPES = ("invoice", "order")
 #: the recent-runs list: how many runs by default and at most
 RECENT_RUNS_DEFAULT, RECENT_RUNS_MAX = 20, 50
+#: updated and skipped products the page lists under a product sync's summary
+PRODUCT_SYNC_DETAILS = 10
 #: Replay links on the settings page are for the admin looking at it now, not for passing around
 PAGE_REPLAY_TTL_SECONDS = 3600
 
@@ -227,7 +229,22 @@ def run_summary(run: Run, replay: str | None = None) -> dict[str, Any]:
         "documentNumber": run.result.get("document_number"),
         "attempts": run.attempts, "createdAt": _iso(run.created_at), "finishedAt": _iso(run.finished_at),
         "errorCode": run.error_code, "errorMessage": run.error_message, "replayUrl": replay,
+        "productSync": product_sync_summary(run) if run.kind == "sync_products" else None,
     }
+
+
+def product_sync_summary(run: Run) -> dict[str, Any] | None:
+    """What a finished product sync did, for the page: its one-line summary and the first products
+    it updated or skipped, each in a line (amounts as `hubnox.money.format_money` wrote them)."""
+    result = run.result or {}
+    if "summary" not in result:
+        return None
+    details = [f"{item.get('article_number')}: {'; '.join(item.get('changes') or [])}"
+               for item in result.get("updated") or []]
+    details += [f"{item.get('name') or item.get('product_id')}: skipped, {item.get('message')}"
+                for item in result.get("skipped") or []]
+    return {"summary": result["summary"], "counts": result.get("counts") or {},
+            "details": details[:PRODUCT_SYNC_DETAILS], "moreDetails": max(0, len(details) - PRODUCT_SYNC_DETAILS)}
 
 
 def recent_runs_limit(query: dict[str, str] | None) -> int:

@@ -164,15 +164,22 @@ def article_from_product(product: Product, settings: PortalSettings) -> ArticleD
     """The Fortnox article a HubSpot product maps to (SKU as number, name as description, the
     article defaults) and its unit price for the price list, for the sync-products job.
 
-    Raises `UserFixableError` when the product has no SKU Fortnox accepts as an article number.
+    Raises `UserFixableError` when the product has no SKU (code `ARTICLE_NUMBER_MISSING`) or one
+    Fortnox does not accept as an article number (`ARTICLE_NUMBER_INVALID`).
     """
+    if not (product.sku or "").strip():
+        raise UserFixableError(
+            f"Product '{product.name or product.id}' has no SKU, so it cannot become a Fortnox article: "
+            "the article number is the SKU.",
+            code="ARTICLE_NUMBER_MISSING",
+            hint="Give the product a SKU in HubSpot, then sync products again.")
     sku = _creatable(product.sku)
     if sku is None:
         raise UserFixableError(
             f"Product '{product.name or product.id}' ({_sku_text(product.sku)}) cannot become a Fortnox article: "
-            "the article number is the SKU (at most 50 letters, digits and - + / _ .).",
-            code="ARTICLE_NUMBER_MISSING",
-            hint="Give the product a SKU in HubSpot, then sync products again.")
+            "an article number is at most 50 letters, digits and - + / _ .",
+            code="ARTICLE_NUMBER_INVALID",
+            hint="Change the product's SKU in HubSpot to one Fortnox accepts, then sync products again.")
     return _article_draft(sku, product.name or product.description or sku, product.price, None, settings,
                           f"product '{product.name or product.id}'")
 

@@ -18,7 +18,7 @@ from hubnox.links import replay_url
 from hubnox.records import Run
 from hubnox.services.card.cache import CARD_TTL_SECONDS, IN_FLIGHT_TTL_SECONDS, PARTIAL_TTL_SECONDS, CacheKey, CardCache
 from hubnox.services.card.deadline import REMOTE_BUDGET_SECONDS, Outcome, RemoteCalls
-from hubnox.services.card.invoices import invoice_row, latest_first, money, totals_by_currency
+from hubnox.services.card.invoices import invoice_row, latest_first, money, money_text, totals_by_currency
 from hubnox.services.card.ports import CrmReader, CustomerMatcher, FortnoxReader
 from hubnox.services.card.request import CardRequest
 from hubnox.signing import Signer
@@ -246,6 +246,8 @@ class CardService:
             "customerNumber": record.customer_number, "customerName": record.customer_name,
             "currency": record.currency, "total": money(record.total),
             "balance": money(record.balance) if isinstance(record, Invoice) else None,
+            "totalText": money_text(record.total, record.currency),
+            "balanceText": money_text(record.balance, record.currency) if isinstance(record, Invoice) else None,
             "dueDate": record.due_date.isoformat() if isinstance(record, Invoice) and record.due_date else None,
             "invoiceNumber": record.invoice_reference if isinstance(record, Order) else None,
         })
