@@ -230,7 +230,19 @@ def run_summary(run: Run, replay: str | None = None) -> dict[str, Any]:
         "attempts": run.attempts, "createdAt": _iso(run.created_at), "finishedAt": _iso(run.finished_at),
         "errorCode": run.error_code, "errorMessage": run.error_message, "replayUrl": replay,
         "productSync": product_sync_summary(run) if run.kind == "sync_products" else None,
+        "delivery": run.delivery, "notTold": not_told(run),
     }
+
+
+#: what each step of a run's outcome tells, in the admin's words (`hubnox.sync.delivery`)
+OUTCOME_STEPS = {"note": "the note", "properties": "the deal's Fortnox properties",
+                 "write_back": "the customer number on the record", "callback": "the workflow's answer"}
+
+
+def not_told(run: Run) -> list[str]:
+    """The outcome steps hubnox gave up telling in HubSpot, in words (the page flags them)."""
+    return [OUTCOME_STEPS.get(key.removeprefix("gave_up:"), key.removeprefix("gave_up:"))
+            for key in run.progress if key.startswith("gave_up:")]
 
 
 def product_sync_summary(run: Run) -> dict[str, Any] | None:

@@ -470,6 +470,13 @@
       cell.append(` · ${run.productSync.summary}`);
       cell.append(productSyncDetails(run.productSync));
     }
+    if (run.delivery === "pending") cell.append(" · telling HubSpot");
+    if (run.notTold && run.notTold.length) {
+      const lost = document.createElement("div");
+      lost.className = "muted";
+      lost.textContent = `HubSpot did not take ${run.notTold.join(", ")}; see the worker's logs.`;
+      cell.append(lost);
+    }
     if (run.status === "failed" && run.errorMessage) {
       const why = document.createElement("div");
       why.className = "muted";
