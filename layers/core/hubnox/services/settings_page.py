@@ -20,7 +20,9 @@ whose data was deleted: it answers 404 `PORTAL_GONE` and writes nothing. `versio
 read (0 before the first save): a save over a newer version answers 409 with the stored version,
 so two admins editing at once cannot silently undo each other. Invalid settings answer 400 with
 a message naming every wrong field, and `errors`: `[{"field": "articles.policy", "message": ...}]`
-so the page can show each message beside its field. Other errors are answered by
+so the page can show each message beside its field; so do values the connected Fortnox company does
+not have (`hubnox.services.settings_check`). The page shows, next to the Fortnox connection, which
+features its scopes and licences leave out (`hubnox.services.connection_health`). Other errors are answered by
 `register_error_handlers` of the function that includes this router.
 
 `settings_choices()` gives the page the fixed choices of every option, read from the
