@@ -24,6 +24,7 @@ from hubnox.errors import (
     UserFixableError,
 )
 from hubnox.fortnox.errors import FortnoxNotFoundError
+from hubnox.fortnox.health import ConnectionHealth, FeatureHealth
 from hubnox.fortnox.models import FortnoxCustomer, Invoice, Order
 from hubnox.fortnox.statuses import invoice_status, order_status, payment_status
 from hubnox.hubspot import properties
@@ -183,7 +184,8 @@ def link(trigger_key: str = "workflow:invoice", number: str | None = "55", kind:
 
 def service(*, connections: Connections | None = None, runs: Runs | None = None, links: DealLinks | None = None,
             crm: Crm | None = None, fortnox: Fortnox | None = None, clock: FakeClock | None = None,
-            budget: float = 2.0, default_type: str = "invoice", cache: CardCache | None = None) -> CardService:
+            budget: float = 2.0, default_type: str = "invoice", cache: CardCache | None = None,
+            health: ConnectionHealth | None = None) -> CardService:
     crm = crm if crm is not None else Crm()
     fortnox = fortnox if fortnox is not None else Fortnox()
     clock = clock or FakeClock(NOW)
@@ -191,7 +193,7 @@ def service(*, connections: Connections | None = None, runs: Runs | None = None,
                        hubspot=lambda portal_id: crm, fortnox=lambda portal_id: fortnox,
                        signer=Signer(SIGNING_KEY, clock=clock), public_base=BASE, clock=clock,
                        default_document_type=lambda portal_id: default_type,  # type: ignore[arg-type,return-value]
-                       budget_seconds=budget, cache=cache)
+                       budget_seconds=budget, cache=cache, health=lambda portal_id: health)
 
 
 #: the HubSpot user who installed hubnox in the portal (the card's viewer unless a test says otherwise)
@@ -345,6 +347,19 @@ def test_a_deal_without_a_document_offers_to_create_one_of_the_portals_default_t
     assert card["actions"][0] == {"action": "create-document", "label": "Create invoice now", "documentType": "invoice"}
     as_order = service(crm=crm, default_type="order").card(request("deal", "904"))
     assert as_order["actions"][0]["label"] == "Create order now"
+
+
+def test_without_the_order_licence_the_card_warns_and_its_create_order_button_is_disabled():
+    health = ConnectionHealth("1000001", 1.0, 2.0, (
+        FeatureHealth("invoice", "Invoices", "ok"),
+        FeatureHealth("order", "Orders", "no_licence", "Orders will not work: no Order licence.", "Add it.")))
+
+    card = service(crm=Crm({("deal", "904"): {}}), default_type="order", health=health).card(request("deal", "904"))
+
+    assert card["fortnoxWarnings"] == ["Orders will not work: no Order licence. Add it."]
+    assert card["actions"][0] == {"action": "create-document", "label": "Create order now (not available)",
+                                  "documentType": "order", "disabled": True,
+                                  "disabledReason": "Orders will not work: no Order licence."}
 
 
 def test_a_failed_last_run_shows_its_error_and_a_signed_replay_link():

@@ -8,6 +8,7 @@ from functools import partial
 import pytest
 
 from hubnox.errors import BadRequestError, ConnectionBrokenError, NotFoundError, TransientError
+from hubnox.fortnox.health import ConnectionHealth, FeatureHealth
 from hubnox.fortnox.models import PrintTemplate
 from hubnox.jobs import submit
 from hubnox.services.workflows import (
@@ -56,7 +57,8 @@ class World:
             connections=self.connections, claims=self.claims, idempotency=callback_idempotency(), runs=self.runs,
             submit=partial(submit, self.runs, self.queue), fortnox=lambda portal_id: self.templates,
             default_document_type=lambda portal_id: self.default,
-            public_base=BASE)
+            public_base=BASE, health=lambda portal_id: self.health)
+        self.health: ConnectionHealth | None = None
 
     def all_runs(self, portal_id: str = PORTAL) -> list:
         return self.runs.list_recent(portal_id)
@@ -241,6 +243,20 @@ def test_document_type_options_name_what_the_portals_default_is_today(world):
     assert [(o["value"], o["label"]) for o in answer["options"]] == [
         ("invoice", "Invoice"), ("order", "Order"), ("default", "Portal default (order)")]
     assert answer["searchable"] is False
+
+
+def test_without_the_order_licence_the_order_choices_say_they_are_not_available_and_why(world):
+    world.default = "order"
+    world.health = ConnectionHealth("1000001", 1.0, 2.0, (
+        FeatureHealth("invoice", "Invoices", "ok"),
+        FeatureHealth("order", "Orders", "no_licence", "Orders will not work: no Order licence.", "Add it.")))
+
+    choices = {o["value"]: o for o in world.actions.options(options("documentType"))["options"]}
+
+    assert choices["invoice"]["label"] == "Invoice"
+    assert choices["order"]["label"] == "Order (not available in this Fortnox company)"
+    assert choices["order"]["description"] == "Orders will not work: no Order licence. Add it."
+    assert choices["default"]["label"] == "Portal default (order) (not available in this Fortnox company)"
 
 
 def test_print_template_options_come_from_fortnox_for_the_chosen_document_type(world):

@@ -217,6 +217,17 @@ function Notes({ notes }: { notes: string[] }) {
   );
 }
 
+function FortnoxWarnings({ warnings }: { warnings: string[] }) {
+  if (warnings.length === 0) {
+    return null;
+  }
+  return (
+    <Alert title="Some Fortnox features will not work" variant="warning">
+      {warnings.join(' ')}
+    </Alert>
+  );
+}
+
 function Actions({
   actions,
   busy,
@@ -235,7 +246,7 @@ function Actions({
         <Button
           key={action.action}
           variant={action.action === 'create-document' ? 'primary' : 'secondary'}
-          disabled={busy}
+          disabled={busy || action.disabled === true}
           onClick={() => onAction(action)}
         >
           {action.label}
@@ -296,6 +307,7 @@ function FortnoxCard({ context }: { context: CrmContext }) {
   return (
     <Flex direction="column" gap="sm">
       {card.fortnoxCompany ? <Heading>{card.fortnoxCompany}</Heading> : null}
+      <FortnoxWarnings warnings={card.fortnoxWarnings ?? []} />
       <Notes notes={card.notes} />
       {card.state === 'no_customer' ? <Text>{card.message ?? ''}</Text> : null}
       {card.customer ? <CustomerView customer={card.customer} /> : null}

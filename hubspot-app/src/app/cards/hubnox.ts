@@ -86,6 +86,9 @@ export interface CardAction {
   action: CardActionName;
   label: string;
   documentType?: 'invoice' | 'order';
+  /** The Fortnox company's scopes or licences do not allow it; `disabledReason` says why. */
+  disabled?: boolean;
+  disabledReason?: string;
 }
 
 export interface CardData {
@@ -98,6 +101,8 @@ export interface CardData {
   cached?: boolean;
   generatedAt?: string | null;
   fortnoxCompany?: string | null;
+  /** What the Fortnox company's scopes and licences leave out, and what to do (as the settings page says). */
+  fortnoxWarnings?: string[];
   installUrl?: string;
   settingsUrl?: string;
   /** Why there is no settings link: only the user who installed hubnox gets one. */

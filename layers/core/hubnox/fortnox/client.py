@@ -45,6 +45,7 @@ from hubnox.fortnox.models import (
     PriceList,
     PrintTemplate,
     TermsOfPayment,
+    WayOfDelivery,
 )
 from hubnox.ids import fortnox_customer_number, fortnox_document_number, path_segment_text
 from hubnox.rate_budget import RateBudget
@@ -67,6 +68,9 @@ TERMS_OF_PAYMENTS = "/3/termsofpayments"
 CURRENCIES = "/3/currencies"
 PRINT_TEMPLATES = "/3/printtemplates"
 COMPANY_INFORMATION = "/3/companyinformation"
+WAY_OF_DELIVERIES = "/3/wayofdeliveries"
+#: the list resources `probe` may read (the health check's licence probes)
+PROBE_PATHS = frozenset({"/3/invoices", "/3/orders", CUSTOMERS, ARTICLES, PRINT_TEMPLATES})
 
 #: search parameter -> (customer attribute, how values compare)
 _CUSTOMER_SEARCH: dict[str, tuple[str, Callable[[str], str]]] = {
@@ -350,6 +354,16 @@ class FortnoxClient:
     def print_templates(self, document_type: str = "invoice") -> list[PrintTemplate]:
         """Print templates for one document type (`invoice`, `order`, `offer`, `cashinvoice`)."""
         return self._list(PRINT_TEMPLATES, "PrintTemplates", PrintTemplate, params={"type": document_type})
+
+    def way_of_deliveries(self) -> list[WayOfDelivery]:
+        return self._list(WAY_OF_DELIVERIES, "WayOfDeliveries", WayOfDelivery)
+
+    def probe(self, path: str, params: Mapping[str, str] | None = None) -> None:
+        """Read one item of a list resource (`PROBE_PATHS`), for what the answer says: nothing when the
+        company may read it, else the `FortnoxError` (e.g. 2001101, no licence) or other domain error."""
+        if path not in PROBE_PATHS:
+            raise ValueError(f"{path} is not a resource hubnox probes")
+        self._api.call("GET", path, params={**(params or {}), "limit": 1})
 
     def company_information(self) -> CompanyInformation:
         """The connected company; its `database_number` is the tenant id."""

@@ -20,7 +20,9 @@ whose data was deleted: it answers 404 `PORTAL_GONE` and writes nothing. `versio
 read (0 before the first save): a save over a newer version answers 409 with the stored version,
 so two admins editing at once cannot silently undo each other. Invalid settings answer 400 with
 a message naming every wrong field, and `errors`: `[{"field": "articles.policy", "message": ...}]`
-so the page can show each message beside its field. Other errors are answered by
+so the page can show each message beside its field; so do values the connected Fortnox company does
+not have (`hubnox.services.settings_check`). The page shows, next to the Fortnox connection, which
+features its scopes and licences leave out (`hubnox.services.connection_health`). Other errors are answered by
 `register_error_handlers` of the function that includes this router.
 
 `settings_choices()` gives the page the fixed choices of every option, read from the
@@ -49,7 +51,9 @@ from hubnox.jobs import Submit
 from hubnox.links import replay_url
 from hubnox.observability import logger
 from hubnox.records import Run, RunRequest
+from hubnox.services.connection_health import ConnectionHealthService
 from hubnox.services.install import STATE_TTL_SECONDS, ConnectionService
+from hubnox.services.settings_check import fortnox_field_errors
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.portal_settings import PortalGone, SettingsStore, StaleVersion
@@ -302,6 +306,9 @@ class SettingsApiPorts(Protocol):
 
     def fortnox_client(self, portal_id: str) -> FortnoxClient: ...
 
+    @property
+    def connection_health(self) -> ConnectionHealthService: ...
+
 
 def load_portal_settings(store: SettingsStore, portal_id: str) -> tuple[PortalSettings, int]:
     """A portal's settings (migrated to the current schema; defaults before the first save) and version."""
@@ -357,6 +364,12 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
             if error.code != "INVALID_SETTINGS":
                 raise
             return invalid_settings(error, body)
+        unknown = fortnox_problems(current.portal_id, settings)
+        if unknown:
+            fields = ", ".join(problem["field"] for problem in unknown)
+            return invalid_settings(BadRequestError(
+                f"Invalid settings. Fortnox does not have what {fields} names.", code="INVALID_SETTINGS"),
+                body, unknown)
         payload = settings.model_dump(mode="json")
         try:
             saved = ports.portal_settings.put(current.portal_id, payload, version, require_install=True)
@@ -456,10 +469,19 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
         answer.cookies.append(cleared_session_cookie())
         return answer
 
-    def invalid_settings(error: BadRequestError, body: str | None) -> Response:
+    def fortnox_problems(portal_id: str, settings: PortalSettings) -> list[dict[str, str]]:
+        """The settings' values the connected Fortnox company does not have (none without a connection)."""
+        connection = ports.connections.get_fortnox(portal_id)
+        if connection is None or connection.status != "active":
+            return []  # nothing to check against; connecting later shows what Fortnox lacks
+        return fortnox_field_errors(settings, ports.fortnox_client(portal_id))
+
+    def invalid_settings(error: BadRequestError, body: str | None,
+                         errors: list[dict[str, str]] | None = None) -> Response:
         logger.warning("request refused", extra={"code": error.code, "status": 400,
                                                  "path": router.current_event.path})
-        answer: dict[str, Any] = {"message": error.message, "code": error.code, "errors": field_errors(body)}
+        answer: dict[str, Any] = {"message": error.message, "code": error.code,
+                                  "errors": errors if errors is not None else field_errors(body)}
         if error.hint:
             answer["hint"] = error.hint
         return json_response(answer, status=400)
@@ -476,6 +498,8 @@ NOTICES = {
     "fortnox-disconnected": "Fortnox is disconnected. Connect a company again whenever you like.",
 }
 STATUS_TEXT = {"active": "working", "broken": "needs reconnecting", "uninstalled": "uninstalled"}
+#: an active Fortnox connection whose scopes or licences leave features out
+LIMITED_TEXT = "connected, but some features will not work"
 
 
 def settings_page_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
@@ -496,6 +520,10 @@ def settings_page_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
         hubspot = ports.connections.get_hubspot(session.portal_id)
         fortnox = ports.connections.get_fortnox(session.portal_id)
         notice = NOTICES.get(query.get("notice", ""))
+        health = ports.connection_health.for_portal(session.portal_id) if fortnox is not None else None
+        fortnox_status = STATUS_TEXT.get(fortnox.status, fortnox.status) if fortnox else ""
+        if health is not None and health.problems:
+            fortnox_status = LIMITED_TEXT
         body = render(
             "settings.html",
             base=ports.config.public_base,
@@ -503,7 +531,8 @@ def settings_page_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
             hubspot=hubspot,
             hubspot_status=STATUS_TEXT.get(hubspot.status, hubspot.status) if hubspot else "",
             fortnox=fortnox,
-            fortnox_status=STATUS_TEXT.get(fortnox.status, fortnox.status) if fortnox else "",
+            fortnox_status=fortnox_status,
+            health=health,
             notice=notice,
             notice_error=False,
             fortnox_connected=fortnox is not None and fortnox.status == "active",
