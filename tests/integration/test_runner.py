@@ -37,7 +37,7 @@ from hubnox.store.portal_settings import SettingsStore
 from hubnox.store.runs import RunStore
 from hubnox.store.table import Table, create_table
 from hubnox.sync.jobs import documents as documents_job
-from hubnox.sync.portal_settings import PortalSettings
+from hubnox.sync.portal_settings import CompanyMatchRule, PortalSettings
 from hubnox.sync.reader import PropertiesToRead, read_deal
 from hubnox.sync.runner import JobRunner
 from hubnox.tokens import StaticToken
@@ -629,6 +629,7 @@ def test_a_company_that_cannot_be_matched_gets_a_failure_note_of_its_own(table):
     spec = seed()
     del spec["objects"]["companies"][0]["properties"]["organisation_number"]
     world = World(table, spec)
+    world.configure(company_match=CompanyMatchRule(when_value_missing="fail"))
 
     run = world.run(kind="sync_customer", object_type="company", object_id=world.refs["acme"],
                     trigger_key=None, document_type=None)
