@@ -52,6 +52,7 @@ from hubnox.sync.model import (
     fortnox_text,
 )
 from hubnox.sync.portal_settings import PortalSettings
+from hubnox.sync.ports import FortnoxCurrencies
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
@@ -171,6 +172,28 @@ def build_document(snapshot: DealSnapshot, customer: CustomerResolution, plan: A
                 else Order.model_validate({**header, "order_rows": rows}))
     return DocumentDraft(document_type=kind, document=document, currency=currency, expected_lines=expected,
                          warnings=list(dict.fromkeys(warnings)))
+
+
+#: the Fortnox company's own currency: always there, so never looked up
+HOME_CURRENCY = "SEK"
+
+
+def check_currency(currency: str, fortnox: FortnoxCurrencies) -> None:
+    """Raise `UserFixableError` before anything is made in Fortnox when the company's currency
+    register lacks `currency`; a currency it has is billed at Fortnox's own rate (hubnox sends no
+    `CurrencyRate`)."""
+    code = currency.upper()
+    if code == HOME_CURRENCY:
+        return
+    known = sorted({c.code.upper() for c in fortnox.currencies()})
+    if code in known:
+        return
+    raise UserFixableError(
+        f"The deal is in {code}, a currency the Fortnox company has not added "
+        f"(it has {', '.join(known) or 'only SEK'}).",
+        code="CURRENCY_NOT_IN_FORTNOX",
+        hint=f"In Fortnox, add {code} under Inställningar (the cog) > Fakturering > Valuta, the currency "
+        "register, ideally with automatic rates; or change the deal's currency in HubSpot. Then replay.")
 
 
 def _currency(snapshot: DealSnapshot) -> str:
