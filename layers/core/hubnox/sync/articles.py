@@ -119,7 +119,8 @@ class _Planner:
         if policy is ArticlePolicy.CREATE and _creatable(raw) is not None:
             return False
         account = self.settings.articles.defaults.sales_account
-        booked = f"sales account {account}" if account else "Fortnox's predefined sales account"
+        booked = (f"sales account {account} (Fortnox's predefined one for reverse-charge and export customers)"
+                  if account else "Fortnox's predefined sales account")
         self.warnings.append(SyncWarning(
             code="NO_ARTICLE_ROW",
             message=f"Line item '{line.name or line.id}' ({_sku_text(raw)}) has no SKU hubnox can use as a Fortnox "
