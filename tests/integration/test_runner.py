@@ -38,7 +38,7 @@ from hubnox.store.runs import RunStore
 from hubnox.store.table import Table, create_table
 from hubnox.sync.delivery import NOTED_BY_ANOTHER_RUN
 from hubnox.sync.jobs import documents as documents_job
-from hubnox.sync.portal_settings import PortalSettings
+from hubnox.sync.portal_settings import CompanyMatchRule, PortalSettings
 from hubnox.sync.reader import PropertiesToRead, read_deal
 from hubnox.sync.runner import JobRunner
 from hubnox.tokens import StaticToken
@@ -104,7 +104,7 @@ def seed(deal_lines: list[dict[str, str]] | None = None, *, company: bool = True
                          "associations": links}]
     properties = {kind: [{**definition, "groupName": GROUPS[kind]} for definition in definitions]
                   for kind, definitions in APP_PROPERTIES.items()}
-    return {"properties": properties, "objects": objects}
+    return {"properties": properties, "objects": objects, "additionalCurrencies": ["EUR", "GBP"]}
 
 
 class World:
@@ -600,6 +600,7 @@ def test_a_company_that_cannot_be_matched_gets_a_failure_note_of_its_own(table):
     spec = seed()
     del spec["objects"]["companies"][0]["properties"]["organisation_number"]
     world = World(table, spec)
+    world.configure(company_match=CompanyMatchRule(when_value_missing="fail"))
 
     run = world.run(kind="sync_customer", object_type="company", object_id=world.refs["acme"],
                     trigger_key=None, document_type=None)
@@ -624,3 +625,45 @@ def test_products_become_fortnox_articles_with_their_prices_and_those_without_a_
     assert run.result["created"] == ["SEAT-1"]
     assert [item["name"] for item in run.result["skipped"]] == ["Consulting hour"]
 
+
+
+def test_a_deal_in_a_currency_fortnox_lacks_fails_at_once_saying_where_to_add_it(table):
+    world = World(table, seed(currency="GBP"))
+
+    run = world.run()
+
+    assert (run.status, run.error_code) == ("failed", "CURRENCY_NOT_IN_FORTNOX")
+    company = world.fortnox_company()
+    assert company["Customers"] == [] and company["Articles"] == [] and company["Invoices"] == []
+    body = world.notes()[-1]["hs_note_body"]
+    assert "GBP" in body and "Fakturering" in body and "Valuta" in body
+
+
+def test_a_deal_in_a_currency_both_sides_have_is_billed_at_fortnoxs_rate(table):
+    world = World(table, seed(currency="EUR"))
+
+    run = world.run()
+
+    assert run.status == "succeeded", run.error_message
+    [invoice] = world.invoices()
+    assert invoice["Currency"] == "EUR" and invoice["CurrencyRate"] == 11.5212  # the register's sell rate
+    assert "RoundOff" in invoice and invoice["RoundOff"] == 0
+
+
+def test_a_deal_with_a_line_without_sku_and_a_company_without_organisation_number_becomes_an_invoice(table):
+    spec = seed([{"name": "Konsulttimmar – Åsa Öberg", "quantity": "7.5", "price": "1150",
+                  "hs_discount_percentage": "5"}, WORKSHOP])
+    del spec["objects"]["companies"][0]["properties"]["organisation_number"]
+    world = World(table, spec)
+
+    run = world.run()
+
+    assert run.status == "succeeded", run.error_message
+    [invoice] = world.invoices()
+    rows = invoice["InvoiceRows"]
+    assert (rows[0]["ArticleNumber"], rows[0]["Description"], rows[0]["Total"]) == (
+        None, "Konsulttimmar – Åsa Öberg", 8193.75)
+    assert rows[0]["VAT"] == 25 and rows[0]["AccountNumber"] == 3001
+    body = world.notes()[-1]["hs_note_body"]
+    assert "without an article" in body and "no organisation_number" in body
+    assert len(world.fortnox_company()["Customers"]) == 1

@@ -75,7 +75,7 @@ PROBE_PATHS = frozenset({"/3/invoices", "/3/orders", CUSTOMERS, ARTICLES, PRINT_
 #: search parameter -> (customer attribute, how values compare)
 _CUSTOMER_SEARCH: dict[str, tuple[str, Callable[[str], str]]] = {
     "customernumber": ("customer_number", str.strip),
-    "name": ("name", str.strip),
+    "name": ("name", lambda value: " ".join(value.split()).casefold()),
     "email": ("email", lambda value: value.strip().casefold()),
     "organisationnumber": ("organisation_number", lambda value: "".join(ch for ch in value if ch.isalnum())),
     "phone": ("phone1", lambda value: _swedish_phone(value)),
@@ -89,6 +89,8 @@ _CUSTOMER_SEARCH: dict[str, tuple[str, Callable[[str], str]]] = {
 _SEARCH_FRAGMENT: dict[str, Callable[[str], str]] = {
     "organisationnumber": lambda value: "".join(ch for ch in value if ch.isalnum())[-4:],
     "phone": lambda value: "".join(ch for ch in value if ch.isdigit())[-2:],
+    # a name's longest word: "Acme AB" finds "ACME  ab" too, and the exact comparison decides
+    "name": lambda value: max(value.split(), key=len, default=value),
 }
 
 M = TypeVar("M", bound=FortnoxModel)
@@ -174,7 +176,8 @@ class FortnoxClient:
 
         Keys are Fortnox's search parameters (`customernumber`, `name`, `email`,
         `organisationnumber`, `phone`, `zipcode`, `city`, `gln`). Fortnox matches substrings
-        case-insensitively; hubnox keeps only exact matches: emails and cities ignore case,
+        case-insensitively; hubnox keeps only exact matches: emails, cities and names ignore case (names
+also runs of spaces),
         organisation and phone numbers ignore punctuation (and +46 is 0), everything else must be
         equal. Organisation and phone numbers are searched by a part every format contains.
         """

@@ -106,6 +106,7 @@ CHOICE_FIELDS: dict[str, tuple[type[BaseModel], str]] = {
     "company_match.fortnox_field": (CompanyMatchRule, "fortnox_field"),
     "company_match.when_value_missing": (CompanyMatchRule, "when_value_missing"),
     "contact_match.fortnox_field": (ContactMatchRule, "fortnox_field"),
+    "contact_match.when_value_missing": (ContactMatchRule, "when_value_missing"),
     "customer_number.source": (CustomerNumberRule, "source"),
     "customer_defaults.vat_type": (CustomerDefaults, "vat_type"),
     "customer_defaults.customer_type": (CustomerDefaults, "customer_type"),
@@ -120,8 +121,14 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
     "default_document_type": _DOCUMENT_TYPES,
     "trigger_stages.document_type": _DOCUMENT_TYPES,
     "company_match.when_value_missing": {
-        "fail": "Stop and say so in the note (no customer without the value, so no duplicates later)",
-        "create": "Create a new customer without the value",
+        "create": "Create a new customer without the value (linked to the company for its later deals)",
+        "match_name": "Use the one Fortnox customer with the same name, else create one",
+        "fail": "Stop and say so in the note",
+    },
+    "contact_match.when_value_missing": {
+        "create": "Create a new customer without the value (linked to the contact for its later deals)",
+        "match_name": "Use the one Fortnox customer with the same name, else create one",
+        "fail": "Stop and say so in the note",
     },
     "customer_number.source": {
         "fortnox": "Fortnox numbers new customers",

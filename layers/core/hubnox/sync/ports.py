@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hubnox.fortnox.models import Article, DocumentKind, FortnoxCustomer, Invoice, Order
+from hubnox.fortnox.models import Article, Currency, DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.hubspot.models import (
     AccountDetails,
     AssociationInput,
@@ -223,5 +223,11 @@ class FortnoxDocuments(Protocol):
     def preview_pdf(self, kind: DocumentKind | str, document_number: str) -> bytes: ...
 
 
-class Fortnox(FortnoxCustomers, FortnoxArticles, FortnoxDocuments, Protocol):
+class FortnoxCurrencies(Protocol):
+    """The Fortnox company's currency register (`/3/currencies`)."""
+
+    def currencies(self) -> list[Currency]: ...
+
+
+class Fortnox(FortnoxCustomers, FortnoxArticles, FortnoxDocuments, FortnoxCurrencies, Protocol):
     """A portal's connected Fortnox company, as the sync uses it."""

@@ -42,7 +42,7 @@ from hubnox.sync.articles import resolve_articles
 from hubnox.sync.attempt import Attempt
 from hubnox.sync.customers import resolve_customer
 from hubnox.sync.delivery import NoteStep, Outcome, VerifyStep
-from hubnox.sync.documents import build_document
+from hubnox.sync.documents import build_document, check_currency
 from hubnox.sync.model import CustomerResolution, DealSnapshot, DocumentDraft, SyncWarning, TotalsDifference
 from hubnox.sync.notes import success_note
 from hubnox.sync.ports import DealLinks, Leases, NoteRenderer
@@ -209,6 +209,7 @@ class CreateDocument:
               found: Sequence[Invoice | Order], lease: _Lease) -> MadeDocument:
         """The document this run makes (or made in an earlier try), with its totals checked."""
         settings = current.portal_settings
+        check_currency(snapshot.currency, current.fortnox)
         customer = resolve_customer(snapshot, settings, current.fortnox)
         plan = resolve_articles(snapshot, settings, current.fortnox)
         draft = with_print_template(build_document(snapshot, customer, plan, settings, kind.value),
