@@ -332,6 +332,53 @@ def poller_invoices_closed_won(demo: Demo) -> list[str]:
             f"for customer {made[0]['CustomerNumber']} (the same Acme AB), total {made[0]['Total']} SEK"]
 
 
+#: a deal as most HubSpot portals hold them: a line item typed in without a product or SKU, for a
+#: company nobody gave an organisation number (the property hubnox creates at install is empty)
+EVERYDAY_LINE_ITEMS = (
+    {"name": "Konsulttimmar, anpassning av flöden åt Ölandsbryggan", "quantity": "8", "price": "1150.00"},
+    {"name": "hubnox seat, 12 months", "quantity": "2", "price": "1490.50", "hs_sku": "HNX-SEAT"},
+)
+
+
+def everyday_deal_is_invoiced(demo: Demo) -> list[str]:
+    headers = _bearer(demo.facts["hubspot_token"])
+    base = f"{demo.hubspot_api_url}/crm/objects/2026-03"
+    company = demo.call("POST", f"{base}/companies", headers=headers, expect=(201,), json={
+        "properties": {"name": "Ölandsbryggan Handel AB", "city": "Borgholm", "country": "Sweden"},
+        "associations": []}).json()
+    deal = demo.call("POST", f"{base}/0-3", headers=headers, expect=(201,), json={
+        "properties": {"dealname": "Ölandsbryggan - flöden", "pipeline": "default", "dealstage": "contractsent",
+                       "deal_currency_code": "SEK"},
+        "associations": [{"to": {"id": company["id"]}, "types": [DEAL_TO_PRIMARY_COMPANY]}]}).json()
+    amounts = []
+    for item in EVERYDAY_LINE_ITEMS:
+        made = demo.call("POST", f"{base}/line_items", headers=headers, expect=(201,), json={
+            "properties": item, "associations": [{"to": {"id": deal["id"]}, "types": [LINE_ITEM_TO_DEAL]}]}).json()
+        amounts.append(Decimal(str(made["properties"].get("amount") or "0")))
+    demo.call("PATCH", f"{base}/0-3/{deal['id']}", headers=headers, json={"properties": {"dealstage": "closedwon"}})
+    demo.call("POST", f"{demo.gateway_url}/_sandbox/poller/tick", timeout=60)
+    drained = demo.call("POST", f"{demo.gateway_url}/_sandbox/worker/drain", timeout=120).json()
+    if drained.get("timed_out"):
+        raise DemoFailure(f"the worker did not finish the queue: {drained}")
+    fortnox = demo.call("GET", f"{demo.fortnox_api_url}/_sandbox/companies/{demo.facts['tenant_id']}").json()
+    made = [i for i in fortnox.get("Invoices") or [] if str(i.get("ExternalInvoiceReference1")) == str(deal["id"])]
+    net = sum(amounts, Decimal("0"))
+    if len(made) != 1 or Decimal(str(made[0].get("Net"))) != net:
+        raise DemoFailure(f"the everyday deal did not become one invoice of {net} SEK net: {made}")
+    invoice = made[0]
+    rows = [row for row in invoice.get("InvoiceRows") or [] if row.get("Description")]
+    customer = next(c for c in fortnox.get("Customers") or [] if c.get("CustomerNumber") == invoice["CustomerNumber"])
+    return [f"deal {deal['id']} \"Ölandsbryggan - flöden\" for a company without an organisation number, "
+            f"with a line item without a SKU, moves to Closed won",
+            f"invoice {invoice['DocumentNumber']}: net {invoice['Net']} SEK (HubSpot's line amounts: {net}), "
+            f"total {invoice['Total']} SEK with VAT",
+            *[f"  {row.get('DeliveredQuantity')} x {row.get('Description')}"
+              f" ({'article ' + row['ArticleNumber'] if row.get('ArticleNumber') else 'no article: a row of its own'})"
+              for row in rows],
+            f"customer {customer['CustomerNumber']} \"{customer['Name']}\" was created (no organisation number to "
+            "match on; the note says so, and the number is written back to the company, so its next deal finds it)"]
+
+
 def card_shows_the_invoice(demo: Demo) -> list[str]:
     query = urlencode({"objectType": "0-3", "objectId": demo.facts["deal_id"]})
     fetched = demo.call("POST", f"{demo.hubspot_api_url}/_sandbox/cards/fetch", json={
@@ -396,6 +443,7 @@ STORY: list[tuple[str, Step]] = [
     ("The deal gets a note with the invoice's PDF", note_on_the_deal),
     ("A second run finds the invoice instead of making another", once_is_once),
     ("A deal that enters Closed won is invoiced by the poller", poller_invoices_closed_won),
+    ("An everyday deal: a line without a SKU, a company without an organisation number", everyday_deal_is_invoiced),
     ("The deal's app card shows the invoice", card_shows_the_invoice),
     ("A Fortnox company without the Order licence: the settings page warns", settings_page_warns_of_a_missing_licence),
 ]
