@@ -13,6 +13,10 @@ Decisions kept here:
   at it. The organisation number is the one identifier both sides treat as unique, where names
   are not (name matching is what makes duplicate customers).
 - The default contact rule (for deals without a company) pairs `email` with Fortnox's `Email`.
+- Primary contact sync (`primary_contact_sync`) is on by default, and portals whose settings were
+  saved before it existed (version 1) are migrated with it on: hubnox has always billed a deal
+  without a company to its contact and named the contact as the company's reference, so turning
+  it on keeps every deal that works today working. Admins who bill companies only turn it off.
 - Fortnox numbers new customers and hubnox writes the number back to the record's
   `fortnox_customer_number` property, which later runs use as the link.
 - Missing articles are created (SKU as article number), a deal without line items fails.
@@ -42,7 +46,7 @@ from hubnox.errors import BadRequestError
 from hubnox.hubspot import properties as app_properties
 from hubnox.ids import ARTICLE_NUMBER_PATTERN
 
-SETTINGS_SCHEMA_VERSION = 1
+SETTINGS_SCHEMA_VERSION = 2
 
 DocumentType = Literal["invoice", "order"]
 
@@ -131,7 +135,8 @@ class CompanyMatchRule(_Settings):
 
 
 class ContactMatchRule(_Settings):
-    """The rule for deals without a company: a contact property paired with a Fortnox field."""
+    """Primary contact sync's rule: the contact property that finds a contact's Fortnox customer
+    (for deals without a company), paired with the Fortnox field it is compared with."""
 
     hubspot_property: PropertyName = "email"
     fortnox_field: Literal["Email", "Phone1", "OrganisationNumber", "Name"] = "Email"
@@ -268,6 +273,10 @@ class PortalSettings(_Settings):
     default_document_type: DocumentType = "invoice"
     trigger_stages: list[TriggerStage] = Field(default_factory=list, max_length=50)
     company_match: CompanyMatchRule = Field(default_factory=CompanyMatchRule)
+    #: on: a deal without a company bills its primary contact (a private customer), and a deal with
+    #: one names the contact as its reference and fills the customer's empty e-mail and phone from it;
+    #: off: contacts never become customers and a deal without a company fails
+    primary_contact_sync: StrictBool = True
     #: None: deals without a company always get a new customer (or the one linked by number)
     contact_match: ContactMatchRule | None = Field(default_factory=ContactMatchRule)
     customer_number: CustomerNumberRule = Field(default_factory=CustomerNumberRule)
@@ -306,7 +315,7 @@ class PortalSettings(_Settings):
                                   self.deal_fields.your_order_number, self.deal_fields.remarks) if name]
         company = [self.company_match.hubspot_property, *self.customer_fields.company.values()]
         contact = [*self.customer_fields.contact.values()]
-        if self.contact_match is not None:
+        if self.contact_match is not None and self.primary_contact_sync:
             contact.append(self.contact_match.hubspot_property)
         for names in (company, contact):
             names += [name for name in (self.customer_number.write_back_property,
@@ -339,7 +348,12 @@ def describe_errors(error: ValidationError) -> str:
 
 
 #: schema version -> the function that turns a payload of that version into the next one
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+def _add_primary_contact_sync(payload: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 billed contacts and used them as references without a switch: keep that on."""
+    return {**payload, "primary_contact_sync": True, "schema_version": 2}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _add_primary_contact_sync}
 
 
 def _from_storage(value: Any) -> Any:
