@@ -88,7 +88,8 @@ class DealSnapshot(BaseModel):
     read for it, the primary contact first (`hubnox.sync.reader` says which that is): the reference
     person, and the customer when there is no company. `products` holds the products of line
     items by product id. `tax_rates` maps the ids of the portal's tax-rate library
-    (`hs_tax_rate_group_id` on a line item) to their percentage (`percentageRate`): a line's VAT comes from there, else from its article.
+    (`hs_tax_rate_group_id` on a line item) to their percentage (`percentageRate`): a line's VAT
+    comes from there, else from its article.
     """
 
     model_config = ConfigDict(frozen=True)
