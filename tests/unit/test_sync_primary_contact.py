@@ -8,7 +8,7 @@ import pytest
 from hubnox.errors import UserFixableError
 from hubnox.fortnox.models import FortnoxCustomer, Invoice
 from hubnox.hubspot.models import Contact, Deal
-from hubnox.sync.customers import resolve_customer
+from hubnox.sync.customers import find_customer_number, resolve_customer, resolve_record_customer
 from hubnox.sync.documents import build_document
 from hubnox.sync.model import ArticlePlan, DealSnapshot
 from hubnox.sync.portal_settings import ContactMatchRule, PortalSettings
@@ -96,3 +96,12 @@ def test_the_primary_contacts_name_is_the_documents_your_reference_only_when_on(
         assert isinstance(document, Invoice)
         references.append(document.your_reference)
     assert references == ["Bo Ek", None]
+
+
+def test_off_a_contact_is_never_made_a_customer_nor_matched_by_the_contact_rule() -> None:
+    fortnox = FakeCustomers(FortnoxCustomer(customer_number="8", name="Åsa Öberg", email="asa@acme.se"))
+    with pytest.raises(UserFixableError) as failure:
+        resolve_record_customer(contact(), OFF, fortnox)
+    assert failure.value.code == "CONTACT_SYNC_OFF" and fortnox.calls == []
+    assert find_customer_number(contact(), OFF, fortnox) is None
+    assert find_customer_number(contact(), ON, fortnox) == "8"

@@ -46,7 +46,7 @@ _ATTRIBUTES: dict[str, str] = {
 }
 #: contact fields a company customer takes from the deal's primary contact when the company mapping
 #: leaves them empty: HubSpot companies have no e-mail, and Fortnox e-mails invoices
-_CONTACT_FIELDS_FOR_COMPANIES = ("Email", "EmailInvoice", "EmailOrder", "Phone1", "Phone2")
+CONTACT_FIELDS_FOR_COMPANIES = ("Email", "EmailInvoice", "EmailOrder", "Phone1", "Phone2")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _COUNTRY_FIELDS = frozenset({"CountryCode", "DeliveryCountryCode"})
 
@@ -98,8 +98,16 @@ def resolve_record_customer(record: Company | Contact, settings: PortalSettings,
     """The Fortnox customer for one HubSpot company or contact: linked, matched, updated or created.
 
     Used for deals and for the sync-customer job (the card's Update button, the workflow action).
+    A contact with primary contact sync off raises `UserFixableError`: contacts never become customers.
     """
     kind = _kind(record)
+    if kind == "contact" and not settings.primary_contact_sync:
+        raise UserFixableError(
+            f"Primary contact sync is off in the hubnox settings, so the contact {record.id} does not become a "
+            "Fortnox customer.",
+            code="CONTACT_SYNC_OFF",
+            hint="Update the customer from the contact's company, or turn on primary contact sync in the hubnox "
+            "settings.")
     draft = customer_from_record(record, settings, reference_contact=reference_contact)
     warnings = list(draft.warnings)
     existing = _find_existing(record, kind, draft, settings, fortnox, warnings)
@@ -135,6 +143,8 @@ def find_customer_number(record: Company | Contact, settings: PortalSettings, fo
             if found is not None:
                 return found.customer_number
     rule = settings.company_match if kind == "company" else settings.contact_match
+    if kind == "contact" and not settings.primary_contact_sync:
+        rule = None
     value = record.prop(rule.hubspot_property) if rule is not None else None
     if rule is None or not value:
         return None
@@ -163,7 +173,7 @@ def customer_from_record(record: Company | Contact, settings: PortalSettings, *,
     # Only the record's own values update a matched customer; the contact's e-mail fills in on create.
     mapped = list(values)
     if kind == "company" and reference_contact is not None:
-        for field in _CONTACT_FIELDS_FOR_COMPANIES:
+        for field in CONTACT_FIELDS_FOR_COMPANIES:
             contact_prop = settings.customer_fields.contact.get(field)
             if contact_prop and field not in values:
                 _put(values, field, reference_contact.prop(contact_prop), f"contact {reference_contact.id}",
