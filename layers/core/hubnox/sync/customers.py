@@ -170,7 +170,7 @@ def customer_from_record(record: Company | Contact, settings: PortalSettings, *,
     values: dict[str, Any] = {}
     for field, prop in mapping.items():
         _put(values, field, record.prop(prop), f"{kind} {record.id}", prop, warnings)
-    # Only the record's own values update a matched customer; the contact's e-mail fills in on create.
+    # The record's own values update a matched customer; the contact's only fill fields Fortnox has empty.
     mapped = list(values)
     if kind == "company" and reference_contact is not None:
         for field in CONTACT_FIELDS_FOR_COMPANIES:

@@ -1,6 +1,6 @@
 """Reading a deal from HubSpot with the fewest calls: everything a document is made from.
 
-A deal is read in three to seven requests, whatever its size (up to 100 line items):
+A deal is read in three to eight requests, whatever its size (up to 100 line items):
 
 1. the deal with the ids of its line items, companies and contacts (one GET with `associations`),
    and, only when it has more than one contact and a contact is needed, its contact associations
@@ -131,7 +131,7 @@ def _with(base: Sequence[str], extra: Sequence[str]) -> list[str]:
 
 def read_deal(hubspot: HubSpotReads, deal_id: str, wanted: PropertiesToRead = PropertiesToRead()) -> DealReading:
     """The deal, its line items (and products where a SKU is missing, and the tax rates they name),
-    its owner's name and its customer's company or contacts, in at most seven requests for up to
+    its owner's name and its customer's company or contacts, in at most eight requests for up to
     100 line items.
 
     Raises `NotFoundError` when the deal does not exist.
