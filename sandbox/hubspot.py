@@ -414,6 +414,7 @@ class HubSpotSimulator(CrmRoutes, FilesRoutes, AccountRoutes, OAuthRoutes, Contr
             ("/_sandbox/portals/<int:portal_id>/uninstall", ("POST",), self._control_uninstall),
             ("/_sandbox/portals/<int:portal_id>/tax-rates", ("PUT",), self._control_tax_rates),
             ("/_sandbox/portals/<int:portal_id>/owners", ("POST",), self._control_owners),
+            ("/_sandbox/portals/<int:portal_id>/association-labels", ("POST",), self._control_label),
             ("/_sandbox/tokens/expire", ("POST",), self._control_expire_tokens),
             ("/_sandbox/apps", ("POST",), self._control_apps),
             ("/_sandbox/files/<file_id>/content", ("GET",), self._control_file_content),

@@ -8,6 +8,8 @@ action, fetch an app card).
     POST /_sandbox/portals/{id}/uninstall   uninstall the app(s): tokens die, refresh fails
     PUT  /_sandbox/portals/{id}/tax-rates   {taxRates: [...]} replaces the tax-rate library
     POST /_sandbox/portals/{id}/owners      add an owner {firstName, lastName, email, ...}
+    POST /_sandbox/portals/{id}/association-labels  define a label {fromObjectType, toObjectType,
+                                            label} as a portal admin does; answers its typeIds
     POST /_sandbox/tokens/expire            expire access tokens (all, or by token/portal)
     POST /_sandbox/apps                     {appId, clientId, clientSecret}
     GET  /_sandbox/files/{id}/content       the uploaded bytes
@@ -126,7 +128,11 @@ class ControlRoutes:
                 pending += [(type_name, created.id, link) for link in record.get("associations", [])]
         for type_name, object_id, link in pending:
             to_type, to_id = self._seed_target(refs, link)
-            portal.associate(type_name, object_id, to_type, to_id, link.get("typeId"))
+            if link.get("label"):
+                kind = portal.define_label(type_name, to_type, str(link["label"]))
+                portal.associate(type_name, object_id, to_type, to_id, kind.type_id, "USER_DEFINED")
+            else:
+                portal.associate(type_name, object_id, to_type, to_id, link.get("typeId"))
         return {ref: object_id for ref, (_, object_id) in refs.items()}
 
     def _seed_target(self: HubSpotSimulator, refs: dict[str, tuple[str, str]], link: dict[str, Any]) -> tuple[str, str]:
@@ -136,6 +142,19 @@ class ControlRoutes:
         if not link.get("toType"):
             raise ApiError(400, f"association target {target} is neither a ref nor given with a toType")
         return self.object_type(link["toType"]).name, target
+
+    def _control_label(self: HubSpotSimulator, request: Request, portal_id: int) -> Response:
+        spec = read_json(request)
+        with self.lock:
+            portal = self.portal(portal_id)
+            try:
+                kind = portal.define_label(self.object_type(str(spec.get("fromObjectType"))).name,
+                                           self.object_type(str(spec.get("toObjectType"))).name,
+                                           str(spec.get("label") or ""))
+            except ApiError as exc:
+                raise _sandbox_error(exc) from None
+            return json_response({"category": kind.category, "typeId": kind.type_id,
+                                  "inverseTypeId": kind.inverse_id, "label": kind.label}, status=201)
 
     def _control_portal(self: HubSpotSimulator, request: Request, portal_id: int) -> Response:
         with self.lock:

@@ -509,7 +509,7 @@ def _association_spec(spec: Any) -> tuple[int, str]:
 
 def _association_types_json(kinds: list[AssociationType]) -> list[dict[str, Any]]:
     return [
-        {"category": "HUBSPOT_DEFINED", "typeId": k.type_id, **({"label": k.label} if k.label else {})} for k in kinds
+        {"category": k.category, "typeId": k.type_id, **({"label": k.label} if k.label else {})} for k in kinds
     ]
 
 

@@ -494,13 +494,14 @@ def default_pipeline() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class AssociationType:
-    """A HubSpot-defined, directional association type."""
+    """A directional association type: HubSpot-defined, or a label a portal defined (USER_DEFINED)."""
 
     type_id: int
     inverse_id: int
     name: str  # as in an object's `associations` field: "deal_to_line_item"
     label: str | None = None  # "Primary" for the primary company types
-    implies: int | None = None  # a primary type also holds the unlabelled one
+    implies: int | None = None  # a primary or labelled type also holds the unlabelled one
+    category: str = "HUBSPOT_DEFINED"
 
 
 # (from type, to type) -> its types, the default (unlabelled) one first (reference hubspot.md §4.6)

@@ -220,6 +220,9 @@ class Portal:
         self.pipelines: dict[str, dict[str, Any]] = {"default": default_pipeline()}
         # (from type, from id) -> (to type, to id) -> the HubSpot-defined type ids between them
         self.links: dict[tuple[str, str], dict[tuple[str, str], set[int]]] = {}
+        # (from type, to type) -> the association labels the portal defined (USER_DEFINED types)
+        self.labels: dict[tuple[str, str], list[AssociationType]] = {}
+        self._label_ids = itertools.count(1000, 2)
         self.folders: dict[str, Folder] = {}
         self.files: dict[str, StoredFile] = {}
         self._folder_ids = itertools.count(1)
@@ -501,6 +504,36 @@ class Portal:
 
     # -- associations ----------------------------------------------------------------------------
 
+    def define_label(self, from_type: str, to_type: str, label: str) -> AssociationType:
+        """A portal's own association label between two object types (both directions), as the
+        associations schema API makes it: USER_DEFINED types with ids of the account's own. HubSpot
+        defines no primary label between deals and contacts; portals that want one define it here.
+        A label never limits how many records carry it, unlike HubSpot's primary company."""
+        text = label.strip()
+        default = default_association_type(from_type, to_type)
+        inverse_default = default_association_type(to_type, from_type)
+        if not text or default is None or inverse_default is None:
+            raise validation_error(f"A label needs text and object types that can be associated "
+                                   f"({from_type} and {to_type})")
+        for kind in self.labels.get((from_type, to_type), []):
+            if kind.label == text:
+                return kind
+        type_id = next(self._label_ids)
+        name = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "label"
+        forward = AssociationType(type_id, type_id + 1, name, text, implies=default.type_id, category="USER_DEFINED")
+        backward = AssociationType(type_id + 1, type_id, name, text, implies=inverse_default.type_id,
+                                   category="USER_DEFINED")
+        self.labels.setdefault((from_type, to_type), []).append(forward)
+        self.labels.setdefault((to_type, from_type), []).append(backward)
+        return forward
+
+    def kind_of(self, from_type: str, to_type: str, type_id: int) -> AssociationType | None:
+        """The HubSpot-defined or portal-defined type with this id between the two object types."""
+        found = association_type(from_type, to_type, type_id)
+        if found is not None:
+            return found
+        return next((k for k in self.labels.get((from_type, to_type), []) if k.type_id == type_id), None)
+
     def associate(
         self,
         from_type: str,
@@ -510,31 +543,34 @@ class Portal:
         type_id: int | None = None,
         category: str = "HUBSPOT_DEFINED",
     ) -> AssociationType:
-        """Link two records with a HubSpot-defined type (default type when None), both ways."""
+        """Link two records with a HubSpot-defined type (default type when None) or a label the
+        portal defined (`USER_DEFINED`), both ways; a labelled link also holds the unlabelled type."""
         for type_name, object_id in ((from_type, from_id), (to_type, to_id)):
             obj = self.objects[type_name].get(str(object_id))
             if obj is None or obj.archived:
                 raise not_found(f"No {OBJECT_TYPES[type_name].singular} with ID {object_id} exists")
-        if category != "HUBSPOT_DEFINED":
+        kind = (
+            default_association_type(from_type, to_type)
+            if type_id is None
+            else self.kind_of(from_type, to_type, int(type_id))
+        )
+        if kind is not None and kind.category != category:
+            kind = None
+        if kind is None and category not in ("HUBSPOT_DEFINED", "USER_DEFINED"):
             raise validation_error(
                 f"association type {type_id} of category {category} is not defined in this "
                 f"account between {from_type} and {to_type}"
             )
-        kind = (
-            default_association_type(from_type, to_type)
-            if type_id is None
-            else association_type(from_type, to_type, int(type_id))
-        )
         if kind is None:
             raise validation_error(
                 f"{type_id if type_id is not None else 'No default'} is not a valid "
                 f"association type between {from_type} and {to_type}"
             )
         kinds = [kind.type_id] + ([kind.implies] if kind.implies else [])
-        if kind.label == "Primary":
+        if kind.label == "Primary" and kind.category == "HUBSPOT_DEFINED":
             self._drop_other_primary(from_type, str(from_id), to_type, kind.type_id)
         for type_id_ in kinds:
-            linked = association_type(from_type, to_type, type_id_)
+            linked = self.kind_of(from_type, to_type, type_id_)
             assert linked is not None
             self.links.setdefault((from_type, str(from_id)), {}).setdefault((to_type, str(to_id)), set()).add(type_id_)
             self.links.setdefault((to_type, str(to_id)), {}).setdefault((from_type, str(from_id)), set()).add(
@@ -557,7 +593,7 @@ class Portal:
         for (other_type, other_id), type_ids in self.links.get((from_type, str(from_id)), {}).items():
             if other_type != to_type or not type_ids:
                 continue
-            kinds = [k for k in (association_type(from_type, to_type, i) for i in sorted(type_ids)) if k]
+            kinds = [k for k in (self.kind_of(from_type, to_type, i) for i in sorted(type_ids)) if k]
             found.append((other_id, kinds))
         return sorted(found, key=lambda item: int(item[0]))
 

@@ -212,3 +212,27 @@ def test_a_company_never_synced_finds_its_fortnox_customer_by_organisation_numbe
     assert card["customer"]["unpaidCount"] == 1
     company = stack.fortnox.get(f"/_sandbox/companies/{connected_portal.tenant_id}").json()
     assert len(company["Customers"]) == 1  # looked up, nothing created
+
+
+def test_a_contact_that_is_no_customer_itself_shows_the_customer_of_its_primary_company(stack, connected_portal):
+    fortnox = FortnoxCompany(stack, connected_portal.tenant_id)
+    number = fortnox.customer("Kund AB")
+    fortnox.invoice(number, "300")
+    token = connected_portal.hubspot_token
+    former = create_record(stack, token, "companies", {"name": "Förra AB"})
+    company_id = create_record(stack, token, "companies", {"name": "Kund AB", "fortnox_customer_number": number})
+    contact = stack.hubspot.post("/crm/objects/2026-03/contacts", headers={"Authorization": f"Bearer {token}"},
+                                 json={"properties": {"firstname": "Anna", "email": "anna@nowhere.example"},
+                                       "associations": [
+                                           {"to": {"id": former}, "types": [
+                                               {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}]},
+                                           {"to": {"id": company_id}, "types": [
+                                               {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}]}]})
+    assert contact.status_code == 201, contact.text
+
+    card = fetch_card(stack, connected_portal.portal_id, "0-1", contact.json()["id"])
+
+    assert (card["state"], card["partial"]) == ("ready", False)
+    assert (card["customer"]["number"], card["customer"]["name"]) == (number, "Kund AB")
+    assert card["customer"]["via"] == {"objectType": "company", "objectId": company_id, "name": "Kund AB"}
+    assert card["customer"]["unpaidCount"] == 1

@@ -353,15 +353,16 @@ def test_line_items_keep_the_order_the_deal_shows_them_in(table):
     assert [line.sku for line in reading.line_items] == ["HNX-SEAT", "HNX-ONB"]
 
 
-def test_a_deal_without_a_company_reads_its_contacts_and_bills_the_first(table):
+def test_a_deal_without_a_company_reads_its_contacts_and_bills_the_first_without_a_primary_label(table):
     world = World(table, seed(company=False, contacts=2))
     world.hubspot_sim.log.clear()
 
     run = world.run()
 
     assert run.status == "succeeded"
-    assert [path for _, path in world.hubspot_calls()][:3] == [
+    assert [path for _, path in world.hubspot_calls()][:4] == [
         f"/crm/objects/2026-03/0-3/{world.deal_id}", "/crm/objects/2026-03/line_items/batch/read",
+        f"/crm/objects/2026-03/0-3/{world.deal_id}/associations/contacts",
         "/crm/objects/2026-03/contacts/batch/read"]
     [customer] = world.fortnox_company()["Customers"]
     assert (customer["Name"], customer["Type"]) == ("Anna0 Andersson", "PRIVATE")

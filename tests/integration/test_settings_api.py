@@ -265,3 +265,19 @@ def test_the_page_gets_fortnox_terms_currencies_price_lists_and_print_templates(
     assert "SEK" in {c["code"] for c in body["currencies"]}
     assert [p["code"] for p in body["priceLists"] if p["default"]] == ["A"]
     assert set(body["printTemplates"]) == {"invoice", "order"} and body["printTemplates"]["invoice"]
+
+
+def test_primary_contact_sync_and_its_rule_are_saved_and_checked_by_their_fields(app, ports):
+    status, body = save(app, ports, 0, {"primary_contact_sync": "on",
+                                        "contact_match": {"hubspot_property": "Mobile Phone", "fortnox_field": "WWW"}})
+    assert (status, body["code"]) == (400, "INVALID_SETTINGS")
+    for field in ("primary_contact_sync", "contact_match.hubspot_property", "contact_match.fortnox_field"):
+        assert field in body["message"]
+
+    status, _ = save(app, ports, 0, {"primary_contact_sync": False,
+                                         "contact_match": {"hubspot_property": "phone", "fortnox_field": "Phone1"}})
+
+    assert status == 200
+    again = call(app, "GET", "/settings/api/settings", cookie=session_cookie(ports))[1]["settings"]
+    assert again["primary_contact_sync"] is False
+    assert again["contact_match"] == {"hubspot_property": "phone", "fortnox_field": "Phone1"}

@@ -266,6 +266,31 @@ def test_the_labelled_put_creates_an_association(app):
     assert response.json()["toObjectTypeId"] == "0-1"
 
 
+def test_deals_and_contacts_have_no_hubspot_defined_primary_but_a_portal_may_define_a_primary_label(app):
+    deal, first, second = (app.create("deals", {"dealname": "A"}), app.create("contacts", {"email": "a@b.se"}),
+                           app.create("contacts", {"email": "c@d.se"}))
+    refused = app.call("PUT", f"/crm/objects/2026-03/deals/{deal['id']}/associations/contacts/{first['id']}",
+                       json=[{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}])
+    assert refused.status_code == 400
+    label = app.client.post(f"/_sandbox/portals/{app.portal_id}/association-labels",
+                            json={"fromObjectType": "deals", "toObjectType": "contacts", "label": "Primary"}).json()
+    assert label["category"] == "USER_DEFINED" and label["label"] == "Primary"
+    for contact, types in ((first, [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]),
+                           (second, [{"associationCategory": "USER_DEFINED", "associationTypeId": label["typeId"]}])):
+        response = app.call("PUT", f"/crm/objects/2026-03/deals/{deal['id']}/associations/contacts/{contact['id']}",
+                            json=types)
+        assert response.status_code == 201, response.text
+    body = app.call("GET", f"/crm/objects/2026-03/deals/{deal['id']}/associations/contacts").json()
+    assert body["results"] == [
+        {"toObjectId": first["id"], "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 3}]},
+        {"toObjectId": second["id"], "associationTypes": [
+            {"category": "HUBSPOT_DEFINED", "typeId": 3},
+            {"category": "USER_DEFINED", "typeId": label["typeId"], "label": "Primary"}]}]
+    back = app.call("GET", f"/crm/objects/2026-03/contacts/{second['id']}/associations/deals").json()
+    assert back["results"][0]["associationTypes"][1] == {"category": "USER_DEFINED",
+                                                         "typeId": label["inverseTypeId"], "label": "Primary"}
+
+
 def test_a_wrong_association_type_is_rejected(app):
     deal, contact = app.create("deals", {"dealname": "A"}), app.create("contacts", {"email": "a@b.se"})
     response = app.call("PUT", f"/crm/objects/2026-03/deals/{deal['id']}/associations/contacts/{contact['id']}",

@@ -108,3 +108,30 @@ def test_version_one_settings_with_the_old_fail_default_now_create_customers_wit
     assert migrated.contact_match is not None and migrated.contact_match.when_value_missing == "create"
     assert migrate({"schema_version": 1, "company_match": {"when_value_missing": "create"}}) == PortalSettings()
     assert PortalSettings().company_match.when_value_missing == "create"
+
+
+def test_primary_contact_sync_is_on_for_new_portals_and_for_those_saved_before_it_existed() -> None:
+    assert PortalSettings().primary_contact_sync is True
+    saved_before = migrate({"schema_version": 1, "contact_match": {"hubspot_property": "phone",
+                                                                    "fortnox_field": "Phone1"}})
+    assert saved_before.primary_contact_sync is True
+    assert saved_before.contact_match is not None and saved_before.contact_match.fortnox_field == "Phone1"
+    assert saved_before.schema_version == SETTINGS_SCHEMA_VERSION
+
+
+def test_primary_contact_sync_saved_off_stays_off_and_is_a_strict_boolean() -> None:
+    off = parse_settings({"primary_contact_sync": False})
+    assert migrate(json.loads(off.model_dump_json())).primary_contact_sync is False
+    with pytest.raises(BadRequestError) as failure:
+        parse_settings({"primary_contact_sync": "yes"})
+    assert "primary_contact_sync" in str(failure.value)
+    with pytest.raises(BadRequestError) as failure:
+        parse_settings({"contact_match": {"hubspot_property": "Phone", "fortnox_field": "Phone1"}})
+    assert "contact_match.hubspot_property" in str(failure.value)
+
+
+def test_with_primary_contact_sync_off_the_contact_rule_is_not_read() -> None:
+    rule = {"hubspot_property": "mobilephone", "fortnox_field": "Phone1"}
+    assert "mobilephone" in parse_settings({"contact_match": rule}).hubspot_properties()["contact"]
+    off = parse_settings({"contact_match": rule, "primary_contact_sync": False})
+    assert "mobilephone" not in off.hubspot_properties()["contact"]

@@ -97,6 +97,11 @@ function CustomerView({ customer }: { customer: Customer }) {
             {customer.number} {customer.name ?? ''}
           </Link>
         </DescriptionListItem>
+        {customer.via ? (
+          <DescriptionListItem label="Customer of">
+            <Text>the contact's company {customer.via.name ?? customer.via.objectId}</Text>
+          </DescriptionListItem>
+        ) : null}
         <DescriptionListItem label="Outstanding">
           <Text>{amounts(customer.outstanding)}</Text>
         </DescriptionListItem>

@@ -45,6 +45,8 @@ export interface Customer {
   number: string;
   name: string | null;
   url: string;
+  /** set on a contact's card when the customer is its company's, the contact being none itself */
+  via?: { objectType: 'company'; objectId: string; name: string | null };
   email?: string | null;
   outstanding?: Amount[];
   overdue?: Amount[];

@@ -461,5 +461,7 @@ def _iso_utc(moment: datetime) -> str:
 
 
 def _associated(item: Mapping[str, Any]) -> AssociatedRecord:
-    type_ids = [int(kind["typeId"]) for kind in item.get("associationTypes", []) if "typeId" in kind]
-    return AssociatedRecord(id=str(item["toObjectId"]), type_ids=type_ids)
+    kinds = item.get("associationTypes", [])
+    type_ids = [int(kind["typeId"]) for kind in kinds if "typeId" in kind]
+    labels = [str(kind["label"]) for kind in kinds if kind.get("label")]
+    return AssociatedRecord(id=str(item["toObjectId"]), type_ids=type_ids, labels=labels)

@@ -348,6 +348,8 @@ class AssociatedRecord(BaseModel):
 
     id: str
     type_ids: list[int] = Field(default_factory=list)
+    #: the labels of its labelled types ("Primary"; a portal's own labels too)
+    labels: list[str] = Field(default_factory=list)
 
 
 class PipelineStage(BaseModel):

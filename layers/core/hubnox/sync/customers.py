@@ -1,7 +1,10 @@
 """Which Fortnox customer a deal is billed to: match, create or update it from HubSpot.
 
-The customer stands for the deal's company, or for its first contact when the deal has no
-company (a private customer). It is found in this order:
+The customer stands for the deal's company, or, with primary contact sync on, for its primary
+contact when the deal has no company (a private customer); with it off a deal without a company
+fails. With it on, a company customer also takes the primary contact's e-mail and phone (through
+the contact field mappings) where the company gives none, and a matched one gets them where its
+own fields are empty. It is found in this order:
 
 1. with `customer_number.source` `hubspot_property`: the number the record carries (validated
    against Fortnox's characters) names the customer; it is created with that number if missing;
@@ -46,9 +49,9 @@ from hubnox.sync.ports import FortnoxCustomers
 _ATTRIBUTES: dict[str, str] = {
     (info.alias or name): name for name, info in FortnoxCustomer.model_fields.items()
 }
-#: contact e-mail fields a company customer takes from the deal's first contact when the company
-#: mapping leaves them empty: HubSpot companies have no e-mail, and Fortnox e-mails invoices
-_CONTACT_FIELDS_FOR_COMPANIES = ("Email", "EmailInvoice", "EmailOrder")
+#: contact fields a company customer takes from the deal's primary contact when the company mapping
+#: leaves them empty: HubSpot companies have no e-mail, and Fortnox e-mails invoices
+CONTACT_FIELDS_FOR_COMPANIES = ("Email", "EmailInvoice", "EmailOrder", "Phone1", "Phone2")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _COUNTRY_FIELDS = frozenset({"CountryCode", "DeliveryCountryCode"})
 
@@ -69,16 +72,24 @@ RecordKind = Literal["company", "contact"]
 
 
 def resolve_customer(snapshot: DealSnapshot, settings: PortalSettings, fortnox: FortnoxCustomers) -> CustomerResolution:
-    """The Fortnox customer for the deal: its company's, else its first contact's.
+    """The Fortnox customer for the deal: its company's, else (with primary contact sync on) its
+    primary contact's.
 
-    Raises `UserFixableError` when the deal has neither, when a needed value is missing or
-    invalid, or when several Fortnox customers match.
+    Raises `UserFixableError` when the deal has neither (or no company and primary contact sync is
+    off), when a needed value is missing or invalid, or when several Fortnox customers match.
     """
+    contact = snapshot.primary_contact if settings.primary_contact_sync else None
     if snapshot.company is not None:
-        reference = snapshot.contacts[0] if snapshot.contacts else None
-        return resolve_record_customer(snapshot.company, settings, fortnox, reference_contact=reference)
-    if snapshot.contacts:
-        return resolve_record_customer(snapshot.contacts[0], settings, fortnox)
+        return resolve_record_customer(snapshot.company, settings, fortnox, reference_contact=contact)
+    if not settings.primary_contact_sync:
+        raise UserFixableError(
+            f"Deal {snapshot.deal.id} has no company, and primary contact sync is off in the hubnox "
+            "settings, so hubnox bills companies only and will not make its contact a customer.",
+            code="MISSING_COMPANY",
+            hint="Associate the deal with a company in HubSpot, or turn on primary contact sync in the "
+            "hubnox settings to bill the deal's primary contact as a private customer, then replay.")
+    if contact is not None:
+        return resolve_record_customer(contact, settings, fortnox)
     raise UserFixableError(
         f"Deal {snapshot.deal.id} has no company and no contact, so hubnox cannot tell whom to bill.",
         code="MISSING_COMPANY",
@@ -92,8 +103,16 @@ def resolve_record_customer(record: Company | Contact, settings: PortalSettings,
     """The Fortnox customer for one HubSpot company or contact: linked, matched, updated or created.
 
     Used for deals and for the sync-customer job (the card's Update button, the workflow action).
+    A contact with primary contact sync off raises `UserFixableError`: contacts never become customers.
     """
     kind = _kind(record)
+    if kind == "contact" and not settings.primary_contact_sync:
+        raise UserFixableError(
+            f"Primary contact sync is off in the hubnox settings, so the contact {record.id} does not become a "
+            "Fortnox customer.",
+            code="CONTACT_SYNC_OFF",
+            hint="Update the customer from the contact's company, or turn on primary contact sync in the hubnox "
+            "settings.")
     draft = customer_from_record(record, settings, reference_contact=reference_contact)
     warnings = list(draft.warnings)
     existing = _find_existing(record, kind, draft, settings, fortnox, warnings)
@@ -132,6 +151,8 @@ def find_customer_number(record: Company | Contact, settings: PortalSettings, fo
             if found is not None:
                 return found.customer_number
     rule = settings.company_match if kind == "company" else settings.contact_match
+    if kind == "contact" and not settings.primary_contact_sync:
+        rule = None
     value = record.prop(rule.hubspot_property) if rule is not None else None
     if rule is None or not value:
         return None
@@ -145,8 +166,9 @@ def customer_from_record(record: Company | Contact, settings: PortalSettings, *,
 
     Mapped fields come from `customer_fields`; a contact's name is first + last name unless
     `Name` is mapped; the match rule's value goes into its Fortnox field; `customer_defaults`
-    fill the rest. A company customer takes e-mail fields from `reference_contact` where its own
-    mapping leaves them empty (on create only: `mapped_fields` lists the record's own values).
+    fill the rest. A company customer takes e-mail and phone fields from `reference_contact` (the
+    primary contact, through the contact mapping) where its own mapping leaves them empty; those
+    are listed in `fill_empty_fields`, which an update writes only where Fortnox has nothing.
     Raises `UserFixableError` when no name can be found, or when the
     customer number must come from HubSpot and is missing or invalid.
     """
@@ -156,14 +178,15 @@ def customer_from_record(record: Company | Contact, settings: PortalSettings, *,
     values: dict[str, Any] = {}
     for field, prop in mapping.items():
         _put(values, field, record.prop(prop), f"{kind} {record.id}", prop, warnings)
-    # Only the record's own values update a matched customer; the contact's e-mail fills in on create.
+    # The record's own values update a matched customer; the contact's only fill fields Fortnox has empty.
     mapped = list(values)
     if kind == "company" and reference_contact is not None:
-        for field in _CONTACT_FIELDS_FOR_COMPANIES:
+        for field in CONTACT_FIELDS_FOR_COMPANIES:
             contact_prop = settings.customer_fields.contact.get(field)
             if contact_prop and field not in values:
                 _put(values, field, reference_contact.prop(contact_prop), f"contact {reference_contact.id}",
                      contact_prop, warnings)
+    from_contact = [field for field in values if field not in mapped]
     if "Name" not in values:
         values["Name"] = _fallback_name(record, kind, warnings)
     rule = settings.company_match if kind == "company" else settings.contact_match
@@ -174,7 +197,8 @@ def customer_from_record(record: Company | Contact, settings: PortalSettings, *,
         values["CustomerNumber"] = customer_number_from(record, kind, settings)
     fields = {_ATTRIBUTES[name]: value for name, value in values.items()}
     customer = FortnoxCustomer(**fields, **_defaults(kind, settings))
-    return CustomerDraft(customer=customer, mapped_fields=mapped, warnings=warnings)
+    return CustomerDraft(customer=customer, mapped_fields=mapped, fill_empty_fields=from_contact,
+                         warnings=warnings)
 
 
 def customer_number_from(record: Company | Contact, kind: RecordKind, settings: PortalSettings) -> str:
@@ -352,12 +376,17 @@ def _maybe_update(existing: FortnoxCustomer, draft: CustomerDraft, settings: Por
         wanted = getattr(draft.customer, attribute)
         if wanted is not None and not _same(field, wanted, getattr(current, attribute)):
             changes[attribute] = wanted
+    for field in draft.fill_empty_fields:
+        attribute = _ATTRIBUTES[field]
+        wanted = getattr(draft.customer, attribute)
+        if wanted is not None and not str(getattr(current, attribute) or "").strip():
+            changes[attribute] = wanted
     if not changes:
         return current, []
     name = changes.pop("name", current.name)
     updated = fortnox.update_customer(number, FortnoxCustomer(name=name, **changes))
-    changed = [field for field in draft.mapped_fields if _ATTRIBUTES[field] in changes or
-               (field == "Name" and name != current.name)]
+    changed = [field for field in (*draft.mapped_fields, *draft.fill_empty_fields) if _ATTRIBUTES[field] in changes
+               or (field == "Name" and name != current.name)]
     return updated, changed
 
 

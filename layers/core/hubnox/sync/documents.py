@@ -344,7 +344,8 @@ def _header(snapshot: DealSnapshot, customer: CustomerResolution, settings: Port
             warnings: list[SyncWarning]) -> dict[str, object]:
     deal = snapshot.deal
     mapping = settings.deal_fields
-    contact = snapshot.contacts[0].full_name if snapshot.contacts else None
+    primary = snapshot.primary_contact if settings.primary_contact_sync else None
+    contact = primary.full_name if primary is not None else None
     sources = {
         "your_reference": (deal.prop(mapping.your_reference) if mapping.your_reference else contact,
                            Limits.REFERENCE, "YourReference"),

@@ -84,11 +84,12 @@ def _storable(ch: str) -> bool:
 class DealSnapshot(BaseModel):
     """One deal as read from HubSpot, with everything a document is made from.
 
-    `company` is the deal's (primary) company, None when it has none; `contacts` are its contacts
-    in HubSpot's order (the first is the reference person, and the customer when there is no
-    company). `products` holds the products of line items by product id. `tax_rates` maps the
-    ids of the portal's tax-rate library (`hs_tax_rate_group_id` on a line item) to their
-    percentage (`percentageRate`): a line's VAT comes from there, else from its article.
+    `company` is the deal's (primary) company, None when it has none; `contacts` are the contacts
+    read for it, the primary contact first (`hubnox.sync.reader` says which that is): the reference
+    person, and the customer when there is no company. `products` holds the products of line
+    items by product id. `tax_rates` maps the ids of the portal's tax-rate library
+    (`hs_tax_rate_group_id` on a line item) to their percentage (`percentageRate`): a line's VAT
+    comes from there, else from its article.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -101,6 +102,11 @@ class DealSnapshot(BaseModel):
     owner_name: str | None = None
     portal_currency: str = "SEK"
     tax_rates: dict[str, Decimal] = Field(default_factory=dict)
+
+    @property
+    def primary_contact(self) -> Contact | None:
+        """The deal's primary contact, when one was read."""
+        return self.contacts[0] if self.contacts else None
 
     @property
     def currency(self) -> str:
@@ -177,6 +183,8 @@ class CustomerDraft(BaseModel):
     customer: FortnoxCustomer
     #: Fortnox field names the HubSpot mappings filled (what an update may change)
     mapped_fields: list[str] = Field(default_factory=list)
+    #: Fortnox field names filled from the primary contact, which an update writes only where empty
+    fill_empty_fields: list[str] = Field(default_factory=list)
     warnings: list[SyncWarning] = Field(default_factory=list)
 
 

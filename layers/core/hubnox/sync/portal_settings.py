@@ -19,6 +19,10 @@ Decisions kept here:
   may have hubnox first look for exactly one customer of the same normalised name
   (`match_name`), or refuse (`fail`). Version 1 had `fail` as its default, so its stored `fail`
   becomes `create` (`_v1_to_v2`): failing most first deals is what the default must not do.
+- Primary contact sync (`primary_contact_sync`) is on by default, and portals whose settings were
+  saved before it existed (version 1) are migrated with it on: hubnox has always billed a deal
+  without a company to its contact and named the contact as the company's reference, so turning
+  it on keeps every deal that works today working. Admins who bill companies only turn it off.
 - Fortnox numbers new customers and hubnox writes the number back to the record's
   `fortnox_customer_number` property, which later runs use as the link.
 - Missing articles are created (SKU as article number), a deal without line items fails.
@@ -143,8 +147,9 @@ class CompanyMatchRule(_Settings):
 
 
 class ContactMatchRule(_Settings):
-    """The rule for deals without a company: a contact property paired with a Fortnox field, and
-    what to do for a contact without that value."""
+    """Primary contact sync's rule: the contact property that finds a contact's Fortnox customer
+    (for deals without a company), paired with the Fortnox field it is compared with, and what to
+    do for a contact without that value."""
 
     hubspot_property: PropertyName = "email"
     fortnox_field: Literal["Email", "Phone1", "OrganisationNumber", "Name"] = "Email"
@@ -282,6 +287,10 @@ class PortalSettings(_Settings):
     default_document_type: DocumentType = "invoice"
     trigger_stages: list[TriggerStage] = Field(default_factory=list, max_length=50)
     company_match: CompanyMatchRule = Field(default_factory=CompanyMatchRule)
+    #: on: a deal without a company bills its primary contact (a private customer), and a deal with
+    #: one names the contact as its reference and fills the customer's empty e-mail and phone from it;
+    #: off: contacts never become customers and a deal without a company fails
+    primary_contact_sync: StrictBool = True
     #: None: deals without a company always get a new customer (or the one linked by number)
     contact_match: ContactMatchRule | None = Field(default_factory=ContactMatchRule)
     customer_number: CustomerNumberRule = Field(default_factory=CustomerNumberRule)
@@ -320,7 +329,7 @@ class PortalSettings(_Settings):
                                   self.deal_fields.your_order_number, self.deal_fields.remarks) if name]
         company = [self.company_match.hubspot_property, *self.customer_fields.company.values()]
         contact = [*self.customer_fields.contact.values()]
-        if self.contact_match is not None:
+        if self.contact_match is not None and self.primary_contact_sync:
             contact.append(self.contact_match.hubspot_property)
         for names in (company, contact):
             names += [name for name in (self.customer_number.write_back_property,
@@ -354,11 +363,12 @@ def describe_errors(error: ValidationError) -> str:
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     """Version 1's default `fail` for a company without the match value becomes `create` (the new
-    default); contacts gain `when_value_missing` with its default."""
+    default); contacts gain `when_value_missing` with its default. Version 1 billed contacts and
+    used them as references without a switch: primary contact sync stays on."""
     company = data.get("company_match")
     if isinstance(company, dict) and company.get("when_value_missing") == "fail":
         data = {**data, "company_match": {**company, "when_value_missing": "create"}}
-    return data
+    return {**data, "primary_contact_sync": True}
 
 
 #: schema version -> the function that turns a payload of that version into the next one

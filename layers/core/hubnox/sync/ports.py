@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from hubnox.fortnox.models import Article, Currency, DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.hubspot.models import (
     AccountDetails,
+    AssociatedRecord,
     AssociationInput,
     BatchReadResult,
     CrmObject,
@@ -153,6 +154,8 @@ class HubSpotReads(Protocol):
     def tax_rates(self) -> list[TaxRate]: ...
 
     def owner(self, owner_id: str, *, archived: bool = False) -> Owner: ...
+
+    def associations(self, from_type: str, object_id: str, to_type: str) -> list[AssociatedRecord]: ...
 
 
 class HubSpotWrites(Protocol):

@@ -1,23 +1,30 @@
 """Reading a deal from HubSpot with the fewest calls: everything a document is made from.
 
-A deal is read in three to seven requests, whatever its size (up to 100 line items):
+A deal is read in three to eight requests, whatever its size (up to 100 line items):
 
-1. the deal with the ids of its line items, companies and contacts (one GET with `associations`);
+1. the deal with the ids of its line items, companies and contacts (one GET with `associations`),
+   and, only when it has more than one contact and a contact is needed, its contact associations
+   with their labels (one GET) to find the primary contact;
 2. its line items (one batch read per 100);
 3. the products of line items that carry no SKU of their own (one batch read, only when needed);
 4. the portal's tax-rate library, only when a line item names a tax rate (`hs_tax_rate_group_id`);
 5. the deal's owner, only when it has one and the settings map no deal property to our reference
    (one call more when the owner is archived, see below);
 6. the primary company, or the deal's contacts when it has no company (one batch read);
-7. with a company, the deal's first contact when the settings use it (one batch read): it is the
-   reference person (`YourReference`) and gives a company customer its invoice e-mail.
+7. with a company, the deal's primary contact when the settings use it (one batch read): it is the
+   reference person (`YourReference`) and gives a company customer its empty e-mail and phone.
 
 Decisions kept here:
 - the customer's company is the deal's *primary* company (association type 5, which the deal read
   names `deal_to_company`); a deal whose companies are all unlabelled uses the first one listed;
-- a deal without a company has all its contacts read (one batch, in the order the deal lists them:
-  the first is the customer); a deal with one reads only its first contact, and only when the
-  settings use it (`needs_reference_contact`);
+- the deal's *primary contact* is the first contact whose association to the deal carries a label
+  named "Primary" (or starting "Primary ", such as "Primary contact"; any case), else the first
+  contact the deal lists. HubSpot defines no primary type between deals and contacts (only the
+  unlabelled type 3), so a primary contact is a label the portal defines (`USER_DEFINED`); labels
+  are read only for deals with several contacts (`PRIMARY_CONTACT_LABEL`);
+- contacts are read only with primary contact sync on: a deal without a company has all its
+  contacts read (one batch, the primary one first: it is the customer); a deal with one reads only
+  its primary contact, and only when the settings use it (`needs_reference_contact`);
 - the owner's name (first and last name, else the e-mail) is our reference (`OurReference`); an
   owner not found among the active ones is looked for among the archived ones (a deactivated
   user still owns deals), and one not found at all leaves our reference empty with a warning;
@@ -32,6 +39,7 @@ Decisions kept here:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -50,12 +58,15 @@ from hubnox.hubspot.models import (
     Product,
     association_key,
 )
+from hubnox.sync.customers import CONTACT_FIELDS_FOR_COMPANIES
 from hubnox.sync.model import DealSnapshot, SyncWarning
 from hubnox.sync.portal_settings import PortalSettings
 from hubnox.sync.ports import HubSpotReads
 
 #: the association type name HubSpot gives the deal's primary company (type id 5) in a deal read
 PRIMARY_COMPANY_TYPE = "deal_to_company"
+#: association labels that make a deal's contact its primary contact: "Primary", "Primary contact"...
+PRIMARY_CONTACT_LABEL = re.compile(r"primary(\s.*)?", re.IGNORECASE | re.DOTALL)
 #: the line-item property HubSpot orders a deal's or quote's line items by
 POSITION_PROPERTY = "hs_position_on_quote"
 
@@ -101,7 +112,8 @@ class DealReading:
 @dataclass(frozen=True)
 class PropertiesToRead:
     """The HubSpot properties the portal's settings map, beyond what hubnox always reads, whether a
-    deal with a company also needs its first contact, and whether the deal owner's name is needed
+    deal with a company also needs its primary contact, whether a deal without one may be billed to
+    its contacts (primary contact sync), and whether the deal owner's name is needed
     (for our reference, unless a deal property is mapped to it)."""
 
     deal: Sequence[str] = ()
@@ -110,6 +122,7 @@ class PropertiesToRead:
     contact: Sequence[str] = ()
     reference_contact: bool = True
     owner: bool = True
+    contact_customers: bool = True
 
 
 def _with(base: Sequence[str], extra: Sequence[str]) -> list[str]:
@@ -118,7 +131,7 @@ def _with(base: Sequence[str], extra: Sequence[str]) -> list[str]:
 
 def read_deal(hubspot: HubSpotReads, deal_id: str, wanted: PropertiesToRead = PropertiesToRead()) -> DealReading:
     """The deal, its line items (and products where a SKU is missing, and the tax rates they name),
-    its owner's name and its customer's company or contacts, in at most seven requests for up to
+    its owner's name and its customer's company or contacts, in at most eight requests for up to
     100 line items.
 
     Raises `NotFoundError` when the deal does not exist.
@@ -140,7 +153,7 @@ def read_deal(hubspot: HubSpotReads, deal_id: str, wanted: PropertiesToRead = Pr
         if company is None:
             warnings.append(SyncWarning(code="COMPANY_MISSING", message=f"The deal's company {company_id} could "
                                         "not be read from HubSpot (deleted?)."))
-    contact_ids = _contacts_to_read(deal, company_id is not None, wanted)
+    contact_ids = _contacts_to_read(hubspot, deal, company_id is not None, wanted)
     if contact_ids:
         result = hubspot.batch_read(paths.CONTACTS, contact_ids, _with(Contact.PROPERTIES, wanted.contact),
                                     model=Contact)
@@ -150,11 +163,26 @@ def read_deal(hubspot: HubSpotReads, deal_id: str, wanted: PropertiesToRead = Pr
                        contacts=contacts, warnings=warnings, tax_rates=tax_rates, owner_name=owner_name)
 
 
-def _contacts_to_read(deal: Deal, has_company: bool, wanted: PropertiesToRead) -> list[str]:
-    """Without a company any contact may be the customer; with one, only the reference person matters."""
-    if not has_company:
-        return deal.contact_ids
-    return deal.contact_ids[:1] if wanted.reference_contact else []
+def _contacts_to_read(hubspot: HubSpotReads, deal: Deal, has_company: bool, wanted: PropertiesToRead) -> list[str]:
+    """Without a company the contacts are the customer's candidates, the primary one first; with one,
+    only the primary contact matters, as the reference person."""
+    needed = wanted.reference_contact if has_company else wanted.contact_customers
+    if not needed or not deal.contact_ids:
+        return []
+    primary = primary_contact_id(hubspot, deal)
+    if has_company:
+        return [primary]
+    return [primary, *(contact_id for contact_id in deal.contact_ids if contact_id != primary)]
+
+
+def primary_contact_id(hubspot: HubSpotReads, deal: Deal) -> str:
+    """The deal's primary contact: the first whose association carries a primary label, else the
+    first the deal lists. Only a deal with several contacts costs a call (its labelled associations)."""
+    if len(deal.contact_ids) < 2:
+        return deal.contact_ids[0]
+    labelled = {record.id for record in hubspot.associations(paths.DEALS, deal.id, paths.CONTACTS)
+                if any(PRIMARY_CONTACT_LABEL.fullmatch(label.strip()) for label in record.labels)}
+    return next((contact_id for contact_id in deal.contact_ids if contact_id in labelled), deal.contact_ids[0])
 
 
 def _line_items(hubspot: HubSpotReads, deal: Deal, wanted: PropertiesToRead, warnings: list[SyncWarning]
@@ -239,13 +267,15 @@ def _owner(hubspot: HubSpotReads, owner_id: str) -> Owner | None:
 
 
 def needs_reference_contact(settings: PortalSettings) -> bool:
-    """Whether a deal with a company also needs its first contact: for `YourReference` when no deal
-    property is mapped to it, or for the e-mail of a company customer whose mapping has none."""
+    """Whether a deal with a company also needs its primary contact (only with primary contact sync
+    on): for `YourReference` when no deal property is mapped to it, or for the e-mail and phone of
+    a company customer whose mapping has none."""
+    if not settings.primary_contact_sync:
+        return False
     if settings.deal_fields.your_reference is None:
         return True
-    company_email = any(field.startswith("Email") for field in settings.customer_fields.company)
-    contact_email = any(field.startswith("Email") for field in settings.customer_fields.contact)
-    return contact_email and not company_email
+    # The company's own e-mail or phone may be empty, so a mapped contact field may always fill in.
+    return any(field in CONTACT_FIELDS_FOR_COMPANIES for field in settings.customer_fields.contact)
 
 
 def properties_to_read(settings: PortalSettings) -> PropertiesToRead:
@@ -254,7 +284,8 @@ def properties_to_read(settings: PortalSettings) -> PropertiesToRead:
     return PropertiesToRead(deal=mapped.get("deal", ()), line_item=mapped.get("line_item", ()),
                             company=mapped.get("company", ()), contact=mapped.get("contact", ()),
                             reference_contact=needs_reference_contact(settings),
-                            owner=settings.deal_fields.our_reference is None)
+                            owner=settings.deal_fields.our_reference is None,
+                            contact_customers=settings.primary_contact_sync)
 
 
 def snapshot_of(hubspot: HubSpotReads, reading: DealReading) -> DealSnapshot:

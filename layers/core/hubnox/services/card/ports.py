@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from hubnox.fortnox.models import FortnoxCustomer, Invoice, Order
-from hubnox.hubspot.models import CrmObject
+from hubnox.hubspot.models import AssociatedRecord, CrmObject
 from hubnox.jobs import ObjectType
 
 
@@ -15,6 +15,8 @@ class CrmReader(Protocol):
 
     def get_object(self, object_type: str, object_id: str, properties: Sequence[str] = (),
                    associations: Sequence[str] = ()) -> CrmObject: ...
+
+    def associations(self, from_type: str, object_id: str, to_type: str) -> list[AssociatedRecord]: ...
 
 
 class FortnoxReader(Protocol):

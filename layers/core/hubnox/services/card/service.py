@@ -14,7 +14,7 @@ from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.fortnox.statuses import invoice_status, order_status
 from hubnox.hubspot import properties
 from hubnox.hubspot.models import CrmObject
-from hubnox.jobs import DocumentType, trigger_key
+from hubnox.jobs import DocumentType, ObjectType, trigger_key
 from hubnox.links import replay_url
 from hubnox.records import Run
 from hubnox.services.card.cache import CARD_TTL_SECONDS, IN_FLIGHT_TTL_SECONDS, PARTIAL_TTL_SECONDS, CacheKey, CardCache
@@ -27,6 +27,9 @@ from hubnox.sync.ports import Connections, DealLinks, RunHistory
 from hubnox.web.session import login_link
 
 LATEST_INVOICES = 5
+#: HubSpot's type id for a contact's primary company
+CONTACT_TO_PRIMARY_COMPANY = 1
+_RECORD_PROPERTIES = (properties.CUSTOMER_NUMBER, "name", "email", "firstname", "lastname")
 FORTNOX_WEB_APP_URL = "https://apps.fortnox.se"
 DEFAULT_DOCUMENT_TYPE: DocumentType = "invoice"
 
@@ -286,7 +289,7 @@ class CardService:
         draft.body["lastRun"] = self._run_json(run)
         sync_action = {"action": "update-customer", "label": "Update Fortnox customer"}
         draft.body["actions"] = [sync_action, {"action": "open-settings", "label": "hubnox settings"}]
-        number = self._customer_number(request, draft, calls)
+        number, via = self._customer_number(request, draft, calls)
         if number is None:
             if draft.body["state"] == "ready" and not draft.notes:
                 _state(draft, "no_customer", f"This {request.object_type} is not matched to a Fortnox customer yet.")
@@ -294,6 +297,10 @@ class CardService:
             draft.body["customer"] = None
             return
         customer: dict[str, Any] = {"number": number, "name": None, "url": FORTNOX_WEB_APP_URL}
+        if via is not None:
+            # The contact is no customer itself: the card shows its company's, and the button makes its own.
+            customer["via"] = via
+            sync_action["label"] = "Create or match the contact's own Fortnox customer"
         draft.body["customer"] = customer
         fortnox = self._fortnox(request.portal_id)
         outcomes = calls.run({
@@ -324,23 +331,58 @@ class CardService:
             latest = sorted(outcomes["all"].value, key=latest_first, reverse=True)[:LATEST_INVOICES]
             customer["invoices"] = [invoice_row(invoice, today) for invoice in latest]
 
-    def _customer_number(self, request: CardRequest, draft: CardDraft, calls: RemoteCalls) -> str | None:
-        """The record's Fortnox customer number: its property, else the portal's match rule."""
-        names = [properties.CUSTOMER_NUMBER, "name", "email", "firstname", "lastname"]
+    def _customer_number(self, request: CardRequest, draft: CardDraft, calls: RemoteCalls
+                         ) -> tuple[str | None, dict[str, Any] | None]:
+        """The record's Fortnox customer number: its property, else the portal's match rule; for a
+        contact that is no customer itself, its company's (with the company, as `via`)."""
         hubspot = self._hubspot(request.portal_id)
+        linked = ("companies",) if request.object_type == "contact" else ()
         record = calls.run({"record": lambda: hubspot.get_object(request.object_type, request.object_id,
-                                                                 names)})["record"]
+                                                                 _RECORD_PROPERTIES, linked)})["record"]
         if not self._readable(record, draft, "HubSpot", f"the {request.object_type}") or record.late:
-            return None
+            return None, None
         found: CrmObject = record.value
+        number = self._number_of(request, "company" if request.object_type == "company" else "contact", found,
+                                 draft, calls)
+        if number is not None or request.object_type != "contact":
+            return number, None
+        return self._company_customer(request, found, draft, calls)
+
+    def _number_of(self, request: CardRequest, object_type: ObjectType, found: CrmObject, draft: CardDraft,
+                   calls: RemoteCalls) -> str | None:
         number = found.prop(properties.CUSTOMER_NUMBER)
         if number or self._match is None:
             return number
         match = self._match
-        matched = calls.run({"match": lambda: match(request.portal_id, request.object_type, found)})["match"]
+        matched = calls.run({"match": lambda: match(request.portal_id, object_type, found)})["match"]
         if not self._readable(matched, draft, "Fortnox", "the matching customer"):
             return None
         return str(matched.value) if matched.ok and matched.value else None
+
+    def _company_customer(self, request: CardRequest, contact: CrmObject, draft: CardDraft, calls: RemoteCalls
+                          ) -> tuple[str | None, dict[str, Any] | None]:
+        """The customer of the contact's company: its primary company (HubSpot's type 1), else the first."""
+        company_ids = contact.associated("companies")
+        if not company_ids:
+            return None, None
+        hubspot = self._hubspot(request.portal_id)
+        company_id = company_ids[0]
+        if len(company_ids) > 1:
+            primary = calls.run({"primary": lambda: hubspot.associations("contacts", contact.id, "companies")})
+            if primary["primary"].ok:
+                company_id = next((linked.id for linked in primary["primary"].value
+                                   if CONTACT_TO_PRIMARY_COMPANY in linked.type_ids), company_id)
+        outcome = calls.run({"company": lambda: hubspot.get_object("company", company_id, _RECORD_PROPERTIES)})
+        read = outcome["company"]
+        if not read.ok:
+            if not isinstance(read.error, NotFoundError):
+                self._readable(read, draft, "HubSpot", "the contact's company")
+            return None, None
+        company: CrmObject = read.value
+        number = self._number_of(request, "company", company, draft, calls)
+        if number is None:
+            return None, None
+        return number, {"objectType": "company", "objectId": company.id, "name": company.prop("name")}
 
     # -- outcomes ------------------------------------------------------------------------------
 

@@ -323,6 +323,9 @@
 
   function applyDependents() {
     form.querySelector('[data-toggled-by="contact_match"]').disabled = !contactToggle.checked;
+    for (const block of form.querySelectorAll("[data-shown-if]")) {
+      block.hidden = !form.querySelector(`[data-setting="${block.dataset.shownIf}"]`).checked;
+    }
     for (const block of form.querySelectorAll("[data-shown-when]")) {
       const [path, wanted] = block.dataset.shownWhen.split("=");
       const chosen = form.querySelector(`[data-setting="${path}"]:checked`);
