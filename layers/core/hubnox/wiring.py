@@ -30,6 +30,7 @@ from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.jobs import DocumentType, JobQueue, Submit, submit
 from hubnox.records import Run, RunRequest
 from hubnox.services.card.actions import CardActions
+from hubnox.services.card.admins import SuperAdmins
 from hubnox.services.card.service import CardService
 from hubnox.services.install import ConnectionService
 from hubnox.services.replay import ReplayPages
@@ -259,6 +260,7 @@ class Container:
             default_document_type=self.default_document_type,
             customer_matcher=self.match_customer,
             clock=self.clock,
+            super_admins=SuperAdmins(self.hubspot_client).is_super_admin,
         )
 
     def match_customer(self, portal_id: str, object_type: str, record: CrmObject) -> str | None:
