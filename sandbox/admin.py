@@ -141,13 +141,15 @@ def install_hubnox(browser: AdminBrowser, gateway_url: str, *, portal_id: str | 
     return page_data(page.text, "portal-id")
 
 
-def open_login_link(browser: AdminBrowser, link: str, *, portal_id: str) -> httpx.Response:
+def open_login_link(browser: AdminBrowser, link: str, *, portal_id: str, user_id: str | None = None) -> httpx.Response:
     """Open a settings login link (the app card's "Open hubnox settings"): hubnox sends the browser
-    through HubSpot's consent, where the browser's user picks `portal_id`; answers the final page."""
+    through HubSpot's consent, where the browser's user (the portal's installer unless `user_id`
+    names another of its users) picks `portal_id`; answers the final page."""
     start = browser.request("GET", link, max_redirects=0)
     if start.status_code not in (302, 303):
         return start
-    return browser.get(f"{start.headers['location']}&{urlencode({'sandbox_portal': portal_id})}")
+    consent = {"sandbox_portal": portal_id, **({"sandbox_user": user_id} if user_id else {})}
+    return browser.get(f"{start.headers['location']}&{urlencode(consent)}")
 
 
 def connect_url(browser: AdminBrowser, gateway_url: str) -> str:

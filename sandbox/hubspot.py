@@ -31,8 +31,9 @@ Decisions on points the reference leaves UNCERTAIN, each documented where it is 
 - a note's `hs_attachment_ids` must name uploaded files: `hubspot_crm._check_attachments`;
 - enroll and card fetch sign with the app they name, else the portal's latest install:
   `hubspot_control.ControlRoutes._signing_app`;
-- the tax-rate library and the owners, which no spec file documents (a new portal's Swedish VAT
-  rates and admin owner, paging, archived owners): `hubspot_account`.
+- the tax-rate library, the owners and the users, which no spec file documents (a new portal's
+  Swedish VAT rates and admin owner and super admin user, paging, archived owners, users'
+  `superAdmin`): `hubspot_account`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,15 @@ import httpx
 from werkzeug.wrappers import Request, Response
 
 from sandbox.common import Clock, SimulatorApp, SlidingWindowLimiter, json_response
-from sandbox.hubspot_account import OWNERS_READ_SCOPES, TAX_RATES_READ_SCOPES, AccountRoutes, Owner, TaxRate
+from sandbox.hubspot_account import (
+    OWNERS_READ_SCOPES,
+    TAX_RATES_READ_SCOPES,
+    USERS_READ_SCOPES,
+    AccountRoutes,
+    Owner,
+    TaxRate,
+    User,
+)
 from sandbox.hubspot_control import ControlRoutes
 from sandbox.hubspot_crm import CrmRoutes
 from sandbox.hubspot_errors import ApiError, error_body, not_found, validation_error
@@ -78,7 +87,7 @@ from sandbox.hubspot_schema import (
 from sandbox.hubspot_store import Portal, iso_ms
 
 SEARCH_RATE = (5, 1.0)  # search: 5 requests per second per portal, outside the 10-second limit
-_API_PREFIXES = ("/crm/", "/files/", "/automation/", "/account-info/", "/tax-rates/")
+_API_PREFIXES = ("/crm/", "/files/", "/automation/", "/account-info/", "/tax-rates/", "/settings/")
 
 
 #: the `spec` of routes no official spec file documents (they follow HubSpot's API reference)
@@ -137,6 +146,7 @@ class HubSpotSimulator(CrmRoutes, FilesRoutes, AccountRoutes, OAuthRoutes, Contr
         self.executions: dict[str, Execution] = {}
         self.tax_rates: dict[int, dict[str, TaxRate]] = {}
         self.owners: dict[int, dict[str, Owner]] = {}
+        self.users: dict[int, dict[str, User]] = {}
         self.api_routes: list[ApiRoute] = []
         self._portal_ids = itertools.count(146_000_001)
         self._object_ids = itertools.count(10_000_000_001)
@@ -406,6 +416,8 @@ class HubSpotSimulator(CrmRoutes, FilesRoutes, AccountRoutes, OAuthRoutes, Contr
                      scopes=TAX_RATES_READ_SCOPES)
         self.api("/crm/owners/2026-03/<owner_id>", ("GET",), self._owner, spec=REFERENCE_ONLY,
                  scopes=OWNERS_READ_SCOPES)
+        self.api("/settings/users/2026-03/<user_id>", ("GET",), self._user, spec=REFERENCE_ONLY,
+                 scopes=USERS_READ_SCOPES)
 
     def _routes_control(self) -> None:
         control = (
@@ -415,6 +427,7 @@ class HubSpotSimulator(CrmRoutes, FilesRoutes, AccountRoutes, OAuthRoutes, Contr
             ("/_sandbox/portals/<int:portal_id>/tax-rates", ("PUT",), self._control_tax_rates),
             ("/_sandbox/portals/<int:portal_id>/owners", ("POST",), self._control_owners),
             ("/_sandbox/portals/<int:portal_id>/association-labels", ("POST",), self._control_label),
+            ("/_sandbox/portals/<int:portal_id>/users", ("POST",), self._control_users),
             ("/_sandbox/tokens/expire", ("POST",), self._control_expire_tokens),
             ("/_sandbox/apps", ("POST",), self._control_apps),
             ("/_sandbox/files/<file_id>/content", ("GET",), self._control_file_content),

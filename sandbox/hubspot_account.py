@@ -1,19 +1,26 @@
-"""The HubSpot simulator's account settings that hubnox reads: the tax-rate library and the owners.
+"""The HubSpot simulator's account settings that hubnox reads: the tax-rate library, the owners and
+the users.
 
     GET /tax-rates/2026-03/tax-rates                    the portal's tax-rate library, paged
     GET /tax-rates/2026-03/tax-rates/{taxRateGroupId}   one tax rate
     GET /tax-rates/v1/tax-rates[/{taxRateGroupId}]      the same on the older v1 path
     GET /crm/owners/2026-03/{ownerId}                   one owner (`idProperty`, `archived`)
+    GET /settings/users/2026-03/{userId}                one user of the account (`idProperty`)
 
 No official spec file for either API is among ../shared/specs/hubspot, so the shapes follow
 HubSpot's API reference: a tax rate is `{id, name, label, percentageRate, active, createdAt,
 updatedAt}` (reference hubspot.md §4.3) and needs the scope `tax_rates.read`; an owner is the CRM
 owners v3 shape `{id, email, type, firstName, lastName, userId, userIdIncludingInactive,
-createdAt, updatedAt, archived, [teams]}` and needs `crm.objects.owners.read` (§8).
+createdAt, updatedAt, archived, [teams]}` and needs `crm.objects.owners.read` (§8); a user is the
+settings users API's `{id, email, firstName, lastName, superAdmin, roleIds, [roleId],
+[primaryTeamId], secondaryTeamIds, sendWelcomeEmail}` and needs `settings.users.read`.
 
 Seeding (`POST /_sandbox/portals` takes `taxRates` and `owners`; `PUT
 /_sandbox/portals/{id}/tax-rates` and `POST /_sandbox/portals/{id}/owners` change a portal that
-exists) goes through `set_tax_rates` and `add_owner` here.
+exists) goes through `set_tax_rates` and `add_owner` here; `users` (and `POST
+/_sandbox/portals/{id}/users`, `{email, firstName?, lastName?, superAdmin?, id?}`) through
+`add_user`. The consent page signs in the portal's installing user unless `sandbox_user` names
+another user of the portal.
 
 Decisions on what HubSpot does not document:
 - a new portal's library holds Swedish VAT as four rates (`SWEDISH_VAT`: 25, 12, 6 and 0 %),
@@ -21,7 +28,9 @@ Decisions on what HubSpot does not document:
 - the library lists inactive rates too (with `active: false`): a line item keeps the rate it was
   given; pages hold 1 to `TAX_RATE_PAGE_MAX` rates (all of them by default) and `after` is the
   offset of the next one;
-- a new portal has one owner, its super admin (the user who installs apps);
+- a new portal has one owner and one user, its super admin (the user who installs apps);
+- a user is looked up by id (`idProperty=USER_ID`, the default) or e-mail (`EMAIL`); an unknown
+  one is a 404 OBJECT_NOT_FOUND, an unknown `idProperty` a 400;
 - an unknown owner, or an archived one asked for without `archived=true`, is a 404
   OBJECT_NOT_FOUND; a non-numeric owner id or an unknown `idProperty` is a 400.
 """
@@ -46,6 +55,7 @@ if TYPE_CHECKING:
 
 TAX_RATES_READ_SCOPES = ("tax_rates.read",)
 OWNERS_READ_SCOPES = ("crm.objects.owners.read",)
+USERS_READ_SCOPES = ("settings.users.read", "settings.users.write")
 TAX_RATE_PAGE_MAX = 100
 #: (name, label, percentage) of the rates a new portal's library holds
 SWEDISH_VAT: tuple[tuple[str, str, str], ...] = (
@@ -103,6 +113,23 @@ class Owner:
         return body
 
 
+@dataclass
+class User:
+    """A user of a HubSpot account, as the settings users API shows one."""
+
+    id: str
+    email: str
+    first_name: str
+    last_name: str
+    super_admin: bool
+    role_ids: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "email": self.email, "firstName": self.first_name, "lastName": self.last_name,
+                "superAdmin": self.super_admin, "roleIds": list(self.role_ids), "secondaryTeamIds": [],
+                "sendWelcomeEmail": False}
+
+
 def _json_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
@@ -145,12 +172,26 @@ class AccountRoutes:
                 return json_response(owner.as_json())
         raise not_found(f"No owner found with {id_property} {owner_id}")
 
+    def _user(self: HubSpotSimulator, request: Request, grant: Grant, user_id: str) -> Response:
+        id_property = request.args.get("idProperty", "USER_ID")
+        if id_property not in ("USER_ID", "EMAIL"):
+            raise validation_error(f"idProperty must be USER_ID or EMAIL, not {id_property!r}")
+        users = self.users[grant.portal_id].values()
+        for user in users:
+            key = user.id if id_property == "USER_ID" else user.email.lower()
+            if key == (user_id if id_property == "USER_ID" else user_id.lower()):
+                return json_response(user.as_json())
+        raise not_found(f"No user found with {id_property} {user_id}")
+
     # -- the portal's account, as seeded ---------------------------------------------------------
 
     def new_account(self: HubSpotSimulator, portal: Portal) -> None:
-        """A new portal's library (Swedish VAT) and its one owner, the super admin."""
+        """A new portal's library (Swedish VAT) and its one owner and user, the super admin."""
         self.tax_rates[portal.id] = {}
         self.owners[portal.id] = {}
+        self.users[portal.id] = {}
+        self.add_user(portal, {"id": portal.user_id, "email": portal.user_email, "firstName": ADMIN_NAME[0],
+                               "lastName": ADMIN_NAME[1], "superAdmin": True})
         self.set_tax_rates(portal, [{"name": name, "label": label, "percentageRate": rate}
                                     for name, label, rate in SWEDISH_VAT])
         self.add_owner(portal, {"firstName": ADMIN_NAME[0], "lastName": ADMIN_NAME[1], "email": portal.user_email,
@@ -159,6 +200,7 @@ class AccountRoutes:
     def drop_account(self: HubSpotSimulator, portal_id: int) -> None:
         self.tax_rates.pop(portal_id, None)
         self.owners.pop(portal_id, None)
+        self.users.pop(portal_id, None)
 
     def set_tax_rates(self: HubSpotSimulator, portal: Portal, specs: Any) -> list[TaxRate]:
         """Replace the portal's library with `specs` ({id?, name, label?, percentageRate, active?})."""
@@ -204,10 +246,34 @@ class AccountRoutes:
         self.owners[portal.id][owner.id] = owner
         return owner
 
+    def add_user(self: HubSpotSimulator, portal: Portal, spec: Any) -> User:
+        """Add a user ({email, firstName?, lastName?, superAdmin?, id?}) to the portal."""
+        if not isinstance(spec, dict) or not spec.get("email"):
+            raise SandboxError(400, f"a user needs an email (and firstName, lastName, superAdmin): {spec!r}")
+        user_id = str(spec.get("id") or next(self._user_ids))
+        if not user_id.isdigit():
+            raise SandboxError(400, f"user ids are numeric, not {user_id!r}")
+        users = self.users[portal.id]
+        if user_id in users or any(u.email.lower() == str(spec["email"]).lower() for u in users.values()):
+            raise SandboxError(409, f"user {user_id} ({spec['email']}) already exists")
+        user = User(id=user_id, email=str(spec["email"]), first_name=str(spec.get("firstName") or ""),
+                    last_name=str(spec.get("lastName") or ""), super_admin=bool(spec.get("superAdmin", False)),
+                    role_ids=[str(r) for r in spec.get("roleIds") or []])
+        users[user.id] = user
+        return user
+
+    def portal_user(self: HubSpotSimulator, portal: Portal, user_id: Any) -> User:
+        """The portal's user `user_id` (who consents on the authorize page); SandboxError 400 if none."""
+        found = self.users.get(portal.id, {}).get(str(user_id))
+        if found is None:
+            raise SandboxError(400, f"portal {portal.id} has no user {user_id}")
+        return found
+
     def account_json(self: HubSpotSimulator, portal: Portal) -> dict[str, Any]:
-        """The portal's library and owners for the control surface's portal dump."""
+        """The portal's library, owners and users for the control surface's portal dump."""
         return {"taxRates": [rate.as_json() for rate in self.tax_rates[portal.id].values()],
-                "owners": [owner.as_json() for owner in self.owners[portal.id].values()]}
+                "owners": [owner.as_json() for owner in self.owners[portal.id].values()],
+                "users": [user.as_json() for user in self.users[portal.id].values()]}
 
     # -- the control surface ---------------------------------------------------------------------
 
@@ -223,3 +289,9 @@ class AccountRoutes:
         with self.lock:
             owner = self.add_owner(self.portal(portal_id), spec)
             return json_response(owner.as_json(), status=201)
+
+    def _control_users(self: HubSpotSimulator, request: Request, portal_id: int) -> Response:
+        spec = read_json(request)
+        with self.lock:
+            user = self.add_user(self.portal(portal_id), spec)
+            return json_response(user.as_json(), status=201)

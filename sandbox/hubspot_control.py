@@ -10,6 +10,7 @@ action, fetch an app card).
     POST /_sandbox/portals/{id}/owners      add an owner {firstName, lastName, email, ...}
     POST /_sandbox/portals/{id}/association-labels  define a label {fromObjectType, toObjectType,
                                             label} as a portal admin does; answers its typeIds
+    POST /_sandbox/portals/{id}/users       add a user {email, firstName, lastName, superAdmin, id?}
     POST /_sandbox/tokens/expire            expire access tokens (all, or by token/portal)
     POST /_sandbox/apps                     {appId, clientId, clientSecret}
     GET  /_sandbox/files/{id}/content       the uploaded bytes
@@ -114,6 +115,8 @@ class ControlRoutes:
             rates = self.set_tax_rates(portal, spec["taxRates"])
             refs.update({str(item.get("ref", f"taxRates[{i}]")): ("tax_rates", rate.id)
                          for i, (item, rate) in enumerate(zip(spec["taxRates"], rates, strict=True))})
+        for item in spec.get("users", []):
+            self.add_user(portal, item)
         for i, item in enumerate(spec.get("owners", [])):
             refs[str(item.get("ref", f"owners[{i}]"))] = ("owners", self.add_owner(portal, item).id)
         pending: list[tuple[str, str, dict[str, Any]]] = []
@@ -395,10 +398,11 @@ class ControlRoutes:
             app = self._signing_app(portal, spec)
             if not spec.get("url"):
                 raise SandboxError(400, "url is required")
+            user = self.users.get(portal.id, {}).get(str(spec.get("userId", portal.user_id)))
             params = {
                 "portalId": portal.id,
                 "userId": spec.get("userId", portal.user_id),
-                "userEmail": spec.get("userEmail", portal.user_email),
+                "userEmail": spec.get("userEmail", user.email if user is not None else portal.user_email),
                 "appId": app.app_id,
             }
             url = card_url(str(spec["url"]), params)

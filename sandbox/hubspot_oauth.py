@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
-from sandbox.common import json_response
+from sandbox.common import SandboxError, json_response
 from sandbox.hubspot_errors import ApiError
 
 if TYPE_CHECKING:
@@ -96,6 +96,11 @@ class OAuthRoutes:
                 },
             )
         portal = self._portal_for_install(args.get("sandbox_portal"))
+        # The browser's HubSpot user: the portal's installing super admin unless `sandbox_user` names another.
+        try:
+            user_id = int(self.portal_user(portal, args.get("sandbox_user") or portal.user_id).id)
+        except SandboxError as unknown:
+            raise ApiError(400, unknown.message, "VALIDATION_ERROR") from unknown
         app = self.app_for_client(client_id)
         scopes = list(dict.fromkeys(scope.split() + args.get("optional_scope", "").split()))
         code = AuthCode(
@@ -104,7 +109,7 @@ class OAuthRoutes:
             redirect_uri=redirect_uri,
             portal_id=portal.id,
             scopes=scopes,
-            user_id=portal.user_id,
+            user_id=user_id,
         )
         self.codes[code.code] = code
         self.installs.pop((portal.id, app.client_id), None)  # keep the latest install last
@@ -228,6 +233,10 @@ class OAuthRoutes:
             raise oauth_error("BAD_TOKEN", "token is invalid or unknown", "invalid_token")
         return json_response(self._token_info(grant))
 
+    def _user_email(self: HubSpotSimulator, portal: Any, user_id: int) -> str:
+        user = self.users.get(portal.id, {}).get(str(user_id))
+        return user.email if user is not None else portal.user_email
+
     def _token_info(self: HubSpotSimulator, grant: Grant) -> dict[str, Any]:
         portal = self.portals[grant.portal_id]
         installed = bool(self.installs.get((grant.portal_id, grant.client_id)))
@@ -237,7 +246,7 @@ class OAuthRoutes:
             "hub_id": grant.portal_id,
             "hub_domain": portal.hub_domain,
             "user_id": grant.user_id,
-            "user": portal.user_email,
+            "user": self._user_email(portal, grant.user_id),
             "app_id": grant.app_id,
             "client_id": grant.client_id,
             "scopes": grant.scopes,

@@ -222,7 +222,27 @@ def test_a_login_link_signs_in_the_browser_whose_hubspot_user_it_names(stores, f
     assert start.url.startswith(f"{HUBSPOT}/oauth/authorize")  # HubSpot says who this browser's user is
     signed_in = svc.finish_login(**consent_of(hubspot, start.url + f"&sandbox_portal={portal}"),
                                  browser_secret=start.browser_secret)
-    assert (signed_in.portal_id, signed_in.session.user) == (portal, "admin@acme.example")
+    # The session names the user as HubSpot does (the e-mail), the same as after an install.
+    assert (signed_in.portal_id, signed_in.session.user) == (portal, f"admin@hubnox-sandbox-{portal}.com")
+
+
+def test_a_super_admin_who_did_not_install_signs_in_and_a_colleague_who_is_not_is_refused(stores, fortnox, hubspot):
+    svc = service(stores, fortnox, hubspot)
+    portal = install(svc, hubspot)
+    users = {name: hubspot.add_user(hubspot.portals[int(portal)], {"email": f"{name}@acme.example",
+                                                                   "superAdmin": name == "eva"})
+             for name in ("eva", "sam")}
+
+    def sign_in(name: str):
+        link = login_link(svc._signer, BASE, portal, f"{name}@acme.example", users[name].id)
+        start = svc.begin_login(parse_qs(urlsplit(link).query)["login"][0])
+        answer = consent_of(hubspot, start.url + f"&sandbox_portal={portal}&sandbox_user={users[name].id}")
+        return svc.finish_login(**answer, browser_secret=start.browser_secret)
+
+    assert sign_in("eva").session.user == "eva@acme.example"
+    with pytest.raises(UnauthorizedError) as refused:
+        sign_in("sam")
+    assert refused.value.code == "NOT_SUPER_ADMIN"
 
 
 def test_a_login_link_opened_without_its_browser_cookie_is_refused(stores, fortnox, hubspot):

@@ -120,3 +120,17 @@ def test_a_403_for_another_reason_stays_a_broken_connection(app):
         client.tax_rates()
 
     assert not isinstance(refused.value, MissingScopesError)
+
+
+def test_a_user_is_read_with_its_super_admin_flag_and_an_unknown_one_is_not_found(app):
+    colleague = app.client.post(f"/_sandbox/portals/{app.portal_id}/users",
+                                json={"email": "eva@acme.example", "superAdmin": False}).json()
+    hubspot = client_for(app)
+
+    installer = hubspot.user(str(app.sim.portals[app.portal_id].user_id))
+    assert (installer.super_admin, installer.email) == (True, app.sim.portals[app.portal_id].user_email)
+    assert hubspot.user(colleague["id"]).super_admin is False
+    with pytest.raises(NotFoundError):
+        hubspot.user("404404")
+    [(path, query), *_] = requests_to(app.sim, "/settings/users/")
+    assert path == f"/settings/users/2026-03/{installer.id}" and query == {"idProperty": ["USER_ID"]}

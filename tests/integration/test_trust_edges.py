@@ -75,7 +75,7 @@ def test_a_sign_in_started_before_another_user_reinstalls_gives_no_session(store
 
     with pytest.raises(UnauthorizedError) as refused:
         svc.finish_login(**answer, browser_secret=start.browser_secret)
-    assert refused.value.code in ("NOT_INSTALLER", "SESSION_ENDED")
+    assert refused.value.code in ("NOT_SUPER_ADMIN", "SESSION_ENDED")
 
 
 def test_a_sign_in_started_before_the_portals_sessions_ended_gives_no_session(stores, fortnox, hubspot):  # noqa: F811

@@ -153,3 +153,31 @@ def test_tax_rate_calls_count_against_the_portals_ten_second_limit():
     assert app.call("GET", RATES).headers["X-HubSpot-RateLimit-Remaining"] == "1"
     app.call("GET", RATES)
     assert app.call("GET", RATES).status_code == 429
+
+
+# -- users ---------------------------------------------------------------------------------------------
+
+
+def test_a_new_portals_installing_user_is_its_super_admin_and_others_can_be_seeded(app):
+    installer = dump(app)["users"][0]
+    colleague = app.client.post(f"/_sandbox/portals/{app.portal_id}/users",
+                                json={"email": "eva@acme.example", "firstName": "Eva", "superAdmin": True})
+    seller = app.client.post(f"/_sandbox/portals/{app.portal_id}/users", json={"email": "sam@acme.example"})
+    assert (colleague.status_code, seller.status_code) == (201, 201)
+
+    assert get(app, f"/settings/users/2026-03/{installer['id']}").json()["superAdmin"] is True
+    assert get(app, f"/settings/users/2026-03/{colleague.json()['id']}").json()["superAdmin"] is True
+    by_email = get(app, "/settings/users/2026-03/SAM@acme.example", idProperty="EMAIL").json()
+    assert (by_email["id"], by_email["superAdmin"]) == (seller.json()["id"], False)
+    assert get(app, "/settings/users/2026-03/404404").status_code == 404
+    assert get(app, "/settings/users/2026-03/1", idProperty="id").status_code == 400
+
+
+def test_a_portal_seeded_with_users_and_the_user_api_needs_its_scope(app):
+    seeded = app.client.post("/_sandbox/portals", json={"users": [
+        {"id": 555001, "email": "boss@acme.example", "superAdmin": True}]}).json()
+    assert [u["id"] for u in dump(app, seeded["portalId"])["users"]][1:] == ["555001"]
+
+    narrow = install(app.sim, scopes="oauth", client_id="narrow", portal_id=app.portal_id)
+    refused = narrow.call("GET", f"/settings/users/2026-03/{dump(app)['users'][0]['id']}")
+    assert (refused.status_code, refused.json()["category"]) == (403, "MISSING_SCOPES")

@@ -284,6 +284,10 @@ CASES: dict[tuple[str, str], Callable[[World], list[Case]]] = {
         Case("GET", f"/crm/owners/2026-03/{w.account()['owners'][0]['id']}", REFERENCE),
         Case("GET", f"/crm/owners/2026-03/{w.account()['owners'][0]['userId']}", REFERENCE,
              params={"idProperty": "userId"})],
+    ("GET", "/settings/users/2026-03/<user_id>"): lambda w: [
+        Case("GET", f"/settings/users/2026-03/{w.account()['users'][0]['id']}", REFERENCE),
+        Case("GET", f"/settings/users/2026-03/{w.account()['users'][0]['email']}", REFERENCE,
+             params={"idProperty": "EMAIL"})],
 }
 
 

@@ -27,7 +27,7 @@ ALL_SCOPES = (
     "crm.objects.line_items.write crm.objects.products.read crm.objects.products.write "
     "crm.objects.companies.read crm.objects.companies.write crm.objects.contacts.read "
     "crm.objects.contacts.write crm.schemas.deals.read crm.schemas.deals.write files automation "
-    "tax_rates.read crm.objects.owners.read"
+    "tax_rates.read crm.objects.owners.read settings.users.read"
 )
 
 

@@ -1,7 +1,8 @@
-"""The shapes of the two HubSpot APIs hubnox calls that have no official spec file here: the
-tax-rate library and the CRM owners. Written from HubSpot's API reference (the tax-rates reference,
-reference hubspot.md §4.3, and the CRM owners v3 reference), so the simulator and the client's tests
-are held to one description, as `tests.support.openapi` holds them to the specs for everything else.
+"""The shapes of the HubSpot APIs hubnox calls that have no official spec file here: the
+tax-rate library, the CRM owners and the settings users (their `superAdmin` flag). Written from
+HubSpot's API reference (the tax-rates reference, reference hubspot.md §4.3, the CRM owners v3
+reference and the 2026-03 users reference), so the simulator and the client's tests are held to one
+description, as `tests.support.openapi` holds them to the specs for everything else.
 
 `validate_response(method, path, status, body)` raises `jsonschema.ValidationError` when a body
 does not fit; `route_of(path)` names the documented route a concrete path belongs to.
@@ -66,6 +67,25 @@ OWNER: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+#: a user of the account, as the settings users API answers (`GET /settings/users/2026-03/{userId}`)
+USER: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "email", "superAdmin"],
+    "properties": {
+        "id": {"type": "string"},
+        "email": {"type": "string"},
+        "firstName": {"type": "string"},
+        "lastName": {"type": "string"},
+        "superAdmin": {"type": "boolean"},
+        "roleIds": {"type": "array", "items": {"type": "string"}},
+        "roleId": {"type": "string"},
+        "primaryTeamId": {"type": "string"},
+        "secondaryTeamIds": {"type": "array", "items": {"type": "string"}},
+        "sendWelcomeEmail": {"type": "boolean"},
+    },
+    "additionalProperties": False,
+}
+
 #: HubSpot's error body, as every API documents it (reference hubspot.md §9)
 ERROR: dict[str, Any] = {
     "type": "object",
@@ -79,6 +99,7 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/tax-rates/{version}/tax-rates"): TAX_RATE_PAGE,
     ("GET", "/tax-rates/{version}/tax-rates/{taxRateGroupId}"): TAX_RATE,
     ("GET", "/crm/owners/2026-03/{ownerId}"): OWNER,
+    ("GET", "/settings/users/2026-03/{userId}"): USER,
 }
 
 _TAX_RATES = r"^/tax-rates/(v1|2026-03)/tax-rates"
@@ -86,6 +107,7 @@ _PATTERNS = {
     ("GET", "/tax-rates/{version}/tax-rates"): re.compile(_TAX_RATES + "$"),
     ("GET", "/tax-rates/{version}/tax-rates/{taxRateGroupId}"): re.compile(_TAX_RATES + "/[^/]+$"),
     ("GET", "/crm/owners/2026-03/{ownerId}"): re.compile(r"^/crm/owners/2026-03/[^/]+$"),
+    ("GET", "/settings/users/2026-03/{userId}"): re.compile(r"^/settings/users/2026-03/[^/]+$"),
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -185,7 +185,8 @@ def link(trigger_key: str = "workflow:invoice", number: str | None = "55", kind:
 def service(*, connections: Connections | None = None, runs: Runs | None = None, links: DealLinks | None = None,
             crm: Crm | None = None, fortnox: Fortnox | None = None, clock: FakeClock | None = None,
             budget: float = 2.0, default_type: str = "invoice", cache: CardCache | None = None,
-            health: ConnectionHealth | None = None) -> CardService:
+            health: ConnectionHealth | None = None,
+            super_admins: Callable[[str, str], bool] | None = None) -> CardService:
     crm = crm if crm is not None else Crm()
     fortnox = fortnox if fortnox is not None else Fortnox()
     clock = clock or FakeClock(NOW)
@@ -193,7 +194,8 @@ def service(*, connections: Connections | None = None, runs: Runs | None = None,
                        hubspot=lambda portal_id: crm, fortnox=lambda portal_id: fortnox,
                        signer=Signer(SIGNING_KEY, clock=clock), public_base=BASE, clock=clock,
                        default_document_type=lambda portal_id: default_type,  # type: ignore[arg-type,return-value]
-                       budget_seconds=budget, cache=cache, health=lambda portal_id: health)
+                       budget_seconds=budget, cache=cache, health=lambda portal_id: health,
+                       super_admins=super_admins)
 
 
 #: the HubSpot user who installed hubnox in the portal (the card's viewer unless a test says otherwise)
@@ -673,12 +675,23 @@ def test_open_settings_answers_a_signed_login_link_for_the_user():
     assert Signer(SIGNING_KEY, clock=FakeClock(NOW)).verify("login", token)["user"] == "rep@acme.se"
 
 
-def test_only_the_user_who_installed_hubnox_gets_a_way_into_its_settings():
+def test_only_the_installer_and_super_admins_get_a_way_into_the_settings_others_learn_why():
     card_actions, _ = actions()
     answer = card_actions.perform("open-settings", request(user_id="777"), {})
-    assert answer["ok"] is False and "installed hubnox" in answer["message"] and "url" not in answer
+    assert answer["ok"] is False and "Only super admins" in answer["message"] and "url" not in answer
     card = service(connections=Connections(fortnox=None)).card(request(user_id="777"))
-    assert "settingsUrl" not in card and "installed hubnox" in card["settingsNote"]
+    assert "settingsUrl" not in card and "Only super admins" in card["settingsNote"]
+
+    asked: list[tuple[str, str]] = []
+
+    def super_admins(portal_id: str, user_id: str) -> bool:
+        asked.append((portal_id, user_id))
+        return user_id == "888"
+
+    cards = service(connections=Connections(fortnox=None), super_admins=super_admins)
+    assert "settingsUrl" in cards.card(request(user_id="888"))
+    assert "settingsUrl" not in cards.card(request(user_id="777"))
+    assert [user for _, user in asked] == ["888", "777"]
 
 
 def test_actions_need_hubnox_installed_and_fortnox_connected():

@@ -206,14 +206,54 @@ def test_an_attackers_login_link_cannot_sign_in_a_victim_of_another_portal(world
     assert refused.value.code == "WRONG_USER"
 
 
-def test_only_the_user_who_installed_hubnox_may_sign_in(world):
+def users_api(world: World, answers: dict[str, httpx.Response]) -> None:
+    """HubSpot's users API answering for each user id (`settings/users/2026-03/{id}`)."""
+    world.hubspot.on("GET", r"/settings/users/2026-03/\d+", lambda request, match: answers[
+        request.url.path.rsplit("/", 1)[1]])
+
+
+def super_admin(user_id: str, flag: bool) -> httpx.Response:
+    return httpx.Response(200, json={"id": user_id, "email": f"u{user_id}@acme.example", "superAdmin": flag,
+                                     "roleIds": []})
+
+
+def test_a_super_admin_who_did_not_install_hubnox_may_sign_in_asked_live(world):
     world.install(user=INSTALLER)
+    users_api(world, {"99": super_admin("99", True)})
+    start = world.service.begin_login(login_token(world, user_id="99"))
+    world.user_id = "99"
+
+    signed_in = world.service.finish_login("code", state_of(start.url), start.browser_secret)
+    assert signed_in.portal_id == PORTAL
+    asked = world.hubspot.requests("GET", "settings/users")
+    assert [r.headers["authorization"] for r in asked] == [f"Bearer hs-access-{PORTAL}"]  # the sign-in's token
+
+
+@pytest.mark.parametrize("answer", [super_admin("99", False), httpx.Response(404, json={
+    "category": "OBJECT_NOT_FOUND", "correlationId": "c", "message": "No user"})])
+def test_a_user_who_is_neither_installer_nor_super_admin_is_refused_with_the_reason(world, answer):
+    world.install(user=INSTALLER)
+    users_api(world, {"99": answer})
     start = world.service.begin_login(login_token(world, user_id="99"))
     world.user_id = "99"
 
     with pytest.raises(UnauthorizedError) as refused:
         world.service.finish_login("code", state_of(start.url), start.browser_secret)
-    assert refused.value.code == "NOT_INSTALLER"
+    assert refused.value.code == "NOT_SUPER_ADMIN"
+    assert "Only super admins of this HubSpot account can change hubnox's settings" in refused.value.message
+
+
+def test_without_the_users_scope_only_the_installer_may_sign_in_and_the_page_says_why(world):
+    world.install(user=INSTALLER)
+    users_api(world, {"99": httpx.Response(403, json={
+        "status": "error", "category": "MISSING_SCOPES", "correlationId": "c", "message": "missing scopes",
+        "errors": [{"message": "m", "context": {"requiredGranularScopes": ["settings.users.read"]}}]})})
+    start = world.service.begin_login(login_token(world, user_id="99"))
+    world.user_id = "99"
+
+    with pytest.raises(UnauthorizedError) as refused:
+        world.service.finish_login("code", state_of(start.url), start.browser_secret)
+    assert refused.value.code == "NOT_SUPER_ADMIN" and "settings.users.read" in (refused.value.hint or "")
 
 
 def test_a_sign_in_interrupted_by_a_reinstall_is_refused(world):

@@ -30,6 +30,7 @@ from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.jobs import DocumentType, JobQueue, Submit, submit
 from hubnox.records import Run, RunRequest
 from hubnox.services.card.actions import CardActions
+from hubnox.services.card.admins import SuperAdmins
 from hubnox.services.card.service import CardService
 from hubnox.services.connection_health import ConnectionHealthService
 from hubnox.services.install import ConnectionService
@@ -273,6 +274,7 @@ class Container:
             customer_matcher=self.match_customer,
             health=self.connection_health.for_portal,
             clock=self.clock,
+            super_admins=SuperAdmins(self.hubspot_client).is_super_admin,
         )
 
     def match_customer(self, portal_id: str, object_type: str, record: CrmObject) -> str | None:

@@ -29,6 +29,7 @@ from hubnox.hubspot.models import (
     BatchError,
     BatchReadResult,
     CrmObject,
+    HubSpotUser,
     Owner,
     Pipeline,
     SearchPage,
@@ -342,6 +343,15 @@ class HubSpotClient:
         params = {"idProperty": "id", "archived": "true" if archived else "false"}
         reply = self._api.call("GET", paths.owner(owner_id), params=params)
         return Owner.model_validate(reply.data)
+
+    def user(self, user_id: str) -> HubSpotUser:
+        """One user of the portal by their HubSpot user id, with their super-admin flag.
+
+        Needs the optional scope `settings.users.read`; without it raises `MissingScopesError`.
+        Raises `NotFoundError` when the portal has no such user.
+        """
+        reply = self._api.call("GET", paths.user(user_id), params={"idProperty": "USER_ID"})
+        return HubSpotUser.model_validate(reply.data)
 
 
 # -- error translation -----------------------------------------------------------------------------

@@ -454,6 +454,21 @@ class Owner(BaseModel):
         return " ".join(part for part in (_text(self.first_name), _text(self.last_name)) if part) or None
 
 
+class HubSpotUser(BaseModel):
+    """A user of a HubSpot account (settings users API): who they are and whether they are a super admin."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    id: str
+    email: str | None = None
+    super_admin: bool = Field(default=False, alias="superAdmin")
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> str:
+        return str(value)
+
+
 class HubSpotTokens(BaseModel):
     """The answer of the token endpoint, with the moment the access token expires."""
 
@@ -479,6 +494,8 @@ class TokenInfo(BaseModel):
     hub_domain: str | None = None
     app_id: int | None = None
     user_id: int | None = None
+    #: the user's e-mail
+    user: str | None = None
     client_id: str | None = None
     scopes: list[str] = Field(default_factory=list)
     token_type: str | None = None

@@ -120,6 +120,11 @@ ACCOUNT_DETAILS = f"/account-info/{VERSION}/details"
 TAX_RATES = f"/tax-rates/{VERSION}/tax-rates"
 
 
+def user(user_id: str) -> str:
+    """One user of the account (settings users API, no spec file: HubSpot's 2026-03 reference)."""
+    return f"/settings/users/{VERSION}/{_seg(user_id)}"
+
+
 def owner(owner_id: str) -> str:
     """One owner, on the 2026-03 form of `/crm/v3/owners/{ownerId}` (no spec file: HubSpot's v3 reference)."""
     return f"/crm/owners/{VERSION}/{_seg(owner_id)}"

@@ -18,11 +18,12 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.shared.cookies import Cookie
 
 from hubnox.config import AppConfig
-from hubnox.errors import BadRequestError, HubnoxError, UnauthorizedError
+from hubnox.errors import BadRequestError, HubnoxError, NotFoundError, UnauthorizedError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.hubspot import properties
 from hubnox.hubspot.client import HubSpotClient
+from hubnox.hubspot.errors import MissingScopesError
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.observability import logger
 from hubnox.records import FortnoxConnection, HubSpotConnection
@@ -45,6 +46,10 @@ from hubnox.web.session import (
     start_session,
 )
 
+#: the scope of HubSpot's users API, through which hubnox asks whether a user is a super admin
+USERS_READ_SCOPE = "settings.users.read"
+ONLY_SUPER_ADMINS = "Only super admins of this HubSpot account can change hubnox's settings."
+
 HUBSPOT_SCOPES = (
     "oauth",
     "crm.objects.deals.read",
@@ -62,7 +67,9 @@ HUBSPOT_SCOPES = (
     "files",
     "automation",
 )
-HUBSPOT_OPTIONAL_SCOPES = ("tax_rates.read", "crm.objects.owners.read")
+#: optional: a portal that withholds one loses only what needs it (tax rates, the deal owner's name,
+#: super admins other than the installer opening the settings)
+HUBSPOT_OPTIONAL_SCOPES = ("tax_rates.read", "crm.objects.owners.read", USERS_READ_SCOPE)
 FORTNOX_SCOPES = (
     "customer",
     "article",
@@ -191,7 +198,7 @@ class ConnectionService:
         self.ensure_properties(self._hubspot_client(portal_id, tokens.access_token))
         self._sessions.end_all(portal_id)  # a reinstall starts afresh: no session from before survives
         logger.info("hubspot installed", extra={"portal_id": portal_id})
-        return self._signed_in(portal_id, user)
+        return self._signed_in(portal_id, info.user or user)
 
     def is_login_state(self, state: str) -> bool:
         """Whether a HubSpot callback's state belongs to a sign-in (`begin_login`) rather than an install."""
@@ -219,7 +226,8 @@ class ConnectionService:
         return LoginStart(url, secret)
 
     def finish_login(self, code: str, state: str, browser_secret: str | None) -> SignedIn:
-        """Sign the browser in once HubSpot says its user is the login link's user in the link's portal.
+        """Sign the browser in once HubSpot says its user is the login link's user in the link's portal,
+        and that user installed hubnox or is, by HubSpot's users API asked now, a super admin.
 
         The tokens of this authorization only prove who the user is: they are not stored.
         """
@@ -241,13 +249,34 @@ class ConnectionService:
         if hubspot is None or hubspot.status == "uninstalled":
             raise UnauthorizedError("hubnox is not installed in this HubSpot portal.", code="NOT_INSTALLED",
                                     hint="Install hubnox again from HubSpot.")
-        if hubspot.installed_by_user and str(hubspot.installed_by_user) != user_id:
-            raise UnauthorizedError("Only the HubSpot user who installed hubnox may open its settings.",
-                                    code="NOT_INSTALLER", hint="Ask that user, or install hubnox again yourself.")
+        if str(hubspot.installed_by_user or "") != user_id:
+            self._require_super_admin(portal_id, user_id, tokens.access_token)
         if claims.get("gen") != self._sessions.generation(portal_id):
             raise UnauthorizedError("hubnox was installed again, or its data deleted, while you were signing in.",
                                     code="SESSION_ENDED", hint="Open hubnox's settings from the app card again.")
-        return self._signed_in(portal_id, str(claims.get("user") or user_id))
+        return self._signed_in(portal_id, info.user or str(claims.get("user") or user_id))
+
+    def _require_super_admin(self, portal_id: str, user_id: str, access_token: str) -> None:
+        """Refuse a user who did not install hubnox unless HubSpot says, now, that they are a super admin.
+
+        Asked live with the sign-in's own token (never a cached answer): a super admin demoted a
+        minute ago is refused.
+        """
+        try:
+            user = self._hubspot_client(portal_id, access_token).user(user_id)
+        except MissingScopesError:
+            raise UnauthorizedError(
+                f"{ONLY_SUPER_ADMINS} hubnox may not read this account's users, so only the user who "
+                "installed it can.", code="NOT_SUPER_ADMIN",
+                hint=f"Install hubnox again as a super admin and allow it to read users ({USERS_READ_SCOPE}).",
+            ) from None
+        except NotFoundError:
+            user = None
+        if user is None or not user.super_admin:
+            logger.info("sign-in refused: not a super admin", extra={"portal_id": portal_id})
+            raise UnauthorizedError(ONLY_SUPER_ADMINS, code="NOT_SUPER_ADMIN",
+                                    hint="Ask a super admin of this HubSpot account to open the settings, "
+                                         "or to make you a super admin.")
 
     def _signed_in(self, portal_id: str, user: str) -> SignedIn:
         session, cookie = start_session(self._signer, self._sessions, portal_id, user)

@@ -142,7 +142,7 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
         "EXPORT": "Export, outside the EU (EXPORT)",
     },
     "customer_defaults.customer_type": {
-        "auto": "Companies as company customers, contacts as private customers",
+        "auto": "By record: company or private",
         "COMPANY": "Always company customers",
         "PRIVATE": "Always private customers",
     },
@@ -174,10 +174,12 @@ class Choice:
 
 
 def field_label(fortnox_field: str) -> str:
-    """A Fortnox customer field as the page names it: `VATNumber` -> `VAT number (VATNumber)`, `Email`."""
+    """A Fortnox customer field as the page names it: `VATNumber` -> `VAT number`, `Email`.
+
+    Words only, without Fortnox's own name beside them: a closed select shows its choice on one
+    line, and `Organisation number (OrganisationNumber)` did not fit a 360 px frame."""
     words = _WORDS.findall(fortnox_field) or [fortnox_field]
-    text = " ".join([words[0], *(w if w.isupper() else w.lower() for w in words[1:])])
-    return text if text == fortnox_field else f"{text} ({fortnox_field})"
+    return " ".join([words[0], *(w if w.isupper() else w.lower() for w in words[1:])])
 
 
 def literal_values(model: type[BaseModel], field: str) -> tuple[str, ...]:

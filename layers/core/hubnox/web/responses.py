@@ -127,6 +127,16 @@ _TITLES = {400: "That did not work", 401: "Not signed in", 404: "Not found", 409
            422: "That did not work", 503: "Please try again", 500: "Something went wrong"}
 
 
+#: titles for refusals that are not about being signed in at all (a 401 is "Not signed in" otherwise)
+_CODE_TITLES = {"BAD_CSRF": "Your session's form token is missing", "BAD_ORIGIN": "Refused: sent from another site",
+                "NOT_SUPER_ADMIN": "Only super admins can open hubnox's settings"}
+
+
+def error_title(error: HubnoxError) -> str:
+    """The heading of the page that explains `error`."""
+    return _CODE_TITLES.get(error.code) or _TITLES.get(status_of(error), "Something went wrong")
+
+
 def error_response(error: HubnoxError, *, as_json: bool) -> Response:
     """The answer for a domain error: JSON for API routes, a page for browser routes."""
     status = status_of(error)
@@ -138,7 +148,7 @@ def error_response(error: HubnoxError, *, as_json: bool) -> Response:
         if error.hint:
             body["hint"] = error.hint
         return json_response(body, status=status, headers=headers)
-    response = message_page(status, _TITLES.get(status, "Something went wrong"), error.message, error.hint)
+    response = message_page(status, error_title(error), error.message, error.hint)
     response.headers.update(headers)
     return response
 

@@ -162,7 +162,8 @@ def check_csrf(session: Session, headers: Mapping[str, str], form: Mapping[str, 
         raise UnauthorizedError("The request came from another site.", code="BAD_ORIGIN")
     sent = lowered.get(CSRF_HEADER) or (form or {}).get(CSRF_FIELD) or ""
     if not sent or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
-        raise UnauthorizedError("The request is missing its CSRF token. Reload the page.", code="BAD_CSRF")
+        raise UnauthorizedError("The request did not carry this session's form (CSRF) token, so hubnox did "
+                                "nothing.", code="BAD_CSRF", hint="Reload the settings page and try again.")
 
 
 def _origin(url: str) -> str:

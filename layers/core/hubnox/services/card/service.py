@@ -40,8 +40,8 @@ DOCUMENT_TYPES: tuple[DocumentType, ...] = ("invoice", "order")
 #: the trigger rules whose deal links the card looks at (stage rules are found through the last run)
 _LINK_RULES = ("workflow", "manual")
 IN_FLIGHT = ("queued", "running")
-NOT_THE_ADMIN = ("Only the HubSpot user who installed hubnox can open its settings. Ask them, or install "
-                 "hubnox again yourself as a super admin.")
+NOT_THE_ADMIN = ("Only super admins of this HubSpot account can change hubnox's settings. Ask one of them, "
+                 "or ask to be made a super admin.")
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -87,6 +87,7 @@ class CardService:
         budget_seconds: float = REMOTE_BUDGET_SECONDS,
         cache: CardCache | None = None,
         health: Callable[[str], ConnectionHealth | None] | None = None,
+        super_admins: Callable[[str, str], bool] | None = None,
     ) -> None:
         self._connections = connections
         self._runs = runs
@@ -102,6 +103,7 @@ class CardService:
         self._budget = budget_seconds
         self._cache = cache if cache is not None else CardCache(clock)
         self._health = health  # portal id -> what the Fortnox company lets hubnox use (checked, cached)
+        self._super_admin = super_admins  # (portal id, user id) -> whether HubSpot says super admin
 
     # -- public --------------------------------------------------------------------------------
 
@@ -131,11 +133,15 @@ class CardService:
 
     def settings_link(self, request: CardRequest) -> str | None:
         """A signed, single-use link that opens hubnox's settings for the portal, or None when the
-        viewer is not the HubSpot user who installed hubnox: the settings can disconnect Fortnox
-        and change what every invoice looks like, so seeing a record is not enough."""
+        viewer is neither the HubSpot user who installed hubnox nor a super admin of the portal: the
+        settings can disconnect Fortnox and change what every invoice looks like, so seeing a
+        record is not enough. (The sign-in checks again, live.)"""
         hubspot = self._connections.get_hubspot(request.portal_id)
-        admin = hubspot.installed_by_user if hubspot is not None else None
-        if not admin or not request.user_id or str(request.user_id) != str(admin):
+        if hubspot is None or not request.user_id:
+            return None
+        installer = str(hubspot.installed_by_user or "")
+        if str(request.user_id) != installer and not (
+                self._super_admin is not None and self._super_admin(request.portal_id, str(request.user_id))):
             return None
         return login_link(self._signer, self._public_base, request.portal_id, request.user, str(request.user_id))
 

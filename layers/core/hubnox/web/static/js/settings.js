@@ -713,3 +713,12 @@
     }
   });
 })();
+
+/* A notice the address asks for (`?notice=fortnox-connected` after connecting Fortnox, say) shows
+ * once: the address drops it at once, so a reload or a bookmark does not say it again. */
+(() => {
+  const url = new URL(window.location.href);
+  if (!url.searchParams.has("notice")) return;
+  url.searchParams.delete("notice");
+  window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+})();
