@@ -125,7 +125,7 @@ def test_an_admin_changes_settings_saves_and_finds_them_kept_after_a_reload(sett
     row.get_by_label("Makes", exact=True).select_option("invoice")
     page.field("Terms of payment").select_option("10")
     page.tab.get_by_role("radio", name=re.compile("^Bill the line on the placeholder article")).check()
-    page.tab.get_by_role("button", name="Remove company field 8").click()  # WWW, the last default mapping
+    page.tab.get_by_role("button", name="Remove company field 9").click()  # WWW, the last default mapping
     assert page.save().startswith("Saved")
 
     page.reload()
@@ -145,8 +145,8 @@ def test_an_admin_changes_settings_saves_and_finds_them_kept_after_a_reload(sett
             settings["articles"]["policy"]) == ("order", "10", "placeholder")
     assert settings["trigger_stages"] == [{"pipeline_id": "default", "stage_id": "closedwon",
                                            "document_type": "invoice"}]
-    assert list(settings["customer_fields"]["company"]) == ["Name", "Address1", "Address2", "ZipCode", "City",
-                                                            "CountryCode", "Phone1"]
+    assert list(settings["customer_fields"]["company"]) == ["Name", "OrganisationNumber", "Address1", "Address2",
+                                                            "ZipCode", "City", "CountryCode", "Phone1"]
     assert page.script_errors == []
 
 
