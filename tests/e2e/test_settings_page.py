@@ -350,6 +350,11 @@ def test_an_admin_finds_properties_by_typing_picks_by_keyboard_creates_one_and_s
     assert status.inner_text() == ("HubSpot already has a company property named phone. Choose it in the list, or "
                                    "give the new property another name.")
     phone.get_by_role("button", name="Cancel").click()
+    phone_picker = phone.get_by_role("combobox", name="HubSpot property")
+    phone_picker.fill("no_such_property")
+    phone_picker.press("Tab")
+    assert phone.locator(".picker-unknown").inner_text() == (
+        '"no_such_property" is not a HubSpot property here: choose one from the list, or create it.')
     phone.get_by_role("button", name=re.compile("^Remove company field")).click()
     page.tab.screenshot(path=str(tmp_path / "settings-field-mappings.png"), full_page=True)
 

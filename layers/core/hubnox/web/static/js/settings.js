@@ -62,12 +62,18 @@ const mappingPickers = (() => {
     input.setAttribute("aria-autocomplete", "list");
     input.setAttribute("aria-expanded", "false");
     input.setAttribute("aria-controls", list.id);
-    const picker = { input, list, status, choices, shown: [], active: -1 };
+    const unknown = Object.assign(document.createElement("p"), { id: `${id}-unknown`, className: "hint picker-unknown", hidden: true });
+    box.after(unknown);
+    input.setAttribute("aria-describedby", `${input.getAttribute("aria-describedby") || ""} ${unknown.id}`.trim());
+    const picker = { input, list, status, unknown, choices, shown: [], active: -1 };
     pickers.set(input, picker);
 
     input.addEventListener("input", () => open(picker, input.value));
     input.addEventListener("focus", () => input.select());
-    input.addEventListener("blur", () => close(picker));
+    input.addEventListener("blur", () => {
+      close(picker);
+      checkKnown(picker);
+    });
     input.addEventListener("keydown", (event) => keydown(picker, event));
     // mousedown would move the focus away (and close the list) before the click lands
     list.addEventListener("mousedown", (event) => event.preventDefault());
@@ -103,6 +109,14 @@ const mappingPickers = (() => {
     picker.list.hidden = found === 0;
     picker.input.setAttribute("aria-expanded", String(found > 0));
     picker.input.removeAttribute("aria-activedescendant");
+  }
+
+  /** Say so under the box when what it holds is none of HubSpot's properties (saving would map nothing). */
+  function checkKnown(picker) {
+    const value = valueOf(picker.input);
+    const known = !value || picker.choices().some((p) => p.value === value);
+    picker.unknown.hidden = known;
+    picker.unknown.textContent = known ? "" : `"${value}" is not a HubSpot property here: choose one from the list, or create it.`;
   }
 
   function close(picker) {
@@ -178,6 +192,8 @@ const mappingPickers = (() => {
     input.value = item ? display(item) : value;
     input.dataset.value = value;
     input.dataset.display = input.value;
+    const picker = pickers.get(input);
+    if (picker) checkKnown(picker);
   }
 
   /** Show `value` (an internal name) in the box, by its label where the list knows it. */
