@@ -24,7 +24,8 @@ SEEDER_CLIENT_ID = "hubnox-local-seeder"
 SEEDER_SCOPES = ("oauth crm.objects.deals.read crm.objects.deals.write crm.objects.line_items.read "
                  "crm.objects.line_items.write crm.objects.products.read crm.objects.products.write "
                  "crm.objects.companies.read crm.objects.companies.write crm.objects.contacts.read "
-                 "crm.objects.contacts.write files crm.schemas.deals.read")
+                 "crm.objects.contacts.write files crm.schemas.deals.read crm.schemas.companies.write "
+                 "crm.schemas.contacts.write")
 
 
 class AdminError(Exception):

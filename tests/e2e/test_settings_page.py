@@ -142,7 +142,7 @@ def test_an_admin_changes_settings_saves_and_finds_them_kept_after_a_reload(sett
     row.get_by_label("Makes", exact=True).select_option("invoice")
     page.field("Terms of payment").select_option("10")
     page.tab.get_by_role("radio", name=re.compile("^Bill the line on the placeholder article")).check()
-    page.tab.get_by_role("button", name="Remove company field 8").click()  # WWW, the last default mapping
+    page.tab.get_by_role("button", name="Remove company field 9").click()  # WWW, the last default mapping
     assert page.save().startswith("Saved")
 
     page.reload()
@@ -162,8 +162,8 @@ def test_an_admin_changes_settings_saves_and_finds_them_kept_after_a_reload(sett
             settings["articles"]["policy"]) == ("order", "10", "placeholder")
     assert settings["trigger_stages"] == [{"pipeline_id": "default", "stage_id": "closedwon",
                                            "document_type": "invoice"}]
-    assert list(settings["customer_fields"]["company"]) == ["Name", "Address1", "Address2", "ZipCode", "City",
-                                                            "CountryCode", "Phone1"]
+    assert list(settings["customer_fields"]["company"]) == ["Name", "OrganisationNumber", "Address1", "Address2",
+                                                            "ZipCode", "City", "CountryCode", "Phone1"]
     assert page.script_errors == []
 
 
@@ -304,3 +304,113 @@ def test_sync_products_now_makes_articles_of_the_portals_products(settings_page,
     tab.wait_for_function("document.querySelector('[data-product-sync-latest]').textContent.includes('1 created')")
     assert "0 skipped" in tab.locator("[data-product-sync-latest]").inner_text()
     assert settings_page.script_errors == []
+
+
+# -- field mappings: the property picker and Create property -------------------------------------------
+
+#: custom company properties seeded beside HubSpot's own, so the picker has a long list to narrow
+SEEDED_REGIONS = 60
+
+
+def seed_company_properties(stack, token: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    wanted = [("invoice_email_se", "Faktura-e-post (Sverige)")]
+    wanted += [(f"region_code_{n:02d}", f"Region code {n:02d}") for n in range(1, SEEDED_REGIONS + 1)]
+    for name, label in wanted:
+        answer = stack.hubspot.post("/crm/properties/2026-03/companies", headers=headers, json={
+            "name": name, "label": label, "type": "string", "fieldType": "text", "groupName": "companyinformation"})
+        assert answer.status_code == 201, answer.text
+
+
+def company_rows(page: SettingsPage) -> Any:
+    return page.tab.locator('[data-list="customer_fields.company"] > li')
+
+
+def new_company_row(page: SettingsPage, fortnox_field: str) -> Any:
+    page.tab.get_by_role("button", name="Add a company field").click()
+    row = company_rows(page).nth(company_rows(page).count() - 1)  # this row, whatever is added after it
+    row.get_by_label("Fortnox field", exact=True).select_option(fortnox_field)
+    return row
+
+
+def test_an_admin_finds_properties_by_typing_picks_by_keyboard_creates_one_and_saves(
+        settings_page, stack, connected_portal, tmp_path):
+    seed_company_properties(stack, connected_portal.hubspot_token)
+    page = settings_page.open()
+    assert company_rows(page).count() == 9  # name, organisation number, address (4), phone, website
+
+    row = new_company_row(page, "EmailInvoice")
+    picker = row.get_by_role("combobox", name="HubSpot property")
+    options = row.get_by_role("listbox").get_by_role("option")
+    picker.press_sequentially("region code 0")  # by label: 01 to 09 of the 60
+    assert picker.get_attribute("aria-expanded") == "true"
+    assert options.count() == 9
+    picker.fill("")
+    picker.press_sequentially("invoice_em")  # by internal name
+    assert options.all_inner_texts() == ["Faktura-e-post (Sverige)\ninvoice_email_se"]
+    picker.fill("")
+    picker.press_sequentially("faktura")  # by a word of the label, in any case
+    picker.press("ArrowDown")
+    assert options.first.get_attribute("aria-selected") == "true"
+    assert picker.get_attribute("aria-activedescendant") == options.first.get_attribute("id")
+    picker.press("Enter")
+    assert picker.input_value() == "Faktura-e-post (Sverige) (invoice_email_se)"
+    assert picker.get_attribute("aria-expanded") == "false"
+    picker.press_sequentially("nothing like it")
+    assert "No property matches" in row.locator(".picker-count").inner_text()
+    picker.press("Escape")  # closes what is open
+    assert not row.locator(".picker-count").is_visible()
+    picker.press("Escape")  # then puts the pick back
+    assert picker.input_value() == "Faktura-e-post (Sverige) (invoice_email_se)"
+
+    gln = new_company_row(page, "GLN")
+    gln.get_by_role("button", name="Create property").click()
+    label = gln.get_by_label("Property label", exact=True)
+    assert label.evaluate("e => e === document.activeElement") and label.input_value() == "GLN"
+    label.fill("GLN nummer (EDI)")
+    assert gln.get_by_label("Internal name", exact=True).input_value() == "gln_nummer_edi"
+    label.press("Enter")  # creates, not the form's Save
+    gln_picker = gln.get_by_role("combobox", name="HubSpot property")
+    page.tab.wait_for_function("document.querySelectorAll('[data-create-done]').length === 1")
+    assert gln_picker.input_value() == "GLN nummer (EDI) (gln_nummer_edi)"
+    assert "Save the settings to keep the mapping" in gln.locator("[data-create-done]").inner_text()
+
+    phone = new_company_row(page, "Phone2")
+    phone.get_by_role("button", name="Create property").click()
+    phone.get_by_label("Property label", exact=True).fill("Phone")
+    phone.get_by_role("button", name="Create and map").click()
+    status = phone.locator("[data-create-status]")
+    page.tab.wait_for_function("e => !e.textContent.startsWith('Creating')", arg=status.element_handle())
+    assert status.inner_text() == ("HubSpot already has a company property named phone. Choose it in the list, or "
+                                   "give the new property another name.")
+    phone.get_by_role("button", name="Cancel").click()
+    phone_picker = phone.get_by_role("combobox", name="HubSpot property")
+    phone_picker.fill("no_such_property")
+    phone_picker.press("Tab")
+    assert phone.locator(".picker-unknown").inner_text() == (
+        '"no_such_property" is not a HubSpot property here: choose one from the list, or create it.')
+    phone.get_by_role("button", name=re.compile("^Remove company field")).click()
+    page.tab.screenshot(path=str(tmp_path / "settings-field-mappings.png"), full_page=True)
+
+    assert page.save().startswith("Saved")
+    company = stored_settings(stack, connected_portal.login_cookie)["settings"]["customer_fields"]["company"]
+    assert (company["EmailInvoice"], company["GLN"]) == ("invoice_email_se", "gln_nummer_edi")
+    made = stack.hubspot.get("/crm/properties/2026-03/companies/gln_nummer_edi",
+                             headers={"Authorization": f"Bearer {connected_portal.hubspot_token}"}).json()
+    assert (made["label"], made["groupName"], made["type"]) == ("GLN nummer (EDI)", "hubnox", "string")
+    page.reload()
+    assert company_rows(page).nth(10).get_by_role("combobox", name="HubSpot property").input_value() == (
+        "GLN nummer (EDI) (gln_nummer_edi)")
+    assert page.script_errors == []
+
+
+def test_contacts_show_their_full_name_default_until_a_row_maps_name(settings_page):
+    page = settings_page.open()
+    note = page.tab.locator("[data-full-name-default]")
+    assert note.is_visible() and "first name + last name" in note.inner_text()
+
+    page.tab.get_by_role("button", name="Add a contact field").click()
+    page.tab.locator('[data-list="customer_fields.contact"] > li').last.get_by_label(
+        "Fortnox field", exact=True).select_option("Name")
+    assert not note.is_visible()
+    assert page.script_errors == []

@@ -280,4 +280,87 @@ def test_primary_contact_sync_and_its_rule_are_saved_and_checked_by_their_fields
     assert status == 200
     again = call(app, "GET", "/settings/api/settings", cookie=session_cookie(ports))[1]["settings"]
     assert again["primary_contact_sync"] is False
-    assert again["contact_match"] == {"hubspot_property": "phone", "fortnox_field": "Phone1"}
+    assert again["contact_match"] == {"hubspot_property": "phone", "fortnox_field": "Phone1",
+                                      "when_value_missing": "create"}
+
+
+def create_property(app: APIGatewayHttpResolver, ports: Ports, object_type: str, body: Any,
+                    csrf: str | None = CSRF) -> tuple[int, dict[str, Any]]:
+    return call(app, "POST", f"/settings/api/hubspot/properties/{object_type}", body=body,
+                cookie=session_cookie(ports), headers={"X-CSRF-Token": csrf} if csrf else {})
+
+
+def hubspot_property(ports: Ports, object_type: str, name: str) -> dict[str, Any] | None:
+    found = ports.hubspot_client(ports.portal).list_properties(object_type)
+    return next((p for p in found if p["name"] == name), None)
+
+
+def test_a_mapping_row_creates_a_company_property_in_hubnoxs_group_as_text(app, ports):
+    status, body = create_property(app, ports, "companies", {"label": "Organisation number (SE)",
+                                                             "fortnoxField": "OrganisationNumber"})
+
+    assert (status, body["property"]) == (201, {"name": "organisation_number_se",
+                                                 "label": "Organisation number (SE)", "type": "string"})
+    made = hubspot_property(ports, "companies", "organisation_number_se")
+    assert made is not None
+    assert (made["groupName"], made["type"], made["fieldType"]) == ("hubnox", "string", "text")
+    listed = call(app, "GET", "/settings/api/hubspot/properties/companies", cookie=session_cookie(ports))[1]
+    assert {"name": "organisation_number_se", "label": "Organisation number (SE)", "type": "string"} in (
+        listed["properties"])
+
+
+def test_a_property_for_a_phone_field_is_a_phone_number_and_keeps_the_name_asked_for(app, ports):
+    status, body = create_property(app, ports, "contacts", {"label": "Mobile for invoices", "name": "invoice_mobile",
+                                                            "fortnoxField": "Phone2"})
+
+    assert (status, body["property"]["name"]) == (201, "invoice_mobile")
+    made = hubspot_property(ports, "contacts", "invoice_mobile")
+    assert made is not None and (made["type"], made["fieldType"]) == ("string", "phonenumber")
+
+
+def test_a_property_that_exists_is_a_409_that_says_to_choose_it(app, ports):
+    status, body = create_property(app, ports, "contacts", {"label": "Phone", "name": "phone",
+                                                            "fortnoxField": "Phone1"})
+
+    assert (status, body["code"], body["name"]) == (409, "PROPERTY_EXISTS", "phone")
+    assert body["message"] == ("HubSpot already has a contact property named phone. Choose it in the list, or "
+                               "give the new property another name.")
+    assert hubspot_property(ports, "contacts", "phone")["groupName"] != "hubnox"  # HubSpot's own, untouched
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    ({"label": "", "fortnoxField": "Name"}, "label:"),
+    ({"label": "x" * 101, "fortnoxField": "Name"}, "label:"),
+    ({"label": "Org nr", "name": "Org Nr", "fortnoxField": "OrganisationNumber"}, "name:"),
+    ({"label": "Org nr", "name": "hs_org_nr", "fortnoxField": "OrganisationNumber"}, "name:"),
+    ({"label": "Org nr", "name": "orgnr", "fortnoxField": "Colour"}, "fortnoxField:"),
+    ({"label": "Org nr", "name": "orgnr"}, "fortnoxField:"),
+])
+def test_an_invalid_property_is_refused_naming_what_is_wrong_and_nothing_is_made(app, ports, body, named):
+    status, answer = create_property(app, ports, "companies", body)
+
+    assert (status, answer["code"]) == (400, "INVALID_PROPERTY")
+    assert answer["message"].startswith(named)
+    assert hubspot_property(ports, "companies", "orgnr") is None
+
+
+def test_properties_are_created_only_for_companies_and_contacts(app, ports):
+    status, answer = create_property(app, ports, "deals", {"label": "Org nr", "fortnoxField": "OrganisationNumber"})
+
+    assert (status, answer["code"]) == (400, "INVALID")
+
+
+@pytest.mark.parametrize("csrf", [None, "guessed"])
+def test_creating_a_property_needs_the_sessions_csrf_token(app, ports, csrf):
+    status, answer = create_property(app, ports, "companies", {"label": "Org nr", "name": "orgnr",
+                                                               "fortnoxField": "OrganisationNumber"}, csrf=csrf)
+
+    assert (status, answer["code"]) == (401, "BAD_CSRF")
+    assert hubspot_property(ports, "companies", "orgnr") is None
+
+
+def test_creating_a_property_needs_a_session(app, ports):
+    status, _ = call(app, "POST", "/settings/api/hubspot/properties/companies",
+                     body={"label": "Org nr", "fortnoxField": "OrganisationNumber"}, headers={"X-CSRF-Token": CSRF})
+
+    assert status == 401

@@ -196,6 +196,22 @@ def test_a_token_without_the_needed_scope_gets_403_missing_scopes(sim):
     assert body["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.contacts.write"]
 
 
+@pytest.mark.parametrize(("object_type", "group"), [("companies", "companyinformation"),
+                                                   ("contacts", "contactinformation")])
+def test_creating_a_company_or_contact_property_needs_its_schema_write_scope(sim, object_type, group):
+    definition = {"groupName": group, "name": "org_nr",
+                  "label": "Org nr", "type": "string", "fieldType": "text"}
+    reader = install(sim, scopes=f"oauth crm.objects.{object_type}.read crm.objects.{object_type}.write")
+    writer = install(sim, scopes=f"oauth crm.schemas.{object_type}.write")
+
+    refused = reader.call("POST", f"/crm/properties/2026-03/{object_type}", json=definition)
+    created = writer.call("POST", f"/crm/properties/2026-03/{object_type}", json=definition)
+
+    assert (refused.status_code, refused.json()["category"]) == (403, "MISSING_SCOPES")
+    assert refused.json()["errors"][0]["context"]["requiredGranularScopes"] == [f"crm.schemas.{object_type}.write"]
+    assert (created.status_code, created.json()["name"], created.json()["type"]) == (201, "org_nr", "string")
+
+
 def test_introspect_describes_an_access_token(sim, client):
     app = install(sim)
     response = client.post("/oauth/2026-03/token/introspect", data={

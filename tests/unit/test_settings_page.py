@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from hubnox.errors import BadRequestError
 from hubnox.jobs import submit, trigger_key
 from hubnox.links import verify_replay
 from hubnox.records import RunRequest
@@ -25,6 +26,8 @@ from hubnox.services.settings_page import (
     RECENT_RUNS_DEFAULT,
     RECENT_RUNS_MAX,
     literal_values,
+    property_name_for,
+    read_new_property,
     recent_runs_limit,
     settings_choices,
 )
@@ -363,3 +366,27 @@ def test_the_runs_list_says_which_outcome_steps_hubspot_never_took():
     shown = run_summary(run)
     assert (shown["delivery"], shown["notTold"]) == ("gave_up", ["the workflow's answer"])
     assert run_summary(run.model_copy(update={"progress": {}, "delivery": "delivered"}))["notTold"] == []
+
+
+@pytest.mark.parametrize(("label", "name"), [
+    ("Organisation number", "organisation_number"),
+    ("Org. nr (Sverige)", "org_nr_sverige"),
+    ("Fakturaadress på svenska", "fakturaadress_pa_svenska"),
+    ("Öresund-kod", "oresund_kod"),
+    ("2nd phone", "p_2nd_phone"),
+    ("HS code", "x_hs_code"),
+])
+def test_a_new_propertys_internal_name_comes_from_its_label_as_hubspot_would_accept_it(label, name):
+    assert property_name_for(label) == name
+    assert read_new_property({"label": label, "fortnoxField": "Name"}).name == name
+
+
+def test_a_new_propertys_label_is_kept_in_single_spaces_and_its_field_checked():
+    wanted = read_new_property({"label": "  Invoice   e-mail ", "name": "invoice_email",
+                                "fortnoxField": "EmailInvoice"})
+
+    assert (wanted.label, wanted.name, wanted.fortnox_field) == ("Invoice e-mail", "invoice_email", "EmailInvoice")
+    with pytest.raises(BadRequestError, match=r"^label:"):
+        read_new_property({"label": "   ", "fortnoxField": "Name"})
+    with pytest.raises(BadRequestError, match=r"^name:"):  # no letter to make a name of: the admin gives one
+        read_new_property({"label": "!!!", "fortnoxField": "Name"})

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 
 from hubnox.errors import BadRequestError
+from hubnox.hubspot.models import Company, Contact
+from hubnox.sync.customers import customer_from_record
 from hubnox.sync.portal_settings import SETTINGS_SCHEMA_VERSION, ArticlePolicy, PortalSettings, migrate, parse_settings
 
 
@@ -135,3 +137,34 @@ def test_with_primary_contact_sync_off_the_contact_rule_is_not_read() -> None:
     assert "mobilephone" in parse_settings({"contact_match": rule}).hubspot_properties()["contact"]
     off = parse_settings({"contact_match": rule, "primary_contact_sync": False})
     assert "mobilephone" not in off.hubspot_properties()["contact"]
+
+
+def test_the_default_field_mappings_give_what_the_settings_promise() -> None:
+    mappings = PortalSettings().customer_fields
+
+    assert {"Name": "name", "OrganisationNumber": "organisation_number", "Phone1": "phone",
+            "Address1": "address", "ZipCode": "zip", "City": "city"}.items() <= mappings.company.items()
+    assert {"Phone1": "phone", "Address1": "address", "ZipCode": "zip", "City": "city"}.items() <= (
+        mappings.contact.items())
+
+
+def test_by_default_a_company_customer_gets_name_organisation_number_phone_and_address() -> None:
+    company = Company(id="301", properties={"name": "Acme AB", "organisation_number": "556677-8899",
+                                            "phone": "08-123 45 67", "address": "Storgatan 1", "zip": "111 22",
+                                            "city": "Stockholm"})
+
+    customer = customer_from_record(company, PortalSettings()).customer
+
+    assert (customer.name, customer.organisation_number, customer.phone1, customer.address1, customer.zip_code,
+            customer.city) == ("Acme AB", "556677-8899", "08-123 45 67", "Storgatan 1", "111 22", "Stockholm")
+
+
+def test_by_default_a_private_customer_gets_the_contacts_full_name_phone_and_address() -> None:
+    contact = Contact(id="51", properties={"firstname": "Åsa", "lastname": "Öberg", "email": "asa@acme.se",
+                                           "phone": "070-123 45 67", "address": "Byvägen 2", "zip": "222 33",
+                                           "city": "Lund"})
+
+    customer = customer_from_record(contact, PortalSettings()).customer
+
+    assert (customer.name, customer.phone1, customer.address1, customer.zip_code, customer.city) == (
+        "Åsa Öberg", "070-123 45 67", "Byvägen 2", "222 33", "Lund")

@@ -294,6 +294,14 @@ class HubSpotClient:
                                    idempotent=True, accept=(409,))
         return reply.status != 409
 
+    def add_property(self, object_type: str, definition: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Create a property and answer HubSpot's definition of it; None when the object already has
+        a property of that name (HubSpot's 409). Not retried once it may have taken effect, so a
+        property made on the first try is never reported as one that existed before."""
+        reply = self._api.call("POST", paths.properties(object_type), json_body=dict(definition),
+                               idempotent=False, accept=(409,))
+        return None if reply.status == 409 else dict(reply.data or {})
+
     def create_property_group(self, object_type: str, name: str, label: str,
                               display_order: int | None = None) -> bool:
         """Create a property group; answers False when it already exists."""

@@ -1,7 +1,8 @@
 """The HubSpot properties hubnox creates in a portal at install, in one property group.
 
 Deals carry the Fortnox document and the state of the last sync; companies and contacts carry
-the Fortnox customer number they are matched to.
+the Fortnox customer number they are matched to. An admin may add more from the settings page's
+field mappings (`mapping_property`), in the same group.
 """
 
 from __future__ import annotations
@@ -63,3 +64,19 @@ APP_PROPERTIES: dict[str, tuple[dict[str, Any], ...]] = {
     "companies": (CUSTOMER_PROPERTY, ORGANISATION_NUMBER_PROPERTY),
     "contacts": (CUSTOMER_PROPERTY,),
 }
+
+#: Fortnox customer field -> the HubSpot fieldType of a property made to fill it. Every Fortnox
+#: customer field is text (zip codes, GLN and organisation numbers keep their leading zeros and
+#: dashes), so every such property is a string; only how HubSpot shows it differs.
+MAPPING_FIELD_TYPES: dict[str, str] = {
+    "Phone1": "phonenumber",
+    "Phone2": "phonenumber",
+    "InvoiceRemark": "textarea",
+    "Comments": "textarea",
+}
+
+
+def mapping_property(name: str, label: str, fortnox_field: str) -> dict[str, Any]:
+    """The definition of a property an admin creates to fill `fortnox_field`, in hubnox's group."""
+    return _text(name, label, f"Copied by hubnox to the Fortnox customer's {fortnox_field}.",
+                 field_type=MAPPING_FIELD_TYPES.get(fortnox_field, "text"))

@@ -10,12 +10,16 @@ The JSON API, `settings_api_router`:
     PUT  /settings/api/settings                 body {"version", "settings"} -> {"version", "saved", "settings"}
     GET  /settings/api/hubspot/pipelines        deal pipelines with their stages (ids to store, labels to show)
     GET  /settings/api/hubspot/properties/{objectType}  properties of deals, line items, companies or contacts
+    POST /settings/api/hubspot/properties/{objectType}  body {"label", "name"?, "fortnoxField"} -> 201
+                                                {"property": {"name", "label", "type"}}: a company or
+                                                contact property in hubnox's group, made to fill that
+                                                Fortnox customer field; 409 PROPERTY_EXISTS if the name is taken
     GET  /settings/api/fortnox/options          terms of payment, currencies, price lists, print templates
     GET  /settings/api/runs?limit=N             the portal's newest runs (20, at most 50), newest first
     POST /settings/api/logout                   ends this browser's session and clears its cookie
 
-Every route needs the settings session (its cookie names the portal); the PUT also needs the
-session's CSRF token (`X-CSRF-Token`) and hubnox's own origin. A PUT never brings back a portal
+Every route needs the settings session (its cookie names the portal); the PUT and the POSTs also
+need the session's CSRF token (`X-CSRF-Token`) and hubnox's own origin. A PUT never brings back a portal
 whose data was deleted: it answers 404 `PORTAL_GONE` and writes nothing. `version` is the version the page
 read (0 before the first save): a save over a newer version answers 409 with the stored version,
 so two admins editing at once cannot silently undo each other. Invalid settings answer 400 with
@@ -33,6 +37,7 @@ features its scopes and licences leave out (`hubnox.services.connection_health`)
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -46,6 +51,7 @@ from pydantic import BaseModel, ValidationError
 from hubnox.config import AppConfig
 from hubnox.errors import BadRequestError, NotFoundError
 from hubnox.fortnox.client import FortnoxClient
+from hubnox.hubspot import properties as app_properties
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Submit
 from hubnox.links import replay_url
@@ -90,6 +96,12 @@ PREFIX = "/settings/api"
 #: object types whose properties the page maps, as the page names them -> HubSpot's
 PROPERTY_OBJECTS = {"deals": "deals", "line_items": "line_items", "companies": "companies",
                     "contacts": "contacts"}
+#: object types whose field mappings may create a property (HubSpot's names) -> a record's name in messages
+MAPPED_OBJECTS = {"companies": "company", "contacts": "contact"}
+#: the longest label hubnox gives a property it creates (HubSpot shows labels in narrow columns)
+PROPERTY_LABEL_MAX = 100
+#: a custom property's internal name: HubSpot's rule, without its reserved `hs_` prefix
+_NEW_PROPERTY_NAME = re.compile(r"(?!hs_)[a-z][a-z0-9_]{0,99}")
 #: document types whose Fortnox print templates the page offers
 PRINT_TEMPLATE_TYPES = ("invoice", "order")
 #: the recent-runs list: how many runs by default and at most
@@ -282,6 +294,48 @@ def recent_runs_limit(query: dict[str, str] | None) -> int:
     return min(max(int(raw), 1), RECENT_RUNS_MAX)
 
 
+@dataclass(frozen=True)
+class NewProperty:
+    """A HubSpot property the admin asks for from a field mapping row."""
+
+    name: str
+    label: str
+    fortnox_field: str
+
+
+def property_name_for(label: str) -> str:
+    """The internal name HubSpot would suggest for `label`: `Org. nr (Sverige)` -> `org_nr_sverige`
+    (Swedish letters lose their dots and rings, a leading digit gets a `p_`)."""
+    plain = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode().lower()
+    name = re.sub(r"[^a-z0-9]+", "_", plain).strip("_")[:100]
+    if name and not name[0].isalpha():
+        name = f"p_{name}"[:100]
+    return f"x_{name}"[:100] if name.startswith("hs_") else name
+
+
+def read_new_property(body: dict[str, Any]) -> NewProperty:
+    """The property a POST asks for; 400 naming what is wrong (label, name or Fortnox field)."""
+    label = body.get("label")
+    if not isinstance(label, str) or not label.strip():
+        raise BadRequestError("label: give the new property a label, e.g. \"Organisation number\".",
+                              code="INVALID_PROPERTY")
+    label = " ".join(label.split())
+    if len(label) > PROPERTY_LABEL_MAX:
+        raise BadRequestError(f"label: at most {PROPERTY_LABEL_MAX} characters.", code="INVALID_PROPERTY")
+    name = body.get("name")
+    if name is None or name == "":
+        name = property_name_for(label)
+    if not isinstance(name, str) or not _NEW_PROPERTY_NAME.fullmatch(name):
+        raise BadRequestError("name: an internal name is lower-case letters, digits and underscores, starts "
+                              "with a letter, has at most 100 characters and does not start with hs_ "
+                              "(HubSpot's own).", code="INVALID_PROPERTY")
+    fortnox_field = body.get("fortnoxField")
+    if fortnox_field not in CUSTOMER_FIELDS:
+        raise BadRequestError("fortnoxField: name the Fortnox customer field the property fills (one of "
+                              f"{', '.join(CUSTOMER_FIELDS)}).", code="INVALID_PROPERTY")
+    return NewProperty(name=name, label=label, fortnox_field=str(fortnox_field))
+
+
 class SettingsApiPorts(Protocol):
     """What the settings page and its API need (`hubnox.wiring.Container` provides it)."""
 
@@ -413,6 +467,33 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
             ({"name": p.get("name"), "label": p.get("label") or p.get("name"), "type": p.get("type")}
              for p in found if not p.get("hidden") and not p.get("archived")),
             key=lambda p: str(p["label"]).casefold())})
+
+    @router.post(f"{PREFIX}/hubspot/properties/<object_type>")
+    def create_hubspot_property(object_type: str) -> Response:
+        current = session()
+        check_csrf(current, router.current_event.headers, None, ports.config.public_base)
+        if object_type not in MAPPED_OBJECTS:
+            raise BadRequestError(f"objectType must be one of {', '.join(MAPPED_OBJECTS)}: properties are "
+                                  "created for company and contact field mappings.", code="INVALID")
+        wanted = read_new_property(json_object(body_text(router.current_event)))
+        kind = PROPERTY_OBJECTS[object_type]
+        hubspot = ports.hubspot_client(current.portal_id)
+        # The install made the group; an admin may have deleted it since, and HubSpot refuses a property
+        # whose group is missing.
+        hubspot.create_property_group(kind, app_properties.GROUP_NAME, app_properties.GROUP_LABEL)
+        created = hubspot.add_property(kind, app_properties.mapping_property(wanted.name, wanted.label,
+                                                                             wanted.fortnox_field))
+        if created is None:
+            return json_response({
+                "message": f"HubSpot already has a {MAPPED_OBJECTS[object_type]} property named {wanted.name}. "
+                           "Choose it in the list, or give the new property another name.",
+                "code": "PROPERTY_EXISTS", "name": wanted.name,
+            }, status=409)
+        logger.info("hubspot property created", extra={"portal_id": current.portal_id, "object_type": kind,
+                                                       "property": wanted.name})
+        return json_response({"property": {"name": created.get("name") or wanted.name,
+                                           "label": created.get("label") or wanted.label,
+                                           "type": created.get("type") or "string"}}, status=201)
 
     @router.get(f"{PREFIX}/fortnox/options")
     def fortnox_options() -> Response:

@@ -81,8 +81,11 @@ MATCH_FIELDS: dict[str, str] = {
     "GLN": "gln",
 }
 
+#: what the settings promise a company customer gets: name, organisation number, phone and address
+#: (and the website); the organisation number is the property the default match rule reads
 DEFAULT_COMPANY_FIELDS: dict[str, str] = {
     "Name": "name",
+    "OrganisationNumber": app_properties.ORGANISATION_NUMBER,
     "Address1": "address",
     "Address2": "address2",
     "ZipCode": "zip",
@@ -92,7 +95,9 @@ DEFAULT_COMPANY_FIELDS: dict[str, str] = {
     "WWW": "domain",
 }
 
-#: "Name" is absent on purpose: a contact's name is first name + last name unless it is mapped
+#: what the settings promise a private customer gets: full name, e-mail, phone and address.
+#: "Name" is absent on purpose: HubSpot has no full-name property, so a contact's name is its first
+#: name + last name (`Contact.full_name`) unless an admin maps Name to a property.
 DEFAULT_CONTACT_FIELDS: dict[str, str] = {
     "Email": "email",
     "Phone1": "phone",

@@ -8,6 +8,306 @@
  */
 "use strict";
 
+/* Field mappings' HubSpot property pickers and "Create property".
+ *
+ * A picker is the row's text box made an ARIA combobox: typing filters the object's properties by
+ * label or internal name, ArrowDown/ArrowUp move through the list, Enter (or a click) picks, Escape
+ * closes the list and then restores the last pick. What is saved is the internal name; a name typed
+ * in full counts too, so the box still works when HubSpot's list could not be loaded.
+ * "Create property" opens a small form in the row: a label, the internal name made from it, and one
+ * POST that makes a text property in hubnox's group for the row's Fortnox field, which the row then maps.
+ */
+const mappingPickers = (() => {
+  const SHOWN = 100; // options rendered at once; typing narrows the rest
+  const pickers = new WeakMap();
+  let serial = 0;
+
+  const display = (item) => (item.label && item.label !== item.value ? `${item.label} (${item.value})` : item.value);
+
+  /** An internal name made from a label as hubnox's API would make it (`Org. nr` -> `org_nr`). */
+  function nameFrom(label) {
+    let name = label.normalize("NFKD").replace(/[^\x00-\x7f]/g, "").toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
+    name = name.slice(0, 100);
+    if (name && !/^[a-z]/.test(name)) name = `p_${name}`.slice(0, 100);
+    return name.startsWith("hs_") ? `x_${name}`.slice(0, 100) : name;
+  }
+
+  function matches(items, query) {
+    const q = query.trim().toLowerCase();
+    if (!q) return items;
+    const first = [];
+    const rest = [];
+    for (const item of items) {
+      const label = (item.label || "").toLowerCase();
+      if (label.startsWith(q) || item.value.startsWith(q)) first.push(item);
+      else if (label.includes(q) || item.value.includes(q)) rest.push(item);
+    }
+    return first.concat(rest);
+  }
+
+  /** Make `input` a combobox over `choices()` (`[{value, label}]`, read afresh each time it opens). */
+  function attach(input, choices) {
+    const id = input.id || `property-picker-${++serial}`;
+    input.id = id;
+    const list = Object.assign(document.createElement("ul"), { id: `${id}-listbox`, className: "picker-list", hidden: true });
+    list.setAttribute("role", "listbox");
+    list.setAttribute("aria-label", "HubSpot properties");
+    const status = Object.assign(document.createElement("p"), { id: `${id}-count`, className: "picker-count" });
+    status.setAttribute("aria-live", "polite");
+    status.hidden = true;
+    const box = Object.assign(document.createElement("div"), { className: "picker" });
+    input.replaceWith(box);
+    box.append(input, list, status);
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-expanded", "false");
+    input.setAttribute("aria-controls", list.id);
+    const unknown = Object.assign(document.createElement("p"), { id: `${id}-unknown`, className: "hint picker-unknown", hidden: true });
+    box.after(unknown);
+    input.setAttribute("aria-describedby", `${input.getAttribute("aria-describedby") || ""} ${unknown.id}`.trim());
+    const picker = { input, list, status, unknown, choices, shown: [], active: -1 };
+    pickers.set(input, picker);
+
+    input.addEventListener("input", () => open(picker, input.value));
+    input.addEventListener("focus", () => input.select());
+    input.addEventListener("blur", () => {
+      close(picker);
+      checkKnown(picker);
+    });
+    input.addEventListener("keydown", (event) => keydown(picker, event));
+    // mousedown would move the focus away (and close the list) before the click lands
+    list.addEventListener("mousedown", (event) => event.preventDefault());
+    list.addEventListener("click", (event) => {
+      const option = event.target.closest('[role="option"]');
+      if (option) choose(picker, picker.shown[Number(option.dataset.index)]);
+    });
+  }
+
+  function open(picker, query) {
+    const all = picker.choices();
+    // An unchanged box shows every property, so ArrowDown on a mapped row browses the whole list.
+    const text = query === picker.input.dataset.display ? "" : query;
+    picker.shown = matches(all, text);
+    picker.active = -1;
+    picker.list.replaceChildren(...picker.shown.slice(0, SHOWN).map((item, index) => {
+      const option = Object.assign(document.createElement("li"), { id: `${picker.list.id}-${index}` });
+      option.setAttribute("role", "option");
+      option.setAttribute("aria-selected", "false");
+      option.dataset.index = String(index);
+      const label = Object.assign(document.createElement("span"), { className: "picker-label", textContent: item.label || item.value });
+      const name = Object.assign(document.createElement("span"), { className: "picker-name", textContent: item.value });
+      option.append(label, name);
+      return option;
+    }));
+    const found = picker.shown.length;
+    picker.status.textContent = found === 0
+      ? `No property matches "${text.trim()}". Type its internal name, or create it with "Create property".`
+      : found > SHOWN
+        ? `${found} of ${all.length} properties match; the first ${SHOWN} are shown, type more to narrow.`
+        : `${found} of ${all.length} properties ${found === 1 ? "matches" : "match"}.`;
+    picker.status.hidden = false;
+    picker.list.hidden = found === 0;
+    picker.input.setAttribute("aria-expanded", String(found > 0));
+    picker.input.removeAttribute("aria-activedescendant");
+  }
+
+  /** Say so under the box when what it holds is none of HubSpot's properties (saving would map nothing). */
+  function checkKnown(picker) {
+    const value = valueOf(picker.input);
+    const known = !value || picker.choices().some((p) => p.value === value);
+    picker.unknown.hidden = known;
+    picker.unknown.textContent = known ? "" : `"${value}" is not a HubSpot property here: choose one from the list, or create it.`;
+  }
+
+  function close(picker) {
+    picker.list.hidden = true;
+    picker.status.hidden = true;
+    picker.active = -1;
+    picker.input.setAttribute("aria-expanded", "false");
+    picker.input.removeAttribute("aria-activedescendant");
+  }
+
+  // Open while it shows options, or says that none match.
+  const isOpen = (picker) => !picker.list.hidden || !picker.status.hidden;
+
+  function activate(picker, index) {
+    const options = picker.list.children;
+    if (!options.length) return;
+    picker.active = Math.max(0, Math.min(index, options.length - 1));
+    for (const option of options) option.setAttribute("aria-selected", "false");
+    const option = options[picker.active];
+    option.setAttribute("aria-selected", "true");
+    picker.input.setAttribute("aria-activedescendant", option.id);
+    option.scrollIntoView({ block: "nearest" });
+  }
+
+  function keydown(picker, event) {
+    switch (event.key) {
+      case "ArrowDown":
+        event.preventDefault();
+        if (!isOpen(picker)) open(picker, picker.input.value);
+        activate(picker, picker.active + 1);
+        break;
+      case "ArrowUp":
+        event.preventDefault();
+        if (!isOpen(picker)) {
+          open(picker, picker.input.value);
+          activate(picker, picker.list.children.length - 1);
+        } else {
+          activate(picker, picker.active - 1);
+        }
+        break;
+      case "Enter":
+        if (!isOpen(picker)) return; // a closed picker leaves Enter to the form (Save)
+        event.preventDefault();
+        if (picker.active >= 0) choose(picker, picker.shown[picker.active]);
+        else if (picker.shown.length === 1) choose(picker, picker.shown[0]);
+        else close(picker);
+        break;
+      case "Escape":
+        if (isOpen(picker)) {
+          event.preventDefault();
+          close(picker);
+        } else if (picker.input.dataset.display !== undefined && picker.input.value !== picker.input.dataset.display) {
+          event.preventDefault();
+          picker.input.value = picker.input.dataset.display;
+          close(picker);
+        }
+        break;
+      case "Tab":
+        if (isOpen(picker) && picker.active >= 0) choose(picker, picker.shown[picker.active]);
+        close(picker);
+        break;
+      default:
+    }
+  }
+
+  function choose(picker, item) {
+    show(picker.input, item.value, item);
+    close(picker);
+    picker.input.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  function show(input, value, item) {
+    input.value = item ? display(item) : value;
+    input.dataset.value = value;
+    input.dataset.display = input.value;
+    const picker = pickers.get(input);
+    if (picker) checkKnown(picker);
+  }
+
+  /** Show `value` (an internal name) in the box, by its label where the list knows it. */
+  function setValue(input, value) {
+    const text = value === null || value === undefined ? "" : String(value);
+    const picker = pickers.get(input);
+    const item = picker && text ? picker.choices().find((p) => p.value === text) : undefined;
+    show(input, text, item);
+  }
+
+  /** The internal name a box stands for: its pick, a name typed in full, or a label typed in full. */
+  function valueOf(input) {
+    const text = input.value.trim();
+    if (input.dataset.display !== undefined && text === input.dataset.display.trim()) return input.dataset.value;
+    const picker = pickers.get(input);
+    if (!picker || !text) return text;
+    const items = picker.choices();
+    if (items.some((p) => p.value === text)) return text;
+    const lower = text.toLowerCase();
+    const named = items.filter((p) => (p.label || "").toLowerCase() === lower || display(p).toLowerCase() === lower);
+    return named.length === 1 ? named[0].value : text;
+  }
+
+  /**
+   * Wire a mapping row's "Create property". `options`: `fortnoxField` (the row's Fortnox field select),
+   * `picker` (its property box), `create(body)` (the POST, answering `{ok, status, body, message}`)
+   * and `created(item)` (adds the new property to the object's list).
+   */
+  function attachCreate(row, options) {
+    const button = row.querySelector("[data-create-property]");
+    const panel = row.querySelector("[data-create-panel]");
+    const label = panel.querySelector("[data-create-label]");
+    const name = panel.querySelector("[data-create-name]");
+    const status = panel.querySelector("[data-create-status]");
+    const submit = panel.querySelector("[data-create-submit]");
+    const id = `create-property-${++serial}`;
+    panel.id = id;
+    button.setAttribute("aria-controls", id);
+    for (const [input, key] of [[label, "label"], [name, "name"]]) {
+      input.id = `${id}-${key}`;
+      input.closest(".create-field").querySelector("label").htmlFor = input.id;
+    }
+    let named = false; // the name follows the label until the admin edits it
+    panel.addEventListener("input", (event) => event.stopPropagation()); // no setting changes until it is made
+
+    const fieldLabel = () => {
+      const select = options.fortnoxField;
+      const text = select.selectedOptions[0] ? select.selectedOptions[0].textContent : select.value;
+      return text.replace(/\s*\([^)]*\)\s*$/, "");
+    };
+    const toggle = (show) => {
+      panel.hidden = !show;
+      button.setAttribute("aria-expanded", String(show));
+      if (!show) return;
+      status.textContent = "";
+      label.value = fieldLabel();
+      name.value = nameFrom(label.value);
+      named = false;
+      label.focus();
+      label.select();
+    };
+    const go = async () => {
+      if (submit.disabled) return;
+      submit.disabled = true;
+      status.textContent = "Creating…";
+      const answer = await options.create({ label: label.value, name: name.value.trim(), fortnoxField: options.fortnoxField.value });
+      submit.disabled = false;
+      if (!answer.ok) {
+        status.textContent = answer.status === 409 || answer.status === 400
+          ? answer.message
+          : `Not created. ${answer.message}`;
+        return;
+      }
+      const made = answer.body.property;
+      const item = { value: made.name, label: made.label };
+      options.created(item);
+      show(options.picker, item.value, item);
+      options.picker.dispatchEvent(new Event("change", { bubbles: true }));
+      toggle(false);
+      const note = row.querySelector("[data-create-done]") || Object.assign(document.createElement("p"), { className: "create-done hint" });
+      note.dataset.createDone = "";
+      note.setAttribute("role", "status");
+      note.textContent = `Created "${made.label}" (${made.name}) in HubSpot and mapped it here. Save the settings to keep the mapping.`;
+      button.after(note);
+      options.picker.focus();
+    };
+
+    button.addEventListener("click", () => toggle(panel.hidden));
+    label.addEventListener("input", () => {
+      if (!named) name.value = nameFrom(label.value);
+    });
+    name.addEventListener("input", () => {
+      named = name.value !== "";
+    });
+    submit.addEventListener("click", go);
+    panel.querySelector("[data-create-cancel]").addEventListener("click", () => {
+      toggle(false);
+      button.focus();
+    });
+    panel.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && event.target.tagName === "INPUT") {
+        event.preventDefault(); // not the form's Save
+        go();
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        toggle(false);
+        button.focus();
+      }
+    });
+  }
+
+  return { attach, setValue, valueOf, attachCreate };
+})();
+
 (() => {
   const form = document.getElementById("sync-settings");
   if (!form) return;
@@ -77,7 +377,10 @@
     const tasks = [...objects].map(async (object) => {
       const answer = await call(`/hubspot/properties/${encodeURIComponent(object)}`);
       state.properties[object] = answer.ok
-        ? { options: answer.body.properties.map((p) => option(p.name, p.label && p.label !== p.name ? `${p.label} (${p.name})` : p.name)) }
+        ? {
+          options: answer.body.properties.map((p) => option(p.name, p.label && p.label !== p.name ? `${p.label} (${p.name})` : p.name)),
+          items: answer.body.properties.map((p) => option(p.name, p.label || p.name)), // the mapping pickers' list
+        }
         : { error: answer.message };
     });
     tasks.push(call("/hubspot/pipelines").then((answer) => {
@@ -250,8 +553,41 @@
     const used = new Set(rowsOf(list.dataset.list).filter((r) => r !== row).map((r) => controlOf(r, "fortnox_field").value));
     const free = [...fortnoxField.options].find((o) => !used.has(o.value));
     setValue(fortnoxField, values ? values[0] : free ? free.value : "");
-    setValue(upgrade(controlOf(row, "property")), values ? values[1] : "");
+    setUpPropertyPicker(row, list, fortnoxField, values ? values[1] : "");
     fortnoxField.addEventListener("change", () => rowsChanged(list));
+  }
+
+  /** A mapping row's property box: a searchable picker over the object's properties, and Create property. */
+  function setUpPropertyPicker(row, list, fortnoxField, value) {
+    const input = controlOf(row, "property");
+    const object = list.dataset.object;
+    const choices = choicesFor(input.dataset.source);
+    if (choices.error) explain(input, choices.error);
+    else mappingPickers.attach(input, () => state.properties[object].items);
+    mappingPickers.setValue(input, value);
+    mappingPickers.attachCreate(row, {
+      fortnoxField,
+      picker: input,
+      create: (body) => call(`/hubspot/properties/${encodeURIComponent(object)}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify(body),
+      }),
+      created: (item) => {
+        const found = state.properties[object];
+        if (!found || !found.items || found.items.some((p) => p.value === item.value)) return;
+        found.items.push(item);
+        found.items.sort((a, b) => a.label.localeCompare(b.label, undefined, { sensitivity: "base" }));
+        found.options.push(option(item.value, `${item.label} (${item.value})`));
+      },
+    });
+  }
+
+  /** "Name <- first name + last name" shows while no contact row maps Name: the default HubSpot has no property for. */
+  function showContactNameDefault() {
+    const note = form.querySelector("[data-full-name-default]");
+    if (!note) return;
+    note.hidden = rowsOf("customer_fields.contact").some((row) => controlOf(row, "fortnox_field").value === "Name");
   }
 
   /** Number the rows' Remove buttons, say when a list is empty, and keep a Fortnox field mapped once. */
@@ -270,6 +606,7 @@
     }
     const fields = document.getElementById("mapping-row").content.querySelector("select").options.length;
     form.querySelector(`[data-add="${list.dataset.list}"]`).disabled = rows.length >= fields;
+    showContactNameDefault();
   }
 
   // -- the form as a whole ----------------------------------------------------------------------
@@ -314,7 +651,7 @@
         const fortnoxField = controlOf(row, "fortnox_field").value;
         const property = row.querySelector('.field[data-key="property"]');
         property.dataset.field = `customer_fields.${kind}.${fortnoxField}`;
-        mapping[fortnoxField] = readValue(property.querySelector("input, select"));
+        mapping[fortnoxField] = mappingPickers.valueOf(property.querySelector("input, select"));
       }
       settings.customer_fields[kind] = mapping;
     }
