@@ -58,6 +58,9 @@ SCOPE_LICENCES: dict[str, frozenset[str]] = {
     "currency": frozenset({"bokforing", "order", "kundfaktura"}),
     "settings": frozenset(),
     "companyinformation": frozenset(),
+    "bookkeeping": frozenset({"bokforing", "order", "kundfaktura"}),
+    "costcenter": frozenset({"bokforing", "order", "kundfaktura"}),
+    "project": frozenset({"bokforing", "order", "kundfaktura"}),
 }
 
 AUTH_CODE_TTL = 600.0
@@ -76,6 +79,11 @@ ROUTE_SCOPES = {
     "termsofpayments": "settings",
     "currencies": "currency",
     "companyinformation": "companyinformation",
+    "wayofdeliveries": "settings",
+    "termsofdeliveries": "settings",
+    "accounts": "bookkeeping",
+    "costcenters": "costcenter",
+    "projects": "project",
 }
 
 

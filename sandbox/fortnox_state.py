@@ -64,6 +64,8 @@ class Company:
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     terms_of_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     currencies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ways and terms of delivery, accounts, cost centers, projects (`fortnox_registers`), by register
+    registers: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     payments: list[dict[str, Any]] = field(default_factory=list)
     emails: list[dict[str, Any]] = field(default_factory=list)
     row_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))

@@ -199,6 +199,24 @@ CASES: dict[tuple[str, str], Case] = {
     ("DELETE", "/3/currencies/<Code>"): Case("/3/currencies/GBP", status=204),
     ("GET", "/3/printtemplates"): Case("/3/printtemplates", query={"type": "invoice"}),
     ("GET", "/3/companyinformation"): Case("/3/companyinformation"),
+    ("GET", "/3/wayofdeliveries"): Case("/3/wayofdeliveries"),
+    ("POST", "/3/wayofdeliveries"): Case(
+        "/3/wayofdeliveries", {"WayOfDelivery": {"Code": "DHL", "Description": "DHL Express"}}, 201
+    ),
+    ("GET", "/3/termsofdeliveries"): Case("/3/termsofdeliveries"),
+    ("POST", "/3/termsofdeliveries"): Case(
+        "/3/termsofdeliveries", {"TermsOfDelivery": {"Code": "CIF", "Description": "Kostnad, försäkring, frakt"}}, 201
+    ),
+    ("GET", "/3/accounts"): Case("/3/accounts", query={"sortby": "number"}),
+    ("POST", "/3/accounts"): Case(
+        "/3/accounts", {"Account": {"Number": 3010, "Description": "Försäljning tjänster"}}, 201
+    ),
+    ("GET", "/3/costcenters"): Case("/3/costcenters"),
+    ("POST", "/3/costcenters"): Case(
+        "/3/costcenters", {"CostCenter": {"Code": "NORR", "Description": "Region norr"}}, 201
+    ),
+    ("GET", "/3/projects"): Case("/3/projects"),
+    ("POST", "/3/projects"): Case("/3/projects", {"Project": {"Description": "Lansering 2027"}}, 201),
 }
 
 ERROR_CASES = [
