@@ -1,7 +1,7 @@
 """The settings page in a real browser: an admin signed in through the install flow changes
 settings, saves, reloads and finds them kept; a wrong value is explained beside its field; a save
 over someone else's offers a reload; without Fortnox the Fortnox choices become text boxes that
-say why.
+say why; new customers' defaults are lists from the connected Fortnox.
 
 The browser is Debian's Chromium (`/usr/bin/chromium`) driven by Playwright; `playwright install`
 is not needed. Without Chromium these tests FAIL, saying to run `apt-get install chromium`, so a
@@ -270,3 +270,50 @@ def test_sync_products_now_makes_articles_of_the_portals_products(settings_page,
     tab.wait_for_function("document.querySelector('[data-product-sync-latest]').textContent.includes('1 created')")
     assert "0 skipped" in tab.locator("[data-product-sync-latest]").inner_text()
     assert settings_page.script_errors == []
+
+
+# -- new customers' defaults from Fortnox's lists ----------------------------------------------------
+
+FORTNOX_DEFAULTS = ("Terms of payment", "Currency", "Price list", "Invoice print template", "Order print template",
+                    "Offer print template", "Way of delivery", "Terms of delivery", "Sales account", "Cost center",
+                    "Project")
+
+
+def test_each_default_for_new_customers_is_a_list_from_the_connected_fortnox(settings_page, stack, connected_portal,
+                                                                            tmp_path):
+    page = settings_page.open()
+
+    def default(label: str) -> Any:  # articles have a sales account too
+        return page.tab.locator("#customers").get_by_label(label, exact=True)
+
+    for label in FORTNOX_DEFAULTS:
+        assert default(label).evaluate("e => e.tagName") == "SELECT", label
+    offered = default("Cost center").evaluate("e => [...e.options].map(o => o.textContent)")
+    assert offered == ["Fortnox's default", "SALJ – Försäljning"]
+    accounts = default("Sales account").evaluate("e => [...e.options].map(o => o.value).filter(Boolean)")
+    assert "3001" in accounts and all(3000 <= int(number) <= 3999 for number in accounts)
+    assert default("VAT type").evaluate("e => [...e.options].map(o => o.value)") == [
+        "", "SEVAT", "SEREVERSEDVAT", "EUREVERSEDVAT", "EUVAT", "EXPORT"]
+    group = page.tab.locator("#customer-group-note")
+    assert group.is_visible() and "Fortnox customers have no customer group" in group.inner_text()
+    assert all(word in group.inner_text() for word in ("cost center", "project", "sales account"))
+
+    default("Way of delivery").select_option("P")
+    default("Terms of delivery").select_option("FVL")
+    default("Sales account").select_option("3001")
+    default("Cost center").select_option("SALJ")
+    default("Project").select_option("1")
+    default("Offer print template").select_option("offert")
+    default("VAT type").select_option("EUREVERSEDVAT")
+    assert page.save().startswith("Saved")
+    page.tab.locator("#customers").screenshot(path=str(tmp_path / "settings-customer-defaults.png"))
+
+    page.reload()
+    assert default("Cost center").input_value() == "SALJ"
+    defaults = stored_settings(stack, connected_portal.login_cookie)["settings"]["customer_defaults"]
+    assert {key: defaults[key] for key in ("way_of_delivery", "terms_of_delivery", "sales_account", "cost_center",
+                                           "project", "offer_print_template", "vat_type")} == {
+        "way_of_delivery": "P", "terms_of_delivery": "FVL", "sales_account": "3001", "cost_center": "SALJ",
+        "project": "1", "offer_print_template": "offert", "vat_type": "EUREVERSEDVAT"}
+    assert page.script_errors == []
+

@@ -72,6 +72,10 @@ FORTNOX_SCOPES = (
     "settings",
     "currency",
     "companyinformation",
+    # the sales accounts, cost centers and projects new customers' defaults are chosen from
+    "bookkeeping",
+    "costcenter",
+    "project",
 )
 
 STATE_TTL_SECONDS = 15 * 60
