@@ -17,7 +17,8 @@ The pieces, each route module taking the `FortnoxState` rather than the whole si
 `fortnox_oauth` (the auth host and bearer tokens), `fortnox_catalog` (customers, articles, price
 lists, prices), `fortnox_documents` (building, totals, renderings and PDF of invoices and orders)
 and `fortnox_document_routes` (their endpoints), `fortnox_lookups` (terms of payment, currencies,
-print templates, company information), `fortnox_control` (the `/_sandbox/` surface),
+print templates, company information), `fortnox_registers` (ways and terms of delivery, accounts,
+cost centers, projects), `fortnox_control` (the `/_sandbox/` surface),
 `fortnox_state` (companies, clients, consents, tokens, clocks), `fortnox_lists` (search, filters,
 sorting, paging), `fortnox_fields` (field tables, body checks, value rules) and `fortnox_errors`.
 This module builds the simulator from them and still offers every name it always did (`__all__`).
@@ -122,6 +123,7 @@ from sandbox.fortnox_oauth import (
     SCOPES,
     OAuthRoutes,
 )
+from sandbox.fortnox_registers import RegisterRoutes
 from sandbox.fortnox_state import (
     DEFAULT_CURRENCIES,
     DEFAULT_TERMS,
@@ -236,6 +238,7 @@ class FortnoxSimulator(SimulatorApp):
         self.catalog = CatalogRoutes(self.state)
         self.documents = DocumentRoutes(self.state)
         self.lookups = LookupRoutes(self.state)
+        self.registers = RegisterRoutes(self.state)
         self.control = ControlRoutes(self.state)
         self.api_routes: list[tuple[str, str]] = []
         self._register_oauth()
@@ -306,6 +309,8 @@ class FortnoxSimulator(SimulatorApp):
         for rule, methods, handler in self.documents.routes():
             api(rule, methods, handler)
         for rule, methods, handler in self.lookups.routes():
+            api(rule, methods, handler)
+        for rule, methods, handler in self.registers.routes():
             api(rule, methods, handler)
 
     def _register_control(self) -> None:

@@ -39,6 +39,7 @@ from sandbox.fortnox_fields import (
     valid_organisation_number,
 )
 from sandbox.fortnox_lists import ARTICLE_LIST, CUSTOMER_LIST, PRICE_LIST_SPEC, ListSpec, code_list, list_response
+from sandbox.fortnox_registers import check_customer_codes
 from sandbox.fortnox_state import PRINT_TEMPLATES, Company, FortnoxState
 
 
@@ -77,6 +78,7 @@ def _check_customer_fields(company: Company, fields: dict[str, Any], merged: dic
         value = fields.get(code_field)
         if value and value not in store:
             raise FortnoxError(key, status=400, code=value)
+    check_customer_codes(company, fields)
     for name in ("CountryCode", "DeliveryCountryCode", "VisitingCountryCode"):
         value = fields.get(name)
         if value and not (len(value) == 2 and value.isalpha() and value.isupper()):

@@ -37,8 +37,9 @@ from sandbox.common import SandboxError, json_response
 from sandbox.fortnox_catalog import render_article, render_customer, render_price, render_price_list
 from sandbox.fortnox_documents import INVOICE, ORDER, render_document
 from sandbox.fortnox_fields import VAT_RATES, base_url, natural_key, to_json
-from sandbox.fortnox_lookups import render_currency, render_terms, render_way_of_delivery
+from sandbox.fortnox_lookups import render_currency, render_terms
 from sandbox.fortnox_oauth import ROUTE_SCOPES, SCOPES
+from sandbox.fortnox_registers import register_items
 from sandbox.fortnox_state import LICENCES, PRINT_TEMPLATES, Client, Company, Consent, FortnoxState
 
 
@@ -142,7 +143,7 @@ class ControlRoutes:
                     for t in company.terms_of_payments.values()
                 ],
                 "Currencies": [render_currency(c, base) for c in company.currencies.values()],
-                "WayOfDeliveries": [render_way_of_delivery(w, base) for w in company.way_of_deliveries.values()],
+                "WayOfDeliveries": list(register_items(company, "wayofdeliveries").values()),
                 "PrintTemplates": {
                     kind: [{"Template": c, "Name": n} for c, n in items]
                     for kind, items in PRINT_TEMPLATES.items()

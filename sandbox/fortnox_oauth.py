@@ -59,6 +59,9 @@ SCOPE_LICENCES: dict[str, frozenset[str]] = {
     "currency": frozenset({"bokforing", "order", "kundfaktura"}),
     "settings": frozenset(),
     "companyinformation": frozenset(),
+    "bookkeeping": frozenset({"bokforing", "order", "kundfaktura"}),
+    "costcenter": frozenset({"bokforing", "order", "kundfaktura"}),
+    "project": frozenset({"bokforing", "order", "kundfaktura"}),
 }
 
 AUTH_CODE_TTL = 600.0
@@ -78,6 +81,10 @@ ROUTE_SCOPES = {
     "wayofdeliveries": "settings",
     "currencies": "currency",
     "companyinformation": "companyinformation",
+    "termsofdeliveries": "settings",
+    "accounts": "bookkeeping",
+    "costcenters": "costcenter",
+    "projects": "project",
 }
 
 

@@ -63,11 +63,12 @@ class Company:
     invoices: dict[int, dict[str, Any]] = field(default_factory=dict)
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     terms_of_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    way_of_deliveries: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the scopes a consent to this company can grant (None: every scope asked for); an admin
     #: whose Fortnox user lacks rights, or an integration set up without a scope, grants fewer
     grantable_scopes: frozenset[str] | None = None
     currencies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ways and terms of delivery, accounts, cost centers, projects (`fortnox_registers`), by register
+    registers: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     payments: list[dict[str, Any]] = field(default_factory=list)
     emails: list[dict[str, Any]] = field(default_factory=list)
     row_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))

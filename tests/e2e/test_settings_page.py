@@ -1,7 +1,8 @@
 """The settings page in a real browser: an admin signed in through the install flow changes
 settings, saves, reloads and finds them kept; a wrong value is explained beside its field; a save
 over someone else's offers a reload; without Fortnox the Fortnox choices become text boxes that
-say why.
+say why; new customers' defaults are lists from the connected Fortnox; a broken Fortnox connection
+is reconnected in one step.
 
 The browser is Debian's Chromium (`/usr/bin/chromium`) driven by Playwright; `playwright install`
 is not needed. Without Chromium these tests FAIL, saying to run `apt-get install chromium`, so a
@@ -22,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from sandbox.admin import SESSION_COOKIE, AdminBrowser, install_hubnox
+from sandbox.admin import SESSION_COOKIE, AdminBrowser, connect_url, install_hubnox
 
 pytestmark = pytest.mark.e2e
 
@@ -414,3 +415,103 @@ def test_contacts_show_their_full_name_default_until_a_row_maps_name(settings_pa
         "Fortnox field", exact=True).select_option("Name")
     assert not note.is_visible()
     assert page.script_errors == []
+
+
+# -- new customers' defaults from Fortnox's lists ----------------------------------------------------
+
+FORTNOX_DEFAULTS = ("Terms of payment", "Currency", "Price list", "Invoice print template", "Order print template",
+                    "Offer print template", "Way of delivery", "Terms of delivery", "Sales account", "Cost center",
+                    "Project")
+
+
+def test_each_default_for_new_customers_is_a_list_from_the_connected_fortnox(settings_page, stack, connected_portal,
+                                                                            tmp_path):
+    page = settings_page.open()
+
+    def default(label: str) -> Any:  # articles have a sales account too
+        return page.tab.locator("#customers").get_by_label(label, exact=True)
+
+    for label in FORTNOX_DEFAULTS:
+        assert default(label).evaluate("e => e.tagName") == "SELECT", label
+    offered = default("Cost center").evaluate("e => [...e.options].map(o => o.textContent)")
+    assert offered == ["Fortnox's default", "SALJ – Försäljning"]
+    accounts = default("Sales account").evaluate("e => [...e.options].map(o => o.value).filter(Boolean)")
+    assert "3001" in accounts and all(3000 <= int(number) <= 3999 for number in accounts)
+    assert default("VAT type").evaluate("e => [...e.options].map(o => o.value)") == [
+        "", "SEVAT", "SEREVERSEDVAT", "EUREVERSEDVAT", "EUVAT", "EXPORT"]
+    group = page.tab.locator("#customer-group-note")
+    assert group.is_visible() and "Fortnox customers have no customer group" in group.inner_text()
+    assert all(word in group.inner_text() for word in ("cost center", "project", "sales account"))
+
+    default("Way of delivery").select_option("P")
+    default("Terms of delivery").select_option("FVL")
+    default("Sales account").select_option("3001")
+    default("Cost center").select_option("SALJ")
+    default("Project").select_option("1")
+    default("Offer print template").select_option("offert")
+    default("VAT type").select_option("EUREVERSEDVAT")
+    assert page.save().startswith("Saved")
+    page.tab.locator("#customers").screenshot(path=str(tmp_path / "settings-customer-defaults.png"))
+
+    page.reload()
+    assert default("Cost center").input_value() == "SALJ"
+    defaults = stored_settings(stack, connected_portal.login_cookie)["settings"]["customer_defaults"]
+    assert {key: defaults[key] for key in ("way_of_delivery", "terms_of_delivery", "sales_account", "cost_center",
+                                           "project", "offer_print_template", "vat_type")} == {
+        "way_of_delivery": "P", "terms_of_delivery": "FVL", "sales_account": "3001", "cost_center": "SALJ",
+        "project": "1", "offer_print_template": "offert", "vat_type": "EUREVERSEDVAT"}
+    assert page.script_errors == []
+
+
+# -- reconnecting a broken Fortnox connection ---------------------------------------------------------
+
+
+def break_fortnox(stack, connected_portal) -> None:
+    """The Fortnox customer withdraws hubnox's consent; hubnox finds out on its next call."""
+    revoked = stack.fortnox.delete(f"/_sandbox/companies/{connected_portal.tenant_id}/consents")
+    assert revoked.json()["revoked"] >= 1
+    auth = {"Cookie": f"{SESSION_COOKIE}={connected_portal.login_cookie}"}
+    refused = stack.gateway.get("/settings/api/fortnox/options", headers=auth)
+    assert refused.status_code >= 400, refused.text
+    page = stack.gateway.get("/settings", headers=auth).text
+    assert "needs reconnecting" in page, page
+
+
+def test_a_broken_fortnox_connection_is_reconnected_in_one_step(settings_page, stack, connected_portal, tmp_path):
+    break_fortnox(stack, connected_portal)
+    page = settings_page.open()
+    reconnect = page.tab.get_by_role("link", name="Reconnect Fortnox")
+    assert reconnect.is_visible()
+    assert page.tab.get_by_role("button", name="Disconnect Fortnox").is_visible()
+    page.tab.locator("#connections").screenshot(path=str(tmp_path / "settings-reconnect.png"))
+    # On Fortnox's consent page the admin signs in to the same company (the simulator takes it as a parameter).
+    def same_company(route: Any) -> None:
+        to_fortnox = route.fetch(max_redirects=0)
+        route.fulfill(status=302, headers={
+            "location": f"{to_fortnox.headers['location']}&sandbox_tenant={connected_portal.tenant_id}"})
+
+    page.tab.route(re.compile(r"/oauth/fortnox/connect\?"), same_company)
+
+    reconnect.click()
+    page.loaded()
+
+    connections = page.tab.locator("#connections")
+    assert "working" in connections.inner_text() and "Reconnect Fortnox" not in connections.inner_text()
+    assert page.tab.locator("#connections").get_attribute("data-fortnox-tenant") == connected_portal.tenant_id
+    assert page.field("Cost center").evaluate("e => e.tagName") == "SELECT"  # Fortnox answers again
+    assert page.script_errors == []
+
+
+def test_a_reconnect_to_another_company_is_refused_and_says_to_disconnect_first(stack, connected_portal):
+    break_fortnox(stack, connected_portal)
+    browser = connected_portal.browser
+    connect = browser.request("GET", connect_url(browser, stack.running.gateway_url), max_redirects=0)
+    assert connect.status_code == 302, connect.text
+
+    answer = browser.get(connect.headers["location"])  # the consent page makes a fresh company: another one
+
+    assert answer.status_code == 409, answer.text
+    assert f"connected to {connected_portal.company_name}" in answer.text
+    assert "disconnect" in answer.text
+    page = browser.get(f"{stack.running.gateway_url}/settings").text
+    assert f'data-fortnox-tenant="{connected_portal.tenant_id}"' in page and "needs reconnecting" in page

@@ -727,6 +727,32 @@ def test_the_lookups_for_the_settings_page(client: FortnoxClient, fortnox: FakeF
     assert (company.company_name, company.database_number) == ("Testbolaget AB", 123456)
 
 
+def test_the_lookups_new_customers_defaults_come_from(client: FortnoxClient, fortnox: FakeFortnox) -> None:
+    fortnox.on("GET", r"/3/wayofdeliveries", answer({"WayOfDeliveries": [
+        {"@url": f"{API}/3/wayofdeliveries/P", "Code": "P", "Description": "Post", "DescriptionEnglish": "Mail"}]}))
+    fortnox.on("GET", r"/3/termsofdeliveries", answer({"TermsOfDeliveries": [
+        {"Code": "FVL", "Description": "Fritt vårt lager"}]}))
+    fortnox.on("GET", r"/3/accounts", answer({"Accounts": [
+        {"Number": 1510, "Description": "Kundfordringar", "Active": True},
+        {"Number": 3041, "Description": "Försäljning tjänst", "Active": True},
+        {"Number": 3001, "Description": "Försäljning 25 %", "Active": True},
+        {"Number": 3099, "Description": "Gammal", "Active": False},
+        {"Number": 4010, "Description": "Inköp", "Active": True}], "MetaInformation": meta(1, 1, 5)}))
+    fortnox.on("GET", r"/3/costcenters", answer({"CostCenters": [
+        {"Code": "SALJ", "Description": "Försäljning", "Active": True},
+        {"Code": "OLD", "Description": "Nedlagd", "Active": False}]}))
+    fortnox.on("GET", r"/3/projects", answer({"Projects": [
+        {"ProjectNumber": "1", "Description": "Allmänt", "Status": "ONGOING"},
+        {"ProjectNumber": "2", "Description": "Klart", "Status": "COMPLETED"}], "MetaInformation": meta(1, 1, 2)}))
+
+    assert [(w.code, w.description) for w in client.ways_of_delivery()] == [("P", "Post")]
+    assert [t.code for t in client.terms_of_delivery()] == ["FVL"]
+    assert [a.number for a in client.sales_accounts()] == [3001, 3041]  # sales only, active, in order
+    assert fortnox.requests("GET", "/3/accounts")[0].url.params["sortby"] == "number"
+    assert [c.code for c in client.cost_centers()] == ["SALJ"]
+    assert [p.project_number for p in client.projects()] == ["1"]
+
+
 # -- budget, retries, tokens ------------------------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.rate_budget import LocalRateBudget
 from hubnox.records import FortnoxConnection
 from hubnox.services.install import HUBSPOT_SCOPES
-from hubnox.services.settings_page import settings_api_router
+from hubnox.services.settings_page import customer_default_options, settings_api_router
 from hubnox.signing import Signer
 from hubnox.store.portal_settings import SettingsStore
 from hubnox.store.sessions import SessionStore
@@ -264,7 +264,7 @@ def test_the_page_gets_fortnox_terms_currencies_price_lists_and_print_templates(
     assert body["termsOfPayment"] and all(set(t) == {"code", "description"} for t in body["termsOfPayment"])
     assert "SEK" in {c["code"] for c in body["currencies"]}
     assert [p["code"] for p in body["priceLists"] if p["default"]] == ["A"]
-    assert set(body["printTemplates"]) == {"invoice", "order"} and body["printTemplates"]["invoice"]
+    assert set(body["printTemplates"]) == {"invoice", "order", "offer"} and body["printTemplates"]["invoice"]
 
 
 def test_primary_contact_sync_and_its_rule_are_saved_and_checked_by_their_fields(app, ports):
@@ -364,3 +364,35 @@ def test_creating_a_property_needs_a_session(app, ports):
                      body={"label": "Org nr", "fortnoxField": "OrganisationNumber"}, headers={"X-CSRF-Token": CSRF})
 
     assert status == 401
+
+
+
+
+def test_the_page_gets_every_list_new_customers_defaults_come_from(app, ports):
+    status, body = call(app, "GET", "/settings/api/fortnox/options", cookie=session_cookie(ports))
+
+    assert status == 200
+    assert [t["code"] for t in body["vatTypes"]] == ["SEVAT", "SEREVERSEDVAT", "EUREVERSEDVAT", "EUVAT", "EXPORT"]
+    assert {"code": "P", "description": "Post"} in body["waysOfDelivery"]
+    assert {"code": "FVL", "description": "Fritt vårt lager"} in body["termsOfDelivery"]
+    accounts = [a["code"] for a in body["salesAccounts"]]
+    assert "3001" in accounts and accounts == sorted(accounts)
+    assert all(3000 <= int(code) <= 3999 for code in accounts)  # 1510 and 4010 are no sales accounts
+    assert {"code": "SALJ", "description": "Försäljning"} in body["costCenters"]
+    assert {"code": "1", "description": "Allmänt"} in body["projects"]
+    assert body["printTemplates"]["offer"] and body["unavailable"] == {}
+
+
+def test_a_list_fortnox_refuses_is_named_and_the_others_still_come(ports):
+    company = ports.fx_http.post("/_sandbox/companies", json={"serviceConsent": {
+        "clientId": "hubnox", "scope": "customer settings print price currency companyinformation"}}).json()
+    tenant = str(company["tenantId"])
+    oauth = FortnoxOAuth(ports.fx_http, client_id="hubnox", client_secret="secret", auth_url=FORTNOX)
+    client = FortnoxClient(ports.fx_http, StaticToken(oauth.client_credentials(tenant).access_token), ports.budget,
+                           FortnoxClient.tenant_key_for("hubnox", tenant))
+
+    options = customer_default_options(client)
+
+    assert set(options["unavailable"]) == {"salesAccounts", "costCenters", "projects"}
+    assert options["costCenters"] == [] and "scope" in options["unavailable"]["costCenters"]
+    assert options["waysOfDelivery"] and options["termsOfDelivery"]

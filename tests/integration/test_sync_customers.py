@@ -250,6 +250,43 @@ def test_a_created_customer_is_accepted_by_the_fortnox_simulator(fortnox: Fortno
         "Acme AB", "556677-8899", "asa@acme.se", "30")
 
 
+EVERY_DEFAULT = CustomerDefaults(
+    terms_of_payment="30", vat_type="EUREVERSEDVAT", currency="EUR", price_list="A", invoice_print_template="fakt",
+    order_print_template="orderbekr", offer_print_template="offert", way_of_delivery="P", terms_of_delivery="FVL",
+    sales_account="3308", cost_center="SALJ", project="1")
+
+
+def test_a_new_customer_gets_every_default_as_fortnox_names_it() -> None:
+    fortnox = FakeCustomers()
+    resolve_customer(deal_with(company(), contact()), PortalSettings(customer_defaults=EVERY_DEFAULT), fortnox)
+    [sent] = fortnox.made("create")
+    payload = sent.to_payload()
+    assert {name: payload[name] for name in ("TermsOfPayment", "VATType", "Currency", "PriceList", "WayOfDelivery",
+                                             "TermsOfDelivery", "SalesAccount", "CostCenter", "Project")} == {
+        "TermsOfPayment": "30", "VATType": "EUREVERSEDVAT", "Currency": "EUR", "PriceList": "A",
+        "WayOfDelivery": "P", "TermsOfDelivery": "FVL", "SalesAccount": "3308", "CostCenter": "SALJ", "Project": "1"}
+    assert payload["DefaultTemplates"] == {"Invoice": "fakt", "Order": "orderbekr", "Offer": "offert"}
+    OpenApiSpec.load("fortnox/openapi.json").validate_request("POST", "/3/customers", {"Customer": payload}, {})
+
+
+def test_every_default_is_kept_by_the_fortnox_simulator(fortnox: FortnoxClient) -> None:
+    resolution = resolve_customer(deal_with(company(), contact()), PortalSettings(customer_defaults=EVERY_DEFAULT),
+                                  fortnox)
+    stored = fortnox.get_customer(resolution.customer_number)
+    assert (stored.way_of_delivery, stored.terms_of_delivery, stored.sales_account, stored.cost_center,
+            stored.project, stored.vat_type) == ("P", "FVL", "3308", "SALJ", "1", "EUREVERSEDVAT")
+    assert stored.default_templates is not None and stored.default_templates.offer == "offert"
+
+
+def test_unset_defaults_leave_fortnox_its_predefined_values() -> None:
+    fortnox = FakeCustomers()
+    resolve_customer(deal_with(company(), contact()), PortalSettings(), fortnox)
+    [sent] = fortnox.made("create")
+    payload = sent.to_payload()
+    assert not {"WayOfDelivery", "TermsOfDelivery", "SalesAccount", "CostCenter", "Project",
+                "DefaultTemplates"} & set(payload)
+
+
 def test_a_private_customer_is_named_from_first_and_last_name() -> None:
     fortnox = FakeCustomers()
     resolution = resolve_customer(deal_with(None, contact()), PortalSettings(), fortnox)

@@ -186,10 +186,6 @@ CASES: dict[tuple[str, str], Case] = {
         "/3/termsofpayments/30", {"TermsOfPayment": {"Code": "30", "Description": "30 dagar netto"}}
     ),
     ("DELETE", "/3/termsofpayments/<Code>"): Case("/3/termsofpayments/45", status=204),
-    ("GET", "/3/wayofdeliveries"): Case("/3/wayofdeliveries"),
-    ("POST", "/3/wayofdeliveries"): Case(
-        "/3/wayofdeliveries", {"WayOfDelivery": {"Code": "BUD", "Description": "Bud"}}, 201
-    ),
     ("GET", "/3/wayofdeliveries/<Code>"): Case("/3/wayofdeliveries/P"),
     ("GET", "/3/currencies"): Case("/3/currencies"),
     ("POST", "/3/currencies"): Case(
@@ -204,6 +200,24 @@ CASES: dict[tuple[str, str], Case] = {
     ("DELETE", "/3/currencies/<Code>"): Case("/3/currencies/GBP", status=204),
     ("GET", "/3/printtemplates"): Case("/3/printtemplates", query={"type": "invoice"}),
     ("GET", "/3/companyinformation"): Case("/3/companyinformation"),
+    ("GET", "/3/wayofdeliveries"): Case("/3/wayofdeliveries"),
+    ("POST", "/3/wayofdeliveries"): Case(
+        "/3/wayofdeliveries", {"WayOfDelivery": {"Code": "DHL", "Description": "DHL Express"}}, 201
+    ),
+    ("GET", "/3/termsofdeliveries"): Case("/3/termsofdeliveries"),
+    ("POST", "/3/termsofdeliveries"): Case(
+        "/3/termsofdeliveries", {"TermsOfDelivery": {"Code": "CIF", "Description": "Kostnad, försäkring, frakt"}}, 201
+    ),
+    ("GET", "/3/accounts"): Case("/3/accounts", query={"sortby": "number"}),
+    ("POST", "/3/accounts"): Case(
+        "/3/accounts", {"Account": {"Number": 3010, "Description": "Försäljning tjänster"}}, 201
+    ),
+    ("GET", "/3/costcenters"): Case("/3/costcenters"),
+    ("POST", "/3/costcenters"): Case(
+        "/3/costcenters", {"CostCenter": {"Code": "NORR", "Description": "Region norr"}}, 201
+    ),
+    ("GET", "/3/projects"): Case("/3/projects"),
+    ("POST", "/3/projects"): Case("/3/projects", {"Project": {"Description": "Lansering 2027"}}, 201),
 }
 
 ERROR_CASES = [
@@ -241,8 +255,6 @@ def world():
     api.created("/3/pricelists", "PriceList", {"Code": "B", "Description": "Återförsäljare"})
     api.created("/3/termsofpayments", "TermsOfPayment", {"Code": "45", "Description": "45 dagar"})
     api.created("/3/currencies", "Currency", {"Code": "GBP", "Description": "Pund", "SellRate": 13.2})
-    api.created("/3/wayofdeliveries", "WayOfDelivery", {"Code": "P", "Description": "Post",
-                                                        "DescriptionEnglish": "Mail"})
     api.invoice("100", [INVOICE_ROW, {"Description": "Textrad"}], ExternalInvoiceReference1="deal-0")
     api.order("100", [ORDER_ROW])
     return api

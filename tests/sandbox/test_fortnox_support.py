@@ -19,7 +19,9 @@ from tests.support.clock import FakeClock
 #: 2026-03-02 09:00 in Stockholm (08:00 UTC), a Monday
 START = 1772438400.0
 REDIRECT_URI = "https://hubnox.example/oauth/fortnox/callback"
-ALL_SCOPES = "customer article invoice order price print settings currency companyinformation"
+ALL_SCOPES = (
+    "customer article invoice order price print settings currency companyinformation bookkeeping costcenter project"
+)
 
 
 def simulator(clock: FakeClock | None = None, **options: Any) -> FortnoxSimulator:

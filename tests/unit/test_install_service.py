@@ -317,6 +317,37 @@ def test_a_connected_portal_must_disconnect_before_connecting_another_company(wo
     assert world.connect(tenant="7002").tenant_id == "7002"
 
 
+def test_a_broken_connection_is_reconnected_in_one_step_and_its_tokens_replaced(world):
+    world.connect(tenant="7001")
+    world.connections.mark_broken(PORTAL, "fortnox", "Fortnox did not accept hubnox's access")
+    world.fortnox.on("POST", re.escape(TOKEN_PATH), httpx.Response(200, json={
+        "access_token": "fx-access-new", "refresh_token": "fx-refresh-new", "expires_in": 3600,
+        "scope": " ".join(FORTNOX_SCOPES)}))
+
+    url = world.service.fortnox_connect_url(Session(PORTAL, "admin", "csrf"))  # no disconnect first
+    again = world.service.finish_fortnox_connect("code", state_of(url), Session(PORTAL, "admin", "csrf"))
+
+    stored = world.connections.get_fortnox(PORTAL)
+    assert stored is not None and stored == again
+    assert (stored.tenant_id, stored.status, stored.broken_reason) == ("7001", "active", None)
+    assert stored.refresh_token.get_secret_value() == "fx-refresh-new"
+    assert world.revoked() == []
+
+
+def test_a_reconnect_to_another_company_changes_nothing_and_says_to_disconnect_first(world):
+    world.connect(tenant="7001")
+    world.connections.mark_broken(PORTAL, "fortnox", "Fortnox did not accept hubnox's access")
+
+    with pytest.raises(FortnoxAlreadyConnected) as refused:
+        world.connect(tenant="7002")
+
+    assert "Company 7002" in refused.value.message and "Company 7001" in refused.value.message
+    assert refused.value.hint is not None and "disconnect Company 7001" in refused.value.hint
+    stored = world.connections.get_fortnox(PORTAL)
+    assert stored is not None and (stored.tenant_id, stored.status) == ("7001", "broken")
+    assert world.revoked() == ["fx-refresh-7002"]  # the other company's new grant is not left behind
+
+
 def test_a_second_connect_of_the_same_company_started_before_the_first_finished_replaces_its_tokens(world):
     session = Session(PORTAL, "admin", "csrf")
     first, second = (state_of(world.service.fortnox_connect_url(session)) for _ in range(2))

@@ -75,6 +75,25 @@ def test_nothing_stored_yet_means_the_defaults_and_an_unversioned_payload_is_ver
     assert migrate({"no_line_items": "placeholder_row"}).no_line_items == "placeholder_row"
 
 
+def test_version_one_settings_gain_the_new_customer_defaults_left_to_fortnox() -> None:
+    saved = {"schema_version": 1, "customer_defaults": {"terms_of_payment": "30", "invoice_print_template": "fakt"}}
+    settings = migrate(saved)
+    defaults = settings.customer_defaults
+    assert settings.schema_version == SETTINGS_SCHEMA_VERSION == 2
+    assert (defaults.terms_of_payment, defaults.invoice_print_template) == ("30", "fakt")
+    assert (defaults.offer_print_template, defaults.way_of_delivery, defaults.terms_of_delivery,
+            defaults.sales_account, defaults.cost_center, defaults.project) == (None,) * 6
+    assert migrate({"no_line_items": "placeholder_row"}).customer_defaults.project is None
+
+
+def test_a_sales_account_is_four_digits() -> None:
+    assert parse_settings({"customer_defaults": {"sales_account": "3001"}}).customer_defaults.sales_account == "3001"
+    for wrong in ("30", "konto", "03001"):
+        with pytest.raises(BadRequestError) as failure:
+            parse_settings({"customer_defaults": {"sales_account": wrong}})
+        assert "customer_defaults.sales_account" in failure.value.message
+
+
 def test_settings_saved_by_a_newer_hubnox_are_not_silently_cut() -> None:
     with pytest.raises(BadRequestError) as failure:
         migrate({"schema_version": SETTINGS_SCHEMA_VERSION + 1})

@@ -33,8 +33,10 @@ from hubnox.fortnox.errors import (
     parse_error_body,
 )
 from hubnox.fortnox.models import (
+    Account,
     Article,
     CompanyInformation,
+    CostCenter,
     Currency,
     DocumentKind,
     FortnoxCustomer,
@@ -44,6 +46,8 @@ from hubnox.fortnox.models import (
     Price,
     PriceList,
     PrintTemplate,
+    Project,
+    TermsOfDelivery,
     TermsOfPayment,
     WayOfDelivery,
 )
@@ -71,6 +75,12 @@ COMPANY_INFORMATION = "/3/companyinformation"
 WAY_OF_DELIVERIES = "/3/wayofdeliveries"
 #: the list resources `probe` may read (the health check's licence probes)
 PROBE_PATHS = frozenset({"/3/invoices", "/3/orders", CUSTOMERS, ARTICLES, PRINT_TEMPLATES})
+TERMS_OF_DELIVERIES = "/3/termsofdeliveries"
+ACCOUNTS = "/3/accounts"
+COST_CENTERS = "/3/costcenters"
+PROJECTS = "/3/projects"
+#: the accounts Fortnox's chart (BAS) keeps for sales
+SALES_ACCOUNTS = range(3000, 4000)
 
 #: search parameter -> (customer attribute, how values compare)
 _CUSTOMER_SEARCH: dict[str, tuple[str, Callable[[str], str]]] = {
@@ -358,9 +368,6 @@ also runs of spaces),
         """Print templates for one document type (`invoice`, `order`, `offer`, `cashinvoice`)."""
         return self._list(PRINT_TEMPLATES, "PrintTemplates", PrintTemplate, params={"type": document_type})
 
-    def way_of_deliveries(self) -> list[WayOfDelivery]:
-        return self._list(WAY_OF_DELIVERIES, "WayOfDeliveries", WayOfDelivery)
-
     def probe(self, path: str, params: Mapping[str, str] | None = None) -> None:
         """Read one item of a list resource (`PROBE_PATHS`), for what the answer says: nothing when the
         company may read it, else the `FortnoxError` (e.g. 2001101, no licence) or other domain error."""
@@ -372,6 +379,31 @@ also runs of spaces),
         """The connected company; its `database_number` is the tenant id."""
         reply = self._api.call("GET", COMPANY_INFORMATION)
         return CompanyInformation.model_validate(reply.data["CompanyInformation"])
+
+    # -- lookups for new customers' defaults ---------------------------------------------------
+
+    def ways_of_delivery(self) -> list[WayOfDelivery]:
+        return self._list(WAY_OF_DELIVERIES, "WayOfDeliveries", WayOfDelivery)
+
+    def terms_of_delivery(self) -> list[TermsOfDelivery]:
+        return self._list(TERMS_OF_DELIVERIES, "TermsOfDeliveries", TermsOfDelivery)
+
+    def sales_accounts(self) -> list[Account]:
+        """The active accounts numbered 3000-3999 (sales), in number order."""
+        found = self._list(ACCOUNTS, "Accounts", Account, params={"sortby": "number"})
+        return sorted((account for account in found
+                       if account.number in SALES_ACCOUNTS and account.active is not False),
+                      key=lambda account: account.number)
+
+    def cost_centers(self) -> list[CostCenter]:
+        """The active cost centers."""
+        return [center for center in self._list(COST_CENTERS, "CostCenters", CostCenter)
+                if center.active is not False]
+
+    def projects(self) -> list[Project]:
+        """The projects that are not completed."""
+        return [project for project in self._list(PROJECTS, "Projects", Project)
+                if project.status != "COMPLETED"]
 
     # -- paging --------------------------------------------------------------------------------
 

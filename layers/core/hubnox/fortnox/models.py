@@ -162,6 +162,8 @@ class FortnoxCustomer(FortnoxModel):
     way_of_delivery: str | None = None
     price_list: str | None = None
     sales_account: str | None = None
+    cost_center: str | None = None
+    project: str | None = None
     show_price_vat_included: bool | None = None
     our_reference: str | None = None
     your_reference: str | None = None
@@ -506,6 +508,32 @@ class WayOfDelivery(FortnoxModel):
     code: str
     description: str | None = None
     description_english: str | None = None
+
+
+class TermsOfDelivery(FortnoxModel):
+    code: str
+    description: str | None = None
+
+
+class Account(FortnoxModel):
+    """An account of the chart of accounts (`/3/accounts`); 3000-3999 are sales accounts."""
+
+    number: int
+    description: str | None = None
+    active: bool | None = None
+    year: int | None = None
+
+
+class CostCenter(FortnoxModel):
+    code: str
+    description: str | None = None
+    active: bool | None = None
+
+
+class Project(FortnoxModel):
+    project_number: str
+    description: str | None = None
+    status: str | None = None
 
 
 class FortnoxTokens(BaseModel):

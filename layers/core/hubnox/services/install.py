@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.shared.cookies import Cookie
 
 from hubnox.config import AppConfig
-from hubnox.errors import BadRequestError, HubnoxError, NotFoundError, UnauthorizedError
+from hubnox.errors import BadRequestError, HubnoxError, NotFoundError, UnauthorizedError, UserFixableError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.hubspot import properties
@@ -80,6 +80,10 @@ FORTNOX_SCOPES = (
     "settings",
     "currency",
     "companyinformation",
+    # the sales accounts, cost centers and projects new customers' defaults are chosen from
+    "bookkeeping",
+    "costcenter",
+    "project",
 )
 
 STATE_TTL_SECONDS = 15 * 60
@@ -293,9 +297,13 @@ class ConnectionService:
     # -- Fortnox -------------------------------------------------------------------------------
 
     def fortnox_connect_url(self, session: Session) -> str:
-        """Fortnox's consent page for the session's portal; refused while another company is connected."""
+        """Fortnox's consent page for the session's portal; refused while a working company is connected.
+
+        A broken connection may be reconnected in one step: the callback then accepts the same
+        company only (`FortnoxReconnectOtherCompany` for another) and replaces its tokens.
+        """
         current = self._connections.get_fortnox(session.portal_id)
-        if current is not None:
+        if current is not None and current.status == "active":
             raise FortnoxAlreadyConnected(session.portal_id, current.tenant_id, current.company_name)
         state = self._signer.sign("fortnox-connect", {"portal": session.portal_id}, STATE_TTL_SECONDS)
         return self._fortnox_oauth.authorize_url(FORTNOX_SCOPES, state, self._base + FORTNOX_CALLBACK_PATH,
@@ -331,12 +339,17 @@ class ConnectionService:
             scopes=tuple(tokens.scopes),
             connected_at=self._clock(),
         )
-        try:
-            stored = self._connections.put_fortnox(connection)
-        except (FortnoxAlreadyConnected, FortnoxCompanyTaken):
+        current = self._connections.get_fortnox(portal_id)
+        if current is not None and current.tenant_id != tenant_id:
             self._revoke_quietly(tokens.refresh_token)  # leave no dangling grant behind
+            raise FortnoxReconnectOtherCompany(portal_id, current, company.company_name or f"tenant {tenant_id}")
+        try:
+            stored = self._connections.put_fortnox(connection)  # the same company: its tokens are replaced
+        except (FortnoxAlreadyConnected, FortnoxCompanyTaken):
+            self._revoke_quietly(tokens.refresh_token)
             raise
-        logger.info("fortnox connected", extra={"portal_id": portal_id, "tenant_id": tenant_id})
+        logger.info("fortnox reconnected" if current is not None else "fortnox connected",
+                    extra={"portal_id": portal_id, "tenant_id": tenant_id})
         if self._health is not None:
             # What the company's scopes and licences allow, known before the admin lands on the page.
             self._health.check(stored, lambda: self._fortnox_client(tenant_id, tokens.access_token))
@@ -377,6 +390,21 @@ class ConnectionService:
         except HubnoxError as failure:
             # Forgetting the connection matters more than the revoke; the grant lapses in 45 days.
             logger.warning("fortnox revoke failed", extra={"code": failure.code})
+
+
+class FortnoxReconnectOtherCompany(FortnoxAlreadyConnected):
+    """A reconnect chose another Fortnox company than the one whose connection is broken."""
+
+    def __init__(self, portal_id: str, current: FortnoxConnection, chosen_company: str) -> None:
+        connected = current.company_name or f"tenant {current.tenant_id}"
+        UserFixableError.__init__(
+            self,
+            f"You chose the Fortnox company {chosen_company}, but portal {portal_id} is connected to "
+            f"{connected}, so nothing was changed.",
+            hint=f"To reconnect, choose Reconnect Fortnox and sign in to {connected}. To use {chosen_company} "
+                 f"instead, disconnect {connected} in hubnox's settings first, then connect again.",
+        )
+        self.connected_tenant_id = current.tenant_id
 
 
 # -- the OAuth routes --------------------------------------------------------------------------------

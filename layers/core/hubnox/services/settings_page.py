@@ -15,6 +15,10 @@ The JSON API, `settings_api_router`:
                                                 contact property in hubnox's group, made to fill that
                                                 Fortnox customer field; 409 PROPERTY_EXISTS if the name is taken
     GET  /settings/api/fortnox/options          terms of payment, currencies, price lists, print templates
+    GET  /settings/api/fortnox/options          the Fortnox lists new customers' defaults come from: terms
+                                                of payment, currencies, price lists, print templates, VAT
+                                                types, ways and terms of delivery, sales accounts, cost
+                                                centers, projects (`unavailable`: lists Fortnox refused)
     GET  /settings/api/runs?limit=N             the portal's newest runs (20, at most 50), newest first
     POST /settings/api/logout                   ends this browser's session and clears its cookie
 
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -51,6 +56,7 @@ from pydantic import BaseModel, ValidationError
 from hubnox.config import AppConfig
 from hubnox.errors import BadRequestError, NotFoundError
 from hubnox.fortnox.client import FortnoxClient
+from hubnox.fortnox.errors import FortnoxError
 from hubnox.hubspot import properties as app_properties
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Submit
@@ -103,7 +109,7 @@ PROPERTY_LABEL_MAX = 100
 #: a custom property's internal name: HubSpot's rule, without its reserved `hs_` prefix
 _NEW_PROPERTY_NAME = re.compile(r"(?!hs_)[a-z][a-z0-9_]{0,99}")
 #: document types whose Fortnox print templates the page offers
-PRINT_TEMPLATE_TYPES = ("invoice", "order")
+PRINT_TEMPLATE_TYPES = ("invoice", "order", "offer")
 #: the recent-runs list: how many runs by default and at most
 RECENT_RUNS_DEFAULT, RECENT_RUNS_MAX = 20, 50
 #: updated and skipped products the page lists under a product sync's summary
@@ -334,6 +340,38 @@ def read_new_property(body: dict[str, Any]) -> NewProperty:
         raise BadRequestError("fortnoxField: name the Fortnox customer field the property fills (one of "
                               f"{', '.join(CUSTOMER_FIELDS)}).", code="INVALID_PROPERTY")
     return NewProperty(name=name, label=label, fortnox_field=str(fortnox_field))
+def customer_default_options(fortnox: FortnoxClient) -> dict[str, Any]:
+    """The lists new customers' other defaults are chosen from: VAT types (Fortnox's fixed list), ways
+    and terms of delivery, sales accounts (3000-3999), cost centers and projects of the company.
+
+    A list Fortnox refuses (a connection made before hubnox asked for the bookkeeping, cost center
+    and project scopes, or a company without the licence) is left empty and named in `unavailable`
+    with Fortnox's reason, so the rest of the page still gets its lists.
+    """
+    labels = CHOICE_LABELS["customer_defaults.vat_type"]
+    options: dict[str, Any] = {
+        "vatTypes": [{"code": code, "description": labels[code]}
+                     for code in literal_values(CustomerDefaults, "vat_type")],
+    }
+    unavailable: dict[str, str] = {}
+    readers: dict[str, Callable[[], list[dict[str, Any]]]] = {
+        "waysOfDelivery": lambda: [{"code": w.code, "description": w.description}
+                                   for w in fortnox.ways_of_delivery()],
+        "termsOfDelivery": lambda: [{"code": t.code, "description": t.description}
+                                    for t in fortnox.terms_of_delivery()],
+        "salesAccounts": lambda: [{"code": str(a.number), "description": a.description}
+                                  for a in fortnox.sales_accounts()],
+        "costCenters": lambda: [{"code": c.code, "description": c.description} for c in fortnox.cost_centers()],
+        "projects": lambda: [{"code": p.project_number, "description": p.description} for p in fortnox.projects()],
+    }
+    for name, read in readers.items():
+        try:
+            options[name] = read()
+        except FortnoxError as refused:
+            options[name] = []
+            unavailable[name] = refused.message
+    options["unavailable"] = unavailable
+    return options
 
 
 class SettingsApiPorts(Protocol):
@@ -506,6 +544,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
             "printTemplates": {kind: [{"template": t.template, "name": t.name}
                                       for t in fortnox.print_templates(kind)]
                                for kind in PRINT_TEMPLATE_TYPES},
+            **customer_default_options(fortnox),
         })
 
     @router.get(f"{PREFIX}/runs")

@@ -285,10 +285,13 @@ def _defaults(kind: RecordKind, settings: PortalSettings) -> dict[str, Any]:
     values: dict[str, Any] = {
         "type": customer_type, "vat_type": defaults.vat_type, "terms_of_payment": defaults.terms_of_payment,
         "currency": defaults.currency, "price_list": defaults.price_list,
+        "way_of_delivery": defaults.way_of_delivery, "terms_of_delivery": defaults.terms_of_delivery,
+        "sales_account": defaults.sales_account, "cost_center": defaults.cost_center, "project": defaults.project,
     }
-    if defaults.invoice_print_template or defaults.order_print_template:
+    if defaults.invoice_print_template or defaults.order_print_template or defaults.offer_print_template:
         values["default_templates"] = DefaultTemplates(invoice=defaults.invoice_print_template,
-                                                       order=defaults.order_print_template)
+                                                       order=defaults.order_print_template,
+                                                       offer=defaults.offer_print_template)
     if defaults.default_delivery_type:
         values["default_delivery_types"] = DefaultDeliveryTypes(invoice=defaults.default_delivery_type,
                                                                 order=defaults.default_delivery_type)

@@ -62,6 +62,7 @@ FORTNOX_VAT_RATES: tuple[int, ...] = (25, 12, 6, 0)
 #: HubSpot internal property names: lower-case letters, digits and underscores
 _PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_ACCOUNT = re.compile(r"[1-9][0-9]{3}")
 
 #: Fortnox customer fields a HubSpot property may fill (Fortnox's names)
 CUSTOMER_FIELDS: tuple[str, ...] = (
@@ -185,6 +186,10 @@ class CustomerNumberRule(_Settings):
 class CustomerDefaults(_Settings):
     """Values every customer hubnox creates gets; None leaves Fortnox's predefined value.
 
+    Each is a code from the connected Fortnox company's own lists (terms of payment, currencies,
+    price lists, print templates, ways and terms of delivery, accounts, cost centers, projects),
+    except `vat_type`, Fortnox's fixed list. Fortnox customers have no customer group: cost
+    center, project and sales account are where such a grouping lives in Fortnox.
     `customer_type` `auto` makes companies COMPANY and contacts PRIVATE customers.
     """
 
@@ -195,13 +200,27 @@ class CustomerDefaults(_Settings):
     customer_type: Literal["auto", "COMPANY", "PRIVATE"] = "auto"
     invoice_print_template: str | None = Field(default=None, min_length=1, max_length=25)
     order_print_template: str | None = Field(default=None, min_length=1, max_length=25)
+    offer_print_template: str | None = Field(default=None, min_length=1, max_length=25)
     default_delivery_type: Literal["PRINT", "EMAIL", "PRINTSERVICE"] | None = None
+    way_of_delivery: str | None = Field(default=None, min_length=1, max_length=50)
+    terms_of_delivery: str | None = Field(default=None, min_length=1, max_length=20)
+    #: a four-digit account; Fortnox's sales accounts are 3000-3999
+    sales_account: str | None = None
+    cost_center: str | None = Field(default=None, min_length=1, max_length=6)
+    project: str | None = Field(default=None, min_length=1, max_length=20)
 
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str | None) -> str | None:
         if value is not None and not _CURRENCY.fullmatch(value):
             raise ValueError(f"{value!r} is not a currency code such as SEK or EUR")
+        return value
+
+    @field_validator("sales_account")
+    @classmethod
+    def _sales_account(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Fortnox account number (four digits, such as 3001)")
         return value
 
 
@@ -366,6 +385,16 @@ def describe_errors(error: ValidationError) -> str:
     return "Invalid settings. " + "; ".join(problems) + "."
 
 
+def _v1_customer_defaults(payload: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 to 2: new customers' defaults gained the offer print template, way and terms of
+    delivery, sales account, cost center and project, all left to Fortnox (None) for saved settings."""
+    defaults = dict(payload.get("customer_defaults") or {})
+    for name in ("offer_print_template", "way_of_delivery", "terms_of_delivery", "sales_account",
+                 "cost_center", "project"):
+        defaults.setdefault(name, None)
+    return {**payload, "customer_defaults": defaults}
+
+
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     """Version 1's default `fail` for a company without the match value becomes `create` (the new
     default); contacts gain `when_value_missing` with its default. Version 1 billed contacts and
@@ -373,7 +402,7 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     company = data.get("company_match")
     if isinstance(company, dict) and company.get("when_value_missing") == "fail":
         data = {**data, "company_match": {**company, "when_value_missing": "create"}}
-    return {**data, "primary_contact_sync": True}
+    return _v1_customer_defaults({**data, "primary_contact_sync": True})
 
 
 #: schema version -> the function that turns a payload of that version into the next one

@@ -1,7 +1,7 @@
 /* The hubnox settings page.
  *
  * Loads the portal's settings and the choices HubSpot (properties, pipelines) and Fortnox (terms,
- * currencies, price lists, print templates) offer, fills the form, and saves it with the version it
+ * currencies, price lists, print templates, delivery, accounts, cost centers, projects) offer, fills the form, and saves it with the version it
  * loaded: a 400 puts each message beside its field, a 409 says someone else saved first and offers
  * a reload. A list that cannot be loaded (Fortnox not connected, say) leaves its pickers as text
  * boxes that say why. Plain JavaScript, no build step, nothing from outside /settings/static/.
@@ -366,6 +366,12 @@ const mappingPickers = (() => {
     priceLists: coded,
     "printTemplates.invoice": template,
     "printTemplates.order": template,
+    "printTemplates.offer": template,
+    waysOfDelivery: coded,
+    termsOfDelivery: coded,
+    salesAccounts: coded,
+    costCenters: coded,
+    projects: coded,
   };
 
   async function loadChoices() {
@@ -406,6 +412,8 @@ const mappingPickers = (() => {
         const why = form.dataset.fortnox === "connected" ? "Fortnox's list could not be loaded" : "Fortnox is not connected";
         return { error: `${why}: type the code as Fortnox shows it.` };
       }
+      const refused = (state.fortnox.unavailable || {})[what];
+      if (refused) return { error: `Fortnox did not give hubnox this list (${refused}): type the code as Fortnox shows it.` };
       const items = what.split(".").reduce((value, key) => (value == null ? undefined : value[key]), state.fortnox) || [];
       return { options: items.map(FORTNOX_LISTS[what]) };
     }
