@@ -351,11 +351,9 @@ def check(findings: Findings, *, triggers: Sequence[FiredTrigger], runs: Sequenc
 
     counts.dlq = len(dead_letters)
     for body in dead_letters:
-        try:
-            job = json.loads(body)
-            run = by_id.get(str(job.get("run_id")))
-        except (ValueError, AttributeError):
-            job, run = {}, None
+        run: Mapping[str, Any] | None = None
+        with contextlib.suppress(ValueError, AttributeError):
+            run = by_id.get(str(json.loads(body).get("run_id")))
         explained = run is not None and run.get("status") == "failed" and any(
             n.kind == "failure" and n.run_id == run["run_id"] for n in notes.get(str(run.get("object_id")), []))
         if not explained:
@@ -445,12 +443,12 @@ class WorkerHooks:
                 raise WorkerKilled(f"{request.method} {request.url.path}")
             return response
 
-        httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign]
+        httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
         self.worker.invoke = self._invoke
         if self._handle is not None:
-            httpx.HTTPTransport.handle_request = self._handle  # type: ignore[method-assign]
+            httpx.HTTPTransport.handle_request = self._handle  # type: ignore[method-assign,assignment]
 
     def _is_effect(self, request: httpx.Request, response: httpx.Response) -> bool:
         if request.method != "POST" or response.status_code >= 300:
