@@ -238,7 +238,12 @@ def read_note(note_id: int, body: str) -> Note:
     return Note(note_id, body, "other")
 
 
-def check(findings: Findings, *, triggers: Sequence[FiredTrigger], runs: Sequence[Mapping[str, Any]],
+Run = Mapping[str, Any]
+#: (deal id, document type) -> the numbers of its live (not cancelled) Fortnox documents
+Live = Mapping[tuple[str, str], list[str]]
+
+
+def check(findings: Findings, *, triggers: Sequence[FiredTrigger], runs: Sequence[Run],
           callbacks: Sequence[Mapping[str, Any]], notes: Mapping[str, Sequence[Note]],
           deals: Mapping[str, Mapping[str, Any]], documents: Sequence[Mapping[str, Any]],
           dead_letters: Sequence[str]) -> None:
@@ -249,115 +254,136 @@ def check(findings: Findings, *, triggers: Sequence[FiredTrigger], runs: Sequenc
     Fortnox company's invoices and orders (each with `type`), `dead_letters` the DLQ's bodies."""
     counts = findings.counts
     by_id = {str(r["run_id"]): r for r in runs}
-    executions = {str(c["callbackId"]): c for c in callbacks}
     live: dict[tuple[str, str], list[str]] = defaultdict(list)
     for document in documents:
         if not document.get("Cancelled"):
             live[(str(document.get("ExternalInvoiceReference1")), document["type"])].append(
                 str(document["DocumentNumber"]))
     counts.documents = sum(len(v) for k, v in live.items() if k[0] in deals)
-    final = ("succeeded", "failed")
-    runs_of_deal: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    runs_of_deal: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         if run.get("kind") == "create_document" and str(run.get("object_id")) in deals:
             runs_of_deal[str(run["object_id"])].append(run)
             counts.runs_succeeded += run.get("status") == "succeeded"
             counts.runs_failed += run.get("status") == "failed"
-
-    # Every accepted trigger: a final run of its document type; a workflow told its outcome.
+    executions = {str(c["callbackId"]): c for c in callbacks}
     for fired in triggers:
-        what = f"deal {fired.deal_id} {fired.planned.source}:{fired.planned.document_type}"
-        if fired.planned.source == "workflow":
-            execution = executions.get(fired.callback_id or "")
-            if execution is None:
-                findings.add("lost", "workflow execution missing", what)
-                continue
-            run = next((r for r in runs if r.get("callback_id") == fired.callback_id), None)
-            if execution["state"] != "COMPLETED":
-                last = (execution.get("deliveries") or [{}])[-1]
-                findings.add("lost", f"workflow left {execution['state']}",
-                             f"{what} callback {fired.callback_id}: last delivery {last.get('status')} "
-                             f"{json.dumps(last.get('body'))[:160]} {last.get('error') or ''}")
-                continue
-            if run is None:
-                if execution.get("executionState") != "FAIL_CONTINUE":
-                    findings.add("lost", "workflow completed without a run", f"{what} {execution}")
-                continue
-            _final_run(findings, what, run, fired.planned.document_type)
-            told = execution.get("executionState")
-            if run.get("status") in final and told != ("SUCCESS" if run["status"] == "succeeded" else "FAIL_CONTINUE"):
-                findings.add("untruthful", "workflow told the opposite of its run",
-                             f"{what}: run {run['run_id']} {run['status']}, workflow {told}")
-            number = (execution.get("outputFields") or {}).get("documentNumber")
-            if told == "SUCCESS" and str(number) not in live.get((fired.deal_id, fired.planned.document_type), []):
-                findings.add("untruthful", "workflow told a document Fortnox does not hold", f"{what}: {number}")
-        elif fired.planned.source == "card":
-            if not fired.accepted:
-                counts.triggers_refused += 1
-                continue
-            run = by_id.get(fired.run_id or "")
-            if run is None:
-                findings.add("lost", "card click answered with no run", f"{what}: {fired.answer}")
-                continue
-            _final_run(findings, what, run, fired.planned.document_type)
-        else:
-            mine = [r for r in runs_of_deal.get(fired.deal_id, []) if r.get("trigger") == "poller"
-                    and r.get("document_type") == fired.planned.document_type]
-            if not mine:
-                findings.add("lost", "stage move without a run", what)
-                continue
-            _final_run(findings, what, max(mine, key=lambda r: str(r["run_id"])), fired.planned.document_type)
-
+        _check_trigger(findings, fired, runs, by_id, runs_of_deal, executions, live)
     for deal_id, properties in deals.items():
         deal_notes = [n for n in notes.get(deal_id, []) if n.kind != "other"]
-        for document_type in ("invoice", "order"):
-            numbers = live.get((deal_id, document_type), [])
-            if len(numbers) > 1:
-                findings.add("duplicates", f"two or more {document_type}s",
-                             f"deal {deal_id}: {', '.join(numbers)}", len(numbers) - 1)
-            for number in numbers:
-                if not any(n.kind == "success" and n.document_type == document_type
-                           and n.document_number == number for n in deal_notes):
-                    findings.add("lost", "document without a success note", f"deal {deal_id} {document_type} {number}")
-            about = [n for n in deal_notes if _note_type(n, by_id) == document_type]
-            if about:
-                newest = about[-1]
-                if newest.kind == "failure" and numbers:
-                    findings.add("untruthful", "newest note says failure, Fortnox holds the document",
-                                 f"deal {deal_id} {document_type} {numbers}, note {newest.id}")
-                if newest.kind == "success" and not numbers:
-                    findings.add("untruthful", "newest note says success, Fortnox holds no document",
-                                 f"deal {deal_id} {document_type} note {newest.id}")
-        for note in deal_notes:
-            if note.kind == "success" and note.document_number not in live.get((deal_id, note.document_type or ""), []):
-                findings.add("untruthful", "success note names a document Fortnox does not hold",
-                             f"deal {deal_id} {note.document_type} {note.document_number} note {note.id}")
-        bodies = Counter((n.document_type, n.document_number, n.body) for n in deal_notes if n.kind == "success")
-        for (document_type, number, _), seen in bodies.items():
-            if seen > 1:
-                findings.add("untruthful", "identical notes for one document",
-                             f"deal {deal_id} {document_type} {number}: {seen} notes", seen - 1)
-        for run in runs_of_deal.get(deal_id, []):
-            if run.get("status") == "failed" and not any(n.kind == "failure" and n.run_id == run["run_id"]
-                                                         for n in deal_notes):
-                findings.add("lost", "failed run without a failure note",
-                             f"deal {deal_id} run {run['run_id']} {run.get('trigger')} {run.get('error_code')}")
-            if run.get("status") == "succeeded":
-                number = str((run.get("result") or {}).get("document_number", ""))
-                if number and number not in live.get((deal_id, str(run.get("document_type"))), []):
-                    findings.add("untruthful", "succeeded run names a document Fortnox does not hold",
-                                 f"deal {deal_id} run {run['run_id']} {number}")
+        _check_documents(findings, deal_id, deal_notes, by_id, live)
+        _check_runs(findings, deal_id, deal_notes, runs_of_deal.get(deal_id, []), live)
         _deal_properties(findings, deal_id, properties, runs_of_deal.get(deal_id, []), live)
+    _check_dead_letters(findings, dead_letters, by_id, notes)
 
-    counts.dlq = len(dead_letters)
+
+def _check_trigger(findings: Findings, fired: FiredTrigger, runs: Sequence[Run], by_id: Mapping[str, Run],
+                   runs_of_deal: Mapping[str, list[Run]], executions: Mapping[str, Mapping[str, Any]],
+                   live: Live) -> None:
+    """An accepted trigger has a final run of its document type; a workflow was told its outcome."""
+    what = f"deal {fired.deal_id} {fired.planned.source}:{fired.planned.document_type}"
+    if fired.planned.source == "card":
+        if not fired.accepted:
+            findings.counts.triggers_refused += 1
+            return
+        clicked = by_id.get(fired.run_id or "")
+        if clicked is None:
+            findings.add("lost", "card click answered with no run", f"{what}: {fired.answer}")
+        else:
+            _final_run(findings, what, clicked, fired.planned.document_type)
+        return
+    if fired.planned.source == "stage":
+        mine = [r for r in runs_of_deal.get(fired.deal_id, []) if r.get("trigger") == "poller"
+                and r.get("document_type") == fired.planned.document_type]
+        if not mine:
+            findings.add("lost", "stage move without a run", what)
+        else:
+            _final_run(findings, what, max(mine, key=lambda r: str(r["run_id"])), fired.planned.document_type)
+        return
+    execution = executions.get(fired.callback_id or "")
+    if execution is None:
+        findings.add("lost", "workflow execution missing", f"{what}: {fired.answer}")
+        return
+    if execution["state"] != "COMPLETED":
+        last = (execution.get("deliveries") or [{}])[-1]
+        findings.add("lost", f"workflow left {execution['state']}",
+                     f"{what} callback {fired.callback_id}: last delivery {last.get('status')} "
+                     f"{json.dumps(last.get('body'))[:160]} {last.get('error') or ''}")
+        return
+    run = next((r for r in runs if r.get("callback_id") == fired.callback_id), None)
+    told = execution.get("executionState")
+    if run is None:
+        if told != "FAIL_CONTINUE":
+            findings.add("lost", "workflow completed without a run", f"{what} {execution}")
+        return
+    _final_run(findings, what, run, fired.planned.document_type)
+    if run.get("status") in ("succeeded", "failed") and told != (
+            "SUCCESS" if run["status"] == "succeeded" else "FAIL_CONTINUE"):
+        findings.add("untruthful", "workflow told the opposite of its run",
+                     f"{what}: run {run['run_id']} {run['status']}, workflow {told}")
+    number = (execution.get("outputFields") or {}).get("documentNumber")
+    if told == "SUCCESS" and str(number) not in live.get((fired.deal_id, fired.planned.document_type), []):
+        findings.add("untruthful", "workflow told a document Fortnox does not hold", f"{what}: {number}")
+
+
+def _check_documents(findings: Findings, deal_id: str, deal_notes: Sequence[Note], by_id: Mapping[str, Run],
+                     live: Live) -> None:
+    """One document per type, each with its success note; the newest note about a type tells the
+    truth; no note names a document Fortnox does not hold; no identical notes for one document."""
+    for document_type in ("invoice", "order"):
+        numbers = live.get((deal_id, document_type), [])
+        if len(numbers) > 1:
+            findings.add("duplicates", f"two or more {document_type}s",
+                         f"deal {deal_id}: {', '.join(numbers)}", len(numbers) - 1)
+        for number in numbers:
+            if not any(n.kind == "success" and n.document_type == document_type
+                       and n.document_number == number for n in deal_notes):
+                findings.add("lost", "document without a success note", f"deal {deal_id} {document_type} {number}")
+        about = [n for n in deal_notes if _note_type(n, by_id) == document_type]
+        if about and about[-1].kind == "failure" and numbers:
+            findings.add("untruthful", "newest note says failure, Fortnox holds the document",
+                         f"deal {deal_id} {document_type} {numbers}, note {about[-1].id}")
+        if about and about[-1].kind == "success" and not numbers:
+            findings.add("untruthful", "newest note says success, Fortnox holds no document",
+                         f"deal {deal_id} {document_type} note {about[-1].id}")
+    for note in deal_notes:
+        if note.kind == "success" and note.document_number not in live.get((deal_id, note.document_type or ""), []):
+            findings.add("untruthful", "success note names a document Fortnox does not hold",
+                         f"deal {deal_id} {note.document_type} {note.document_number} note {note.id}")
+    bodies = Counter((n.document_type, n.document_number, n.body) for n in deal_notes if n.kind == "success")
+    for (kind, number, _), seen in bodies.items():
+        if seen > 1:
+            findings.add("untruthful", "identical notes for one document",
+                         f"deal {deal_id} {kind} {number}: {seen} notes", seen - 1)
+
+
+def _check_runs(findings: Findings, deal_id: str, deal_notes: Sequence[Note], runs: Sequence[Run],
+                live: Live) -> None:
+    """A failed run has its failure note; a succeeded run names a document Fortnox holds."""
+    for run in runs:
+        if run.get("status") == "failed" and not any(n.kind == "failure" and n.run_id == run["run_id"]
+                                                     for n in deal_notes):
+            findings.add("lost", "failed run without a failure note",
+                         f"deal {deal_id} run {run['run_id']} {run.get('trigger')} {run.get('error_code')}")
+        if run.get("status") == "succeeded":
+            number = str((run.get("result") or {}).get("document_number", ""))
+            if number and number not in live.get((deal_id, str(run.get("document_type"))), []):
+                findings.add("untruthful", "succeeded run names a document Fortnox does not hold",
+                             f"deal {deal_id} run {run['run_id']} {number}")
+
+
+def _check_dead_letters(findings: Findings, dead_letters: Sequence[str], by_id: Mapping[str, Run],
+                        notes: Mapping[str, Sequence[Note]]) -> None:
+    """Every dead letter is a failed run whose failure note is on its record."""
+    findings.counts.dlq = len(dead_letters)
     for body in dead_letters:
-        run: Mapping[str, Any] | None = None
+        run: Run | None = None
         with contextlib.suppress(ValueError, AttributeError):
             run = by_id.get(str(json.loads(body).get("run_id")))
         explained = run is not None and run.get("status") == "failed" and any(
             n.kind == "failure" and n.run_id == run["run_id"] for n in notes.get(str(run.get("object_id")), []))
         if not explained:
-            counts.dlq_unexplained += 1
+            findings.counts.dlq_unexplained += 1
             findings.problems["dlq: unexplained message"].append(
                 f"{body[:200]} (run {run.get('status') if run else 'missing'})")
 
@@ -448,7 +474,7 @@ class WorkerHooks:
     def uninstall(self) -> None:
         self.worker.invoke = self._invoke
         if self._handle is not None:
-            httpx.HTTPTransport.handle_request = self._handle  # type: ignore[method-assign,assignment]
+            httpx.HTTPTransport.handle_request = self._handle  # type: ignore[method-assign]
 
     def _is_effect(self, request: httpx.Request, response: httpx.Response) -> bool:
         if request.method != "POST" or response.status_code >= 300:
