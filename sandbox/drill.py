@@ -351,10 +351,10 @@ def _check_documents(findings: Findings, deal_id: str, deal_notes: Sequence[Note
             findings.add("untruthful", "success note names a document Fortnox does not hold",
                          f"deal {deal_id} {note.document_type} {note.document_number} note {note.id}")
     bodies = Counter((n.document_type, n.document_number, n.body) for n in deal_notes if n.kind == "success")
-    for (kind, number, _), seen in bodies.items():
+    for (kind, named, _), seen in bodies.items():
         if seen > 1:
             findings.add("untruthful", "identical notes for one document",
-                         f"deal {deal_id} {kind} {number}: {seen} notes", seen - 1)
+                         f"deal {deal_id} {kind} {named}: {seen} notes", seen - 1)
 
 
 def _check_runs(findings: Findings, deal_id: str, deal_notes: Sequence[Note], runs: Sequence[Run],
