@@ -283,8 +283,9 @@ def _check_trigger(findings: Findings, fired: FiredTrigger, runs: Sequence[Run],
     """An accepted trigger has a final run of its document type; a workflow was told its outcome."""
     what = f"deal {fired.deal_id} {fired.planned.source}:{fired.planned.document_type}"
     if fired.planned.source == "card":
-        if not fired.accepted:
+        if not fired.accepted:  # the rep saw the refusal on the card at once: not lost, but shown
             findings.counts.triggers_refused += 1
+            findings.problems["refused: card click answered without a run"].append(f"{what}: {fired.answer}")
             return
         clicked = by_id.get(fired.run_id or "")
         if clicked is None:

@@ -18,13 +18,14 @@ pytestmark = pytest.mark.e2e
 
 DEALS, FAULTS, SEED = 20, 60, 7
 #: seconds the drain may take, and the whole drill
-DRAIN_TIMEOUT, DRILL_TIMEOUT = 150, 300
+DRAIN_TIMEOUT, DRILL_TIMEOUT = 180, 300
 #: what the stack of this session (tests/e2e/conftest.py) put in the environment: the drill starts its own
 STACK_VARIABLES = ("HUBSPOT_", "FORTNOX_", "AWS_", "PUBLIC_BASE_URL", "TABLE_NAME", "JOBS_QUEUE_URL",
                    "KMS_KEY_ID", "SIGNING_KEY", "HUBNOX_DYNAMODB")
 
 
 @pytest.mark.xfail(strict=False, reason="until durable delivery lands")
+@pytest.mark.timeout(DRILL_TIMEOUT + 30)
 def test_under_faults_nothing_is_duplicated_lost_or_untruthful(tmp_path, capsys):
     result_path, log_path = tmp_path / "drill.json", tmp_path / "stack.log"
     environment = {name: value for name, value in os.environ.items() if not name.startswith(STACK_VARIABLES)}
