@@ -30,7 +30,6 @@ import argparse
 import contextlib
 import html
 import json
-import math
 import os
 import random
 import re
@@ -893,7 +892,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", dest="json_path", help="also write the counts and problems to this file")
     parser.add_argument("--log", help="where the stack's own logs go (default: a temporary file)")
     args = parser.parse_args(argv)
-    timeout = args.timeout if args.timeout is not None else max(120.0, 6.0 * args.deals + math.ceil(args.faults / 2))
+    # Each fault costs hubnox a second or two of its own retries, each deal a few Fortnox calls at 5 a second.
+    timeout = args.timeout if args.timeout is not None else max(300.0, 8.0 * args.deals + 3.0 * args.faults)
     log_path = args.log or os.path.join(tempfile.mkdtemp(prefix="hubnox-drill-"), "stack.log")
     print(f"drill: the stack's logs go to {log_path}", flush=True)
     with stack_output_to(log_path) as out:
