@@ -293,6 +293,10 @@ def _check_trigger(findings: Findings, fired: FiredTrigger, runs: Sequence[Run],
             _final_run(findings, what, clicked, fired.planned.document_type)
         return
     if fired.planned.source == "stage":
+        if not fired.accepted:  # the drill could not move the deal: no trigger happened
+            findings.counts.triggers_refused += 1
+            findings.problems["refused: stage move not made"].append(f"{what}: {fired.answer}")
+            return
         mine = [r for r in runs_of_deal.get(fired.deal_id, []) if r.get("trigger") == "poller"
                 and r.get("document_type") == fired.planned.document_type]
         if not mine:
@@ -655,12 +659,17 @@ class Drill:
     # -- triggers ----------------------------------------------------------------------------------
 
     def fire(self) -> None:
-        """Every trigger of the plan at once: workflow executions, card clicks, stage moves."""
-        self.next_wave()  # wave 0
+        """Every trigger of the plan at once: workflow executions, card clicks, and stage moves that
+        the poller's next tick finds. The moves are made before any fault is in place: they are the
+        rep's edits, not hubnox's work, and must not spend faults meant for hubnox."""
         self.fired = [FiredTrigger(t, self.deal_ids[t.deal]) for t in self.plan.triggers]
         seeder = seeder_token(self.stack.hubspot_api_url, self.portal_id)
+        moves = [f for f in self.fired if f.planned.source == "stage"]
+        others = [f for f in self.fired if f.planned.source != "stage"]
         with ThreadPoolExecutor(max_workers=24) as pool:
-            list(pool.map(lambda fired: self._fire_one(fired, seeder), self.fired))
+            list(pool.map(lambda fired: self._fire_one(fired, seeder), moves))
+            self.next_wave()  # wave 0
+            list(pool.map(lambda fired: self._fire_one(fired, seeder), others))
         stage_deals = {f.deal_id for f in self.fired if f.planned.source == "stage"}
         for _ in range(10):  # the poller's ticks, until each moved deal has its run (a tick may meet faults)
             with contextlib.suppress(Exception):
