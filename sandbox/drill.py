@@ -727,9 +727,15 @@ class Drill:
         quiet, rounds = 0, 0
         while time.monotonic() < deadline:
             rounds += 1
-            drained = feeder.drain(timeout=max(1.0, deadline - time.monotonic()))
-            retried = self.retry_executions()
-            depths = self.depths()
+            try:
+                drained = feeder.drain(timeout=max(1.0, deadline - time.monotonic()))
+                retried = self.retry_executions()
+                depths = self.depths()
+            except Exception as exc:  # local AWS or a simulator stumbled: the stack's trouble, not hubnox's
+                self.out(f"drill: draining met {type(exc).__name__}: {str(exc)[:200]}; going on")
+                time.sleep(1.0)
+                quiet = 0
+                continue
             busy = any(depths.values()) or retried or drained.get("received")
             quiet = 0 if busy else quiet + 1
             if quiet >= 2:
