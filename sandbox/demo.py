@@ -347,6 +347,32 @@ def card_shows_the_invoice(demo: Demo) -> list[str]:
             f"total {document.get('total')} {document.get('currency')}; last run {run.get('status')}"]
 
 
+def settings_page_warns_of_a_missing_licence(demo: Demo) -> list[str]:
+    """Another customer's Fortnox company has invoicing but no Order licence: connecting it, the
+    settings page says at once that orders will not work, and what to do."""
+    company = demo.call("POST", f"{demo.fortnox_api_url}/_sandbox/companies", expect=(201,), json={
+        "CompanyName": "Fakturaverket AB", "licences": ["kundfaktura", "bokforing"]}).json()
+    browser = AdminBrowser()
+    try:
+        portal_id = install_hubnox(browser, demo.gateway_url)
+        connect_fortnox(browser, demo.gateway_url, tenant_id=str(company["tenantId"]))
+        page = demo.call("GET", f"{demo.gateway_url}/settings",
+                         headers={"Cookie": f"hubnox_session={browser.session_cookie}"}).text
+    finally:
+        browser.close()
+    status = re.search(r"data-fortnox-status>([^<]*)<", page)
+    warnings = [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", item)).split())
+                for item in re.findall(r'<li class="status bad" data-feature="[a-z]+"[^>]*>(.*?)</li>', page, re.S)]
+    if not status or not any(warning.startswith("Orders will not work") for warning in warnings):
+        raise DemoFailure(f"the settings page does not warn that orders will not work: {warnings}")
+    lines = [f"portal {portal_id} connects \"{company['CompanyName']}\" (database {company['tenantId']}), "
+             "which has invoicing but no Order licence",
+             f"the settings page shows: Fortnox company {company['CompanyName']} "
+             f"{html.unescape(status.group(1)).strip()}"]
+    lines += [f"  ! {warning}" for warning in warnings]
+    return lines
+
+
 def page_data_meta(page: str, name: str) -> str:
     """The content of the page's `<meta name=...>` tag."""
     marker = f'name="{name}" content="'
@@ -371,6 +397,7 @@ STORY: list[tuple[str, Step]] = [
     ("A second run finds the invoice instead of making another", once_is_once),
     ("A deal that enters Closed won is invoiced by the poller", poller_invoices_closed_won),
     ("The deal's app card shows the invoice", card_shows_the_invoice),
+    ("A Fortnox company without the Order licence: the settings page warns", settings_page_warns_of_a_missing_licence),
 ]
 
 

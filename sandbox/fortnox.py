@@ -264,9 +264,11 @@ class FortnoxSimulator(SimulatorApp):
         name: str | None = None,
         organization_number: str | None = None,
         licences: Iterable[str] | None = None,
+        grantable_scopes: Iterable[str] | None = None,
     ) -> Company:
         """A fresh company with Fortnox's usual defaults (terms, currencies, price list A, templates)."""
-        return self.state.create_company(name=name, organization_number=organization_number, licences=licences)
+        return self.state.create_company(name=name, organization_number=organization_number, licences=licences,
+                                         grantable_scopes=grantable_scopes)
 
     def document_pdf(self, company: Company, kind: DocumentKind, document: dict[str, Any]) -> bytes:
         """The document as the customer would get it on paper: a real PDF."""

@@ -1,7 +1,8 @@
 """The Fortnox simulator's control surface (sandbox only; errors as {"message": ...}).
 
   POST   /_sandbox/companies                      body {CompanyName?, OrganizationNumber?,
-                                                   licences?, serviceConsent?: {clientId, scope}}
+                                                   licences?, grantableScopes?,
+                                                   serviceConsent?: {clientId, scope}}
                                                    -> 201 {tenantId, DatabaseNumber, CompanyName,
                                                    OrganizationNumber}
   GET    /_sandbox/companies/{tenantId}           everything the company holds
@@ -36,7 +37,7 @@ from sandbox.common import SandboxError, json_response
 from sandbox.fortnox_catalog import render_article, render_customer, render_price, render_price_list
 from sandbox.fortnox_documents import INVOICE, ORDER, render_document
 from sandbox.fortnox_fields import VAT_RATES, base_url, natural_key, to_json
-from sandbox.fortnox_lookups import render_currency, render_terms
+from sandbox.fortnox_lookups import render_currency, render_terms, render_way_of_delivery
 from sandbox.fortnox_oauth import ROUTE_SCOPES, SCOPES
 from sandbox.fortnox_state import LICENCES, PRINT_TEMPLATES, Client, Company, Consent, FortnoxState
 
@@ -88,10 +89,14 @@ class ControlRoutes:
         licences = body.get("licences")
         if licences is not None and (not isinstance(licences, list) or set(licences) - set(LICENCES)):
             raise SandboxError(400, f"licences must be a list of {', '.join(LICENCES)}")
+        grantable = body.get("grantableScopes")
+        if grantable is not None and (not isinstance(grantable, list) or set(grantable) - set(SCOPES)):
+            raise SandboxError(400, "grantableScopes must be a list of Fortnox scopes")
         company = self.state.create_company(
             name=body.get("CompanyName"),
             organization_number=body.get("OrganizationNumber"),
             licences=licences,
+            grantable_scopes=grantable,
         )
         consent = body.get("serviceConsent")
         if consent is not None:
@@ -122,6 +127,9 @@ class ControlRoutes:
                 "tenantId": tenant_id,
                 "CompanyInformation": company.info,
                 "licences": sorted(company.licences),
+                "grantableScopes": (
+                    sorted(company.grantable_scopes) if company.grantable_scopes is not None else None
+                ),
                 "Customers": [render_customer(c, base) for c in company.customers.values()],
                 "deletedCustomerNumbers": sorted(company.deleted_customer_numbers, key=natural_key),
                 "Articles": [render_article(company, a, base) for a in company.articles.values()],
@@ -134,6 +142,7 @@ class ControlRoutes:
                     for t in company.terms_of_payments.values()
                 ],
                 "Currencies": [render_currency(c, base) for c in company.currencies.values()],
+                "WayOfDeliveries": [render_way_of_delivery(w, base) for w in company.way_of_deliveries.values()],
                 "PrintTemplates": {
                     kind: [{"Template": c, "Name": n} for c, n in items]
                     for kind, items in PRINT_TEMPLATES.items()

@@ -38,6 +38,12 @@ from sandbox.pdf import render_pdf
 #: BAS sales accounts by VAT rate, used when neither the row nor the article names one
 SALES_ACCOUNTS = {Decimal(25): 3001, Decimal(12): 3002, Decimal(6): 3003, Decimal(0): 3004}
 
+#: Customer VAT types whose rows default to 0 % VAT. Decided here, since Fortnox does not document
+#: it for the API: a row that names no VAT gets 0 % for these customers (whether or not it has an
+#: article, as Fortnox's invoice form does when the customer's VAT type is chosen); a row that names
+#: a VAT keeps it as sent (recorded: "a row's VAT is kept as sent"). A row without an article and
+#: without a VAT gets 25 % for other customers; without an AccountNumber it is booked on the sales
+#: account for its VAT (`SALES_ACCOUNTS`), like Fortnox's predefined accounts.
 ZERO_VAT_TYPES = frozenset({"EXPORT", "EUREVERSEDVAT", "SEREVERSEDVAT"})
 
 
@@ -320,7 +326,7 @@ def _build_row(
             row["Description"] = article.get("Description")
         if row.get("Unit") is None:
             row["Unit"] = article.get("Unit")
-        if row.get("VAT") is None:
+        if row.get("VAT") is None and document.get("_vat_type") not in ZERO_VAT_TYPES:
             row["VAT"] = article.get("VAT")
         if row.get("Price") is None:
             quantity = row.get("DeliveredQuantity") or row.get("OrderedQuantity") or Decimal(0)

@@ -54,6 +54,7 @@ ERRORS: dict[str, ErrorCode] = {
     "PRICE_NOT_FOUND": ErrorCode(404, 2000431, "Kan inte hitta priset"),
     "CURRENCY_NOT_FOUND": ErrorCode(404, 2000440, "Kan inte hitta valutan ({code})"),
     "TERMS_NOT_FOUND": ErrorCode(404, 2000441, "Kan inte hitta betalningsvillkoret ({code})"),
+    "WAY_OF_DELIVERY_NOT_FOUND": ErrorCode(404, 2000443, "Kan inte hitta leveranssättet ({code})"),
     "PRINT_TEMPLATE_NOT_FOUND": ErrorCode(400, 2000442, "Kan inte hitta utskriftsmallen ({code})"),
     "VAT_RATE_INVALID": ErrorCode(400, 2000756, "Ogiltig momssats ({vat})"),
     "FIELD_TOO_LONG": ErrorCode(400, 2000312, "{field} får vara högst {limit} tecken"),

@@ -275,6 +275,9 @@ CURRENCY_FIELDS = _table(
 TERMS_FIELDS = _table({"str": "Code:25 Description"})
 
 
+WAY_OF_DELIVERY_FIELDS = _table({"str": "Code:50 Description:100 DescriptionEnglish:100"})
+
+
 URL_ONLY = frozenset({"@url"})
 
 

@@ -1,5 +1,6 @@
-"""The Fortnox simulator's lookups: terms of payment, currencies, print templates and company
-information (/3/termsofpayments, /3/currencies, /3/printtemplates, /3/companyinformation).
+"""The Fortnox simulator's lookups: terms of payment, currencies, ways of delivery, print templates
+and company information (/3/termsofpayments, /3/currencies, /3/wayofdeliveries, /3/printtemplates,
+/3/companyinformation). A fresh company has no ways of delivery until some are created.
 
 Terms of payment carry their days internally (a numeric code means that many days) because the API
 schema has only Code and Description; an invoice's DueDate is its InvoiceDate plus those days.
@@ -19,6 +20,7 @@ from sandbox.fortnox_fields import (
     CURRENCY_FIELDS,
     TERMS_FIELDS,
     URL_ONLY,
+    WAY_OF_DELIVERY_FIELDS,
     base_url,
     coerce,
     read_payload,
@@ -55,6 +57,17 @@ def find_currency(company: Company, code: str) -> dict[str, Any]:
     return currency
 
 
+def render_way_of_delivery(way: dict[str, Any], base: str) -> dict[str, Any]:
+    return {"@url": f"{base}/3/wayofdeliveries/{way['Code']}", **way}
+
+
+def find_way_of_delivery(company: Company, code: str) -> dict[str, Any]:
+    way = company.way_of_deliveries.get(code)
+    if way is None:
+        raise FortnoxError("WAY_OF_DELIVERY_NOT_FOUND", code=code)
+    return way
+
+
 class LookupRoutes:
     """The terms-of-payment, currency, print-template and company-information endpoints."""
 
@@ -73,6 +86,9 @@ class LookupRoutes:
             ("/3/currencies/<Code>", ("GET",), self._currencies_get),
             ("/3/currencies/<Code>", ("PUT",), self._currencies_update),
             ("/3/currencies/<Code>", ("DELETE",), self._currencies_delete),
+            ("/3/wayofdeliveries", ("GET",), self._ways_list),
+            ("/3/wayofdeliveries", ("POST",), self._ways_create),
+            ("/3/wayofdeliveries/<Code>", ("GET",), self._ways_get),
             ("/3/printtemplates", ("GET",), self._print_templates_list),
             ("/3/companyinformation", ("GET",), self._company_information),
         ]
@@ -167,6 +183,37 @@ class LookupRoutes:
             raise FortnoxError("INVALID_VALUE", field="Code")
         del company.currencies[currency["Code"]]
         return Response(status=204)
+
+    def _ways_list(self, request: Request, company: Company) -> Response:
+        base = base_url(request)
+        return list_response(
+            request,
+            self.state.today,
+            company.way_of_deliveries.values(),
+            code_list("WayOfDeliveries"),
+            lambda w: render_way_of_delivery(w, base),
+        )
+
+    def _ways_create(self, request: Request, company: Company) -> Response:
+        fields = coerce(read_payload(request, "WayOfDelivery"), WAY_OF_DELIVERY_FIELDS, URL_ONLY)
+        require(fields, "Code")
+        code = fields["Code"]
+        if code in company.way_of_deliveries:
+            raise FortnoxError("ALREADY_EXISTS", what="Leveranssättet", code=code)
+        company.way_of_deliveries[code] = {
+            "Code": code,
+            "Description": fields.get("Description") or "",
+            "DescriptionEnglish": fields.get("DescriptionEnglish") or "",
+        }
+        return json_response(
+            {"WayOfDelivery": render_way_of_delivery(company.way_of_deliveries[code], base_url(request))},
+            status=201,
+        )
+
+    def _ways_get(self, request: Request, company: Company, Code: str) -> Response:
+        return json_response(
+            {"WayOfDelivery": render_way_of_delivery(find_way_of_delivery(company, Code), base_url(request))}
+        )
 
     def _print_templates_list(self, request: Request, company: Company) -> Response:
         wanted = request.args.get("type")

@@ -2,7 +2,8 @@
 
   GET  /oauth-v1/auth     consents at once and answers 302 to redirect_uri?code=..&state=..;
                           creates a fresh company unless `sandbox_tenant=<DatabaseNumber>` names
-                          one; `sandbox_deny=1` answers error=access_denied instead.
+                          one; `sandbox_deny=1` answers error=access_denied instead. A company
+                          made with `grantableScopes` grants only those of the scopes asked for.
   POST /oauth-v1/token    HTTP Basic client auth; grant_type authorization_code (code single-use,
                           10 minutes, redirect_uri as sent to authorize), refresh_token (single-use,
                           rotates), client_credentials (header TenantId; needs a consent given with
@@ -74,6 +75,7 @@ ROUTE_SCOPES = {
     "pricelists": "price",
     "printtemplates": "print",
     "termsofpayments": "settings",
+    "wayofdeliveries": "settings",
     "currencies": "currency",
     "companyinformation": "companyinformation",
 }
@@ -157,6 +159,9 @@ class OAuthRoutes:
         if query.get("sandbox_deny") in ("1", "true"):
             return refuse("access_denied", "The user denied the request")
         company = self._company_for_consent(query.get("sandbox_tenant"))
+        if company.grantable_scopes is not None:
+            # Fortnox grants what the consenting user may give; the token's `scope` says which.
+            scopes = tuple(scope for scope in scopes if scope in company.grantable_scopes)
         consent = self.state.consents.get((client_id, company.tenant_id))
         if consent is None:
             consent = self.state.consents[(client_id, company.tenant_id)] = Consent(

@@ -63,6 +63,10 @@ class Company:
     invoices: dict[int, dict[str, Any]] = field(default_factory=dict)
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     terms_of_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    way_of_deliveries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the scopes a consent to this company can grant (None: every scope asked for); an admin
+    #: whose Fortnox user lacks rights, or an integration set up without a scope, grants fewer
+    grantable_scopes: frozenset[str] | None = None
     currencies: dict[str, dict[str, Any]] = field(default_factory=dict)
     payments: list[dict[str, Any]] = field(default_factory=list)
     emails: list[dict[str, Any]] = field(default_factory=list)
@@ -176,6 +180,7 @@ class FortnoxState:
         name: str | None = None,
         organization_number: str | None = None,
         licences: Iterable[str] | None = None,
+        grantable_scopes: Iterable[str] | None = None,
     ) -> Company:
         """A fresh company with Fortnox's usual defaults (terms, currencies, price list A, templates)."""
         with self.lock:
@@ -203,6 +208,8 @@ class FortnoxState:
             )
             if licences is not None:
                 company.licences = {licence for licence in licences if licence in LICENCES}
+            if grantable_scopes is not None:
+                company.grantable_scopes = frozenset(grantable_scopes)
             for code, description in DEFAULT_TERMS:
                 company.terms_of_payments[code] = {
                     "Code": code,

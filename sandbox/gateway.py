@@ -6,8 +6,10 @@ does, builds the event API Gateway sends, calls the function's `lambda_handler` 
 on Lambda), and turns what the handler returns into the HTTP response API Gateway would send.
 
 Control endpoints for tests and the demo live under `/_sandbox/`: `GET /_sandbox/health`,
-`GET /_sandbox/queues`, `POST /_sandbox/worker/drain` and `POST /_sandbox/poller/tick` (the last three
-need local AWS attached, see `sandbox/aws.py`).
+`GET /_sandbox/queues`, `GET /_sandbox/alarms`, `POST /_sandbox/worker/drain` and
+`POST /_sandbox/poller/tick` (all but the first need local AWS attached, see `sandbox/aws.py`). A
+drain skips the worker's backoff unless its JSON body (or query) says `respect_visibility: true`;
+`timeout` (seconds) bounds it either way.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ REGION = "eu-north-1"
 API_ID = "hubnoxlocal"
 
 log = logging.getLogger("sandbox.gateway")
+
+#: the longest drain a request may ask for: a job's every try with the worker's real backoff fits
+MAX_DRAIN_SECONDS = 3600
 
 
 # -- the template --------------------------------------------------------------------------------
@@ -218,62 +223,121 @@ def ensure_layer_importable(layer_path: Path = LAYER_PATH) -> None:
         sys.path.insert(0, str(layer_path))
 
 
+class LocalContainer:
+    """One Lambda container of a function: its own copy of the function's module (so its own
+    `entry`, resolver and clients), used by one invocation at a time."""
+
+    def __init__(self, spec: FunctionSpec, number: int) -> None:
+        self.spec = spec
+        self.number = number
+        self.module: ModuleType | None = None
+        self.invocations = 0
+
+    def load(self) -> ModuleType:
+        """Load the function's module for this container (its cold start), once."""
+        if self.module is not None:
+            return self.module
+        ensure_layer_importable()
+        file_stem = self.spec.handler.rpartition(".")[0]
+        path = self.spec.code_dir / f"{file_stem}.py"
+        # A unique module name per container: every function's file is called app.py.
+        suffix = "" if self.number == 1 else f"_{self.number}"
+        module_name = f"hubnox_function_{self.spec.name}{suffix}"
+        loader_spec = importlib.util.spec_from_file_location(module_name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(loader_spec)
+        # A new container reads its environment anew, as Lambda's would.
+        from hubnox.config import get_app_config
+
+        get_app_config.cache_clear()
+        sys.modules[module_name] = module
+        loader_spec.loader.exec_module(module)
+        self.module = module
+        return module
+
+
 class LocalFunction:
-    """One function, invoked one event at a time as one Lambda container is. Its handler is loaded
-    from the function's folder on first use, unless one is given."""
+    """One function, as Lambda runs it: each container takes one event at a time, a warm container
+    that is free takes the next event, and an event that finds every container busy starts a new one
+    (a cold start). Its handler is loaded from the function's folder in each container, unless one
+    is given."""
 
     def __init__(self, spec: FunctionSpec, handler: Callable[[Any, Any], Any] | None = None) -> None:
         self.spec = spec
         self._given = handler
-        self._module: ModuleType | None = None
+        self._containers: list[LocalContainer] = []  # every container started, oldest first
+        self._idle: list[LocalContainer] = []
         self._lock = threading.Lock()
         self._aws_client_hooks: list[Callable[[Any], None]] = []
 
     @property
     def module(self) -> ModuleType | None:
-        """The function's module once an invocation loaded it (a cold start), None before."""
-        return self._module
+        """The first container's module once an invocation loaded it (a cold start), None before."""
+        return self._containers[0].module if self._containers else None
+
+    @property
+    def containers(self) -> list[LocalContainer]:
+        """Every container started so far, oldest first."""
+        with self._lock:
+            return list(self._containers)
 
     def watch_aws_clients(self, hook: Callable[[Any], None]) -> None:
-        """Call `hook` with every boto3 client the function's container builds (see `sandbox.iam`)."""
-        self._aws_client_hooks.append(hook)
-        if self._module is not None:
-            self.container().watch_aws_clients(hook)
+        """Call `hook` with every boto3 client the function's containers build (see `sandbox.iam`)."""
+        with self._lock:
+            self._aws_client_hooks.append(hook)
+            loaded = [c.module for c in self._containers if c.module is not None]
+        for module in loaded:
+            module.entry.container.watch_aws_clients(hook)
 
     def container(self) -> Any:
-        """The container the loaded function's `entry` (a `hubnox.entry.LambdaEntry`) builds its handler over."""
-        assert self._module is not None, "the function is not loaded yet"
-        return self._module.entry.container
+        """The `Container` the first container's `entry` (a `hubnox.entry.LambdaEntry`) builds its
+        handler over."""
+        assert self.module is not None, "the function is not loaded yet"
+        return self.module.entry.container
 
-    def _handler(self) -> Callable[[Any, LambdaContext], Any]:
+    def _checkout(self) -> LocalContainer:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(0)  # the oldest free container, so tests can find it
+            container = LocalContainer(self.spec, len(self._containers) + 1)
+            self._containers.append(container)
+            return container
+
+    def _checkin(self, container: LocalContainer) -> None:
+        with self._lock:
+            self._idle.append(container)
+            self._idle.sort(key=lambda c: c.number)
+
+    def _handler_in(self, container: LocalContainer) -> Callable[[Any, LambdaContext], Any]:
         if self._given is not None:
             return self._given
-        file_stem, _, attribute = self.spec.handler.rpartition(".")
-        if self._module is None:
-            ensure_layer_importable()
-            path = self.spec.code_dir / f"{file_stem}.py"
-            # A unique module name per function: every function's file is called app.py.
-            module_name = f"hubnox_function_{self.spec.name}"
-            loader_spec = importlib.util.spec_from_file_location(module_name, path)
-            if loader_spec is None or loader_spec.loader is None:
-                raise ImportError(f"cannot load {path}")
-            module = importlib.util.module_from_spec(loader_spec)
-            # A new container reads its environment anew, as Lambda's would.
-            from hubnox.config import get_app_config
+        if container.module is None:
+            module = container.load()
+            with self._lock:
+                hooks = list(self._aws_client_hooks)
+            for hook in hooks:
+                module.entry.container.watch_aws_clients(hook)
+        return getattr(container.module, self.spec.handler.rpartition(".")[2])
 
-            get_app_config.cache_clear()
-            sys.modules[module_name] = module
-            loader_spec.loader.exec_module(module)
-            self._module = module
-            for hook in self._aws_client_hooks:
-                self.container().watch_aws_clients(hook)
-        return getattr(self._module, attribute)
+    def _handler(self) -> Callable[[Any, LambdaContext], Any]:
+        """The first container's handler, loading it when cold."""
+        container = self._checkout()
+        try:
+            return self._handler_in(container)
+        finally:
+            self._checkin(container)
 
     def invoke(self, event: Any) -> Any:
-        """Call the handler with `event` and a fresh context; answers what the handler returns."""
-        with self._lock:
-            handler = self._handler()
+        """Call the handler with `event` and a fresh context in a free container (a new one when
+        every container is busy); answers what the handler returns."""
+        container = self._checkout()
+        try:
+            handler = self._handler_in(container)
+            container.invocations += 1
             return handler(event, LambdaContext(self.spec))
+        finally:
+            self._checkin(container)
 
 
 def load_functions(template: Mapping[str, Any], root: Path = REPO_ROOT) -> dict[str, LocalFunction]:
@@ -453,11 +517,13 @@ def api_error(status: int, message: str) -> Response:
 class StackControls(Protocol):
     """What local AWS offers the gateway's control endpoints."""
 
-    def drain(self) -> dict[str, Any]: ...
+    def drain(self, *, respect_visibility: bool = False, timeout: float | None = None) -> dict[str, Any]: ...
 
     def tick(self) -> dict[str, Any]: ...
 
     def queue_depths(self) -> dict[str, Any]: ...
+
+    def alarms(self) -> dict[str, Any]: ...
 
 
 class Gateway:
@@ -536,12 +602,52 @@ class Gateway:
             return json_response({"ok": True, "name": "gateway", "routes": len(self.routes), **self.info})
         actions: dict[tuple[str, str], Callable[[StackControls], dict[str, Any]]] = {
             ("GET", "/_sandbox/queues"): lambda c: c.queue_depths(),
-            ("POST", "/_sandbox/worker/drain"): lambda c: c.drain(),
+            ("GET", "/_sandbox/alarms"): lambda c: c.alarms(),
+            ("POST", "/_sandbox/worker/drain"): lambda c: c.drain(**drain_options),
             ("POST", "/_sandbox/poller/tick"): lambda c: c.tick(),
         }
         action = actions.get(endpoint)
         if action is None:
             return api_error(404, "Not Found")
+        try:
+            drain_options = _drain_options(request) if endpoint[1] == "/_sandbox/worker/drain" else {}
+        except ValueError as exc:
+            return api_error(400, str(exc))
         if self.controls is None:
             return api_error(503, "Local AWS is not attached to this gateway.")
         return json_response(action(self.controls))
+
+
+def _drain_options(request: Request) -> dict[str, Any]:
+    """A drain's options from its JSON body or its query: `respect_visibility` and `timeout`; none
+    given is the drain as it always was."""
+    given: dict[str, Any] = dict(request.args.items())
+    body = request.get_data(cache=True)
+    if body.strip():
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            raise ValueError("The drain's body must be a JSON object.") from None
+        if not isinstance(parsed, dict):
+            raise ValueError("The drain's body must be a JSON object.")
+        given.update(parsed)
+    unknown = set(given) - {"respect_visibility", "timeout"}
+    if unknown:
+        raise ValueError(f"A drain takes respect_visibility and timeout, not {', '.join(sorted(unknown))}.")
+    options: dict[str, Any] = {}
+    if "respect_visibility" in given:
+        flag = given["respect_visibility"]
+        if isinstance(flag, str):
+            flag = {"true": True, "1": True, "false": False, "0": False}.get(flag.lower(), flag)
+        if not isinstance(flag, bool):
+            raise ValueError("respect_visibility must be true or false.")
+        options["respect_visibility"] = flag
+    if "timeout" in given:
+        try:
+            timeout = float(given["timeout"])
+        except (TypeError, ValueError):
+            raise ValueError("timeout must be a number of seconds.") from None
+        if not 0 < timeout <= MAX_DRAIN_SECONDS:
+            raise ValueError(f"timeout must be more than 0 and at most {MAX_DRAIN_SECONDS} seconds.")
+        options["timeout"] = timeout
+    return options

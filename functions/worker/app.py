@@ -3,8 +3,9 @@
 Each record is one `hubnox.jobs.Job`. A record that fails is reported back in `batchItemFailures`,
 so only it returns to the queue; the others are deleted. Before a retryable failure is reported,
 the record's visibility timeout is set to a growing backoff, so the next try comes later each
-time; after `MAX_ATTEMPTS` receives SQS moves the message to the dead-letter queue (the runner
-has then already failed the run and said so on the deal).
+time. On the last try the runner fails the run, says so on the deal and raises `JobExhausted`: the
+record is reported failed and made visible at once, so SQS moves it to the dead-letter queue
+(after `MAX_ATTEMPTS` receives), where the DLQ alarm sees it; `JobsExhausted` counts them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hubnox.entry import Handler, LambdaEntry
-from hubnox.errors import TransientError
+from hubnox.errors import JobExhausted, TransientError
 from hubnox.jobs import MAX_ATTEMPTS, attempt_of, backoff_seconds, parse_job
 from hubnox.observability import logger, metrics, tracer
 from hubnox.wiring import Container
@@ -31,14 +32,18 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def postpone(container: Container, record: SQSRecord, attempt: int, retry_after: float | None) -> None:
     """Hide the record for the backoff of its try, so the queue brings it back that much later."""
-    delay = backoff_seconds(attempt, retry_after)
+    hide(container, record, backoff_seconds(attempt, retry_after))
+
+
+def hide(container: Container, record: SQSRecord, delay: int) -> None:
+    """Set the record's visibility timeout to `delay` seconds (0: visible again at once)."""
     queue_url = container.config.jobs_queue_url or record.queue_url
     try:
         container.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record.receipt_handle,
                                                 VisibilityTimeout=delay)
     except (BotoCoreError, ClientError) as exc:
-        # The queue's own visibility timeout still brings the job back, only sooner or later.
-        logger.warning("could not set the job's backoff", extra={"error": str(exc), "delay": delay})
+        # The queue's own visibility timeout still brings the job back (or moves it on), sooner or later.
+        logger.warning("could not set the job's visibility timeout", extra={"error": str(exc), "delay": delay})
 
 
 @tracer.capture_method(capture_response=False, capture_error=False)
@@ -49,6 +54,13 @@ def record_handler(container: Container, record: SQSRecord) -> None:
     logger.append_keys(run_id=job.run_id, portal_id=job.portal_id, job_kind=job.kind)
     try:
         container.job_runner.run(job, attempt=attempt, max_attempts=MAX_ATTEMPTS)
+    except JobExhausted as exc:
+        # The run is failed and reported; the message goes on to the dead-letter queue without waiting.
+        hide(container, record, 0)
+        metrics.add_metric(name="JobsExhausted", unit=MetricUnit.Count, value=1)
+        logger.error("job exhausted its tries: it goes to the dead-letter queue",
+                     extra={"attempt": attempt, "error": str(exc.__cause__ or exc)[:500]})
+        raise
     except Exception as exc:
         retry_after = exc.retry_after if isinstance(exc, TransientError) else None
         postpone(container, record, attempt, retry_after)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hubnox.config import AppConfig
-from hubnox.jobs import JobQueue, submit
+from hubnox.jobs import MAX_ATTEMPTS, Job, JobQueue, submit
 from hubnox.records import Run, RunRequest
 from hubnox.store.runs import RunStore
 from tests.support.workflows import CRM, Rep, drain, table
@@ -174,3 +174,67 @@ def test_a_create_whose_answer_is_lost_after_fortnox_acted_still_makes_one_invoi
     [note] = deal_notes(stack, rep, deal_id)
     assert f"Fortnox invoice {invoice['DocumentNumber']}</strong> was created" in note["hs_note_body"]
     assert attachment(stack, note).startswith(b"%PDF-")
+
+
+def test_a_job_that_fails_on_every_try_ends_failed_with_a_note_in_the_dead_letter_queue_and_alarms(
+        stack, connected_portal, rep, fortnox_faults):
+    deal_id, _ = company_deal(rep)
+    fortnox_faults(kind="status", method="POST", path="/3/invoices", status=503, times=None)
+    dead_before = stack.gateway.get("/_sandbox/queues").json()["dead_letter"]
+    run = enqueue(stack, connected_portal.portal_id, deal_id)
+
+    drain(stack)
+
+    stored = run_of(stack, connected_portal.portal_id, run.run_id)
+    assert (stored.status, stored.error_code, stored.attempts) == ("failed", "UPSTREAM_UNAVAILABLE", MAX_ATTEMPTS)
+    assert stored.error_message.startswith(f"Gave up after {MAX_ATTEMPTS} tries")
+    assert fortnox_documents(stack, connected_portal.tenant_id, deal_id) == []
+    [note] = deal_notes(stack, rep, deal_id)
+    assert "kept failing after several tries" in note["hs_note_body"]
+    # The message waits in the dead-letter queue, for inspection and redrive.
+    assert stack.gateway.get("/_sandbox/queues").json()["dead_letter"] == dead_before + 1
+    dead = stack.aws("sqs").receive_message(QueueUrl=stack.running.aws.resources.dlq_url, MaxNumberOfMessages=10,
+                                            VisibilityTimeout=0)["Messages"]
+    assert run.run_id in [Job.from_message(message["Body"]).run_id for message in dead
+                          if "no_such_job" not in message["Body"]]
+    # ...and the alarm's metric, the dead-letter queue's visible messages, is raised past its threshold.
+    alarm = stack.gateway.get("/_sandbox/alarms").json()["JobsDLQAlarm"]
+    assert (alarm["metric"], alarm["value"], alarm["state"]) == (
+        "ApproximateNumberOfMessagesVisible", dead_before + 1, "ALARM")
+
+
+def test_a_drain_that_respects_visibility_keeps_the_workers_backoff_between_tries(
+        stack, connected_portal, rep, fortnox_faults):
+    deal_id, _ = company_deal(rep)
+    fortnox_faults(kind="status", method="POST", path="/3/invoices", status=503, times=1)
+    run = enqueue(stack, connected_portal.portal_id, deal_id)
+
+    drained = stack.gateway.post("/_sandbox/worker/drain", json={"respect_visibility": True, "timeout": 3},
+                                 timeout=30).json()
+
+    # The first try failed and the job hides for its 30 s backoff, as on AWS: no second try yet.
+    assert (drained["timed_out"], drained["respect_visibility"], drained["jobs_in_flight"]) == (True, True, 1)
+    assert run_of(stack, connected_portal.portal_id, run.run_id).attempts == 1
+    drain(stack)  # the default drain skips the backoff
+    stored = run_of(stack, connected_portal.portal_id, run.run_id)
+    assert (stored.status, stored.attempts) == ("succeeded", 2)
+
+
+def test_a_note_hubspot_refuses_for_a_while_is_written_by_a_follow_up_and_the_run_ends_told(
+        stack, connected_portal, rep):
+    deal_id, _ = company_deal(rep)
+    answer = stack.hubspot.post("/_sandbox/faults", json={"kind": "status", "method": "POST",
+                                                          "path": "/crm/objects/2026-03/notes", "status": 503,
+                                                          "times": 6})
+    assert answer.status_code == 201, answer.text
+    try:
+        run = enqueue(stack, connected_portal.portal_id, deal_id)
+        drain(stack)  # the drain skips the follow-ups' delays as it skips the backoff
+    finally:
+        stack.hubspot.delete("/_sandbox/faults")
+
+    stored = run_of(stack, connected_portal.portal_id, run.run_id)
+    assert (stored.status, stored.delivery, stored.final) == ("succeeded", "delivered", True)
+    [note] = deal_notes(stack, rep, deal_id)
+    assert "was created as a draft" in note["hs_note_body"] and note["hs_attachment_ids"]
+    assert len(fortnox_documents(stack, connected_portal.tenant_id, deal_id)) == 1

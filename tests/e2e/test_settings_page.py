@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -105,6 +106,21 @@ def settings_page(browser, stack, connected_portal) -> Iterator[SettingsPage]:
     page.close()
 
 
+def create_placeholder_article(stack, tenant_id: str, number: str = "HUBSPOT") -> None:
+    """The article the placeholder settings bill on, made in the company as its bookkeeper would (through
+    another integration): hubnox refuses placeholder settings naming an article Fortnox does not have."""
+    auth, redirect_uri = stack.urls["fortnox_auth"], "http://127.0.0.1/bookkeeping-tool"
+    consent = httpx.get(f"{auth}/oauth-v1/auth", params={
+        "client_id": "bookkeeping-tool", "redirect_uri": redirect_uri, "response_type": "code", "state": "s",
+        "scope": "article", "access_type": "offline", "sandbox_tenant": tenant_id})
+    code = parse_qs(urlsplit(consent.headers["location"]).query)["code"][0]
+    token = httpx.post(f"{auth}/oauth-v1/token", auth=("bookkeeping-tool", "bookkeeping-secret"), timeout=10.0,
+                       data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
+    created = stack.fortnox.post("/3/articles", json={"Article": {"ArticleNumber": number, "Description": "HubSpot"}},
+                                 headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    assert created.status_code == 201, created.text
+
+
 def stored_settings(stack, session_cookie: str) -> dict[str, Any]:
     answer = stack.gateway.get("/settings/api/settings", headers={"Cookie": f"{SESSION_COOKIE}={session_cookie}"})
     assert answer.status_code == 200, answer.text
@@ -113,6 +129,7 @@ def stored_settings(stack, session_cookie: str) -> dict[str, Any]:
 
 def test_an_admin_changes_settings_saves_and_finds_them_kept_after_a_reload(settings_page, stack, connected_portal,
                                                                             tmp_path):
+    create_placeholder_article(stack, connected_portal.tenant_id)
     page = settings_page.open()
     assert page.field("Terms of payment").evaluate("e => e.tagName") == "SELECT"  # Fortnox's list, not free text
 
@@ -175,7 +192,24 @@ def test_a_wrong_value_is_explained_beside_its_field_and_nothing_is_saved(settin
     assert page.script_errors == []
 
 
+def test_a_value_fortnox_does_not_have_is_explained_beside_its_field(settings_page, stack, connected_portal):
+    page = settings_page.open()
+    page.tab.get_by_role("radio", name=re.compile("^Bill the line on the placeholder article")).check()
+    placeholder = page.field("Placeholder article number")
+    placeholder.fill("NOPE-1")
+
+    assert page.save().startswith("Not saved")
+
+    error = page.tab.locator("#s-articles-placeholder-article-number-error")
+    assert error.is_visible()
+    assert "Fortnox has no article 'NOPE-1'" in error.inner_text()
+    assert placeholder.get_attribute("aria-invalid") == "true"
+    assert stored_settings(stack, connected_portal.login_cookie)["version"] == 0
+    assert page.script_errors == []
+
+
 def test_a_save_over_someone_elses_says_so_and_offers_a_reload(settings_page, stack, connected_portal):
+    create_placeholder_article(stack, connected_portal.tenant_id)
     page = settings_page.open()
     other_admin = stack.gateway.put(
         "/settings/api/settings", json={"version": 0, "settings": {"no_line_items": "placeholder_row"}},
@@ -266,4 +300,7 @@ def test_sync_products_now_makes_articles_of_the_portals_products(settings_page,
     company = stack.fortnox.get(f"/_sandbox/companies/{connected_portal.tenant_id}").json()
     assert [a["Description"] for a in company["Articles"] if a["ArticleNumber"] == "HNX-SEAT"] == [
         "hubnox seat, 12 months"]
+    tab.get_by_role("button", name="Refresh").click()
+    tab.wait_for_function("document.querySelector('[data-product-sync-latest]').textContent.includes('1 created')")
+    assert "0 skipped" in tab.locator("[data-product-sync-latest]").inner_text()
     assert settings_page.script_errors == []

@@ -62,10 +62,18 @@ def test_the_same_execution_delivered_twice_makes_one_run_and_one_invoice(stack,
 
 def test_a_deal_deleted_after_enrolment_ends_the_action_with_a_clear_failure(stack, connected_portal, rep):
     deal_id = rep.deal()
-    delivery = enroll(stack, connected_portal.portal_id, deal_id)
-    rep.call("DELETE", f"{CRM}/0-3/{deal_id}", 204)
-
-    drain(stack)
+    # The stack's worker may take the job at once: from enrolment on, the deal reads as HubSpot
+    # answers for a deleted one, whenever the job runs.
+    gone = {"kind": "status", "method": "GET", "path": f"/crm/objects/2026-03/0-3/{deal_id}", "status": 404,
+            "body": {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "resource not found"},
+            "times": None}
+    assert stack.hubspot.post("/_sandbox/faults", json=gone).status_code == 201
+    try:
+        delivery = enroll(stack, connected_portal.portal_id, deal_id)
+        rep.call("DELETE", f"{CRM}/0-3/{deal_id}", 204)
+        drain(stack)
+    finally:
+        stack.hubspot.delete("/_sandbox/faults")
 
     completed = callback(stack, delivery["callbackId"])
     assert completed["executionState"] == "FAIL_CONTINUE"

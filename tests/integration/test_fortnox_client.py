@@ -186,6 +186,18 @@ def install_default_routes(fake: FakeFortnox) -> None:
         sent = body_of(request)["Article"]
         return answer({"Article": {"@url": f"{API}/3/articles/{sent['ArticleNumber']}", **sent}}, 201)
 
+    def update_article(request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        sent = body_of(request)["Article"]
+        return answer({"Article": {"@url": f"{API}/3/articles/{match['n']}", "ArticleNumber": match["n"],
+                                   "Description": "Widget", "VAT": 25, "Unit": "st", **sent}})
+
+    def get_price(request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        if match["article"] == "NEW-1":
+            return fortnox_error(2000430, "Kan inte hitta priset", 404)
+        return answer({"Price": {"@url": f"{API}{request.url.path}", "ArticleNumber": match["article"],
+                                 "PriceList": match["list"], "FromQuantity": 0, "Price": 100,
+                                 "Date": "2026-11-21"}})
+
     def put_price(request: httpx.Request, match: re.Match[str]) -> httpx.Response:
         if match["article"] == "NEW-1":
             return fortnox_error(2000430, "Kan inte hitta priset", 404)
@@ -262,6 +274,8 @@ def install_default_routes(fake: FakeFortnox) -> None:
     fake.on("PUT", r"/3/customers/(?P<n>[^/]+)", save_customer)
     fake.on("GET", r"/3/articles/(?P<n>[^/]+)", get_article)
     fake.on("POST", r"/3/articles", create_article)
+    fake.on("PUT", r"/3/articles/(?P<n>[^/]+)", update_article)
+    fake.on("GET", r"/3/prices/(?P<list>[^/]+)/(?P<article>[^/]+)/(?P<qty>[^/]+)", get_price)
     fake.on("PUT", r"/3/prices/(?P<list>[^/]+)/(?P<article>[^/]+)/(?P<qty>[^/]+)", put_price)
     fake.on("POST", r"/3/prices", post_price)
     fake.on("GET", r"/3/(?P<kind>invoices|orders)", list_documents)
@@ -552,6 +566,22 @@ def test_a_price_is_updated_where_it_exists(client: FortnoxClient, fortnox: Fake
     assert fortnox.requests("POST") == []
 
 
+def test_an_article_is_updated_with_only_the_fields_given_and_never_its_number(
+        client: FortnoxClient, fortnox: FakeFortnox) -> None:
+    updated = client.update_article("W-1", Article(article_number="W-1", description="Widget, blue", vat=Decimal(12)))
+    request = fortnox.requests("PUT")[0]
+    assert request.url.path == "/3/articles/W-1"
+    assert body_of(request) == {"Article": {"Description": "Widget, blue", "VAT": Decimal(12)}}
+    assert (updated.article_number, updated.description, updated.vat) == ("W-1", "Widget, blue", Decimal(12))
+
+
+def test_an_articles_price_is_read_and_a_missing_one_is_none(client: FortnoxClient, fortnox: FakeFortnox) -> None:
+    price = client.get_price("A", "W-1")
+    assert price is not None and price.price == Decimal(100)
+    assert client.get_price("A", "NEW-1") is None
+    assert [r.url.path for r in fortnox.requests("GET")] == ["/3/prices/A/W-1/0", "/3/prices/A/NEW-1/0"]
+
+
 def test_a_price_that_does_not_exist_yet_is_created(client: FortnoxClient, fortnox: FakeFortnox) -> None:
     client.set_price("A", "NEW-1", Decimal("10"))
     assert [r.method for r in fortnox.requests()] == ["PUT", "POST"]
@@ -789,6 +819,9 @@ def exercise_every_method(client: FortnoxClient) -> None:
     client.create_article(
         Article(article_number="W-2", description="Widget", type="STOCK", vat=Decimal(25), sales_account=3001)
     )
+    client.update_article("W-1", Article(description="Widget, blue", unit="st", vat=Decimal(12)))
+    client.get_price("A", "W-1")
+    client.get_price("A", "NEW-1")
     client.set_price("A", "W-1", Decimal("10.50"))
     client.set_price("A", "NEW-1", Decimal("10.50"), from_quantity=Decimal("10"))
     client.find_documents_by_external_reference("invoice", "123")

@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 
 from hubnox.api_http import RetryPolicy, build_http_client
-from hubnox.errors import ConnectionBrokenError, TransientError
+from hubnox.errors import ConnectionBrokenError, JobExhausted, TransientError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.hubspot.client import HubSpotClient
@@ -36,8 +36,9 @@ from hubnox.store.leases import LeaseStore
 from hubnox.store.portal_settings import SettingsStore
 from hubnox.store.runs import RunStore
 from hubnox.store.table import Table, create_table
+from hubnox.sync.delivery import NOTED_BY_ANOTHER_RUN
 from hubnox.sync.jobs import documents as documents_job
-from hubnox.sync.portal_settings import PortalSettings
+from hubnox.sync.portal_settings import CompanyMatchRule, PortalSettings
 from hubnox.sync.reader import PropertiesToRead, read_deal
 from hubnox.sync.runner import JobRunner
 from hubnox.tokens import StaticToken
@@ -46,6 +47,7 @@ from sandbox.fortnox import FortnoxSimulator
 from sandbox.hubspot import HubSpotSimulator
 from tests.support.aws import TABLE, OneRequestAtATime
 from tests.support.clock import FakeClock
+from tests.support.queue import FollowUpQueue
 
 HUBSPOT, FORTNOX = "http://hubspot.test", "http://fortnox.test"
 PUBLIC_BASE = "https://hubnox.example.com"
@@ -102,7 +104,7 @@ def seed(deal_lines: list[dict[str, str]] | None = None, *, company: bool = True
                          "associations": links}]
     properties = {kind: [{**definition, "groupName": GROUPS[kind]} for definition in definitions]
                   for kind, definitions in APP_PROPERTIES.items()}
-    return {"properties": properties, "objects": objects}
+    return {"properties": properties, "objects": objects, "additionalCurrencies": ["EUR", "GBP"]}
 
 
 class World:
@@ -139,7 +141,8 @@ class World:
         self.settings = SettingsStore(table)
         self.leases = LeaseStore(table, self.clock)
         self.fortnox_factory: Any = lambda portal: self.fortnox
-        self.runner = JobRunner(hubspot=lambda portal: self.hubspot,
+        self.follow_ups = FollowUpQueue()
+        self.runner = JobRunner(follow_ups=self.follow_ups, hubspot=lambda portal: self.hubspot,
                                 fortnox=lambda portal: self.fortnox_factory(portal), runs=self.runs,
                                 deal_links=self.links, settings=self.settings, leases=self.leases,
                                 notes=render, signer=self.signer, public_base=PUBLIC_BASE, clock=self.clock,
@@ -185,6 +188,14 @@ class World:
 
     def run(self, job: Job | None = None, attempt: int = 1, **job_options: Any) -> Run:
         return self.runner.run(job or self.job(**job_options), attempt=attempt)
+
+    def tell_follow_ups(self) -> Run | None:
+        """Run the follow-ups the runner queued (and theirs) until none is left; the last one's run."""
+        run = None
+        while self.follow_ups.sent:
+            job, _ = self.follow_ups.sent.pop(0)
+            run = self.runner.run(job)
+        return run
 
     # -- looking -----------------------------------------------------------------------------------
 
@@ -377,7 +388,7 @@ def test_a_whole_run_makes_a_known_number_of_calls_on_each_side(world):
 # -- exactly once ------------------------------------------------------------------------------------
 
 
-def test_a_replay_after_success_reports_the_existing_invoice_and_makes_no_other(world):
+def test_a_replay_after_success_reports_the_existing_invoice_and_makes_no_other_or_second_note(world):
     first = world.run()
 
     replay = world.run(replay_of=first.run_id)
@@ -385,8 +396,7 @@ def test_a_replay_after_success_reports_the_existing_invoice_and_makes_no_other(
     [invoice] = world.invoices()
     assert replay.status == "succeeded"
     assert (replay.result["origin"], replay.result["document_number"]) == ("existing", invoice["DocumentNumber"])
-    assert "already existed for this deal" in world.notes()[-1]["hs_note_body"]
-    assert len(world.notes()) == 2
+    assert len(world.notes()) == 1 and replay.progress["told:note"] == NOTED_BY_ANOTHER_RUN
 
 
 def test_a_job_delivered_again_after_its_run_succeeded_does_nothing(world):
@@ -540,55 +550,16 @@ def test_on_the_last_attempt_a_transient_failure_fails_the_run_with_a_truthful_n
     callback_id = world.enroll()
     job = world.job(callback_id=callback_id)
 
-    run = world.run(job, attempt=MAX_ATTEMPTS)
+    with pytest.raises(JobExhausted):  # so the queue keeps the message: it goes on to the dead-letter queue
+        world.run(job, attempt=MAX_ATTEMPTS)
 
+    run = world.runs.get(job.portal_id, job.run_id)
+    assert run is not None
     assert (run.status, run.error_code) == ("failed", "UPSTREAM_UNAVAILABLE")
     assert run.error_message.startswith(f"Gave up after {MAX_ATTEMPTS} tries")
     assert world.invoices() == []
     assert "kept failing after several tries" in world.notes()[0]["hs_note_body"]
     assert world.callback(callback_id)["completions"][0]["outputFields"]["hs_execution_state"] == "FAIL_CONTINUE"
-
-
-def test_a_document_made_before_the_last_attempt_failed_to_report_is_still_reported(world):
-    world.hubspot_sim.faults.add({"kind": "status", "method": "POST", "path": "/crm/objects/2026-03/notes",
-                                  "status": 503})
-    job = world.job()
-    with pytest.raises(TransientError):
-        world.run(job)
-
-    retried = world.run(job, attempt=2)
-
-    assert (retried.status, retried.result["origin"], len(world.invoices())) == ("succeeded", "existing", 1)
-    assert "was created as a draft" in world.notes()[0]["hs_note_body"]
-
-
-def test_a_retry_after_the_note_was_written_writes_no_second_note_or_pdf(world):
-    # The note and the PDF are in HubSpot; completing the workflow then fails for a while.
-    callback_id = world.enroll()
-    world.hubspot_sim.faults.add({"kind": "status", "method": "POST", "path": "/automation/.*", "status": 503})
-    job = world.job(callback_id=callback_id)
-    with pytest.raises(TransientError):
-        world.run(job)
-    assert len(world.notes()) == 1
-
-    retried = world.run(job, attempt=2)
-
-    assert retried.status == "succeeded"
-    assert len(world.notes()) == 1 and len(world.portal_dump()["files"]) == 1
-    assert world.callback(callback_id)["state"] == "COMPLETED"
-
-
-def test_a_failure_reported_on_one_try_is_not_reported_again_on_the_next(world):
-    world.hubspot_sim.faults.add({"kind": "status", "method": "PATCH", "path": "/crm/objects/2026-03/0-3/.*",
-                                  "status": 503, "times": 3})
-    job = world.job()
-    world.fortnox_sim.faults.add({"kind": "status", "method": "POST", "path": "/3/invoices", "status": 400,
-                                  "body": {"ErrorInformation": {"error": 1, "message": "Ogiltig", "code": 2000588}},
-                                  "times": 2})
-    with pytest.raises(TransientError):
-        world.run(job)  # the failure note is written; saving the deal's status fails for now
-    world.run(job, attempt=2)
-    assert len(world.notes()) == 1
 
 
 def test_a_draft_cancelled_in_fortnox_is_replaced_by_a_new_one_on_the_next_run(world):
@@ -629,6 +600,7 @@ def test_a_company_that_cannot_be_matched_gets_a_failure_note_of_its_own(table):
     spec = seed()
     del spec["objects"]["companies"][0]["properties"]["organisation_number"]
     world = World(table, spec)
+    world.configure(company_match=CompanyMatchRule(when_value_missing="fail"))
 
     run = world.run(kind="sync_customer", object_type="company", object_id=world.refs["acme"],
                     trigger_key=None, document_type=None)
@@ -653,3 +625,45 @@ def test_products_become_fortnox_articles_with_their_prices_and_those_without_a_
     assert run.result["created"] == ["SEAT-1"]
     assert [item["name"] for item in run.result["skipped"]] == ["Consulting hour"]
 
+
+
+def test_a_deal_in_a_currency_fortnox_lacks_fails_at_once_saying_where_to_add_it(table):
+    world = World(table, seed(currency="GBP"))
+
+    run = world.run()
+
+    assert (run.status, run.error_code) == ("failed", "CURRENCY_NOT_IN_FORTNOX")
+    company = world.fortnox_company()
+    assert company["Customers"] == [] and company["Articles"] == [] and company["Invoices"] == []
+    body = world.notes()[-1]["hs_note_body"]
+    assert "GBP" in body and "Fakturering" in body and "Valuta" in body
+
+
+def test_a_deal_in_a_currency_both_sides_have_is_billed_at_fortnoxs_rate(table):
+    world = World(table, seed(currency="EUR"))
+
+    run = world.run()
+
+    assert run.status == "succeeded", run.error_message
+    [invoice] = world.invoices()
+    assert invoice["Currency"] == "EUR" and invoice["CurrencyRate"] == 11.5212  # the register's sell rate
+    assert "RoundOff" in invoice and invoice["RoundOff"] == 0
+
+
+def test_a_deal_with_a_line_without_sku_and_a_company_without_organisation_number_becomes_an_invoice(table):
+    spec = seed([{"name": "Konsulttimmar – Åsa Öberg", "quantity": "7.5", "price": "1150",
+                  "hs_discount_percentage": "5"}, WORKSHOP])
+    del spec["objects"]["companies"][0]["properties"]["organisation_number"]
+    world = World(table, spec)
+
+    run = world.run()
+
+    assert run.status == "succeeded", run.error_message
+    [invoice] = world.invoices()
+    rows = invoice["InvoiceRows"]
+    assert (rows[0]["ArticleNumber"], rows[0]["Description"], rows[0]["Total"]) == (
+        None, "Konsulttimmar – Åsa Öberg", 8193.75)
+    assert rows[0]["VAT"] == 25 and rows[0]["AccountNumber"] == 3001
+    body = world.notes()[-1]["hs_note_body"]
+    assert "without an article" in body and "no organisation_number" in body
+    assert len(world.fortnox_company()["Customers"]) == 1

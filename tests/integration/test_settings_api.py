@@ -25,6 +25,7 @@ from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.rate_budget import LocalRateBudget
+from hubnox.records import FortnoxConnection
 from hubnox.services.install import HUBSPOT_SCOPES
 from hubnox.services.settings_page import settings_api_router
 from hubnox.signing import Signer
@@ -43,6 +44,17 @@ from tests.support.functions import SAMPLE_PUBLIC_BASE, sample_event
 CSRF = "csrf-secret-of-this-session"
 HUBSPOT, FORTNOX = "http://hubspot.test", "http://fortnox.test"
 
+
+
+class ConnectedFortnox:
+    """The portal's connections as the settings API reads them: Fortnox connected to the simulator's company."""
+
+    def __init__(self, portal: str, tenant: str) -> None:
+        self.fortnox = FortnoxConnection(portal_id=portal, tenant_id=tenant, auth_mode="client_credentials",
+                                         connected_at=time.time())
+
+    def get_fortnox(self, portal_id: str) -> FortnoxConnection | None:
+        return self.fortnox if portal_id == self.fortnox.portal_id else None
 
 
 class Ports:
@@ -67,7 +79,10 @@ class Ports:
         self.tenant = str(company["tenantId"])
         fortnox_oauth = FortnoxOAuth(self.fx_http, client_id="hubnox", client_secret="secret", auth_url=FORTNOX)
         self._fortnox_token = fortnox_oauth.client_credentials(self.tenant).access_token
+        self.fx_http.post("/3/articles", json={"Article": {"ArticleNumber": "HUBSPOT", "Description": "HubSpot line"}},
+                          headers={"Authorization": f"Bearer {self._fortnox_token}"}).raise_for_status()
         self.budget = LocalRateBudget()
+        self.connections = ConnectedFortnox(self.portal, self.tenant)
 
     def hubspot_client(self, portal_id: str) -> HubSpotClient:
         return HubSpotClient(self.hs_http, StaticToken(self._hubspot_token), self.budget, portal_id)
@@ -118,6 +133,28 @@ def save(app: APIGatewayHttpResolver, ports: Ports, version: int, settings: dict
          **options: Any) -> tuple[int, dict[str, Any]]:
     return call(app, "PUT", "/settings/api/settings", body={"version": version, "settings": settings},
                 cookie=session_cookie(ports), headers={"X-CSRF-Token": CSRF, **options.pop("headers", {})}, **options)
+
+
+def test_a_setting_naming_what_fortnox_lacks_is_refused_beside_its_field(app, ports):
+    status, body = save(app, ports, 0, {"customer_defaults": {"terms_of_payment": "45", "currency": "EUR",
+                                                              "price_list": "Z", "invoice_print_template": "fakt"},
+                                        "articles": {"defaults": {"price_list": "A"}}})
+
+    assert status == 400
+    assert [error["field"] for error in body["errors"]] == ["customer_defaults.terms_of_payment",
+                                                            "customer_defaults.price_list"]
+    assert "Fortnox has no terms of payment '45'" in body["errors"][0]["message"]
+    assert "customer_defaults.terms_of_payment" in body["message"]
+    assert call(app, "GET", "/settings/api/settings", cookie=session_cookie(ports))[1]["version"] == 0
+
+
+def test_the_placeholder_article_must_exist_once_a_setting_uses_it(app, ports):
+    status, body = save(app, ports, 0, {"articles": {"policy": "placeholder", "placeholder_article_number": "PH-1"}})
+    unused = save(app, ports, 0, {"articles": {"policy": "skip", "placeholder_article_number": "PH-1"}})[0]
+
+    assert status == 400
+    assert [error["field"] for error in body["errors"]] == ["articles.placeholder_article_number"]
+    assert unused == 200
 
 
 def test_a_portal_that_saved_nothing_gets_the_defaults_at_version_0(app, ports):

@@ -152,19 +152,62 @@ def test_a_deal_without_company_or_contact_says_what_to_associate() -> None:
     assert "company" in (failure.value.hint or "") and "contact" in (failure.value.hint or "")
 
 
-def test_a_company_without_the_matching_value_fails_rather_than_risk_a_duplicate() -> None:
+def test_a_company_without_the_matching_value_fails_when_the_settings_say_so() -> None:
     fortnox = FakeCustomers()
+    settings = PortalSettings.model_validate({"company_match": {"when_value_missing": "fail"}})
     with pytest.raises(UserFixableError) as failure:
-        resolve_customer(deal_with(company(organisation_number=None)), PortalSettings(), fortnox)
+        resolve_customer(deal_with(company(organisation_number=None)), settings, fortnox)
     assert failure.value.code == "MISSING_MATCH_VALUE" and "organisation_number" in failure.value.message
     assert fortnox.calls == []
 
 
-def test_a_company_without_the_matching_value_is_created_when_the_settings_allow_it() -> None:
-    settings = PortalSettings.model_validate({"company_match": {"when_value_missing": "create"}})
-    resolution = resolve_customer(deal_with(company(organisation_number=None)), settings, FakeCustomers())
-    assert resolution.action == "created"
-    assert [w.code for w in resolution.warnings] == ["NO_MATCH_VALUE"]
+def test_a_contact_without_the_matching_value_fails_when_the_settings_say_so() -> None:
+    settings = PortalSettings.model_validate({"contact_match": {"when_value_missing": "fail"}})
+    with pytest.raises(UserFixableError) as failure:
+        resolve_customer(deal_with(None, contact(email=None)), settings, FakeCustomers())
+    assert failure.value.code == "MISSING_MATCH_VALUE" and "contact" in failure.value.message
+
+
+def test_by_default_a_company_without_the_matching_value_gets_a_new_customer_linked_to_it() -> None:
+    fortnox = FakeCustomers(existing_acme())
+    resolution = resolve_customer(deal_with(company(organisation_number=None)), PortalSettings(), fortnox)
+    assert resolution.action == "created" and fortnox.made("find") == []
+    [warning] = [w for w in resolution.warnings if w.code == "NO_MATCH_VALUE"]
+    assert "no organisation_number" in warning.message
+    assert resolution.write_back is not None
+    assert resolution.write_back.properties == {"fortnox_customer_number": resolution.customer_number}
+
+
+def test_the_second_deal_of_a_company_without_the_matching_value_finds_the_customer_through_its_link() -> None:
+    fortnox = FakeCustomers()
+    first = resolve_customer(deal_with(company(organisation_number=None)), PortalSettings(), fortnox)
+    assert first.write_back is not None
+    linked = company(organisation_number=None, **first.write_back.properties)
+    second = resolve_customer(deal_with(linked), PortalSettings(), fortnox)
+    assert (second.customer_number, second.action) == (first.customer_number, "matched")
+    assert len(fortnox.made("create")) == 1 and second.write_back is None
+    assert "NO_MATCH_VALUE" not in [w.code for w in second.warnings]
+
+
+def test_match_name_takes_the_one_customer_of_the_same_normalised_name(fortnox: FortnoxClient) -> None:
+    fortnox.create_customer(FortnoxCustomer(name="Acme AB Holding"))
+    acme = fortnox.create_customer(FortnoxCustomer(name="ACME  ab"))
+    settings = PortalSettings.model_validate({"company_match": {"when_value_missing": "match_name"},
+                                              "update_matched_customers": False})
+    resolution = resolve_customer(deal_with(company(organisation_number=None)), settings, fortnox)
+    assert (resolution.customer_number, resolution.action) == (acme.customer_number, "matched")
+    assert [w.code for w in resolution.warnings] == ["MATCHED_BY_NAME"]
+    assert resolution.write_back is not None
+
+
+def test_match_name_creates_when_no_name_matches_and_refuses_to_guess_between_several() -> None:
+    settings = PortalSettings.model_validate({"company_match": {"when_value_missing": "match_name"}})
+    created = resolve_customer(deal_with(company(organisation_number=None)), settings, FakeCustomers())
+    assert created.action == "created" and "NO_MATCH_VALUE" in [w.code for w in created.warnings]
+    twins = FakeCustomers(existing_acme(), existing_acme(customer_number="18"))
+    with pytest.raises(UserFixableError) as failure:
+        resolve_customer(deal_with(company(organisation_number=None)), settings, twins)
+    assert failure.value.code == "AMBIGUOUS_CUSTOMER" and "17" in failure.value.message
 
 
 def test_a_linked_customer_that_was_deleted_is_matched_again_with_a_warning() -> None:
@@ -280,7 +323,8 @@ def test_matched_customers_are_not_touched_when_updating_is_off() -> None:
     resolution = resolve_customer(deal_with(company(address="Nya vägen 5")),
                                   PortalSettings(update_matched_customers=False), fortnox)
     assert resolution.action == "matched"
-    assert fortnox.made("get") == [] and fortnox.made("update") == []
+    # read once, for its VAT type (search results carry none), and never changed
+    assert fortnox.made("get") == ["17"] and fortnox.made("update") == []
 
 
 # -- customer numbers ------------------------------------------------------------------------------

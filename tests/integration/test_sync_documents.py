@@ -246,12 +246,12 @@ def test_an_unknown_tax_rate_leaves_the_vat_to_the_article_with_a_warning() -> N
     assert "UNKNOWN_TAX_RATE" in codes(draft)
 
 
-def test_vat_from_hubspot_on_a_customer_fortnox_bills_without_vat_is_pointed_out() -> None:
+def test_vat_from_hubspot_on_a_customer_fortnox_bills_without_vat_becomes_0_and_is_pointed_out() -> None:
     snap = snapshot(line("1", "Konsult", "1", "100", hs_tax_rate_group_id="r25"), tax_rates={"r25": D(25)})
     export = customer().model_copy(update={"customer": FortnoxCustomer(name="Acme Inc", vat_type="EXPORT")})
     draft = build_document(snap, export, plan(snap), PortalSettings(), "invoice")
-    assert "VAT_FOR_ZERO_VAT_CUSTOMER" in codes(draft)
-    assert "VAT_FOR_ZERO_VAT_CUSTOMER" not in codes(build(snap))
+    assert "ZERO_VAT_CUSTOMER" in codes(draft) and rows_of(draft)[0].vat == 0
+    assert "ZERO_VAT_CUSTOMER" not in codes(build(snap)) and rows_of(build(snap))[0].vat == 25
 
 
 def test_a_tax_rate_fortnox_does_not_have_is_the_users_to_fix() -> None:

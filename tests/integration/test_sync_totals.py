@@ -61,7 +61,7 @@ def test_a_row_that_fortnox_totals_differently_is_reported_with_both_amounts() -
     differences = check_totals(draft, created.model_copy(update={"invoice_rows": rows, "net": D("60.12")}))
     assert [(d.kind, d.subject, d.expected, d.actual, d.difference) for d in differences] == [
         ("row", "Kaffe", D("10.11"), D("10.12"), D("0.01")), ("net", "Net", D("60.11"), D("60.12"), D("0.01"))]
-    assert "10.12 EUR" in differences[0].explanation and "+0.01" in differences[0].explanation
+    assert "10,12\u00a0EUR" in differences[0].explanation and "+0,01\u00a0EUR" in differences[0].explanation
 
 
 def test_per_rate_vat_that_differs_from_line_by_line_rounding_is_explained() -> None:
@@ -77,7 +77,7 @@ def test_sek_rounding_to_whole_kronor_is_explained_as_oresavrundning() -> None:
     draft = draft_for(("Licence", "3", "499.99"))
     [difference] = check_totals(draft, as_created(draft))
     assert (difference.kind, difference.actual) == ("rounding", D("0.04"))
-    assert "öresavrundning" in difference.explanation and "1875" in difference.explanation
+    assert "öresavrundning" in difference.explanation and "1\u00a0875,00\u00a0kr" in difference.explanation
 
 
 def test_a_freight_fortnox_added_from_the_customer_is_reported() -> None:

@@ -273,3 +273,37 @@ def test_an_export_customer_gets_zero_vat_rows_unless_a_rate_is_sent(api):
     assert invoice["InvoiceRows"][0]["VAT"] == 0
     assert invoice["TotalVAT"] == 0
     assert invoice["Total"] == 100
+
+
+def test_reverse_charge_and_export_rows_without_a_vat_get_zero_even_on_a_25_percent_article(api):
+    api.article("KONS", "Konsulttimme", VAT=25)
+    api.customer(CustomerNumber="301", Name="Kaffee GmbH", CountryCode="DE", VATType="EUREVERSEDVAT")
+
+    invoice = api.invoice("301", [{"ArticleNumber": "KONS", "DeliveredQuantity": "2", "Price": 1000},
+                                  {"Description": "Resa", "DeliveredQuantity": "1", "Price": 500, "VAT": 0}])
+
+    assert [row["VAT"] for row in invoice["InvoiceRows"]] == [0, 0]
+    assert (invoice["Net"], invoice["TotalVAT"], invoice["Total"]) == (2500, 0, 2500)
+
+
+def test_a_row_sent_with_a_vat_keeps_it_whatever_the_customers_vat_type(api):
+    api.customer(CustomerNumber="302", Name="EU-konsument", CountryCode="FI", VATType="EUVAT")
+
+    invoice = api.invoice("302", [{"Description": "Bok", "DeliveredQuantity": "1", "Price": 200, "VAT": 6}])
+
+    assert invoice["InvoiceRows"][0]["VAT"] == 6 and invoice["TotalVAT"] == 12
+
+
+def test_a_row_without_an_article_totals_by_the_same_rules_and_books_on_the_sent_or_predefined_account(api):
+    invoice = api.invoice("100", [
+        {"Description": "Konsulttimmar", "DeliveredQuantity": "8", "Price": "1250", "Discount": 10,
+         "DiscountType": "PERCENT", "VAT": 25, "AccountNumber": 3041},
+        {"Description": "Kurslitteratur", "DeliveredQuantity": "3", "Price": "99.995", "VAT": 6},
+        {"Description": "Utan moms angiven", "DeliveredQuantity": "1", "Price": "100"},
+    ])
+
+    rows = invoice["InvoiceRows"]
+    assert [(row["ArticleNumber"], row["Total"], row["VAT"], row["AccountNumber"]) for row in rows] == [
+        (None, 9000, 25, 3041), (None, 300, 6, 3003), (None, 100, 25, 3001)]
+    assert invoice["Net"] == 9400 and invoice["TotalVAT"] == 2250 + 18 + 25
+    assert invoice["Total"] == 11693

@@ -88,6 +88,24 @@ def test_authorize_reuses_the_company_named_by_sandbox_tenant(sim, client):
     assert company_info(client, token).json()["CompanyInformation"]["CompanyName"] == "Kafferosteriet AB"
 
 
+def test_a_company_grants_only_its_grantable_scopes_and_the_token_says_which(client):
+    made = client.post("/_sandbox/companies", json={"grantableScopes": ["companyinformation", "customer", "invoice"]})
+    tenant = made.json()["tenantId"]
+
+    code = redirect_params(authorize(client, sandbox_tenant=str(tenant)))["code"]
+    body = exchange(client, code).json()
+    orders = client.get("/3/orders", headers={"Authorization": f"Bearer {body['access_token']}"})
+
+    assert sorted(body["scope"].split()) == ["companyinformation", "customer", "invoice"]
+    assert (orders.status_code, error_code(orders)) == (403, 2000663)
+    assert client.get(f"/_sandbox/companies/{tenant}").json()["grantableScopes"] == [
+        "companyinformation", "customer", "invoice"]
+
+
+def test_grantable_scopes_must_be_fortnox_scopes(client):
+    assert client.post("/_sandbox/companies", json={"grantableScopes": ["orders"]}).status_code == 400
+
+
 def test_authorize_denied_by_the_user_redirects_with_access_denied_and_the_state(client):
     params = redirect_params(authorize(client, sandbox_deny="1"))
 

@@ -186,6 +186,11 @@ CASES: dict[tuple[str, str], Case] = {
         "/3/termsofpayments/30", {"TermsOfPayment": {"Code": "30", "Description": "30 dagar netto"}}
     ),
     ("DELETE", "/3/termsofpayments/<Code>"): Case("/3/termsofpayments/45", status=204),
+    ("GET", "/3/wayofdeliveries"): Case("/3/wayofdeliveries"),
+    ("POST", "/3/wayofdeliveries"): Case(
+        "/3/wayofdeliveries", {"WayOfDelivery": {"Code": "BUD", "Description": "Bud"}}, 201
+    ),
+    ("GET", "/3/wayofdeliveries/<Code>"): Case("/3/wayofdeliveries/P"),
     ("GET", "/3/currencies"): Case("/3/currencies"),
     ("POST", "/3/currencies"): Case(
         "/3/currencies",
@@ -236,6 +241,8 @@ def world():
     api.created("/3/pricelists", "PriceList", {"Code": "B", "Description": "Återförsäljare"})
     api.created("/3/termsofpayments", "TermsOfPayment", {"Code": "45", "Description": "45 dagar"})
     api.created("/3/currencies", "Currency", {"Code": "GBP", "Description": "Pund", "SellRate": 13.2})
+    api.created("/3/wayofdeliveries", "WayOfDelivery", {"Code": "P", "Description": "Post",
+                                                        "DescriptionEnglish": "Mail"})
     api.invoice("100", [INVOICE_ROW, {"Description": "Textrad"}], ExternalInvoiceReference1="deal-0")
     api.order("100", [ORDER_ROW])
     return api

@@ -24,6 +24,7 @@ from hubnox.errors import (
     UserFixableError,
 )
 from hubnox.fortnox.errors import FortnoxNotFoundError
+from hubnox.fortnox.health import ConnectionHealth, FeatureHealth
 from hubnox.fortnox.models import FortnoxCustomer, Invoice, Order
 from hubnox.fortnox.statuses import invoice_status, order_status, payment_status
 from hubnox.hubspot import properties
@@ -183,7 +184,8 @@ def link(trigger_key: str = "workflow:invoice", number: str | None = "55", kind:
 
 def service(*, connections: Connections | None = None, runs: Runs | None = None, links: DealLinks | None = None,
             crm: Crm | None = None, fortnox: Fortnox | None = None, clock: FakeClock | None = None,
-            budget: float = 2.0, default_type: str = "invoice", cache: CardCache | None = None) -> CardService:
+            budget: float = 2.0, default_type: str = "invoice", cache: CardCache | None = None,
+            health: ConnectionHealth | None = None) -> CardService:
     crm = crm if crm is not None else Crm()
     fortnox = fortnox if fortnox is not None else Fortnox()
     clock = clock or FakeClock(NOW)
@@ -191,7 +193,7 @@ def service(*, connections: Connections | None = None, runs: Runs | None = None,
                        hubspot=lambda portal_id: crm, fortnox=lambda portal_id: fortnox,
                        signer=Signer(SIGNING_KEY, clock=clock), public_base=BASE, clock=clock,
                        default_document_type=lambda portal_id: default_type,  # type: ignore[arg-type,return-value]
-                       budget_seconds=budget, cache=cache)
+                       budget_seconds=budget, cache=cache, health=lambda portal_id: health)
 
 
 #: the HubSpot user who installed hubnox in the portal (the card's viewer unless a test says otherwise)
@@ -227,8 +229,10 @@ def test_a_company_card_shows_its_customer_what_it_owes_and_what_is_overdue():
     assert (card["state"], card["partial"], card["notes"]) == ("ready", False, [])
     customer = card["customer"]
     assert (customer["number"], customer["name"], customer["url"]) == ("1001", "Kund AB", "https://apps.fortnox.se")
-    assert customer["outstanding"] == [{"currency": "EUR", "amount": "100"}, {"currency": "SEK", "amount": "1750"}]
-    assert customer["overdue"] == [{"currency": "EUR", "amount": "100"}, {"currency": "SEK", "amount": "1250"}]
+    assert customer["outstanding"] == [{"currency": "EUR", "amount": "100", "text": "100,00\u00a0EUR"},
+                                       {"currency": "SEK", "amount": "1750", "text": "1\u00a0750,00\u00a0kr"}]
+    assert customer["overdue"] == [{"currency": "EUR", "amount": "100", "text": "100,00\u00a0EUR"},
+                                   {"currency": "SEK", "amount": "1250", "text": "1\u00a0250,00\u00a0kr"}]
     assert (customer["unpaidCount"], customer["overdueCount"]) == (3, 2)
     assert card["fortnoxCompany"] == "Acme AB"
 
@@ -239,7 +243,8 @@ def test_the_latest_invoices_come_newest_first_with_their_payment_status():
     assert [(row["number"], row["status"]) for row in rows] == [
         ("44", "draft"), ("42", "unpaid"), ("43", "overdue"), ("41", "overdue"), ("40", "paid")]
     assert rows[1] == {"number": "42", "status": "unpaid", "invoiceDate": "2026-11-20", "dueDate": "2026-12-31",
-                       "total": "1250", "balance": "500", "currency": "SEK"}
+                       "total": "1250", "balance": "500", "currency": "SEK",
+                       "totalText": "1\u00a0250,00\u00a0kr", "balanceText": "500,00\u00a0kr"}
 
 
 def test_a_contact_card_uses_the_contacts_own_customer_number():
@@ -342,6 +347,19 @@ def test_a_deal_without_a_document_offers_to_create_one_of_the_portals_default_t
     assert card["actions"][0] == {"action": "create-document", "label": "Create invoice now", "documentType": "invoice"}
     as_order = service(crm=crm, default_type="order").card(request("deal", "904"))
     assert as_order["actions"][0]["label"] == "Create order now"
+
+
+def test_without_the_order_licence_the_card_warns_and_its_create_order_button_is_disabled():
+    health = ConnectionHealth("1000001", 1.0, 2.0, (
+        FeatureHealth("invoice", "Invoices", "ok"),
+        FeatureHealth("order", "Orders", "no_licence", "Orders will not work: no Order licence.", "Add it.")))
+
+    card = service(crm=Crm({("deal", "904"): {}}), default_type="order", health=health).card(request("deal", "904"))
+
+    assert card["fortnoxWarnings"] == ["Orders will not work: no Order licence. Add it."]
+    assert card["actions"][0] == {"action": "create-document", "label": "Create order now (not available)",
+                                  "documentType": "order", "disabled": True,
+                                  "disabledReason": "Orders will not work: no Order licence."}
 
 
 def test_a_failed_last_run_shows_its_error_and_a_signed_replay_link():
@@ -607,10 +625,18 @@ def test_create_document_refuses_a_deal_that_already_has_its_manual_document():
 
 
 def test_a_second_click_answers_the_run_already_under_way_instead_of_a_second_run():
-    card_actions, submitted = actions(runs=Runs(run("queued", error=None)))
+    card_actions, submitted = actions(runs=Runs(run("queued", error=None, trigger_key="manual:invoice")))
     answer = card_actions.perform("create-document", request("deal", "904"), {})
     assert submitted.jobs == [] and answer["runId"] == "01JDRUN0000000000000000001"
     assert "already on its way" in answer["message"]
+
+
+@pytest.mark.parametrize("under_way", ["workflow:order", "workflow:invoice", "manual:order"])
+def test_a_click_for_an_invoice_is_not_absorbed_by_another_kind_of_run_under_way(under_way):
+    card_actions, submitted = actions(runs=Runs(run("running", error=None, trigger_key=under_way)))
+    answer = card_actions.perform("create-document", request("deal", "904"), {})
+    assert [job["trigger_key"] for job in submitted.jobs] == ["manual:invoice"]
+    assert answer["runId"] != "01JDRUN0000000000000000001"
 
 
 def test_an_action_drops_the_cached_card_so_the_next_look_shows_the_run():

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -337,9 +339,15 @@ def test_control_endpoints_need_local_aws_but_health_does_not(client):
 
 
 def test_control_endpoints_drive_local_aws():
+    drains: list[dict[str, Any]] = []
+
     class Controls:
-        def drain(self) -> dict[str, Any]:
+        def drain(self, **options: Any) -> dict[str, Any]:
+            drains.append(options)
             return {"received": 3}
+
+        def alarms(self) -> dict[str, Any]:
+            return {"JobsDLQAlarm": {"state": "ALARM", "value": 1.0}}
 
         def tick(self) -> dict[str, Any]:
             return {"result": {"enqueued": 0}}
@@ -353,6 +361,15 @@ def test_control_endpoints_drive_local_aws():
     assert client.post("/_sandbox/poller/tick").json() == {"result": {"enqueued": 0}}
     assert client.get("/_sandbox/queues").json()["dead_letter"] == 1
     assert client.get("/_sandbox/health").json()["aws"] == "http://127.0.0.1:1"
+    assert client.get("/_sandbox/alarms").json()["JobsDLQAlarm"]["state"] == "ALARM"
+    # A drain keeps the visibility timeouts, and may wait longer, when asked in its body or query.
+    assert client.post("/_sandbox/worker/drain", json={"respect_visibility": True, "timeout": 600}).status_code == 200
+    assert client.post("/_sandbox/worker/drain?respect_visibility=true").status_code == 200
+    assert drains == [{}, {"respect_visibility": True, "timeout": 600.0}, {"respect_visibility": True}]
+    for bad in ({"respect_visibility": "sometimes"}, {"timeout": -1}, {"timeout": 86400}, {"fast": True}, [1]):
+        answer = client.post("/_sandbox/worker/drain", json=bad)
+        assert answer.status_code == 400, bad
+    assert len(drains) == 3
 
 
 # -- the real template and functions -----------------------------------------------------------------
@@ -466,3 +483,33 @@ def test_there_is_a_sample_event_for_every_http_function():
         assert found is not None
         functions.add(found[0].function)
     assert functions == {"oauth", "workflow_action", "crm_card", "replay", "settings"}
+
+
+# -- containers ----------------------------------------------------------------------------------
+
+
+def test_each_container_takes_one_event_at_a_time_and_a_busy_function_starts_another():
+    spec = FunctionSpec(logical_id="ReplayFunction", name="replay", code_dir=Path("/nowhere"),
+                        handler="app.lambda_handler", timeout=10, memory=512, routes=())
+    inside = threading.Barrier(3)
+    running: list[int] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        running.append(event["n"])
+        if event.get("together"):
+            inside.wait(timeout=5)  # all three are in the handler at once, so in three containers
+        return {"n": event["n"]}
+
+    function = LocalFunction(spec, handler=handler)
+    assert function.invoke({"n": 0}) == {"n": 0}
+    assert len(function.containers) == 1  # the cold start
+    assert function.invoke({"n": 1}) == {"n": 1}
+    assert len(function.containers) == 1  # the warm container took it
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        answers = list(pool.map(function.invoke, [{"n": n, "together": True} for n in (2, 3, 4)]))
+
+    assert answers == [{"n": 2}, {"n": 3}, {"n": 4}]
+    assert len(function.containers) == 3
+    assert function.containers[0].invocations >= 2
+    assert sum(c.invocations for c in function.containers) == 5

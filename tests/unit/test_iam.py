@@ -93,10 +93,11 @@ def test_a_transaction_is_authorised_part_by_part_as_dynamodb_does(world):
         assert refused(lambda: dynamodb.transact_write_items(TransactItems=into_another)) == "AccessDeniedException"
 
 
-def test_the_worker_cannot_enqueue_and_sqs_says_so_in_its_own_words(world):
+def test_the_worker_may_send_follow_ups_but_not_empty_the_queue_and_sqs_says_so_in_its_own_words(world):
     sqs = world.container.sqs
     with enforcing(world.roles["worker"], [sqs]):
-        assert refused(lambda: sqs.send_message(QueueUrl=world.queue_url, MessageBody="{}")) == "AccessDenied"
+        sqs.send_message(QueueUrl=world.queue_url, MessageBody="{}", DelaySeconds=30)
+        assert refused(lambda: sqs.purge_queue(QueueUrl=world.queue_url)) == "AccessDenied"
 
 
 def test_the_tokens_key_opens_and_seals_only_for_a_portal(world):

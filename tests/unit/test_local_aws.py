@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from sandbox.alarms import evaluate_alarms
 from sandbox.aws import (
     Intrinsics,
     QueueFeeder,
@@ -179,6 +180,16 @@ def queues(template):
         yield clients["sqs"], create_resources(template, **clients, stack_name="hubnox-feeder")
 
 
+@pytest.fixture
+def stack_resources(template):
+    """The template's resources on moto, with the intrinsics that name them."""
+    with mock_aws():
+        clients = {name: boto3.client(name, region_name="eu-north-1") for name in ("dynamodb", "sqs", "kms")}
+        intrinsics = Intrinsics(template, stack_name="hubnox-alarms")
+        made = create_resources(template, **clients, stack_name="hubnox-alarms", intrinsics=intrinsics)
+        yield clients["sqs"], made, intrinsics
+
+
 def feeder_for(queues: Any, handler: Any) -> QueueFeeder:
     sqs, made = queues
     return QueueFeeder(sqs, queue_url=made.jobs_queue_url, queue_arn=made.jobs_queue_arn,
@@ -233,3 +244,59 @@ def test_drain_retries_failures_until_they_reach_the_dead_letter_queue(queues):
 def test_drain_of_an_empty_queue_returns_at_once(queues):
     result = feeder_for(queues, lambda event, context: None).drain(timeout=10)
     assert (result["received"], result["batches"], result["timed_out"]) == (0, 0, False)
+
+
+def test_a_drain_that_respects_visibility_leaves_a_failed_job_hidden_for_its_timeout(queues):
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+
+    feeder = feeder_for(queues, handler)
+    send(queues, "poison")
+    result = feeder.drain(timeout=0.5, respect_visibility=True)
+
+    # The queue's 720 s visibility timeout (template.yaml) still hides it: one try, as on AWS.
+    assert (result["received"], result["failed"], result["timed_out"]) == (1, 1, True)
+    assert result["respect_visibility"] is True
+    assert [(d["receive_count"], d["at"] < 0.5) for d in result["deliveries"]] == [(1, True)]
+    assert feeder.depths() == {"jobs": 0, "jobs_in_flight": 1, "dead_letter": 0}
+
+
+def test_a_drain_that_respects_visibility_sees_a_job_come_back_after_its_backoff(queues):
+    sqs, made = queues
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        for record in event["Records"]:  # the worker's backoff: one second, then the next try
+            sqs.change_message_visibility(QueueUrl=made.jobs_queue_url, ReceiptHandle=record["receiptHandle"],
+                                          VisibilityTimeout=1)
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]
+                                      if r["attributes"]["ApproximateReceiveCount"] == "1"]}
+
+    feeder = feeder_for(queues, handler)
+    send(queues, "flaky")
+    result = feeder.drain(timeout=10, respect_visibility=True)
+
+    assert (result["succeeded"], result["failed"], result["timed_out"]) == (1, 1, False)
+    first, second = result["deliveries"]
+    assert (first["receive_count"], second["receive_count"]) == (1, 2)
+    assert second["at"] - first["at"] >= 0.9
+
+
+def test_the_dead_letter_alarm_is_ok_while_the_queue_is_empty_and_alarms_once_a_job_waits_there(stack_resources):
+    sqs, made, intrinsics = stack_resources
+    template = intrinsics.template
+
+    assert evaluate_alarms(template, intrinsics.resolve, sqs)["JobsDLQAlarm"]["state"] == "OK"
+    sqs.send_message(QueueUrl=made.dlq_url, MessageBody="{}")
+    alarm = evaluate_alarms(template, intrinsics.resolve, sqs)["JobsDLQAlarm"]
+
+    assert (alarm["metric"], alarm["value"], alarm["state"]) == ("ApproximateNumberOfMessagesVisible", 1.0, "ALARM")
+    assert alarm["dimensions"] == {"QueueName": "hubnox-alarms-JobsDLQ"}
+
+
+def test_an_alarm_on_a_metric_the_local_stack_does_not_have_has_insufficient_data(stack_resources):
+    sqs, _, intrinsics = stack_resources
+    template = {"Resources": {"Errors": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "Namespace": "AWS/Lambda", "MetricName": "Errors", "Threshold": 0,
+        "ComparisonOperator": "GreaterThanThreshold", "AlarmActions": [{"Ref": "NoSuchTopic"}]}}}}
+
+    assert evaluate_alarms(template, intrinsics.resolve, sqs)["Errors"]["state"] == "INSUFFICIENT_DATA"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hubnox.errors import TransientError
+from hubnox.errors import JobExhausted, TransientError
 from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
 from hubnox.records import Run
 from sandbox.gateway import read_template
@@ -99,6 +99,20 @@ def test_a_job_that_will_be_retried_is_hidden_for_its_backoff_and_fails_only_its
     assert sqs.visibility[0]["ReceiptHandle"] == event["Records"][0]["receiptHandle"]
 
 
+def test_an_exhausted_job_fails_its_record_at_once_so_it_moves_to_the_dead_letter_queue(world, capsys):
+    vars(world.container)["job_runner"] = FakeRunner(JobExhausted("Run failed on its last try (5 of 5)."))
+    sqs = RecordingSqs(world.sqs)
+    vars(world.container)["sqs"] = sqs
+    event = sqs_event(world, [job().to_message()], receive_count=MAX_ATTEMPTS)
+
+    answer = world.invoke("worker", event)
+
+    assert failed_ids(answer) == [event["Records"][0]["messageId"]]
+    assert [change["VisibilityTimeout"] for change in sqs.visibility] == [0]  # no backoff: nothing comes after
+    published = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(metric.get("JobsExhausted") in (1.0, [1.0]) for metric in published), published
+
+
 def test_a_malformed_job_fails_its_record_with_a_clear_log_line_and_the_others_run(world, caplog):
     runner = FakeRunner()
     vars(world.container)["job_runner"] = runner
@@ -121,8 +135,8 @@ def test_the_runner_retries_as_often_as_the_queue_delivers_before_the_dead_lette
     assert queue["RedrivePolicy"]["maxReceiveCount"] == MAX_ATTEMPTS
 
 
-def test_the_worker_may_set_its_backoff_on_the_jobs_queue():
+def test_the_worker_may_set_its_backoff_and_send_follow_ups_on_the_jobs_queue():
     worker = read_template(REPO_ROOT / "template.yaml")["Resources"]["WorkerFunction"]["Properties"]
     statements = [s for p in worker["Policies"] if isinstance(p, dict) for s in p.get("Statement", [])]
-    assert {"Effect": "Allow", "Action": "sqs:ChangeMessageVisibility",
+    assert {"Effect": "Allow", "Action": ["sqs:ChangeMessageVisibility", "sqs:SendMessage"],
             "Resource": {"Fn::GetAtt": ["JobsQueue", "Arn"]}} in statements

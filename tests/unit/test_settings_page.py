@@ -351,3 +351,15 @@ def test_the_list_is_as_long_as_asked_within_bounds(world):
 ])
 def test_the_limit_is_kept_between_one_and_the_maximum(query, limit):
     assert recent_runs_limit(query) == limit
+
+
+def test_the_runs_list_says_which_outcome_steps_hubspot_never_took():
+    from hubnox.records import Run
+    from hubnox.services.settings_page import run_summary
+
+    run = Run(run_id="01KRUN", portal_id=SAMPLE_PORTAL, kind="create_document", trigger="workflow",
+              status="succeeded", created_at=1.0, delivery="gave_up",
+              progress={"told:note": "5", "gave_up:callback": "NOT_FOUND", "told:properties": "904"})
+    shown = run_summary(run)
+    assert (shown["delivery"], shown["notTold"]) == ("gave_up", ["the workflow's answer"])
+    assert run_summary(run.model_copy(update={"progress": {}, "delivery": "delivered"}))["notTold"] == []

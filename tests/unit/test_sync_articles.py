@@ -101,11 +101,11 @@ def test_placeholder_bills_missing_articles_on_the_placeholder_creating_it_once(
     lines = (item("1", "Widget", "W-1"), item("2", "Gadget", "G-9", price="75.50"), item("3", "Custom", None))
     plan = resolve_articles(snapshot(*lines), settings(ArticlePolicy.PLACEHOLDER), fortnox)
     assert [(p.article_number, p.source) for p in plan.lines] == [
-        ("W-1", "existing"), ("HUBSPOT", "placeholder"), ("HUBSPOT", "placeholder")]
+        ("W-1", "existing"), ("HUBSPOT", "placeholder"), (None, "no_article")]
     [created] = fortnox.made("create")
     assert (created.article_number, created.type, created.vat) == ("HUBSPOT", "SERVICE", D(25))
     assert plan.created_articles == ["HUBSPOT"]
-    assert [w.code for w in plan.warnings] == ["PLACEHOLDER_ARTICLE", "PLACEHOLDER_ARTICLE"]
+    assert [w.code for w in plan.warnings] == ["PLACEHOLDER_ARTICLE", "NO_ARTICLE_ROW"]
 
 
 def test_a_placeholder_row_keeps_the_lines_own_name_and_price() -> None:
@@ -136,14 +136,67 @@ def test_create_makes_the_missing_article_from_the_line_and_prices_it_in_the_pri
     created.to_payload()
 
 
-def test_create_refuses_lines_without_a_usable_sku_instead_of_numbering_new_articles() -> None:
+def test_create_bills_lines_without_a_usable_sku_as_rows_without_an_article_instead_of_numbering_new_ones(
+        ) -> None:
     fortnox = FakeArticles()
     lines = (item("1", "Custom work", None), item("2", "Odd", "HAS SPACE"), item("3", "Fine", "OK-1"))
+    plan = resolve_articles(snapshot(*lines), settings(), fortnox)
+    assert [(p.article_number, p.source) for p in plan.lines] == [
+        (None, "no_article"), (None, "no_article"), ("OK-1", "created")]
+    assert [a.article_number for a in fortnox.made("create")] == ["OK-1"]
+    messages = [w.message for w in plan.warnings if w.code == "NO_ARTICLE_ROW"]
+    assert len(messages) == 2 and "'Custom work' (no SKU)" in messages[0] and "'Odd'" in messages[1]
+    assert "Fortnox's predefined sales account" in messages[0]
+
+
+def test_skip_still_refuses_a_line_without_a_sku() -> None:
     with pytest.raises(UserFixableError) as failure:
-        resolve_articles(snapshot(*lines), settings(), fortnox)
-    assert failure.value.code == "ARTICLE_NUMBER_MISSING"
-    assert "'Custom work' (no SKU)" in failure.value.message and "'Odd'" in failure.value.message
-    assert "'Fine'" not in failure.value.message and fortnox.made("create") == []
+        resolve_articles(snapshot(item("1", "Custom work", None)), settings(ArticlePolicy.SKIP), FakeArticles())
+    assert failure.value.code == "ARTICLE_MISSING" and "'Custom work' (no SKU)" in failure.value.message
+
+
+def _customer(vat_type: str | None = None) -> CustomerResolution:
+    return CustomerResolution(customer_number="1", customer_name="Acme", action="matched", source="company",
+                              source_id="1", customer=FortnoxCustomer(name="Acme", vat_type=vat_type))
+
+
+def test_a_row_without_an_article_carries_the_lines_name_quantity_price_discount_vat_and_the_default_account(
+        ) -> None:
+    custom = PortalSettings(articles=ArticleSettings(defaults=ArticleDefaults(sales_account=3041, vat=12)))
+    lines = (item("1", "Konsulttimmar, Åsa", None, price="1250", quantity="8", hs_discount_percentage="10",
+                  amount="9000.00", hs_tax_rate_group_id="r25"),
+             item("2", "Resekostnad", None, price="480"))
+    snap = snapshot(*lines, tax_rates={"r25": D(25)})
+    plan = resolve_articles(snap, custom, FakeArticles())
+    draft = build_document(snap, _customer(), plan, custom, "invoice")
+    rows = draft.document.invoice_rows  # type: ignore[union-attr]
+    assert [(r.article_number, r.description, r.delivered_quantity, r.price, r.discount, r.vat, r.account_number)
+            for r in rows] == [(None, "Konsulttimmar, Åsa", D(8), D(1250), D(10), 25, 3041),
+                               (None, "Resekostnad", D(1), D(480), None, 12, 3041)]
+    assert "ArticleNumber" not in rows[0].to_payload() and draft.expected_net == D("9480.00")
+
+
+@pytest.mark.parametrize(("vat_type", "expected"), [
+    ("EUREVERSEDVAT", [0, 0]), ("EXPORT", [0, 0]), ("SEVAT", [6, None]), ("EUVAT", [6, None]), (None, [6, None])])
+def test_row_vat_follows_the_customers_vat_type(vat_type: str | None, expected: list[int | None]) -> None:
+    snap = snapshot(item("1", "Bok", "BOK", hs_tax_rate_group_id="r6"), item("2", "Widget", "W-1"),
+                    tax_rates={"r6": D(6)})
+    plan = resolve_articles(snap, settings(), FakeArticles(WIDGET, BOOK))
+    draft = build_document(snap, _customer(vat_type), plan, PortalSettings(), "invoice")
+    assert [r.vat for r in draft.document.invoice_rows] == expected  # type: ignore[union-attr]
+    zero = [w.message for w in draft.warnings if w.code == "ZERO_VAT_CUSTOMER"]
+    if vat_type in ("EUREVERSEDVAT", "EXPORT"):
+        assert len(zero) == 1 and vat_type in zero[0] and "0 % VAT" in zero[0]
+    else:
+        assert zero == []
+
+
+def test_a_row_without_an_article_for_an_export_customer_has_0_vat_and_leaves_the_account_to_fortnox() -> None:
+    custom = PortalSettings(articles=ArticleSettings(defaults=ArticleDefaults(sales_account=3041)))
+    snap = snapshot(item("1", "Frakt", None, price="300"))
+    plan = resolve_articles(snap, custom, FakeArticles())
+    [row] = build_document(snap, _customer("EXPORT"), plan, custom, "order").document.order_rows  # type: ignore
+    assert (row.article_number, row.vat, row.account_number, row.delivered_quantity) == (None, 0, None, D(1))
 
 
 def test_an_existing_article_whose_number_hubnox_could_not_create_is_still_found() -> None:
@@ -197,3 +250,12 @@ def test_a_product_without_sku_cannot_become_an_article() -> None:
     with pytest.raises(UserFixableError) as failure:
         article_from_product(Product(id="p1", properties={"name": "Widget"}), PortalSettings())
     assert failure.value.code == "ARTICLE_NUMBER_MISSING" and "Widget" in failure.value.message
+
+
+def test_a_product_whose_sku_fortnox_would_refuse_says_so_apart_from_one_without_a_sku() -> None:
+    with pytest.raises(UserFixableError) as failure:
+        article_from_product(Product(id="p1", properties={"name": "Widget", "hs_sku": "W 1"}), PortalSettings())
+    assert failure.value.code == "ARTICLE_NUMBER_INVALID" and "SKU W 1" in failure.value.message
+    with pytest.raises(UserFixableError) as failure:
+        article_from_product(Product(id="p2", properties={"name": "Widget", "hs_sku": "  "}), PortalSettings())
+    assert failure.value.code == "ARTICLE_NUMBER_MISSING"

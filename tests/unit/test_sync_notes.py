@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from hubnox.errors import ConnectionBrokenError, TransientError, UserFixableError
 from hubnox.fortnox.errors import FortnoxError
 from hubnox.fortnox.models import FortnoxCustomer, Invoice, InvoiceRow, Order
+from hubnox.money import format_money
 from hubnox.sync.model import CustomerResolution, SyncWarning, TotalsDifference
 from hubnox.sync.notes import NOTE_BODY_LIMIT, failure_note, fortnox_document_url, money, success_note
 from hubnox.web.render import render
@@ -59,8 +60,8 @@ def test_a_success_note_names_the_document_customer_totals_and_links_to_fortnox(
     assert parsed.tags <= ALLOWED_TAGS
     assert "Fortnox invoice 1001 was created as a draft from this deal." in parsed.plain
     assert "Customer: 17 Acme AB (new customer created in Fortnox)" in parsed.plain
-    assert "Net: 1,499.97 SEK VAT: 374.99 SEK Rounding: 0.04 SEK Total: 1,875.00 SEK" in parsed.plain
-    assert "The PDF is attached." in parsed.plain
+    assert "Net: 1 499,97 kr VAT: 374,99 kr Rounding: 0,04 kr Total: 1 875,00 kr" in parsed.plain
+    assert "The PDF is attached. Find invoice 1001 in Fortnox." in parsed.plain
     assert parsed.links == [fortnox_document_url("invoice", "1001")]
 
 
@@ -147,11 +148,11 @@ def test_a_flood_of_warnings_is_shortened_to_fit_a_hubspot_note() -> None:
     assert "Cut line 0:" in body and "Cut line 199:" not in body
 
 
-def test_money_reads_like_money() -> None:
+def test_notes_show_money_as_everywhere_in_hubnox() -> None:
     assert (money(D("1234567.5"), "SEK"), money(D("-0.23"), "SEK"), money(None, "EUR")) == (
-        "1,234,567.50 SEK", "−0.23 SEK", "—")
+        format_money(D("1234567.5"), "SEK"), format_money(D("-0.23"), "SEK"), "—")
 
 
-def test_the_fortnox_link_is_one_form_for_invoices_and_orders() -> None:
-    assert fortnox_document_url("invoice", "1001") == "https://apps.fortnox.se/app/invoicing/invoices/1001"
-    assert fortnox_document_url("order", "7", "http://localhost:8002/") == "http://localhost:8002/app/invoicing/orders/7"
+def test_the_fortnox_link_is_the_web_app_since_fortnox_confirms_no_deep_link() -> None:
+    assert fortnox_document_url("invoice", "1001") == "https://apps.fortnox.se/"
+    assert fortnox_document_url("order", "7", "http://localhost:8002/") == "http://localhost:8002/"

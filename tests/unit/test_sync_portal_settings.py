@@ -97,3 +97,14 @@ def test_a_boolean_or_number_written_as_text_is_refused_by_its_field():
         with pytest.raises(BadRequestError) as refused:
             parse_settings(payload)
         assert field in refused.value.message
+
+
+def test_version_one_settings_with_the_old_fail_default_now_create_customers_without_the_match_value() -> None:
+    old = {"schema_version": 1, "company_match": {"hubspot_property": "org_nr", "when_value_missing": "fail"},
+           "contact_match": {"hubspot_property": "email", "fortnox_field": "Email"}}
+    migrated = migrate(old)
+    assert migrated.schema_version == SETTINGS_SCHEMA_VERSION == 2
+    assert (migrated.company_match.hubspot_property, migrated.company_match.when_value_missing) == ("org_nr", "create")
+    assert migrated.contact_match is not None and migrated.contact_match.when_value_missing == "create"
+    assert migrate({"schema_version": 1, "company_match": {"when_value_missing": "create"}}) == PortalSettings()
+    assert PortalSettings().company_match.when_value_missing == "create"

@@ -14,33 +14,9 @@ from hubnox.web.session import (
     start_session,
 )
 from tests.support.clock import FakeClock
+from tests.support.fakes import Nonces, Sessions
 
 KEY = "k" * 32
-
-
-class Nonces:
-    def __init__(self) -> None:
-        self.seen: set[tuple[str, str]] = set()
-
-    def claim(self, kind: str, value: str, ttl_seconds: int) -> bool:
-        if (kind, value) in self.seen:
-            return False
-        self.seen.add((kind, value))
-        return True
-
-
-class Sessions:
-    """The session ledger: generations per portal, and sessions ended by a logout."""
-
-    def __init__(self) -> None:
-        self.generations: dict[str, int] = {}
-        self.ended_ids: set[str] = set()
-
-    def generation(self, portal_id: str) -> int:
-        return self.generations.get(portal_id, 0)
-
-    def ended(self, session_id: str) -> bool:
-        return session_id in self.ended_ids
 
 
 def test_a_token_round_trips_its_payload():
@@ -85,7 +61,8 @@ def test_a_short_key_is_refused():
 
 
 def test_a_login_link_names_its_user_and_works_once():
-    signer, nonces = Signer(KEY, clock=FakeClock()), Nonces()
+    clock = FakeClock()
+    signer, nonces = Signer(KEY, clock=clock), Nonces(clock)
     link = login_link(signer, "https://hubnox.example.com", "42", "admin@example.com", "7001")
     token = link.split("login=")[1]
     login = claim_login(signer, nonces, token)

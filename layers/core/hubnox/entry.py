@@ -14,6 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from hubnox.config import get_app_config
 from hubnox.observability import logger, tracer
@@ -46,11 +47,17 @@ class LambdaEntry:
 def http_handler(app: APIGatewayHttpResolver) -> Handler:
     """The handler of an HTTP function: `app` answering API Gateway HTTP API (payload 2.0) events, with
     the request's Lambda context in every log line, and a trace that never holds the response or an
-    error (they can carry session cookies, sign-in and Replay links, and balances)."""
+    error (they can carry session cookies, sign-in and Replay links, and balances).
+
+    The request is kept on `app` itself: Powertools keeps it on a class attribute that every
+    resolver in the process shares, and `app`'s own attribute wins over it, so a request stays its
+    container's even where several functions run in one process (the local stack)."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        app.current_event = APIGatewayProxyEventV2(event)
+        app.lambda_context = context
         return app.resolve(event, context)
 
     return lambda_handler

@@ -42,6 +42,13 @@ class TransientError(HubnoxError):
         self.retry_after = retry_after
 
 
+class JobExhausted(HubnoxError):
+    """A job failed on its last try: its run is failed and reported, and the queue keeps its
+    message, which goes on to the dead-letter queue for inspection and redrive."""
+
+    code = "EXHAUSTED"
+
+
 class ConnectionBrokenError(UserFixableError):
     """A stored connection no longer works (revoked, expired, uninstalled): reconnect it."""
 

@@ -17,6 +17,7 @@ already made and reports it instead of making another.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +39,9 @@ class Job(RunRequest, RunIdentity):
     """One unit of work for the worker, as it travels on the queue: a run's id and its request."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: set on a follow-up that only tells a finished run's outcome: which round of telling it is
+    delivery_round: int | None = None
 
     @classmethod
     def for_run(cls, run: Run) -> Job:
@@ -104,10 +108,26 @@ class JobQueue:
                                MessageAttributes={"kind": {"DataType": "String", "StringValue": job.kind}})
 
 
+#: the error code of a run whose job could not be sent: its trigger tries again (HubSpot redelivers
+#: the workflow execution, the poller's next tick sends the deal, the card says so to the user)
+NOT_QUEUED = "NOT_QUEUED"
+
+
 def submit(runs: RunLog, queue: JobQueue, request: RunRequest, *, replay_of: str | None = None) -> Run:
-    """Record a queued run and send its job; the run is there before the worker can see the job."""
+    """Record a queued run and send its job; the run is there before the worker can see the job.
+
+    When the job cannot be sent, the run is marked failed with `NOT_QUEUED` (so nothing mistakes it
+    for a run in progress) and the error is raised for the trigger to try again.
+    """
     run = runs.create(request, replay_of=replay_of)
-    queue.send(Job.for_run(run))
+    try:
+        queue.send(Job.for_run(run))
+    except Exception:
+        logger.exception("the job could not be queued", extra={"run_id": run.run_id})
+        with contextlib.suppress(Exception):
+            runs.fail(run.portal_id, run.run_id, NOT_QUEUED,
+                      "hubnox could not queue this run; its trigger tries again.")
+        raise
     return run
 
 

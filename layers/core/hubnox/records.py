@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 RunKind = Literal["create_document", "sync_customer", "sync_products"]
 RunTrigger = Literal["workflow", "poller", "card", "replay", "settings"]
 RunStatus = Literal["queued", "running", "succeeded", "failed"]
+#: how far a finished run's outcome has been told (`hubnox.sync.delivery`): `pending` while a step
+#: (note, properties, callback) waits for HubSpot, `gave_up` when one could not be told in time
+DeliveryState = Literal["pending", "delivered", "gave_up"]
 DocumentType = Literal["invoice", "order"]
 ObjectType = Literal["deal", "company", "contact"]
 
@@ -66,6 +69,14 @@ class Run(RunRequest, RunIdentity):
     error_message: str | None = None
     result: dict[str, Any] = Field(default_factory=dict)
     replay_of: str | None = None
+    #: what the run's outcome tells HubSpot (a `hubnox.sync.delivery.Outcome` as JSON), once finished
+    outcome: dict[str, Any] | None = None
+    delivery: DeliveryState | None = None
+
+    @property
+    def final(self) -> bool:
+        """Whether the run is over: it succeeded or failed and its outcome is no longer waiting to be told."""
+        return self.status in ("succeeded", "failed") and self.delivery != "pending"
 
 
 # -- deal links ----------------------------------------------------------------------------------

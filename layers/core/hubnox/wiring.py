@@ -31,6 +31,7 @@ from hubnox.jobs import DocumentType, JobQueue, Submit, submit
 from hubnox.records import Run, RunRequest
 from hubnox.services.card.actions import CardActions
 from hubnox.services.card.service import CardService
+from hubnox.services.connection_health import ConnectionHealthService
 from hubnox.services.install import ConnectionService
 from hubnox.services.replay import ReplayPages
 from hubnox.services.workflows import WorkflowActions, callback_idempotency
@@ -39,6 +40,7 @@ from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
 from hubnox.store.cursors import CursorStore
 from hubnox.store.deal_links import DealLinkStore
+from hubnox.store.health import HealthStore
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
 from hubnox.store.portal_settings import SettingsStore
@@ -242,8 +244,19 @@ class Container:
             hubspot_client=lambda portal_id, token: self.hubspot_client(portal_id, StaticToken(token)),
             fortnox_client=lambda tenant_id, token: self._fortnox_client_for(tenant_id, StaticToken(token)),
             fortnox_service_account=self.config.fortnox_service_account,
+            health=self.connection_health,
             clock=self.clock,
         )
+
+    @cached_property
+    def health_store(self) -> HealthStore:
+        return HealthStore(self.table)
+
+    @cached_property
+    def connection_health(self) -> ConnectionHealthService:
+        """Which features the portals' Fortnox companies let hubnox use, checked every few minutes."""
+        return ConnectionHealthService(connections=self.connections, store=self.health_store,
+                                       fortnox=self.fortnox_client, clock=self.clock)
 
     @cached_property
     def card_service(self) -> CardService:
@@ -258,6 +271,7 @@ class Container:
             public_base=self.config.public_base,
             default_document_type=self.default_document_type,
             customer_matcher=self.match_customer,
+            health=self.connection_health.for_portal,
             clock=self.clock,
         )
 
@@ -288,7 +302,7 @@ class Container:
         return WorkflowActions(connections=self.connections, claims=self.callback_claims,
                                idempotency=self.callback_idempotency, runs=self.runs, submit=self.submit,
                                fortnox=self.fortnox_client, default_document_type=self.default_document_type,
-                               public_base=self.config.public_base)
+                               public_base=self.config.public_base, health=self.connection_health.for_portal)
 
     @cached_property
     def replay_pages(self) -> ReplayPages:
@@ -309,6 +323,7 @@ class Container:
             notes=render,
             signer=self.signer,
             public_base=self.config.public_base,
+            follow_ups=self.jobs,
             clock=self.clock,
         )
 

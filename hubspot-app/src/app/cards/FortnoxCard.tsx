@@ -85,7 +85,7 @@ function amounts(values: Amount[] | undefined): string {
   if (!values || values.length === 0) {
     return '0';
   }
-  return values.map((value) => `${value.amount} ${value.currency}`).join(' + ');
+  return values.map((value) => value.text).join(' + ');
 }
 
 function CustomerView({ customer }: { customer: Customer }) {
@@ -133,9 +133,7 @@ function InvoiceTable({ invoices }: { invoices: CustomerInvoice[] }) {
           <TableRow key={invoice.number ?? invoice.invoiceDate ?? ''}>
             <TableCell>{invoice.number ?? ''}</TableCell>
             <TableCell>{invoice.dueDate ?? ''}</TableCell>
-            <TableCell>
-              {invoice.balance ?? ''} {invoice.currency ?? ''}
-            </TableCell>
+            <TableCell>{invoice.balanceText ?? ''}</TableCell>
             <TableCell>
               <StatusLabel status={invoice.status} />
             </TableCell>
@@ -156,15 +154,11 @@ function DocumentView({ document }: { document: FortnoxDocument }) {
         <StatusLabel status={document.status} />
       </DescriptionListItem>
       <DescriptionListItem label="Total">
-        <Text>
-          {document.total ?? '–'} {document.currency ?? ''}
-        </Text>
+        <Text>{document.totalText ?? '–'}</Text>
       </DescriptionListItem>
       {document.type === 'invoice' ? (
         <DescriptionListItem label="Balance">
-          <Text>
-            {document.balance ?? '–'} {document.currency ?? ''}
-          </Text>
+          <Text>{document.balanceText ?? '–'}</Text>
         </DescriptionListItem>
       ) : (
         <DescriptionListItem label="Invoice">
@@ -223,6 +217,17 @@ function Notes({ notes }: { notes: string[] }) {
   );
 }
 
+function FortnoxWarnings({ warnings }: { warnings: string[] }) {
+  if (warnings.length === 0) {
+    return null;
+  }
+  return (
+    <Alert title="Some Fortnox features will not work" variant="warning">
+      {warnings.join(' ')}
+    </Alert>
+  );
+}
+
 function Actions({
   actions,
   busy,
@@ -241,7 +246,7 @@ function Actions({
         <Button
           key={action.action}
           variant={action.action === 'create-document' ? 'primary' : 'secondary'}
-          disabled={busy}
+          disabled={busy || action.disabled === true}
           onClick={() => onAction(action)}
         >
           {action.label}
@@ -302,6 +307,7 @@ function FortnoxCard({ context }: { context: CrmContext }) {
   return (
     <Flex direction="column" gap="sm">
       {card.fortnoxCompany ? <Heading>{card.fortnoxCompany}</Heading> : null}
+      <FortnoxWarnings warnings={card.fortnoxWarnings ?? []} />
       <Notes notes={card.notes} />
       {card.state === 'no_customer' ? <Text>{card.message ?? ''}</Text> : null}
       {card.customer ? <CustomerView customer={card.customer} /> : null}

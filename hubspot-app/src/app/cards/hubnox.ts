@@ -25,6 +25,8 @@ export type CardActionName = 'update-customer' | 'create-document' | 'open-setti
 export interface Amount {
   currency: string;
   amount: string;
+  /** the amount as people read it, e.g. "1 234,50 kr" (hubnox formats every amount the same way) */
+  text: string;
 }
 
 export interface CustomerInvoice {
@@ -35,6 +37,8 @@ export interface CustomerInvoice {
   total: string | null;
   balance: string | null;
   currency: string | null;
+  totalText: string | null;
+  balanceText: string | null;
 }
 
 export interface Customer {
@@ -59,6 +63,8 @@ export interface FortnoxDocument {
   currency?: string | null;
   total?: string | null;
   balance?: string | null;
+  totalText?: string | null;
+  balanceText?: string | null;
   dueDate?: string | null;
   invoiceNumber?: string | null;
 }
@@ -80,6 +86,9 @@ export interface CardAction {
   action: CardActionName;
   label: string;
   documentType?: 'invoice' | 'order';
+  /** The Fortnox company's scopes or licences do not allow it; `disabledReason` says why. */
+  disabled?: boolean;
+  disabledReason?: string;
 }
 
 export interface CardData {
@@ -92,6 +101,8 @@ export interface CardData {
   cached?: boolean;
   generatedAt?: string | null;
   fortnoxCompany?: string | null;
+  /** What the Fortnox company's scopes and licences leave out, and what to do (as the settings page says). */
+  fortnoxWarnings?: string[];
   installUrl?: string;
   settingsUrl?: string;
   /** Why there is no settings link: only the user who installed hubnox gets one. */

@@ -45,6 +45,7 @@ from hubnox.fortnox.models import (
     PriceList,
     PrintTemplate,
     TermsOfPayment,
+    WayOfDelivery,
 )
 from hubnox.ids import fortnox_customer_number, fortnox_document_number, path_segment_text
 from hubnox.rate_budget import RateBudget
@@ -67,11 +68,14 @@ TERMS_OF_PAYMENTS = "/3/termsofpayments"
 CURRENCIES = "/3/currencies"
 PRINT_TEMPLATES = "/3/printtemplates"
 COMPANY_INFORMATION = "/3/companyinformation"
+WAY_OF_DELIVERIES = "/3/wayofdeliveries"
+#: the list resources `probe` may read (the health check's licence probes)
+PROBE_PATHS = frozenset({"/3/invoices", "/3/orders", CUSTOMERS, ARTICLES, PRINT_TEMPLATES})
 
 #: search parameter -> (customer attribute, how values compare)
 _CUSTOMER_SEARCH: dict[str, tuple[str, Callable[[str], str]]] = {
     "customernumber": ("customer_number", str.strip),
-    "name": ("name", str.strip),
+    "name": ("name", lambda value: " ".join(value.split()).casefold()),
     "email": ("email", lambda value: value.strip().casefold()),
     "organisationnumber": ("organisation_number", lambda value: "".join(ch for ch in value if ch.isalnum())),
     "phone": ("phone1", lambda value: _swedish_phone(value)),
@@ -85,6 +89,8 @@ _CUSTOMER_SEARCH: dict[str, tuple[str, Callable[[str], str]]] = {
 _SEARCH_FRAGMENT: dict[str, Callable[[str], str]] = {
     "organisationnumber": lambda value: "".join(ch for ch in value if ch.isalnum())[-4:],
     "phone": lambda value: "".join(ch for ch in value if ch.isdigit())[-2:],
+    # a name's longest word: "Acme AB" finds "ACME  ab" too, and the exact comparison decides
+    "name": lambda value: max(value.split(), key=len, default=value),
 }
 
 M = TypeVar("M", bound=FortnoxModel)
@@ -170,7 +176,8 @@ class FortnoxClient:
 
         Keys are Fortnox's search parameters (`customernumber`, `name`, `email`,
         `organisationnumber`, `phone`, `zipcode`, `city`, `gln`). Fortnox matches substrings
-        case-insensitively; hubnox keeps only exact matches: emails and cities ignore case,
+        case-insensitively; hubnox keeps only exact matches: emails, cities and names ignore case (names
+also runs of spaces),
         organisation and phone numbers ignore punctuation (and +46 is 0), everything else must be
         equal. Organisation and phone numbers are searched by a part every format contains.
         """
@@ -240,6 +247,22 @@ class FortnoxClient:
         """Create an article; its number is fixed for good once created."""
         reply = self._api.call("POST", ARTICLES, json_body={"Article": article.to_payload()})
         return Article.model_validate(reply.data["Article"])
+
+    def update_article(self, article_number: str, article: Article) -> Article:
+        """Change an existing article; only the fields set on `article` are sent (PUT is partial),
+        and never its number, which Fortnox does not let change."""
+        payload = article.to_payload()
+        payload.pop("ArticleNumber", None)
+        reply = self._api.call("PUT", f"{ARTICLES}/{_seg(article_number)}", json_body={"Article": payload})
+        return Article.model_validate(reply.data["Article"])
+
+    def get_price(self, price_list: str, article_number: str, from_quantity: Decimal = Decimal(0)) -> Price | None:
+        """An article's price in a price list from a quantity on, or None when it has none there."""
+        path = f"{PRICES}/{_seg(price_list)}/{_seg(article_number)}/{_number_text(from_quantity)}"
+        reply = self._api.call("GET", path, accept=(404,))
+        if reply.status == 404:
+            return None
+        return Price.model_validate(reply.data["Price"])
 
     def set_price(self, price_list: str, article_number: str, price: Decimal,
                   from_quantity: Decimal = Decimal(0), *, new_article: bool = False) -> Price:
@@ -334,6 +357,16 @@ class FortnoxClient:
     def print_templates(self, document_type: str = "invoice") -> list[PrintTemplate]:
         """Print templates for one document type (`invoice`, `order`, `offer`, `cashinvoice`)."""
         return self._list(PRINT_TEMPLATES, "PrintTemplates", PrintTemplate, params={"type": document_type})
+
+    def way_of_deliveries(self) -> list[WayOfDelivery]:
+        return self._list(WAY_OF_DELIVERIES, "WayOfDeliveries", WayOfDelivery)
+
+    def probe(self, path: str, params: Mapping[str, str] | None = None) -> None:
+        """Read one item of a list resource (`PROBE_PATHS`), for what the answer says: nothing when the
+        company may read it, else the `FortnoxError` (e.g. 2001101, no licence) or other domain error."""
+        if path not in PROBE_PATHS:
+            raise ValueError(f"{path} is not a resource hubnox probes")
+        self._api.call("GET", path, params={**(params or {}), "limit": 1})
 
     def company_information(self) -> CompanyInformation:
         """The connected company; its `database_number` is the tenant id."""

@@ -502,6 +502,12 @@ class PrintTemplate(FortnoxModel):
     name: str | None = None
 
 
+class WayOfDelivery(FortnoxModel):
+    code: str
+    description: str | None = None
+    description_english: str | None = None
+
+
 class FortnoxTokens(BaseModel):
     """The answer of Fortnox's token endpoint, with the expiry moment and the tenant it is for."""
 

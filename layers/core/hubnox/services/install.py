@@ -26,6 +26,7 @@ from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.observability import logger
 from hubnox.records import FortnoxConnection, HubSpotConnection
+from hubnox.services.connection_health import ConnectionHealthService
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore, FortnoxAlreadyConnected, FortnoxCompanyTaken
 from hubnox.store.nonces import NonceStore
@@ -136,6 +137,7 @@ class ConnectionService:
         hubspot_client: Callable[[str, str], HubSpotClient],
         fortnox_client: Callable[[str, str], FortnoxClient],
         fortnox_service_account: bool = False,
+        health: ConnectionHealthService | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._base = public_base.rstrip("/")
@@ -148,6 +150,7 @@ class ConnectionService:
         self._hubspot_client = hubspot_client  # (portal id, access token) -> client
         self._fortnox_client = fortnox_client  # (tenant id, access token) -> client
         self._service_account = fortnox_service_account
+        self._health = health
         self._clock = clock
 
     # -- HubSpot -------------------------------------------------------------------------------
@@ -305,6 +308,9 @@ class ConnectionService:
             self._revoke_quietly(tokens.refresh_token)  # leave no dangling grant behind
             raise
         logger.info("fortnox connected", extra={"portal_id": portal_id, "tenant_id": tenant_id})
+        if self._health is not None:
+            # What the company's scopes and licences allow, known before the admin lands on the page.
+            self._health.check(stored, lambda: self._fortnox_client(tenant_id, tokens.access_token))
         return stored
 
     def disconnect_fortnox(self, session: Session) -> FortnoxConnection | None:

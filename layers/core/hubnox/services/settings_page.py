@@ -20,7 +20,9 @@ whose data was deleted: it answers 404 `PORTAL_GONE` and writes nothing. `versio
 read (0 before the first save): a save over a newer version answers 409 with the stored version,
 so two admins editing at once cannot silently undo each other. Invalid settings answer 400 with
 a message naming every wrong field, and `errors`: `[{"field": "articles.policy", "message": ...}]`
-so the page can show each message beside its field. Other errors are answered by
+so the page can show each message beside its field; so do values the connected Fortnox company does
+not have (`hubnox.services.settings_check`). The page shows, next to the Fortnox connection, which
+features its scopes and licences leave out (`hubnox.services.connection_health`). Other errors are answered by
 `register_error_handlers` of the function that includes this router.
 
 `settings_choices()` gives the page the fixed choices of every option, read from the
@@ -49,7 +51,9 @@ from hubnox.jobs import Submit
 from hubnox.links import replay_url
 from hubnox.observability import logger
 from hubnox.records import Run, RunRequest
+from hubnox.services.connection_health import ConnectionHealthService
 from hubnox.services.install import STATE_TTL_SECONDS, ConnectionService
+from hubnox.services.settings_check import fortnox_field_errors
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.portal_settings import PortalGone, SettingsStore, StaleVersion
@@ -90,6 +94,8 @@ PROPERTY_OBJECTS = {"deals": "deals", "line_items": "line_items", "companies": "
 PRINT_TEMPLATE_TYPES = ("invoice", "order")
 #: the recent-runs list: how many runs by default and at most
 RECENT_RUNS_DEFAULT, RECENT_RUNS_MAX = 20, 50
+#: updated and skipped products the page lists under a product sync's summary
+PRODUCT_SYNC_DETAILS = 10
 #: Replay links on the settings page are for the admin looking at it now, not for passing around
 PAGE_REPLAY_TTL_SECONDS = 3600
 
@@ -100,6 +106,7 @@ CHOICE_FIELDS: dict[str, tuple[type[BaseModel], str]] = {
     "company_match.fortnox_field": (CompanyMatchRule, "fortnox_field"),
     "company_match.when_value_missing": (CompanyMatchRule, "when_value_missing"),
     "contact_match.fortnox_field": (ContactMatchRule, "fortnox_field"),
+    "contact_match.when_value_missing": (ContactMatchRule, "when_value_missing"),
     "customer_number.source": (CustomerNumberRule, "source"),
     "customer_defaults.vat_type": (CustomerDefaults, "vat_type"),
     "customer_defaults.customer_type": (CustomerDefaults, "customer_type"),
@@ -114,8 +121,14 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
     "default_document_type": _DOCUMENT_TYPES,
     "trigger_stages.document_type": _DOCUMENT_TYPES,
     "company_match.when_value_missing": {
-        "fail": "Stop and say so in the note (no customer without the value, so no duplicates later)",
-        "create": "Create a new customer without the value",
+        "create": "Create a new customer without the value (linked to the company for its later deals)",
+        "match_name": "Use the one Fortnox customer with the same name, else create one",
+        "fail": "Stop and say so in the note",
+    },
+    "contact_match.when_value_missing": {
+        "create": "Create a new customer without the value (linked to the contact for its later deals)",
+        "match_name": "Use the one Fortnox customer with the same name, else create one",
+        "fail": "Stop and say so in the note",
     },
     "customer_number.source": {
         "fortnox": "Fortnox numbers new customers",
@@ -227,7 +240,34 @@ def run_summary(run: Run, replay: str | None = None) -> dict[str, Any]:
         "documentNumber": run.result.get("document_number"),
         "attempts": run.attempts, "createdAt": _iso(run.created_at), "finishedAt": _iso(run.finished_at),
         "errorCode": run.error_code, "errorMessage": run.error_message, "replayUrl": replay,
+        "productSync": product_sync_summary(run) if run.kind == "sync_products" else None,
+        "delivery": run.delivery, "notTold": not_told(run),
     }
+
+
+#: what each step of a run's outcome tells, in the admin's words (`hubnox.sync.delivery`)
+OUTCOME_STEPS = {"note": "the note", "properties": "the deal's Fortnox properties",
+                 "write_back": "the customer number on the record", "callback": "the workflow's answer"}
+
+
+def not_told(run: Run) -> list[str]:
+    """The outcome steps hubnox gave up telling in HubSpot, in words (the page flags them)."""
+    return [OUTCOME_STEPS.get(key.removeprefix("gave_up:"), key.removeprefix("gave_up:"))
+            for key in run.progress if key.startswith("gave_up:")]
+
+
+def product_sync_summary(run: Run) -> dict[str, Any] | None:
+    """What a finished product sync did, for the page: its one-line summary and the first products
+    it updated or skipped, each in a line (amounts as `hubnox.money.format_money` wrote them)."""
+    result = run.result or {}
+    if "summary" not in result:
+        return None
+    details = [f"{item.get('article_number')}: {'; '.join(item.get('changes') or [])}"
+               for item in result.get("updated") or []]
+    details += [f"{item.get('name') or item.get('product_id')}: skipped, {item.get('message')}"
+                for item in result.get("skipped") or []]
+    return {"summary": result["summary"], "counts": result.get("counts") or {},
+            "details": details[:PRODUCT_SYNC_DETAILS], "moreDetails": max(0, len(details) - PRODUCT_SYNC_DETAILS)}
 
 
 def recent_runs_limit(query: dict[str, str] | None) -> int:
@@ -272,6 +312,9 @@ class SettingsApiPorts(Protocol):
     def hubspot_client(self, portal_id: str) -> HubSpotClient: ...
 
     def fortnox_client(self, portal_id: str) -> FortnoxClient: ...
+
+    @property
+    def connection_health(self) -> ConnectionHealthService: ...
 
 
 def load_portal_settings(store: SettingsStore, portal_id: str) -> tuple[PortalSettings, int]:
@@ -328,6 +371,12 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
             if error.code != "INVALID_SETTINGS":
                 raise
             return invalid_settings(error, body)
+        unknown = fortnox_problems(current.portal_id, settings)
+        if unknown:
+            fields = ", ".join(problem["field"] for problem in unknown)
+            return invalid_settings(BadRequestError(
+                f"Invalid settings. Fortnox does not have what {fields} names.", code="INVALID_SETTINGS"),
+                body, unknown)
         payload = settings.model_dump(mode="json")
         try:
             saved = ports.portal_settings.put(current.portal_id, payload, version, require_install=True)
@@ -427,10 +476,19 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
         answer.cookies.append(cleared_session_cookie())
         return answer
 
-    def invalid_settings(error: BadRequestError, body: str | None) -> Response:
+    def fortnox_problems(portal_id: str, settings: PortalSettings) -> list[dict[str, str]]:
+        """The settings' values the connected Fortnox company does not have (none without a connection)."""
+        connection = ports.connections.get_fortnox(portal_id)
+        if connection is None or connection.status != "active":
+            return []  # nothing to check against; connecting later shows what Fortnox lacks
+        return fortnox_field_errors(settings, ports.fortnox_client(portal_id))
+
+    def invalid_settings(error: BadRequestError, body: str | None,
+                         errors: list[dict[str, str]] | None = None) -> Response:
         logger.warning("request refused", extra={"code": error.code, "status": 400,
                                                  "path": router.current_event.path})
-        answer: dict[str, Any] = {"message": error.message, "code": error.code, "errors": field_errors(body)}
+        answer: dict[str, Any] = {"message": error.message, "code": error.code,
+                                  "errors": errors if errors is not None else field_errors(body)}
         if error.hint:
             answer["hint"] = error.hint
         return json_response(answer, status=400)
@@ -447,6 +505,8 @@ NOTICES = {
     "fortnox-disconnected": "Fortnox is disconnected. Connect a company again whenever you like.",
 }
 STATUS_TEXT = {"active": "working", "broken": "needs reconnecting", "uninstalled": "uninstalled"}
+#: an active Fortnox connection whose scopes or licences leave features out
+LIMITED_TEXT = "connected, but some features will not work"
 
 
 def settings_page_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
@@ -467,6 +527,10 @@ def settings_page_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
         hubspot = ports.connections.get_hubspot(session.portal_id)
         fortnox = ports.connections.get_fortnox(session.portal_id)
         notice = NOTICES.get(query.get("notice", ""))
+        health = ports.connection_health.for_portal(session.portal_id) if fortnox is not None else None
+        fortnox_status = STATUS_TEXT.get(fortnox.status, fortnox.status) if fortnox else ""
+        if health is not None and health.problems:
+            fortnox_status = LIMITED_TEXT
         body = render(
             "settings.html",
             base=ports.config.public_base,
@@ -474,7 +538,8 @@ def settings_page_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
             hubspot=hubspot,
             hubspot_status=STATUS_TEXT.get(hubspot.status, hubspot.status) if hubspot else "",
             fortnox=fortnox,
-            fortnox_status=STATUS_TEXT.get(fortnox.status, fortnox.status) if fortnox else "",
+            fortnox_status=fortnox_status,
+            health=health,
             notice=notice,
             notice_error=False,
             fortnox_connected=fortnox is not None and fortnox.status == "active",

@@ -37,6 +37,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from hubnox.errors import BadRequestError, HubnoxError, NotFoundError, TransientError
+from hubnox.fortnox.health import ConnectionHealth
 from hubnox.fortnox.models import Limits, PrintTemplate
 from hubnox.ids import callback_id, hubspot_id_or_none
 from hubnox.jobs import DocumentType, ObjectType, Submit, trigger_key
@@ -77,6 +78,8 @@ NO_FORTNOX_MESSAGE = ("This HubSpot portal is not connected to Fortnox. Connect 
 OBJECT_TYPE_MAX_LENGTH = 100
 WORKFLOW_OBJECTS: dict[str, ObjectType] = {"DEAL": "deal", "COMPANY": "company", "CONTACT": "contact"}
 DOCUMENT_TYPE_LABELS: dict[str, str] = {"invoice": "Invoice", "order": "Order"}
+#: what a document type's label gains when the Fortnox company's scopes or licences do not allow it
+UNAVAILABLE_SUFFIX = " (not available in this Fortnox company)"
 
 Choice = dict[str, str]
 
@@ -270,6 +273,8 @@ class WorkflowActions:
     fortnox: Callable[[str], PrintTemplates]
     default_document_type: Callable[[str], DocumentType]
     public_base: str
+    #: what the portal's Fortnox company lets hubnox use (checked, cached); None where unknown
+    health: Callable[[str], ConnectionHealth | None] = lambda portal_id: None
 
     def create_document(self, execution: Execution) -> dict[str, Any]:
         """Start a deal's Fortnox document: the type the execution asks for, else the portal's default."""
@@ -360,12 +365,22 @@ class WorkflowActions:
     def document_type_options(self, portal_id: str, inputs: Mapping[str, Any]) -> tuple[list[Choice], bool]:
         """Invoice, order, or the portal's default (named, so the choice says what it means today)."""
         default = self.default_document_type(portal_id)
-        choices = [{"label": label, "value": value, "description": f"Create a draft Fortnox {value}."}
-                   for value, label in DOCUMENT_TYPE_LABELS.items()]
-        choices.append({"label": f"Portal default ({DOCUMENT_TYPE_LABELS[default].lower()})",
-                        "value": DEFAULT_CHOICE,
+        health = self._health_of(portal_id)
+        choices = [_document_choice(value, label, health) for value, label in DOCUMENT_TYPE_LABELS.items()]
+        default_label = f"Portal default ({DOCUMENT_TYPE_LABELS[default].lower()})"
+        if health is not None and not health.works(default):
+            default_label += UNAVAILABLE_SUFFIX
+        choices.append({"label": default_label, "value": DEFAULT_CHOICE,
                         "description": "Whatever the hubnox settings name as the default document type."})
         return choices, False
+
+    def _health_of(self, portal_id: str) -> ConnectionHealth | None:
+        try:
+            return self.health(portal_id)
+        except Exception as error:  # the options must answer whatever the check does
+            logger.warning("connection health unavailable for the options",
+                           extra={"portal_id": portal_id, "reason": str(error)})
+            return None
 
     def print_template_options(self, portal_id: str, inputs: Mapping[str, Any]) -> tuple[list[Choice], bool]:
         """The Fortnox company's print templates for the chosen document type, after "Fortnox default".
@@ -387,6 +402,15 @@ class WorkflowActions:
                      "description": f"Fortnox {document_type} template {template.template}"}
                     for template in templates]
         return choices, True
+
+
+def _document_choice(value: str, label: str, health: ConnectionHealth | None) -> Choice:
+    """One document type's choice; labelled unavailable, saying why, when Fortnox will refuse it.
+    (HubSpot's options cannot be disabled, so the label and description say it.)"""
+    problem = health.feature(value) if health is not None and not health.works(value) else None
+    if problem is None:
+        return {"label": label, "value": value, "description": f"Create a draft Fortnox {value}."}
+    return {"label": label + UNAVAILABLE_SUFFIX, "value": value, "description": f"{problem.message} {problem.fix}"}
 
 
 def _chosen_type(inputs: Mapping[str, Any]) -> DocumentType | None:

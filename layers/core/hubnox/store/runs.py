@@ -14,7 +14,7 @@ from contextlib import suppress
 from typing import Any
 
 from hubnox.errors import NotFoundError
-from hubnox.records import Run, RunRequest
+from hubnox.records import DeliveryState, Run, RunRequest
 from hubnox.store.table import (
     RUN_PREFIX,
     Clock,
@@ -65,9 +65,10 @@ class RunStore:
         return _run(item) if item else None
 
     def mark_running(self, portal_id: str, run_id: str) -> Run:
-        """Count one more attempt and mark the run running, clearing a previous attempt's error.
+        """Count one more attempt and mark the run running, clearing a previous attempt's error and outcome.
 
-        A run that already succeeded is returned as it stands (attempts unchanged): skip it.
+        A run that already succeeded, or whose outcome is still being told, is returned as it stands
+        (attempts unchanged): it is not run again.
         """
         try:
             item = self._table.update(
@@ -78,11 +79,14 @@ class RunStore:
                     "finished_at": None,
                     "error_code": None,
                     "error_message": None,
+                    "outcome": None,
+                    "delivery": None,
                 },
                 add_fields={"attempts": 1},
-                condition="attribute_exists(pk) AND #status <> :succeeded",
+                condition=("attribute_exists(pk) AND #status <> :succeeded"
+                           " AND (attribute_not_exists(delivery) OR delivery <> :pending)"),
                 names={"#status": "status"},
-                values={":succeeded": "succeeded"},
+                values={":succeeded": "succeeded", ":pending": "pending"},
             )
         except ConditionFailed as failure:
             return self._as_stored(portal_id, run_id, failure)
@@ -93,8 +97,16 @@ class RunStore:
         self._table.update(run_key(portal_id, run_id), set_fields={"progress": dict(progress)},
                            condition="attribute_exists(pk)")
 
-    def succeed(self, portal_id: str, run_id: str, result: dict[str, Any] | None = None) -> Run:
-        """Mark the run succeeded with its result (what was created, numbers, links)."""
+    def record_delivery(self, portal_id: str, run_id: str, progress: dict[str, str], delivery: DeliveryState) -> Run:
+        """Remember how far the run's outcome has been told: the steps done (in `progress`) and the state."""
+        return _run(self._table.update(run_key(portal_id, run_id),
+                                       set_fields={"progress": dict(progress), "delivery": delivery},
+                                       condition="attribute_exists(pk)"))
+
+    def succeed(self, portal_id: str, run_id: str, result: dict[str, Any] | None = None,
+                outcome: dict[str, Any] | None = None) -> Run:
+        """Mark the run succeeded with its result (what was created, numbers, links); with an
+        `outcome`, that outcome is pending until it has been told (`record_delivery`)."""
         try:
             item = self._table.update(
                 run_key(portal_id, run_id),
@@ -104,6 +116,7 @@ class RunStore:
                     "result": result or {},
                     "error_code": None,
                     "error_message": None,
+                    **_pending(outcome),
                 },
                 condition="attribute_exists(pk)",
             )
@@ -118,8 +131,10 @@ class RunStore:
         error_code: str,
         error_message: str,
         result: dict[str, Any] | None = None,
+        outcome: dict[str, Any] | None = None,
     ) -> Run:
-        """Mark the run failed with an error a person can read; a succeeded run stays succeeded."""
+        """Mark the run failed with an error a person can read; a succeeded run stays succeeded.
+        With an `outcome`, that outcome is pending until it has been told (`record_delivery`)."""
         try:
             item = self._table.update(
                 run_key(portal_id, run_id),
@@ -129,6 +144,7 @@ class RunStore:
                     "error_code": error_code,
                     "error_message": error_message,
                     "result": result or {},
+                    **_pending(outcome),
                 },
                 condition="attribute_exists(pk) AND #status <> :succeeded",
                 names={"#status": "status"},
@@ -165,6 +181,10 @@ class RunStore:
         if failure.item is None:
             raise NotFoundError(f"Run {run_id} of portal {portal_id} does not exist.") from failure
         return _run(failure.item)
+
+
+def _pending(outcome: dict[str, Any] | None) -> dict[str, Any]:
+    return {} if outcome is None else {"outcome": outcome, "delivery": "pending"}
 
 
 def _run(item: Item) -> Run:

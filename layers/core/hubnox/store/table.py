@@ -95,6 +95,10 @@ def connection_key(portal_id: str, system: str) -> Key:
     return {"pk": _portal_pk(portal_id), "sk": f"CONNECTION#{system}"}
 
 
+def health_key(portal_id: str) -> Key:
+    return {"pk": _portal_pk(portal_id), "sk": "HEALTH#fortnox"}
+
+
 def settings_key(portal_id: str) -> Key:
     return {"pk": _portal_pk(portal_id), "sk": "SETTINGS"}
 

@@ -5,11 +5,16 @@ once per distinct SKU. A line whose article Fortnox lacks, or that has no SKU at
 the portal's `ArticlePolicy`:
 
 - `skip`: no document; the error lists every such line by name and SKU;
-- `placeholder`: the row goes on the placeholder article (created when Fortnox lacks it) and
-  keeps the line's own name and price;
+- `placeholder`: a line with a SKU Fortnox lacks goes on the placeholder article (created when
+  Fortnox lacks it) and keeps the line's own name and price;
 - `create`: the article is created with the SKU as its number, the line's name as description
-  and the line's unit price in the price list. A line without a SKU cannot be created (Fortnox
-  would number a new article on every run), so it is an error naming the line.
+  and the line's unit price in the price list.
+
+Under `placeholder` and `create`, a line without a SKU hubnox can use (none, or one Fortnox
+would refuse as an article number) becomes a row without an article: the line's name as the
+row text, its quantity, price, discount and VAT, booked on the article defaults' sales account
+(or Fortnox's predefined one), with a warning. Creating an article for it is no option (Fortnox
+would number a new article on every run), and the placeholder would hide what was sold.
 
 A deal without line items follows `no_line_items`: `fail`, or one row for the deal's amount on
 the placeholder article (the only place the deal's `amount` is ever invoiced, and said so).
@@ -33,11 +38,11 @@ PLACEHOLDER_DESCRIPTION = "Line item from HubSpot"
 
 
 def resolve_articles(snapshot: DealSnapshot, settings: PortalSettings, fortnox: FortnoxArticles) -> ArticlePlan:
-    """The article for every line item, in the deal's order, after applying the article policy.
+    """The article for every line item, in the deal's order, after applying the article policy;
+    lines without a usable SKU get no article (`no_article`) unless the policy is `skip`.
 
-    Raises `UserFixableError` when the policy is `skip` and articles are missing, when lines
-    without a usable SKU meet the `create` policy, or when the deal has no line items and the
-    settings say to fail (or there is no deal amount to bill instead).
+    Raises `UserFixableError` when the policy is `skip` and articles are missing, or when the deal
+    has no line items and the settings say to fail (or there is no deal amount to bill instead).
     """
     if not snapshot.line_items:
         return _deal_amount_plan(snapshot, settings, fortnox)
@@ -72,17 +77,9 @@ class _Planner:
         self._placeholder: Article | None = None
 
     def create_missing(self, missing: list[LineItem]) -> None:
-        unnamed = [line for line in missing if _creatable(self.snapshot.sku_of(line)) is None]
-        if unnamed:
-            raise UserFixableError(
-                f"hubnox cannot create Fortnox articles for {_describe(self.snapshot, unnamed)}: an article "
-                "needs the SKU as its number (at most 50 letters, digits and - + / _ .).",
-                code="ARTICLE_NUMBER_MISSING",
-                hint="Give these products or line items a SKU in HubSpot, or choose the placeholder policy "
-                "in hubnox settings, then replay.")
         for line in missing:
-            sku = _creatable(self.snapshot.sku_of(line)) or ""
-            if self.found.get(sku) is None:
+            sku = _creatable(self.snapshot.sku_of(line))
+            if sku is not None and self.found.get(sku) is None:
                 self.found[sku] = self._create(sku, line)
 
     def _create(self, sku: str, line: LineItem) -> Article:
@@ -112,12 +109,34 @@ class _Planner:
             self._placeholder = article
         return self._placeholder
 
+    def _without_article(self, line: LineItem) -> bool:
+        """True (with a warning) when the line goes out as a row without an article: it has no SKU
+        that could be an article number hubnox creates, or no SKU at all under `placeholder`."""
+        raw = self.snapshot.sku_of(line)
+        policy = self.settings.articles.policy
+        if policy is ArticlePolicy.PLACEHOLDER and _article_number(raw) is not None:
+            return False
+        if policy is ArticlePolicy.CREATE and _creatable(raw) is not None:
+            return False
+        account = self.settings.articles.defaults.sales_account
+        booked = (f"sales account {account} (Fortnox's predefined one for reverse-charge and export customers)"
+                  if account else "Fortnox's predefined sales account")
+        self.warnings.append(SyncWarning(
+            code="NO_ARTICLE_ROW",
+            message=f"Line item '{line.name or line.id}' ({_sku_text(raw)}) has no SKU hubnox can use as a Fortnox "
+            f"article number, so it is billed as a row without an article (its own name, quantity, price and VAT), "
+            f"booked on {booked}. Give the product a SKU in HubSpot to bill it on an article."))
+        return True
+
     def build(self) -> ArticlePlan:
         lines = []
         for line in self.snapshot.line_items:
             sku = _article_number(self.snapshot.sku_of(line))
             article = self.found.get(sku or "")
             source: Literal["existing", "created", "placeholder"]
+            if article is None and self._without_article(line):
+                lines.append(PlannedLine(line=line, article_number=None, source="no_article", sku=sku))
+                continue
             if article is None:
                 article, source = self.placeholder(), "placeholder"
                 self.warnings.append(SyncWarning(
@@ -164,15 +183,22 @@ def article_from_product(product: Product, settings: PortalSettings) -> ArticleD
     """The Fortnox article a HubSpot product maps to (SKU as number, name as description, the
     article defaults) and its unit price for the price list, for the sync-products job.
 
-    Raises `UserFixableError` when the product has no SKU Fortnox accepts as an article number.
+    Raises `UserFixableError` when the product has no SKU (code `ARTICLE_NUMBER_MISSING`) or one
+    Fortnox does not accept as an article number (`ARTICLE_NUMBER_INVALID`).
     """
+    if not (product.sku or "").strip():
+        raise UserFixableError(
+            f"Product '{product.name or product.id}' has no SKU, so it cannot become a Fortnox article: "
+            "the article number is the SKU.",
+            code="ARTICLE_NUMBER_MISSING",
+            hint="Give the product a SKU in HubSpot, then sync products again.")
     sku = _creatable(product.sku)
     if sku is None:
         raise UserFixableError(
             f"Product '{product.name or product.id}' ({_sku_text(product.sku)}) cannot become a Fortnox article: "
-            "the article number is the SKU (at most 50 letters, digits and - + / _ .).",
-            code="ARTICLE_NUMBER_MISSING",
-            hint="Give the product a SKU in HubSpot, then sync products again.")
+            "an article number is at most 50 letters, digits and - + / _ .",
+            code="ARTICLE_NUMBER_INVALID",
+            hint="Change the product's SKU in HubSpot to one Fortnox accepts, then sync products again.")
     return _article_draft(sku, product.name or product.description or sku, product.price, None, settings,
                           f"product '{product.name or product.id}'")
 

@@ -11,6 +11,11 @@ company (a private customer). It is found in this order:
    Fortnox searches substrings; the client keeps exact matches only, and more than one exact
    match is an error naming them, never a guess.
 
+A record without the match rule's value follows the rule's `when_value_missing`: `create` (a new
+customer, linked through step 2 from then on, so the company's next deal finds it), `match_name`
+(first the one Fortnox customer whose name equals the record's, compared without case and extra
+spaces; several are an error) or `fail`. The note says no match value was there.
+
 Nothing found: the customer is created from the defaults and the field mappings. Found: the
 mapped fields that differ are written when `update_matched_customers` is on (empty HubSpot values
 never clear a Fortnox field). Texts longer than Fortnox allows are cut with a warning.
@@ -34,7 +39,7 @@ from hubnox.sync.model import (
     SyncWarning,
     fortnox_text,
 )
-from hubnox.sync.portal_settings import MATCH_FIELDS, PortalSettings
+from hubnox.sync.portal_settings import MATCH_FIELDS, PortalSettings, WhenValueMissing
 from hubnox.sync.ports import FortnoxCustomers
 
 #: Fortnox field name -> FortnoxCustomer attribute
@@ -100,6 +105,9 @@ def resolve_record_customer(record: Company | Contact, settings: PortalSettings,
         customer, changed = _maybe_update(existing, draft, settings, fortnox)
         action = "updated" if changed else "matched"
     number = customer.customer_number or (existing.customer_number if existing else None) or ""
+    if customer.vat_type is None and number:
+        # A search answers list items without VATType; the rows' VAT depends on it.
+        customer = fortnox.get_customer(number)
     return CustomerResolution(
         customer_number=number, customer_name=customer.name, action=action, source=kind,
         source_id=record.id, customer=customer, changed_fields=changed, warnings=warnings,
@@ -277,29 +285,46 @@ def _find_existing(record: Company | Contact, kind: RecordKind, draft: CustomerD
         warnings.append(SyncWarning(code="LINKED_CUSTOMER_GONE",
                                     message=f"The {kind}'s linked Fortnox customer {linked} no longer exists; "
                                     "hubnox matched it again."))
-    return _match_by_rule(record, kind, settings, fortnox, warnings)
+    return _match_by_rule(record, kind, draft.customer.name, settings, fortnox, warnings)
 
 
-def _match_by_rule(record: Company | Contact, kind: RecordKind, settings: PortalSettings, fortnox: FortnoxCustomers,
-                   warnings: list[SyncWarning]) -> FortnoxCustomer | None:
+def _match_by_rule(record: Company | Contact, kind: RecordKind, name: str | None, settings: PortalSettings,
+                   fortnox: FortnoxCustomers, warnings: list[SyncWarning]) -> FortnoxCustomer | None:
     rule = settings.company_match if kind == "company" else settings.contact_match
     if rule is None:
         return None
     value = record.prop(rule.hubspot_property)
     if value is None:
-        fail = kind == "company" and settings.company_match.when_value_missing == "fail"
-        if fail:
-            raise UserFixableError(
-                f"The company {record.id} has no {rule.hubspot_property}, which hubnox matches Fortnox "
-                f"customers by ({rule.fortnox_field}).",
-                code="MISSING_MATCH_VALUE",
-                hint=f"Fill in {rule.hubspot_property} on the company in HubSpot, then replay.")
-        warnings.append(SyncWarning(code="NO_MATCH_VALUE",
-                                    message=f"The {kind} has no {rule.hubspot_property}, so hubnox could not "
-                                    "look for an existing Fortnox customer and created one."))
-        return None
+        return _without_match_value(record, kind, name, rule.hubspot_property, rule.fortnox_field,
+                                    rule.when_value_missing, fortnox, warnings)
     return _one(fortnox.find_customers(**{MATCH_FIELDS[rule.fortnox_field]: value}),
                 f"{rule.fortnox_field} {value}")
+
+
+def _without_match_value(record: Company | Contact, kind: RecordKind, name: str | None, prop: str, field: str,
+                         when: WhenValueMissing, fortnox: FortnoxCustomers,
+                         warnings: list[SyncWarning]) -> FortnoxCustomer | None:
+    """The customer for a record without the match rule's value, by `when_value_missing`."""
+    if when == "fail":
+        raise UserFixableError(
+            f"The {kind} {record.id} has no {prop}, which hubnox matches Fortnox customers by ({field}).",
+            code="MISSING_MATCH_VALUE",
+            hint=f"Fill in {prop} on the {kind} in HubSpot, or let hubnox create customers for {kind} records "
+            "without it in hubnox settings, then replay.")
+    if when == "match_name" and name and name.strip():
+        found = _one(fortnox.find_customers(name=name), f"the name {name.strip()}")
+        if found is not None:
+            warnings.append(SyncWarning(
+                code="MATCHED_BY_NAME",
+                message=f"The {kind} has no {prop}, so hubnox matched the Fortnox customer by its name "
+                f"({found.customer_number}, {found.name}) and linked it to the {kind}."))
+            return found
+    warnings.append(SyncWarning(
+        code="NO_MATCH_VALUE",
+        message=f"The {kind} has no {prop}, so hubnox could not look for an existing Fortnox customer by it "
+        f"and created a new one, linked to the {kind} for its later deals. Fill in {prop} to match "
+        "customers that already exist in Fortnox."))
+    return None
 
 
 def _one(found: Sequence[FortnoxCustomer], what: str) -> FortnoxCustomer | None:

@@ -22,10 +22,13 @@ HubSpot amount:
 AMOUNT discounts are never sent. Choices 3 and 4 come with a warning saying what was done. Texts
 are cut to Fortnox's limits with a warning.
 
-VAT: a row carries the line's tax rate where HubSpot names one (`DealSnapshot.line_vat`: the
-portal's tax-rate library, read by the orchestration). Otherwise the row names no VAT and Fortnox
-takes its article's, so Fortnox's own rules for the customer's VAT type (export, reverse charge)
-still apply.
+VAT follows the customer's Fortnox VAT type (`row_vat`, the one place this is decided): rows for
+reverse-charge and export customers carry 0 % and the note says why; otherwise a row carries the
+line's tax rate where HubSpot names one (`DealSnapshot.line_vat`: the portal's tax-rate library,
+read by the orchestration), else it names no VAT and Fortnox takes its article's. A row without
+an article (a line without a usable SKU) carries the line's rate, else the article defaults' VAT,
+and is booked on the article defaults' sales account (none for 0 % VAT types, so Fortnox's
+predefined export and EU accounts apply).
 """
 
 from __future__ import annotations
@@ -49,11 +52,32 @@ from hubnox.sync.model import (
     fortnox_text,
 )
 from hubnox.sync.portal_settings import PortalSettings
+from hubnox.sync.ports import FortnoxCurrencies
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
-#: customer VAT types Fortnox bills without Swedish VAT
-ZERO_VAT_TYPES = frozenset({"EXPORT", "EUREVERSEDVAT", "SEREVERSEDVAT"})
+
+#: Customer VAT types billed without Swedish VAT, and why (for the note). Fortnox books these
+#: types on its reverse-charge and export accounts but does not document what it does with a
+#: row's VAT sent through the API; hubnox therefore sends the 0 % it means on every row, and
+#: `EUVAT` (EU consumers) and `SEVAT` keep Swedish VAT. Correct it here if Fortnox says otherwise.
+ZERO_VAT_TYPES: dict[str, str] = {
+    "EUREVERSEDVAT": "EU reverse charge (the buyer accounts for the VAT)",
+    "EXPORT": "export outside the EU (no Swedish VAT)",
+    "SEREVERSEDVAT": "Swedish reverse charge (the buyer accounts for the VAT)",
+}
+
+
+def row_vat(vat_type: str | None, line_vat: Decimal | None, *, has_article: bool,
+            default_vat: int) -> Decimal | None:
+    """The VAT percentage a line's rows carry for a customer of `vat_type`: 0 for the types in
+    `ZERO_VAT_TYPES`; else the line's tax rate; else, for a row without an article,
+    `default_vat` (the article defaults'); None leaves Fortnox the article's VAT."""
+    if vat_type in ZERO_VAT_TYPES:
+        return ZERO
+    if line_vat is not None:
+        return line_vat
+    return None if has_article else Decimal(default_vat)
 
 
 class FortnoxRows:
@@ -125,23 +149,51 @@ def build_document(snapshot: DealSnapshot, customer: CustomerResolution, plan: A
     warnings: list[SyncWarning] = [*customer.warnings, *plan.warnings]
     rows: list[InvoiceRow | OrderRow] = []
     expected: list[ExpectedLine] = []
+    vat_type = customer.customer.vat_type
+    if vat_type in ZERO_VAT_TYPES and plan.lines:
+        warnings.append(SyncWarning(
+            code="ZERO_VAT_CUSTOMER",
+            message=f"Every row carries 0 % VAT: the Fortnox customer's VAT type is {vat_type}, "
+            f"{ZERO_VAT_TYPES[vat_type]}. HubSpot's tax on the line items is not billed."))
+    defaults = settings.articles.defaults
+    account = defaults.sales_account if vat_type not in ZERO_VAT_TYPES else None
     for planned in plan.lines:
         line_rows, line_vat, amount = _line_rows(snapshot, planned, warnings)
-        if line_vat and customer.customer.vat_type in ZERO_VAT_TYPES:
-            warnings.append(SyncWarning(
-                code="VAT_FOR_ZERO_VAT_CUSTOMER",
-                message=f"Line item '{_short(_name(snapshot, planned))}' carries {line_vat} % VAT from HubSpot, but "
-                f"the Fortnox customer's VAT type is {customer.customer.vat_type}."))
+        has_article = planned.article_number is not None
+        sent_vat = row_vat(vat_type, line_vat, has_article=has_article, default_vat=defaults.vat)
         start = len(rows)
-        vat = int(line_vat) if line_vat is not None else None
-        rows += [_fortnox_row(kind, planned.article_number, row, vat) for row in line_rows]
+        vat = int(sent_vat) if sent_vat is not None else None
+        rows += [_fortnox_row(kind, planned.article_number, row, vat, None if has_article else account)
+                 for row in line_rows]
         expected.append(ExpectedLine(line_item_id=planned.line.id, name=_name(snapshot, planned),
-                                     amount=amount, vat=line_vat, row_indexes=list(range(start, len(rows)))))
+                                     amount=amount, vat=sent_vat, row_indexes=list(range(start, len(rows)))))
     header = _header(snapshot, customer, settings, currency, warnings)
     document = (Invoice.model_validate({**header, "invoice_rows": rows}) if kind == "invoice"
                 else Order.model_validate({**header, "order_rows": rows}))
     return DocumentDraft(document_type=kind, document=document, currency=currency, expected_lines=expected,
                          warnings=list(dict.fromkeys(warnings)))
+
+
+#: the Fortnox company's own currency: always there, so never looked up
+HOME_CURRENCY = "SEK"
+
+
+def check_currency(currency: str, fortnox: FortnoxCurrencies) -> None:
+    """Raise `UserFixableError` before anything is made in Fortnox when the company's currency
+    register lacks `currency`; a currency it has is billed at Fortnox's own rate (hubnox sends no
+    `CurrencyRate`)."""
+    code = currency.upper()
+    if code == HOME_CURRENCY:
+        return
+    known = sorted({c.code.upper() for c in fortnox.currencies()})
+    if code in known:
+        return
+    raise UserFixableError(
+        f"The deal is in {code}, a currency the Fortnox company has not added "
+        f"(it has {', '.join(known) or 'only SEK'}).",
+        code="CURRENCY_NOT_IN_FORTNOX",
+        hint=f"In Fortnox, add {code} under Inställningar (the cog) > Fakturering > Valuta, the currency "
+        "register, ideally with automatic rates; or change the deal's currency in HubSpot. Then replay.")
 
 
 def _currency(snapshot: DealSnapshot) -> str:
@@ -275,14 +327,17 @@ def _discount_text(line: LineItem) -> str:
     return "discount"
 
 
-def _fortnox_row(kind: str, article_number: str, row: _Row, vat: int | None) -> InvoiceRow | OrderRow:
-    discount = {"discount": row.percent, "discount_type": "PERCENT"} if row.percent else {}
+def _fortnox_row(kind: str, article_number: str | None, row: _Row, vat: int | None,
+                 account: int | None) -> InvoiceRow | OrderRow:
+    extra: dict[str, object] = {"discount": row.percent, "discount_type": "PERCENT"} if row.percent else {}
+    if account is not None:
+        extra["account_number"] = account
     if kind == "invoice":
         return InvoiceRow(article_number=article_number, description=row.description,
-                          delivered_quantity=row.quantity, price=row.price, vat=vat, **discount)
+                          delivered_quantity=row.quantity, price=row.price, vat=vat, **extra)
     # Only DeliveredQuantity counts towards an order's totals; OrderedQuantity alone totals 0.
     return OrderRow(article_number=article_number, description=row.description, ordered_quantity=row.quantity,
-                    delivered_quantity=row.quantity, price=row.price, vat=vat, **discount)
+                    delivered_quantity=row.quantity, price=row.price, vat=vat, **extra)
 
 
 def _header(snapshot: DealSnapshot, customer: CustomerResolution, settings: PortalSettings, currency: str,

@@ -183,16 +183,18 @@ class CustomerDraft(BaseModel):
 class PlannedLine(BaseModel):
     """One line item with the Fortnox article it is billed on.
 
-    `source`: `existing` (the article with the line's SKU), `created` (made for this run) or
-    `placeholder` (the placeholder article; the row keeps the line's own name and price).
+    `source`: `existing` (the article with the line's SKU), `created` (made for this run),
+    `placeholder` (the placeholder article; the row keeps the line's own name and price) or
+    `no_article` (a line without a usable SKU: a row with no article, `article_number` None, with
+    the line's name, price and VAT, booked on the article defaults' sales account).
     `article_vat` is the article's VAT, which Fortnox applies when the line names no tax rate.
     """
 
     model_config = ConfigDict(frozen=True)
 
     line: LineItem
-    article_number: str
-    source: Literal["existing", "created", "placeholder"]
+    article_number: str | None
+    source: Literal["existing", "created", "placeholder", "no_article"]
     article_vat: Decimal | None = None
     sku: str | None = None
 

@@ -5,8 +5,9 @@ passes `hubnox.web.render.render`, over `web/templates/notes/`), autoescaped, us
 HubSpot keeps in notes: <p> <br> <strong> <em> <a> <ul> <li>. Long lists are shortened so a note
 stays well under HubSpot's 65,536 characters.
 
-Fortnox publishes no deep-link form for its web app; `FORTNOX_DOCUMENT_PATHS` holds the one
-hubnox uses, in one place to correct.
+Fortnox publishes no deep-link form for its web app, so a note links to the web app itself
+with the document's type and number beside the link (`fortnox_document_url`, the one place to
+change once a link format is confirmed). Amounts read as `hubnox.money.format_money` writes them.
 """
 
 from __future__ import annotations
@@ -14,20 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Literal
-from urllib.parse import quote
 
 from hubnox.errors import ConnectionBrokenError, HubnoxError, TransientError
 from hubnox.fortnox.errors import FortnoxError
 from hubnox.fortnox.models import Invoice, Order
+from hubnox.money import format_money
 from hubnox.sync.model import CustomerResolution, SyncWarning, TotalsDifference
 from hubnox.sync.ports import NoteRenderer
 
 FORTNOX_APP_URL = "https://apps.fortnox.se"
-#: the Fortnox web app's page for one document, relative to `FORTNOX_APP_URL`
-FORTNOX_DOCUMENT_PATHS: dict[str, str] = {
-    "invoice": "/app/invoicing/invoices/{number}",
-    "order": "/app/invoicing/orders/{number}",
-}
 #: items shown per list (warnings, differences) before "and N more"
 MAX_LIST_ITEMS = 25
 #: HubSpot's limit for a note body
@@ -39,17 +35,15 @@ _ACTIONS = {"created": "new customer created in Fortnox", "matched": "existing F
 
 def fortnox_document_url(document_type: Literal["invoice", "order"] | str, document_number: str,
                          app_url: str = FORTNOX_APP_URL) -> str:
-    """The link to a document in the Fortnox web app."""
-    path = FORTNOX_DOCUMENT_PATHS[document_type].format(number=quote(str(document_number), safe=""))
-    return app_url.rstrip("/") + path
+    """The link for a document in the Fortnox web app: the web app itself, since Fortnox confirms
+    no address for one document (the note names the document beside the link)."""
+    del document_type, document_number  # kept for the day Fortnox documents a deep link
+    return app_url.rstrip("/") + "/"
 
 
 def money(value: Decimal | None, currency: str) -> str:
-    """An amount for people: thousands separated, two decimals, the currency code after it."""
-    if value is None:
-        return "—"
-    sign = "−" if value < 0 else ""
-    return f"{sign}{abs(value):,.2f} {currency}"
+    """An amount for people, as everywhere in hubnox (`hubnox.money.format_money`)."""
+    return format_money(value, currency)
 
 
 def success_note(render: NoteRenderer, *, document: Invoice | Order, customer: CustomerResolution,

@@ -7,7 +7,8 @@ job per deal and stage rule with the trigger key `stage:<stageId>:<document type
 
 What keeps it from enqueueing the same thing twice, cheapest check first:
 - a deal whose deal link already records a document for the rule is done;
-- a deal whose newest run is for the same rule and still queued or running is in hand;
+- a deal whose newest run is for the same rule and still queued or running (or still telling its
+  outcome) is in hand; a run whose job never reached the queue (`NOT_QUEUED`) is not;
 - a deal whose newest run for the rule failed, and that has not changed since (beyond the
   `SETTLE_SECONDS` in which hubnox's own note and properties land), waits for a person to change
   it or press Replay — otherwise hubnox's write-back would retrigger it every tick;
@@ -29,7 +30,7 @@ from datetime import datetime
 from hubnox.errors import HubnoxError
 from hubnox.hubspot import paths
 from hubnox.hubspot.models import CrmObject
-from hubnox.jobs import DocumentType, trigger_key
+from hubnox.jobs import NOT_QUEUED, DocumentType, trigger_key
 from hubnox.observability import logger
 from hubnox.records import Run
 from hubnox.sync.ports import Cursors, DealLinks, HubSpotReads, NonceClaims, RunHistory
@@ -222,8 +223,10 @@ class Poller:
         latest = self._runs.latest_for_object(portal_id, "deal", deal_id)
         if latest is None or latest.trigger_key != rule.trigger_key:
             return None
-        if latest.status in ("queued", "running"):
+        if latest.status in ("queued", "running") or latest.delivery == "pending":
             return "run in progress"
+        if latest.error_code == NOT_QUEUED:
+            return None  # its job never reached the queue: this tick sends the deal again
         if latest.status == "succeeded":
             return "has its document"
         settled_ms = int(((latest.finished_at or latest.created_at) + SETTLE_SECONDS) * 1000)

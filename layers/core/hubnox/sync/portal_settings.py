@@ -13,6 +13,12 @@ Decisions kept here:
   at it. The organisation number is the one identifier both sides treat as unique, where names
   are not (name matching is what makes duplicate customers).
 - The default contact rule (for deals without a company) pairs `email` with Fortnox's `Email`.
+- A company or contact without the match rule's value (the `organisation_number` hubnox creates
+  at install is empty in every portal at first) gets a new customer, linked through the
+  customer-number property so its later deals find it (`when_value_missing` `create`); an admin
+  may have hubnox first look for exactly one customer of the same normalised name
+  (`match_name`), or refuse (`fail`). Version 1 had `fail` as its default, so its stored `fail`
+  becomes `create` (`_v1_to_v2`): failing most first deals is what the default must not do.
 - Fortnox numbers new customers and hubnox writes the number back to the record's
   `fortnox_customer_number` property, which later runs use as the link.
 - Missing articles are created (SKU as article number), a deal without line items fails.
@@ -42,7 +48,7 @@ from hubnox.errors import BadRequestError
 from hubnox.hubspot import properties as app_properties
 from hubnox.ids import ARTICLE_NUMBER_PATTERN
 
-SETTINGS_SCHEMA_VERSION = 1
+SETTINGS_SCHEMA_VERSION = 2
 
 DocumentType = Literal["invoice", "order"]
 
@@ -118,23 +124,31 @@ class TriggerStage(_Settings):
     document_type: DocumentType = "invoice"
 
 
+#: what hubnox does for a record without the match rule's value: create a new customer (linked to
+#: the record through the customer-number property), first look for exactly one customer of the
+#: same normalised name, or fail the run
+WhenValueMissing = Literal["create", "match_name", "fail"]
+
+
 class CompanyMatchRule(_Settings):
     """Which HubSpot company property identifies the Fortnox customer, and in which Fortnox field.
 
-    `when_value_missing` decides for a company without that value: `fail` (the default, because a
-    customer made without the value cannot be found again and duplicates follow) or `create`.
+    `when_value_missing` decides for a company without that value (see `WhenValueMissing`); a
+    company linked by an earlier run (its customer-number property set) is found by the link first.
     """
 
     hubspot_property: PropertyName = "organisation_number"
     fortnox_field: Literal["OrganisationNumber", "Email", "Phone1", "Name", "GLN"] = "OrganisationNumber"
-    when_value_missing: Literal["fail", "create"] = "fail"
+    when_value_missing: WhenValueMissing = "create"
 
 
 class ContactMatchRule(_Settings):
-    """The rule for deals without a company: a contact property paired with a Fortnox field."""
+    """The rule for deals without a company: a contact property paired with a Fortnox field, and
+    what to do for a contact without that value."""
 
     hubspot_property: PropertyName = "email"
     fortnox_field: Literal["Email", "Phone1", "OrganisationNumber", "Name"] = "Email"
+    when_value_missing: WhenValueMissing = "create"
 
 
 class CustomerNumberRule(_Settings):
@@ -338,8 +352,17 @@ def describe_errors(error: ValidationError) -> str:
     return "Invalid settings. " + "; ".join(problems) + "."
 
 
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1's default `fail` for a company without the match value becomes `create` (the new
+    default); contacts gain `when_value_missing` with its default."""
+    company = data.get("company_match")
+    if isinstance(company, dict) and company.get("when_value_missing") == "fail":
+        data = {**data, "company_match": {**company, "when_value_missing": "create"}}
+    return data
+
+
 #: schema version -> the function that turns a payload of that version into the next one
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 def _from_storage(value: Any) -> Any:

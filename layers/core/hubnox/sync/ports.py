@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hubnox.fortnox.models import Article, DocumentKind, FortnoxCustomer, Invoice, Order
+from hubnox.fortnox.models import Article, Currency, DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.hubspot.models import (
     AccountDetails,
     AssociationInput,
@@ -23,7 +23,10 @@ from hubnox.hubspot.models import (
     TaxRate,
     UploadedFile,
 )
-from hubnox.records import DealLink, FortnoxConnection, HubSpotConnection, HubSpotStatus, Run, RunRequest
+from hubnox.records import DealLink, DeliveryState, FortnoxConnection, HubSpotConnection, HubSpotStatus, Run, RunRequest
+
+if TYPE_CHECKING:
+    from hubnox.jobs import Job
 
 # -- what hubnox keeps -------------------------------------------------------------------------------
 
@@ -37,10 +40,22 @@ class RunLog(Protocol):
 
     def record_progress(self, portal_id: str, run_id: str, progress: dict[str, str]) -> None: ...
 
-    def succeed(self, portal_id: str, run_id: str, result: dict[str, Any] | None = None) -> Run: ...
+    def record_delivery(self, portal_id: str, run_id: str, progress: dict[str, str],
+                        delivery: DeliveryState) -> Run: ...
+
+    def succeed(self, portal_id: str, run_id: str, result: dict[str, Any] | None = None,
+                outcome: dict[str, Any] | None = None) -> Run: ...
 
     def fail(self, portal_id: str, run_id: str, error_code: str, error_message: str,
-             result: dict[str, Any] | None = None) -> Run: ...
+             result: dict[str, Any] | None = None, outcome: dict[str, Any] | None = None) -> Run: ...
+
+    def get(self, portal_id: str, run_id: str) -> Run | None: ...
+
+
+class FollowUps(Protocol):
+    """The jobs queue, for a follow-up of a run (`hubnox.jobs.JobQueue`)."""
+
+    def send(self, job: Job, *, delay_seconds: int = 0) -> None: ...
 
 
 class RunHistory(Protocol):
@@ -184,6 +199,10 @@ class FortnoxArticles(Protocol):
 
     def create_article(self, article: Article) -> Article: ...
 
+    def update_article(self, article_number: str, article: Article) -> Article: ...
+
+    def get_price(self, price_list: str, article_number: str, from_quantity: Decimal = ...) -> Any: ...
+
     def set_price(self, price_list: str, article_number: str, price: Decimal,
                   from_quantity: Decimal = ..., *, new_article: bool = ...) -> Any: ...
 
@@ -204,5 +223,11 @@ class FortnoxDocuments(Protocol):
     def preview_pdf(self, kind: DocumentKind | str, document_number: str) -> bytes: ...
 
 
-class Fortnox(FortnoxCustomers, FortnoxArticles, FortnoxDocuments, Protocol):
+class FortnoxCurrencies(Protocol):
+    """The Fortnox company's currency register (`/3/currencies`)."""
+
+    def currencies(self) -> list[Currency]: ...
+
+
+class Fortnox(FortnoxCustomers, FortnoxArticles, FortnoxDocuments, FortnoxCurrencies, Protocol):
     """A portal's connected Fortnox company, as the sync uses it."""

@@ -1,39 +1,36 @@
-"""Reporting a run where the user looks: notes on the CRM record, the PDF, the deal's Fortnox
-properties, the workflow callback, and the run's failure.
+"""Reporting a run where the user looks: what its outcome tells (a note on the CRM record with the
+PDF, the deal's Fortnox properties, a customer number written back, the workflow callback) and the
+PDF upload that comes before it.
 
-Every step is best effort: a failure is logged and the run's outcome stands, except that before
-the last attempt a transient failure is re-raised so the queue retries the run (the retry finds
-the document recorded and reports it, never making another). Steps that must not happen twice (a
-note, the PDF upload) are done once per run: their result is kept on the run's progress.
+The outcome is only described here (`hubnox.sync.delivery.Outcome`); `hubnox.sync.delivery`
+tells it, durably. The PDF upload is part of the run: a transient failure before the last attempt
+is re-raised so the queue retries the run (the retry finds the document recorded and reports it,
+never making another), and the uploaded file's id is kept on the run's progress, so it is uploaded
+once per run.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hubnox.errors import HubnoxError, TransientError, UserFixableError
+from hubnox.errors import ConnectionBrokenError, HubnoxError, TransientError, UserFixableError
 from hubnox.fortnox.models import DocumentKind, Invoice, Order
 from hubnox.fortnox.statuses import invoice_status, order_status
 from hubnox.hubspot import paths
 from hubnox.hubspot import properties as deal_properties
-from hubnox.hubspot.models import AssociationInput
-from hubnox.jobs import Job
+from hubnox.jobs import Job, trigger_key
 from hubnox.links import replay_url
 from hubnox.observability import logger
-from hubnox.records import Run
 from hubnox.signing import Signer
 from hubnox.sync.attempt import Attempt
+from hubnox.sync.delivery import CallbackStep, NoteStep, Outcome, UpdateStep, VerifyStep
 from hubnox.sync.model import CustomerResolution, SyncWarning
 from hubnox.sync.notes import failure_note
 from hubnox.sync.ports import NoteRenderer, RunLog
 
 #: HubSpot file-manager folders for the PDFs (private files)
 PDF_FOLDERS = {"invoice": "/hubnox/invoices", "order": "/hubnox/orders"}
-#: HubSpot-defined association types from a note to a company and to a contact
-NOTE_TO_COMPANY = 190
-NOTE_TO_CONTACT = 202
 #: the values of the deal's document-status property (hubnox.hubspot.properties)
 DOCUMENT_STATUSES = frozenset({"draft", "booked", "sent", "paid", "cancelled"})
 
@@ -50,78 +47,58 @@ class CallbackOutputs:
     ERROR_MESSAGE = "errorMessage"
 
 
-class Reporter:
-    """Reports runs on HubSpot and records their failures; every dependency is injected."""
+class Failure:
+    """A run's failure as it is recorded and told."""
 
-    def __init__(self, *, runs: RunLog, notes: NoteRenderer, signer: Signer, public_base: str,
-                 clock: Callable[[], float]) -> None:
+    def __init__(self, code: str, message: str, outcome: Outcome) -> None:
+        self.code, self.message, self.outcome = code, message, outcome
+
+
+class Reporter:
+    """Describes runs' outcomes and uploads their PDFs; every dependency is injected."""
+
+    def __init__(self, *, runs: RunLog, notes: NoteRenderer, signer: Signer, public_base: str) -> None:
         self._runs = runs
         self._render = notes
         self._signer = signer
         self._public_base = public_base.rstrip("/")
-        self._clock = clock
 
-    def fail(self, current: Attempt, error: BaseException) -> Run:
-        """Record the failure and say so where the user looks: a note with the Replay link, the
-        deal's sync status and last error, and FAIL_CONTINUE on the workflow callback."""
+    def failure(self, current: Attempt, error: BaseException) -> Failure:
+        """The failure's code, message and outcome: a note with the Replay link, the deal's sync status
+        and last error, FAIL_CONTINUE on the workflow callback; a document run's outcome waits for
+        Fortnox to confirm there is no document (`VerifyStep`)."""
         job = current.job
         code = error.code if isinstance(error, HubnoxError) else "INTERNAL"
         message = _message(error, current)
         logger.warning("run failed", extra={"run_id": job.run_id, "code": code, "attempt": current.attempt})
+        document_type = (job.document_type or _default_type(current)) if job.kind == "create_document" else None
+        note = None
         if job.object_id and job.object_type in ("deal", "company", "contact"):
             link = replay_url(self._signer, self._public_base, job.portal_id, job.run_id)
             body = failure_note(self._render, error=error, replay_url=link, run_id=job.run_id,
-                                document_type=(job.document_type or _default_type(current))
-                                if job.kind == "create_document" else None,
-                                action=_action(job))
-            best_effort(current, "write the failure note",
-                        lambda: self.once(current, f"failure_note:{code}", lambda: self._note(current, body)))
-        if job.kind == "create_document" and job.object_id and _writes_deal_properties(current):
-            best_effort(current, "write the deal's sync status", lambda: current.hubspot.update(
-                paths.DEALS, job.object_id or "", {deal_properties.SYNC_STATUS: "failed",
-                                                   deal_properties.LAST_ERROR: message[:1000]}))
-        self.complete(current, {CallbackOutputs.STATE: "FAIL_CONTINUE", CallbackOutputs.ERROR_CODE: code,
-                                CallbackOutputs.ERROR_MESSAGE: message[:1000]})
-        return self._runs.fail(job.portal_id, job.run_id, code, message, {"attempts": current.attempt})
-
-    def deal_note(self, current: Attempt, deal_id: str, body: str, attachment: str | None) -> str | None:
-        """Write the run's note on the deal, with the PDF attached when there is one; once per run."""
-        return best_effort(current, "write the note", lambda: self.once(
-            current, "note_id", lambda: current.hubspot.create_note(
-                deal_id, body, [attachment] if attachment else []).id))
+                                document_type=document_type, action=_action(job))
+            note = NoteStep(object_type=job.object_type, object_id=job.object_id, body=body)
+        updates, verify = [], None
+        if job.kind == "create_document" and job.object_id and job.object_type in (None, "deal"):
+            if _writes_deal_properties(current):
+                updates.append(UpdateStep(name="properties", object_type=paths.DEALS, object_id=job.object_id,
+                                          properties={deal_properties.SYNC_STATUS: "failed",
+                                                      deal_properties.LAST_ERROR: message[:1000]}))
+            if not _cannot_ask_fortnox(error) and document_type in ("invoice", "order"):
+                verify = VerifyStep(deal_id=job.object_id, document_type=document_type,
+                                    trigger_key=job.trigger_key or trigger_key("manual", document_type))
+        outcome = Outcome(note=note, updates=updates, verify=verify,
+                          callback=callback(job, {CallbackOutputs.STATE: "FAIL_CONTINUE",
+                                                  CallbackOutputs.ERROR_CODE: code,
+                                                  CallbackOutputs.ERROR_MESSAGE: message[:1000]}))
+        return Failure(code, message, outcome)
 
     def pdf(self, current: Attempt, kind: DocumentKind, number: str, warnings: list[SyncWarning]) -> str | None:
         """The id of the document's PDF uploaded to HubSpot (private), once per run; or None with a warning."""
         return self.once(current, "pdf_file_id", lambda: _upload_pdf(current, kind, number, warnings))
 
-    @staticmethod
-    def write_back(current: Attempt, customer: CustomerResolution) -> None:
-        """Write the customer number back to its HubSpot record, when the portal asks for it."""
-        if customer.write_back is not None:
-            back = customer.write_back
-            best_effort(current, "write the customer number back", lambda: current.hubspot.update(
-                back.object_type, back.object_id, back.properties))
-
-    @staticmethod
-    def deal_properties(current: Attempt, deal_id: str, kind: DocumentKind, document: Invoice | Order) -> None:
-        """Write the deal's Fortnox properties after a successful run, when the portal asks for it."""
-        if current.portal_settings.write_back_deal_properties:
-            best_effort(current, "write the deal's Fortnox properties", lambda: current.hubspot.update(
-                paths.DEALS, deal_id, deal_values(kind, document)))
-
-    def complete(self, current: Attempt, outputs: Mapping[str, Any]) -> None:
-        """Complete the job's workflow callback with `outputs`, when it has one."""
-        callback_id = current.job.callback_id
-        if callback_id:
-            best_effort(current, "complete the workflow callback",
-                        lambda: current.hubspot.complete_callback(callback_id, outputs))
-
     def once(self, current: Attempt, step: str, action: Callable[[], str | None]) -> str | None:
-        """Do a reporting step once per run: an earlier try that did it left its result on the run.
-
-        A retry after a later step failed (a 503 on the callback, say) must not write a second
-        note or upload the PDF again.
-        """
+        """Do a step once per run: an earlier try that did it left its result on the run."""
         if step in current.progress:
             return current.progress[step]
         result = action()
@@ -130,31 +107,27 @@ class Reporter:
             self._runs.record_progress(current.job.portal_id, current.job.run_id, current.progress)
         return result
 
-    def _note(self, current: Attempt, body: str) -> str:
-        job = current.job
-        if job.object_type == "deal":
-            return current.hubspot.create_note(job.object_id or "", body).id
-        type_id = NOTE_TO_COMPANY if job.object_type == "company" else NOTE_TO_CONTACT
-        when = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(self._clock()))
-        return current.hubspot.create(paths.NOTES, {"hs_timestamp": when, "hs_note_body": body},
-                                      [AssociationInput(job.object_id or "", type_id)]).id
+
+def callback(job: Job, outputs: Mapping[str, Any]) -> CallbackStep | None:
+    """The job's workflow callback completed with `outputs`, when it has one."""
+    return CallbackStep(callback_id=job.callback_id, outputs=dict(outputs)) if job.callback_id else None
 
 
-def best_effort(current: Attempt, what: str, action: Callable[[], Any]) -> Any:
-    """Run one reporting step; a failure is logged, not raised: the run's outcome stands.
+def write_back(customer: CustomerResolution) -> list[UpdateStep]:
+    """The customer number written back to its HubSpot record, when the portal asks for it."""
+    back = customer.write_back
+    if back is None:
+        return []
+    return [UpdateStep(name="write_back", object_type=back.object_type, object_id=back.object_id,
+                       properties=dict(back.properties))]
 
-    Before the last attempt a transient failure is re-raised, so the queue retries the run:
-    the retry finds the document recorded and reports it, and never makes another.
-    """
-    try:
-        return action()
-    except TransientError:
-        if not current.last:
-            raise
-        logger.exception(f"could not {what}")
-    except Exception:
-        logger.exception(f"could not {what}")
-    return None
+
+def deal_update(current: Attempt, deal_id: str, kind: DocumentKind, document: Invoice | Order) -> list[UpdateStep]:
+    """The deal's Fortnox properties after a successful run, when the portal asks for them."""
+    if not current.portal_settings.write_back_deal_properties:
+        return []
+    return [UpdateStep(name="properties", object_type=paths.DEALS, object_id=deal_id,
+                       properties=deal_values(kind, document))]
 
 
 def deal_values(kind: DocumentKind, document: Invoice | Order) -> dict[str, Any]:
@@ -193,6 +166,11 @@ def _default_type(current: Attempt) -> str:
 
 def _writes_deal_properties(current: Attempt) -> bool:
     return current.settings.write_back_deal_properties if current.settings else True
+
+
+def _cannot_ask_fortnox(error: BaseException) -> bool:
+    """Whether Fortnox cannot be asked about the deal's document now: its connection is broken."""
+    return isinstance(error, ConnectionBrokenError) and error.system == "Fortnox"
 
 
 def _action(job: Job) -> str | None:

@@ -1,4 +1,4 @@
-"""The worker's job runner: a job in, its run carried out and reported, over injected ports.
+"""The worker's job runner: a job in, its run carried out and its outcome told, over injected ports.
 
 `JobRunner.run(job, attempt, max_attempts)` marks the run running, loads the portal's settings and
 hands the job to its kind, one module each under `hubnox.sync.jobs`:
@@ -10,38 +10,65 @@ hands the job to its kind, one module each under `hubnox.sync.jobs`:
 - `sync_products` (`jobs.products`): the portal's HubSpot products become Fortnox articles with
   their prices.
 
+A kind answers the run's result and its `Outcome`; the run is recorded succeeded or failed with
+that outcome pending, and the outcome is then told (`hubnox.sync.delivery`). What HubSpot does not
+take now is told by a follow-up of the job (`Job.delivery_round`), sent again with a growing delay
+until every step is told or given up; the run is final only then (`Run.final`).
+
 Errors decide what happens next:
 - `UserFixableError` (missing company, unknown article under the skip policy, Fortnox
-  validation, missing licence, "reconnect Fortnox"): the run fails at once with a note carrying
-  the signed Replay link, the deal's sync status and last error, and FAIL_CONTINUE on the callback
-  (`hubnox.sync.reporting`);
+  validation, missing licence, "reconnect Fortnox"): the run fails at once; its outcome is a note
+  carrying the signed Replay link, the deal's sync status and last error, and FAIL_CONTINUE on the
+  callback (`hubnox.sync.reporting`);
 - `TransientError` (429, 5xx, timeouts) and unexpected errors: re-raised so the queue tries again
   later (the worker sets the backoff, `hubnox.jobs.backoff_seconds`), except on the last attempt,
-  where the run fails as above and the message goes on to the dead-letter queue.
+  where the run fails as above and `JobExhausted` is raised once its outcome is told (or stays
+  pending for follow-ups), so the message goes on to the dead-letter queue.
+A failed document run's outcome is told only after Fortnox has been asked whether the deal's
+document exists after all; if it does, the run succeeded and tells that (`CreateDocument.verify`),
+and its message is not kept.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
-from hubnox.errors import BadRequestError, UserFixableError
-from hubnox.jobs import MAX_ATTEMPTS, Job
+from hubnox.errors import BadRequestError, HubnoxError, JobExhausted, TransientError, UserFixableError
+from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
 from hubnox.observability import logger
 from hubnox.records import Run, RunKind
 from hubnox.signing import Signer
 from hubnox.sync.attempt import Attempt
+from hubnox.sync.delivery import Deliverer, Outcome
 from hubnox.sync.jobs.customers import SyncCustomer
 from hubnox.sync.jobs.documents import CreateDocument
 from hubnox.sync.jobs.products import sync_products
 from hubnox.sync.portal_settings import migrate
-from hubnox.sync.ports import DealLinks, Fortnox, HubSpot, Leases, NoteRenderer, RunLog, SettingsSource
+from hubnox.sync.ports import (
+    DealLinks,
+    FollowUps,
+    Fortnox,
+    HubSpot,
+    Leases,
+    NoteRenderer,
+    RunLog,
+    SettingsSource,
+)
 from hubnox.sync.reporting import Reporter
+
+#: how long a failed document run's outcome waits for Fortnox to say whether the document exists
+VERIFY_WINDOW_SECONDS = 2 * 3600
+#: the lease one worker holds while it tells a run's outcome, so a duplicate delivery waits its turn
+TELL_LEASE_SECONDS = 120.0
+#: the progress key that records what Fortnox said when a failed run's outcome was verified
+VERIFIED = "verified"
 
 
 class JobRunner:
-    """Carries out jobs and reports them; every dependency is injected."""
+    """Carries out jobs and tells their outcomes; every dependency is injected."""
 
     def __init__(
         self,
@@ -55,6 +82,7 @@ class JobRunner:
         notes: NoteRenderer,
         signer: Signer,
         public_base: str,
+        follow_ups: FollowUps,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -62,39 +90,124 @@ class JobRunner:
         self._fortnox = fortnox
         self._runs = runs
         self._settings = settings
-        self._report = Reporter(runs=runs, notes=notes, signer=signer, public_base=public_base, clock=clock)
-        self._kinds: dict[RunKind, Callable[[Attempt], dict[str, Any]]] = {
-            "create_document": CreateDocument(deal_links=deal_links, leases=leases, notes=notes,
-                                              report=self._report, clock=clock, sleep=sleep),
-            "sync_customer": SyncCustomer(report=self._report),
-            "sync_products": sync_products,
+        self._leases = leases
+        self._follow_ups = follow_ups
+        self._clock = clock
+        self._report = Reporter(runs=runs, notes=notes, signer=signer, public_base=public_base)
+        self._deliver = Deliverer(runs=runs, leases=leases, clock=clock)
+        self._documents = CreateDocument(deal_links=deal_links, leases=leases, notes=notes, report=self._report,
+                                         clock=clock, sleep=sleep)
+        self._kinds: dict[RunKind, Callable[[Attempt], tuple[dict[str, Any], Outcome]]] = {
+            "create_document": self._documents,
+            "sync_customer": SyncCustomer(),
+            "sync_products": lambda current: (sync_products(current), Outcome()),
         }
 
     def run(self, job: Job, attempt: int = 1, max_attempts: int = MAX_ATTEMPTS) -> Run:
-        """Carry out one try of `job` and answer its run as stored afterwards.
+        """Carry out one try of `job` (or, for a follow-up, tell its run's outcome) and answer the
+        run as stored afterwards.
 
         Raises the error of a transient (or unexpected) failure before the last attempt, so the
-        queue tries again; every other outcome is recorded on the run and reported.
+        queue tries again, and `JobExhausted` on the last attempt once the run is failed and its
+        outcome told, so the queue keeps the message; every other outcome is recorded on the run and told.
         """
+        if job.delivery_round is not None:
+            stored = self._runs.get(job.portal_id, job.run_id)
+            if stored is None or stored.delivery != "pending":
+                logger.info("follow-up of a run with nothing left to tell", extra={"run_id": job.run_id})
+                return stored  # type: ignore[return-value]
+            return self._tell(self._attempt(job, 1, max_attempts, stored), stored, job.delivery_round)
         run = self._runs.mark_running(job.portal_id, job.run_id)
+        if run.delivery == "pending":
+            return self._tell(self._attempt(job, attempt, max_attempts, run), run, 0)
         if run.status == "succeeded":
             logger.info("run already succeeded; job skipped", extra={"run_id": job.run_id})
             return run
-        current = Attempt(job, attempt, max_attempts, self._hubspot, self._fortnox, progress=dict(run.progress))
+        current = self._attempt(job, attempt, max_attempts, run)
         try:
             current.settings = migrate(self._settings.get(job.portal_id)[0])
-            result = self._do(current)
+            result, outcome = self._do(current)
         except UserFixableError as error:
-            return self._report.fail(current, error)
+            return self._tell(current, self._fail(current, error), 0)
         except Exception as error:
             if not current.last:
                 raise
             logger.exception("run failed on its last attempt", extra={"run_id": job.run_id, "attempt": attempt})
-            return self._report.fail(current, error)
-        return self._runs.succeed(job.portal_id, job.run_id, result)
+            told = self._tell(current, self._fail(current, error), 0)
+            if told.status == "succeeded":  # Fortnox had the document after all
+                return told
+            raise JobExhausted(f"Run {job.run_id} failed on its last try ({attempt} of {max_attempts}).") from error
+        finished = self._runs.succeed(job.portal_id, job.run_id, result, outcome.model_dump(mode="json"))
+        return self._tell(current, finished, 0)
 
-    def _do(self, current: Attempt) -> dict[str, Any]:
+    def _attempt(self, job: Job, attempt: int, max_attempts: int, run: Run) -> Attempt:
+        return Attempt(job, attempt, max_attempts, self._hubspot, self._fortnox, progress=dict(run.progress))
+
+    def _do(self, current: Attempt) -> tuple[dict[str, Any], Outcome]:
         kind = self._kinds.get(current.job.kind)
         if kind is None:
             raise BadRequestError(f"hubnox does not know the job kind {current.job.kind!r}.")
         return kind(current)
+
+    def _fail(self, current: Attempt, error: BaseException) -> Run:
+        failure = self._report.failure(current, error)
+        return self._runs.fail(current.portal_id, current.job.run_id, failure.code, failure.message,
+                               {"attempts": current.attempt}, failure.outcome.model_dump(mode="json"))
+
+    def _tell(self, current: Attempt, run: Run, delivery_round: int) -> Run:
+        """Tell the run's outcome, one worker at a time; what HubSpot does not take now is told by a
+        follow-up, sent with the backoff of its round."""
+        lease, owner = f"tell#{run.portal_id}#{run.run_id}", secrets.token_hex(8)
+        if not self._leases.acquire(lease, owner, TELL_LEASE_SECONDS):
+            logger.info("another worker is telling this run's outcome", extra={"run_id": run.run_id})
+            return run
+        try:
+            run = self._verified(current, run)
+            state = run.delivery
+            if state == "pending" and not _unverified(run, current):
+                state = self._deliver.tell(run, lambda: current.hubspot, current.progress)
+            if state == "pending":
+                self._follow_up(current.job, delivery_round + 1)
+        finally:
+            self._leases.release(lease, owner)
+        return self._runs.get(run.portal_id, run.run_id) or run
+
+    def _verified(self, current: Attempt, run: Run) -> Run:
+        """The run, turned into the success it really had when Fortnox has the document a failed
+        document run was about (`Outcome.verify`)."""
+        step = Outcome.of(run).verify
+        if step is None or not _unverified(run, current):
+            return run
+        try:
+            if current.settings is None:
+                current.settings = migrate(self._settings.get(run.portal_id)[0])
+            found = self._documents.verify(current, step)
+        except TransientError as error:
+            if self._clock() < (run.finished_at or run.created_at) + VERIFY_WINDOW_SECONDS:
+                logger.warning("could not ask Fortnox for the failed run's document; asking again later",
+                               extra={"run_id": run.run_id, "error": error.message[:300]})
+                return run
+            current.progress[VERIFIED] = "unknown"
+        except HubnoxError as error:
+            logger.warning("could not verify the failed run", extra={"run_id": run.run_id, "code": error.code})
+            current.progress[VERIFIED] = "unknown"
+        else:
+            if found is not None:
+                result, outcome = found
+                current.progress[VERIFIED] = "found"
+                self._runs.record_progress(run.portal_id, run.run_id, current.progress)
+                return self._runs.succeed(run.portal_id, run.run_id, result, outcome.model_dump(mode="json"))
+            current.progress[VERIFIED] = "none"
+        self._runs.record_progress(run.portal_id, run.run_id, current.progress)
+        return run
+
+    def _follow_up(self, job: Job, delivery_round: int) -> None:
+        delay = backoff_seconds(delivery_round)
+        logger.info("outcome not yet told everywhere; a follow-up is queued",
+                    extra={"run_id": job.run_id, "round": delivery_round, "delay": delay})
+        self._follow_ups.send(job.model_copy(update={"delivery_round": delivery_round}), delay_seconds=delay)
+
+
+def _unverified(run: Run, current: Attempt) -> bool:
+    """Whether the failed run's outcome still waits for Fortnox to say whether the document exists."""
+    return run.status == "failed" and Outcome.of(run).verify is not None and VERIFIED not in current.progress

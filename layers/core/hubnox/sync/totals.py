@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from hubnox.fortnox.models import Invoice, InvoiceRow, Order, OrderRow
+from hubnox.money import format_money, format_signed_money
 from hubnox.sync.model import DocumentDraft, ExpectedLine, TotalsDifference, cents
 
 HUNDRED = Decimal(100)
@@ -43,7 +44,8 @@ def check_totals(draft: DocumentDraft, created: Invoice | Order) -> list[TotalsD
         differences.append(TotalsDifference(
             kind="rounding", subject="Rounding", expected=Decimal(0), actual=created.round_off,
             explanation=f"Fortnox rounded the total to whole {_unit(currency)} (öresavrundning) by "
-            f"{_signed(created.round_off)} {currency}; the total to pay is {created.total} {currency}."))
+            f"{format_signed_money(created.round_off, currency)}; the total to pay is "
+            f"{format_money(created.total, currency)}."))
     return differences
 
 
@@ -56,8 +58,9 @@ def _row_differences(lines: list[ExpectedLine], rows: list[InvoiceRow] | list[Or
         if actual != line.amount:
             differences.append(TotalsDifference(
                 kind="row", subject=line.name, expected=line.amount, actual=actual,
-                explanation=f"Fortnox's rows for '{line.name}' come to {actual} {currency}; the line item's "
-                f"amount in HubSpot is {line.amount} {currency} ({_signed(actual - line.amount)})."))
+                explanation=f"Fortnox's rows for '{line.name}' come to {format_money(actual, currency)}; the line "
+                f"item's amount in HubSpot is {format_money(line.amount, currency)} "
+                f"({format_signed_money(actual - line.amount, currency)})."))
     return differences
 
 
@@ -67,8 +70,9 @@ def _net_difference(draft: DocumentDraft, created: Invoice | Order, currency: st
         return True
     differences.append(TotalsDifference(
         kind="net", subject="Net", expected=draft.expected_net, actual=created.net,
-        explanation=f"The document's net is {created.net} {currency}; the deal's line items add up to "
-        f"{draft.expected_net} {currency} ({_signed(created.net - draft.expected_net)})."))
+        explanation=f"The document's net is {format_money(created.net, currency)}; the deal's line items add up "
+        f"to {format_money(draft.expected_net, currency)} "
+        f"({format_signed_money(created.net - draft.expected_net, currency)})."))
     return False
 
 
@@ -92,9 +96,9 @@ def _vat_difference(lines: list[ExpectedLine], rows: list[InvoiceRow] | list[Ord
         return []
     return [TotalsDifference(
         kind="vat", subject="VAT", expected=per_line, actual=actual,
-        explanation=f"Fortnox computes VAT on the total of each VAT rate and rounds once, giving {actual} "
-        f"{currency}; the line items' VAT rounded line by line comes to {per_line} {currency} "
-        f"({_signed(actual - per_line)}).")]
+        explanation=f"Fortnox computes VAT on the total of each VAT rate and rounds once, giving "
+        f"{format_money(actual, currency)}; the line items' VAT rounded line by line comes to "
+        f"{format_money(per_line, currency)} ({format_signed_money(actual - per_line, currency)}).")]
 
 
 def _fees(created: Invoice | Order, currency: str) -> list[TotalsDifference]:
@@ -103,14 +107,10 @@ def _fees(created: Invoice | Order, currency: str) -> list[TotalsDifference]:
         if amount:
             found.append(TotalsDifference(
                 kind="fees", subject=name.capitalize(), expected=Decimal(0), actual=amount,
-                explanation=f"Fortnox added a {name} of {amount} {currency} (a default on the customer in "
+                explanation=f"Fortnox added a {name} of {format_money(amount, currency)} (a default on the customer in "
                 "Fortnox), which is not on the deal."))
     return found
 
 
 def _unit(currency: str) -> str:
     return "kronor" if currency == "SEK" else "units"
-
-
-def _signed(value: Decimal) -> str:
-    return f"+{value}" if value > 0 else f"−{-value}" if value < 0 else "0"

@@ -68,7 +68,10 @@ class CardActions:
             raise UserFixableError(f"This deal already has Fortnox {existing.document_type} "
                                    f"{existing.document_number}.", code="ALREADY_EXISTS")
         latest = self._runs.latest_for_object(request.portal_id, "deal", request.object_id)
-        if latest is not None and latest.kind == "create_document" and latest.status in IN_FLIGHT:
+        # Only a run for the same document type and trigger answers this click: an order run of a
+        # workflow under way does not make the invoice asked for here.
+        if (latest is not None and latest.kind == "create_document" and latest.status in IN_FLIGHT
+                and latest.trigger_key == key):
             return {"ok": True, "runId": latest.run_id, "status": latest.status,
                     "message": f"A Fortnox {latest.document_type or 'document'} for this deal is already on its way."}
         run = self._submit(RunRequest(portal_id=request.portal_id, kind="create_document", trigger="card",

@@ -8,10 +8,17 @@ from typing import Any
 
 from hubnox.fortnox.models import Invoice
 from hubnox.fortnox.statuses import payment_status
+from hubnox.money import format_money
 
 
 def money(value: Decimal | None) -> str | None:
+    """An amount as a plain decimal string, for programs reading the card's JSON."""
     return None if value is None else format(value, "f")
+
+
+def money_text(value: Decimal | None, currency: str | None) -> str | None:
+    """An amount as the card shows it to people (`hubnox.money.format_money`)."""
+    return None if value is None else format_money(value, currency)
 
 
 def totals_by_currency(invoices: list[Invoice]) -> list[dict[str, str]]:
@@ -20,7 +27,8 @@ def totals_by_currency(invoices: list[Invoice]) -> list[dict[str, str]]:
     for invoice in invoices:
         currency = (invoice.currency or "SEK").upper()
         sums[currency] = sums.get(currency, Decimal(0)) + (invoice.balance or Decimal(0))
-    return [{"currency": currency, "amount": format(amount, "f")} for currency, amount in sorted(sums.items())]
+    return [{"currency": currency, "amount": format(amount, "f"), "text": format_money(amount, currency)}
+            for currency, amount in sorted(sums.items())]
 
 
 def latest_first(invoice: Invoice) -> tuple[date, int, str]:
@@ -35,4 +43,6 @@ def invoice_row(invoice: Invoice, today: date) -> dict[str, Any]:
         "invoiceDate": invoice.invoice_date.isoformat() if invoice.invoice_date else None,
         "dueDate": invoice.due_date.isoformat() if invoice.due_date else None,
         "total": money(invoice.total), "balance": money(invoice.balance), "currency": invoice.currency,
+        "totalText": money_text(invoice.total, invoice.currency),
+        "balanceText": money_text(invoice.balance, invoice.currency),
     }

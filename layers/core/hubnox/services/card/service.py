@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from hubnox.errors import ConnectionBrokenError, NotFoundError, TransientError, UserFixableError
+from hubnox.fortnox.health import ConnectionHealth
 from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.fortnox.statuses import invoice_status, order_status
 from hubnox.hubspot import properties
@@ -18,7 +19,7 @@ from hubnox.links import replay_url
 from hubnox.records import Run
 from hubnox.services.card.cache import CARD_TTL_SECONDS, IN_FLIGHT_TTL_SECONDS, PARTIAL_TTL_SECONDS, CacheKey, CardCache
 from hubnox.services.card.deadline import REMOTE_BUDGET_SECONDS, Outcome, RemoteCalls
-from hubnox.services.card.invoices import invoice_row, latest_first, money, totals_by_currency
+from hubnox.services.card.invoices import invoice_row, latest_first, money, money_text, totals_by_currency
 from hubnox.services.card.ports import CrmReader, CustomerMatcher, FortnoxReader
 from hubnox.services.card.request import CardRequest
 from hubnox.signing import Signer
@@ -52,6 +53,8 @@ class CardDraft:
 
     body: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    #: the connection's health, when the card is for a connected portal and it could be checked
+    health: ConnectionHealth | None = None
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -80,6 +83,7 @@ class CardService:
         monotonic: Callable[[], float] = time.monotonic,
         budget_seconds: float = REMOTE_BUDGET_SECONDS,
         cache: CardCache | None = None,
+        health: Callable[[str], ConnectionHealth | None] | None = None,
     ) -> None:
         self._connections = connections
         self._runs = runs
@@ -94,6 +98,7 @@ class CardService:
         self._monotonic = monotonic
         self._budget = budget_seconds
         self._cache = cache if cache is not None else CardCache(clock)
+        self._health = health  # portal id -> what the Fortnox company lets hubnox use (checked, cached)
 
     # -- public --------------------------------------------------------------------------------
 
@@ -169,6 +174,9 @@ class CardService:
             return _state(draft, "fortnox_broken", "The Fortnox connection stopped working: "
                           f"{fortnox.broken_reason or 'unknown reason'}. Reconnect Fortnox in the hubnox settings.")
         draft.body["fortnoxCompany"] = fortnox.company_name or None
+        health = self._health(request.portal_id) if self._health is not None else None
+        draft.body["fortnoxWarnings"] = health.warnings() if health is not None else []
+        draft.health = health
         return True
 
     def _run_json(self, run: Run | None) -> dict[str, Any] | None:
@@ -246,6 +254,8 @@ class CardService:
             "customerNumber": record.customer_number, "customerName": record.customer_name,
             "currency": record.currency, "total": money(record.total),
             "balance": money(record.balance) if isinstance(record, Invoice) else None,
+            "totalText": money_text(record.total, record.currency),
+            "balanceText": money_text(record.balance, record.currency) if isinstance(record, Invoice) else None,
             "dueDate": record.due_date.isoformat() if isinstance(record, Invoice) and record.due_date else None,
             "invoiceNumber": record.invoice_reference if isinstance(record, Order) else None,
         })
@@ -259,8 +269,13 @@ class CardService:
         under_way = run is not None and run.kind == "create_document" and run.status in IN_FLIGHT
         if has_document is False and not under_way:
             document_type = self.default_document_type(request.portal_id)
-            actions.append({"action": "create-document", "label": f"Create {document_type} now",
-                            "documentType": document_type})
+            action: dict[str, Any] = {"action": "create-document", "label": f"Create {document_type} now",
+                                      "documentType": document_type}
+            if draft.health is not None and not draft.health.works(document_type):
+                problem = draft.health.feature(document_type)
+                action.update({"label": f"Create {document_type} now (not available)", "disabled": True,
+                               "disabledReason": problem.message if problem else ""})
+            actions.append(action)
         actions.append({"action": "open-settings", "label": "hubnox settings"})
         draft.body["actions"] = actions
 

@@ -1,5 +1,5 @@
 """The `sync_customer` job: a company or contact becomes (or updates) its Fortnox customer, the
-customer number is written back, the workflow callback completed."""
+customer number is written back and the workflow callback completed (`hubnox.sync.delivery`)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,15 @@ from hubnox.hubspot import paths
 from hubnox.hubspot.models import Company, Contact
 from hubnox.sync.attempt import Attempt
 from hubnox.sync.customers import resolve_record_customer
-from hubnox.sync.reporting import CallbackOutputs, Reporter
+from hubnox.sync.delivery import Outcome
+from hubnox.sync.reporting import CallbackOutputs, callback, write_back
 
 
 class SyncCustomer:
-    """Carries out `sync_customer` jobs, reporting through `report`."""
+    """Carries out `sync_customer` jobs."""
 
-    def __init__(self, *, report: Reporter) -> None:
-        self._report = report
-
-    def __call__(self, current: Attempt) -> dict[str, Any]:
-        """Match or create the record's Fortnox customer and report it; answers the run's result."""
+    def __call__(self, current: Attempt) -> tuple[dict[str, Any], Outcome]:
+        """Match or create the record's Fortnox customer; answers the run's result and the outcome to tell."""
         job, settings = current.job, current.portal_settings
         if job.object_type not in ("company", "contact") or not job.object_id:
             raise BadRequestError("A sync-customer job must name a company or a contact.", code="BAD_JOB")
@@ -29,9 +27,9 @@ class SyncCustomer:
         record = current.hubspot.get_object(paths.object_type(job.object_type), job.object_id,
                                             list(dict.fromkeys([*model.PROPERTIES, *wanted])), model=model)
         customer = resolve_record_customer(record, settings, current.fortnox)
-        self._report.write_back(current, customer)
-        self._report.complete(current, {CallbackOutputs.STATE: "SUCCESS",
-                                        CallbackOutputs.CUSTOMER_NUMBER: customer.customer_number})
+        outcome = Outcome(updates=write_back(customer),
+                          callback=callback(job, {CallbackOutputs.STATE: "SUCCESS",
+                                                  CallbackOutputs.CUSTOMER_NUMBER: customer.customer_number}))
         return {"customer_number": customer.customer_number, "customer_name": customer.customer_name,
                 "action": customer.action, "changed_fields": customer.changed_fields,
-                "warnings": [warning.message for warning in customer.warnings]}
+                "warnings": [warning.message for warning in customer.warnings]}, outcome

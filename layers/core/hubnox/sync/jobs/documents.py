@@ -1,11 +1,14 @@
 """The `create_document` job: a deal becomes its one draft Fortnox invoice or order, reported.
 
 Read the deal (`sync.reader`), claim the deal link, and make or find the deal's one Fortnox
-document; attach its PDF (from `preview`, never `print`) to a note on the deal, write the deal's
-Fortnox properties, complete the workflow callback. A job's `print_template` (the workflow action's
-input) becomes the new document's `PrintTemplate`, overriding the customer's default template
-(which, for customers hubnox creates, is the one the portal's settings name); a document found
-already made keeps the template it has.
+document; upload its PDF (from `preview`, never `print`) and describe the outcome the run tells
+(`hubnox.sync.delivery`): the PDF on a note on the deal, the deal's Fortnox properties, SUCCESS on
+the workflow callback. A failed run's outcome is checked first (`verify`): when Fortnox has the
+deal's document after all, the run tells that success, never a failure beside a document.
+
+A job's `print_template` (the workflow action's input) becomes the new document's `PrintTemplate`,
+overriding the customer's default template (which, for customers hubnox creates, is the one the
+portal's settings name); a document found already made keeps the template it has.
 
 Exactly one document per deal and trigger, whatever retries, replays and concurrent jobs happen:
 1. the deal link is claimed first; a link that records a document is reported, never remade;
@@ -33,16 +36,18 @@ from typing import Any, Literal
 from hubnox.errors import BadRequestError, TransientError
 from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.jobs import BACKOFF_BASE_SECONDS, trigger_key
+from hubnox.observability import logger
 from hubnox.records import DealLink
 from hubnox.sync.articles import resolve_articles
 from hubnox.sync.attempt import Attempt
 from hubnox.sync.customers import resolve_customer
-from hubnox.sync.documents import build_document
+from hubnox.sync.delivery import NoteStep, Outcome, VerifyStep
+from hubnox.sync.documents import build_document, check_currency
 from hubnox.sync.model import CustomerResolution, DealSnapshot, DocumentDraft, SyncWarning, TotalsDifference
 from hubnox.sync.notes import success_note
 from hubnox.sync.ports import DealLinks, Leases, NoteRenderer
 from hubnox.sync.reader import properties_to_read, read_deal, snapshot_of
-from hubnox.sync.reporting import CallbackOutputs, Reporter
+from hubnox.sync.reporting import CallbackOutputs, Reporter, callback, deal_update, write_back
 from hubnox.sync.totals import check_totals
 from hubnox.waiting import wait_until_done
 
@@ -104,8 +109,8 @@ class CreateDocument:
         self._clock = clock
         self._sleep = sleep
 
-    def __call__(self, current: Attempt) -> dict[str, Any]:
-        """Make or find the deal's document and report it; answers the run's result."""
+    def __call__(self, current: Attempt) -> tuple[dict[str, Any], Outcome]:
+        """Make or find the deal's document; answers the run's result and the outcome to tell."""
         job, settings = current.job, current.portal_settings
         if job.object_type not in (None, "deal") or not job.object_id:
             raise BadRequestError("A create-document job must name a deal.", code="BAD_JOB")
@@ -113,22 +118,51 @@ class CreateDocument:
         reading = read_deal(current.hubspot, job.object_id, properties_to_read(settings))
         snapshot = snapshot_of(current.hubspot, reading)
         made = self._document(current, snapshot, kind, job.trigger_key or trigger_key("manual", kind.value))
-        warnings = [*reading.warnings, *made.warnings]
+        return self._success(current, snapshot.deal.id, made, [*reading.warnings, *made.warnings])
+
+    def verify(self, current: Attempt, step: VerifyStep) -> tuple[dict[str, Any], Outcome] | None:
+        """The success a failed run really had: the deal's document when Fortnox has one after all
+        (a create whose answer was lost, another trigger's document), recorded on the deal link;
+        None when Fortnox has none. Nothing is created here."""
+        kind = DocumentKind(step.document_type)
+        found = [document for document in current.fortnox.find_documents_by_external_reference(kind, step.deal_id)
+                 if not document.cancelled]
+        if not found:
+            return None
+        link = self._links.claim(current.portal_id, step.deal_id, step.trigger_key, current.job.run_id)
+        number = link.document_number if link.document_number and link.document_type == kind.value else None
+        document = self._fetch(current, kind, number or _earliest(found))
+        if number is None:
+            self._links.set_document(current.portal_id, step.deal_id, step.trigger_key, kind.value,
+                                     document.document_number or "")
+        logger.info("a failed run's document exists in Fortnox: its success is told",
+                    extra={"run_id": current.job.run_id, "document_number": document.document_number})
+        made = MadeDocument(kind=kind, document=document, origin="adopted", customer=_customer_of(document, None),
+                            made_by_this_run=link.claimed_by(current.job.run_id), warnings=_several(found, kind))
+        return self._success(current, step.deal_id, made, list(made.warnings))
+
+    def _success(self, current: Attempt, deal_id: str, made: MadeDocument, warnings: list[SyncWarning],
+                 ) -> tuple[dict[str, Any], Outcome]:
+        """The run's result and outcome for the deal's document: its PDF on a note (one per document),
+        the deal's Fortnox properties, the customer number written back, SUCCESS on the callback."""
         attachment = self._report.pdf(current, made.kind, made.number, warnings)
         note = success_note(self._render, document=made.document, customer=made.customer, warnings=warnings,
                             differences=made.differences, pdf_attached=attachment is not None,
                             already_existed=not made.made_by_this_run)
-        note_id = self._report.deal_note(current, snapshot.deal.id, note, attachment)
-        self._report.write_back(current, made.customer)
-        self._report.deal_properties(current, snapshot.deal.id, made.kind, made.document)
-        self._report.complete(current, {CallbackOutputs.STATE: "SUCCESS",
-                                        CallbackOutputs.DOCUMENT_NUMBER: made.number,
-                                        CallbackOutputs.DOCUMENT_TYPE: made.kind.value,
-                                        CallbackOutputs.CUSTOMER_NUMBER: made.document.customer_number})
-        return {"document_type": made.kind.value, "document_number": made.number, "origin": made.origin,
-                "customer_number": made.document.customer_number, "total": _text(made.document.total),
-                "currency": made.document.currency, "differences": len(made.differences),
-                "warnings": len(warnings), "pdf_file_id": attachment, "note_id": note_id}
+        outcome = Outcome(
+            note=NoteStep(object_type="deal", object_id=deal_id, body=note,
+                          attachments=[attachment] if attachment else [], document=f"{made.kind.value}:{made.number}"),
+            updates=[*write_back(made.customer), *deal_update(current, deal_id, made.kind, made.document)],
+            callback=callback(current.job, {CallbackOutputs.STATE: "SUCCESS",
+                                            CallbackOutputs.DOCUMENT_NUMBER: made.number,
+                                            CallbackOutputs.DOCUMENT_TYPE: made.kind.value,
+                                            CallbackOutputs.CUSTOMER_NUMBER: made.document.customer_number}))
+        result = {"document_type": made.kind.value, "document_number": made.number, "origin": made.origin,
+                  "customer_number": made.document.customer_number, "total": _text(made.document.total),
+                  "currency": made.document.currency, "differences": len(made.differences),
+                  "warnings": len(warnings), "pdf_file_id": attachment}
+        return result, outcome
+
     def _document(self, current: Attempt, snapshot: DealSnapshot, kind: DocumentKind, trigger: str,
                   ) -> MadeDocument:
         """The deal's one document for `trigger`: reported when recorded, else adopted or created."""
@@ -175,6 +209,7 @@ class CreateDocument:
               found: Sequence[Invoice | Order], lease: _Lease) -> MadeDocument:
         """The document this run makes (or made in an earlier try), with its totals checked."""
         settings = current.portal_settings
+        check_currency(snapshot.currency, current.fortnox)
         customer = resolve_customer(snapshot, settings, current.fortnox)
         plan = resolve_articles(snapshot, settings, current.fortnox)
         draft = with_print_template(build_document(snapshot, customer, plan, settings, kind.value),
@@ -265,10 +300,12 @@ def _several(found: Sequence[Invoice | Order], kind: DocumentKind) -> list[SyncW
                         "first. Cancel the extra ones in Fortnox if they are duplicates.")]
 
 
-def _customer_of(document: Invoice | Order, snapshot: DealSnapshot) -> CustomerResolution:
+def _customer_of(document: Invoice | Order, snapshot: DealSnapshot | None) -> CustomerResolution:
     """The customer of a document hubnox did not make in this run, as the note shows it."""
-    source: Literal["company", "contact"] = "company" if snapshot.company is not None else "contact"
-    record = snapshot.company or (snapshot.contacts[0] if snapshot.contacts else None)
+    record = None if snapshot is None else snapshot.company or (snapshot.contacts[0] if snapshot.contacts else None)
+    source: Literal["company", "contact"] = "company"
+    if snapshot is not None and snapshot.company is None:
+        source = "contact"
     name = document.customer_name or ""
     return CustomerResolution(customer_number=document.customer_number, customer_name=name, action="matched",
                               source=source, source_id=record.id if record else "",

@@ -466,6 +466,17 @@
     if (run.status === "succeeded" && run.documentNumber) {
       cell.append(` · ${capital(run.documentType || "document")} ${run.documentNumber}`);
     }
+    if (run.status === "succeeded" && run.productSync) {
+      cell.append(` · ${run.productSync.summary}`);
+      cell.append(productSyncDetails(run.productSync));
+    }
+    if (run.delivery === "pending") cell.append(" · telling HubSpot");
+    if (run.notTold && run.notTold.length) {
+      const lost = document.createElement("div");
+      lost.className = "muted";
+      lost.textContent = `HubSpot did not take ${run.notTold.join(", ")}; see the worker's logs.`;
+      cell.append(lost);
+    }
     if (run.status === "failed" && run.errorMessage) {
       const why = document.createElement("div");
       why.className = "muted";
@@ -481,6 +492,27 @@
       link.setAttribute("aria-label", `Replay run ${run.runId} (opens a new tab)`);
       cell.append(" ", link);
     }
+  }
+
+  function productSyncDetails(sync) {
+    const list = document.createElement("ul");
+    list.className = "muted product-sync-details";
+    for (const line of sync.details || []) list.append(Object.assign(document.createElement("li"), { textContent: line }));
+    if (sync.moreDetails) list.append(Object.assign(document.createElement("li"), { textContent: `… and ${sync.moreDetails} more.` }));
+    return list;
+  }
+
+  /* The newest product sync among the recent runs, shown beside "Sync products now". */
+  function showLatestProductSync(runs) {
+    const latest = document.querySelector("[data-product-sync-latest]");
+    if (!latest) return;
+    const run = runs.find((candidate) => candidate.kind === "sync_products");
+    latest.replaceChildren();
+    latest.hidden = !run;
+    if (!run) return;
+    const when = new Date(run.createdAt).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    latest.append(`Latest product sync (${when}): `);
+    outcomeOf(run, latest);
   }
 
   function runRow(run) {
@@ -513,6 +545,7 @@
     table.hidden = runs.length === 0;
     status.textContent = runs.length ? "" : "No runs yet. They appear here once a workflow, the card or a trigger stage starts one.";
     for (const run of runs) body.append(runRow(run));
+    showLatestProductSync(runs);
   }
 
   // -- start ------------------------------------------------------------------------------------
