@@ -16,7 +16,8 @@ stack is quiet and then checks what HubSpot, Fortnox, the run log and the dead-l
 - untruthful: the newest note about a document type contradicts Fortnox, a success note names a
   document Fortnox does not hold, a workflow told the opposite of its run's outcome, two identical
   notes for one document;
-- unexplained DLQ: a dead-letter message that is not a failed run with its failure note.
+- unexplained DLQ: a dead-letter message that is not a failed run with its failure note (or a run
+  that succeeded after all, found by asking Fortnox once it could answer).
 
 The plan (deals, triggers, faults) comes from `--seed` alone; where the faults land depends on
 timing. The stack runs in this process, as `python -m sandbox up` would start it, so the drill can
@@ -378,14 +379,15 @@ def _check_runs(findings: Findings, deal_id: str, deal_notes: Sequence[Note], ru
 
 def _check_dead_letters(findings: Findings, dead_letters: Sequence[str], by_id: Mapping[str, Run],
                         notes: Mapping[str, Sequence[Note]]) -> None:
-    """Every dead letter is a failed run whose failure note is on its record."""
+    """Every dead letter is a failed run whose failure note is on its record, or a run that succeeded
+    after all (Fortnox, asked later, had its document: a redrive of it does nothing)."""
     findings.counts.dlq = len(dead_letters)
     for body in dead_letters:
         run: Run | None = None
         with contextlib.suppress(ValueError, AttributeError):
             run = by_id.get(str(json.loads(body).get("run_id")))
-        explained = run is not None and run.get("status") == "failed" and any(
-            n.kind == "failure" and n.run_id == run["run_id"] for n in notes.get(str(run.get("object_id")), []))
+        explained = run is not None and (run.get("status") == "succeeded" or (run.get("status") == "failed" and any(
+            n.kind == "failure" and n.run_id == run["run_id"] for n in notes.get(str(run.get("object_id")), []))))
         if not explained:
             findings.counts.dlq_unexplained += 1
             findings.problems["dlq: unexplained message"].append(
