@@ -24,7 +24,6 @@ STACK_VARIABLES = ("HUBSPOT_", "FORTNOX_", "AWS_", "PUBLIC_BASE_URL", "TABLE_NAM
                    "KMS_KEY_ID", "SIGNING_KEY", "HUBNOX_DYNAMODB")
 
 
-@pytest.mark.xfail(strict=False, reason="until durable delivery lands")
 @pytest.mark.timeout(DRILL_TIMEOUT + 30)
 def test_under_faults_nothing_is_duplicated_lost_or_untruthful(tmp_path, capsys):
     result_path, log_path = tmp_path / "drill.json", tmp_path / "stack.log"
