@@ -12,7 +12,7 @@ SAM_CLI_VERSION := 1.170.0
 AWS_REGION ?= eu-north-1
 SAM_ENV := AWS_DEFAULT_REGION=$(AWS_REGION) SAM_CLI_TELEMETRY=0
 
-.PHONY: chromium install test test-fast demo dev bench lint validate build dynamodb-local clean
+.PHONY: chromium install test test-fast demo dev bench drill lint validate build dynamodb-local clean
 
 $(STAMP): requirements-dev.txt layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ dev: $(STAMP)
 # Benchmarks: python -m benchmarks drives the local stack and prints what a deal costs (see README).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The fault drill (python -m sandbox.drill, see README): many deals triggered at once under bounded faults;
+# exits non-zero on any duplicate, lost or untruthful outcome. make test runs a bounded one.
+DRILL_DEALS ?= 120
+DRILL_FAULTS ?= 360
+DRILL_SEED ?= 1
+drill: $(STAMP)
+	$(BIN)/python -m sandbox.drill --deals $(DRILL_DEALS) --faults $(DRILL_FAULTS) --seed $(DRILL_SEED)
 
 # The settings page's browser tests drive Debian's Chromium: installed with apt where this runs as root;
 # HUBNOX_SKIP_BROWSER=1 skips those tests instead.

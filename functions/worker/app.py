@@ -3,9 +3,11 @@
 Each record is one `hubnox.jobs.Job`. A record that fails is reported back in `batchItemFailures`,
 so only it returns to the queue; the others are deleted. Before a retryable failure is reported,
 the record's visibility timeout is set to a growing backoff, so the next try comes later each
-time. On the last try the runner fails the run, says so on the deal and raises `JobExhausted`: the
-record is reported failed and made visible at once, so SQS moves it to the dead-letter queue
-(after `MAX_ATTEMPTS` receives), where the DLQ alarm sees it; `JobsExhausted` counts them.
+time. On the last try (`LAST_TRY`, one less than the queue's `maxReceiveCount`) the runner fails the
+run, says so on the deal and raises `JobExhausted`: the record is reported failed and made visible
+at once; its spare delivery raises again, and SQS moves it to the dead-letter queue, where the DLQ
+alarm sees it; `JobsExhausted` counts each once. The spare delivery is there for a last try whose
+worker died before it could report anything: that try runs again.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from hubnox.entry import Handler, LambdaEntry
 from hubnox.errors import JobExhausted, TransientError
-from hubnox.jobs import MAX_ATTEMPTS, attempt_of, backoff_seconds, parse_job
+from hubnox.jobs import LAST_TRY, attempt_of, backoff_seconds, parse_job
 from hubnox.observability import logger, metrics, tracer
 from hubnox.wiring import Container
 
@@ -53,11 +55,12 @@ def record_handler(container: Container, record: SQSRecord) -> None:
     attempt = attempt_of(record)
     logger.append_keys(run_id=job.run_id, portal_id=job.portal_id, job_kind=job.kind)
     try:
-        container.job_runner.run(job, attempt=attempt, max_attempts=MAX_ATTEMPTS)
+        container.job_runner.run(job, attempt=attempt, max_attempts=LAST_TRY)
     except JobExhausted as exc:
         # The run is failed and reported; the message goes on to the dead-letter queue without waiting.
         hide(container, record, 0)
-        metrics.add_metric(name="JobsExhausted", unit=MetricUnit.Count, value=1)
+        if not exc.repeat:
+            metrics.add_metric(name="JobsExhausted", unit=MetricUnit.Count, value=1)
         logger.error("job exhausted its tries: it goes to the dead-letter queue",
                      extra={"attempt": attempt, "error": str(exc.__cause__ or exc)[:500]})
         raise

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hubnox.config import AppConfig
-from hubnox.jobs import MAX_ATTEMPTS, Job, JobQueue, submit
+from hubnox.jobs import LAST_TRY, Job, JobQueue, submit
 from hubnox.records import Run, RunRequest
 from hubnox.store.runs import RunStore
 from tests.support.workflows import CRM, Rep, drain, table
@@ -186,8 +186,8 @@ def test_a_job_that_fails_on_every_try_ends_failed_with_a_note_in_the_dead_lette
     drain(stack)
 
     stored = run_of(stack, connected_portal.portal_id, run.run_id)
-    assert (stored.status, stored.error_code, stored.attempts) == ("failed", "UPSTREAM_UNAVAILABLE", MAX_ATTEMPTS)
-    assert stored.error_message.startswith(f"Gave up after {MAX_ATTEMPTS} tries")
+    assert (stored.status, stored.error_code, stored.attempts) == ("failed", "UPSTREAM_UNAVAILABLE", LAST_TRY)
+    assert stored.error_message.startswith(f"Gave up after {LAST_TRY} tries")
     assert fortnox_documents(stack, connected_portal.tenant_id, deal_id) == []
     [note] = deal_notes(stack, rep, deal_id)
     assert "kept failing after several tries" in note["hs_note_body"]

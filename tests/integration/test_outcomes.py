@@ -8,7 +8,7 @@ import pytest
 
 from hubnox.errors import JobExhausted, TransientError
 from hubnox.hubspot.properties import SYNC_STATUS
-from hubnox.jobs import MAX_ATTEMPTS, backoff_seconds
+from hubnox.jobs import LAST_TRY, MAX_ATTEMPTS, backoff_seconds
 from hubnox.store.table import Table
 from hubnox.sync.delivery import CALLBACK_WINDOW_SECONDS, NOTED_BY_ANOTHER_RUN
 from tests.integration.test_runner import World, seed
@@ -165,3 +165,39 @@ def test_before_the_last_attempt_a_transient_failure_still_goes_back_to_the_queu
     assert world.notes() == [] and world.follow_ups.sent == []
     assert world.run(job, attempt=2).status == "succeeded"
 
+
+
+def test_a_told_failure_is_not_run_again_by_a_later_delivery_of_its_job(world):
+    world.fortnox_sim.faults.add({"kind": "status", "method": "POST", "path": "/3/invoices", "status": 400,
+                                  "body": {"ErrorInformation": {"error": 1, "message": "Ogiltig", "code": 2000588}},
+                                  "times": 1})
+    job = world.job()
+    failed = world.run(job)
+    assert (failed.status, failed.delivery) == ("failed", "delivered")
+
+    again = world.run(job, attempt=2)  # a duplicate delivery, or a redrive from the dead-letter queue
+
+    assert (again.status, again.attempts, len(world.notes()), world.invoices()) == ("failed", 1, 1, [])
+
+
+def test_after_the_last_try_the_spare_delivery_sends_the_told_failure_on_to_the_dead_letter_queue(world):
+    world.fortnox_sim.faults.add({"kind": "status", "method": "POST", "path": "/3/invoices", "status": 503,
+                                  "times": None})
+    job = world.job()
+    with pytest.raises(JobExhausted) as first:
+        world.run(job, attempt=LAST_TRY)
+
+    with pytest.raises(JobExhausted) as spare:
+        world.run(job, attempt=LAST_TRY + 1)
+
+    assert (first.value.repeat, spare.value.repeat) == (False, True)
+    assert len(world.notes()) == 1
+
+
+def test_a_last_try_whose_worker_died_is_tried_once_more_on_the_spare_delivery(world):
+    job = world.job()
+    world.runs.mark_running(world.portal, job.run_id)  # the last try began; its process died
+
+    run = world.run(job, attempt=LAST_TRY + 1)
+
+    assert (run.status, run.delivery, len(world.invoices()), len(world.notes())) == ("succeeded", "delivered", 1, 1)

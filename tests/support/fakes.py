@@ -71,7 +71,7 @@ class Runs:
 
     def mark_running(self, portal_id: str, run_id: str) -> Run:
         run = self._stored(portal_id, run_id)
-        if run.status == "succeeded" or run.delivery == "pending":
+        if run.status == "succeeded" or run.delivery is not None:
             return run
         return self._save(run, status="running", started_at=self.clock(), finished_at=None, error_code=None,
                           error_message=None, outcome=None, delivery=None, attempts=run.attempts + 1)

@@ -88,8 +88,8 @@ def test_a_run_whose_outcome_is_being_told_is_not_run_again_until_it_has_been_to
     assert runs.mark_running(PORTAL, run.run_id).attempts == 1  # a redelivered job only tells it
     told = runs.record_delivery(PORTAL, run.run_id, {"told:callback": "done"}, "delivered")
     assert (told.final, told.progress) == (True, {"told:callback": "done"})
-    again = runs.mark_running(PORTAL, run.run_id)  # a replay from the dead-letter queue runs it again
-    assert (again.attempts, again.outcome, again.delivery) == (2, None, None)
+    again = runs.mark_running(PORTAL, run.run_id)  # a told failure is not run again: Replay makes a new run
+    assert (again.attempts, again.status, again.delivery) == (1, "failed", "delivered")
 
 
 def test_the_first_claim_of_a_deal_wins_and_it_records_one_document(stores):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hubnox.errors import JobExhausted, TransientError
-from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
+from hubnox.jobs import LAST_TRY, MAX_ATTEMPTS, Job, backoff_seconds
 from hubnox.records import Run
 from sandbox.gateway import read_template
 from tests.support.functions import REPO_ROOT, SAMPLE_PORTAL, sample_event, world_on_moto
@@ -75,7 +75,7 @@ def failed_ids(answer: dict[str, Any]) -> list[str]:
     return [item["itemIdentifier"] for item in answer["batchItemFailures"]]
 
 
-def test_each_job_goes_to_the_runner_with_its_try_number_and_the_dead_letter_limit(world):
+def test_each_job_goes_to_the_runner_with_its_try_number_and_its_last_try_one_short_of_the_dead_letter_limit(world):
     runner = FakeRunner()
     vars(world.container)["job_runner"] = runner
 
@@ -83,7 +83,8 @@ def test_each_job_goes_to_the_runner_with_its_try_number_and_the_dead_letter_lim
 
     assert answer == {"batchItemFailures": []}
     [(received, attempt, limit)] = runner.calls
-    assert (received, attempt, limit) == (job(), 3, MAX_ATTEMPTS)
+    assert (received, attempt, limit) == (job(), 3, LAST_TRY)
+    assert LAST_TRY == MAX_ATTEMPTS - 1  # the spare delivery is for a last try whose worker died
 
 
 def test_a_job_that_will_be_retried_is_hidden_for_its_backoff_and_fails_only_its_record(world):

@@ -48,6 +48,11 @@ class JobExhausted(HubnoxError):
 
     code = "EXHAUSTED"
 
+    def __init__(self, message: str, *, repeat: bool = False) -> None:
+        super().__init__(message)
+        #: True when the run gave up on an earlier delivery (this is the queue's spare one): count it once
+        self.repeat = repeat
+
 
 class ConnectionBrokenError(UserFixableError):
     """A stored connection no longer works (revoked, expired, uninstalled): reconnect it."""

@@ -65,6 +65,9 @@ def trigger_key(rule: str, document_type: str) -> str:
 #: how many times SQS delivers a job before it moves it to the dead-letter queue: the jobs queue's
 #: `maxReceiveCount` in template.yaml (a test holds the two equal)
 MAX_ATTEMPTS = 5
+#: the try on which a run gives up, failing with its note: one less than the queue's deliveries, so
+#: a last try whose worker died (its process gone, nothing reported) is tried once more
+LAST_TRY = MAX_ATTEMPTS - 1
 #: the backoff before try n+1 is BASE * 2**(n-1) seconds, at most MAX, and never less than the
 #: API's Retry-After; SQS hides a message for at most 12 hours
 BACKOFF_BASE_SECONDS = 30

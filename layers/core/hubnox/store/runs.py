@@ -67,8 +67,8 @@ class RunStore:
     def mark_running(self, portal_id: str, run_id: str) -> Run:
         """Count one more attempt and mark the run running, clearing a previous attempt's error and outcome.
 
-        A run that already succeeded, or whose outcome is still being told, is returned as it stands
-        (attempts unchanged): it is not run again.
+        A run that already succeeded, or that has an outcome (told, or still being told), is returned
+        as it stands (attempts unchanged): it is not run again.
         """
         try:
             item = self._table.update(
@@ -83,10 +83,9 @@ class RunStore:
                     "delivery": None,
                 },
                 add_fields={"attempts": 1},
-                condition=("attribute_exists(pk) AND #status <> :succeeded"
-                           " AND (attribute_not_exists(delivery) OR delivery <> :pending)"),
+                condition="attribute_exists(pk) AND #status <> :succeeded AND attribute_not_exists(delivery)",
                 names={"#status": "status"},
-                values={":succeeded": "succeeded", ":pending": "pending"},
+                values={":succeeded": "succeeded"},
             )
         except ConditionFailed as failure:
             return self._as_stored(portal_id, run_id, failure)

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hubnox.errors import BadRequestError, HubnoxError, JobExhausted, TransientError, UserFixableError
-from hubnox.jobs import MAX_ATTEMPTS, Job, backoff_seconds
+from hubnox.jobs import LAST_TRY, Job, backoff_seconds
 from hubnox.observability import logger
 from hubnox.records import Run, RunKind
 from hubnox.signing import Signer
@@ -103,13 +103,15 @@ class JobRunner:
             "sync_products": lambda current: (sync_products(current), Outcome()),
         }
 
-    def run(self, job: Job, attempt: int = 1, max_attempts: int = MAX_ATTEMPTS) -> Run:
+    def run(self, job: Job, attempt: int = 1, max_attempts: int = LAST_TRY) -> Run:
         """Carry out one try of `job` (or, for a follow-up, tell its run's outcome) and answer the
         run as stored afterwards.
 
         Raises the error of a transient (or unexpected) failure before the last attempt, so the
         queue tries again, and `JobExhausted` on the last attempt once the run is failed and its
-        outcome told, so the queue keeps the message; every other outcome is recorded on the run and told.
+        outcome told, so the queue keeps the message; every other outcome is recorded on the run and
+        told. The worker passes `hubnox.jobs.LAST_TRY` as `max_attempts`, one less than the queue's
+        deliveries: a last try whose worker died is tried once more on the spare delivery.
         """
         if job.delivery_round is not None:
             stored = self._runs.get(job.portal_id, job.run_id)
@@ -119,9 +121,17 @@ class JobRunner:
             return self._tell(self._attempt(job, 1, max_attempts, stored), stored, job.delivery_round)
         run = self._runs.mark_running(job.portal_id, job.run_id)
         if run.delivery == "pending":
-            return self._tell(self._attempt(job, attempt, max_attempts, run), run, 0)
+            run = self._tell(self._attempt(job, attempt, max_attempts, run), run, 0)
         if run.status == "succeeded":
             logger.info("run already succeeded; job skipped", extra={"run_id": job.run_id})
+            return run
+        if run.status == "failed" and run.delivery is not None:
+            # A failure that has been told is not run again (its workflow already has its answer):
+            # Replay makes a new run. The queue's spare delivery after the last try goes on to the
+            # dead-letter queue; any other is a duplicate.
+            if attempt > max_attempts:
+                raise JobExhausted(f"Run {job.run_id} gave up on its last try.", repeat=True)
+            logger.info("run already failed and told; job skipped", extra={"run_id": job.run_id})
             return run
         current = self._attempt(job, attempt, max_attempts, run)
         try:
