@@ -35,5 +35,6 @@ def test_an_admin_turns_primary_contact_sync_off_and_on_with_its_rule(settings_p
 
     settings = stored_settings(stack, connected_portal.login_cookie)["settings"]
     assert settings["primary_contact_sync"] is True
-    assert settings["contact_match"] == {"hubspot_property": "phone", "fortnox_field": "Phone1"}
+    assert settings["contact_match"] == {"hubspot_property": "phone", "fortnox_field": "Phone1",
+                                         "when_value_missing": "create"}
     assert page.script_errors == []

@@ -201,3 +201,15 @@ def test_a_last_try_whose_worker_died_is_tried_once_more_on_the_spare_delivery(w
     run = world.run(job, attempt=LAST_TRY + 1)
 
     assert (run.status, run.delivery, len(world.invoices()), len(world.notes())) == ("succeeded", "delivered", 1, 1)
+
+
+def test_a_note_written_while_its_answer_was_lost_is_found_on_the_next_round_not_written_again(world):
+    world.hubspot_sim.faults.add({"kind": "malformed", "method": "POST", "path": NOTES, "times": 1})
+
+    run = world.run()
+    assert (run.delivery, len(world.notes())) == ("pending", 1)  # HubSpot took it; its answer was lost
+
+    told = world.tell_follow_ups()
+
+    assert told is not None and told.delivery == "delivered" and told.progress["told:note"]
+    assert len(world.notes()) == 1

@@ -41,7 +41,7 @@ from hubnox.hubspot import paths
 from hubnox.hubspot.models import AssociationInput
 from hubnox.observability import logger, metrics
 from hubnox.records import DeliveryState, DocumentType, ObjectType, Run
-from hubnox.sync.ports import HubSpotWrites, Leases, RunLog
+from hubnox.sync.ports import HubSpot, HubSpotWrites, Leases, RunLog
 
 #: how long after a run was made its workflow callback can still be completed: HubSpot keeps a
 #: blocked execution waiting a week (`hubnox.services.workflows.BLOCK_EXPIRATION`), plus a day
@@ -55,6 +55,8 @@ NOTE_TO_COMPANY = 190
 NOTE_TO_CONTACT = 202
 #: the progress value of a success note another run wrote already
 NOTED_BY_ANOTHER_RUN = "noted-by-another-run"
+#: the progress key set before a note is written: a later round first looks for it on the record
+NOTE_TRIED = "tried:note"
 
 
 class NoteStep(BaseModel):
@@ -135,14 +137,14 @@ class Deliverer:
         self._leases = leases
         self._clock = clock
 
-    def tell(self, run: Run, hubspot: Callable[[], HubSpotWrites], progress: dict[str, str]) -> DeliveryState:
+    def tell(self, run: Run, hubspot: Callable[[], HubSpot], progress: dict[str, str]) -> DeliveryState:
         """Tell every untold step of the run's outcome once; answers the run's delivery state.
 
         `progress` is the run's progress, updated in place and stored after every step told.
         """
         outcome = Outcome.of(run)
         waiting: list[str] = []
-        for name, window_ends, action in self._steps(run, outcome, hubspot):
+        for name, window_ends, action in self._steps(run, outcome, hubspot, progress):
             if told(name) in progress or gave_up(name) in progress:
                 continue
             try:
@@ -168,12 +170,12 @@ class Deliverer:
         self._runs.record_delivery(run.portal_id, run.run_id, progress, state)
         return state
 
-    def _steps(self, run: Run, outcome: Outcome, hubspot: Callable[[], HubSpotWrites],
+    def _steps(self, run: Run, outcome: Outcome, hubspot: Callable[[], HubSpot], progress: dict[str, str],
                ) -> Iterator[tuple[str, float, Callable[[], str | None]]]:
         ended = run.finished_at or run.created_at
         if outcome.note is not None:
             note = outcome.note
-            yield "note", ended + NOTE_WINDOW_SECONDS, lambda: self._note(run, note, hubspot())
+            yield "note", ended + NOTE_WINDOW_SECONDS, lambda: self._note(run, note, hubspot(), progress)
         for update in outcome.updates:
             yield update.name, ended + NOTE_WINDOW_SECONDS, lambda update=update: hubspot().update(  # type: ignore[misc]
                 update.object_type, update.object_id, update.properties).id
@@ -181,13 +183,19 @@ class Deliverer:
             callback = outcome.callback
             yield "callback", run.created_at + CALLBACK_WINDOW_SECONDS, lambda: _complete(hubspot(), callback)
 
-    def _note(self, run: Run, note: NoteStep, hubspot: HubSpotWrites) -> str:
-        """Write the note; a success note another run wrote for the same document is not written again."""
+    def _note(self, run: Run, note: NoteStep, hubspot: HubSpot, progress: dict[str, str]) -> str:
+        """Write the note once: a success note another run wrote for the same document is not written
+        again, nor one an earlier round wrote when its answer was lost (a timeout, a worker that died)."""
         if note.document is not None:
             lease = f"note#{run.portal_id}#{note.object_type}#{note.object_id}#{note.document}"
             if not self._leases.acquire(lease, run.run_id, NOTE_LEASE_SECONDS):
                 logger.info("the document's success note is on the record already", extra={"run_id": run.run_id})
                 return NOTED_BY_ANOTHER_RUN
+        if NOTE_TRIED in progress and (written := _written_before(hubspot, note)) is not None:
+            logger.info("the note an earlier round wrote is on the record", extra={"run_id": run.run_id})
+            return written
+        progress[NOTE_TRIED] = "1"
+        self._runs.record_progress(run.portal_id, run.run_id, progress)
         if note.object_type == "deal":
             return hubspot.create_note(note.object_id, note.body, note.attachments).id
         type_id = NOTE_TO_COMPANY if note.object_type == "company" else NOTE_TO_CONTACT
@@ -202,6 +210,18 @@ class Deliverer:
         logger.error("outcome step given up", extra={"run_id": run.run_id, "portal_id": run.portal_id,
                                                      "step": step, "code": code, "why": why})
         metrics.add_metric(name="OutcomesNotDelivered", unit=MetricUnit.Count, value=1)
+
+
+def _written_before(hubspot: HubSpot, note: NoteStep) -> str | None:
+    """The id of a note on the record with the same text as `note`, or None."""
+    ids = [record.id for record in hubspot.associations(note.object_type, note.object_id, paths.NOTES)]
+    if not ids:
+        return None
+    wanted = " ".join(note.body.split())
+    for found in hubspot.batch_read(paths.NOTES, ids, ["hs_note_body"]).found:
+        if " ".join((found.prop("hs_note_body") or "").split()) == wanted:
+            return found.id
+    return None
 
 
 def _complete(hubspot: HubSpotWrites, callback: CallbackStep) -> None:
