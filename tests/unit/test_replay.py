@@ -243,3 +243,25 @@ def test_the_sample_events_open_and_replay_the_sample_run(world):
     assert world.invoke("replay", sample_event("replay_submit.json"))["statusCode"] == 200
     [job] = world.jobs()
     assert world.container.runs.get(SAMPLE_PORTAL, job.run_id).replay_of == sample_id
+
+
+def test_a_failures_replay_link_answers_with_the_document_a_later_run_made_instead_of_replaying():
+    from hubnox.records import Run
+    from hubnox.services.replay import ReplayPages
+    from tests.support.clock import FakeClock
+    from tests.support.fakes import DealLinks
+
+    clock = FakeClock()
+    links = DealLinks(clock)
+    failed = Run(run_id="01KFAILED", portal_id="42", kind="create_document", trigger="workflow", object_type="deal",
+                 object_id="904", trigger_key="workflow:invoice", status="failed", created_at=1.0)
+    pages = ReplayPages(signer=None, runs=None, connections=None, nonces=None, submit=None,  # type: ignore[arg-type]
+                        public_base="https://hubnox.example", deal_links=links)
+    assert pages.superseded(failed) is None  # nothing made yet: Replay stays
+
+    links.claim("42", "904", "workflow:invoice", "01KLATER")
+    links.set_document("42", "904", "workflow:invoice", "invoice", "17")
+
+    answer = pages.superseded(failed)
+    assert answer is not None and answer.status_code == 200
+    assert "invoice 17" in answer.body and "nothing left to replay" in answer.body

@@ -390,3 +390,16 @@ def test_a_new_propertys_label_is_kept_in_single_spaces_and_its_field_checked():
         read_new_property({"label": "   ", "fortnoxField": "Name"})
     with pytest.raises(BadRequestError, match=r"^name:"):  # no letter to make a name of: the admin gives one
         read_new_property({"label": "!!!", "fortnoxField": "Name"})
+
+
+def test_a_failure_a_later_run_made_good_loses_its_replay_and_others_keep_theirs():
+    from hubnox.records import Run
+    from hubnox.services.settings_page import superseded
+
+    def run(run_id: str, status: str, trigger_key: str = "workflow:invoice", deal: str = "904") -> Run:
+        return Run(run_id=run_id, portal_id=SAMPLE_PORTAL, kind="create_document", trigger="workflow",
+                   object_type="deal", object_id=deal, trigger_key=trigger_key, status=status, created_at=1.0)
+
+    newest_first = [run("01K4", "succeeded"), run("01K3", "failed", "manual:order"), run("01K2", "failed"),
+                    run("01K1", "failed", deal="905"), run("01K0", "succeeded", deal="905")]
+    assert superseded(newest_first) == {"01K2"}

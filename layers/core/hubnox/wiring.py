@@ -310,7 +310,7 @@ class Container:
     def replay_pages(self) -> ReplayPages:
         """The Replay link's confirmation and replay pages."""
         return ReplayPages(signer=self.signer, runs=self.runs, connections=self.connections, nonces=self.nonces,
-                           submit=self.submit, public_base=self.config.public_base)
+                           submit=self.submit, public_base=self.config.public_base, deal_links=self.deal_links)
 
     @cached_property
     def job_runner(self) -> JobRunner:

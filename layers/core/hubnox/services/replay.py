@@ -25,7 +25,7 @@ from hubnox.links import REPLAY_TTL_SECONDS, verify_replay
 from hubnox.observability import logger
 from hubnox.records import Run
 from hubnox.signing import Signer
-from hubnox.sync.ports import Connections, NonceClaims, RunHistory
+from hubnox.sync.ports import Connections, DealLinks, NonceClaims, RunHistory
 from hubnox.web.render import render
 from hubnox.web.responses import message_page, page
 
@@ -87,10 +87,14 @@ class ReplayPages:
     nonces: NonceClaims
     submit: Submit
     public_base: str
+    #: the deal links, to withdraw the Replay of a failure that a later run made good
+    deal_links: DealLinks | None = None
 
     def confirm(self, run_id: str, token: str) -> Response:
         """The page that says what replaying the run would do, with a form that posts the token; changes nothing."""
         run = self.run_for(run_id, token)
+        if (done := self.superseded(run)) is not None:
+            return done
         return page(render("replay.html", queued=False, run=run, token=token, title="Replay this run?",
                            action=self.action_url(run_id), **describe(run)))
 
@@ -100,6 +104,8 @@ class ReplayPages:
         Raises `TransientError` (the link still works) when the replay could not be queued.
         """
         run = self.run_for(run_id, token)
+        if (done := self.superseded(run)) is not None:
+            return done
         used = hashlib.sha256(token.encode()).hexdigest()
         if not self.nonces.claim(USED_LINK_KIND, used, USED_LINK_TTL_SECONDS):
             return message_page(409, "Already replayed", "This Replay link has been used: the run was queued again "
@@ -119,6 +125,20 @@ class ReplayPages:
                                            "portal_id": run.portal_id})
         return page(render("replay.html", queued=True, run=run, new_run_id=again.run_id, title="Replay queued",
                            **describe(run)))
+
+    def superseded(self, run: Run) -> Response | None:
+        """A page naming the document a later run made for a failed document run's deal and trigger
+        (its Replay is withdrawn: there is nothing left to do), or None."""
+        if (self.deal_links is None or run.status != "failed" or run.kind != "create_document"
+                or not run.object_id or not run.trigger_key):
+            return None
+        link = self.deal_links.get(run.portal_id, run.object_id, run.trigger_key)
+        if link is None or not link.document_number:
+            return None
+        document = f"{link.document_type or 'document'} {link.document_number}"
+        return message_page(200, "Already done", f"This run failed, but deal {run.object_id} has Fortnox {document} "
+                            "since: a later run made it. There is nothing left to replay.",
+                            "Open the deal in HubSpot for the note with its PDF.")
 
     def run_for(self, run_id: str, token: str) -> Run:
         """The run a genuine, unexpired link for `run_id` names, in a portal where hubnox is installed.

@@ -290,6 +290,14 @@ def product_sync_summary(run: Run) -> dict[str, Any] | None:
             "details": details[:PRODUCT_SYNC_DETAILS], "moreDetails": max(0, len(details) - PRODUCT_SYNC_DETAILS)}
 
 
+def superseded(runs: list[Run]) -> set[str]:
+    """The ids of failed runs that a later run for the same record and trigger made good: their
+    Replay is withdrawn (runs are a page of the log, at most `RECENT_RUNS_MAX`)."""
+    return {run.run_id for run in runs if run.status == "failed" and run.trigger_key and any(
+        later.status == "succeeded" and later.run_id > run.run_id
+        and (later.object_id, later.trigger_key) == (run.object_id, run.trigger_key) for later in runs)}
+
+
 def recent_runs_limit(query: dict[str, str] | None) -> int:
     """The `limit` query parameter, between 1 and RECENT_RUNS_MAX; 400 when it is not a number."""
     raw = (query or {}).get("limit")
@@ -553,13 +561,16 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
         limit = recent_runs_limit(router.current_event.query_string_parameters)
         public_base = ports.config.public_base
 
+        runs = ports.runs.list_recent(portal, limit)
+        made_good = superseded(runs)
+
         def replay(run: Run) -> str | None:
-            if run.status != "failed":
+            if run.status != "failed" or run.run_id in made_good:
                 return None
             return replay_url(ports.signer, public_base, portal, run.run_id, PAGE_REPLAY_TTL_SECONDS)
 
-        return json_response({"runs": [run_summary(run, replay(run))
-                                       for run in ports.runs.list_recent(portal, limit)]})
+        return json_response({"runs": [{**run_summary(run, replay(run)), "superseded": run.run_id in made_good}
+                                       for run in runs]})
 
     @router.post(f"{PREFIX}/products/sync")
     def sync_products() -> Response:

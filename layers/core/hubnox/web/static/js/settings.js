@@ -819,6 +819,7 @@ const mappingPickers = (() => {
       cell.append(productSyncDetails(run.productSync));
     }
     if (run.delivery === "pending") cell.append(" · telling HubSpot");
+    if (run.superseded) cell.append(" · a later run made the document");
     if (run.notTold && run.notTold.length) {
       const lost = document.createElement("div");
       lost.className = "muted";
