@@ -64,7 +64,12 @@ def test_the_replay_link_in_a_failure_note_confirms_first_then_makes_the_invoice
     assert (replayed.trigger, replayed.replay_of, replayed.status) == ("replay", failed.run_id, "succeeded")
     assert replayed.trigger_key == failed.trigger_key == "workflow:invoice"
     assert len(fortnox_invoices(stack, connected_portal.tenant_id, deal_id)) == 1
-    assert press_replay(browser, link).status_code == 409  # the link has done its work
+    # The link has done its work: it now names the invoice the replay made, and replays nothing.
+    [invoice] = fortnox_invoices(stack, connected_portal.tenant_id, deal_id)
+    again = press_replay(browser, link)
+    assert again.status_code == 200 and "Already done" in again.text
+    assert f"invoice {invoice['DocumentNumber']}" in again.text
+    assert len(portal_runs(stack, connected_portal.portal_id)) == 2
 
 
 def test_replaying_a_run_that_made_the_invoice_reports_it_and_makes_no_other(stack, connected_portal, browser):
