@@ -137,8 +137,9 @@ class Deliverer:
         self._leases = leases
         self._clock = clock
 
-    def tell(self, run: Run, hubspot: Callable[[], HubSpot], progress: dict[str, str]) -> DeliveryState:
-        """Tell every untold step of the run's outcome once; answers the run's delivery state.
+    def tell(self, run: Run, hubspot: Callable[[], HubSpot], progress: dict[str, str]) -> Run:
+        """Tell every untold step of the run's outcome once; answers the run as stored afterwards,
+        its `delivery` saying whether anything still waits.
 
         `progress` is the run's progress, updated in place and stored after every step told.
         """
@@ -167,8 +168,7 @@ class Deliverer:
             self._runs.record_progress(run.portal_id, run.run_id, progress)
         state: DeliveryState = ("pending" if waiting else
                                 "gave_up" if any(key.startswith("gave_up:") for key in progress) else "delivered")
-        self._runs.record_delivery(run.portal_id, run.run_id, progress, state)
-        return state
+        return self._runs.record_delivery(run.portal_id, run.run_id, progress, state)
 
     def _steps(self, run: Run, outcome: Outcome, hubspot: Callable[[], HubSpot], progress: dict[str, str],
                ) -> Iterator[tuple[str, float, Callable[[], str | None]]]:

@@ -173,14 +173,13 @@ class JobRunner:
             return run
         try:
             run = self._verified(current, run)
-            state = run.delivery
-            if state == "pending" and not _unverified(run, current):
-                state = self._deliver.tell(run, lambda: current.hubspot, current.progress)
-            if state == "pending":
+            if run.delivery == "pending" and not _unverified(run, current):
+                run = self._deliver.tell(run, lambda: current.hubspot, current.progress)
+            if run.delivery == "pending":
                 self._follow_up(current.job, delivery_round + 1)
         finally:
             self._leases.release(lease, owner)
-        return self._runs.get(run.portal_id, run.run_id) or run
+        return run
 
     def _verified(self, current: Attempt, run: Run) -> Run:
         """The run, turned into the success it really had when Fortnox has the document a failed
