@@ -419,6 +419,16 @@ class SettingsApiPorts(Protocol):
     def connection_health(self) -> ConnectionHealthService: ...
 
 
+def connected_fortnox_problems(ports: SettingsApiPorts, portal_id: str,
+                               settings: PortalSettings) -> list[dict[str, str]]:
+    """The settings' values the portal's connected Fortnox company does not have (none without an
+    active connection: nothing to check against; connecting later shows what Fortnox lacks)."""
+    connection = ports.connections.get_fortnox(portal_id)
+    if connection is None or connection.status != "active":
+        return []
+    return fortnox_field_errors(settings, ports.fortnox_client(portal_id))
+
+
 def load_portal_settings(store: SettingsStore, portal_id: str) -> tuple[PortalSettings, int]:
     """A portal's settings (migrated to the current schema; defaults before the first save) and version."""
     payload, version = store.get(portal_id)
@@ -610,11 +620,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
         return answer
 
     def fortnox_problems(portal_id: str, settings: PortalSettings) -> list[dict[str, str]]:
-        """The settings' values the connected Fortnox company does not have (none without a connection)."""
-        connection = ports.connections.get_fortnox(portal_id)
-        if connection is None or connection.status != "active":
-            return []  # nothing to check against; connecting later shows what Fortnox lacks
-        return fortnox_field_errors(settings, ports.fortnox_client(portal_id))
+        return connected_fortnox_problems(ports, portal_id, settings)
 
     def invalid_settings(error: BadRequestError, body: str | None,
                          errors: list[dict[str, str]] | None = None) -> Response:
