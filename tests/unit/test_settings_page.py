@@ -141,7 +141,8 @@ def test_after_connections_the_page_has_documents_customers_articles_deals_runs_
     page, parser = settings_page(world)
 
     sections = [attrs["id"] for tag, attrs in parser.elements if tag == "section"]
-    assert sections == ["connections", "documents", "customers", "articles", "deals", "runs", "delete-data"]
+    assert sections == ["connections", "documents", "customers", "articles", "deals", "runs", "transfer",
+                        "delete-data"]
     assert 'name="csrf-token"' in page and 'data-portal-id="102670506"' in page
     assert page.index('id="connections"') < page.index('id="sync-settings"')
 
@@ -153,7 +154,8 @@ def test_the_page_loads_only_its_own_script_and_stylesheet(world):
               if tag == "link" or (tag == "script" and attrs.get("type") != "application/json")]
     assert loaded == ["data:,",  # no icon, so the browser asks nobody for /favicon.ico
                       f"{SAMPLE_PUBLIC_BASE}/settings/static/css/settings.css",
-                      f"{SAMPLE_PUBLIC_BASE}/settings/static/js/settings.js"]
+                      f"{SAMPLE_PUBLIC_BASE}/settings/static/js/settings.js",
+                      f"{SAMPLE_PUBLIC_BASE}/settings/static/js/settings_transfer.js"]
     assert parser.values("data-api") == [f"{SAMPLE_PUBLIC_BASE}/settings/api/logout",
                                          f"{SAMPLE_PUBLIC_BASE}/settings/api",
                                          f"{SAMPLE_PUBLIC_BASE}/settings/api/portal"]
@@ -239,7 +241,8 @@ def test_when_fortnox_is_not_connected_the_page_says_so_to_its_pickers(world):
 # -- static files ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "kind"), [("js/settings.js", "javascript"), ("css/settings.css", "text/css")])
+@pytest.mark.parametrize(("path", "kind"), [("js/settings.js", "javascript"), ("js/settings_transfer.js", "javascript"),
+                                            ("css/settings.css", "text/css")])
 def test_the_script_and_stylesheet_are_served_by_the_settings_function_and_reach_nowhere_else(world, path, kind):
     response = request(world, "GET", f"/settings/static/{path}")
 

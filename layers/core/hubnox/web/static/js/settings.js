@@ -950,6 +950,14 @@ const mappingPickers = (() => {
       window.location.reload();
     });
     runsSection.querySelector("[data-refresh-runs]").addEventListener("click", loadRuns);
+    // An import (settings_transfer.js) saved other settings: show them, and save over their version.
+    form.addEventListener("hubnox:settings-replaced", (event) => {
+      clearErrors();
+      accept(event.detail);
+      fill(state.settings);
+      state.dirty = false;
+      say(`Imported settings saved at ${new Date().toLocaleTimeString()}.`);
+    });
     window.addEventListener("beforeunload", (event) => {
       if (state.dirty) event.preventDefault();
     });
