@@ -22,6 +22,9 @@ The JSON API, `settings_api_router`:
     GET  /settings/api/runs?limit=N             the portal's newest runs (20, at most 50), newest first
     POST /settings/api/logout                   ends this browser's session and clears its cookie
 
+Export and import of the settings (`/settings/api/settings/export`, `.../import/preview`, `.../import`)
+live in `hubnox.services.settings_transfer`.
+
 Every route needs the settings session (its cookie names the portal); the PUT and the POSTs also
 need the session's CSRF token (`X-CSRF-Token`) and hubnox's own origin. A PUT never brings back a portal
 whose data was deleted: it answers 404 `PORTAL_GONE` and writes nothing. `version` is the version the page
