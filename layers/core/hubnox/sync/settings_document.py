@@ -179,8 +179,9 @@ class HubSpotPortal:
     properties: Mapping[str, Collection[str]] = field(default_factory=dict)
 
 
-#: settings naming a HubSpot property -> the object types it is read on
 def _property_settings(settings: PortalSettings) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Each setting that names a HubSpot property: its path, the name, and the object types it is read
+    on (the customer number's properties on companies and contacts alike). Unset ones are left out."""
     both = ("companies", "contacts")
     named: list[tuple[str, str | None, tuple[str, ...]]] = [
         ("company_match.hubspot_property", settings.company_match.hubspot_property, ("companies",)),
