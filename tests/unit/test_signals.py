@@ -14,8 +14,11 @@ import pytest
 
 from hubnox.api_http import send_once
 from hubnox.errors import TransientError
-from hubnox.records import Run
+from hubnox.jobs import submit
+from hubnox.records import Run, RunRequest
 from hubnox.signals import ERROR_CODES, OTHER, RunSignals, count_rate_limited, error_code_dimension
+from tests.support.clock import FakeClock
+from tests.support.fakes import Queue, Runs
 from tests.support.functions import REPO_ROOT
 
 LAYER = REPO_ROOT / "layers" / "core" / "hubnox"
@@ -66,6 +69,19 @@ def test_a_run_that_is_not_over_is_not_counted(capsys):
     assert published(capsys) == []
 
 
+def test_a_run_whose_job_could_not_be_queued_counts_as_failed_not_queued(capsys):
+    queue = Queue()
+    queue.down = RuntimeError("the queue is unreachable")
+
+    with pytest.raises(RuntimeError):
+        submit(Runs(FakeClock()), queue, RunRequest(portal_id="102670506", kind="sync_products", trigger="settings"))
+
+    assert [(datum["name"], datum["dimensions"]) for datum in published(capsys)] == [
+        ("RunsFailed", {"service": "hubnox", "Kind": "sync_products"}),
+        ("RunsFailedByCode", {"service": "hubnox", "ErrorCode": "NOT_QUEUED"}),
+    ]
+
+
 def test_a_code_hubnox_does_not_list_is_counted_under_other_and_never_under_itself(capsys):
     RunSignals().finished(run("failed", error_code="SOMETHING_NEW_42"))
 
@@ -90,12 +106,19 @@ def test_error_codes_come_from_a_closed_set(code, counted_as):
 
 def codes_written_in(source: str) -> tuple[set[str], set[str]]:
     """The error codes a module writes: literal codes (a `code=` argument, a class's `code`
-    attribute, either branch of a conditional) and the constant prefixes of f-string codes."""
+    attribute, the code a run store's `fail` records, either branch of a conditional, a module
+    constant named there) and the constant prefixes of f-string codes."""
     literals: set[str] = set()
     prefixes: set[str] = set()
+    tree = ast.parse(source)
+    constants = {target.id: statement.value.value for statement in tree.body if isinstance(statement, ast.Assign)
+                 and isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, str)
+                 for target in statement.targets if isinstance(target, ast.Name)}
 
     def collect(value: ast.expr) -> None:
-        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        if isinstance(value, ast.Name) and value.id in constants:
+            literals.add(constants[value.id])
+        elif isinstance(value, ast.Constant) and isinstance(value.value, str):
             literals.add(value.value)
         elif isinstance(value, ast.IfExp):
             collect(value.body)
@@ -103,9 +126,12 @@ def codes_written_in(source: str) -> tuple[set[str], set[str]]:
         elif isinstance(value, ast.JoinedStr) and value.values and isinstance(value.values[0], ast.Constant):
             prefixes.add(str(value.values[0].value))
 
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.keyword) and node.arg == "code":
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg in ("code", "error_code"):
             collect(node.value)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "fail"
+              and len(node.args) >= 3):
+            collect(node.args[2])  # RunLog.fail(portal_id, run_id, error_code, ...)
         elif isinstance(node, ast.ClassDef):
             for statement in node.body:
                 targets = (statement.targets if isinstance(statement, ast.Assign) else
@@ -124,7 +150,7 @@ def test_every_error_code_the_layer_writes_is_counted_under_its_own_name_or_its_
         literals |= found
         prefixes |= starts
 
-    assert {"MISSING_COMPANY", "UPSTREAM_UNAVAILABLE", "RECONNECT", "EXHAUSTED"} <= literals  # the scan works
+    assert {"MISSING_COMPANY", "UPSTREAM_UNAVAILABLE", "RECONNECT", "NOT_QUEUED"} <= literals  # the scan works
     unlisted = sorted(code for code in literals if code not in ERROR_CODES)
     assert not unlisted, f"add these codes to hubnox.signals.ERROR_CODES: {unlisted}"
     assert prefixes, "the scan sees the codes made with f-strings"
@@ -140,8 +166,11 @@ def test_the_scan_sees_every_form_a_code_is_written_in():
         "    code: str = 'TYPED'",
         "raise Oops('x', code='A' if late else 'B')",
         "raise Oops('x', code=f'SYSTEM_{number}')",
+        "GONE = 'GONE'",
+        "runs.fail(portal_id, run_id, GONE, 'The record is gone.')",
+        "runs.fail(portal_id, run_id, 'LOST', 'The answer was lost.')",
     ])
-    assert codes_written_in(source) == ({"REFUSED", "TYPED", "A", "B"}, {"SYSTEM_"})
+    assert codes_written_in(source) == ({"REFUSED", "TYPED", "A", "B", "GONE", "LOST"}, {"SYSTEM_"})
 
 
 def test_a_429_is_counted_for_the_api_that_sent_it(capsys):
