@@ -13,7 +13,8 @@ hands the job to its kind, one module each under `hubnox.sync.jobs`:
 A kind answers the run's result and its `Outcome`; the run is recorded succeeded or failed with
 that outcome pending, and the outcome is then told (`hubnox.sync.delivery`). What HubSpot does not
 take now is told by a follow-up of the job (`Job.delivery_round`), sent again with a growing delay
-until every step is told or given up; the run is final only then (`Run.final`).
+until every step is told or given up; the run is final only then (`Run.final`), and only then is it
+counted for the operator (the `RunOutcomes` port, `hubnox.signals`), once, with the status it ends with.
 
 Errors decide what happens next:
 - `UserFixableError` (missing company, unknown article under the skip policy, Fortnox
