@@ -111,7 +111,8 @@ class World:
     """A seeded HubSpot portal with hubnox installed, a Fortnox company connected, the stores on moto
     and a `JobRunner` over all of it."""
 
-    def __init__(self, table: Table, spec: dict[str, Any], *, clock: Any = None, sleep: Any = None) -> None:
+    def __init__(self, table: Table, spec: dict[str, Any], *, clock: Any = None, sleep: Any = None,
+                 outcomes: Any = None) -> None:
         self.clock = clock or FakeClock()
         self.hubspot_sim = HubSpotSimulator()
         self.fortnox_sim = FortnoxSimulator()
@@ -146,7 +147,7 @@ class World:
                                 fortnox=lambda portal: self.fortnox_factory(portal), runs=self.runs,
                                 deal_links=self.links, settings=self.settings, leases=self.leases,
                                 notes=render, signer=self.signer, public_base=PUBLIC_BASE, clock=self.clock,
-                                sleep=sleep or self.clock.sleep)
+                                sleep=sleep or self.clock.sleep, outcomes=outcomes)
 
     def _hubspot_token(self, client_id: str = "hubnox-hubspot", scopes: tuple[str, ...] = HUBSPOT_SCOPES) -> str:
         oauth = HubSpotOAuth(self.hs_http, client_id=client_id, client_secret="secret", auth_url=HUBSPOT)

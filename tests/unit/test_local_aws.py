@@ -300,3 +300,14 @@ def test_an_alarm_on_a_metric_the_local_stack_does_not_have_has_insufficient_dat
         "ComparisonOperator": "GreaterThanThreshold", "AlarmActions": [{"Ref": "NoSuchTopic"}]}}}}
 
     assert evaluate_alarms(template, intrinsics.resolve, sqs)["Errors"]["state"] == "INSUFFICIENT_DATA"
+
+
+def test_the_template_s_alarms_on_hubnox_metrics_have_insufficient_data_locally(stack_resources):
+    """The run-failure alarm is metric math on hubnox's own metrics (no Namespace or MetricName of its
+    own): the local stack lists it without data, beside the others."""
+    sqs, _, intrinsics = stack_resources
+
+    alarms = evaluate_alarms(intrinsics.template, intrinsics.resolve, sqs)
+
+    assert {"JobsDLQAlarm", "OutcomesNotDeliveredAlarm", "RunsFailingAlarm"} <= set(alarms)
+    assert alarms["RunsFailingAlarm"]["state"] == alarms["OutcomesNotDeliveredAlarm"]["state"] == "INSUFFICIENT_DATA"

@@ -4,6 +4,7 @@ enqueues the run again, once per link, with the run's own trigger key."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -158,6 +159,18 @@ def test_a_link_replays_once_and_a_second_press_says_it_was_used(world):
     assert (first["statusCode"], second["statusCode"]) == (200, 409)
     assert "already" in text(second).lower()
     assert len(world.jobs()) == 1
+
+
+def test_each_replay_queued_is_counted_once_for_the_operator(world, capsys):
+    path, token = link(world, failed_run(world).run_id)
+    capsys.readouterr()
+
+    press_replay(world, path, token)
+    press_replay(world, path, token)  # the used link queues nothing
+
+    lines = [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    counted = [json.loads(line) for line in lines if '"RunsReplayed"' in line]
+    assert [datum["RunsReplayed"] for datum in counted] == [[1.0]]
 
 
 def test_a_fresh_link_for_the_same_run_replays_again(world):

@@ -169,7 +169,7 @@ def test_the_poller_runs_every_two_minutes(template):
 def test_an_alarm_watches_the_dead_letter_queue(template):
     alarms = resources_of_type(template, "AWS::CloudWatch::Alarm").values()
     dlq_name = {"Fn::GetAtt": ["JobsDLQ", "QueueName"]}
-    watching = [a for a in alarms if a["Properties"]["Dimensions"][0]["Value"] == dlq_name]
+    watching = [a for a in alarms if a["Properties"].get("Dimensions", [{}])[0].get("Value") == dlq_name]
     assert len(watching) == 1
     props = watching[0]["Properties"]
     assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"

@@ -158,7 +158,7 @@ def test_a_document_type_hubnox_does_not_make_is_refused_and_nothing_is_recorded
 # -- portals that cannot run it ------------------------------------------------------------------------
 
 
-def test_a_portal_without_fortnox_gets_fail_continue_saying_why_and_a_failed_run_to_replay(world):
+def test_a_portal_without_fortnox_gets_fail_continue_saying_why_and_a_failed_run_to_replay(world, capsys):
     world.connections.delete_fortnox(PORTAL)
 
     answer = world.actions.create_document(execution())
@@ -168,6 +168,8 @@ def test_a_portal_without_fortnox_gets_fail_continue_saying_why_and_a_failed_run
     [run] = world.all_runs()
     assert (run.status, run.error_code, run.callback_id) == ("failed", NO_FORTNOX_CODE, "cb-1")
     assert world.queue.jobs == []
+    counted = [line for line in capsys.readouterr().out.splitlines() if '"RunsFailedByCode"' in line]
+    assert len(counted) == 1 and f'"ErrorCode":"{NO_FORTNOX_CODE}"' in counted[0]  # counted for the operator
 
 
 def test_a_repeated_delivery_without_fortnox_fails_again_without_a_second_run(world):

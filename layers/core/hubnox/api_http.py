@@ -30,6 +30,7 @@ import httpx
 from hubnox.errors import ConnectionBrokenError, HubnoxError, TransientError
 from hubnox.observability import logger
 from hubnox.rate_budget import RateBudget
+from hubnox.signals import count_rate_limited
 
 USER_AGENT = "hubnox/0.1 (+https://github.com/hubnox/hubnox)"
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -241,6 +242,8 @@ class ApiCaller:
     def _transient(self, response: httpx.Response) -> tuple[Outcome, TransientError]:
         """What a 429, a refusal or a 5xx says about the request, and the error if we give up."""
         status = response.status_code
+        if status == 429:
+            count_rate_limited(self.profile.system)
         refused = status in self.profile.refused_statuses
         default = self.profile.default_retry_after if refused else None
         wait = retry_after_seconds(response.headers) or default
@@ -286,6 +289,8 @@ def send_once(http: httpx.Client, method: str, url: str, *, system: str, **kwarg
         response = http.request(method, url, **kwargs)
     except httpx.TransportError as exc:
         raise _transport_error(system, exc) from exc
+    if response.status_code == 429:
+        count_rate_limited(system)
     if response.status_code == 429 or response.status_code >= 500:
         raise TransientError(f"{system} answered {response.status_code}; try again later.",
                              code="RATE_LIMITED" if response.status_code == 429 else "UPSTREAM_UNAVAILABLE",

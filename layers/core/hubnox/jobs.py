@@ -29,6 +29,7 @@ from hubnox.observability import logger
 from hubnox.records import DocumentType as DocumentType
 from hubnox.records import ObjectType as ObjectType
 from hubnox.records import Run, RunIdentity, RunRequest
+from hubnox.signals import count_run
 from hubnox.sync.ports import RunLog
 
 if TYPE_CHECKING:
@@ -128,8 +129,8 @@ def submit(runs: RunLog, queue: JobQueue, request: RunRequest, *, replay_of: str
     except Exception:
         logger.exception("the job could not be queued", extra={"run_id": run.run_id})
         with contextlib.suppress(Exception):
-            runs.fail(run.portal_id, run.run_id, NOT_QUEUED,
-                      "hubnox could not queue this run; its trigger tries again.")
+            count_run(runs.fail(run.portal_id, run.run_id, NOT_QUEUED,
+                                "hubnox could not queue this run; its trigger tries again."))
         raise
     return run
 

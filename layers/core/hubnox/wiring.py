@@ -36,6 +36,7 @@ from hubnox.services.connection_health import ConnectionHealthService
 from hubnox.services.install import ConnectionService
 from hubnox.services.replay import ReplayPages
 from hubnox.services.workflows import WorkflowActions, callback_idempotency
+from hubnox.signals import RunSignals
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
@@ -326,6 +327,7 @@ class Container:
             signer=self.signer,
             public_base=self.config.public_base,
             follow_ups=self.jobs,
+            outcomes=RunSignals(),
             clock=self.clock,
         )
 

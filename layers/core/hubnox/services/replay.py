@@ -24,6 +24,7 @@ from hubnox.jobs import Submit
 from hubnox.links import REPLAY_TTL_SECONDS, verify_replay
 from hubnox.observability import logger
 from hubnox.records import Run
+from hubnox.signals import count_replay
 from hubnox.signing import Signer
 from hubnox.sync.ports import Connections, DealLinks, NonceClaims, RunHistory
 from hubnox.web.render import render
@@ -123,6 +124,7 @@ class ReplayPages:
                                  hint="Press Replay again in a minute.") from failure
         logger.info("run replayed", extra={"run_id": again.run_id, "replay_of": run.run_id,
                                            "portal_id": run.portal_id})
+        count_replay()
         return page(render("replay.html", queued=True, run=run, new_run_id=again.run_id, title="Replay queued",
                            **describe(run)))
 

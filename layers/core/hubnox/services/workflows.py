@@ -43,6 +43,7 @@ from hubnox.ids import callback_id, hubspot_id_or_none
 from hubnox.jobs import DocumentType, ObjectType, Submit, trigger_key
 from hubnox.observability import logger
 from hubnox.records import RunKind, RunRequest
+from hubnox.signals import count_run
 from hubnox.sync.ports import Connections, RunLog
 from hubnox.web.responses import json_object
 
@@ -347,7 +348,7 @@ class WorkflowActions:
 
     def _without_fortnox(self, execution: Execution, request: RunRequest) -> dict[str, Any]:
         run = self.runs.create(request)
-        self.runs.fail(execution.portal_id, run.run_id, NO_FORTNOX_CODE, NO_FORTNOX_MESSAGE)
+        count_run(self.runs.fail(execution.portal_id, run.run_id, NO_FORTNOX_CODE, NO_FORTNOX_MESSAGE))
         logger.warning("workflow execution without Fortnox", extra={"run_id": run.run_id,
                                                                     "portal_id": execution.portal_id})
         return failed(NO_FORTNOX_CODE, NO_FORTNOX_MESSAGE)

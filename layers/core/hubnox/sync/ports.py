@@ -53,6 +53,13 @@ class RunLog(Protocol):
     def get(self, portal_id: str, run_id: str) -> Run | None: ...
 
 
+class RunOutcomes(Protocol):
+    """Where a run is counted once its outcome is final (`hubnox.signals.RunSignals`: the operator's
+    metrics)."""
+
+    def finished(self, run: Run) -> None: ...
+
+
 class FollowUps(Protocol):
     """The jobs queue, for a follow-up of a run (`hubnox.jobs.JobQueue`)."""
 

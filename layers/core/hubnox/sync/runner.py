@@ -13,7 +13,8 @@ hands the job to its kind, one module each under `hubnox.sync.jobs`:
 A kind answers the run's result and its `Outcome`; the run is recorded succeeded or failed with
 that outcome pending, and the outcome is then told (`hubnox.sync.delivery`). What HubSpot does not
 take now is told by a follow-up of the job (`Job.delivery_round`), sent again with a growing delay
-until every step is told or given up; the run is final only then (`Run.final`).
+until every step is told or given up; the run is final only then (`Run.final`), and only then is it
+counted for the operator (the `RunOutcomes` port, `hubnox.signals`), once, with the status it ends with.
 
 Errors decide what happens next:
 - `UserFixableError` (missing company, unknown article under the skip policy, Fortnox
@@ -55,6 +56,7 @@ from hubnox.sync.ports import (
     Leases,
     NoteRenderer,
     RunLog,
+    RunOutcomes,
     SettingsSource,
 )
 from hubnox.sync.reporting import Reporter
@@ -83,6 +85,7 @@ class JobRunner:
         signer: Signer,
         public_base: str,
         follow_ups: FollowUps,
+        outcomes: RunOutcomes | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -92,6 +95,8 @@ class JobRunner:
         self._settings = settings
         self._leases = leases
         self._follow_ups = follow_ups
+        #: told each run once its outcome is final (None: runs are not counted)
+        self._outcomes = outcomes
         self._clock = clock
         self._report = Reporter(runs=runs, notes=notes, signer=signer, public_base=public_base)
         self._deliver = Deliverer(runs=runs, leases=leases, clock=clock)
@@ -171,6 +176,7 @@ class JobRunner:
         if not self._leases.acquire(lease, owner, TELL_LEASE_SECONDS):
             logger.info("another worker is telling this run's outcome", extra={"run_id": run.run_id})
             return run
+        was_pending = run.delivery == "pending"
         try:
             run = self._verified(current, run)
             if run.delivery == "pending" and not _unverified(run, current):
@@ -179,6 +185,9 @@ class JobRunner:
                 self._follow_up(current.job, delivery_round + 1)
         finally:
             self._leases.release(lease, owner)
+        if was_pending and run.final and self._outcomes is not None:
+            # Counted here, once, with the status it ends with (a verified failure counts as the success it was).
+            self._outcomes.finished(run)
         return run
 
     def _verified(self, current: Attempt, run: Run) -> Run:
