@@ -12,8 +12,6 @@ import pytest
 
 from hubnox.errors import TransientError
 from hubnox.jobs import submit, trigger_key
-from hubnox.services.replay_claim import CLAIM_GRACE_SECONDS
-from hubnox.store.table import run_key
 from hubnox.links import replay_url
 from hubnox.records import RunRequest
 from hubnox.services.replay_claim import CLAIM_GRACE_SECONDS
