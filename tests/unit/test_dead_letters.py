@@ -3,6 +3,7 @@ under its role in template.yaml, with a real (moto) jobs queue and dead-letter q
 
 from __future__ import annotations
 
+import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -13,8 +14,10 @@ from hubnox.dead_letter_queue import DeadLetterQueue
 from hubnox.jobs import Job, submit, trigger_key
 from hubnox.records import Run, RunRequest
 from hubnox.web.session import SESSION_COOKIE, SESSION_TTL_SECONDS
-from sandbox.iam import Request
+from sandbox.gateway import read_template
+from sandbox.iam import Request, role_policies
 from tests.support.functions import SAMPLE_PORTAL, World, http_event, world_on_moto
+from tests.unit.test_iam import world_intrinsics
 
 CSRF = "csrf-of-the-admins-session"
 OTHER_PORTAL = "7777777"
@@ -252,3 +255,15 @@ def test_only_the_settings_function_may_read_and_delete_dead_letters_and_only_th
     settings = world.roles["settings"]
     for action in ("sqs:SendMessage", "sqs:PurgeQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes"):
         assert settings.refusal(Request(action, (dlq,), {})) is not None, action
+
+
+def test_without_its_grant_on_the_dlq_the_settings_function_cannot_list_dead_letters(world):
+    template = copy.deepcopy(read_template())
+    settings = template["Resources"]["SettingsFunction"]["Properties"]
+    settings["Policies"] = [p for p in settings["Policies"] if not (isinstance(p, dict) and "Statement" in p)]
+    world.roles["settings"] = role_policies(template, world_intrinsics(world, template).resolve)["settings"]
+    dead_letter(world, Job.for_run(failed_run(world)).to_message())
+
+    status, _ = request(world, "GET", "/settings/api/dead-letters")
+
+    assert status >= 500  # AccessDenied, as on AWS: the grant in template.yaml is what makes it work
