@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hubnox.errors import BadRequestError
+from hubnox.errors import BadRequestError, TransientError
 from hubnox.jobs import NOT_QUEUED, submit, trigger_key
 from hubnox.records import Run, RunRequest
 from hubnox.services.bulk_replay import (
@@ -175,6 +175,39 @@ def test_replayed_superseded_unqueued_and_product_sync_runs_are_left_out(world):
 
     assert [run.object_id for run in preview.runs] == ["6", "5"]
     assert preview.runs[0].run_id == wanted.run_id
+
+
+def test_a_run_whose_replay_could_not_be_queued_is_counted_again(world, monkeypatch):
+    run = world.failed()
+
+    def down(job: Any, **_: Any) -> None:
+        raise RuntimeError("SQS is unavailable")
+
+    monkeypatch.setattr(world.queue, "send", down)
+    with pytest.raises(TransientError):
+        world.bulk().replay(PORTAL, ReplayFilter(), expected_count=1)
+    monkeypatch.undo()
+
+    assert [r.run_id for r in world.bulk().preview(PORTAL, ReplayFilter()).runs] == [run.run_id]
+    assert len(world.bulk().replay(PORTAL, ReplayFilter(), expected_count=1).queued) == 1
+
+
+def test_a_batch_the_queue_fails_halfway_says_what_it_queued_and_what_it_did_not(world, monkeypatch):
+    for deal in range(4):
+        world.failed(str(deal))
+    sent = world.queue.send
+
+    def third_fails(job: Any, **kwargs: Any) -> None:
+        if len(world.queue.sent) == 2:
+            raise RuntimeError("SQS is unavailable")
+        sent(job, **kwargs)
+
+    monkeypatch.setattr(world.queue, "send", third_fails)
+    outcome = world.bulk().replay(PORTAL, ReplayFilter(), expected_count=4)
+    monkeypatch.undo()
+
+    assert (len(outcome.queued), outcome.not_queued) == (2, 2)
+    assert world.bulk().preview(PORTAL, ReplayFilter()).count == 2
 
 
 def test_the_filter_narrows_what_is_replayed(world):

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, get_args
 
-from hubnox.errors import BadRequestError, HubnoxError
+from hubnox.errors import BadRequestError, HubnoxError, TransientError
 from hubnox.jobs import NOT_QUEUED, Submit
+from hubnox.observability import logger
 from hubnox.records import DocumentType, Run, RunStatus, RunTrigger
-from hubnox.services.replay_claim import ReplayClaims, replay_once
+from hubnox.services.replay_claim import ReplayClaims, live_replay, replay_once
 from hubnox.sync.ports import DealLinks
 
 #: the most runs one request replays (and one preview counts)
@@ -200,6 +201,8 @@ class BulkOutcome:
     already_replayed: int
     remaining: int
     spread_seconds: int
+    #: runs of the batch not replayed because a job could not be queued (the rest of the batch is left)
+    not_queued: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,7 +218,8 @@ class BulkReplay:
     def replayable(self, run: Run) -> bool:
         """Whether a failed run is one to replay now (see the module's docstring)."""
         return (run.status == "failed" and run.kind in CALLS_PER_RUN and run.error_code != NOT_QUEUED
-                and run.replayed_by is None and not self.superseded(run))
+                and (run.replayed_by is None or live_replay(self.runs, run) is None)  # or its claim was abandoned
+                and not self.superseded(run))
 
     def superseded(self, run: Run) -> bool:
         """Whether a later run made the document a failed document run was for."""
@@ -241,8 +245,17 @@ class BulkReplay:
             raise CountChanged(expected_count, preview)
         queued: list[str] = []
         already = 0
-        for run, delay in zip(preview.runs, preview.delays, strict=True):
-            replayed = replay_once(self.runs, self.submit, run, delay_seconds=delay)
+        for index, (run, delay) in enumerate(zip(preview.runs, preview.delays, strict=True)):
+            try:
+                replayed = replay_once(self.runs, self.submit, run, delay_seconds=delay)
+            except Exception as failure:
+                # The queue (or the table) failing: stop, and say what was done; the rest replay next time.
+                logger.exception("a bulk replay stopped", extra={"portal_id": portal_id, "run_id": run.run_id})
+                if not queued and not already:
+                    raise TransientError("hubnox could not queue the replays just now.", code="ENQUEUE_FAILED",
+                                         hint="Replay again in a minute.") from failure
+                return BulkOutcome(queued, already, preview.remaining, preview.spread_seconds,
+                                   not_queued=len(preview.runs) - index)
             if replayed.queued:
                 queued.append(replayed.run_id)
             else:

@@ -5,8 +5,9 @@ dead-letter queue. Included by the settings function beside `hubnox.services.set
                                                 from, to, q} -> {"count", "remaining", "spreadSeconds",
                                                 "message"}: how many failed runs a replay would queue now
     POST /settings/api/runs/replay              body: the filter and {"expectedCount"} (the previewed count)
-                                                -> 202 {"queued", "runIds", "alreadyReplayed", "remaining",
-                                                "spreadSeconds", "message"}; 409 COUNT_CHANGED with the new
+                                                -> 202 {"queued", "runIds", "alreadyReplayed", "notQueued",
+                                                "remaining", "spreadSeconds", "message"} (503 when the queue
+                                                took none); 409 COUNT_CHANGED with the new
                                                 "count" (and "remaining") when it is no longer the confirmed one
     GET  /settings/api/dead-letters             {"deadLetters": [...], "malformed", "waiting", "listedAtMost"}:
                                                 the portal's jobs in the dead-letter queue, with their runs' errors
@@ -119,10 +120,13 @@ def run_actions_router(ports: RunActionsPorts) -> APIGatewayHttpRouter:
         words = f"{len(done.queued)} failed run{'s' if len(done.queued) != 1 else ''} queued again"
         if done.already_replayed:
             words += f"; {done.already_replayed} had been replayed already"
+        if done.not_queued:
+            words += f"; {done.not_queued} could not be queued just now: replay again in a minute for them"
         if done.remaining:
             words += f"; {done.remaining} more remain: replay again for them"
         return json_response({"queued": len(done.queued), "runIds": done.queued,
-                              "alreadyReplayed": done.already_replayed, "remaining": done.remaining,
+                              "alreadyReplayed": done.already_replayed, "notQueued": done.not_queued,
+                              "remaining": done.remaining,
                               "spreadSeconds": done.spread_seconds, "message": words + "."}, status=202)
 
     @router.get(f"{PREFIX}/dead-letters")
