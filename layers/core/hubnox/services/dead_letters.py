@@ -18,12 +18,14 @@ retry once: the message is claimed by its id first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from hubnox.dead_letter_queue import DeadLetter
 from hubnox.errors import BadRequestError, NotFoundError
 from hubnox.ids import is_run_id
 from hubnox.jobs import Job, Submit
@@ -46,13 +48,13 @@ class DeadLetterPort(Protocol):
 
     def depth(self) -> int: ...
 
-    def peek(self, limit: int) -> list[Any]: ...
+    def peek(self, limit: int) -> list[DeadLetter]: ...
 
-    def take(self, wanted: Any, scan_limit: int) -> Any | None: ...
+    def take(self, wanted: Callable[[DeadLetter], bool], scan_limit: int) -> DeadLetter | None: ...
 
-    def delete(self, letter: Any) -> None: ...
+    def delete(self, letter: DeadLetter) -> None: ...
 
-    def release(self, letter: Any) -> None: ...
+    def release(self, letter: DeadLetter) -> None: ...
 
 
 class DeadRuns(ReplayClaims, Protocol):
@@ -131,10 +133,10 @@ class DeadLetters:
             raise BadRequestError("Name a dead letter by its message id or its run id.", code="INVALID")
         by_run = is_run_id(key)
 
-        def wanted(letter: Any) -> bool:
+        def wanted(letter: DeadLetter) -> bool:
             job = job_of(letter.body)
             if job is None:
-                return bool(letter.message_id == key)
+                return letter.message_id == key
             return job.portal_id == portal_id and (letter.message_id == key or (by_run and job.run_id == key))
 
         letter = self.queue.take(wanted, RETRY_SCAN_LIMIT)
