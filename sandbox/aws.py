@@ -633,6 +633,7 @@ class LocalAws:
             "AWS_ENDPOINT_URL": self.url,
             "TABLE_NAME": self.resources.table_name,
             "JOBS_QUEUE_URL": self.resources.jobs_queue_url,
+            "JOBS_DLQ_URL": self.resources.dlq_url,
             "KMS_KEY_ID": self.resources.kms_key_id,
         }
         if self.dynamodb_url != self.url:

@@ -8,6 +8,7 @@ over dicts. Time comes from the one fake clock, `tests.support.clock.FakeClock`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +35,7 @@ from hubnox.records import (
     System,
 )
 from hubnox.store.connections import FortnoxAlreadyConnected, FortnoxCompanyTaken
-from hubnox.store.runs import new_run_id
+from hubnox.store.runs import ReplayClaimLost, new_run_id
 from hubnox.store.table import ConditionFailed, StaleVersion
 from tests.support.clock import FakeClock
 
@@ -46,13 +47,21 @@ class Runs:
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
+        self.lock = threading.Lock()  # conditional writes are atomic, as DynamoDB's are
         self.runs: dict[tuple[str, str], Run] = {}
         self.latest: dict[tuple[str, str, str], str] = {}
 
-    def create(self, request: RunRequest, *, replay_of: str | None = None) -> Run:
-        run = Run(run_id=new_run_id(self.clock()), **request.request.model_dump(), created_at=self.clock(),
-                  replay_of=replay_of)
-        self.runs[run.portal_id, run.run_id] = run
+    def new_id(self) -> str:
+        return new_run_id(self.clock())
+
+    def create(self, request: RunRequest, *, replay_of: str | None = None, run_id: str | None = None) -> Run:
+        run = Run(run_id=run_id or new_run_id(self.clock()), **request.request.model_dump(),
+                  created_at=self.clock(), replay_of=replay_of)
+        with self.lock:  # a claimed replay is created only while its claim names it, as in one transaction
+            replayed = self.runs.get((run.portal_id, replay_of)) if run_id and replay_of else None
+            if run_id and (replayed is None or replayed.replayed_by != run_id):
+                raise ReplayClaimLost(f"Run {replay_of} no longer names {run_id} as its replay.")
+            self.runs[run.portal_id, run.run_id] = run
         if run.object_type and run.object_id:
             key = (run.portal_id, run.object_type, run.object_id)
             self.latest[key] = max(self.latest.get(key, ""), run.run_id)  # never back to an older run
@@ -60,6 +69,15 @@ class Runs:
 
     def get(self, portal_id: str, run_id: str) -> Run | None:
         return self.runs.get((portal_id, run_id))
+
+    def claim_replay(self, portal_id: str, run_id: str, replay_run_id: str, *,
+                     replacing: str | None = None) -> str | None:
+        with self.lock:
+            run = self._stored(portal_id, run_id)
+            if run.replayed_by != replacing:
+                return run.replayed_by
+            self._save(run, replayed_by=replay_run_id)
+            return replay_run_id
 
     def latest_for_object(self, portal_id: str, object_type: str, object_id: str) -> Run | None:
         run_id = self.latest.get((portal_id, object_type, object_id))

@@ -61,12 +61,15 @@ def _specs() -> dict[str, Any]:
 
 
 def roles_on_moto(table: str, queue_url: str, key_arn: str) -> dict[str, RolePolicy]:
-    """Each function's role in template.yaml, its resources being this world's table, queue and key."""
+    """Each function's role in template.yaml, its resources being this world's table, queues and key
+    (the dead-letter queue is the jobs queue's name and `-dlq`)."""
     queue_name = queue_url.rstrip("/").rsplit("/", 1)[-1]
     intrinsics = Intrinsics(_template(), resources={
         "Table": {"Ref": table, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table}"},
         "JobsQueue": {"Ref": queue_url, "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}",
                       "QueueName": queue_name},
+        "JobsDLQ": {"Ref": f"{queue_url}-dlq", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}-dlq",
+                    "QueueName": f"{queue_name}-dlq"},
         "TokensKey": {"Ref": key_arn.rsplit("/", 1)[-1], "Arn": key_arn},
     })
     return role_policies(_template(), intrinsics.resolve)
@@ -219,8 +222,10 @@ def world_on_moto(aws_clients: tuple[Any, Any], *, clock: FakeClock | None = Non
         key = kms.create_key(Description="hubnox tokens")["KeyMetadata"]
         key_id = key["KeyId"]
         queue_url = sqs.create_queue(QueueName="hubnox-jobs")["QueueUrl"]
+        dlq_url = sqs.create_queue(QueueName="hubnox-jobs-dlq")["QueueUrl"]
         values = {"public_base_url": SAMPLE_PUBLIC_BASE, "hubspot_client_secret": SAMPLE_HUBSPOT_SECRET,
                   "signing_key": SAMPLE_SIGNING_KEY, "table_name": TABLE, "jobs_queue_url": queue_url,
+                  "jobs_dlq_url": dlq_url,
                   "kms_key_id": key_id, **settings}
         clock = clock or FakeClock(START)
         container = Container(AppConfig(**values), clock=clock, hubspot_transport=hubspot_transport,

@@ -130,6 +130,8 @@ def local_intrinsics(template: dict[str, Any]) -> Intrinsics:
         "Table": {"Ref": TABLE, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{TABLE}"},
         "JobsQueue": {"Ref": "https://queue/hubnox-jobs", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:hubnox-jobs",
                       "QueueName": "hubnox-jobs"},
+        "JobsDLQ": {"Ref": "https://queue/hubnox-jobs-dlq", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:hubnox-jobs-dlq",
+                    "QueueName": "hubnox-jobs-dlq"},
         "TokensKey": {"Ref": "local-key", "Arn": f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/local-key"},
     })
 
@@ -154,6 +156,8 @@ def world_intrinsics(world: World, template: dict[str, Any]) -> Intrinsics:
         "Table": {"Ref": TABLE, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{TABLE}"},
         "JobsQueue": {"Ref": world.queue_url, "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}",
                       "QueueName": queue},
+        "JobsDLQ": {"Ref": f"{world.queue_url}-dlq", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}-dlq",
+                    "QueueName": f"{queue}-dlq"},
         "TokensKey": {"Ref": arn.rsplit("/", 1)[-1], "Arn": arn},
     })
 

@@ -15,6 +15,7 @@ from hubnox.errors import TransientError
 from hubnox.jobs import submit, trigger_key
 from hubnox.links import replay_url
 from hubnox.records import RunRequest
+from hubnox.services.replay_claim import CLAIM_GRACE_SECONDS
 from hubnox.store.table import run_key
 from tests.support.functions import SAMPLE_PORTAL, World, http_event, sample_event, world_on_moto
 
@@ -150,15 +151,15 @@ def test_a_customer_sync_is_replayed_as_a_customer_sync(world):
     assert (job.kind, job.object_type, job.object_id, job.trigger_key) == ("sync_customer", "company", "5101", None)
 
 
-def test_a_link_replays_once_and_a_second_press_says_it_was_used(world):
+def test_a_link_replays_once_and_a_second_press_names_the_replay(world):
     path, token = link(world, failed_run(world).run_id)
 
     first = press_replay(world, path, token)
     second = press_replay(world, path, token)
 
-    assert (first["statusCode"], second["statusCode"]) == (200, 409)
-    assert "already" in text(second).lower()
-    assert len(world.jobs()) == 1
+    [job] = world.jobs()
+    assert (first["statusCode"], second["statusCode"]) == (200, 200)
+    assert f"already replayed as run {job.run_id}" in text(second)
 
 
 def test_each_replay_queued_is_counted_once_for_the_operator(world, capsys):
@@ -173,11 +174,26 @@ def test_each_replay_queued_is_counted_once_for_the_operator(world, capsys):
     assert [datum["RunsReplayed"] for datum in counted] == [[1.0]]
 
 
-def test_a_fresh_link_for_the_same_run_replays_again(world):
+def test_a_fresh_link_for_a_run_already_replayed_names_its_replay_and_queues_nothing(world):
     run = failed_run(world)
     press_replay(world, *link(world, run.run_id))
-    press_replay(world, *link(world, run.run_id))
-    assert len(world.jobs()) == 2
+    again = press_replay(world, *link(world, run.run_id))
+
+    [job] = world.jobs()
+    assert again["statusCode"] == 200 and f"already replayed as run {job.run_id}" in text(again)
+    assert world.container.runs.get(SAMPLE_PORTAL, run.run_id).replayed_by == job.run_id
+
+
+def test_a_used_link_of_a_run_whose_replay_is_gone_still_says_it_was_used(world):
+    run = failed_run(world)
+    path, token = link(world, run.run_id)
+    press_replay(world, path, token)
+    [job] = world.jobs()
+    world.container.table.delete(run_key(SAMPLE_PORTAL, job.run_id))  # its replay run is gone
+    world.clock.advance(CLAIM_GRACE_SECONDS + 1)
+
+    assert press_replay(world, path, token)["statusCode"] == 409
+    assert world.jobs() == []  # nothing queued since
 
 
 def test_when_the_queue_is_down_the_page_says_try_again_and_the_link_still_works(world, monkeypatch):

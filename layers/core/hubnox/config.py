@@ -40,6 +40,8 @@ class AppConfig(BaseModel):
     signing_key: SecretStr = SecretStr("")
     table_name: str = "hubnox"
     jobs_queue_url: str = ""
+    #: the jobs' dead-letter queue, which the settings page lists and retries from
+    jobs_dlq_url: str = ""
     kms_key_id: str = ""
     aws_endpoint_url: str | None = None
     http_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -117,15 +117,19 @@ class JobQueue:
 NOT_QUEUED = "NOT_QUEUED"
 
 
-def submit(runs: RunLog, queue: JobQueue, request: RunRequest, *, replay_of: str | None = None) -> Run:
+def submit(runs: RunLog, queue: JobQueue, request: RunRequest, *, replay_of: str | None = None,
+           run_id: str | None = None, delay_seconds: int = 0) -> Run:
     """Record a queued run and send its job; the run is there before the worker can see the job.
+
+    `run_id` is a replay's claimed id (`hubnox.services.replay_claim`); `delay_seconds` holds the
+    job back (at most SQS's 900), so a batch of replays spreads over the portal's Fortnox budget.
 
     When the job cannot be sent, the run is marked failed with `NOT_QUEUED` (so nothing mistakes it
     for a run in progress) and the error is raised for the trigger to try again.
     """
-    run = runs.create(request, replay_of=replay_of)
+    run = runs.create(request, replay_of=replay_of, run_id=run_id)
     try:
-        queue.send(Job.for_run(run))
+        queue.send(Job.for_run(run), delay_seconds=delay_seconds)
     except Exception:
         logger.exception("the job could not be queued", extra={"run_id": run.run_id})
         with contextlib.suppress(Exception):
@@ -138,4 +142,5 @@ def submit(runs: RunLog, queue: JobQueue, request: RunRequest, *, replay_of: str
 class Submit(Protocol):
     """`submit` with its run store and queue bound."""
 
-    def __call__(self, request: RunRequest, *, replay_of: str | None = None) -> Run: ...
+    def __call__(self, request: RunRequest, *, replay_of: str | None = None, run_id: str | None = None,
+                 delay_seconds: int = 0) -> Run: ...

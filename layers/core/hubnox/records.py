@@ -69,6 +69,8 @@ class Run(RunRequest, RunIdentity):
     error_message: str | None = None
     result: dict[str, Any] = Field(default_factory=dict)
     replay_of: str | None = None
+    #: the one replay of this run, claimed before that replay run is created (`RunStore.claim_replay`)
+    replayed_by: str | None = None
     #: what the run's outcome tells HubSpot (a `hubnox.sync.delivery.Outcome` as JSON), once finished
     outcome: dict[str, Any] | None = None
     delivery: DeliveryState | None = None

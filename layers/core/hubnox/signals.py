@@ -59,6 +59,8 @@ ERROR_CODES: frozenset[str] = frozenset({
     "TRANSIENT", "UNAUTHORIZED", "UNKNOWN_ACTION", "UNKNOWN_COUNTRY", "UNKNOWN_INPUT_FIELD",
     "UNKNOWN_TAX_RATE", "UNREACHABLE", "UNREADABLE", "UNSUPPORTED_VAT_RATE", "UPSTREAM_UNAVAILABLE",
     "USER_FIXABLE", "WRONG_OBJECT_TYPE", "WRONG_USER", "ZERO_VAT_CUSTOMER",
+    # the settings page's run actions (bulk replay, dead letters): answers, never a run's error
+    "COUNT_CHANGED", "DEAD_LETTER_NOT_FOUND", "INVALID_FILTER", "MALFORMED_DEAD_LETTER", "REPLAY_CLAIM_LOST",
 })
 #: the Fortnox error codes hubnox explains (`FORTNOX_<code>`), worth a value of their own
 FORTNOX_CODES: frozenset[str] = frozenset(f"FORTNOX_{code}" for code in EXPLANATIONS)
@@ -108,7 +110,7 @@ class RunSignals:
 
 
 def count_replay() -> None:
-    """Count a run replayed from its Replay link."""
+    """Count a run replayed (from its Replay link, a bulk replay or a dead letter's retry)."""
     emit_count("RunsReplayed")
 
 

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from hubnox.api_http import TokenSource, build_http_client
 from hubnox.config import AppConfig
+from hubnox.dead_letter_queue import DeadLetterQueue
 from hubnox.errors import ConnectionBrokenError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
@@ -29,10 +30,12 @@ from hubnox.hubspot.models import Company, Contact, CrmObject
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.jobs import DocumentType, JobQueue, Submit, submit
 from hubnox.records import Run, RunRequest
+from hubnox.services.bulk_replay import BulkReplay, failed_runs_in_recent
 from hubnox.services.card.actions import CardActions
 from hubnox.services.card.admins import SuperAdmins
 from hubnox.services.card.service import CardService
 from hubnox.services.connection_health import ConnectionHealthService
+from hubnox.services.dead_letters import DeadLetters
 from hubnox.services.install import ConnectionService
 from hubnox.services.replay import ReplayPages
 from hubnox.services.workflows import WorkflowActions, callback_idempotency
@@ -166,6 +169,22 @@ class Container:
     def submit(self) -> Submit:
         """`hubnox.jobs.submit` bound to this container's run store and jobs queue."""
         return functools.partial(submit, self.runs, self.jobs)
+
+    @cached_property
+    def dead_letter_queue(self) -> DeadLetterQueue:
+        return DeadLetterQueue(self.sqs, self.config.jobs_dlq_url)
+
+    @cached_property
+    def bulk_replay(self) -> BulkReplay:
+        """The bulk replay of the sync log's failed runs; `failed_runs_in_recent` is where the log's
+        search plugs in."""
+        return BulkReplay(runs=self.runs, failed_runs=failed_runs_in_recent(self.runs.list_recent),
+                          deal_links=self.deal_links, submit=self.submit)
+
+    @cached_property
+    def dead_letters(self) -> DeadLetters:
+        return DeadLetters(queue=self.dead_letter_queue, runs=self.runs, submit=self.submit, jobs=self.jobs,
+                           nonces=self.nonces)
 
     def default_document_type(self, portal_id: str) -> DocumentType:
         """The portal's default document type from its saved settings (an invoice before any are saved)."""

@@ -4,8 +4,9 @@ The token is signed over the run and its portal and expires (`hubnox.links`). A 
 new run with trigger `replay` that points at the run it replays and keeps its kind, record,
 document type, print template and trigger key, so a replay of a run that made a document reports
 that document instead of making another. Each link replays once: the second POST of the same link
-(a double click, a reload) shows that it was used; every new note and card view brings a fresh
-link. A replay never completes a workflow callback: the replayed run already did, or it expired.
+(a double click, a reload) shows that it was used. Each run is replayed once, whichever link, bulk
+replay or dead letter's retry asks (`hubnox.services.replay_claim`): a run already replayed answers
+with its replay's id. A replay never completes a workflow callback: the replayed run already did, or it expired.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from hubnox.jobs import Submit
 from hubnox.links import REPLAY_TTL_SECONDS, verify_replay
 from hubnox.observability import logger
 from hubnox.records import Run
-from hubnox.signals import count_replay
+from hubnox.services.replay_claim import ReplayClaims, live_replay, replay_once
 from hubnox.signing import Signer
-from hubnox.sync.ports import Connections, DealLinks, NonceClaims, RunHistory
+from hubnox.sync.ports import Connections, DealLinks, NonceClaims
 from hubnox.web.render import render
 from hubnox.web.responses import message_page, page
 
@@ -83,7 +84,7 @@ class ReplayPages:
     """The confirmation page a Replay link opens, and the replay its form posts."""
 
     signer: Signer
-    runs: RunHistory
+    runs: ReplayClaims
     connections: Connections
     nonces: NonceClaims
     submit: Submit
@@ -107,14 +108,14 @@ class ReplayPages:
         run = self.run_for(run_id, token)
         if (done := self.superseded(run)) is not None:
             return done
+        if (replay := live_replay(self.runs, run)) is not None:
+            return self.already_replayed(replay)
         used = hashlib.sha256(token.encode()).hexdigest()
         if not self.nonces.claim(USED_LINK_KIND, used, USED_LINK_TTL_SECONDS):
             return message_page(409, "Already replayed", "This Replay link has been used: the run was queued again "
                                 "then, and its outcome appears as a note in HubSpot.", FRESH_LINK_HINT)
         try:
-            # The replay is the run's own request from the Replay trigger; it completes no workflow callback.
-            again = self.submit(run.request.model_copy(update={"trigger": "replay", "callback_id": None}),
-                                replay_of=run.run_id)
+            replayed = replay_once(self.runs, self.submit, run)
         except Exception as failure:
             self.nonces.release(USED_LINK_KIND, used)
             if isinstance(failure, HubnoxError):
@@ -122,11 +123,19 @@ class ReplayPages:
             logger.exception("could not enqueue a replay", extra={"run_id": run.run_id})
             raise TransientError("hubnox could not queue the replay just now.", code="ENQUEUE_FAILED",
                                  hint="Press Replay again in a minute.") from failure
-        logger.info("run replayed", extra={"run_id": again.run_id, "replay_of": run.run_id,
+        if not replayed.queued:  # a bulk replay or another link won the run's claim meanwhile
+            return self.already_replayed(replayed.run_id)
+        logger.info("run replayed", extra={"run_id": replayed.run_id, "replay_of": run.run_id,
                                            "portal_id": run.portal_id})
-        count_replay()
-        return page(render("replay.html", queued=True, run=run, new_run_id=again.run_id, title="Replay queued",
+        return page(render("replay.html", queued=True, run=run, new_run_id=replayed.run_id, title="Replay queued",
                            **describe(run)))
+
+    @staticmethod
+    def already_replayed(replay_run_id: str) -> Response:
+        """The 200 page for a run that was replayed already (by another link, a bulk replay or a retry)."""
+        return message_page(200, "Already replayed", f"This run was already replayed as run {replay_run_id}: "
+                            "it is queued or done, and its outcome appears as a note in HubSpot.",
+                            "Open the record in HubSpot for the newest hubnox note.")
 
     def superseded(self, run: Run) -> Response | None:
         """A page naming the document a later run made for a failed document run's deal and trigger

@@ -13,7 +13,7 @@ import secrets
 from contextlib import suppress
 from typing import Any
 
-from hubnox.errors import NotFoundError
+from hubnox.errors import NotFoundError, TransientError
 from hubnox.records import DeliveryState, Run, RunRequest
 from hubnox.store.table import (
     RUN_PREFIX,
@@ -21,6 +21,7 @@ from hubnox.store.table import (
     ConditionFailed,
     Item,
     Table,
+    TransactionCancelled,
     latest_run_key,
     run_key,
     runs_partition,
@@ -38,6 +39,13 @@ def new_run_id(now: float) -> str:
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
+class ReplayClaimLost(TransientError):
+    """A replay run with a pre-chosen id was not created: the replayed run's claim names another replay.
+    Transient: asking again finds that other replay."""
+
+    code = "REPLAY_CLAIM_LOST"
+
+
 class RunStore:
     """Creates runs and records their progress."""
 
@@ -45,16 +53,38 @@ class RunStore:
         self._table = table
         self._clock = clock
 
-    def create(self, request: RunRequest, *, replay_of: str | None = None) -> Run:
-        """Record a new queued run of `request` with a fresh time-ordered id and return it."""
+    def new_id(self) -> str:
+        """A fresh run id, for a replay claimed (`claim_replay`) before its run is created with it."""
+        return new_run_id(self._clock())
+
+    def create(self, request: RunRequest, *, replay_of: str | None = None, run_id: str | None = None) -> Run:
+        """Record a new queued run of `request` and return it, with a fresh time-ordered id or `run_id`.
+
+        A `run_id` is the replay id claimed on the run `replay_of` names: the run is created only while
+        that claim still names it, in one transaction, so of two replays racing over a claim (one taking
+        over a claim it thought abandoned) exactly one run is made. `ReplayClaimLost` otherwise.
+        """
+        if run_id is not None and replay_of is None:
+            raise ValueError("a pre-chosen run id is for a claimed replay: give replay_of too")
         now = self._clock()
-        run = Run(run_id=new_run_id(now), **request.request.model_dump(), created_at=now, replay_of=replay_of)
+        run = Run(run_id=run_id or new_run_id(now), **request.request.model_dump(), created_at=now,
+                  replay_of=replay_of)
         expires_at = ttl_at(now + RUN_RETENTION_SECONDS)
         fields = {k: v for k, v in run.model_dump().items() if v is not None}
-        self._table.put(
-            {**run_key(run.portal_id, run.run_id), **fields, "expires_at": expires_at},
-            condition="attribute_not_exists(pk)",
-        )
+        item = {**run_key(run.portal_id, run.run_id), **fields, "expires_at": expires_at}
+        if run_id is None:
+            self._table.put(item, condition="attribute_not_exists(pk)")
+        else:
+            assert replay_of is not None
+            try:
+                self._table.transact_write([
+                    ("Put", self._table.put_request(item, condition="attribute_not_exists(pk)")),
+                    ("ConditionCheck", self._table.check_request(
+                        run_key(run.portal_id, replay_of), condition="replayed_by = :run_id",
+                        values={":run_id": run.run_id})),
+                ])
+            except TransactionCancelled as refused:
+                raise ReplayClaimLost(f"Run {replay_of} no longer names {run.run_id} as its replay.") from refused
         if run.object_type and run.object_id:
             self._point_to(run, run.object_type, run.object_id, expires_at)
         return run
@@ -153,6 +183,23 @@ class RunStore:
             return self._as_stored(portal_id, run_id, failure)
         return _run(item)
 
+    def claim_replay(self, portal_id: str, run_id: str, replay_run_id: str, *,
+                     replacing: str | None = None) -> str | None:
+        """Name `replay_run_id` as the one replay of the run, if the run names none (or, with
+        `replacing`, still names that abandoned one); answer the replay the run names after the write:
+        `replay_run_id` when this claim won, the winner's otherwise (None: the claim being replaced
+        was given back meanwhile). `NotFoundError` for a run that does not exist."""
+        condition = ("attribute_exists(pk) AND attribute_not_exists(replayed_by)" if replacing is None
+                     else "attribute_exists(pk) AND replayed_by = :replacing")
+        try:
+            self._table.update(run_key(portal_id, run_id),
+                               set_fields={"replayed_by": replay_run_id, "replay_claimed_at": self._clock()},
+                               condition=condition, values={":replacing": replacing} if replacing else None)
+        except ConditionFailed as failure:
+            holder = self._as_stored(portal_id, run_id, failure).replayed_by
+            return holder
+        return replay_run_id
+
     def list_recent(self, portal_id: str, limit: int = 20) -> list[Run]:
         """The portal's newest runs, newest first."""
         items = self._table.query(
@@ -187,4 +234,5 @@ def _pending(outcome: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _run(item: Item) -> Run:
-    return Run.model_validate({k: v for k, v in item.items() if k not in ("pk", "sk", "expires_at")})
+    return Run.model_validate({k: v for k, v in item.items()
+                               if k not in ("pk", "sk", "expires_at", "replay_claimed_at")})
