@@ -212,7 +212,7 @@ class RunStore:
         run_filter = checked(run_filter)
         limit = min(max(int(limit), 1), SEARCH_LIMIT_MAX)
         name_prefix = name_key(run_filter.text) if run_filter.text and not is_id_text(run_filter.text) else None
-        after = _read_cursor(cursor, portal_id, name_prefix)
+        after = read_run_cursor(cursor, portal_id, name_prefix)
         streams = [_Stream(plan, after) for plan in _plans(portal_id, run_filter, name_prefix, after)]
         for stream in streams:
             self._read(stream, limit)
@@ -455,10 +455,10 @@ def _merge(portal_id: str, streams: list[_Stream], limit: int, *, by_name: bool)
     else:
         next_position = frontier
     runs = [_run({k: v for k, v in item.items() if k != "_position"}) for item in page]
-    return RunPage(runs=runs, next_cursor=_cursor(portal_id, next_position, by_name) if next_position else None)
+    return RunPage(runs=runs, next_cursor=run_cursor(portal_id, next_position, by_name) if next_position else None)
 
 
-def _cursor(portal_id: str, position: str, by_name: bool) -> str:
+def run_cursor(portal_id: str, position: str, by_name: bool) -> str:
     """An opaque cursor for `position`: the portal, the run id, and for a name search the name it stopped at."""
     if by_name:
         name, _, inverted = position.rpartition("#")
@@ -468,8 +468,8 @@ def _cursor(portal_id: str, position: str, by_name: bool) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _read_cursor(cursor: str | None, portal_id: str, name_prefix: str | None) -> str | None:
-    """The position a cursor of `_cursor` continues after; `BadRequestError` for anything else (another
+def read_run_cursor(cursor: str | None, portal_id: str, name_prefix: str | None) -> str | None:
+    """The position a cursor of `run_cursor` continues after; `BadRequestError` for anything else (another
     portal's cursor, another kind of search's, a made-up one)."""
     if cursor is None or cursor == "":
         return None
