@@ -1,7 +1,8 @@
 """The settings function: the settings page, its JSON API and its static files (SettingsFunction in
 template.yaml).
 
-The page and the API live in `hubnox.services.settings_page`, the static files in `hubnox.web.static`.
+The page and the API live in `hubnox.services.settings_page`, the sync log in `hubnox.services.sync_log`,
+the static files in `hubnox.web.static`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.entry import Handler, LambdaEntry, http_handler
 from hubnox.services.settings_page import settings_api_router, settings_page_router
+from hubnox.services.sync_log import sync_log_router
 from hubnox.web.responses import register_error_handlers
 from hubnox.wiring import Container
 
@@ -23,6 +25,7 @@ def build(container: Container) -> Handler:
     register_error_handlers(app, json_paths=lambda path: path.startswith("/settings/api/"))
     # The API first: the page router's catch-all for unknown API routes must be tried after the API's own.
     app.include_router(settings_api_router(container))
+    app.include_router(sync_log_router(container))
     app.include_router(settings_page_router(container))
 
     return http_handler(app)
