@@ -150,7 +150,7 @@ def test_a_story_of_another_portal_or_unknown_run_is_404_and_needs_the_session(w
 
     assert answer(request(world, "GET", f"/settings/api/runs/{mine}", signed_in="999"))[0] == 404
     assert answer(request(world, "GET", "/settings/api/runs/01KZZZZZZZZZZZZZZZZZZZZZZZ"))[0] == 404
-    assert answer(request(world, "GET", "/settings/api/runs/..%2F..%2Fetc"))[0] in (400, 404)
+    assert answer(request(world, "GET", "/settings/api/runs/not-a-run"))[0] == 400
     assert answer(request(world, "GET", f"/settings/api/runs/{mine}", signed_in=None))[0] == 401
     assert log(world, "")[0] == 200
     assert answer(request(world, "GET", "/settings/api/runs", signed_in=None))[0] == 401
@@ -160,7 +160,7 @@ def test_the_log_page_needs_the_session_and_leaves_room_for_actions(world):
     page = request(world, "GET", "/settings/log")
     assert page["statusCode"] == 200
     assert 'id="log-actions"' in page["body"] and "synclog.js" in page["body"]
-    assert request(world, "GET", "/settings/log", signed_in=None)["statusCode"] in (401, 303, 302)
+    assert request(world, "GET", "/settings/log", signed_in=None)["statusCode"] == 401
     assert request(world, "GET", "/settings/static/js/synclog.js")["statusCode"] == 200
 
 
