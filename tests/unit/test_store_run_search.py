@@ -135,6 +135,9 @@ def test_a_cursor_of_another_portal_or_search_or_made_up_is_refused(runs, clock)
     assert mine and theirs and by_name
 
     assert len(runs.search(PORTAL, RunFilter(), limit=2, cursor=mine).runs) == 2
+    # A cursor from before a later start date (the filter changed under it) ends the search, without error.
+    after_all = runs.search(PORTAL, RunFilter(created_from=clock.now + 1), cursor=mine)
+    assert (after_all.runs, after_all.next_cursor) == ([], None)
     forged = base64.urlsafe_b64encode(f"{PORTAL}:../../etc".encode()).decode()
     for cursor, run_filter in ((theirs, RunFilter()), ("%%%", RunFilter()), (forged, RunFilter()),
                                (by_name, RunFilter()), (mine, RunFilter(text="acme")), ("x" * 500, RunFilter())):

@@ -220,6 +220,9 @@ class RunStore:
 
     def _read(self, stream: _Stream, limit: int) -> None:
         plan = stream.plan
+        if plan.values[":low"] > plan.values[":high"]:  # e.g. a cursor before the range's start: nothing left
+            stream.exhausted = True
+            return
         start: Item | None = None
         for _ in range(SEARCH_READS_MAX):
             items, start = self._table.query_page(
