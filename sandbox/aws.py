@@ -164,7 +164,7 @@ class LocalResources:
 
 
 def create_table(dynamodb: Any, intrinsics: Intrinsics, logical_id: str, props: Mapping[str, Any]) -> str:
-    """Create the DynamoDB table the template declares, with its TTL; answers its name."""
+    """Create the DynamoDB table the template declares, with its indexes and TTL; answers its name."""
     props = intrinsics.resolve(props)
     name = props.get("TableName") or _physical_name(intrinsics, logical_id)
     request: dict[str, Any] = {
@@ -173,8 +173,13 @@ def create_table(dynamodb: Any, intrinsics: Intrinsics, logical_id: str, props: 
         "KeySchema": props["KeySchema"],
         "BillingMode": props.get("BillingMode", "PROVISIONED"),
     }
+    indexes = [dict(index) for index in props.get("GlobalSecondaryIndexes") or []]
     if request["BillingMode"] == "PROVISIONED":
         request["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+        for index in indexes:
+            index.setdefault("ProvisionedThroughput", props["ProvisionedThroughput"])
+    if indexes:
+        request["GlobalSecondaryIndexes"] = indexes
     dynamodb.create_table(**request)
     dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
     ttl = props.get("TimeToLiveSpecification")

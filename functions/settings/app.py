@@ -2,8 +2,8 @@
 template.yaml).
 
 The page and the API live in `hubnox.services.settings_page` (export and import in
-`hubnox.services.settings_transfer`), the bulk replay and dead-letter routes in
-`hubnox.services.run_actions_api`, the static files in `hubnox.web.static`.
+`hubnox.services.settings_transfer`), the sync log in `hubnox.services.sync_log`, the bulk replay
+and dead-letter routes in `hubnox.services.run_actions_api`, the static files in `hubnox.web.static`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from hubnox.entry import Handler, LambdaEntry, http_handler
 from hubnox.services.run_actions_api import run_actions_router
 from hubnox.services.settings_page import settings_api_router, settings_page_router
 from hubnox.services.settings_transfer import settings_transfer_router
+from hubnox.services.sync_log import sync_log_router
 from hubnox.web.responses import register_error_handlers
 from hubnox.wiring import Container
 
@@ -27,6 +28,7 @@ def build(container: Container) -> Handler:
     register_error_handlers(app, json_paths=lambda path: path.startswith("/settings/api/"))
     # The API first: the page router's catch-all for unknown API routes must be tried after the API's own.
     app.include_router(settings_api_router(container))
+    app.include_router(sync_log_router(container))
     app.include_router(settings_transfer_router(container))
     app.include_router(run_actions_router(container))  # bulk replay and dead letters
     app.include_router(settings_page_router(container))

@@ -31,11 +31,21 @@ from hubnox.records import (
     HubSpotConnection,
     HubSpotStatus,
     Run,
+    RunFilter,
+    RunPage,
     RunRequest,
     System,
 )
+from hubnox.runlog import checked, is_id_text, log_order, matches, name_key, newest_first
 from hubnox.store.connections import FortnoxAlreadyConnected, FortnoxCompanyTaken
-from hubnox.store.runs import ReplayClaimLost, new_run_id
+from hubnox.store.runs import (
+    HISTORY_MAX,
+    SEARCH_LIMIT_MAX,
+    ReplayClaimLost,
+    new_run_id,
+    read_run_cursor,
+    run_cursor,
+)
 from hubnox.store.table import ConditionFailed, StaleVersion
 from tests.support.clock import FakeClock
 
@@ -92,7 +102,25 @@ class Runs:
         if run.status == "succeeded" or run.delivery is not None:
             return run
         return self._save(run, status="running", started_at=self.clock(), finished_at=None, error_code=None,
-                          error_message=None, outcome=None, delivery=None, attempts=run.attempts + 1)
+                          error_message=None, outcome=None, delivery=None, attempts=run.attempts + 1,
+                          history=_appended(run, {"event": "started", "at": self.clock()}))
+
+    def search(self, portal_id: str, run_filter: RunFilter, *, limit: int = 50, cursor: str | None = None) -> RunPage:
+        run_filter = checked(run_filter)
+        limit = min(max(int(limit), 1), SEARCH_LIMIT_MAX)
+        by_name = bool(run_filter.text) and not is_id_text(run_filter.text or "")
+        after = read_run_cursor(cursor, portal_id, name_key(run_filter.text) if by_name else None)
+        mine = [run for (portal, _), run in self.runs.items() if portal == portal_id and matches(run, run_filter)]
+        found = sorted(mine, key=lambda run: log_order(run, run_filter))
+        if after is not None:
+            start = after if by_name else newest_first(after)
+            found = [run for run in found if log_order(run, run_filter) > start]
+        page = found[:limit]
+        if len(found) <= limit:
+            return RunPage(runs=page, next_cursor=None)
+        last = page[-1]
+        position = newest_first(log_order(last, run_filter)) if not by_name else log_order(last, run_filter)
+        return RunPage(runs=page, next_cursor=run_cursor(portal_id, position, by_name))
 
     def record_progress(self, portal_id: str, run_id: str, progress: dict[str, str]) -> None:
         self._save(self._stored(portal_id, run_id), progress=dict(progress))
@@ -102,8 +130,17 @@ class Runs:
 
     def succeed(self, portal_id: str, run_id: str, result: dict[str, Any] | None = None,
                 outcome: dict[str, Any] | None = None) -> Run:
-        return self._save(self._stored(portal_id, run_id), status="succeeded", finished_at=self.clock(),
-                          result=result or {}, error_code=None, error_message=None, **_pending(outcome))
+        run = self._stored(portal_id, run_id)
+        saved = self._save(run, status="succeeded", finished_at=self.clock(), result=result or {}, error_code=None,
+                           error_message=None, **_pending(outcome), **_learned(run, result),
+                           history=_appended(run, {"event": "succeeded", "at": self.clock()}))
+        if saved.kind == "create_document" and saved.object_id and saved.trigger_key:
+            for earlier in list(self.runs.values()):
+                if (earlier.portal_id == portal_id and earlier.status == "failed" and earlier.run_id < run_id
+                        and earlier.superseded_by is None and earlier.trigger_key == saved.trigger_key
+                        and (earlier.object_type, earlier.object_id) == (saved.object_type, saved.object_id)):
+                    self._save(earlier, superseded_by=run_id)
+        return saved
 
     def fail(self, portal_id: str, run_id: str, error_code: str, error_message: str,
              result: dict[str, Any] | None = None, outcome: dict[str, Any] | None = None) -> Run:
@@ -111,7 +148,10 @@ class Runs:
         if run.status == "succeeded":
             return run
         return self._save(run, status="failed", finished_at=self.clock(), error_code=error_code,
-                          error_message=error_message, result=result or {}, **_pending(outcome))
+                          error_message=error_message, result=result or {}, **_pending(outcome),
+                          **_learned(run, result),
+                          history=_appended(run, {"event": "failed", "at": self.clock(), "error_code": error_code,
+                                                  "error_message": error_message[:1000]}))
 
     def _stored(self, portal_id: str, run_id: str) -> Run:
         run = self.get(portal_id, run_id)
@@ -126,6 +166,22 @@ class Runs:
 
 def _pending(outcome: dict[str, Any] | None) -> dict[str, Any]:
     return {} if outcome is None else {"outcome": outcome, "delivery": "pending"}
+
+
+def _appended(run: Run, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*run.history, entry][-HISTORY_MAX:]
+
+
+def _learned(run: Run, result: dict[str, Any] | None) -> dict[str, Any]:
+    """What `RunStore` keeps from a try's result: the record's name and the customer, when the try learned them."""
+    found = result or {}
+    learned: dict[str, Any] = {}
+    if isinstance(found.get("record_name"), str) and found["record_name"].strip():
+        learned["record_name"] = found["record_name"].strip()[:300]
+    for key in ("customer_number", "customer_name"):
+        if found.get(key):
+            learned[key] = str(found[key])[:300]
+    return learned
 
 
 class DealLinks:

@@ -12,7 +12,7 @@ import pytest
 
 from hubnox.errors import BadRequestError, TransientError
 from hubnox.jobs import NOT_QUEUED, submit, trigger_key
-from hubnox.records import Run, RunRequest
+from hubnox.records import Run, RunFilter, RunRequest
 from hubnox.services.bulk_replay import (
     CALLS_PER_RUN,
     FORTNOX_CALLS,
@@ -20,12 +20,11 @@ from hubnox.services.bulk_replay import (
     MAX_DELAY_SECONDS,
     BulkReplay,
     CountChanged,
-    ReplayFilter,
-    failed_runs_in_recent,
-    read_filter,
+    failed_runs_in_log,
     schedule,
 )
 from hubnox.services.replay_claim import CLAIM_GRACE_SECONDS, replay_once
+from hubnox.services.sync_log import read_run_filter
 from tests.support.clock import FakeClock
 from tests.support.fakes import DealLinks, Runs
 from tests.support.queue import FollowUpQueue
@@ -51,7 +50,7 @@ class World:
         return self.runs.fail(PORTAL, run.run_id, error_code, "Fortnox could not find customer 1042.")
 
     def bulk(self, **kwargs: Any) -> BulkReplay:
-        return BulkReplay(runs=self.runs, failed_runs=failed_runs_in_recent(self.runs.list_recent),
+        return BulkReplay(runs=self.runs, failed_runs=failed_runs_in_log(self.runs.search),
                           deal_links=self.deal_links, submit=self.submit, **kwargs)
 
     def replays(self) -> list[Run]:
@@ -154,7 +153,7 @@ def test_the_preview_counts_the_failed_runs_to_replay_and_changes_nothing(world)
     world.runs.succeed(PORTAL, world.runs.create(RunRequest(portal_id=PORTAL, kind="create_document",
                                                             trigger="card")).run_id)
 
-    preview = world.bulk().preview(PORTAL, ReplayFilter())
+    preview = world.bulk().preview(PORTAL, RunFilter())
 
     assert (preview.count, preview.remaining) == (3, 0)
     assert world.replays() == [] and world.queue.sent == []
@@ -171,7 +170,7 @@ def test_replayed_superseded_unqueued_and_product_sync_runs_are_left_out(world):
     world.failed("5", kind="sync_customer")
     wanted = world.failed("6")
 
-    preview = world.bulk().preview(PORTAL, ReplayFilter())
+    preview = world.bulk().preview(PORTAL, RunFilter())
 
     assert [run.object_id for run in preview.runs] == ["6", "5"]
     assert preview.runs[0].run_id == wanted.run_id
@@ -185,11 +184,11 @@ def test_a_run_whose_replay_could_not_be_queued_is_counted_again(world, monkeypa
 
     monkeypatch.setattr(world.queue, "send", down)
     with pytest.raises(TransientError):
-        world.bulk().replay(PORTAL, ReplayFilter(), expected_count=1)
+        world.bulk().replay(PORTAL, RunFilter(), expected_count=1)
     monkeypatch.undo()
 
-    assert [r.run_id for r in world.bulk().preview(PORTAL, ReplayFilter()).runs] == [run.run_id]
-    assert len(world.bulk().replay(PORTAL, ReplayFilter(), expected_count=1).queued) == 1
+    assert [r.run_id for r in world.bulk().preview(PORTAL, RunFilter()).runs] == [run.run_id]
+    assert len(world.bulk().replay(PORTAL, RunFilter(), expected_count=1).queued) == 1
 
 
 def test_a_batch_the_queue_fails_halfway_says_what_it_queued_and_what_it_did_not(world, monkeypatch):
@@ -203,11 +202,11 @@ def test_a_batch_the_queue_fails_halfway_says_what_it_queued_and_what_it_did_not
         sent(job, **kwargs)
 
     monkeypatch.setattr(world.queue, "send", third_fails)
-    outcome = world.bulk().replay(PORTAL, ReplayFilter(), expected_count=4)
+    outcome = world.bulk().replay(PORTAL, RunFilter(), expected_count=4)
     monkeypatch.undo()
 
     assert (len(outcome.queued), outcome.not_queued) == (2, 2)
-    assert world.bulk().preview(PORTAL, ReplayFilter()).count == 2
+    assert world.bulk().preview(PORTAL, RunFilter()).count == 2
 
 
 def test_the_filter_narrows_what_is_replayed(world):
@@ -216,9 +215,9 @@ def test_the_filter_narrows_what_is_replayed(world):
     late = world.failed("2")
     world.failed("3", document_type="order")
 
-    found = world.bulk().preview(PORTAL, ReplayFilter(created_from=late.created_at, document_type="invoice"))
-    by_text = world.bulk().preview(PORTAL, ReplayFilter(text=late.run_id.lower()))
-    of_succeeded = world.bulk().preview(PORTAL, ReplayFilter(status="succeeded"))
+    found = world.bulk().preview(PORTAL, RunFilter(created_from=late.created_at, document_type="invoice"))
+    by_text = world.bulk().preview(PORTAL, RunFilter(text="2"))  # the deal's id
+    of_succeeded = world.bulk().preview(PORTAL, RunFilter(status="succeeded"))
 
     assert [run.run_id for run in found.runs] == [late.run_id]
     assert [run.run_id for run in by_text.runs] == [late.run_id]
@@ -228,21 +227,21 @@ def test_the_filter_narrows_what_is_replayed(world):
 def test_replay_queues_each_counted_run_once_and_says_so(world):
     runs = [world.failed(str(deal)) for deal in range(5)]
 
-    outcome = world.bulk().replay(PORTAL, ReplayFilter(), expected_count=5)
+    outcome = world.bulk().replay(PORTAL, RunFilter(), expected_count=5)
 
     assert len(outcome.queued) == 5 and outcome.already_replayed == 0 and outcome.remaining == 0
     assert {r.replay_of for r in world.replays()} == {run.run_id for run in runs}
-    assert world.bulk().preview(PORTAL, ReplayFilter()).count == 0
+    assert world.bulk().preview(PORTAL, RunFilter()).count == 0
 
 
 def test_a_count_that_changed_since_the_confirmation_is_refused_with_the_new_count(world):
     world.failed("1")
     bulk = world.bulk()
-    confirmed = bulk.preview(PORTAL, ReplayFilter()).count
+    confirmed = bulk.preview(PORTAL, RunFilter()).count
     world.failed("2")  # another failure meanwhile
 
     with pytest.raises(CountChanged) as refused:
-        bulk.replay(PORTAL, ReplayFilter(), expected_count=confirmed)
+        bulk.replay(PORTAL, RunFilter(), expected_count=confirmed)
 
     assert (refused.value.expected, refused.value.preview.count) == (1, 2)
     assert world.replays() == []
@@ -252,15 +251,15 @@ def test_a_count_that_changed_since_the_confirmation_is_refused_with_the_new_cou
 def test_two_admins_replaying_at_once_replay_each_failed_run_once(world, attempt):
     runs = [world.failed(str(deal)) for deal in range(30)]
     listed = threading.Barrier(2)
-    recent = failed_runs_in_recent(world.runs.list_recent)
+    recent = failed_runs_in_log(world.runs.search)
 
-    def failed_runs(portal_id: str, run_filter: ReplayFilter) -> list[Run]:
+    def failed_runs(portal_id: str, run_filter: RunFilter) -> list[Run]:
         found = list(recent(portal_id, run_filter))
         listed.wait()  # both admins counted the same 30 before either replays
         return found
 
     outcomes = at_once(2, lambda: BulkReplay(runs=world.runs, failed_runs=failed_runs, deal_links=world.deal_links,
-                                             submit=world.submit).replay(PORTAL, ReplayFilter(), expected_count=30))
+                                             submit=world.submit).replay(PORTAL, RunFilter(), expected_count=30))
 
     assert sorted(r.replay_of for r in world.replays()) == sorted(run.run_id for run in runs)
     assert sum(len(o.queued) for o in outcomes) == 30
@@ -272,17 +271,17 @@ def test_a_batch_is_bounded_and_says_how_many_remain(world):
     for deal in range(12):
         world.failed(str(deal))
 
-    outcome = world.bulk(batch_limit=5).replay(PORTAL, ReplayFilter(), expected_count=5)
+    outcome = world.bulk(batch_limit=5).replay(PORTAL, RunFilter(), expected_count=5)
 
     assert (len(outcome.queued), outcome.remaining) == (5, 7)
-    assert world.bulk(batch_limit=5).preview(PORTAL, ReplayFilter()).remaining == 2
+    assert world.bulk(batch_limit=5).preview(PORTAL, RunFilter()).remaining == 2
 
 
 def test_the_jobs_are_held_back_so_the_portal_stays_inside_its_fortnox_budget(world):
     for deal in range(40):
         world.failed(str(deal), kind="create_document" if deal % 3 else "sync_customer")
 
-    world.bulk().replay(PORTAL, ReplayFilter(), expected_count=40)
+    world.bulk().replay(PORTAL, RunFilter(), expected_count=40)
 
     kinds = {run.run_id: run.kind for run in world.runs.runs.values()}
     starts = [(delay, CALLS_PER_RUN[kinds[job.run_id]]) for job, delay in world.queue.sent]
@@ -301,17 +300,17 @@ def test_the_schedule_packs_the_budget_and_stops_at_sqs_longest_delay():
 
 
 def test_the_filter_is_read_as_the_log_sends_it():
-    read = read_filter({"status": "failed", "trigger": "poller", "documentType": "order", "from": "2026-12-01",
-                        "to": "2026-12-06", "q": " 1042 "})
+    read = read_run_filter({"status": "failed", "trigger": "poller", "documentType": "order",
+                            "from": "2026-12-01", "to": "2026-12-06", "q": " 1042 "})
 
     assert (read.status, read.trigger, read.document_type, read.text) == ("failed", "poller", "order", "1042")
     assert read.created_to - read.created_from == 6 * 86400  # the to day is included
-    assert read_filter({"status": "", "q": ""}) == ReplayFilter()
+    assert read_run_filter({"status": "", "q": ""}) == RunFilter()
 
 
 @pytest.mark.parametrize("body", [{"status": "lost"}, {"trigger": 3}, {"from": "yesterday"},
                                   {"from": "2026-12-06", "to": "2026-12-01"}, {"q": "x" * 201}])
 def test_a_filter_that_is_not_one_is_a_400_naming_the_field(body):
     with pytest.raises(BadRequestError) as refused:
-        read_filter(body)
+        read_run_filter(body)
     assert next(iter(body)) in refused.value.message

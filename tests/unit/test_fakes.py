@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from hubnox.errors import NotFoundError
+from hubnox.errors import BadRequestError, NotFoundError
 from hubnox.hubspot.models import CrmObject
-from hubnox.records import FortnoxConnection, HubSpotConnection, RunRequest
+from hubnox.records import FortnoxConnection, HubSpotConnection, RunFilter, RunRequest
 from hubnox.store.connections import ConnectionStore, FortnoxAlreadyConnected, FortnoxCompanyTaken
 from hubnox.store.crypto import TokenCipher
 from hubnox.store.cursors import CursorStore
@@ -90,6 +90,63 @@ def test_a_run_whose_outcome_is_being_told_is_not_run_again_until_it_has_been_to
     assert (told.final, told.progress) == (True, {"told:callback": "done"})
     again = runs.mark_running(PORTAL, run.run_id)  # a told failure is not run again: Replay makes a new run
     assert (again.attempts, again.status, again.delivery) == (1, "failed", "delivered")
+
+
+def test_the_sync_log_search_finds_pages_and_refuses_the_same_runs_and_cursors(stores, clock):
+    runs = build(stores, "runs")
+    made = []
+    for n in range(7):
+        clock.advance(60)
+        run = runs.create(REQUEST.model_copy(update={"object_id": str(900 + n % 2),
+                                                     "trigger": "card" if n % 3 else "workflow"}))
+        runs.mark_running(PORTAL, run.run_id)
+        if n % 2:
+            runs.fail(PORTAL, run.run_id, "X", "x", {"record_name": f"Ölprovning {n}"})
+        else:
+            runs.succeed(PORTAL, run.run_id, {"record_name": f"Ölprovning {n}", "document_type": "invoice",
+                                              "document_number": str(70 + n), "customer_name": "Kund AB"})
+        made.append(run.run_id)
+    runs.create(REQUEST.model_copy(update={"portal_id": OTHER_PORTAL}))
+
+    def ids(page: Any) -> list[str]:
+        return [run.run_id for run in page.runs]
+
+    newest = list(reversed(made))
+    first = runs.search(PORTAL, RunFilter(), limit=4)
+    assert ids(first) == newest[:4] and first.next_cursor
+    rest = runs.search(PORTAL, RunFilter(), limit=4, cursor=first.next_cursor)
+    assert ids(rest) == newest[4:] and rest.next_cursor is None
+    assert ids(runs.search(PORTAL, RunFilter(status="failed"))) == [made[5], made[3], made[1]]
+    assert ids(runs.search(PORTAL, RunFilter(trigger="workflow"))) == [made[6], made[3], made[0]]
+    assert ids(runs.search(PORTAL, RunFilter(text="74"))) == [made[4]]
+    assert ids(runs.search(PORTAL, RunFilter(text="901", status="failed"))) == [made[5], made[3], made[1]]
+    named = runs.search(PORTAL, RunFilter(text="olprovning"), limit=3)
+    assert ids(named) == made[:3]
+    assert ids(runs.search(PORTAL, RunFilter(text="olprovning"), cursor=named.next_cursor)) == made[3:]
+    assert ids(runs.search(PORTAL, RunFilter(created_from=clock.now - 60))) == [made[6], made[5]]
+    assert runs.get(PORTAL, made[0]).customer_name == "Kund AB"
+    # runs 1 (deal 901) failed, and no later run of deal 901 succeeded; deal 900's failures none: nothing superseded
+    assert all(runs.get(PORTAL, run_id).superseded_by is None for run_id in made)
+    with pytest.raises(BadRequestError):
+        runs.search(OTHER_PORTAL, RunFilter(), cursor=first.next_cursor)
+    with pytest.raises(BadRequestError):
+        runs.search(PORTAL, RunFilter(text="olprovning"), cursor=first.next_cursor)
+
+
+def test_a_deals_document_supersedes_its_earlier_failures(stores, clock):
+    runs = build(stores, "runs")
+    failed = runs.create(REQUEST)
+    runs.mark_running(PORTAL, failed.run_id)
+    runs.fail(PORTAL, failed.run_id, "X", "x")
+    clock.advance(1)
+    made = runs.create(REQUEST)
+    runs.mark_running(PORTAL, made.run_id)
+    done = runs.succeed(PORTAL, made.run_id, {"document_number": "55"})
+
+    stored = runs.get(PORTAL, failed.run_id)
+    assert stored.superseded_by == made.run_id
+    assert [entry["event"] for entry in stored.history] == ["started", "failed"]
+    assert [entry["event"] for entry in done.history] == ["started", "succeeded"]
 
 
 def test_the_first_claim_of_a_deal_wins_and_it_records_one_document(stores):

@@ -186,5 +186,9 @@ def test_the_local_stack_holds_each_loaded_function_to_its_role(world, monkeypat
     get_app_config.cache_clear()
 
 
-def test_the_table_schema_needs_no_index_permissions():
-    assert "GlobalSecondaryIndexes" not in TABLE_SCHEMA
+def test_the_functions_may_query_the_tables_indexes_and_nothing_more_of_them():
+    """The sync log queries the run indexes: the table policy allows Query on them, not writes or scans."""
+    assert TABLE_SCHEMA["GlobalSecondaryIndexes"]
+    statements = read_template()["Resources"]["UseTableItemsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    on_indexes = [s for s in statements if "index" in str(s["Resource"])]
+    assert [s["Action"] for s in on_indexes] == [["dynamodb:Query"]]

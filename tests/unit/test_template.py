@@ -29,6 +29,7 @@ DESIGN_ROUTES = {
     "GET /replay/{runId}": "replay",
     "POST /replay/{runId}": "replay",
     "GET /settings": "settings",
+    "GET /settings/log": "settings",
     "ANY /settings/api/{proxy+}": "settings",
     "GET /settings/static/{proxy+}": "settings",
 }
@@ -211,7 +212,9 @@ def test_the_shared_policies_name_the_one_secret_and_the_one_key(template):
     assert table == [{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                                                     "dynamodb:DeleteItem", "dynamodb:Query",
                                                     "dynamodb:ConditionCheckItem"],
-                      "Resource": {"Fn::GetAtt": ["Table", "Arn"]}}]
+                      "Resource": {"Fn::GetAtt": ["Table", "Arn"]}},
+                     {"Effect": "Allow", "Action": ["dynamodb:Query"],
+                      "Resource": {"Fn::Sub": "${Table.Arn}/index/*"}}]
 
 
 def test_the_tokens_key_refuses_everyone_a_use_without_a_portal(template):

@@ -6,6 +6,7 @@ take them through their ports, never the store itself.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -74,11 +75,50 @@ class Run(RunRequest, RunIdentity):
     #: what the run's outcome tells HubSpot (a `hubnox.sync.delivery.Outcome` as JSON), once finished
     outcome: dict[str, Any] | None = None
     delivery: DeliveryState | None = None
+    #: the deal's (or company's, contact's) name, once a try has read the record
+    record_name: str | None = None
+    #: the Fortnox customer the document went to, once known
+    customer_number: str | None = None
+    customer_name: str | None = None
+    #: what each try did, oldest first and bounded (`hubnox.store.runs.HISTORY_MAX`): `started`, then
+    #: `succeeded` or `failed` with the error, each `{"event", "at", "attempt"?, "error_code"?, "error_message"?}`
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    #: the later run that made this failure good (it made the same deal's document for the same trigger)
+    superseded_by: str | None = None
 
     @property
     def final(self) -> bool:
         """Whether the run is over: it succeeded or failed and its outcome is no longer waiting to be told."""
         return self.status in ("succeeded", "failed") and self.delivery != "pending"
+
+
+#: the sync log's triggers beyond `RunTrigger`: runs of a kind, whatever started them
+KIND_TRIGGERS: dict[str, RunKind] = {"product_sync": "sync_products", "customer_sync": "sync_customer"}
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """What the sync log asks of a portal's runs; every criterion given must hold (`RunStore.search`)."""
+
+    status: RunStatus | None = None
+    #: a `RunTrigger`, or one of `KIND_TRIGGERS` ("product_sync", "customer_sync") for runs of that kind
+    trigger: str | None = None
+    document_type: DocumentType | None = None
+    #: epoch seconds, inclusive
+    created_from: float | None = None
+    #: epoch seconds, exclusive
+    created_to: float | None = None
+    #: a record name prefix (case and accents ignored), a record id, or a document number
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of the sync log, newest first (name searches: by name, then newest first); `next_cursor`
+    continues after it (None: nothing more matched)."""
+
+    runs: list[Run]
+    next_cursor: str | None
 
 
 # -- deal links ----------------------------------------------------------------------------------

@@ -59,8 +59,9 @@ ERROR_CODES: frozenset[str] = frozenset({
     "TRANSIENT", "UNAUTHORIZED", "UNKNOWN_ACTION", "UNKNOWN_COUNTRY", "UNKNOWN_INPUT_FIELD",
     "UNKNOWN_TAX_RATE", "UNREACHABLE", "UNREADABLE", "UNSUPPORTED_VAT_RATE", "UPSTREAM_UNAVAILABLE",
     "USER_FIXABLE", "WRONG_OBJECT_TYPE", "WRONG_USER", "ZERO_VAT_CUSTOMER",
-    # the settings page's run actions (bulk replay, dead letters): answers, never a run's error
-    "COUNT_CHANGED", "DEAD_LETTER_NOT_FOUND", "INVALID_FILTER", "MALFORMED_DEAD_LETTER", "REPLAY_CLAIM_LOST",
+    # the sync log and its actions (bulk replay, dead letters): answers, never a run's error
+    "COUNT_CHANGED", "DEAD_LETTER_NOT_FOUND", "INVALID_CURSOR", "INVALID_FILTER", "MALFORMED_DEAD_LETTER",
+    "REPLAY_CLAIM_LOST",
 })
 #: the Fortnox error codes hubnox explains (`FORTNOX_<code>`), worth a value of their own
 FORTNOX_CODES: frozenset[str] = frozenset(f"FORTNOX_{code}" for code in EXPLANATIONS)

@@ -30,7 +30,7 @@ from hubnox.hubspot.models import Company, Contact, CrmObject
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.jobs import DocumentType, JobQueue, Submit, submit
 from hubnox.records import Run, RunRequest
-from hubnox.services.bulk_replay import BulkReplay, failed_runs_in_recent
+from hubnox.services.bulk_replay import BulkReplay, failed_runs_in_log
 from hubnox.services.card.actions import CardActions
 from hubnox.services.card.admins import SuperAdmins
 from hubnox.services.card.service import CardService
@@ -176,9 +176,8 @@ class Container:
 
     @cached_property
     def bulk_replay(self) -> BulkReplay:
-        """The bulk replay of the sync log's failed runs; `failed_runs_in_recent` is where the log's
-        search plugs in."""
-        return BulkReplay(runs=self.runs, failed_runs=failed_runs_in_recent(self.runs.list_recent),
+        """The bulk replay of the failed runs the sync log's search finds."""
+        return BulkReplay(runs=self.runs, failed_runs=failed_runs_in_log(self.runs.search),
                           deal_links=self.deal_links, submit=self.submit)
 
     @cached_property

@@ -28,8 +28,9 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from hubnox.config import AppConfig
 from hubnox.errors import BadRequestError
-from hubnox.services.bulk_replay import BulkReplay, CountChanged, Preview, read_filter
+from hubnox.services.bulk_replay import BulkReplay, CountChanged, Preview
 from hubnox.services.dead_letters import DeadLetters, Retried
+from hubnox.services.sync_log import read_run_filter
 from hubnox.signing import Signer
 from hubnox.store.sessions import SessionStore
 from hubnox.web.responses import body_text, json_object, json_response
@@ -104,14 +105,14 @@ def run_actions_router(ports: RunActionsPorts) -> APIGatewayHttpRouter:
     @router.post(f"{PREFIX}/runs/replay/preview")
     def replay_preview() -> Response:
         current = writer()
-        run_filter = read_filter(json_object(body_text(router.current_event)))
+        run_filter = read_run_filter(json_object(body_text(router.current_event)))
         return json_response(preview_body(ports.bulk_replay.preview(current.portal_id, run_filter)))
 
     @router.post(f"{PREFIX}/runs/replay")
     def replay_failed() -> Response:
         current = writer()
         body = json_object(body_text(router.current_event))
-        run_filter, expected = read_filter(body), expected_count(body)
+        run_filter, expected = read_run_filter(body), expected_count(body)
         try:
             done = ports.bulk_replay.replay(current.portal_id, run_filter, expected)
         except CountChanged as changed:

@@ -19,7 +19,8 @@ The JSON API, `settings_api_router`:
                                                 of payment, currencies, price lists, print templates, VAT
                                                 types, ways and terms of delivery, sales accounts, cost
                                                 centers, projects (`unavailable`: lists Fortnox refused)
-    GET  /settings/api/runs?limit=N             the portal's newest runs (20, at most 50), newest first
+    GET  /settings/api/runs?limit=N             the portal's newest runs (20, at most 100), newest first,
+                                                with the sync log's filters and paging (`hubnox.services.sync_log`)
     POST /settings/api/logout                   ends this browser's session and clears its cookie
 
 Export and import of the settings (`/settings/api/settings/export`, `.../import/preview`, `.../import`)
@@ -63,7 +64,6 @@ from hubnox.fortnox.errors import FortnoxError
 from hubnox.hubspot import properties as app_properties
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Submit
-from hubnox.links import replay_url
 from hubnox.observability import logger
 from hubnox.records import Run, RunRequest
 from hubnox.services.connection_health import ConnectionHealthService
@@ -114,7 +114,7 @@ _NEW_PROPERTY_NAME = re.compile(r"(?!hs_)[a-z][a-z0-9_]{0,99}")
 #: document types whose Fortnox print templates the page offers
 PRINT_TEMPLATE_TYPES = ("invoice", "order", "offer")
 #: the recent-runs list: how many runs by default and at most
-RECENT_RUNS_DEFAULT, RECENT_RUNS_MAX = 20, 50
+RECENT_RUNS_DEFAULT, RECENT_RUNS_MAX = 20, 100
 #: updated and skipped products the page lists under a product sync's summary
 PRODUCT_SYNC_DETAILS = 10
 #: Replay links on the settings page are for the admin looking at it now, not for passing around
@@ -567,23 +567,6 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
                                for kind in PRINT_TEMPLATE_TYPES},
             **customer_default_options(fortnox),
         })
-
-    @router.get(f"{PREFIX}/runs")
-    def recent_runs() -> Response:
-        portal = session().portal_id
-        limit = recent_runs_limit(router.current_event.query_string_parameters)
-        public_base = ports.config.public_base
-
-        runs = ports.runs.list_recent(portal, limit)
-        made_good = superseded(runs)
-
-        def replay(run: Run) -> str | None:
-            if run.status != "failed" or run.run_id in made_good:
-                return None
-            return replay_url(ports.signer, public_base, portal, run.run_id, PAGE_REPLAY_TTL_SECONDS)
-
-        return json_response({"runs": [{**run_summary(run, replay(run)), "superseded": run.run_id in made_good}
-                                       for run in runs]})
 
     @router.post(f"{PREFIX}/products/sync")
     def sync_products() -> Response:

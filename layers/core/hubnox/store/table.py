@@ -1,7 +1,8 @@
 """hubnox's one DynamoDB table: its schema, its key layout, and a thin adapter over the client.
 
 The table has a string partition key `pk`, a string sort key `sk`, the TTL attribute `expires_at`
-(epoch seconds), no indexes, and on-demand billing (`TABLE_SCHEMA`). Every item hubnox writes is
+(epoch seconds), the sync log's sparse indexes of runs (`RUN_INDEXES`), and on-demand billing
+(`TABLE_SCHEMA`). Every item hubnox writes is
 laid out as follows; the key functions below are the only places that spell these keys.
 
 | pk                     | sk                              | item                                   |
@@ -51,14 +52,39 @@ Key = dict[str, str]
 TTL_ATTRIBUTE = "expires_at"
 
 #: The table as CloudFormation and CreateTable describe it; template.yaml must declare the same.
+#: The sync log's indexes of runs (`hubnox.store.runs`), by name -> (partition attribute, sort attribute).
+#: All are sparse: only runs carry their attributes. The partition values start with the portal's
+#: partition (`run_index_value`), so a query reaches one portal's runs only; the sort key is the run id
+#: (time order), or for names the normalised name then the run id newest first.
+RUN_INDEXES: dict[str, tuple[str, str]] = {
+    "runs_by_status": ("gsi_status", "run_id"),
+    "runs_by_trigger": ("gsi_trigger", "run_id"),
+    "runs_by_kind": ("gsi_kind", "run_id"),
+    "runs_by_record": ("gsi_record", "run_id"),
+    "runs_by_document": ("gsi_document", "run_id"),
+    "runs_by_name": ("pk", "gsi_name"),
+}
+
 TABLE_SCHEMA: dict[str, Any] = {
     "AttributeDefinitions": [
         {"AttributeName": "pk", "AttributeType": "S"},
         {"AttributeName": "sk", "AttributeType": "S"},
+        {"AttributeName": "run_id", "AttributeType": "S"},
+        *({"AttributeName": attribute, "AttributeType": "S"}
+          for attribute in dict.fromkeys(a for keys in RUN_INDEXES.values() for a in keys)
+          if attribute not in ("pk", "run_id")),
     ],
     "KeySchema": [
         {"AttributeName": "pk", "KeyType": "HASH"},
         {"AttributeName": "sk", "KeyType": "RANGE"},
+    ],
+    "GlobalSecondaryIndexes": [
+        {"IndexName": name,
+         "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
+                       {"AttributeName": range_key, "KeyType": "RANGE"}],
+         # The log shows nearly everything of a run: a keys-only index would cost a read per row.
+         "Projection": {"ProjectionType": "ALL"}}
+        for name, (hash_key, range_key) in RUN_INDEXES.items()
     ],
     "BillingMode": "PAY_PER_REQUEST",
     "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
@@ -109,6 +135,11 @@ def run_key(portal_id: str, run_id: str) -> Key:
 
 def runs_partition(portal_id: str) -> str:
     return _portal_pk(portal_id)
+
+
+def run_index_value(portal_id: str, value: str) -> str:
+    """The partition value of a run in a sync-log index: `PORTAL#<portalId>#<status, trigger, id...>`."""
+    return f"{_portal_pk(portal_id)}#{value}"
 
 
 def portal_partition(portal_id: str) -> str:
@@ -318,16 +349,18 @@ class Table:
         *,
         set_fields: Mapping[str, Any] | None = None,
         add_fields: Mapping[str, int | float] | None = None,
+        append_fields: Mapping[str, list[Any]] | None = None,
         condition: str | None = None,
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> Item:
         """Set and add to attributes (creating the item if absent) and return the new item.
 
-        A None in `set_fields` removes that attribute, so a model can be written field by field.
+        A None in `set_fields` removes that attribute, so a model can be written field by field;
+        `append_fields` adds entries at the end of list attributes (starting them when absent).
         """
-        request = self.update_request(key, set_fields=set_fields, add_fields=add_fields, condition=condition,
-                                      names=names, values=values)
+        request = self.update_request(key, set_fields=set_fields, add_fields=add_fields, append_fields=append_fields,
+                                      condition=condition, names=names, values=values)
         request["ReturnValues"] = "ALL_NEW"
         with self._errors("UpdateItem"):
             response = self._client.update_item(**request)
@@ -339,6 +372,7 @@ class Table:
         *,
         set_fields: Mapping[str, Any] | None = None,
         add_fields: Mapping[str, int | float] | None = None,
+        append_fields: Mapping[str, list[Any]] | None = None,
         condition: str | None = None,
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
@@ -361,6 +395,12 @@ class Table:
             all_names[f"#u{index}"] = field
             all_values[f":u{index}"] = amount
             additions.append(f"#u{index} :u{index}")
+        offset += len(add_fields or {})
+        for index, (field, entries) in enumerate((append_fields or {}).items(), start=offset):
+            all_names[f"#u{index}"] = field
+            all_values[f":u{index}"] = list(entries)
+            all_values[":uempty"] = []
+            assignments.append(f"#u{index} = list_append(if_not_exists(#u{index}, :uempty), :u{index})")
         clauses = [
             f"{verb} {', '.join(parts)}"
             for verb, parts in (("SET", assignments), ("ADD", additions), ("REMOVE", removals))
@@ -493,6 +533,39 @@ class Table:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return items
+
+    def query_page(
+        self,
+        *,
+        index: str | None,
+        key_condition: str,
+        names: Mapping[str, str],
+        values: Mapping[str, Any],
+        filter_expression: str | None = None,
+        forward: bool = False,
+        limit: int = 100,
+        start_key: Mapping[str, Any] | None = None,
+    ) -> tuple[list[Item], Item | None]:
+        """One Query call (of the table, or of `index`): the matching items of at most `limit` read, and
+        the last key read when there is more to read (None at the end)."""
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeNames": dict(names),
+            "ExpressionAttributeValues": serialize(values),
+            "ScanIndexForward": forward,
+            "Limit": limit,
+        }
+        if index is not None:
+            request["IndexName"] = index
+        if filter_expression:
+            request["FilterExpression"] = filter_expression
+        if start_key:
+            request["ExclusiveStartKey"] = serialize(start_key)
+        with self._errors("Query"):
+            response = self._client.query(**request)
+        last = response.get("LastEvaluatedKey")
+        return [deserialize(raw) for raw in response.get("Items", [])], deserialize(last) if last else None
 
     @staticmethod
     def _condition(

@@ -22,6 +22,9 @@ class Attempt:
     settings: PortalSettings | None = None
     #: reporting steps done by earlier tries of the run (see `Reporter.once`)
     progress: dict[str, str] = field(default_factory=dict)
+    #: what the try learned about the run so far (`record_name`, `customer_number`, `customer_name`): kept
+    #: on the run even when the try fails, so the sync log names the deal a failure was about
+    learned: dict[str, str] = field(default_factory=dict)
     _hubspot: HubSpot | None = None
     _fortnox: Fortnox | None = None
 

@@ -167,7 +167,8 @@ class JobRunner:
     def _fail(self, current: Attempt, error: BaseException) -> Run:
         failure = self._report.failure(current, error)
         return self._runs.fail(current.portal_id, current.job.run_id, failure.code, failure.message,
-                               {"attempts": current.attempt}, failure.outcome.model_dump(mode="json"))
+                               {"attempts": current.attempt, **current.learned},
+                               failure.outcome.model_dump(mode="json"))
 
     def _tell(self, current: Attempt, run: Run, delivery_round: int) -> Run:
         """Tell the run's outcome, one worker at a time; what HubSpot does not take now is told by a

@@ -26,10 +26,13 @@ class SyncCustomer:
         wanted = settings.hubspot_properties()[job.object_type]
         record = current.hubspot.get_object(paths.object_type(job.object_type), job.object_id,
                                             list(dict.fromkeys([*model.PROPERTIES, *wanted])), model=model)
+        name = record.name if isinstance(record, Company) else record.full_name
+        if name:
+            current.learned["record_name"] = name
         customer = resolve_record_customer(record, settings, current.fortnox)
         outcome = Outcome(updates=write_back(customer),
                           callback=callback(job, {CallbackOutputs.STATE: "SUCCESS",
                                                   CallbackOutputs.CUSTOMER_NUMBER: customer.customer_number}))
         return {"customer_number": customer.customer_number, "customer_name": customer.customer_name,
                 "action": customer.action, "changed_fields": customer.changed_fields,
-                "warnings": [warning.message for warning in customer.warnings]}, outcome
+                "warnings": [warning.message for warning in customer.warnings], **current.learned}, outcome

@@ -116,6 +116,8 @@ class CreateDocument:
             raise BadRequestError("A create-document job must name a deal.", code="BAD_JOB")
         kind = DocumentKind(job.document_type or settings.default_document_type)
         reading = read_deal(current.hubspot, job.object_id, properties_to_read(settings))
+        if reading.deal.name:
+            current.learned["record_name"] = reading.deal.name
         snapshot = snapshot_of(current.hubspot, reading)
         made = self._document(current, snapshot, kind, job.trigger_key or trigger_key("manual", kind.value))
         return self._success(current, snapshot.deal.id, made, [*reading.warnings, *made.warnings])
@@ -157,10 +159,13 @@ class CreateDocument:
                                             CallbackOutputs.DOCUMENT_NUMBER: made.number,
                                             CallbackOutputs.DOCUMENT_TYPE: made.kind.value,
                                             CallbackOutputs.CUSTOMER_NUMBER: made.document.customer_number}))
-        result = {"document_type": made.kind.value, "document_number": made.number, "origin": made.origin,
+        result = {**current.learned, "document_type": made.kind.value, "document_number": made.number,
+                  "origin": made.origin,
                   "customer_number": made.document.customer_number, "total": _text(made.document.total),
                   "currency": made.document.currency, "differences": len(made.differences),
-                  "warnings": len(warnings), "pdf_file_id": attachment}
+                  "warnings": len(warnings), "pdf_file_id": attachment,
+                  "warning_messages": [warning.message for warning in warnings],
+                  "customer_name": made.customer.customer_name}
         return result, outcome
 
     def _document(self, current: Attempt, snapshot: DealSnapshot, kind: DocumentKind, trigger: str,
@@ -211,6 +216,7 @@ class CreateDocument:
         settings = current.portal_settings
         check_currency(snapshot.currency, current.fortnox)
         customer = resolve_customer(snapshot, settings, current.fortnox)
+        current.learned.update(customer_number=customer.customer_number, customer_name=customer.customer_name)
         plan = resolve_articles(snapshot, settings, current.fortnox)
         draft = with_print_template(build_document(snapshot, customer, plan, settings, kind.value),
                                     current.job.print_template)
