@@ -34,7 +34,7 @@ from hubnox.services.sync_log import read_run_filter
 from hubnox.signing import Signer
 from hubnox.store.sessions import SessionStore
 from hubnox.web.responses import body_text, json_object, json_response
-from hubnox.web.session import Session, check_csrf, read_session
+from hubnox.web.session import RequestSessions
 
 PREFIX = "/settings/api"
 
@@ -94,13 +94,8 @@ def run_actions_router(ports: RunActionsPorts) -> APIGatewayHttpRouter:
     """The routes above, for `app.include_router` in the settings function."""
     router = APIGatewayHttpRouter()
 
-    def session() -> Session:
-        return read_session(ports.signer, ports.sessions, router.current_event.cookies)
-
-    def writer() -> Session:
-        current = session()
-        check_csrf(current, router.current_event.headers, None, ports.config.public_base)
-        return current
+    requests = RequestSessions(ports.signer, ports.sessions, router, ports.config.public_base)
+    session, writer = requests.read, requests.write
 
     @router.post(f"{PREFIX}/runs/replay/preview")
     def replay_preview() -> Response:

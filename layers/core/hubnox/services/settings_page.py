@@ -93,9 +93,8 @@ from hubnox.web.render import render
 from hubnox.web.responses import body_text, json_object, json_response, json_value, page, redirect
 from hubnox.web.session import (
     LOGIN_COOKIE,
-    Session,
+    RequestSessions,
     browser_secret_cookie,
-    check_csrf,
     cleared_session_cookie,
     read_session,
 )
@@ -466,8 +465,8 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
     """The settings API's routes, for `app.include_router` in the settings function."""
     router = APIGatewayHttpRouter()
 
-    def session() -> Session:
-        return read_session(ports.signer, ports.sessions, router.current_event.cookies)
+    requests = RequestSessions(ports.signer, ports.sessions, router, ports.config.public_base)
+    session, writer = requests.read, requests.write
 
     @router.get(f"{PREFIX}/settings")
     def get_app_config() -> Response:
@@ -477,8 +476,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
 
     @router.put(f"{PREFIX}/settings")
     def put_settings() -> Response:
-        current = session()
-        check_csrf(current, router.current_event.headers, None, ports.config.public_base)
+        current = writer()
         body = body_text(router.current_event)
         try:
             settings, version = read_update(body)
@@ -529,8 +527,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
 
     @router.post(f"{PREFIX}/hubspot/properties/<object_type>")
     def create_hubspot_property(object_type: str) -> Response:
-        current = session()
-        check_csrf(current, router.current_event.headers, None, ports.config.public_base)
+        current = writer()
         if object_type not in MAPPED_OBJECTS:
             raise BadRequestError(f"objectType must be one of {', '.join(MAPPED_OBJECTS)}: properties are "
                                   "created for company and contact field mappings.", code="INVALID")
@@ -570,8 +567,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
 
     @router.post(f"{PREFIX}/products/sync")
     def sync_products() -> Response:
-        current = session()
-        check_csrf(current, router.current_event.headers, None, ports.config.public_base)
+        current = writer()
         run = ports.submit(RunRequest(portal_id=current.portal_id, kind="sync_products", trigger="settings"))
         return json_response({"runId": run.run_id, "status": run.status,
                               "message": "Products are being synced to Fortnox articles; see Recent runs."},
@@ -579,8 +575,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
 
     @router.delete(f"{PREFIX}/portal")
     def delete_portal() -> Response:
-        current = session()
-        check_csrf(current, router.current_event.headers, None, ports.config.public_base)
+        current = writer()
         body = json_object(body_text(router.current_event))
         if str(body.get("confirm", "")) != current.portal_id:
             raise BadRequestError(f"To delete everything hubnox keeps for portal {current.portal_id}, send "
@@ -597,8 +592,7 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
 
     @router.post(f"{PREFIX}/logout")
     def logout() -> Response:
-        current = session()
-        check_csrf(current, router.current_event.headers, None, ports.config.public_base)
+        current = writer()
         ports.sessions.end(current.session_id, current.expires_at)  # this browser only; other admins stay in
         answer = json_response({"message": "You are signed out of hubnox's settings. Open them from HubSpot "
                                            "to sign in again."})

@@ -53,7 +53,7 @@ from hubnox.sync.settings_document import (
     settings_changes,
 )
 from hubnox.web.responses import JSON, body_text, json_response, json_value
-from hubnox.web.session import Session, check_csrf, read_session
+from hubnox.web.session import RequestSessions
 
 #: object types whose properties settings may name (HubSpot's names)
 PROPERTY_OBJECTS = ("deals", "companies", "contacts")
@@ -100,13 +100,8 @@ def settings_transfer_router(ports: SettingsTransferPorts) -> APIGatewayHttpRout
     """The export and import routes, for `app.include_router` before `settings_page_router`."""
     router = APIGatewayHttpRouter()
 
-    def session() -> Session:
-        return read_session(ports.signer, ports.sessions, router.current_event.cookies)
-
-    def writer() -> Session:
-        current = session()
-        check_csrf(current, router.current_event.headers, None, ports.config.public_base)
-        return current
+    requests = RequestSessions(ports.signer, ports.sessions, router, ports.config.public_base)
+    session, writer = requests.read, requests.write
 
     def this_portal(portal_id: str) -> HubSpotPortal:
         hubspot = ports.hubspot_client(portal_id)

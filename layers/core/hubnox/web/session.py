@@ -21,7 +21,7 @@ import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
@@ -173,3 +173,25 @@ def _origin(url: str) -> str:
     except ValueError:
         return "invalid:"
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+@dataclass(frozen=True)
+class RequestSessions:
+    """The settings session of the request a router is handling: `read` for any route, `write` for a
+    write, which also needs the session's CSRF token and hubnox's own origin (`check_csrf`)."""
+
+    signer: Signer
+    sessions: SessionLedger
+    #: the Powertools router whose `current_event` is the request
+    router: Any
+    public_base: str
+
+    def read(self) -> Session:
+        """The request's session; `UnauthorizedError` without a live one."""
+        return read_session(self.signer, self.sessions, self.router.current_event.cookies)
+
+    def write(self) -> Session:
+        """The request's session, once its CSRF token and origin are checked."""
+        current = self.read()
+        check_csrf(current, self.router.current_event.headers, None, self.public_base)
+        return current
