@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -108,6 +109,9 @@ def test_the_list_shows_the_portals_jobs_with_their_runs_last_error_and_malforme
         "runId": run.run_id, "kind": "create_document", "objectId": "904", "runStatus": "failed",
         "errorCode": "FORTNOX_2000433", "errorMessage": "Fortnox could not find customer 1042.",
         "malformed": False, "sentAt": None}
+    # when it was dead-lettered: its last try's end (SQS keeps no time of the move)
+    assert run.finished_at is not None and by_id[mine]["lastTriedAt"] == datetime.fromtimestamp(
+        run.finished_at, UTC).isoformat(timespec="seconds")
     assert by_id[garbage]["malformed"] is True and "make_coffee" not in json.dumps(by_id[garbage])
     assert len(dlq_bodies(world)) == 3  # listing took nothing off the queue
 

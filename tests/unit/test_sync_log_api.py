@@ -111,6 +111,20 @@ def test_a_superseded_failure_names_its_run_and_offers_no_replay_on_any_page(wor
     assert others  # runs between the failure and its remedy
 
 
+def test_a_replayed_failure_names_its_replay_in_its_row_and_its_story(world):
+    replayed = document_run(world, "781", fail=True)
+    left = document_run(world, "782", fail=True)
+    runs = world.container.runs
+    replay = runs.create(RunRequest(**DEAL_RUN, trigger="replay", object_id="781"),  # type: ignore[arg-type]
+                         replay_of=replayed)
+    assert runs.claim_replay(SAMPLE_PORTAL, replayed, replay.run_id) == replay.run_id
+
+    rows = {row["runId"]: row for row in log(world, "status=failed")[1]["runs"]}
+    assert (rows[replayed]["replayedBy"], rows[left]["replayedBy"]) == (replay.run_id, None)
+    story = answer(request(world, "GET", f"/settings/api/runs/{replayed}"))[1]
+    assert story["run"]["replayedBy"] == replay.run_id
+
+
 def test_a_runs_story_tells_every_try_the_note_and_what_was_told(world):
     runs, jobs = world.container.runs, world.container.jobs
     run = submit(runs, jobs, RunRequest(**DEAL_RUN, trigger="card", object_id="55",  # type: ignore[arg-type]
@@ -160,8 +174,11 @@ def test_the_log_page_needs_the_session_and_leaves_room_for_actions(world):
     page = request(world, "GET", "/settings/log")
     assert page["statusCode"] == 200
     assert 'id="log-actions"' in page["body"] and "synclog.js" in page["body"]
+    assert "logactions.js" in page["body"] and 'id="dead-letters"' in page["body"]
+    assert "<script>" not in page["body"]  # scripts are files only
     assert request(world, "GET", "/settings/log", signed_in=None)["statusCode"] == 401
     assert request(world, "GET", "/settings/static/js/synclog.js")["statusCode"] == 200
+    assert request(world, "GET", "/settings/static/js/logactions.js")["statusCode"] == 200
 
 
 def test_to_includes_its_whole_day():

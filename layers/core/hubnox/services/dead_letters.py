@@ -85,6 +85,9 @@ def dead_letter_summary(message_id: str, sent_at: float | None, job: Job | None,
         "runStatus": run.status if run else None, "attempts": run.attempts if run else None,
         "errorCode": run.error_code if run else None, "errorMessage": run.error_message if run else None,
         "replayedBy": run.replayed_by if run else None,
+        "recordName": run.record_name if run else None,
+        # SQS keeps no time of the move to the DLQ: it followed the run's last failed try at once
+        "lastTriedAt": _iso(run.finished_at) if run else None,
     }
 
 

@@ -125,7 +125,7 @@ def attempts_of(run: Run) -> list[dict[str, Any]]:
 
 def log_row(run: Run, *, app_base: str, replay: str | None, made_good_by: str | None) -> dict[str, Any]:
     """One row of the sync log: `run_summary` and what the log adds (the record's name and link, the
-    customer, whether a later run made good this failure, each try)."""
+    customer, whether a later run made good this failure, the run replaying it, each try)."""
     customer = ({"number": run.customer_number or run.result.get("customer_number"), "name": run.customer_name}
                 if run.customer_number or run.customer_name or run.result.get("customer_number") else None)
     return {
@@ -139,6 +139,8 @@ def log_row(run: Run, *, app_base: str, replay: str | None, made_good_by: str | 
         "superseded": made_good_by is not None,
         "supersededBy": made_good_by,
         "replayOf": run.replay_of,
+        # the one replay claimed for this failure (by a Replay link, a bulk replay or a dead letter's retry)
+        "replayedBy": run.replayed_by,
         "history": attempts_of(run),
     }
 

@@ -68,7 +68,8 @@ set as text, and a note's HTML is shown in a sandboxed frame. */
     return parts.length ? el("span", { className: "muted" }, `Customer ${parts.join(" · ")}`) : null;
   }
 
-  /** Replay for a failure nobody made good since; "Superseded by" for one a later run did. */
+  /** Replay for a failure nobody made good or replayed since; "Superseded by" for one a later run
+   * made good, "Replayed as" for one already replayed (its Replay link would only say so). */
   function actionsOf(run) {
     const box = el("div", { className: "row-actions" });
     box.append(el("a", { href: storyUrl(run.runId), "aria-label": `Story of run ${run.runId}` }, "Story"));
@@ -76,6 +77,9 @@ set as text, and a note's HTML is shown in a sandboxed frame. */
       const by = run.supersededBy
         ? el("a", { href: storyUrl(run.supersededBy) }, `run ${run.supersededBy}`) : "a later run";
       box.append(el("span", { className: "superseded" }, "Superseded by ", by));
+    } else if (run.replayedBy) {
+      box.append(el("span", { className: "replayed" }, "Replayed as ",
+                    el("a", { href: storyUrl(run.replayedBy) }, `run ${run.replayedBy}`)));
     } else if (run.replayUrl) {
       box.append(el("a", { className: "replay", href: run.replayUrl, target: "_blank", rel: "noopener",
                            "aria-label": `Replay run ${run.runId} (opens a new tab)` }, "Replay"));
@@ -141,6 +145,11 @@ set as text, and a note's HTML is shown in a sandboxed frame. */
     if (cursors.length <= 1) return;
     cursors.pop();
     await showPage(cursors[cursors.length - 1]);
+  });
+
+  // A bulk replay or a dead letter's retry made runs: show the page again.
+  document.addEventListener("hubnox:log-changed", () => {
+    if (!section.hidden) showPage(cursors[cursors.length - 1]);
   });
 
   for (const name of FILTERS) {
