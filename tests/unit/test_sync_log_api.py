@@ -111,7 +111,7 @@ def test_a_superseded_failure_names_its_run_and_offers_no_replay_on_any_page(wor
     assert others  # runs between the failure and its remedy
 
 
-def test_a_replayed_failure_names_its_replay_in_its_row_and_its_story(world):
+def test_a_replayed_failure_names_its_replay_in_its_row_and_its_story_and_offers_no_second_replay(world):
     replayed = document_run(world, "781", fail=True)
     left = document_run(world, "782", fail=True)
     runs = world.container.runs
@@ -121,6 +121,7 @@ def test_a_replayed_failure_names_its_replay_in_its_row_and_its_story(world):
 
     rows = {row["runId"]: row for row in log(world, "status=failed")[1]["runs"]}
     assert (rows[replayed]["replayedBy"], rows[left]["replayedBy"]) == (replay.run_id, None)
+    assert rows[replayed]["replayUrl"] is None and rows[left]["replayUrl"]
     story = answer(request(world, "GET", f"/settings/api/runs/{replayed}"))[1]
     assert story["run"]["replayedBy"] == replay.run_id
 

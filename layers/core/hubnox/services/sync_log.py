@@ -214,7 +214,8 @@ def sync_log_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
         return read_session(ports.signer, ports.sessions, router.current_event.cookies).portal_id
 
     def replay(portal_id: str, run: Run, made_good_by: str | None) -> str | None:
-        if run.status != "failed" or made_good_by is not None:
+        # A replayed failure is replayed again through its replay's own row, if that one fails too.
+        if run.status != "failed" or made_good_by is not None or run.replayed_by is not None:
             return None
         return replay_url(ports.signer, ports.config.public_base, portal_id, run.run_id, PAGE_REPLAY_TTL_SECONDS)
 
