@@ -154,6 +154,7 @@ def test_the_page_loads_only_its_own_script_and_stylesheet(world):
               if tag == "link" or (tag == "script" and attrs.get("type") != "application/json")]
     assert loaded == ["data:,",  # no icon, so the browser asks nobody for /favicon.ico
                       f"{SAMPLE_PUBLIC_BASE}/settings/static/css/settings.css",
+                      f"{SAMPLE_PUBLIC_BASE}/settings/static/js/api.js",  # first: the others call through it
                       f"{SAMPLE_PUBLIC_BASE}/settings/static/js/settings.js",
                       f"{SAMPLE_PUBLIC_BASE}/settings/static/js/settings_transfer.js"]
     assert parser.values("data-api") == [f"{SAMPLE_PUBLIC_BASE}/settings/api/logout",
@@ -241,7 +242,8 @@ def test_when_fortnox_is_not_connected_the_page_says_so_to_its_pickers(world):
 # -- static files ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "kind"), [("js/settings.js", "javascript"), ("js/settings_transfer.js", "javascript"),
+@pytest.mark.parametrize(("path", "kind"), [("js/api.js", "javascript"), ("js/settings.js", "javascript"),
+                                            ("js/settings_transfer.js", "javascript"),
                                             ("css/settings.css", "text/css")])
 def test_the_script_and_stylesheet_are_served_by_the_settings_function_and_reach_nowhere_else(world, path, kind):
     response = request(world, "GET", f"/settings/static/{path}")

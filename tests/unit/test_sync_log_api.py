@@ -176,10 +176,14 @@ def test_the_log_page_needs_the_session_and_leaves_room_for_actions(world):
     assert page["statusCode"] == 200
     assert 'id="log-actions"' in page["body"] and "synclog.js" in page["body"]
     assert "logactions.js" in page["body"] and 'id="dead-letters"' in page["body"]
+    # api.js first: both scripts call the API through it (deferred scripts run in document order)
+    body = page["body"]
+    assert -1 < body.find("/js/api.js") < body.find("/js/synclog.js") < body.find("/js/logactions.js")
     assert "<script>" not in page["body"]  # scripts are files only
     assert request(world, "GET", "/settings/log", signed_in=None)["statusCode"] == 401
     assert request(world, "GET", "/settings/static/js/synclog.js")["statusCode"] == 200
     assert request(world, "GET", "/settings/static/js/logactions.js")["statusCode"] == 200
+    assert request(world, "GET", "/settings/static/js/api.js")["statusCode"] == 200
 
 
 def test_to_includes_its_whole_day():

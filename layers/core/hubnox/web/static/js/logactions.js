@@ -5,7 +5,7 @@ The bulk replay is counted first (POST /settings/api/runs/replay/preview with th
 confirmed with that count: the server refuses a count that changed since (409 COUNT_CHANGED, with the
 new count), so two admins confirming at once replay each failure once, and the second is asked again
 with what is left. After a replay or a retry the log reloads its page ("hubnox:log-changed", which
-synclog.js listens to). Writes send the page's CSRF token in X-CSRF-Token, as settings.js does. */
+synclog.js listens to). Requests go through api.js, which sends the page's CSRF token on writes. */
 (() => {
   const section = document.getElementById("log");
   const bar = document.getElementById("log-actions");
@@ -17,40 +17,9 @@ synclog.js listens to). Writes send the page's CSRF token in X-CSRF-Token, as se
 
   const runsApi = section.dataset.api;
   const pageUrl = section.dataset.page;
-  const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") ?? "";
   const FILTERS = ["status", "trigger", "documentType", "from", "to", "q"];
 
-  /** One call of the API; never throws: `{ok, status, body, message}`. */
-  async function call(method, url, body) {
-    const init = { method, credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } };
-    if (method !== "GET") {
-      init.headers["X-CSRF-Token"] = csrf;
-      if (body !== undefined) {
-        init.headers["Content-Type"] = "application/json";
-        init.body = JSON.stringify(body);
-      }
-    }
-    let response;
-    try {
-      response = await fetch(url, init);
-    } catch {
-      return { ok: false, status: 0, body: {}, message: "hubnox could not be reached. Check the connection and try again." };
-    }
-    let answer = {};
-    try { answer = await response.json(); } catch { answer = {}; }
-    return { ok: response.ok, status: response.status, body: answer,
-             message: answer.message || `hubnox answered ${response.status}.` };
-  }
-
-  const el = (tag, props = {}, ...children) => {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(props)) {
-      if (name.includes("-")) node.setAttribute(name, value);
-      else node[name] = value;
-    }
-    node.append(...children.filter((child) => child !== null && child !== undefined && child !== ""));
-    return node;
-  };
+  const { call, el } = window.hubnox;
   const when = (iso) => (iso ? iso.replace("T", " ").replace("+00:00", " UTC") : "");
   const storyUrl = (runId) => `${pageUrl}?run=${encodeURIComponent(runId)}`;
   const plural = (count, one, many) => `${count} ${count === 1 ? one : many}`;
@@ -120,7 +89,7 @@ synclog.js listens to). Writes send the page's CSRF token in X-CSRF-Token, as se
   replayButton.addEventListener("click", async () => {
     replayButton.disabled = true;
     said.textContent = "Counting the failed runs…";
-    const answer = await call("POST", `${runsApi}/replay/preview`, filter());
+    const answer = await call(`${runsApi}/replay/preview`, { method: "POST", body: filter() });
     if (!answer.ok) {
       said.textContent = answer.message;
       replayButton.disabled = false;
@@ -136,7 +105,7 @@ synclog.js listens to). Writes send the page's CSRF token in X-CSRF-Token, as se
     confirmButton.disabled = true;
     said.textContent = "Queuing the replays…";
     const expected = confirmed;
-    const answer = await call("POST", `${runsApi}/replay`, { ...filter(), expectedCount: expected });
+    const answer = await call(`${runsApi}/replay`, { method: "POST", body: { ...filter(), expectedCount: expected } });
     if (answer.status === 409 && answer.body.code === "COUNT_CHANGED") {
       said.textContent = "";
       ask(answer.body.count, answer.body.remaining, answer.body.spreadSeconds, expected);
@@ -202,7 +171,7 @@ synclog.js listens to). Writes send the page's CSRF token in X-CSRF-Token, as se
     retry.addEventListener("click", async () => {
       retry.disabled = true;
       answer.textContent = "Retrying…";
-      const done = await call("POST", `${lettersApi}/${encodeURIComponent(letter.messageId)}/retry`);
+      const done = await call(`${lettersApi}/${encodeURIComponent(letter.messageId)}/retry`, { method: "POST" });
       answer.textContent = done.message;
       if (done.ok || done.status === 404) {
         retry.remove();
@@ -218,7 +187,7 @@ synclog.js listens to). Writes send the page's CSRF token in X-CSRF-Token, as se
 
   async function showLetters() {
     summary.textContent = "Dead letters: loading…";
-    const answer = await call("GET", lettersApi);
+    const answer = await call(lettersApi);
     if (!answer.ok) {
       summary.textContent = "Dead letters";
       letterList.replaceChildren(el("li", { className: "error" }, answer.message));

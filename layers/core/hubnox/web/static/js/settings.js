@@ -313,7 +313,6 @@ const mappingPickers = (() => {
   if (!form) return;
 
   const api = form.dataset.api;
-  const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") ?? "";
   const defaults = JSON.parse(document.getElementById("settings-defaults").textContent);
   const loading = document.getElementById("settings-loading");
   const summary = document.getElementById("error-summary");
@@ -339,23 +338,9 @@ const mappingPickers = (() => {
 
   // -- talking to hubnox ------------------------------------------------------------------------
 
-  /** One request to the settings API; never throws: `{ok, status, body, message}`. */
-  async function call(path, options = {}) {
-    const headers = { Accept: "application/json", ...(options.headers || {}) };
-    let response;
-    try {
-      response = await fetch(api + path, { ...options, headers, credentials: "same-origin", cache: "no-store" });
-    } catch {
-      return { ok: false, status: 0, body: {}, message: "hubnox could not be reached. Check the connection and try again." };
-    }
-    let body = {};
-    try {
-      body = await response.json();
-    } catch {
-      body = {};
-    }
-    return { ok: response.ok, status: response.status, body, message: body.message || `hubnox answered ${response.status}.` };
-  }
+  /** One request to the settings API (`options`: `method`, `body` sent as JSON); never throws:
+   * `{ok, status, body, message}`. */
+  const call = (path, options) => window.hubnox.call(api + path, options);
 
   const option = (value, label) => ({ value: String(value), label: String(label) });
   const coded = (item) => option(item.code, item.description ? `${item.code} – ${item.description}` : item.code);
@@ -576,11 +561,7 @@ const mappingPickers = (() => {
     mappingPickers.attachCreate(row, {
       fortnoxField,
       picker: input,
-      create: (body) => call(`/hubspot/properties/${encodeURIComponent(object)}`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify(body),
-      }),
+      create: (body) => call(`/hubspot/properties/${encodeURIComponent(object)}`, { method: "POST", body }),
       created: (item) => {
         const found = state.properties[object];
         if (!found || !found.items || found.items.some((p) => p.value === item.value)) return;
@@ -770,11 +751,7 @@ const mappingPickers = (() => {
     state.saving = true;
     saveButton.disabled = true;
     say("Saving…");
-    const answer = await call("/settings", {
-      method: "PUT",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ version: state.version, settings }),
-    });
+    const answer = await call("/settings", { method: "PUT", body: { version: state.version, settings } });
     state.saving = false;
     saveButton.disabled = false;
     if (answer.ok) {
@@ -986,31 +963,18 @@ const mappingPickers = (() => {
 (() => {
   const form = document.getElementById("delete-data-form");
   if (!form) return;
-  const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") ?? "";
   const status = form.querySelector("[data-delete-status]");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     status.textContent = "Deleting…";
-    let response;
-    try {
-      response = await fetch(form.dataset.api, {
-        method: "DELETE",
-        credentials: "same-origin",
-        headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify({ confirm: form.elements.confirm.value.trim() }),
-      });
-    } catch (error) {
+    const answer = await window.hubnox.call(form.dataset.api,
+                                            { method: "DELETE", body: { confirm: form.elements.confirm.value.trim() } });
+    if (answer.status === 0) {
       status.textContent = "hubnox could not be reached; nothing was deleted.";
       return;
     }
-    let body = {};
-    try {
-      body = await response.json();
-    } catch (error) {
-      body = {};
-    }
-    status.textContent = body.message || (response.ok ? "Deleted." : `Nothing was deleted (${response.status}).`);
-    if (response.ok) {
+    status.textContent = answer.body.message || (answer.ok ? "Deleted." : `Nothing was deleted (${answer.status}).`);
+    if (answer.ok) {
       form.querySelector("button").disabled = true;
     }
   });
@@ -1020,24 +984,14 @@ const mappingPickers = (() => {
 (() => {
   const button = document.querySelector("[data-sync-products]");
   if (!button) return;
-  const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") ?? "";
   const status = document.querySelector("[data-sync-products-status]");
   button.addEventListener("click", async () => {
     button.disabled = true;
     status.textContent = "Queueing…";
-    try {
-      const response = await fetch(button.dataset.url, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { Accept: "application/json", "X-CSRF-Token": csrf },
-      });
-      const body = await response.json().catch(() => ({}));
-      status.textContent = body.message || (response.ok ? "Queued." : `Not queued (${response.status}).`);
-    } catch (error) {
-      status.textContent = "hubnox could not be reached; nothing was queued.";
-    } finally {
-      button.disabled = false;
-    }
+    const answer = await window.hubnox.call(button.dataset.url, { method: "POST" });
+    status.textContent = answer.status === 0 ? "hubnox could not be reached; nothing was queued."
+      : answer.body.message || (answer.ok ? "Queued." : `Not queued (${answer.status}).`);
+    button.disabled = false;
   });
 })();
 
@@ -1045,26 +999,20 @@ const mappingPickers = (() => {
 (() => {
   const form = document.getElementById("logout-form");
   if (!form) return;
-  const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") ?? "";
   const status = form.querySelector("[data-logout-status]");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    try {
-      const response = await fetch(form.dataset.api, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { Accept: "application/json", "X-CSRF-Token": csrf },
-      });
-      const body = await response.json().catch(() => ({}));
-      if (!response.ok) {
-        status.textContent = body.message || `Not logged out (${response.status}).`;
-        return;
-      }
-      document.querySelector("main")?.replaceChildren();
-      document.body.replaceChildren(Object.assign(document.createElement("p"), { textContent: body.message }));
-    } catch (error) {
+    const answer = await window.hubnox.call(form.dataset.api, { method: "POST" });
+    if (answer.status === 0) {
       status.textContent = "hubnox could not be reached; you are still signed in.";
+      return;
     }
+    if (!answer.ok) {
+      status.textContent = answer.body.message || `Not logged out (${answer.status}).`;
+      return;
+    }
+    document.querySelector("main")?.replaceChildren();
+    document.body.replaceChildren(Object.assign(document.createElement("p"), { textContent: answer.body.message }));
   });
 })();
 

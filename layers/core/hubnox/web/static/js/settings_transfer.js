@@ -12,7 +12,6 @@
   const section = document.getElementById("transfer");
   if (!section) return;
   const api = section.dataset.transferApi;
-  const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") ?? "";
   const input = section.querySelector("#import-file");
   const status = section.querySelector("[data-import-status]");
   const preview = section.querySelector("[data-import-preview]");
@@ -24,23 +23,8 @@
   /** The file's text and the settings version its preview was made against. */
   const pending = { text: "", version: 0 };
 
-  /** One POST to the import routes; never throws: `{ok, status, body, message}`. */
-  async function post(path, body) {
-    let response;
-    try {
-      response = await fetch(api + path, {
-        method: "POST",
-        credentials: "same-origin",
-        cache: "no-store",
-        headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body,
-      });
-    } catch {
-      return { ok: false, status: 0, body: {}, message: "hubnox could not be reached. Check the connection and try again." };
-    }
-    const answer = await response.json().catch(() => ({}));
-    return { ok: response.ok, status: response.status, body: answer, message: answer.message || `hubnox answered ${response.status}.` };
-  }
+  /** One POST to the import routes (a preview sends the file's text as it was read); never throws: `{ok, status, body, message}`. */
+  const post = (path, body) => window.hubnox.call(api + path, { method: "POST", body });
 
   /** A setting's value in words: stages as "pipeline / stage (document)", on/off, "not set". */
   function shown(value) {
@@ -139,7 +123,7 @@
     applyButton.disabled = true;
     status.className = "muted";
     status.textContent = "Applying…";
-    const answer = await post("/import", JSON.stringify({ document: document_, version: pending.version }));
+    const answer = await post("/import", { document: document_, version: pending.version });
     if (answer.ok) {
       document.getElementById("sync-settings")?.dispatchEvent(new CustomEvent("hubnox:settings-replaced", { detail: answer.body }));
       const left = answer.body.problems.length;

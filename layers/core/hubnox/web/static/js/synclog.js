@@ -21,28 +21,7 @@ set as text, and a note's HTML is shown in a sandboxed frame. */
   const STATUS = { queued: "Queued", running: "Running", succeeded: "Succeeded", failed: "Failed" };
   const STEP_STATE = { told: "told", gave_up: "given up", waiting: "waiting for HubSpot", not_told: "not told" };
 
-  /** One GET of the API; never throws: `{ok, status, body, message}`. */
-  async function get(url) {
-    let response;
-    try {
-      response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" });
-    } catch {
-      return { ok: false, status: 0, body: {}, message: "hubnox could not be reached. Check the connection and try again." };
-    }
-    let body = {};
-    try { body = await response.json(); } catch { body = {}; }
-    return { ok: response.ok, status: response.status, body, message: body.message || `hubnox answered ${response.status}.` };
-  }
-
-  const el = (tag, props = {}, ...children) => {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(props)) {
-      if (name.includes("-")) node.setAttribute(name, value);
-      else node[name] = value;
-    }
-    node.append(...children.filter((child) => child !== null && child !== undefined && child !== ""));
-    return node;
-  };
+  const { call, el } = window.hubnox;
   const when = (iso) => (iso ? iso.replace("T", " ").replace("+00:00", " UTC") : "");
   const capital = (text) => (text ? `${text[0].toUpperCase()}${text.slice(1)}` : "");
   const storyUrl = (runId) => `${pageUrl}?run=${encodeURIComponent(runId)}`;
@@ -120,7 +99,7 @@ set as text, and a note's HTML is shown in a sandboxed frame. */
 
   async function showPage(cursor) {
     status.textContent = "Loading…";
-    const answer = await get(query(cursor));
+    const answer = await call(query(cursor));
     if (!answer.ok) {
       status.textContent = answer.message;
       return false;
@@ -240,7 +219,7 @@ set as text, and a note's HTML is shown in a sandboxed frame. */
     story.hidden = false;
     const note = story.querySelector("[data-story-status]");
     note.textContent = "Loading…";
-    const answer = await get(`${api}/${encodeURIComponent(runId)}`);
+    const answer = await call(`${api}/${encodeURIComponent(runId)}`);
     if (!answer.ok) {
       note.textContent = answer.message;
       return;
