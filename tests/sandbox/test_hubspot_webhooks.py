@@ -40,7 +40,7 @@ def receiver() -> Iterator[Receiver]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"])).decode()
             with lock:
                 received.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
@@ -67,7 +67,8 @@ def app(receiver):
     sim = simulator(FakeClock(START))
     installed = install(sim)
     client = installed.client
-    assert client.post("/_sandbox/apps", json={"clientId": CLIENT_ID, "developerApiKey": DEVELOPER_KEY}).status_code == 201
+    registered = client.post("/_sandbox/apps", json={"clientId": CLIENT_ID, "developerApiKey": DEVELOPER_KEY})
+    assert registered.status_code == 201
     app_id = sim.apps[CLIENT_ID].app_id
     key = {"hapikey": DEVELOPER_KEY}
     settings = client.put(f"/webhooks/2026-03/{app_id}/settings", params=key,
@@ -172,7 +173,8 @@ def test_a_retry_that_succeeds_stops_and_waits_for_its_backoff(app, receiver):
 
 
 def test_injected_failures_and_duplicates(app, receiver):
-    assert app.client.post("/_sandbox/hubspot/webhooks/faults", json={"failNext": 1, "duplicateNext": 1}).status_code == 200
+    faults = app.client.post("/_sandbox/hubspot/webhooks/faults", json={"failNext": 1, "duplicateNext": 1})
+    assert faults.status_code == 200
     app.create("deals", {"dealname": "Order"})
     flush(app)
     assert receiver.requests == []  # the injected failure never reached the app
@@ -300,3 +302,22 @@ def test_requests_over_http_are_not_needed_for_a_mock_transport(app, receiver):
     app.create("deals", {"dealname": "Order"})
     flush(app)
     assert len(seen) == 1 and receiver.requests == []
+
+
+def test_the_local_stack_subscribes_the_app_as_its_developer_would():
+    from sandbox.common import serve
+    from sandbox.stack import LOCAL_APP, configure_webhooks, register_app
+
+    sim = simulator(FakeClock(START))
+    server = serve(sim)
+    try:
+        environment = dict(LOCAL_APP)
+        assert register_app(server.url, environment, required=True)
+        configure_webhooks(server.url, environment, "http://gateway.test/hubspot/webhooks")
+        configure_webhooks(server.url, environment, "http://gateway.test/hubspot/webhooks")  # twice is fine
+        hooks = sim.webhooks.apps[int(LOCAL_APP["HUBSPOT_APP_ID"])]
+        assert (hooks.target_url, hooks.max_concurrent) == ("http://gateway.test/hubspot/webhooks", 10)
+        assert sorted((s.event_type, s.property_name) for s in hooks.subscriptions.values()) == [
+            ("deal.creation", None), ("deal.propertyChange", "dealstage")]
+    finally:
+        server.stop()
