@@ -273,26 +273,30 @@ class WebhookDispatcher:
 
     def flush(self) -> list[Batch]:
         """Deliver everything due now (the batching window ignored, paused or not) and wait for
-        the answers. Each batch is tried once: a retry it schedules waits for the next flush (or
-        the background thread), so tests can watch attempts one by one."""
+        the answers, those of requests already on the wire included. Each batch is tried once by
+        the flush: a retry it schedules waits for the next flush (or the background thread), so
+        tests can watch attempts one by one."""
         with self.lock:
             now = self.sim.now_ms()
-            wanted = {b.id for b in self.batches.values() if self._is_due(b, now, True)}
-        sent: list[Batch] = []
+            wanted = {b.id for b in self.batches.values() if b.state == IN_FLIGHT or self._is_due(b, now, True)}
+        sent: set[int] = set()
+        delivered: list[Batch] = []
         while wanted:
             with self.lock:
-                batches = self._due(now, ignore_window=True, only=wanted)
-            if not batches:  # held back by deliveries the background thread has on the wire
-                time.sleep(0.01)
-                with self.lock:
-                    wanted = {i for i in wanted if self.batches[i].state in (QUEUED, RETRY_SCHEDULED, IN_FLIGHT)}
-                    wanted -= {b.id for b in sent}
+                batches = self._due(self.sim.now_ms(), ignore_window=True, only=wanted - sent)
+            if batches:
+                for future in [self._pool.submit(self._deliver, b) for b in batches]:
+                    future.result()
+                delivered += batches
+                sent |= {b.id for b in batches}
+                wanted -= sent
                 continue
-            for future in [self._pool.submit(self._deliver, b) for b in batches]:
-                future.result()
-            sent += batches
-            wanted -= {b.id for b in batches}
-        return sent
+            time.sleep(0.01)  # requests the background thread has on the wire, or a full concurrency limit
+            with self.lock:
+                now = self.sim.now_ms()
+                wanted = {i for i in wanted - sent
+                          if self.batches[i].state == IN_FLIGHT or self._is_due(self.batches[i], now, True)}
+        return delivered
 
     def _deliver(self, batch: Batch) -> None:
         try:

@@ -321,3 +321,16 @@ def test_the_local_stack_subscribes_the_app_as_its_developer_would():
             ("deal.creation", None), ("deal.propertyChange", "dealstage")]
     finally:
         server.stop()
+
+
+def test_a_flush_waits_for_the_background_and_leaves_retries_not_yet_due(app, receiver):
+    app.client.put("/_sandbox/hubspot/webhooks/config", json={"batchWindowMs": 0, "retryBackoffMs": 60_000})
+    receiver.statuses[:] = [500]
+    app.create("deals", {"dealname": "Order"})
+    app.sim.webhooks.start(interval=0.01)
+    done = threading.Event()
+    threading.Thread(target=lambda: (flush(app), done.set()), daemon=True).start()
+    assert done.wait(5), "the flush hung"
+    assert len(receiver.requests) == 1  # sent once (by the flush or the thread); the retry is not due
+    [batch] = app.client.get("/_sandbox/hubspot/webhooks").json()["deliveries"]
+    assert batch["state"] == "RETRY_SCHEDULED" and batch["nextAttemptAt"]
