@@ -57,6 +57,8 @@ RETRY_DELAYS_SECONDS = (60, 120, 300, 600, 1800, 3600, 7200, 14400, 21600, 36000
 SIGNATURE_VERSIONS = ("v1", "v3")
 #: the event types the simulator raises (others may be subscribed to but never fire)
 OBJECT_EVENT_KINDS = ("creation", "propertyChange", "deletion")
+#: `changeFlag` of creations (as in HubSpot's v1 signature example) and deletions
+CHANGE_FLAGS = {"creation": "NEW", "deletion": "DELETED"}
 
 # Delivery states of a batch.
 QUEUED, IN_FLIGHT, DELIVERED, RETRY_SCHEDULED, GAVE_UP, DROPPED = (
@@ -202,8 +204,8 @@ class WebhookDispatcher:
                         event["objectTypeId"] = object_type_id
                     if name is not None and changes is not None:
                         event.update(propertyName=name, propertyValue=changes[name] or "")
-                    if kind == "creation":
-                        event["changeFlag"] = "CREATED"
+                    if kind in CHANGE_FLAGS:
+                        event["changeFlag"] = CHANGE_FLAGS[kind]
                     if source_id:
                         event["sourceId"] = source_id
                     self._enqueue(app_id, client_id, event, now)
