@@ -30,6 +30,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=lambda: [204])
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
+    delay: float = 0.0  # seconds before answering
 
     def events(self) -> list[dict[str, Any]]:
         return [event for request in self.requests for event in request["events"]]
@@ -47,6 +48,7 @@ def receiver() -> Iterator[Receiver]:
                 received.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
                                           "events": json.loads(body)})
                 status = received.statuses.pop(0) if len(received.statuses) > 1 else received.statuses[0]
+            time.sleep(received.delay)
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -337,3 +339,13 @@ def test_a_flush_waits_for_the_background_and_leaves_retries_not_yet_due(app, re
     assert len(receiver.requests) == 1  # sent once (by the flush or the thread); the retry is not due
     [batch] = app.client.get("/_sandbox/hubspot/webhooks").json()["deliveries"]
     assert batch["state"] == "RETRY_SCHEDULED" and batch["nextAttemptAt"]
+
+
+def test_an_answer_slower_than_the_timeout_is_a_failure_to_retry(app, receiver):
+    app.client.put("/_sandbox/hubspot/webhooks/config", json={"timeoutSeconds": 0.2})
+    receiver.delay = 0.6
+    app.create("deals", {"dealname": "Order"})
+    flush(app)
+    [batch] = app.client.get("/_sandbox/hubspot/webhooks").json()["deliveries"]
+    assert batch["state"] == "RETRY_SCHEDULED"
+    assert (batch["attempts"][0]["status"], batch["attempts"][0]["error"]) == (None, "timeout")
