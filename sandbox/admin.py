@@ -14,6 +14,7 @@ import html
 import re
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
@@ -200,3 +201,69 @@ def seeder_token(hubspot_url: str, portal_id: str) -> str:
             "redirect_uri": redirect_uri, "code": query["code"][0]})
         token.raise_for_status()
         return str(token.json()["access_token"])
+
+
+# -- HubSpot's webhooks and uninstall, driven through the simulator's controls ---------------------
+# A person moving a deal in HubSpot, an admin uninstalling the app, and the knobs tests use to
+# watch and steer HubSpot's webhook deliveries (pause, flush, faults, shorter backoff).
+
+
+def _control(method: str, url: str, json: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = httpx.request(method, url, json=json, timeout=30.0)
+    if response.status_code >= 400:
+        raise AdminError(f"{method} {url} answered {response.status_code}: {response.text[:300]}")
+    body = response.json()
+    assert isinstance(body, dict)
+    return body
+
+
+def move_deal(hubspot_url: str, portal_id: str | int, deal_id: str, stage: str) -> dict[str, Any]:
+    """Move a deal to a stage as a person in HubSpot does (the webhook's changeSource is CRM_UI)."""
+    return _control("PATCH", f"{hubspot_url}/_sandbox/portals/{portal_id}/objects/deals/{deal_id}",
+                    {"properties": {"dealstage": stage}})
+
+
+def uninstall_app(hubspot_url: str, portal_id: str | int, client_id: str | None = None) -> list[str]:
+    """Uninstall the app (all apps unless `client_id`) from a portal as its admin does: its tokens
+    stop working, refreshing answers BAD_REFRESH_TOKEN and no more webhooks are sent for it."""
+    body = _control("POST", f"{hubspot_url}/_sandbox/portals/{portal_id}/uninstall",
+                    {"clientId": client_id} if client_id else {})
+    return [str(c) for c in body["uninstalled"]]
+
+
+def webhook_deliveries(hubspot_url: str, *, portal_id: str | int | None = None,
+                       state: str | None = None) -> list[dict[str, Any]]:
+    """HubSpot's webhook requests (batches) with their events, attempts and status codes."""
+    params = {k: str(v) for k, v in {"portalId": portal_id, "state": state}.items() if v is not None}
+    response = httpx.get(f"{hubspot_url}/_sandbox/hubspot/webhooks", params=params, timeout=30.0)
+    if response.status_code >= 400:
+        raise AdminError(f"listing webhook deliveries answered {response.status_code}: {response.text[:300]}")
+    return list(response.json()["deliveries"])
+
+
+def flush_webhooks(hubspot_url: str) -> list[dict[str, Any]]:
+    """Deliver every webhook due now (batching window ignored) and wait for the app's answers."""
+    return list(_control("POST", f"{hubspot_url}/_sandbox/hubspot/webhooks/flush")["delivered"])
+
+
+def pause_webhooks(hubspot_url: str) -> None:
+    """Hold webhook deliveries (events still queue) until `resume_webhooks` or a flush."""
+    _control("POST", f"{hubspot_url}/_sandbox/hubspot/webhooks/pause")
+
+
+def resume_webhooks(hubspot_url: str) -> None:
+    _control("POST", f"{hubspot_url}/_sandbox/hubspot/webhooks/resume")
+
+
+def configure_webhook_delivery(hubspot_url: str, **settings: Any) -> dict[str, Any]:
+    """Set `batchWindowMs`, `retryBackoffMs` (a fixed wait instead of HubSpot's ~24 h schedule;
+    None restores it) or `timeoutSeconds`."""
+    return _control("PUT", f"{hubspot_url}/_sandbox/hubspot/webhooks/config", dict(settings))
+
+
+def inject_webhook_faults(hubspot_url: str, *, fail_next: int = 0, fail_status: int = 500,
+                          duplicate_next: int = 0) -> dict[str, Any]:
+    """Make the next `fail_next` webhook requests fail with `fail_status` (the app is not called)
+    and the next `duplicate_next` ones arrive twice."""
+    return _control("POST", f"{hubspot_url}/_sandbox/hubspot/webhooks/faults",
+                    {"failNext": fail_next, "failStatus": fail_status, "duplicateNext": duplicate_next})

@@ -10,7 +10,8 @@ The pieces: `hubspot_oauth` (OAuth and bearer tokens), `hubspot_crm` (objects, a
 pipelines, properties), `hubspot_files`, `hubspot_search`, `hubspot_account` (the tax-rate library
 and the owners), `hubspot_store` (portal data and write
 rules), `hubspot_schema` (standard properties, pipelines, association types, scopes),
-`hubspot_outbound` and `hubspot_signing` (HubSpot's requests to the app), `hubspot_control` (the
+`hubspot_outbound` and `hubspot_signing` (HubSpot's requests to the app), `hubspot_webhooks` and
+`hubspot_webhook_routes` (webhooks to the app, the webhooks API), `hubspot_control` (the
 `/_sandbox/` surface), `hubspot_requests` and `hubspot_errors`.
 
 Decisions on points the reference leaves UNCERTAIN, each documented where it is made:
@@ -29,6 +30,8 @@ Decisions on points the reference leaves UNCERTAIN, each documented where it is 
   are a 400, `after + limit` past 10,000 is a 400: `hubspot_search`;
 - introspecting an unknown token answers 400 BAD_TOKEN: `hubspot_oauth.OAuthRoutes._introspect`;
 - a note's `hs_attachment_ids` must name uploaded files: `hubspot_crm._check_attachments`;
+- webhooks (batching window, retry schedule, which failures are retried, changeSource, the
+  signature versions, the developer API key, uninstall events: none is sent): `hubspot_webhooks`;
 - enroll and card fetch sign with the app they name, else the portal's latest install:
   `hubspot_control.ControlRoutes._signing_app`;
 - the tax-rate library, the owners and the users, which no spec file documents (a new portal's
@@ -85,6 +88,8 @@ from sandbox.hubspot_schema import (
     object_type,
 )
 from sandbox.hubspot_store import Portal, iso_ms
+from sandbox.hubspot_webhook_routes import WebhookRoutes
+from sandbox.hubspot_webhooks import WebhookDispatcher
 
 SEARCH_RATE = (5, 1.0)  # search: 5 requests per second per portal, outside the 10-second limit
 _API_PREFIXES = ("/crm/", "/files/", "/automation/", "/account-info/", "/tax-rates/", "/settings/")
@@ -114,7 +119,9 @@ class PortalLimiter(SlidingWindowLimiter):
         return max(0, self.limit - live)
 
 
-class HubSpotSimulator(CrmRoutes, FilesRoutes, AccountRoutes, OAuthRoutes, ControlRoutes, SimulatorApp):
+class HubSpotSimulator(
+    CrmRoutes, FilesRoutes, AccountRoutes, OAuthRoutes, ControlRoutes, WebhookRoutes, SimulatorApp
+):
     """HubSpot's OAuth, CRM, files and workflow-callback APIs, plus HubSpot's side of the calls
     it makes to an app (see the module docstring)."""
 
@@ -156,10 +163,12 @@ class HubSpotSimulator(CrmRoutes, FilesRoutes, AccountRoutes, OAuthRoutes, Contr
         self._owner_ids = itertools.count(81_000_001)
         self._tax_rate_ids = itertools.count(5_100_001)
         self.execution_numbers = itertools.count(56_000_000_001)
+        self.webhooks = WebhookDispatcher(self)  # delivers in the background once started
         self._routes_oauth()
         self._routes_crm()
         self._routes_other()
         self._routes_control()
+        self._routes_webhooks()
 
     # -- time, portals, apps ---------------------------------------------------------------------
 

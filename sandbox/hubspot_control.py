@@ -5,14 +5,15 @@ action, fetch an app card).
     POST /_sandbox/portals                  create a portal, optionally seeded
     GET  /_sandbox/portals/{id}             dump its objects, associations, files, callbacks,
                                             tax rates and owners
-    POST /_sandbox/portals/{id}/uninstall   uninstall the app(s): tokens die, refresh fails
+    POST /_sandbox/portals/{id}/uninstall   uninstall the app(s): tokens die, refresh fails, no
+                                            more webhooks ({clientId} for one app)
     PUT  /_sandbox/portals/{id}/tax-rates   {taxRates: [...]} replaces the tax-rate library
     POST /_sandbox/portals/{id}/owners      add an owner {firstName, lastName, email, ...}
     POST /_sandbox/portals/{id}/association-labels  define a label {fromObjectType, toObjectType,
                                             label} as a portal admin does; answers its typeIds
     POST /_sandbox/portals/{id}/users       add a user {email, firstName, lastName, superAdmin, id?}
     POST /_sandbox/tokens/expire            expire access tokens (all, or by token/portal)
-    POST /_sandbox/apps                     {appId, clientId, clientSecret}
+    POST /_sandbox/apps                     {appId, clientId, clientSecret, developerApiKey}
     GET  /_sandbox/files/{id}/content       the uploaded bytes
     POST /_sandbox/workflows/enroll         send a signed execution request to an actionUrl
     POST /_sandbox/workflows/retry          re-deliver an execution HubSpot would retry
@@ -195,15 +196,7 @@ class ControlRoutes:
         spec = read_json(request)
         with self.lock:
             portal = self.portal(portal_id)
-            wanted = spec.get("clientId")
-            removed = []
-            for (pid, client_id), active in list(self.installs.items()):
-                if pid == portal.id and active and wanted in (None, client_id):
-                    self.installs[(pid, client_id)] = False
-                    removed.append(client_id)
-            for grant in [*self.access_tokens.values(), *self.refresh_tokens.values()]:
-                if grant.portal_id == portal.id and grant.client_id in removed:
-                    grant.revoked = True
+            removed = self.uninstall(portal.id, spec.get("clientId"))
             return json_response({"portalId": portal.id, "uninstalled": removed})
 
     def _control_expire_tokens(self: HubSpotSimulator, request: Request) -> Response:
@@ -227,6 +220,8 @@ class ControlRoutes:
             app = self.app_for_client(str(spec["clientId"]), spec.get("appId"))
             if spec.get("clientSecret"):
                 app.client_secret = str(spec["clientSecret"])
+            if spec.get("developerApiKey"):
+                app.developer_api_key = str(spec["developerApiKey"])
             return json_response({"appId": app.app_id, "clientId": app.client_id}, status=201)
 
     def _control_file_content(self: HubSpotSimulator, request: Request, file_id: str) -> Response:

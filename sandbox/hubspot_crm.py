@@ -22,6 +22,7 @@ from sandbox.hubspot_schema import (
 )
 from sandbox.hubspot_search import search
 from sandbox.hubspot_store import Portal, iso_ms, object_json, selected_properties, set_properties
+from sandbox.hubspot_webhooks import changed
 
 if TYPE_CHECKING:
     from sandbox.hubspot import HubSpotSimulator
@@ -87,6 +88,7 @@ class CrmRoutes:
         record = portal.create(t.name, properties)
         for to_type, to_id, type_id, category in links:
             portal.associate(t.name, record.id, to_type, to_id, type_id, category)
+        self.crm_changed(portal, t.name, record, "creation", grant=grant)
         return json_response(object_json(portal, record, set_properties(record)), status=201)
 
     def _association_inputs(
@@ -140,7 +142,9 @@ class CrmRoutes:
         record = portal.find(t.name, object_id, id_property=request.args.get("idProperty"))
         if t.name == "notes":
             _check_attachments(portal, properties)
+        before = dict(record.properties)
         portal.update(t.name, record, properties)
+        self.crm_changed(portal, t.name, record, "propertyChange", changes=changed(before, record), grant=grant)
         return json_response(object_json(portal, record, set_properties(record)))
 
     def _archive(self: HubSpotSimulator, request: Request, grant: Grant, object_type: str, object_id: str) -> Response:
@@ -150,6 +154,7 @@ class CrmRoutes:
         record = portal.objects[t.name].get(object_id)
         if record is not None and not record.archived:
             portal.archive(t.name, record)
+            self.crm_changed(portal, t.name, record, "deletion", grant=grant)
         return Response(status=204)
 
     def _batch_read(self: HubSpotSimulator, request: Request, grant: Grant, object_type: str) -> Response:

@@ -31,6 +31,7 @@ class App:
     app_id: int
     client_id: str
     client_secret: str | None = None
+    developer_api_key: str | None = None  # the `hapikey` of the developer account owning the app
 
 
 @dataclass

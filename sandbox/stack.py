@@ -30,6 +30,15 @@ LOCAL_APP = {
 }
 
 HTTP_TIMEOUT = 10.0
+#: the developer API key (`hapikey`) of the account owning the local app, for the webhooks API
+LOCAL_DEVELOPER_API_KEY = "hubnox-local-developer-key"
+#: where HubSpot sends the app's webhooks (on the gateway) and what the app subscribes to
+WEBHOOK_PATH = "/hubspot/webhooks"
+WEBHOOK_SUBSCRIPTIONS = (
+    {"eventType": "deal.propertyChange", "propertyName": "dealstage", "active": True},
+    {"eventType": "deal.creation", "active": True},
+)
+WEBHOOK_MAX_CONCURRENT = 10
 
 
 def app_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -41,10 +50,13 @@ def app_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def hubspot_simulator() -> Any:
-    """A HubSpot simulator on the real clocks, with HubSpot's token lifetime and limits (its defaults)."""
+    """A HubSpot simulator on the real clocks, with HubSpot's token lifetime and limits (its defaults),
+    delivering webhooks in the background as HubSpot does."""
     from sandbox.hubspot import HubSpotSimulator
 
-    return HubSpotSimulator(clock=time.monotonic, wall_clock=time.time)
+    simulator = HubSpotSimulator(clock=time.monotonic, wall_clock=time.time)
+    simulator.webhooks.start()
+    return simulator
 
 
 def fortnox_simulator() -> Any:
@@ -85,6 +97,9 @@ class Stack:
         """Stop everything, newest first, and put back the environment as it was."""
         for server in reversed(self.servers):
             server.stop()
+            webhooks = server.extra.get("webhooks")
+            if webhooks is not None:
+                webhooks.stop()
         self.aws.stop()
         for name, value in self._restore.items():
             if value is None:
@@ -113,7 +128,10 @@ def _simulator_url(
     api = environ.get(f"{system}_API_URL")
     if api:
         return api.rstrip("/"), (environ.get(f"{system}_AUTH_URL") or api).rstrip("/"), False
-    server = serve(make(), port=_port(base_port, offset))
+    app = make()
+    server = serve(app, port=_port(base_port, offset))
+    if hasattr(app, "webhooks"):
+        server.extra["webhooks"] = app.webhooks  # its delivery thread stops with the server
     servers.append(server)
     return server.url, server.url, True
 
@@ -125,6 +143,7 @@ def start_stack(
     dynamodb: str | None = None,
     poll_interval: float | None = None,
     stack_name: str = STACK_NAME,
+    webhooks: bool = True,
 ) -> Stack:
     """Start the local stack: simulators (unless the environment names other APIs), local AWS with
     the template's resources, and the gateway. With `port` P the parts listen on P (gateway), P+1
@@ -132,7 +151,9 @@ def start_stack(
     free port.
 
     hubnox's handlers run in this process, so the stack writes the environment they read into
-    `environ` (os.environ by default); `Stack.stop` puts it back."""
+    `environ` (os.environ by default); `Stack.stop` puts it back. With `webhooks` (the default)
+    the HubSpot simulator it starts sends the app's webhooks to the gateway's `/hubspot/webhooks`
+    (deal stage changes and deal creations), as the app's developer would configure it."""
     environ = os.environ if environ is None else environ
     dynamodb = dynamodb or environ.get("HUBNOX_DYNAMODB") or "moto"
     servers: list[RunningServer] = []
@@ -176,6 +197,8 @@ def start_stack(
     _forget_app_config()
     try:
         register_app(hubspot_api, environment, required=hubspot_started)
+        if webhooks and hubspot_started:
+            configure_webhooks(hubspot_api, environment, f"{gateway.url}{WEBHOOK_PATH}")
         aws.run_in_background()
     except BaseException:
         stack.stop()
@@ -206,6 +229,7 @@ def register_app(hubspot_api: str, environment: Mapping[str, str], *, required: 
         "appId": int(app_id) if app_id.isdigit() else app_id,
         "clientId": environment["HUBSPOT_CLIENT_ID"],
         "clientSecret": environment["HUBSPOT_CLIENT_SECRET"],
+        "developerApiKey": LOCAL_DEVELOPER_API_KEY,
     }
     try:
         response = httpx.post(f"{hubspot_api}/_sandbox/apps", json=body, timeout=HTTP_TIMEOUT)
@@ -219,3 +243,20 @@ def register_app(hubspot_api: str, environment: Mapping[str, str], *, required: 
                                f"{response.text[:300]}")
         return False
     return True
+
+
+def configure_webhooks(hubspot_api: str, environment: Mapping[str, str], target_url: str) -> None:
+    """Set the app's webhook target URL and subscriptions through HubSpot's webhooks API, as the
+    app's developer does (authenticated with the developer API key)."""
+    base = f"{hubspot_api}/webhooks/2026-03/{environment['HUBSPOT_APP_ID']}"
+    key = {"hapikey": LOCAL_DEVELOPER_API_KEY}
+    with httpx.Client(timeout=HTTP_TIMEOUT) as http:
+        settings = http.put(f"{base}/settings", params=key, json={
+            "targetUrl": target_url, "throttling": {"maxConcurrentRequests": WEBHOOK_MAX_CONCURRENT}})
+        if settings.status_code != 200:
+            raise RuntimeError(f"setting the app's webhook URL: {settings.status_code} {settings.text[:300]}")
+        for subscription in WEBHOOK_SUBSCRIPTIONS:
+            created = http.post(f"{base}/subscriptions", params=key, json=subscription)
+            if created.status_code not in (201, 409):  # 409: subscribed already
+                raise RuntimeError(f"subscribing to {subscription['eventType']}: {created.status_code} "
+                                   f"{created.text[:300]}")
