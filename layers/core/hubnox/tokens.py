@@ -186,7 +186,7 @@ class HubSpotTokenSource(_LeasedTokenSource[HubSpotConnection]):
         # BAD_REFRESH_TOKEN: the app was uninstalled or its grant revoked. The portal's data stays; the
         # uninstall is handled where HubSpot's uninstall event is (`hubnox.services.install.UninstallService`).
         if self._uninstalls is not None:
-            self._uninstalls.uninstalled(self.portal_id, f"HubSpot refused the refresh token: {reason}")
+            self._uninstalls.uninstalled(self.portal_id, reason)
         else:
             self._connections.mark_uninstalled(self.portal_id, at=self._clock(), reason=reason)
 
