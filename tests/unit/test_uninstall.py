@@ -102,6 +102,12 @@ def settings_api(world: World, cookie: str, csrf: str, method: str, path: str, b
     return answer["statusCode"], json.loads(answer["body"] or "{}")
 
 
+def settings_page(world: World, cookie: str) -> dict[str, Any]:
+    event = http_event("settings_page.json", raw_query="")
+    event["cookies"] = [cookie]
+    return world.invoke("settings", event)
+
+
 def sign_in(world: World, portal: str = SAMPLE_PORTAL) -> tuple[str, str]:
     session, cookie = start_session(world.container.signer, world.container.sessions, portal, "admin@acme.example")
     return f"{SESSION_COOKIE}={cookie.value}", session.csrf
@@ -170,6 +176,30 @@ def test_an_uninstall_ends_the_portals_settings_sessions(world):
 
     status, answer = settings_api(world, cookie, csrf, "GET", "/settings/api/settings")
     assert (status, answer["code"]) == (401, "SESSION_ENDED")
+
+
+def test_the_settings_page_of_an_uninstalled_portal_says_so_and_how_to_get_back(world):
+    cookie, _ = sign_in(world)
+    world.container.uninstalls.uninstalled(SAMPLE_PORTAL, "HubSpot sent app_uninstall")
+
+    answer = settings_page(world, cookie)
+
+    assert answer["statusCode"] == 401
+    text = answer["body"]
+    assert f"hubnox was uninstalled from HubSpot portal {SAMPLE_PORTAL}" in text
+    assert "kept until 2026-12-27, then it is deleted" in text  # the default 30 days after the uninstall
+    assert "/oauth/hubspot/install" in text
+
+
+def test_the_settings_page_of_an_installed_portal_still_says_the_session_ended(world):
+    cookie, _ = sign_in(world)
+    world.container.sessions.end_all(SAMPLE_PORTAL)
+
+    answer = settings_page(world, cookie)
+
+    assert answer["statusCode"] == 401
+    assert "uninstalled" not in answer["body"]
+    assert "session has ended" in answer["body"]
 
 
 def test_a_refused_refresh_token_ends_in_the_same_place(world, hubspot):

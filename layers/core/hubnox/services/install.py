@@ -489,6 +489,33 @@ class PortalDeletion:
         return deleted
 
 
+def uninstalled_refusal(refused: UnauthorizedError, cookies: list[str] | None, *, signer: Signer,
+                        connections: ConnectionStore, public_base: str, retention_days: int) -> UnauthorizedError:
+    """What the settings page answers a browser whose session ended because hubnox was uninstalled
+    from its portal: that it was, how long the data is kept, and the way back (installing again signs
+    the admin in, and the settings page can then delete the data at once). `refused` otherwise."""
+    token = cookie_value(cookies)
+    try:
+        portal_id = str(signer.verify("session", token)["portal"]) if token else ""
+    except UnauthorizedError:
+        return refused
+    hubspot = connections.get_hubspot(portal_id) if portal_id else None
+    if hubspot is None or hubspot.status != "uninstalled":
+        return refused
+    if retention_days > 0 and hubspot.uninstalled_at is not None:
+        until = time.strftime("%Y-%m-%d", time.gmtime(hubspot.uninstalled_at + retention_days * DAY_SECONDS))
+        kept = f"until {until}, then it is deleted"
+    else:
+        kept = "until an admin deletes it"
+    return UnauthorizedError(
+        f"hubnox was uninstalled from HubSpot portal {portal_id}, so its settings are closed. Its data "
+        f"(settings, runs, the Fortnox connection) is kept {kept}.",
+        code="HUBSPOT_UNINSTALLED",
+        hint=f"To use hubnox again, or to delete its data now, install it again ({public_base}/oauth/hubspot/"
+             "install): you come back signed in to the settings, which keep everything and can delete it.",
+    )
+
+
 class UninstalledDataPurge:
     """Deletes the data of portals uninstalled longer than the retention period (the template's
     `UninstalledDataRetentionDays`; 0 keeps it until an admin deletes it), through `PortalDeletion`.

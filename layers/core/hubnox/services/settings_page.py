@@ -58,7 +58,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ValidationError
 
 from hubnox.config import AppConfig
-from hubnox.errors import BadRequestError, NotFoundError
+from hubnox.errors import BadRequestError, NotFoundError, UnauthorizedError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.errors import FortnoxError
 from hubnox.hubspot import properties as app_properties
@@ -67,7 +67,7 @@ from hubnox.jobs import Submit
 from hubnox.observability import logger
 from hubnox.records import Run, RunRequest
 from hubnox.services.connection_health import ConnectionHealthService
-from hubnox.services.install import STATE_TTL_SECONDS, ConnectionService, PortalDeletion
+from hubnox.services.install import STATE_TTL_SECONDS, ConnectionService, PortalDeletion, uninstalled_refusal
 from hubnox.services.settings_check import fortnox_field_errors
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
@@ -643,7 +643,12 @@ def settings_page_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
             start = ports.connection_service.begin_login(query["login"])
             return redirect(start.url, status=303,
                             cookies=[browser_secret_cookie(LOGIN_COOKIE, start.browser_secret, STATE_TTL_SECONDS)])
-        session = read_session(ports.signer, ports.sessions, router.current_event.cookies)
+        try:
+            session = read_session(ports.signer, ports.sessions, router.current_event.cookies)
+        except UnauthorizedError as refused:  # an uninstall ends the sessions: say so, and the way back
+            raise uninstalled_refusal(refused, router.current_event.cookies, signer=ports.signer,
+                                      connections=ports.connections, public_base=ports.config.public_base,
+                                      retention_days=ports.config.uninstalled_data_retention_days) from None
         hubspot = ports.connections.get_hubspot(session.portal_id)
         fortnox = ports.connections.get_fortnox(session.portal_id)
         notice = NOTICES.get(query.get("notice", ""))
