@@ -1,6 +1,7 @@
 """The poller function: every two minutes, finds deals that entered trigger stages (PollerFunction in
-template.yaml). The logic lives in `hubnox.sync.poller`; the container (`hubnox.wiring`) builds it over
-its stores, HubSpot clients and queue."""
+template.yaml), then purges the data of portals uninstalled longer than the retention period. The
+logic lives in `hubnox.sync.poller` and `hubnox.services.install.UninstalledDataPurge`; the container
+(`hubnox.wiring`) builds them over its stores, HubSpot clients and queue."""
 
 from __future__ import annotations
 
@@ -18,6 +19,15 @@ from hubnox.wiring import Container
 RESERVE_SECONDS = 10.0
 
 
+def purge_uninstalled(container: Container) -> None:
+    """Delete the data of portals uninstalled longer than the retention period, on the poller's schedule.
+    A failure is logged and tried again next tick; it never stops the polling."""
+    try:
+        container.uninstalled_data_purge.purge()
+    except Exception:
+        logger.exception("the purge of uninstalled portals' data failed; it runs again next tick")
+
+
 def build(container: Container) -> Handler:
     """The function's handler over `container`."""
 
@@ -30,6 +40,7 @@ def build(container: Container) -> Handler:
         report = container.poller.tick(lambda: context.get_remaining_time_in_millis() / 1000, RESERVE_SECONDS)
         metrics.add_metric(name="PollerJobsEnqueued", unit=MetricUnit.Count, value=report.enqueued)
         metrics.add_metric(name="PollerPortalsFailed", unit=MetricUnit.Count, value=report.failed)
+        purge_uninstalled(container)
         logger.info("Poller tick done", extra={"enqueued": report.enqueued, "portals": len(report.portals),
                                                "failed": report.failed, "deferred": report.deferred})
         return {"enqueued": report.enqueued}

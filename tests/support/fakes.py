@@ -343,14 +343,28 @@ class Connections:
             del self.holders[removed.tenant_id]
         return removed
 
-    def mark_uninstalled(self, portal_id: str) -> bool:
+    def mark_uninstalled(self, portal_id: str, *, at: float | None = None, reason: str | None = None) -> bool:
         connection = self.hubspot.get(portal_id)
         if connection is None:
             return False
+        if connection.status == "uninstalled":
+            if at is not None and connection.uninstalled_at is None:
+                self.hubspot[portal_id] = connection.model_copy(update={"uninstalled_at": at})
+            return False
         self.hubspot[portal_id] = connection.model_copy(update={
             "status": "uninstalled", "access_token": SecretStr(""), "refresh_token": SecretStr(""),
+            "broken_reason": None, "uninstalled_at": at, "uninstall_reason": reason or None,
             "version": connection.version + 1})
         return True
+
+    def clear_uninstall_mark(self, portal_id: str) -> None:
+        connection = self.hubspot.get(portal_id)
+        if connection is not None and connection.status != "uninstalled":
+            self.hubspot[portal_id] = connection.model_copy(update={"uninstalled_at": None})
+
+    def uninstalled_portals(self) -> dict[str, float]:
+        return {portal: connection.uninstalled_at for portal, connection in self.hubspot.items()
+                if connection.status == "uninstalled" and connection.uninstalled_at is not None}
 
     def mark_broken(self, portal_id: str, system: System, reason: str) -> bool:
         stored: dict[str, Any] = self.hubspot if system == "hubspot" else self.fortnox

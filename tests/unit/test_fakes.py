@@ -245,6 +245,23 @@ def test_an_uninstalled_portal_leaves_the_registry_and_keeps_fortnox(stores):
     assert connections.get_fortnox(PORTAL).tenant_id == "7001"
 
 
+def test_an_uninstall_is_dated_once_listed_for_the_purge_and_undone_by_a_reinstall(stores):
+    connections = build(stores, "connections")
+    connections.put_hubspot(hubspot(PORTAL))
+
+    assert connections.mark_uninstalled(PORTAL, at=100.0, reason="app_uninstall") is True
+    assert connections.mark_uninstalled(PORTAL, at=200.0, reason="refused token") is False
+    stored = connections.get_hubspot(PORTAL)
+    assert (stored.uninstalled_at, stored.uninstall_reason) == (100.0, "app_uninstall")
+    assert connections.uninstalled_portals() == {PORTAL: 100.0}
+
+    connections.put_hubspot(hubspot(PORTAL))
+    again = connections.get_hubspot(PORTAL)
+    assert (again.status, again.uninstalled_at, again.uninstall_reason) == ("active", None, None)
+    assert connections.uninstalled_portals() == {}
+    assert connections.list_portals() == [PORTAL]
+
+
 def test_the_fake_hubspot_searches_sorts_and_keeps_its_writes():
     crm = fakes.HubSpot()
     crm.put("0-3", "1", dealstage="won", hs_lastmodifieddate=fakes.iso(2000))

@@ -16,7 +16,7 @@ from hubnox.fortnox.oauth import REVOKE_PATH, TOKEN_PATH, FortnoxOAuth
 from hubnox.hubspot import paths, properties
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.oauth import HubSpotOAuth
-from hubnox.services.install import FORTNOX_SCOPES, STATE_TTL_SECONDS, ConnectionService
+from hubnox.services.install import FORTNOX_SCOPES, STATE_TTL_SECONDS, ConnectionService, UninstallService
 from hubnox.signing import Signer
 from hubnox.store.connections import FortnoxAlreadyConnected, FortnoxCompanyTaken
 from hubnox.tokens import StaticToken
@@ -274,6 +274,25 @@ def test_a_sign_in_to_a_portal_that_uninstalled_hubnox_is_refused(world):
     with pytest.raises(UnauthorizedError) as refused:
         world.service.finish_login("code", state_of(start.url), start.browser_secret)
     assert refused.value.code == "NOT_INSTALLED"
+
+
+def test_reinstalling_through_oauth_after_an_uninstall_picks_the_portal_up_again(world):
+    world.install()
+    world.connect()
+    UninstallService(connections=world.connections, sessions=world.sessions, clock=world.clock).uninstalled(
+        PORTAL, "HubSpot sent app_uninstall")
+    assert (world.connections.list_portals(), world.connections.uninstalled_portals()) == (
+        [], {PORTAL: world.clock()})
+
+    signed_in = world.install()
+
+    stored = world.connections.get_hubspot(PORTAL)
+    assert (stored.status, stored.uninstalled_at, stored.uninstall_reason) == ("active", None, None)
+    assert stored.access_token.get_secret_value() == f"hs-access-{PORTAL}"
+    assert world.connections.list_portals() == [PORTAL]
+    assert world.connections.uninstalled_portals() == {}
+    assert world.connections.get_fortnox(PORTAL).tenant_id == "7001"  # kept through the uninstall
+    assert signed_in.portal_id == PORTAL  # the way back to the settings (and to deleting the data)
 
 
 # -- connecting and disconnecting Fortnox --------------------------------------------------------------

@@ -45,6 +45,8 @@ class AppConfig(BaseModel):
     kms_key_id: str = ""
     aws_endpoint_url: str | None = None
     http_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: days a portal's data is kept after hubnox was uninstalled from it (0: until an admin deletes it)
+    uninstalled_data_retention_days: int = Field(default=30, ge=0)
 
     @property
     def public_base(self) -> str:

@@ -54,6 +54,21 @@ class JobExhausted(HubnoxError):
         self.repeat = repeat
 
 
+class HubSpotUninstalledError(UserFixableError):
+    """hubnox was uninstalled from the job's HubSpot portal: the job stops without calling HubSpot or
+    Fortnox, and nothing is retried."""
+
+    code = "HUBSPOT_UNINSTALLED"
+
+    def __init__(self, portal_id: str) -> None:
+        super().__init__(
+            f"hubnox was uninstalled from this HubSpot portal ({portal_id}), so this job stopped without "
+            "calling HubSpot or Fortnox.",
+            hint="Install hubnox again from HubSpot (its settings, runs and Fortnox connection are kept for "
+                 "the retention period), then replay the run.",
+        )
+
+
 class ConnectionBrokenError(UserFixableError):
     """A stored connection no longer works (revoked, expired, uninstalled): reconnect it."""
 

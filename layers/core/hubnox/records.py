@@ -167,6 +167,10 @@ class HubSpotConnection(BaseModel):
     installed_at: float
     installed_by_user: str | None = None
     broken_reason: str | None = None
+    #: epoch seconds when hubnox learnt the app was uninstalled (the retention period counts from it)
+    uninstalled_at: float | None = None
+    #: how hubnox learnt it: HubSpot's uninstall event or a refused refresh token
+    uninstall_reason: str | None = None
     #: token version, as stored; 0 for a connection not yet saved
     version: int = 0
 

@@ -30,6 +30,7 @@ from hubnox.records import FortnoxConnection, HubSpotConnection
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.leases import LeaseStore
 from hubnox.store.table import StaleVersion
+from hubnox.sync.ports import Uninstalls
 
 REFRESH_MARGIN_SECONDS = 300
 SAVE_ATTEMPTS = 4
@@ -163,9 +164,12 @@ class HubSpotTokenSource(_LeasedTokenSource[HubSpotConnection]):
     lease_prefix = "hubspot-token"
 
     def __init__(self, portal_id: str, connections: ConnectionStore, leases: LeaseStore, oauth: HubSpotOAuth,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 uninstalls: Uninstalls | None = None) -> None:
         super().__init__(portal_id, connections, leases, clock, sleep)
         self._oauth = oauth
+        #: where a refused refresh token is reported as an uninstall (None: the connection is only marked)
+        self._uninstalls = uninstalls
 
     def _load_usable(self) -> HubSpotConnection:
         connection = self._connections.get_hubspot(self.portal_id)
@@ -179,8 +183,12 @@ class HubSpotTokenSource(_LeasedTokenSource[HubSpotConnection]):
         return self._oauth.refresh(connection.refresh_token.get_secret_value())
 
     def _grant_gone(self, reason: str) -> None:
-        # BAD_REFRESH_TOKEN: the app was uninstalled or its grant revoked. The portal's data stays.
-        self._connections.mark_uninstalled(self.portal_id)
+        # BAD_REFRESH_TOKEN: the app was uninstalled or its grant revoked. The portal's data stays; the
+        # uninstall is handled where HubSpot's uninstall event is (`hubnox.services.install.UninstallService`).
+        if self._uninstalls is not None:
+            self._uninstalls.uninstalled(self.portal_id, reason)
+        else:
+            self._connections.mark_uninstalled(self.portal_id, at=self._clock(), reason=reason)
 
     def _save(self, portal_id: str, **tokens: Any) -> HubSpotConnection:
         return self._connections.update_hubspot_tokens(portal_id, **tokens)

@@ -36,7 +36,7 @@ from hubnox.services.card.admins import SuperAdmins
 from hubnox.services.card.service import CardService
 from hubnox.services.connection_health import ConnectionHealthService
 from hubnox.services.dead_letters import DeadLetters
-from hubnox.services.install import ConnectionService
+from hubnox.services.install import ConnectionService, PortalDeletion, UninstalledDataPurge, UninstallService
 from hubnox.services.replay import ReplayPages
 from hubnox.services.workflows import WorkflowActions, callback_idempotency
 from hubnox.signals import RunSignals
@@ -233,7 +233,8 @@ class Container:
                              clock=self.clock)
 
     def hubspot_tokens(self, portal_id: str) -> HubSpotTokenSource:
-        return HubSpotTokenSource(portal_id, self.connections, self.leases, self.hubspot_oauth, self.clock)
+        return HubSpotTokenSource(portal_id, self.connections, self.leases, self.hubspot_oauth, self.clock,
+                                  uninstalls=self.uninstalls)
 
     def fortnox_tokens(self, portal_id: str) -> FortnoxTokenSource:
         return FortnoxTokenSource(portal_id, self.connections, self.leases, self.fortnox_oauth, self.clock)
@@ -267,6 +268,23 @@ class Container:
             health=self.connection_health,
             clock=self.clock,
         )
+
+    @cached_property
+    def uninstalls(self) -> UninstallService:
+        """The one place an uninstall is handled: HubSpot's uninstall event and a refused refresh token."""
+        return UninstallService(connections=self.connections, sessions=self.sessions, clock=self.clock)
+
+    @cached_property
+    def portal_deletion(self) -> PortalDeletion:
+        """Deleting a portal's data: the settings page's delete and the retention purge."""
+        return PortalDeletion(connection_service=self.connection_service, sessions=self.sessions,
+                              portal_data=self.portal_data)
+
+    @cached_property
+    def uninstalled_data_purge(self) -> UninstalledDataPurge:
+        """The poller's purge of portals uninstalled longer than the retention period."""
+        return UninstalledDataPurge(connections=self.connections, deletion=self.portal_deletion.delete,
+                                    retention_days=self.config.uninstalled_data_retention_days, clock=self.clock)
 
     @cached_property
     def health_store(self) -> HealthStore:
@@ -346,6 +364,7 @@ class Container:
             public_base=self.config.public_base,
             follow_ups=self.jobs,
             outcomes=RunSignals(),
+            installs=self.connections,
             clock=self.clock,
         )
 

@@ -1,7 +1,14 @@
 """Install and connections: installing hubnox in HubSpot, signing a browser in from the app card's
 link, and connecting and disconnecting Fortnox, each with signed single-use OAuth state
 (`ConnectionService`), and the oauth function's routes over it (`oauth_router`). The tokens these
-flows store are kept fresh by `hubnox.tokens`."""
+flows store are kept fresh by `hubnox.tokens`.
+
+The other end of an installation lives here too: `UninstallService`, the one place an uninstall is
+handled (HubSpot's uninstall event and a refused refresh token), `PortalDeletion`, the one way a
+portal's data is deleted (the settings page's "delete" and the retention purge), and
+`UninstalledDataPurge`, which deletes the data of portals uninstalled longer than the retention
+period. A reinstall through `ConnectionService.finish_hubspot_install` undoes an uninstall.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from typing import Protocol
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie
 
 from hubnox.config import AppConfig
@@ -25,12 +33,13 @@ from hubnox.hubspot import properties
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.errors import MissingScopesError
 from hubnox.hubspot.oauth import HubSpotOAuth
-from hubnox.observability import logger
+from hubnox.observability import logger, metrics
 from hubnox.records import FortnoxConnection, HubSpotConnection
 from hubnox.services.connection_health import ConnectionHealthService
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore, FortnoxAlreadyConnected, FortnoxCompanyTaken
 from hubnox.store.nonces import NonceStore
+from hubnox.store.portals import PortalDataStore
 from hubnox.store.sessions import SessionStore
 from hubnox.web.responses import body_text, form_fields, message_page, redirect
 from hubnox.web.session import (
@@ -189,6 +198,9 @@ class ConnectionService:
         if not portal_id:
             raise BadRequestError("HubSpot did not say which portal installed the app.", code="NO_PORTAL")
         user = str(info.user_id or "")
+        before = self._connections.hubspot_status(portal_id)
+        # A reinstall replaces the connection whole: active again, its uninstall date gone, the portal
+        # back in the poller's registry; settings, runs and the Fortnox connection were kept.
         self._connections.put_hubspot(HubSpotConnection(
             portal_id=portal_id,
             hub_domain=info.hub_domain or "",
@@ -201,7 +213,11 @@ class ConnectionService:
         ))
         self.ensure_properties(self._hubspot_client(portal_id, tokens.access_token))
         self._sessions.end_all(portal_id)  # a reinstall starts afresh: no session from before survives
-        logger.info("hubspot installed", extra={"portal_id": portal_id})
+        if before == "uninstalled":
+            logger.info("hubspot reinstalled after an uninstall", extra={"portal_id": portal_id})
+            metrics.add_metric(name="PortalsReinstalled", unit=MetricUnit.Count, value=1)
+        else:
+            logger.info("hubspot installed", extra={"portal_id": portal_id})
         return self._signed_in(portal_id, info.user or user)
 
     def is_login_state(self, state: str) -> bool:
@@ -357,10 +373,14 @@ class ConnectionService:
 
     def disconnect_fortnox(self, session: Session) -> FortnoxConnection | None:
         """Forget the portal's Fortnox connection and revoke its refresh token; None if there was none."""
-        removed = self._connections.delete_fortnox(session.portal_id)
+        return self.disconnect_fortnox_of(session.portal_id)
+
+    def disconnect_fortnox_of(self, portal_id: str) -> FortnoxConnection | None:
+        """`disconnect_fortnox` for a portal named by the caller (the deletion of its data)."""
+        removed = self._connections.delete_fortnox(portal_id)
         if removed is not None:
             self._revoke_quietly(removed.refresh_token.get_secret_value())
-            logger.info("fortnox disconnected", extra={"portal_id": session.portal_id})
+            logger.info("fortnox disconnected", extra={"portal_id": portal_id})
         return removed
 
     # -- state ---------------------------------------------------------------------------------
@@ -405,6 +425,133 @@ class FortnoxReconnectOtherCompany(FortnoxAlreadyConnected):
                  f"instead, disconnect {connected} in hubnox's settings first, then connect again.",
         )
         self.connected_tenant_id = current.tenant_id
+
+
+# -- uninstall, deletion, retention ------------------------------------------------------------------
+
+DAY_SECONDS = 24 * 3600
+
+
+class UninstallService:
+    """The one place an uninstall is handled (the `hubnox.sync.ports.Uninstalls` port): HubSpot's
+    uninstall event (the webhooks function) and a refused HubSpot refresh token (`hubnox.tokens`)
+    both end here, so both do the same.
+
+    The HubSpot connection is marked uninstalled and its tokens dropped, the portal leaves the set the
+    poller polls, and when it happened is kept for the retention purge; the portal's data (settings,
+    runs, deal links, the Fortnox connection) stays until an admin deletes it or the retention period
+    passes. Every settings session of the portal ends: HubSpot no longer vouches for anyone in it
+    (an admin gets back in by installing hubnox again). The worker stops the portal's jobs on its own
+    (`hubnox.sync.runner`), as it reads the same mark. Safe to repeat: only the first report is
+    logged as the uninstall and counted in the `PortalsUninstalled` metric.
+    """
+
+    def __init__(self, *, connections: ConnectionStore, sessions: SessionStore,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._connections = connections
+        self._sessions = sessions
+        self._clock = clock
+
+    def uninstalled(self, portal_id: str, reason: str) -> None:
+        """Record that hubnox was uninstalled from `portal_id`, for `reason` (which is logged)."""
+        if not self._connections.mark_uninstalled(portal_id, at=self._clock(), reason=reason[:500]):
+            status = self._connections.hubspot_status(portal_id)
+            logger.info("uninstall reported again, or for a portal hubnox does not know",
+                        extra={"portal_id": portal_id, "status": status, "reason": reason[:500]})
+            return
+        self._sessions.end_all(portal_id)
+        logger.warning("hubspot uninstalled: polling and jobs stop, the data is kept",
+                       extra={"portal_id": portal_id, "reason": reason[:500]})
+        metrics.add_metric(name="PortalsUninstalled", unit=MetricUnit.Count, value=1)
+
+
+class PortalDeletion:
+    """The one way a portal's data is deleted: the settings page's "delete this portal's data" and the
+    retention purge both come here, so both delete the same things.
+
+    Fortnox's grant is revoked first (while hubnox still has the token), then every settings session
+    ends (no open page may write the data again), then every item of the portal goes
+    (`hubnox.store.portals.PortalDataStore`).
+    """
+
+    def __init__(self, *, connection_service: ConnectionService, sessions: SessionStore,
+                 portal_data: PortalDataStore) -> None:
+        self._connection_service = connection_service
+        self._sessions = sessions
+        self._portal_data = portal_data
+
+    def delete(self, portal_id: str) -> int:
+        """Delete everything hubnox keeps for the portal; answers how many items went."""
+        self._connection_service.disconnect_fortnox_of(portal_id)
+        self._sessions.end_all(portal_id)
+        deleted = self._portal_data.delete_portal(portal_id)
+        logger.info("portal data deleted", extra={"portal_id": portal_id, "items": deleted})
+        return deleted
+
+
+def uninstalled_refusal(refused: UnauthorizedError, cookies: list[str] | None, *, signer: Signer,
+                        connections: ConnectionStore, public_base: str, retention_days: int) -> UnauthorizedError:
+    """What the settings page answers a browser whose session ended because hubnox was uninstalled
+    from its portal: that it was, how long the data is kept, and the way back (installing again signs
+    the admin in, and the settings page can then delete the data at once). `refused` otherwise."""
+    token = cookie_value(cookies)
+    try:
+        portal_id = str(signer.verify("session", token)["portal"]) if token else ""
+    except UnauthorizedError:
+        return refused
+    hubspot = connections.get_hubspot(portal_id) if portal_id else None
+    if hubspot is None or hubspot.status != "uninstalled":
+        return refused
+    if retention_days > 0 and hubspot.uninstalled_at is not None:
+        until = time.strftime("%Y-%m-%d", time.gmtime(hubspot.uninstalled_at + retention_days * DAY_SECONDS))
+        kept = f"until {until}, then it is deleted"
+    else:
+        kept = "until an admin deletes it"
+    return UnauthorizedError(
+        f"hubnox was uninstalled from HubSpot portal {portal_id}, so its settings are closed. Its data "
+        f"(settings, runs, the Fortnox connection) is kept {kept}.",
+        code="HUBSPOT_UNINSTALLED",
+        hint=f"To use hubnox again, or to delete its data now, install it again ({public_base}/oauth/hubspot/"
+             "install): you come back signed in to the settings, which keep everything and can delete it.",
+    )
+
+
+class UninstalledDataPurge:
+    """Deletes the data of portals uninstalled longer than the retention period (the template's
+    `UninstalledDataRetentionDays`; 0 keeps it until an admin deletes it), through `PortalDeletion`.
+
+    Runs on the poller's schedule: it reads one small partition (the uninstall marks) a tick. A
+    portal installed again is never deleted: its mark went with the reinstall, and its connection's
+    status is read again just before (a mark left by a reinstall that failed half way is cleared).
+    """
+
+    def __init__(self, *, connections: ConnectionStore, deletion: Callable[[str], int], retention_days: int,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._connections = connections
+        self._delete = deletion
+        self._retention_days = retention_days
+        self._clock = clock
+
+    def purge(self) -> list[str]:
+        """Delete every portal past the retention period; answers their ids."""
+        if self._retention_days <= 0:
+            return []
+        cutoff = self._clock() - self._retention_days * DAY_SECONDS
+        purged: list[str] = []
+        for portal_id, uninstalled_at in sorted(self._connections.uninstalled_portals().items()):
+            if uninstalled_at > cutoff:
+                continue
+            if self._connections.hubspot_status(portal_id) != "uninstalled":
+                logger.info("uninstall mark of an installed portal cleared", extra={"portal_id": portal_id})
+                self._connections.clear_uninstall_mark(portal_id)
+                continue
+            deleted = self._delete(portal_id)
+            logger.info("data of an uninstalled portal purged after the retention period",
+                        extra={"portal_id": portal_id, "items": deleted, "uninstalled_at": uninstalled_at,
+                               "retention_days": self._retention_days})
+            metrics.add_metric(name="UninstalledPortalsPurged", unit=MetricUnit.Count, value=1)
+            purged.append(portal_id)
+        return purged
 
 
 # -- the OAuth routes --------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ValidationError
 
 from hubnox.config import AppConfig
-from hubnox.errors import BadRequestError, NotFoundError
+from hubnox.errors import BadRequestError, NotFoundError, UnauthorizedError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.errors import FortnoxError
 from hubnox.hubspot import properties as app_properties
@@ -67,7 +67,7 @@ from hubnox.jobs import Submit
 from hubnox.observability import logger
 from hubnox.records import Run, RunRequest
 from hubnox.services.connection_health import ConnectionHealthService
-from hubnox.services.install import STATE_TTL_SECONDS, ConnectionService
+from hubnox.services.install import STATE_TTL_SECONDS, ConnectionService, PortalDeletion, uninstalled_refusal
 from hubnox.services.settings_check import fortnox_field_errors
 from hubnox.signing import Signer
 from hubnox.store.connections import ConnectionStore
@@ -402,6 +402,9 @@ class SettingsApiPorts(Protocol):
     def portal_data(self) -> PortalDataStore: ...
 
     @property
+    def portal_deletion(self) -> PortalDeletion: ...
+
+    @property
     def sessions(self) -> SessionStore: ...
 
     @property
@@ -580,10 +583,8 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
         if str(body.get("confirm", "")) != current.portal_id:
             raise BadRequestError(f"To delete everything hubnox keeps for portal {current.portal_id}, send "
                                   f'{{"confirm": "{current.portal_id}"}}.', code="CONFIRM")
-        ports.connection_service.disconnect_fortnox(current)  # revokes Fortnox's grant first
-        ports.sessions.end_all(current.portal_id)  # before the data goes: no open session may write it again
-        deleted = ports.portal_data.delete_portal(current.portal_id)
-        logger.info("portal data deleted", extra={"portal_id": current.portal_id, "items": deleted})
+        # The same deletion as the retention purge's: Fortnox's grant revoked, every session ended, then the data.
+        deleted = ports.portal_deletion.delete(current.portal_id)
         gone = cleared_session_cookie()
         answer = json_response({"deleted": deleted, "message": "hubnox's data for this portal is deleted. "
                                 "Uninstall the app in HubSpot too, or install it again to start afresh."})
@@ -642,7 +643,12 @@ def settings_page_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
             start = ports.connection_service.begin_login(query["login"])
             return redirect(start.url, status=303,
                             cookies=[browser_secret_cookie(LOGIN_COOKIE, start.browser_secret, STATE_TTL_SECONDS)])
-        session = read_session(ports.signer, ports.sessions, router.current_event.cookies)
+        try:
+            session = read_session(ports.signer, ports.sessions, router.current_event.cookies)
+        except UnauthorizedError as refused:  # an uninstall ends the sessions: say so, and the way back
+            raise uninstalled_refusal(refused, router.current_event.cookies, signer=ports.signer,
+                                      connections=ports.connections, public_base=ports.config.public_base,
+                                      retention_days=ports.config.uninstalled_data_retention_days) from None
         hubspot = ports.connections.get_hubspot(session.portal_id)
         fortnox = ports.connections.get_fortnox(session.portal_id)
         notice = NOTICES.get(query.get("notice", ""))

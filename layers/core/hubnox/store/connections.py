@@ -31,6 +31,7 @@ from hubnox.records import (
 from hubnox.store.crypto import TokenCipher, TokenCipherError
 from hubnox.store.table import (
     REGISTRY_PK,
+    UNINSTALLED_PK,
     ConditionFailed,
     Item,
     StaleVersion,
@@ -39,6 +40,7 @@ from hubnox.store.table import (
     connection_key,
     fortnox_claim_key,
     registry_key,
+    uninstalled_key,
 )
 
 _SECRET_FIELDS = frozenset({"access_token", "refresh_token"})
@@ -95,7 +97,8 @@ class ConnectionStore:
     def put_hubspot(self, connection: HubSpotConnection) -> HubSpotConnection:
         """Save an installation (first or repeated) and list the portal in the registry.
 
-        Replaces whatever was stored, tokens included, and returns it with its new version.
+        Replaces whatever was stored, tokens included (an uninstall's date and reason go too), clears
+        the portal's uninstall mark, and returns it with its new version.
         """
         stored = self._write(connection_key(connection.portal_id, "hubspot"), "hubspot", connection)
         self._table.put(
@@ -106,6 +109,8 @@ class ConnectionStore:
                 "registered_at": connection.installed_at,
             }
         )
+        if connection.uninstalled_at is None:
+            self._table.delete(uninstalled_key(connection.portal_id))
         return self._hubspot(stored, _tokens_of(connection))
 
     def update_hubspot_tokens(
@@ -126,23 +131,50 @@ class ConnectionStore:
         )
         return self._hubspot(item, _tokens(access_token, refresh_token))
 
-    def mark_uninstalled(self, portal_id: str) -> bool:
+    def mark_uninstalled(self, portal_id: str, *, at: float | None = None, reason: str | None = None) -> bool:
         """Record that the app was uninstalled: drop the tokens and leave the poller's registry.
 
-        The Fortnox connection stays, so a reinstall picks up where the portal left off.
-        Returns False when the portal was never installed.
+        The Fortnox connection, the settings and the runs stay, so a reinstall picks up where the
+        portal left off; `at` (epoch seconds) is kept, with a mark in the `UNINSTALLED` partition,
+        for the retention purge (`uninstalled_portals`). Safe to repeat: only the first call marks
+        the connection and answers True; a repeat, or a portal that never installed, answers False.
         """
         self._table.delete(registry_key(portal_id))
+        fields: dict[str, Any] = {"status": "uninstalled", "tokens": None, "broken_reason": None}
+        if at is not None:
+            fields["uninstalled_at"] = at
+        if reason:
+            fields["uninstall_reason"] = reason
         try:
             self._table.update(
                 connection_key(portal_id, "hubspot"),
-                set_fields={"status": "uninstalled", "tokens": None, "broken_reason": None},
+                set_fields=fields,
                 add_fields={"version": 1},
-                condition="attribute_exists(pk)",
+                condition="attribute_exists(pk) AND #status <> :uninstalled",
+                names={"#status": "status"},
+                values={":uninstalled": "uninstalled"},
             )
-        except ConditionFailed:
+        except ConditionFailed as failure:
+            if failure.item is not None and at is not None:
+                # Marked before (maybe before uninstalls were dated): keep the first time, add the mark.
+                self._mark(portal_id, float(failure.item.get("uninstalled_at") or at), overwrite=False)
             return False
+        if at is not None:
+            self._mark(portal_id, at, overwrite=True)
         return True
+
+    def _mark(self, portal_id: str, at: float, *, overwrite: bool) -> None:
+        with contextlib.suppress(ConditionFailed):
+            self._table.put({**uninstalled_key(portal_id), "portal_id": portal_id, "uninstalled_at": at},
+                            condition=None if overwrite else "attribute_not_exists(pk)")
+
+    def clear_uninstall_mark(self, portal_id: str) -> None:
+        """Forget the portal's uninstall mark (the retention purge, for a portal installed again)."""
+        self._table.delete(uninstalled_key(portal_id))
+
+    def uninstalled_portals(self) -> dict[str, float]:
+        """Every portal whose app was uninstalled and not installed again, with when (epoch seconds)."""
+        return {str(item["portal_id"]): float(item["uninstalled_at"]) for item in self._table.query(UNINSTALLED_PK)}
 
     def list_portals(self) -> list[str]:
         """The ids of every installed portal, for the poller."""

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import contextlib
 
-from hubnox.store.table import ConditionFailed, Table, connection_key, fortnox_claim_key, portal_partition, registry_key
+from hubnox.store.table import (
+    ConditionFailed,
+    Table,
+    connection_key,
+    fortnox_claim_key,
+    portal_partition,
+    registry_key,
+    uninstalled_key,
+)
 
 
 class PortalDataStore:
@@ -14,7 +22,8 @@ class PortalDataStore:
         self._table = table
 
     def delete_portal(self, portal_id: str) -> int:
-        """Delete every item of the portal and its registry entry; answers how many items went.
+        """Delete every item of the portal, its registry entry and its uninstall mark; answers how many
+        items went.
 
         Leases, nonces, workflow executions' idempotency records and rate counters are not the
         portal's data and expire on their own. A Fortnox company the portal was connected to is
@@ -27,6 +36,7 @@ class PortalDataStore:
             if item["sk"] == fortnox["sk"] and item.get("tenant_id"):
                 self._release(str(item["tenant_id"]), portal_id)
         self._table.delete(registry_key(portal_id))
+        self._table.delete(uninstalled_key(portal_id))
         return len(items)
 
     def _release(self, tenant_id: str, portal_id: str) -> None:

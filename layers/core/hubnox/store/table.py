@@ -108,6 +108,8 @@ _DYNAMODB_TRANSIENT = frozenset(
 # --- keys -----------------------------------------------------------------------------------------
 
 REGISTRY_PK = "PORTALS"
+#: the portals whose app was uninstalled, with when (`uninstalled_key`)
+UNINSTALLED_PK = "UNINSTALLED"
 #: the partition of Powertools' idempotency records of workflow executions (their sort key is Powertools')
 CALLBACKS_PK = "CALLBACKS"
 RUN_PREFIX = "RUN#"
@@ -161,6 +163,11 @@ def cursor_key(portal_id: str, name: str) -> Key:
 
 def registry_key(portal_id: str) -> Key:
     return {"pk": REGISTRY_PK, "sk": portal_id}
+
+
+def uninstalled_key(portal_id: str) -> Key:
+    """The mark of a portal whose app was uninstalled, in one partition the retention purge reads."""
+    return {"pk": UNINSTALLED_PK, "sk": portal_id}
 
 
 def lease_key(name: str) -> Key:

@@ -127,6 +127,20 @@ class Connections(Protocol):
     def get_fortnox(self, portal_id: str) -> FortnoxConnection | None: ...
 
 
+class InstallStatus(Protocol):
+    """Whether hubnox is still installed in a portal, read without opening tokens
+    (`hubnox.store.connections.ConnectionStore`): the worker asks before a job of the portal runs."""
+
+    def hubspot_status(self, portal_id: str) -> HubSpotStatus | None: ...
+
+
+class Uninstalls(Protocol):
+    """The one place an uninstall is handled (`hubnox.services.install.UninstallService`): HubSpot's
+    uninstall event and a refused HubSpot refresh token both end here."""
+
+    def uninstalled(self, portal_id: str, reason: str) -> None: ...
+
+
 # -- what hubnox says ----------------------------------------------------------------------------------
 
 

@@ -25,6 +25,11 @@ Errors decide what happens next:
   later (the worker sets the backoff, `hubnox.jobs.backoff_seconds`), except on the last attempt,
   where the run fails as above and `JobExhausted` is raised once its outcome is told (or stays
   pending for follow-ups), so the message goes on to the dead-letter queue.
+A job of a portal hubnox was uninstalled from (`InstallStatus`, asked before each job and again
+when a try fails: a refused HubSpot refresh token marks the uninstall mid-run) stops without calling
+HubSpot or Fortnox: its run fails with `HUBSPOT_UNINSTALLED`, whatever of its outcome is untold is
+given up with that code, and nothing is retried or sent to the dead-letter queue.
+
 A failed document run's outcome is told only after Fortnox has been asked whether the deal's
 document exists after all; if it does, the run succeeded and tells that (`CreateDocument.verify`),
 and its message is not kept.
@@ -37,13 +42,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hubnox.errors import BadRequestError, HubnoxError, JobExhausted, TransientError, UserFixableError
+from hubnox.errors import (
+    BadRequestError,
+    HubnoxError,
+    HubSpotUninstalledError,
+    JobExhausted,
+    TransientError,
+    UserFixableError,
+)
 from hubnox.jobs import LAST_TRY, Job, backoff_seconds
 from hubnox.observability import logger
-from hubnox.records import Run, RunKind
+from hubnox.records import DeliveryState, Run, RunKind
 from hubnox.signing import Signer
 from hubnox.sync.attempt import Attempt
-from hubnox.sync.delivery import Deliverer, Outcome
+from hubnox.sync.delivery import Deliverer, Outcome, gave_up, told
 from hubnox.sync.jobs.customers import SyncCustomer
 from hubnox.sync.jobs.documents import CreateDocument
 from hubnox.sync.jobs.products import sync_products
@@ -53,6 +65,7 @@ from hubnox.sync.ports import (
     FollowUps,
     Fortnox,
     HubSpot,
+    InstallStatus,
     Leases,
     NoteRenderer,
     RunLog,
@@ -86,10 +99,13 @@ class JobRunner:
         public_base: str,
         follow_ups: FollowUps,
         outcomes: RunOutcomes | None = None,
+        installs: InstallStatus | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._hubspot = hubspot
+        #: asked whether the job's portal still has hubnox installed (None: always assumed installed)
+        self._installs = installs
         self._fortnox = fortnox
         self._runs = runs
         self._settings = settings
@@ -118,6 +134,8 @@ class JobRunner:
         told. The worker passes `hubnox.jobs.LAST_TRY` as `max_attempts`, one less than the queue's
         deliveries: a last try whose worker died is tried once more on the spare delivery.
         """
+        if self._uninstalled(job.portal_id):
+            return self._stop_uninstalled(job, attempt)
         if job.delivery_round is not None:
             stored = self._runs.get(job.portal_id, job.run_id)
             if stored is None or stored.delivery != "pending":
@@ -143,8 +161,12 @@ class JobRunner:
             current.settings = migrate(self._settings.get(job.portal_id)[0])
             result, outcome = self._do(current)
         except UserFixableError as error:
+            if self._uninstalled(job.portal_id):  # HubSpot refused the portal's token during this try
+                return self._stop_uninstalled(job, attempt)
             return self._tell(current, self._fail(current, error), 0)
         except Exception as error:
+            if self._uninstalled(job.portal_id):
+                return self._stop_uninstalled(job, attempt)
             if not current.last:
                 raise
             logger.exception("run failed on its last attempt", extra={"run_id": job.run_id, "attempt": attempt})
@@ -182,6 +204,8 @@ class JobRunner:
             run = self._verified(current, run)
             if run.delivery == "pending" and not _unverified(run, current):
                 run = self._deliver.tell(run, lambda: current.hubspot, current.progress)
+            if run.delivery == "pending" and self._uninstalled(run.portal_id):
+                run = self._give_up_uninstalled(run, current.progress)
             if run.delivery == "pending":
                 self._follow_up(current.job, delivery_round + 1)
         finally:
@@ -219,6 +243,40 @@ class JobRunner:
             current.progress[VERIFIED] = "none"
         self._runs.record_progress(run.portal_id, run.run_id, current.progress)
         return run
+
+    def _uninstalled(self, portal_id: str) -> bool:
+        return self._installs is not None and self._installs.hubspot_status(portal_id) == "uninstalled"
+
+    def _stop_uninstalled(self, job: Job, attempt: int) -> Run:
+        """End the job of a portal hubnox was uninstalled from, calling neither HubSpot nor Fortnox: an
+        unfinished run fails with `HUBSPOT_UNINSTALLED`, whatever it had still to tell is given up with
+        that code, and the run is counted once. Nothing is raised, so nothing is retried."""
+        stored = self._runs.get(job.portal_id, job.run_id)
+        if stored is None or stored.final:
+            logger.info("job of an uninstalled portal: nothing left to do", extra={"run_id": job.run_id})
+            return stored  # type: ignore[return-value]
+        stopped = HubSpotUninstalledError(job.portal_id)
+        run = stored
+        if run.status not in ("succeeded", "failed"):
+            run = self._runs.fail(job.portal_id, job.run_id, stopped.code, stopped.message,
+                                  {"attempts": attempt}, {})
+        run = self._give_up_uninstalled(run, dict(run.progress))
+        logger.warning("job stopped: hubnox was uninstalled from the portal",
+                       extra={"run_id": job.run_id, "portal_id": job.portal_id, "code": stopped.code})
+        if self._outcomes is not None and run.final:
+            self._outcomes.finished(run)
+        return run
+
+    def _give_up_uninstalled(self, run: Run, progress: dict[str, str]) -> Run:
+        """Give up every step of the run's outcome not yet told: no HubSpot token is left to tell it with."""
+        outcome = Outcome.of(run)
+        steps = [*(["note"] if outcome.note else []), *(update.name for update in outcome.updates),
+                 *(["callback"] if outcome.callback else [])] or ["outcome"]
+        for step in steps:
+            if told(step) not in progress and gave_up(step) not in progress:
+                progress[gave_up(step)] = HubSpotUninstalledError.code
+        state: DeliveryState = "gave_up" if any(key.startswith("gave_up:") for key in progress) else "delivered"
+        return self._runs.record_delivery(run.portal_id, run.run_id, progress, state)
 
     def _follow_up(self, job: Job, delivery_round: int) -> None:
         delay = backoff_seconds(delivery_round)
