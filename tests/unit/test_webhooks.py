@@ -25,6 +25,7 @@ from tests.support.functions import (
     signed_by_hubspot,
     world_on_moto,
 )
+from tests.unit.test_settings_page import answer, request
 
 UNKNOWN_PORTAL = "777"
 RULES = [StageRule("closedwon", "invoice", "default"), StageRule("1234567", "order", "8812")]
@@ -198,3 +199,32 @@ def test_parsing_reads_both_subscription_forms_alike():
 def test_parsing_refuses_batches_far_beyond_hubspots():
     with pytest.raises(BadRequestError, match="at most"):
         parse_events(json.dumps([stage_change(index + 1) for index in range(1001)]))
+
+
+# -- the sync log's "why did this deal (not) trigger?" ------------------------------------------------
+
+
+def test_the_settings_api_explains_a_deal_from_the_trigger_log(world):
+    post(world, [stage_change(904, "appointmentscheduled", event_id=1)])
+    world.clock.advance(60)
+    post(world, [stage_change(904, event_id=2, occurred_ms=world.clock.ms - 500)])
+
+    status, body = answer(request(world, "GET", "/settings/api/triggers", query="deal=904"))
+
+    assert status == 200 and body["dealId"] == "904" and body["nextCursor"] is None
+    assert [(row["source"], row["decision"]) for row in body["decisions"]] == [
+        ("webhook", "enqueued"), ("webhook", STAGE_NOT_A_TRIGGER)]
+    assert body["decisions"][0]["runId"] == world.jobs()[0].run_id
+
+
+@pytest.mark.parametrize("query", ["", "deal=abc", "deal=904&cursor=nope", "deal=904&status=failed"])
+def test_the_settings_api_says_what_is_wrong_with_a_trigger_query(world, query):
+    status, body = answer(request(world, "GET", "/settings/api/triggers", query=query))
+
+    assert status == 400 and body["message"]
+
+
+def test_the_settings_api_needs_a_settings_session(world):
+    response = world.invoke("settings", request_event("settings_log.json", "GET", "/settings/api/triggers"))
+
+    assert response["statusCode"] in (401, 403)
