@@ -125,6 +125,16 @@ def test_both_forms_of_a_stage_change_enqueue_one_run_per_deal_and_rule(world):
     assert decisions(world, "904") == ["enqueued"]
 
 
+def test_a_full_batch_is_decided_deal_by_deal_at_once_and_every_deal_gets_its_run(world):
+    batch = [stage_change(1000 + index, generic=bool(index % 2)) for index in range(40)]
+    batch += [stage_change(1000, event_id=99)]  # a second event for a deal already in the batch
+
+    response = post(world, batch)
+
+    assert json.loads(response["body"]) == {"received": 41, "enqueued": 40, "ignored": 0}
+    assert sorted(int(job.object_id or 0) for job in world.jobs()) == list(range(1000, 1040))
+
+
 def test_duplicates_within_a_batch_and_hubspots_redelivery_make_one_run(world):
     batch = [stage_change(904), stage_change(904)]  # the same eventId twice
     assert json.loads(post(world, batch)["body"]) == {"received": 1, "enqueued": 1, "ignored": 0}

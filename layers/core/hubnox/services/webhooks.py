@@ -30,7 +30,10 @@ Decisions (README, "Webhooks"):
 from __future__ import annotations
 
 import json
+import re
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -54,6 +57,9 @@ DEFAULT_PIPELINE = "default"
 #: the app-uninstall event type of HubSpot's app lifecycle events (webhooks journal API, 2026-03)
 UNINSTALL_EVENT_TYPE_ID = "4-1916193"
 UNINSTALL_SUBSCRIPTION_TYPES = frozenset({"app.uninstall", "app.uninstalled", "app_uninstall"})
+#: deals decided at once within one batch
+DECISION_THREADS = 8
+_EPOCH_MS = re.compile(r"[0-9]{1,16}")
 
 
 class Uninstalls(Protocol):
@@ -145,7 +151,7 @@ def _event(index: int, raw: Any) -> WebhookEvent:
     if not isinstance(kind, str) or not kind.strip() or len(kind) > 100:
         raise refuse("has no subscriptionType")
     occurred = raw.get("occurredAt")
-    if isinstance(occurred, bool) or not isinstance(occurred, int | float | str) or not str(occurred).isdigit():
+    if isinstance(occurred, bool) or not isinstance(occurred, int | str) or not _EPOCH_MS.fullmatch(str(occurred)):
         raise refuse("has no occurredAt (epoch milliseconds)")
     value = raw.get("propertyValue")
     return WebhookEvent(
@@ -168,6 +174,15 @@ class WebhookReport:
     received: int = 0
     enqueued: list[str] = field(default_factory=list)
     ignored: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def ignore(self) -> None:
+        with self._lock:
+            self.ignored += 1
+
+    def enqueue(self, run_id: str) -> None:
+        with self._lock:
+            self.enqueued.append(run_id)
 
     def body(self) -> dict[str, Any]:
         return {"received": self.received, "enqueued": len(self.enqueued), "ignored": self.ignored}
@@ -188,6 +203,7 @@ class WebhookService:
         report = WebhookReport(received=len(events))
         statuses: dict[str, str | None] = {}
         rules: dict[str, list[StageRule]] = {}
+        by_deal: dict[tuple[str, str], list[tuple[WebhookEvent, str, list[StageRule]]]] = {}
         for event in events:
             portal_id = event.portal_id
             if event.is_uninstall:
@@ -209,22 +225,40 @@ class WebhookService:
                 continue
             if portal_id not in rules:
                 rules[portal_id] = list(self._rules_for(portal_id)) if status != "uninstalled" else []
-            self._stage_change(event, status, rules[portal_id], report)
+            by_deal.setdefault((portal_id, event.object_id or ""), []).append((event, status, rules[portal_id]))
+        self._decide(list(by_deal.values()), report)
         if report.enqueued:
             logger.info("webhooks enqueued deals", extra={"runs": report.enqueued})
         return report
+
+    def _decide(self, groups: list[list[tuple[WebhookEvent, str, list[StageRule]]]], report: WebhookReport) -> None:
+        """Each deal's events in batch order, up to `DECISION_THREADS` deals at once: a decision is a
+        handful of DynamoDB calls and one SQS send, and HubSpot waits for the whole batch's answer.
+        A decision that fails fails the request (after the others finish), so HubSpot delivers the
+        batch again, and what was done already is found done."""
+
+        def deal(group: list[tuple[WebhookEvent, str, list[StageRule]]]) -> None:
+            for event, status, rules in group:
+                self._stage_change(event, status, rules, report)
+
+        if len(groups) <= 1:
+            for group in groups:
+                deal(group)
+            return
+        with ThreadPoolExecutor(max_workers=min(DECISION_THREADS, len(groups))) as pool:
+            list(pool.map(deal, groups))
 
     def _stage_change(self, event: WebhookEvent, status: str, rules: list[StageRule], report: WebhookReport) -> None:
         portal_id, deal_id, stage_id = event.portal_id, event.object_id or "", event.property_value or ""
         if status == "uninstalled":
             self._decider.record(portal_id, deal_id, "webhook", NOT_INSTALLED, stage_id=stage_id or None)
-            report.ignored += 1
+            report.ignore()
             return
         matching = [rule for rule in rules if rule.stage_id == stage_id]
         if not matching:
             if rules:  # a portal without rules has nothing to explain
                 self._decider.record(portal_id, deal_id, "webhook", STAGE_NOT_A_TRIGGER, stage_id=stage_id or None)
-            report.ignored += 1
+            report.ignore()
             return
         ambiguous = len({rule.pipeline_id for rule in matching if rule.pipeline_id}) > 1
         for rule in matching:
@@ -234,7 +268,7 @@ class WebhookService:
                 continue
             decision = self._decider.consider(portal_id, deal_id, event.occurred_at_ms, rule, "webhook")
             if decision.run_id is not None:
-                report.enqueued.append(decision.run_id)
+                report.enqueue(decision.run_id)
 
 
 def stage_names_one_pipeline(rule: StageRule) -> bool:
