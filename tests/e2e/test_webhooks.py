@@ -12,6 +12,8 @@ import pytest
 from hubnox.store.portal_settings import SettingsStore
 from hubnox.store.trigger_log import TriggerLogStore
 from sandbox.hubspot_signing import signature_headers
+from tests.e2e.test_settings_admins import OVERFLOWING, context_for
+from tests.e2e.test_settings_page import browser  # noqa: F401 (the shared browser fixture)
 from tests.support.workflows import Rep, drain, fortnox_invoices, portal_runs, table, tick
 
 pytestmark = pytest.mark.e2e
@@ -63,3 +65,38 @@ def test_the_gateway_refuses_an_unsigned_webhook_batch(stack):
 
     assert response.status_code == 401
     assert response.json()["code"] == "SIGNATURE_MISSING"
+
+
+def test_an_admin_asks_why_a_deal_did_or_did_not_trigger_at_360px(browser, stack, connected_portal):  # noqa: F811
+    portal_id = connected_portal.portal_id
+    SettingsStore(table(stack)).put(portal_id, {"trigger_stages": [
+        {"pipeline_id": "default", "stage_id": "closedwon", "document_type": "invoice"}]}, 0)
+    rep = Rep(stack, portal_id, connected_portal.hubspot_token)
+    deal_id = rep.deal()
+    post_batch(stack, [stage_change(portal_id, deal_id, "contractsent", int(deal_id) * 10 + 1)])
+    post_batch(stack, [stage_change(portal_id, deal_id, "closedwon", int(deal_id) * 10 + 2)])
+    gateway = stack.running.gateway_url
+    context = context_for(browser, gateway, connected_portal.login_cookie, 360)
+    errors: list[str] = []
+    try:
+        tab = context.new_page()
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.goto(f"{gateway}/settings/log")
+        section = tab.locator("#trigger-log")
+        section.get_by_text("Why did this deal (not) trigger?").click()
+        section.get_by_label("Deal id").fill(deal_id)
+        section.get_by_role("button", name="Explain").click()
+        section.locator("[data-trigger-list] > li").nth(1).wait_for()
+
+        listed = [section.locator("[data-trigger-list] > li").nth(i).inner_text() for i in range(2)]
+        assert "enqueued (run " in listed[0] and "stage:closedwon:invoice" in listed[0] and "Webhook" in listed[0]
+        assert "stage not a trigger" in listed[1] and "contractsent" in listed[1]
+        assert tab.evaluate(OVERFLOWING) == []
+
+        section.get_by_label("Deal id").fill("1")
+        section.get_by_role("button", name="Explain").click()
+        tab.wait_for_function("document.querySelector('[data-trigger-status]').textContent.startsWith('Nothing')")
+        assert section.locator("[data-trigger-list] > li").count() == 0
+        assert errors == []
+    finally:
+        context.close()
