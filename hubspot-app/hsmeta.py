@@ -37,6 +37,7 @@ BASE_URL_PATTERN = re.compile(r"^https://[^/\s]+(/[^\s]*[^/\s])?$")
 CREATE_DOCUMENT_PATH = "/hubspot/actions/create-document"
 SYNC_CUSTOMER_PATH = "/hubspot/actions/sync-customer"
 OPTIONS_PATH = "/hubspot/actions/options"
+WEBHOOKS_PATH = "/hubspot/webhooks"
 
 # The workflow actions' fields: what the workflow_action function reads and the worker answers.
 DOCUMENT_TYPE_INPUT = "documentType"
@@ -224,6 +225,25 @@ def card_config(deployment: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def webhooks_config(deployment: Mapping[str, Any]) -> dict[str, Any]:
+    """HubSpot's webhooks: every deal stage change of an installed portal, posted to POST /hubspot/webhooks.
+
+    Deal creations are not subscribed to: their events carry no stage, and the poller finds a deal
+    created in a trigger stage (README, "Decisions about webhooks and triggers").
+    """
+    return {
+        "uid": "hubnox_webhooks",
+        "type": "webhooks",
+        "config": {
+            "settings": {"targetUrl": f"{deployment['publicBaseUrl']}{WEBHOOKS_PATH}", "maxConcurrentRequests": 10},
+            "subscriptions": {
+                "crmObjects": [{"subscriptionType": "object.propertyChange", "objectType": "deal",
+                                "propertyName": "dealstage", "active": True}],
+            },
+        },
+    }
+
+
 def card_settings_module(deployment: Mapping[str, Any]) -> str:
     """`config.ts`: the backend URL for the React card."""
     return ("// Written by hubspot-app/hsmeta.py from hubspot-app/deployment.json: change the URL there.\n"
@@ -238,6 +258,7 @@ def project_files(deployment: Mapping[str, Any]) -> dict[str, str]:
         "src/app/workflow-actions/create-fortnox-document-hsmeta.json": create_document_action(deployment),
         "src/app/workflow-actions/sync-fortnox-customer-hsmeta.json": sync_customer_action(deployment),
         "src/app/cards/card-hsmeta.json": card_config(deployment),
+        "src/app/webhooks/webhooks-hsmeta.json": webhooks_config(deployment),
     }
     files = {path: json.dumps(data, indent=2, ensure_ascii=False) + "\n" for path, data in as_json.items()}
     files["src/app/cards/config.ts"] = card_settings_module(deployment)

@@ -18,6 +18,7 @@ from hubnox.services.run_actions_api import run_actions_router
 from hubnox.services.settings_page import settings_api_router, settings_page_router
 from hubnox.services.settings_transfer import settings_transfer_router
 from hubnox.services.sync_log import sync_log_router
+from hubnox.services.trigger_log_api import trigger_log_router
 from hubnox.web.responses import register_error_handlers
 from hubnox.wiring import Container
 
@@ -29,6 +30,7 @@ def build(container: Container) -> Handler:
     # The API first: the page router's catch-all for unknown API routes must be tried after the API's own.
     app.include_router(settings_api_router(container))
     app.include_router(sync_log_router(container))
+    app.include_router(trigger_log_router(container))  # why a deal did (not) trigger
     app.include_router(settings_transfer_router(container))
     app.include_router(run_actions_router(container))  # bulk replay and dead letters
     app.include_router(settings_page_router(container))

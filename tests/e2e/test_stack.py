@@ -46,7 +46,7 @@ def test_both_simulators_answer_on_their_own_ports(stack):
 def test_the_gateway_health_names_the_stack(stack):
     health = stack.gateway.get("/_sandbox/health").json()
     assert health["ok"] is True
-    assert health["routes"] == 16
+    assert health["routes"] == 17
     assert health["hubspot_api"] == stack.urls["hubspot_api"]
     assert health["fortnox_api"] == stack.urls["fortnox_api"]
 

@@ -135,6 +135,7 @@ def test_the_fuzz_covers_every_http_route_of_the_template():
                 for event in (resource.get("Properties", {}).get("Events") or {}).values()
                 if event.get("Type") == "HttpApi"]
     assert len(ROUTES) == len(declared) > 0
-    assert {route.function for route in ROUTES} == {"oauth", "workflow_action", "crm_card", "replay", "settings"}
+    assert {route.function for route in ROUTES} == {"oauth", "workflow_action", "webhooks", "crm_card", "replay",
+                                                   "settings"}
 
 

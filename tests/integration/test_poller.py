@@ -15,9 +15,12 @@ from hubnox.hubspot.models import CrmObject
 from hubnox.records import Run, RunRequest
 from hubnox.store.cursors import CursorStore
 from hubnox.store.deal_links import DealLinkStore
+from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
 from hubnox.store.runs import RunStore
+from hubnox.store.trigger_log import TriggerLogStore
 from hubnox.sync.poller import CURSOR_NAME, FIRST_LOOKBACK_MS, OVERLAP_MS, SETTLE_SECONDS, Poller, StageRule
+from hubnox.sync.triggers import TriggerDecider
 from tests.sandbox.test_hubspot_support import CLIENT_ID, CLIENT_SECRET, install, simulator
 from tests.support.clock import FakeClock
 from tests.support.functions import START, sample_event, world_on_moto
@@ -76,14 +79,16 @@ class Setup:
         self.enqueue_failure: Exception | None = None
         self.poller = Poller(portals=lambda: self.portals, rules_for=lambda portal: self.rules.get(portal, []),
                              search_for=lambda portal: self.searches[portal], cursors=self.cursors,
-                             claims=self.nonces, deal_links=self.deal_links, runs=self.runs,
-                             enqueue=self.enqueue, clock=self.clock)
+                             decider=TriggerDecider(deal_links=self.deal_links, runs=self.runs, claims=self.nonces,
+                                                    leases=LeaseStore(table, self.clock), enqueue=self.enqueue,
+                                                    log=TriggerLogStore(table, self.clock), clock=self.clock),
+                             clock=self.clock)
 
     @property
     def search(self) -> FakeSearch:
         return self.searches[PORTAL]
 
-    def enqueue(self, portal_id: str, deal_id: str, rule: StageRule) -> Run:
+    def enqueue(self, portal_id: str, deal_id: str, rule: StageRule, source: str = "poller") -> Run:
         if self.enqueue_failure:
             raise self.enqueue_failure
         self.enqueued.append((portal_id, deal_id, rule.trigger_key))

@@ -240,6 +240,21 @@ class Leases:
         return True
 
 
+class TriggerLog:
+    """`TriggerLog` (`TriggerLogStore`): the decisions recorded, oldest first."""
+
+    def __init__(self) -> None:
+        self.entries: list[Any] = []
+
+    def record(self, entry: Any) -> None:
+        self.entries.append(entry)
+
+    def decisions(self, deal_id: str | None = None) -> list[tuple[str, str, str]]:
+        """(deal, source, decision) of each entry, for `deal_id` only when given."""
+        return [(entry.deal_id, entry.source, entry.decision) for entry in self.entries
+                if deal_id is None or entry.deal_id == deal_id]
+
+
 class Nonces:
     """`NonceClaims` (`NonceStore`): a value is claimed once until it expires, or is given back."""
 

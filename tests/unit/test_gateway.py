@@ -482,7 +482,7 @@ def test_there_is_a_sample_event_for_every_http_function():
         found = gateway.route_for(event["requestContext"]["http"]["method"], event["rawPath"])
         assert found is not None
         functions.add(found[0].function)
-    assert functions == {"oauth", "workflow_action", "crm_card", "replay", "settings"}
+    assert functions == {"oauth", "workflow_action", "webhooks", "crm_card", "replay", "settings"}
 
 
 # -- containers ----------------------------------------------------------------------------------

@@ -161,6 +161,15 @@ def test_each_action_declares_the_outputs_the_worker_completes_its_callbacks_wit
     assert {field["typeDefinition"]["name"] for field in config["outputFields"]} == completed_with
 
 
+def test_the_webhooks_post_deal_stage_changes_to_the_route_the_webhooks_function_serves():
+    config = committed("src/app/webhooks/webhooks-hsmeta.json")["config"]
+    assert config["settings"]["targetUrl"] == f"{BASE}/hubspot/webhooks"
+    assert "POST /hubspot/webhooks" in routes_of("webhooks")
+    assert config["subscriptions"]["crmObjects"] == [{"subscriptionType": "object.propertyChange",
+                                                      "objectType": "deal", "propertyName": "dealstage",
+                                                      "active": True}]
+
+
 def test_the_script_writes_every_url_for_another_deployment(tmp_path):
     other = {**DEPLOYMENT, "publicBaseUrl": "https://fortnox.acme.se/prod"}
     files = hsmeta.project_files(other)

@@ -22,8 +22,9 @@ from hubnox.sync.poller import (
     Poller,
     StageRule,
 )
+from hubnox.sync.triggers import TriggerDecider
 from tests.support.clock import FakeClock
-from tests.support.fakes import Cursors, DealLinks, HubSpot, Nonces, Queue, Runs, iso
+from tests.support.fakes import Cursors, DealLinks, HubSpot, Leases, Nonces, Queue, Runs, TriggerLog, iso
 
 PORTAL = "4242"
 OTHER_PORTAL = "5353"
@@ -45,12 +46,18 @@ class World:
         self.rules: dict[str, list[StageRule]] = {PORTAL: [INVOICE_ON_WON, ORDER_ON_CONTRACT]}
         self.hubspots: dict[str, HubSpot] = {PORTAL: HubSpot(), OTHER_PORTAL: HubSpot()}
         self.submit = partial(submit, self.runs, self.queue)
+        self.trigger_log = TriggerLog()
         self.poller = Poller(portals=lambda: self.portals, rules_for=lambda portal: self.rules.get(portal, []),
                              search_for=lambda portal: self.hubspots[portal], cursors=self.cursors,
-                             claims=self.nonces, deal_links=self.deal_links, runs=self.runs,
-                             enqueue=self.enqueue, clock=self.clock)
+                             decider=self.decider, clock=self.clock)
 
-    def enqueue(self, portal_id: str, deal_id: str, rule: StageRule) -> Run:
+    @property
+    def decider(self) -> TriggerDecider:
+        return TriggerDecider(deal_links=self.deal_links, runs=self.runs, claims=self.nonces,
+                              leases=Leases(self.clock), enqueue=self.enqueue, log=self.trigger_log,
+                              clock=self.clock)
+
+    def enqueue(self, portal_id: str, deal_id: str, rule: StageRule, source: str = "poller") -> Run:
         return self.submit(RunRequest(portal_id=portal_id, kind="create_document", trigger="poller",
                                       object_type="deal", object_id=deal_id, document_type=rule.document_type,
                                       trigger_key=rule.trigger_key))

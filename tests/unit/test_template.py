@@ -24,6 +24,7 @@ DESIGN_ROUTES = {
     "POST /hubspot/actions/create-document": "workflow_action",
     "POST /hubspot/actions/sync-customer": "workflow_action",
     "POST /hubspot/actions/options": "workflow_action",
+    "POST /hubspot/webhooks": "webhooks",
     "GET /hubspot/card": "crm_card",
     "POST /hubspot/card/actions/{action}": "crm_card",
     "GET /replay/{runId}": "replay",
@@ -33,10 +34,10 @@ DESIGN_ROUTES = {
     "ANY /settings/api/{proxy+}": "settings",
     "GET /settings/static/{proxy+}": "settings",
 }
-FUNCTIONS = {"oauth", "workflow_action", "crm_card", "replay", "settings", "poller", "worker"}
+FUNCTIONS = {"oauth", "workflow_action", "webhooks", "crm_card", "replay", "settings", "poller", "worker"}
 #: Functions that open or seal stored tokens, and those that enqueue jobs.
 TOKEN_USERS = {"oauth", "workflow_action", "crm_card", "settings", "poller", "worker"}
-ENQUEUERS = {"workflow_action", "crm_card", "replay", "poller", "settings"}
+ENQUEUERS = {"workflow_action", "webhooks", "crm_card", "replay", "poller", "settings"}
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 # -- runs ----------------------------------------------------------------------------------------
 
 RunKind = Literal["create_document", "sync_customer", "sync_products"]
-RunTrigger = Literal["workflow", "poller", "card", "replay", "settings"]
+RunTrigger = Literal["workflow", "poller", "webhook", "card", "replay", "settings"]
 RunStatus = Literal["queued", "running", "succeeded", "failed"]
 #: how far a finished run's outcome has been told (`hubnox.sync.delivery`): `pending` while a step
 #: (note, properties, callback) waits for HubSpot, `gave_up` when one could not be told in time

@@ -63,6 +63,8 @@ ERROR_CODES: frozenset[str] = frozenset({
     # the sync log and its actions (bulk replay, dead letters): answers, never a run's error
     "COUNT_CHANGED", "DEAD_LETTER_NOT_FOUND", "INVALID_CURSOR", "INVALID_FILTER", "MALFORMED_DEAD_LETTER",
     "REPLAY_CLAIM_LOST",
+    # the webhooks function's answers to a batch it cannot read, never a run's error
+    "MALFORMED_EVENT", "TOO_MANY_EVENTS",
 })
 #: the Fortnox error codes hubnox explains (`FORTNOX_<code>`), worth a value of their own
 FORTNOX_CODES: frozenset[str] = frozenset(f"FORTNOX_{code}" for code in EXPLANATIONS)

@@ -38,6 +38,7 @@ from hubnox.services.connection_health import ConnectionHealthService
 from hubnox.services.dead_letters import DeadLetters
 from hubnox.services.install import ConnectionService, PortalDeletion, UninstalledDataPurge, UninstallService
 from hubnox.services.replay import ReplayPages
+from hubnox.services.webhooks import WebhookService
 from hubnox.services.workflows import WorkflowActions, callback_idempotency
 from hubnox.signals import RunSignals
 from hubnox.signing import Signer
@@ -54,10 +55,12 @@ from hubnox.store.runs import RunStore
 from hubnox.store.sessions import SessionStore
 from hubnox.store.shared_budget import DynamoRateBudget
 from hubnox.store.table import BOTO_CONFIG, CALLBACKS_PK, TTL_ATTRIBUTE, Table
+from hubnox.store.trigger_log import TriggerLogStore
 from hubnox.sync.customers import find_customer_number
 from hubnox.sync.poller import Poller, StageRule
 from hubnox.sync.portal_settings import migrate
 from hubnox.sync.runner import JobRunner
+from hubnox.sync.triggers import TriggerDecider, TriggerSource
 from hubnox.tokens import FortnoxTokenSource, HubSpotTokenSource, StaticToken
 from hubnox.web.render import render
 
@@ -140,6 +143,10 @@ class Container:
     @cached_property
     def leases(self) -> LeaseStore:
         return LeaseStore(self.table, self.clock)
+
+    @cached_property
+    def trigger_log(self) -> TriggerLogStore:
+        return TriggerLogStore(self.table, self.clock)
 
     @cached_property
     def runs(self) -> RunStore:
@@ -374,9 +381,10 @@ class Container:
         return [StageRule(stage.stage_id, stage.document_type, stage.pipeline_id)
                 for stage in migrate(payload).trigger_stages]
 
-    def enqueue_stage_document(self, portal_id: str, deal_id: str, rule: StageRule) -> Run:
-        """Submit the document a deal that entered a trigger stage gets, as the poller found it."""
-        return self.submit(RunRequest(portal_id=portal_id, kind="create_document", trigger="poller",
+    def enqueue_stage_document(self, portal_id: str, deal_id: str, rule: StageRule,
+                               source: TriggerSource = "poller") -> Run:
+        """Submit the document a deal that entered a trigger stage gets, as the poller or a webhook found it."""
+        return self.submit(RunRequest(portal_id=portal_id, kind="create_document", trigger=source,
                                       object_type="deal", object_id=deal_id, document_type=rule.document_type,
                                       trigger_key=rule.trigger_key))
 
@@ -384,6 +392,18 @@ class Container:
     def poller(self) -> Poller:
         """The poller over this container's stores, HubSpot clients and jobs queue."""
         return Poller(portals=self.connections.list_portals, rules_for=self.stage_rules,
-                      search_for=self.hubspot_client, cursors=self.cursors, claims=self.nonces,
-                      deal_links=self.deal_links, runs=self.runs, enqueue=self.enqueue_stage_document,
+                      search_for=self.hubspot_client, cursors=self.cursors, decider=self.trigger_decider,
                       clock=self.clock)
+
+    @cached_property
+    def trigger_decider(self) -> TriggerDecider:
+        """The one decision, shared by the poller and the webhooks, whether a deal in a trigger stage gets a run."""
+        return TriggerDecider(deal_links=self.deal_links, runs=self.runs, claims=self.nonces, leases=self.leases,
+                              enqueue=self.enqueue_stage_document, log=self.trigger_log, clock=self.clock)
+
+    @cached_property
+    def webhooks(self) -> WebhookService:
+        """HubSpot's webhook events turned into trigger decisions."""
+        return WebhookService(connections=self.connections, rules_for=self.stage_rules,
+                              decider=self.trigger_decider,
+                              uninstalls=self.uninstalls)

@@ -39,6 +39,7 @@ FRESH_LINK_HINT = "Open the newest hubnox note on the record, or its hubnox card
 TRIGGERS = {
     "workflow": "a HubSpot workflow",
     "poller": "the deal entering a trigger stage",
+    "webhook": "the deal entering a trigger stage (HubSpot's webhook)",
     "card": "the hubnox card in HubSpot",
     "replay": "a Replay",
     "settings": "the hubnox settings page",

@@ -46,7 +46,8 @@ from hubnox.web.responses import json_response, page
 from hubnox.web.session import read_session
 
 #: how the log names each trigger it filters on
-TRIGGER_LABELS = {"workflow": "Workflow", "poller": "Deal stage", "card": "Record card", "replay": "Replay",
+TRIGGER_LABELS = {"workflow": "Workflow", "poller": "Deal stage", "webhook": "Deal stage (webhook)",
+                  "card": "Record card", "replay": "Replay",
                   "settings": "Settings", "product_sync": "Product sync", "customer_sync": "Customer sync"}
 STATUS_LABELS = {"queued": "Queued", "running": "Running", "succeeded": "Succeeded", "failed": "Failed"}
 DOCUMENT_LABELS = {"invoice": "Invoice", "order": "Order"}

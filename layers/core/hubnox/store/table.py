@@ -14,6 +14,7 @@ laid out as follows; the key functions below are the only places that spell thes
 | `PORTAL#<portalId>`    | `LATESTRUN#<objType>#<objId>`   | the id of the newest run for an object |
 | `PORTAL#<portalId>`    | `DEALLINK#<dealId>#<trigger>`   | the claim on a deal's one document     |
 | `PORTAL#<portalId>`    | `CURSOR#<name>`                 | a poller cursor                        |
+| `PORTAL#<portalId>`    | `TRIGGER#<dealId>#<recordId>`   | a trigger decision (record ids sort by time) |
 | `PORTALS`              | `<portalId>`                    | the registry of installed portals      |
 | `LEASE#<name>`         | `LEASE`                         | a lease (a cross-Lambda lock)          |
 | `NONCE#<kind>#<value>` | `NONCE`                         | a single-use value (OAuth state, ids)  |
@@ -159,6 +160,15 @@ def deal_link_key(portal_id: str, deal_id: str, trigger_key: str) -> Key:
 
 def cursor_key(portal_id: str, name: str) -> Key:
     return {"pk": _portal_pk(portal_id), "sk": f"CURSOR#{name}"}
+
+
+def trigger_record_key(portal_id: str, deal_id: str, record_id: str) -> Key:
+    return {"pk": _portal_pk(portal_id), "sk": f"{trigger_records_prefix(deal_id)}{record_id}"}
+
+
+def trigger_records_prefix(deal_id: str) -> str:
+    """The sort-key prefix of one deal's trigger decisions in its portal's partition."""
+    return f"TRIGGER#{deal_id}#"
 
 
 def registry_key(portal_id: str) -> Key:

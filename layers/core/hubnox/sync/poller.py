@@ -5,15 +5,9 @@ the poller asks HubSpot's search, per installed portal with trigger stages, for 
 stages modified since the portal's cursor, oldest change first, and submits one `create_document`
 job per deal and stage rule with the trigger key `stage:<stageId>:<document type>`.
 
-What keeps it from enqueueing the same thing twice, cheapest check first:
-- a deal whose deal link already records a document for the rule is done;
-- a deal whose newest run is for the same rule and still queued or running (or still telling its
-  outcome) is in hand; a run whose job never reached the queue (`NOT_QUEUED`) is not;
-- a deal whose newest run for the rule failed, and that has not changed since (beyond the
-  `SETTLE_SECONDS` in which hubnox's own note and properties land), waits for a person to change
-  it or press Replay — otherwise hubnox's write-back would retrigger it every tick;
-- a claim on (portal, deal, rule, last-modified moment) in the nonce store, so overlapping search
-  windows and overlapping ticks submit a given version of a deal once.
+Whether a deal found gets a run is `hubnox.sync.triggers.TriggerDecider`'s decision, the same one
+the webhooks make, so a deal seen by both makes one run (deal link done? newest run for the rule in
+hand? failed and unchanged? a claim per deal version; all under a short per-deal lease).
 
 The cursor is the newest `hs_lastmodifieddate` seen (epoch milliseconds) and moves only after
 the jobs for that window are sent; each search starts `OVERLAP_MS` before it, because HubSpot's
@@ -30,10 +24,12 @@ from datetime import datetime
 from hubnox.errors import HubnoxError
 from hubnox.hubspot import paths
 from hubnox.hubspot.models import CrmObject
-from hubnox.jobs import NOT_QUEUED, DocumentType, trigger_key
+from hubnox.jobs import DocumentType, trigger_key
 from hubnox.observability import logger
-from hubnox.records import Run
-from hubnox.sync.ports import Cursors, DealLinks, HubSpotReads, NonceClaims, RunHistory
+from hubnox.sync.ports import Cursors, HubSpotReads
+from hubnox.sync.triggers import CLAIM_KIND, CLAIM_TTL_SECONDS, SETTLE_SECONDS, TriggerDecider
+
+__all__ = ["CLAIM_KIND", "CLAIM_TTL_SECONDS", "SETTLE_SECONDS", "Poller", "StageRule", "last_modified_ms"]
 
 #: the cursor's name in the cursor store
 CURSOR_NAME = "deal-stages"
@@ -42,11 +38,6 @@ OVERLAP_MS = 5 * 60 * 1000
 #: where a portal's first search starts: stage changes made shortly before the rules were saved
 #: still count, deals that sat in a stage long before do not
 FIRST_LOOKBACK_MS = 15 * 60 * 1000
-#: changes to a deal this soon after its failed run finished are hubnox's own note and properties
-SETTLE_SECONDS = 120.0
-#: how long a (deal, rule, version) claim is kept: far longer than any search window reaches back
-CLAIM_TTL_SECONDS = 7 * 24 * 3600
-CLAIM_KIND = "poll"
 #: deals one portal may contribute to one tick; the cursor carries the rest to the next tick
 MAX_DEALS_PER_TICK = 2000
 SEARCH_PROPERTIES = ("dealname", "pipeline", "dealstage", "hs_lastmodifieddate")
@@ -63,10 +54,6 @@ class StageRule:
     @property
     def trigger_key(self) -> str:
         return trigger_key(f"stage:{self.stage_id}", self.document_type)
-
-
-#: submits the create_document job for one deal and rule of a portal; answers the queued run
-Enqueue = Callable[[str, str, StageRule], Run]
 
 
 @dataclass
@@ -111,20 +98,14 @@ class Poller:
         rules_for: Callable[[str], Sequence[StageRule]],
         search_for: Callable[[str], HubSpotReads],
         cursors: Cursors,
-        claims: NonceClaims,
-        deal_links: DealLinks,
-        runs: RunHistory,
-        enqueue: Enqueue,
+        decider: TriggerDecider,
         clock: Callable[[], float],
     ) -> None:
         self._portals = portals
         self._rules_for = rules_for
         self._search_for = search_for
         self._cursors = cursors
-        self._claims = claims
-        self._deal_links = deal_links
-        self._runs = runs
-        self._enqueue = enqueue
+        self._decider = decider
         self._clock = clock
 
     def tick(self, time_left: Callable[[], float] = lambda: float("inf"), reserve_seconds: float = 10.0,
@@ -200,39 +181,11 @@ class Poller:
 
     def _consider(self, portal_id: str, deal_id: str, modified_ms: int, rule: StageRule,
                   report: PortalReport) -> None:
-        reason = self._reason_to_skip(portal_id, deal_id, modified_ms, rule)
-        if reason:
-            report.skip(reason)
-            return
-        claim = f"{portal_id}:{deal_id}:{rule.trigger_key}:{modified_ms}"
-        if not self._claims.claim(CLAIM_KIND, claim, CLAIM_TTL_SECONDS):
-            report.skip("already enqueued")
-            return
-        try:
-            run = self._enqueue(portal_id, deal_id, rule)
-        except BaseException:
-            # The cursor has not moved past this deal: give the claim back so the next tick sends it.
-            self._claims.release(CLAIM_KIND, claim)
-            raise
-        report.enqueued.append(run.run_id)
-
-    def _reason_to_skip(self, portal_id: str, deal_id: str, modified_ms: int, rule: StageRule) -> str | None:
-        link = self._deal_links.get(portal_id, deal_id, rule.trigger_key)
-        if link is not None and link.document_number:
-            return "has its document"
-        latest = self._runs.latest_for_object(portal_id, "deal", deal_id)
-        if latest is None or latest.trigger_key != rule.trigger_key:
-            return None
-        if latest.status in ("queued", "running") or latest.delivery == "pending":
-            return "run in progress"
-        if latest.error_code == NOT_QUEUED:
-            return None  # its job never reached the queue: this tick sends the deal again
-        if latest.status == "succeeded":
-            return "has its document"
-        settled_ms = int(((latest.finished_at or latest.created_at) + SETTLE_SECONDS) * 1000)
-        if modified_ms <= settled_ms:
-            return "unchanged since its failed run"
-        return None
+        decision = self._decider.consider(portal_id, deal_id, modified_ms, rule, "poller")
+        if decision.run_id is not None:
+            report.enqueued.append(decision.run_id)
+        else:
+            report.skip(decision.decision)
 
 
 def last_modified_ms(deal: CrmObject) -> int:

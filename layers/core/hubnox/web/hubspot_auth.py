@@ -75,6 +75,10 @@ class HubSpotCaller:
 WORKFLOW_ENGINE = HubSpotCaller("workflow", WORKFLOW_V2_ROUTES, refuse_fetch_parameters=True,
                                 single_fetch_parameters=False)
 APP_CARD = HubSpotCaller("card", frozenset(), refuse_fetch_parameters=False, single_fetch_parameters=True)
+#: HubSpot's webhooks: v3 only (reference hubspot.md §7: "all outgoing requests to OAuth apps"), and no
+#: `hubspot.fetch` parameters, so a card user cannot post events through the card's signed fetch
+HUBSPOT_WEBHOOKS = HubSpotCaller("webhooks", frozenset(), refuse_fetch_parameters=True,
+                                 single_fetch_parameters=False)
 
 
 def require_hubspot_signature(event: Mapping[str, Any], settings: AppConfig, now_ms: int, *,

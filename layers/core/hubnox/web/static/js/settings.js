@@ -773,7 +773,7 @@ const mappingPickers = (() => {
 
   // -- recent runs ------------------------------------------------------------------------------
 
-  const TRIGGERS = { workflow: "Workflow", poller: "Deal stage", card: "Record card", replay: "Replay", settings: "Settings" };
+  const TRIGGERS = { workflow: "Workflow", poller: "Deal stage", webhook: "Deal stage (webhook)", card: "Record card", replay: "Replay", settings: "Settings" };
   const capital = (text) => `${text[0].toUpperCase()}${text.slice(1)}`;
 
   function describeRun(run) {
