@@ -18,9 +18,9 @@ from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.nonces import NonceStore
 from hubnox.store.runs import RunStore
 from hubnox.sync.poller import CURSOR_NAME, FIRST_LOOKBACK_MS, OVERLAP_MS, SETTLE_SECONDS, Poller, StageRule
+from sandbox.aws import sqs_record
 from tests.sandbox.test_hubspot_support import CLIENT_ID, CLIENT_SECRET, install, simulator
 from tests.support.clock import FakeClock
-from sandbox.aws import sqs_record
 from tests.support.functions import START, World, sample_event, world_on_moto
 
 PORTAL = "4242"

@@ -49,6 +49,8 @@ RESULTS_CAP = 10_000
 SEND_BATCH = 10
 #: a poll's lease outlives the poller's 60 s timeout, so a crashed poll frees its portal soon after
 LEASE_SECONDS = 90.0
+#: run ids one log line lists (a bulk import can enqueue thousands in one poll)
+LOGGED_RUNS = 50
 #: time kept back from the Lambda timeout for the cursor write and the continuation message
 RESERVE_SECONDS = 10.0
 
@@ -229,7 +231,8 @@ class PortalPoll:
             self._cursors.put(portal_id, CURSOR_NAME, str(newest))
         outcome.report.cursor = newest
         if outcome.report.enqueued:
-            logger.info("poll enqueued deals", extra={"portal_id": portal_id, "runs": outcome.report.enqueued})
+            logger.info("poll enqueued deals", extra={"portal_id": portal_id, "count": len(outcome.report.enqueued),
+                                                      "runs": outcome.report.enqueued[:LOGGED_RUNS]})
         return outcome
 
 
