@@ -248,14 +248,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portals", type=int, default=10_000)
     parser.add_argument("--with-rules", type=float, default=0.8, help="share of portals with trigger stages")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--import-deals", type=int, default=25_000,
+                        help="deals each of the busy cycle's 5 importing portals changed")
     args = parser.parse_args(argv)
     logger.setLevel("WARNING")  # the polls' own log lines would bury the table
     rng = random.Random(args.seed)
     ids = [str(100_000 + index) for index in range(args.portals)]
     scenarios = {
         "quiet: 1 in 100 portals has 1 changed deal": {p: 1 for p in ids if rng.random() < 0.01},
-        "busy: every portal 20 changed deals, 5 portals a 25,000-deal import": {
-            **{p: 20 for p in ids}, **{p: 25_000 for p in ids[:5]}},
+        f"busy: every portal 20 changed deals, 5 portals a {args.import_deals:,}-deal import": {
+            **{p: 20 for p in ids}, **{p: args.import_deals for p in ids[:5]}},
     }
     print(f"One poller cycle (a tick and its polls) at {args.portals:,} portals, "
           f"{args.with_rules:.0%} of them with trigger stages.\n")
