@@ -39,9 +39,8 @@ def build(container: Container) -> Handler:
                                                      "without_rules": report.without_rules})
         return {"dispatched": report.sent}
 
-    def poll_record(record: dict[str, Any], context: LambdaContext) -> int:
+    def poll_record(record: dict[str, Any], message: PollMessage, context: LambdaContext) -> int:
         """Poll the record's portal; answers the jobs it enqueued, raises if the portal's poll failed."""
-        message = PollMessage.from_body(record["body"])
         logger.append_keys(portal_id=message.portal_id)
         try:
             outcome = container.portal_poll.run(message, record["messageId"],
@@ -52,12 +51,12 @@ def build(container: Container) -> Handler:
         finally:
             logger.remove_keys(["portal_id"])
 
-    def hide(record: dict[str, Any]) -> None:
-        attempt = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+    def hide(record: dict[str, Any], delay: int) -> None:
+        """Set the record's visibility timeout to `delay` seconds (0: back at once)."""
         try:
             container.sqs.change_message_visibility(
                 QueueUrl=container.config.poll_queue_url, ReceiptHandle=record["receiptHandle"],
-                VisibilityTimeout=backoff_seconds(attempt))
+                VisibilityTimeout=delay)
         except (BotoCoreError, ClientError) as exc:  # the queue's visibility timeout brings it back anyway
             logger.warning("could not set the poll's visibility timeout", extra={"error": str(exc)})
 
@@ -72,14 +71,21 @@ def build(container: Container) -> Handler:
         enqueued = 0
         for record in event["Records"]:
             try:
-                enqueued += poll_record(record, context)
+                message = PollMessage.from_body(record["body"])
             except ValueError as exc:
-                # Not a poll message: retrying cannot mend it; it goes to the dead-letter queue.
+                # Not a poll message: no retry can mend it, so its receives run out at once and it
+                # moves to the dead-letter queue, where the alarm sees it.
                 logger.error("unreadable poll message", extra={"error": str(exc)[:300]})
+                hide(record, 0)
                 failures.append({"itemIdentifier": record["messageId"]})
+                continue
+            try:
+                enqueued += poll_record(record, message, context)
             except Exception:
-                logger.exception("a portal's poll failed: it is retried on its own")
-                hide(record)
+                logger.exception("a portal's poll failed: it is retried on its own",
+                                 extra={"portal_id": message.portal_id})
+                attempt = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+                hide(record, backoff_seconds(attempt))
                 failures.append({"itemIdentifier": record["messageId"]})
         metrics.add_metric(name="PollerJobsEnqueued", unit=MetricUnit.Count, value=enqueued)
         metrics.add_metric(name="PollerPortalsFailed", unit=MetricUnit.Count, value=len(failures))
