@@ -23,7 +23,7 @@ import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -161,6 +161,10 @@ class LocalResources:
     jobs_queue_arn: str
     dlq_url: str
     kms_key_id: str
+    #: the poller's queue of portals to poll and its dead-letter queue (empty: the template has none)
+    poll_queue_url: str = ""
+    poll_queue_arn: str = ""
+    poll_dlq_url: str = ""
 
 
 def create_table(dynamodb: Any, intrinsics: Intrinsics, logical_id: str, props: Mapping[str, Any]) -> str:
@@ -254,12 +258,21 @@ def create_resources(template: Mapping[str, Any], *, dynamodb: Any, sqs: Any, km
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     queue = _ref_target(variables["JOBS_QUEUE_URL"])
     dlq = _ref_target(template["Resources"][queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+    polls: dict[str, str] = {}
+    if "POLL_QUEUE_URL" in variables:
+        poll_queue = _ref_target(variables["POLL_QUEUE_URL"])
+        poll_dlq = _ref_target(
+            template["Resources"][poll_queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+        polls = {"poll_queue_url": intrinsics.attribute(poll_queue, "Ref"),
+                 "poll_queue_arn": intrinsics.attribute(poll_queue, "Arn"),
+                 "poll_dlq_url": intrinsics.attribute(poll_dlq, "Ref")}
     return LocalResources(
         table_name=intrinsics.resolve(variables["TABLE_NAME"]),
         jobs_queue_url=intrinsics.attribute(queue, "Ref"),
         jobs_queue_arn=intrinsics.attribute(queue, "Arn"),
         dlq_url=intrinsics.attribute(dlq, "Ref"),
         kms_key_id=intrinsics.resolve(variables["KMS_KEY_ID"]),
+        **polls,
     )
 
 
@@ -347,7 +360,13 @@ class QueueFeeder:
     """
 
     def __init__(self, sqs: Any, *, queue_url: str, queue_arn: str, dlq_url: str, worker: LocalFunction,
-                 batch_size: int = 10, wait_seconds: int = FEEDER_WAIT_SECONDS) -> None:
+                 batch_size: int = 10, wait_seconds: int = FEEDER_WAIT_SECONDS, label: str = "jobs",
+                 on_result: Callable[[Any], None] | None = None) -> None:
+        #: the depths' names: "jobs" gives jobs, jobs_in_flight and dead_letter (as always); another
+        #: label gives <label>, <label>_in_flight and <label>_dead_letter
+        self.label = label
+        #: sees what the function answered for each batch
+        self.on_result = on_result
         self.sqs = sqs
         self.queue_url = queue_url
         self.queue_arn = queue_arn
@@ -379,7 +398,10 @@ class QueueFeeder:
         ids = [m["MessageId"] for m in messages]
         event = {"Records": [sqs_record(m, self.queue_arn) for m in messages]}
         try:
-            failed = failed_message_ids(self.worker.invoke(event), ids)
+            result = self.worker.invoke(event)
+            if self.on_result is not None:
+                self.on_result(result)
+            failed = failed_message_ids(result, ids)
         except Exception:  # an invocation error fails the whole batch, as on Lambda
             log.error("the worker failed on a batch of %d:\n%s", len(messages), traceback.format_exc())
             failed = set(ids)
@@ -401,10 +423,11 @@ class QueueFeeder:
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         jobs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
         dlq = self.sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=names)["Attributes"]
+        dead_letter = "dead_letter" if self.label == "jobs" else f"{self.label}_dead_letter"
         return {
-            "jobs": int(jobs["ApproximateNumberOfMessages"]),
-            "jobs_in_flight": int(jobs["ApproximateNumberOfMessagesNotVisible"]),
-            "dead_letter": int(dlq["ApproximateNumberOfMessages"]),
+            self.label: int(jobs["ApproximateNumberOfMessages"]),
+            f"{self.label}_in_flight": int(jobs["ApproximateNumberOfMessagesNotVisible"]),
+            dead_letter: int(dlq["ApproximateNumberOfMessages"]),
         }
 
     def _delayed(self) -> int:
@@ -455,7 +478,7 @@ class QueueFeeder:
             if outcome.received:
                 continue
             depths = self.depths()
-            done = depths["jobs"] == 0 and depths["jobs_in_flight"] == 0 and self._delayed() == 0
+            done = depths[self.label] == 0 and depths[f"{self.label}_in_flight"] == 0 and self._delayed() == 0
             if done or time.monotonic() > deadline:
                 result = {"batches": batches, **total.__dict__, **depths, "timed_out": not done}
                 if respect_visibility:
@@ -506,18 +529,44 @@ def scheduled_event(rule_name: str, now: float | None = None) -> dict[str, Any]:
 
 
 class PollerTicker:
-    """EventBridge's schedule for the poller: a scheduled event every `interval` seconds."""
+    """EventBridge's schedule for the poller: a scheduled event every `interval` seconds, then the
+    poll queue's event source until the queue is drained (the polls the tick sent, and their
+    continuations), so a tick finds what it finds before it answers."""
 
-    def __init__(self, poller: LocalFunction, *, interval: float, rule_name: str) -> None:
+    def __init__(self, poller: LocalFunction, *, interval: float, rule_name: str,
+                 polls: QueueFeeder | None = None) -> None:
         self.poller = poller
         self.interval = interval
         self.rule_name = rule_name
+        self.polls = polls
+        self._enqueued = 0
+        self._lock = threading.Lock()  # one tick at a time: the background schedule and the endpoint
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def count(self, result: Any) -> None:
+        """The poll queue feeder's `on_result`: adds up the jobs the polls enqueued."""
+        if isinstance(result, dict):
+            self._enqueued += int(result.get("enqueued") or 0)
+
     def tick(self) -> dict[str, Any]:
-        """Invoke the poller once now; answers what it returned."""
-        return {"result": self.poller.invoke(scheduled_event(self.rule_name))}
+        """Invoke the poller's schedule once now and drain its polls; answers the jobs they enqueued
+        and what the dispatch answered (`dispatched`: the portals sent a poll message)."""
+        with self._lock:
+            dispatched = self.poller.invoke(scheduled_event(self.rule_name))
+            if self.polls is None or not isinstance(dispatched, dict) or "dispatched" not in dispatched:
+                return {"result": dispatched}
+            self._enqueued = 0
+            drained = self.polls.drain(DRAIN_TIMEOUT)
+            return {"result": {"enqueued": self._enqueued, "dispatched": dispatched["dispatched"],
+                               "polls_failed": drained["failed"]}}
+
+    def drain(self, timeout: float = DRAIN_TIMEOUT) -> dict[str, Any]:
+        """Feed the poll queue to the poller until it is empty; answers the drain and the jobs enqueued."""
+        assert self.polls is not None, "the template has no poll queue"
+        with self._lock:
+            self._enqueued = 0
+            return {**self.polls.drain(timeout), "enqueued": self._enqueued}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="poller-ticker", daemon=True)
@@ -608,6 +657,11 @@ class LocalAws:
             self.functions["poller"], rule_name=rule_name,
             interval=self.poll_interval if self.poll_interval is not None else schedule_interval(expression),
         )
+        if self.resources.poll_queue_url:
+            self.ticker.polls = QueueFeeder(
+                sqs, queue_url=self.resources.poll_queue_url, queue_arn=self.resources.poll_queue_arn,
+                dlq_url=self.resources.poll_dlq_url, worker=self.functions["poller"], label="polls",
+                batch_size=int(self._queue_event("poller").get("BatchSize", 1)), on_result=self.ticker.count)
         return self.environment()
 
     def run_in_background(self) -> None:
@@ -639,6 +693,7 @@ class LocalAws:
             "TABLE_NAME": self.resources.table_name,
             "JOBS_QUEUE_URL": self.resources.jobs_queue_url,
             "JOBS_DLQ_URL": self.resources.dlq_url,
+            "POLL_QUEUE_URL": self.resources.poll_queue_url,
             "KMS_KEY_ID": self.resources.kms_key_id,
         }
         if self.dynamodb_url != self.url:
@@ -646,10 +701,13 @@ class LocalAws:
         return env
 
     def _worker_queue_event(self) -> dict[str, Any]:
-        for event in self.functions["worker"].spec.events.values():
+        return self._queue_event("worker")
+
+    def _queue_event(self, function: str) -> dict[str, Any]:
+        for event in self.functions[function].spec.events.values():
             if event.get("Type") == "SQS":
                 return dict(event.get("Properties", {}))
-        raise UnresolvableValue("the worker has no SQS event in template.yaml")
+        raise UnresolvableValue(f"the {function} has no SQS event in template.yaml")
 
     def _poller_schedule(self) -> tuple[str, str]:
         spec = self.functions["poller"].spec
@@ -669,9 +727,15 @@ class LocalAws:
         assert self.ticker is not None, "start() first"
         return self.ticker.tick()
 
+    def drain_polls(self) -> dict[str, Any]:
+        """See `PollerTicker.drain`: the poll messages waiting, without a new tick."""
+        assert self.ticker is not None, "start() first"
+        return self.ticker.drain()
+
     def queue_depths(self) -> dict[str, Any]:
-        assert self.feeder is not None, "start() first"
-        return self.feeder.depths()
+        assert self.feeder is not None and self.ticker is not None, "start() first"
+        polls = self.ticker.polls.depths() if self.ticker.polls is not None else {}
+        return {**self.feeder.depths(), **polls}
 
     def alarms(self) -> dict[str, Any]:
         """The template's CloudWatch alarms as the local stack's metrics set them now (`sandbox.alarms`)."""

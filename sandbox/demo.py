@@ -328,7 +328,8 @@ def poller_invoices_closed_won(demo: Demo) -> list[str]:
     if len(made) != 1:
         raise DemoFailure(f"the poller did not make one invoice for deal {deal['id']}: {ticked}, {made}")
     return [f"deal {deal['id']} \"Acme AB - extra seats\" moves to Closed won",
-            f"the poller's tick queues {ticked['enqueued']} job; the worker makes invoice {made[0]['DocumentNumber']} "
+            f"the poller's tick sends {ticked.get('dispatched', 1)} portal poll message(s); the poll queues "
+            f"{ticked['enqueued']} job; the worker makes invoice {made[0]['DocumentNumber']} "
             f"for customer {made[0]['CustomerNumber']} (the same Acme AB), total {made[0]['Total']} SEK"]
 
 

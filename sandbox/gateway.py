@@ -7,7 +7,9 @@ on Lambda), and turns what the handler returns into the HTTP response API Gatewa
 
 Control endpoints for tests and the demo live under `/_sandbox/`: `GET /_sandbox/health`,
 `GET /_sandbox/queues`, `GET /_sandbox/alarms`, `POST /_sandbox/worker/drain` and
-`POST /_sandbox/poller/tick` (all but the first need local AWS attached, see `sandbox/aws.py`). A
+`POST /_sandbox/poller/tick` (the schedule's dispatch, then the poll queue drained) and
+`POST /_sandbox/poller/drain` (the poll queue only; all but the first need local AWS attached, see
+`sandbox/aws.py`). A
 drain skips the worker's backoff unless its JSON body (or query) says `respect_visibility: true`;
 `timeout` (seconds) bounds it either way.
 """
@@ -521,6 +523,8 @@ class StackControls(Protocol):
 
     def tick(self) -> dict[str, Any]: ...
 
+    def drain_polls(self) -> dict[str, Any]: ...
+
     def queue_depths(self) -> dict[str, Any]: ...
 
     def alarms(self) -> dict[str, Any]: ...
@@ -605,6 +609,7 @@ class Gateway:
             ("GET", "/_sandbox/alarms"): lambda c: c.alarms(),
             ("POST", "/_sandbox/worker/drain"): lambda c: c.drain(**drain_options),
             ("POST", "/_sandbox/poller/tick"): lambda c: c.tick(),
+            ("POST", "/_sandbox/poller/drain"): lambda c: c.drain_polls(),
         }
         action = actions.get(endpoint)
         if action is None:

@@ -1,22 +1,31 @@
-"""The poller function: every two minutes, finds deals that entered trigger stages (PollerFunction in
-template.yaml), then purges the data of portals uninstalled longer than the retention period. The
-logic lives in `hubnox.sync.poller` and `hubnox.services.install.UninstalledDataPurge`; the container
-(`hubnox.wiring`) builds them over its stores, HubSpot clients and queue."""
+"""The poller function (PollerFunction in template.yaml), in two roles:
+
+- every two minutes its schedule's event dispatches: one poll message per portal with trigger rules
+  onto the poll queue (`hubnox.sync.poll_fanout.dispatch`);
+- the poll queue's records each poll one portal (`hubnox.sync.poll_fanout.PortalPoll`). A poll that
+  runs short of time sends its continuation as a new message. A record that fails is reported in
+  `batchItemFailures` and hidden for a growing backoff, so only its portal waits; after the queue's
+  `maxReceiveCount` it moves to the poll dead-letter queue.
+
+After each dispatch it purges the data of portals uninstalled longer than the retention period
+(`hubnox.services.install.UninstalledDataPurge`).
+
+The container (`hubnox.wiring`) builds both over its stores, HubSpot clients and queues.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
 from hubnox.entry import Handler, LambdaEntry
+from hubnox.jobs import backoff_seconds
 from hubnox.observability import logger, metrics, tracer
+from hubnox.sync.poll_fanout import PollMessage, dispatch
 from hubnox.wiring import Container
-
-#: time kept back from the Lambda timeout for the last portal's cursor write and the metrics
-RESERVE_SECONDS = 10.0
 
 
 def purge_uninstalled(container: Container) -> None:
@@ -31,19 +40,69 @@ def purge_uninstalled(container: Container) -> None:
 def build(container: Container) -> Handler:
     """The function's handler over `container`."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+    def has_rules(portal_id: str) -> bool:
+        return bool(container.stage_rules(portal_id))
+
+    def dispatch_tick(event: dict[str, Any]) -> dict[str, Any]:
+        logger.info("Poller tick", extra={"scheduled_at": event.get("time")})
+        report = dispatch(container.connections.list_portals(), has_rules, container.poll_queue)
+        metrics.add_metric(name="PollerPortalsDispatched", unit=MetricUnit.Count, value=report.sent)
+        logger.info("Poller tick dispatched", extra={"portals": report.portals, "sent": report.sent,
+                                                     "without_rules": report.without_rules})
+        purge_uninstalled(container)
+        return {"dispatched": report.sent}
+
+    def poll_record(record: dict[str, Any], message: PollMessage, context: LambdaContext) -> int:
+        """Poll the record's portal; answers the jobs it enqueued, raises if the portal's poll failed."""
+        logger.append_keys(portal_id=message.portal_id)
+        try:
+            outcome = container.portal_poll.run(message, record["messageId"],
+                                                lambda: context.get_remaining_time_in_millis() / 1000)
+            if outcome.continuation is not None:
+                container.poll_queue.send(outcome.continuation)
+            return len(outcome.report.enqueued)
+        finally:
+            logger.remove_keys(["portal_id"])
+
+    def hide(record: dict[str, Any], delay: int) -> None:
+        """Set the record's visibility timeout to `delay` seconds (0: back at once)."""
+        try:
+            container.sqs.change_message_visibility(
+                QueueUrl=container.config.poll_queue_url, ReceiptHandle=record["receiptHandle"],
+                VisibilityTimeout=delay)
+        except (BotoCoreError, ClientError) as exc:  # the queue's visibility timeout brings it back anyway
+            logger.warning("could not set the poll's visibility timeout", extra={"error": str(exc)})
+
+    @logger.inject_lambda_context
     @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        """Handle one EventBridge scheduled event; answers how many jobs the tick enqueued."""
-        logger.info("Poller tick", extra={"scheduled_at": event.get("time")})
-        report = container.poller.tick(lambda: context.get_remaining_time_in_millis() / 1000, RESERVE_SECONDS)
-        metrics.add_metric(name="PollerJobsEnqueued", unit=MetricUnit.Count, value=report.enqueued)
-        metrics.add_metric(name="PollerPortalsFailed", unit=MetricUnit.Count, value=report.failed)
-        purge_uninstalled(container)
-        logger.info("Poller tick done", extra={"enqueued": report.enqueued, "portals": len(report.portals),
-                                               "failed": report.failed, "deferred": report.deferred})
-        return {"enqueued": report.enqueued}
+        """A scheduled event dispatches; a poll queue batch polls its portals, each on its own."""
+        if "Records" not in event:
+            return dispatch_tick(event)
+        failures: list[dict[str, str]] = []
+        enqueued = 0
+        for record in event["Records"]:
+            try:
+                message = PollMessage.from_body(record["body"])
+            except ValueError as exc:
+                # Not a poll message: no retry can mend it, so its receives run out at once and it
+                # moves to the dead-letter queue, where the alarm sees it.
+                logger.error("unreadable poll message", extra={"error": str(exc)[:300]})
+                hide(record, 0)
+                failures.append({"itemIdentifier": record["messageId"]})
+                continue
+            try:
+                enqueued += poll_record(record, message, context)
+            except Exception:
+                logger.exception("a portal's poll failed: it is retried on its own",
+                                 extra={"portal_id": message.portal_id})
+                attempt = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+                hide(record, backoff_seconds(attempt))
+                failures.append({"itemIdentifier": record["messageId"]})
+        metrics.add_metric(name="PollerJobsEnqueued", unit=MetricUnit.Count, value=enqueued)
+        metrics.add_metric(name="PollerPortalsFailed", unit=MetricUnit.Count, value=len(failures))
+        return {"batchItemFailures": failures, "enqueued": enqueued}
 
     return lambda_handler
 

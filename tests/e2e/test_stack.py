@@ -73,11 +73,27 @@ def test_a_job_the_worker_cannot_run_lands_in_the_dead_letter_queue_after_five_t
     assert drained["timed_out"] is False
     assert (drained["succeeded"], drained["jobs"], drained["jobs_in_flight"]) == (0, 0, 0)
     queues = stack.gateway.get("/_sandbox/queues").json()
-    assert queues == {"jobs": 0, "jobs_in_flight": 0, "dead_letter": before + 1}
+    assert {name: queues[name] for name in ("jobs", "jobs_in_flight", "dead_letter")} == {
+        "jobs": 0, "jobs_in_flight": 0, "dead_letter": before + 1}
 
 
-def test_the_poller_ticks_on_request(stack):
-    assert stack.gateway.post("/_sandbox/poller/tick").json() == {"result": {"enqueued": 0}}
+def test_the_poller_ticks_on_request_and_drains_the_polls_it_dispatched(stack):
+    result = stack.gateway.post("/_sandbox/poller/tick").json()["result"]
+    assert set(result) == {"enqueued", "dispatched", "polls_failed"}
+    assert (result["enqueued"], result["polls_failed"]) == (0, 0)
+    queues = stack.gateway.get("/_sandbox/queues").json()
+    assert (queues["polls"], queues["polls_in_flight"]) == (0, 0)
+
+
+def test_a_poll_that_keeps_failing_ends_in_the_poll_dead_letter_queue_and_holds_no_other(stack):
+    before = stack.gateway.get("/_sandbox/queues").json()["polls_dead_letter"]
+    stack.aws("sqs").send_message(QueueUrl=stack.environment["POLL_QUEUE_URL"], MessageBody='{"portal": "?"}')
+
+    drained = stack.gateway.post("/_sandbox/poller/drain").json()
+
+    assert drained["timed_out"] is False and drained["failed"] == 4  # the queue's maxReceiveCount
+    assert (drained["polls"], drained["polls_in_flight"], drained["polls_dead_letter"]) == (0, 0, before + 1)
+    assert stack.gateway.post("/_sandbox/poller/tick").json()["result"]["polls_failed"] == 0
 
 
 def test_the_demo_story_runs_against_the_stack_with_requests_the_specs_allow(stack, tmp_path):

@@ -21,9 +21,10 @@ from hubnox.store.runs import RunStore
 from hubnox.store.trigger_log import TriggerLogStore
 from hubnox.sync.poller import CURSOR_NAME, FIRST_LOOKBACK_MS, OVERLAP_MS, SETTLE_SECONDS, Poller, StageRule
 from hubnox.sync.triggers import TriggerDecider
+from sandbox.aws import sqs_record
 from tests.sandbox.test_hubspot_support import CLIENT_ID, CLIENT_SECRET, install, simulator
 from tests.support.clock import FakeClock
-from tests.support.functions import START, sample_event, world_on_moto
+from tests.support.functions import START, World, sample_event, world_on_moto
 
 PORTAL = "4242"
 INVOICE_ON_WON = StageRule("closedwon", "invoice", "default")
@@ -300,12 +301,47 @@ def test_the_poller_function_enqueues_what_hubspots_search_finds_for_the_saved_s
         installed.create("deals", {"dealname": "Open deal", "dealstage": "qualifiedtobuy"})
         clock.advance(30)
 
-        first = world.invoke("poller", sample_event("poller_schedule.json"))
+        first = tick_and_poll(world)
         clock.advance(120)
-        second = world.invoke("poller", sample_event("poller_schedule.json"))
+        second = tick_and_poll(world)
 
         assert (first["enqueued"], second["enqueued"]) == (1, 0)
         [job] = world.jobs()
         assert (job.portal_id, job.kind, job.trigger, job.object_type, job.object_id) == (
             portal, "create_document", "poller", "deal", won["id"])
         assert (job.document_type, job.trigger_key, job.callback_id) == ("order", "stage:closedwon:order", None)
+
+
+def tick_and_poll(world: World) -> dict[str, int]:
+    """The poller's schedule event, then each poll message it sent (and their continuations) as the poll
+    queue's event source gives them to the function; answers the portals dispatched and the jobs enqueued."""
+    dispatched = world.invoke("poller", sample_event("poller_schedule.json"))["dispatched"]
+    queue_url = world.container.config.poll_queue_url
+    enqueued = 0
+    while messages := world.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=0,
+                                                 MessageSystemAttributeNames=["All"]).get("Messages", []):
+        [message] = messages
+        answer = world.invoke("poller", {"Records": [sqs_record(message, "arn:aws:sqs:poll-queue")]})
+        assert answer["batchItemFailures"] == []
+        enqueued += answer["enqueued"]
+        world.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return {"dispatched": dispatched, "enqueued": enqueued}
+
+
+def test_the_tick_dispatches_only_portals_with_trigger_stages_and_each_polls_its_own(aws_clients):
+    clock = FakeClock(START)
+    hubspot = simulator(clock)
+    with_rules, without_rules = install(hubspot), install(hubspot)
+    with world_on_moto(aws_clients, clock=clock, hubspot_transport=httpx.WSGITransport(app=hubspot),
+                       hubspot_client_id=CLIENT_ID, hubspot_client_secret=CLIENT_SECRET) as world:
+        for installed in (with_rules, without_rules):
+            world.install(str(installed.portal_id), installed.access_token, installed.refresh_token)
+            installed.create("deals", {"dealname": "Won", "dealstage": "closedwon"})
+        world.container.portal_settings.put(str(with_rules.portal_id), {"trigger_stages": [
+            {"pipeline_id": "default", "stage_id": "closedwon", "document_type": "invoice"}]}, 0)
+        clock.advance(30)
+
+        assert tick_and_poll(world) == {"dispatched": 1, "enqueued": 1}
+        assert {job.portal_id for job in world.jobs()} == {str(with_rules.portal_id)}
+        cursor = world.container.cursors.get(str(with_rules.portal_id), CURSOR_NAME)
+        assert cursor is not None and world.container.cursors.get(str(without_rules.portal_id), CURSOR_NAME) is None

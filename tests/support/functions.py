@@ -70,6 +70,10 @@ def roles_on_moto(table: str, queue_url: str, key_arn: str) -> dict[str, RolePol
                       "QueueName": queue_name},
         "JobsDLQ": {"Ref": f"{queue_url}-dlq", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}-dlq",
                     "QueueName": f"{queue_name}-dlq"},
+        "PollQueue": {"Ref": f"{queue_url}-polls", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}-polls",
+                      "QueueName": f"{queue_name}-polls"},
+        "PollDLQ": {"Ref": f"{queue_url}-polls-dlq", "QueueName": f"{queue_name}-polls-dlq",
+                    "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}-polls-dlq"},
         "TokensKey": {"Ref": key_arn.rsplit("/", 1)[-1], "Arn": key_arn},
     })
     return role_policies(_template(), intrinsics.resolve)
@@ -223,9 +227,10 @@ def world_on_moto(aws_clients: tuple[Any, Any], *, clock: FakeClock | None = Non
         key_id = key["KeyId"]
         queue_url = sqs.create_queue(QueueName="hubnox-jobs")["QueueUrl"]
         dlq_url = sqs.create_queue(QueueName="hubnox-jobs-dlq")["QueueUrl"]
+        poll_queue_url = sqs.create_queue(QueueName="hubnox-jobs-polls")["QueueUrl"]
         values = {"public_base_url": SAMPLE_PUBLIC_BASE, "hubspot_client_secret": SAMPLE_HUBSPOT_SECRET,
                   "signing_key": SAMPLE_SIGNING_KEY, "table_name": TABLE, "jobs_queue_url": queue_url,
-                  "jobs_dlq_url": dlq_url,
+                  "jobs_dlq_url": dlq_url, "poll_queue_url": poll_queue_url,
                   "kms_key_id": key_id, **settings}
         clock = clock or FakeClock(START)
         container = Container(AppConfig(**values), clock=clock, hubspot_transport=hubspot_transport,

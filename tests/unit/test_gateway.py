@@ -352,6 +352,9 @@ def test_control_endpoints_drive_local_aws():
         def tick(self) -> dict[str, Any]:
             return {"result": {"enqueued": 0}}
 
+        def drain_polls(self) -> dict[str, Any]:
+            return {"received": 2, "enqueued": 1}
+
         def queue_depths(self) -> dict[str, Any]:
             return {"jobs": 0, "jobs_in_flight": 0, "dead_letter": 1}
 
@@ -359,6 +362,7 @@ def test_control_endpoints_drive_local_aws():
     client = httpx.Client(transport=httpx.WSGITransport(app=gateway), base_url="http://127.0.0.1:8000")
     assert client.post("/_sandbox/worker/drain").json() == {"received": 3}
     assert client.post("/_sandbox/poller/tick").json() == {"result": {"enqueued": 0}}
+    assert client.post("/_sandbox/poller/drain").json() == {"received": 2, "enqueued": 1}
     assert client.get("/_sandbox/queues").json()["dead_letter"] == 1
     assert client.get("/_sandbox/health").json()["aws"] == "http://127.0.0.1:1"
     assert client.get("/_sandbox/alarms").json()["JobsDLQAlarm"]["state"] == "ALARM"

@@ -132,6 +132,10 @@ def local_intrinsics(template: dict[str, Any]) -> Intrinsics:
                       "QueueName": "hubnox-jobs"},
         "JobsDLQ": {"Ref": "https://queue/hubnox-jobs-dlq", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:hubnox-jobs-dlq",
                     "QueueName": "hubnox-jobs-dlq"},
+        "PollQueue": {"Ref": "https://queue/hubnox-polls", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:hubnox-polls",
+                      "QueueName": "hubnox-polls"},
+        "PollDLQ": {"Ref": "https://queue/hubnox-polls-dlq", "QueueName": "hubnox-polls-dlq",
+                    "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:hubnox-polls-dlq"},
         "TokensKey": {"Ref": "local-key", "Arn": f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/local-key"},
     })
 
@@ -158,6 +162,10 @@ def world_intrinsics(world: World, template: dict[str, Any]) -> Intrinsics:
                       "QueueName": queue},
         "JobsDLQ": {"Ref": f"{world.queue_url}-dlq", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}-dlq",
                     "QueueName": f"{queue}-dlq"},
+        "PollQueue": {"Ref": f"{world.queue_url}-polls", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}-polls",
+                      "QueueName": f"{queue}-polls"},
+        "PollDLQ": {"Ref": f"{world.queue_url}-polls-dlq", "QueueName": f"{queue}-polls-dlq",
+                    "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}-polls-dlq"},
         "TokensKey": {"Ref": arn.rsplit("/", 1)[-1], "Arn": arn},
     })
 

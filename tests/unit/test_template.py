@@ -162,10 +162,17 @@ def test_the_worker_reads_the_jobs_queue_reporting_failures_record_by_record(tem
     assert "MaximumBatchingWindowInSeconds" in props
 
 
-def test_the_poller_runs_every_two_minutes(template):
-    events = list(functions_from_template(template)["poller"].events.values())
-    assert events == [{"Type": "Schedule", "Properties": {"Schedule": "rate(2 minutes)",
-                                                          "Description": "hubnox poller tick"}}]
+def test_the_poller_ticks_every_two_minutes_and_polls_one_portal_an_invocation(template):
+    events = functions_from_template(template)["poller"].events
+    assert events["Schedule"] == {"Type": "Schedule", "Properties": {"Schedule": "rate(2 minutes)",
+                                                                     "Description": "hubnox poller tick"}}
+    polls = events["Polls"]["Properties"]
+    assert polls["Queue"] == {"Fn::GetAtt": ["PollQueue", "Arn"]}
+    assert (polls["BatchSize"], polls["FunctionResponseTypes"]) == (1, ["ReportBatchItemFailures"])
+    queue = template["Resources"]["PollQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["PollDLQ", "Arn"]}
+    # A message must stay hidden longer than one poll may run.
+    assert queue["VisibilityTimeout"] >= 6 * template["Resources"]["PollerFunction"]["Properties"]["Timeout"]
 
 
 def test_an_alarm_watches_the_dead_letter_queue(template):

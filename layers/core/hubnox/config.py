@@ -42,6 +42,8 @@ class AppConfig(BaseModel):
     jobs_queue_url: str = ""
     #: the jobs' dead-letter queue, which the settings page lists and retries from
     jobs_dlq_url: str = ""
+    #: the poller's queue: one message per portal to poll
+    poll_queue_url: str = ""
     kms_key_id: str = ""
     aws_endpoint_url: str | None = None
     http_timeout_seconds: float = Field(default=10.0, gt=0)

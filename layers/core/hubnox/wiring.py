@@ -29,6 +29,7 @@ from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.models import Company, Contact, CrmObject
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.jobs import DocumentType, JobQueue, Submit, submit
+from hubnox.poll_queue import PollQueue
 from hubnox.records import Run, RunRequest
 from hubnox.services.bulk_replay import BulkReplay, failed_runs_in_log
 from hubnox.services.card.actions import CardActions
@@ -57,6 +58,7 @@ from hubnox.store.shared_budget import DynamoRateBudget
 from hubnox.store.table import BOTO_CONFIG, CALLBACKS_PK, TTL_ATTRIBUTE, Table
 from hubnox.store.trigger_log import TriggerLogStore
 from hubnox.sync.customers import find_customer_number
+from hubnox.sync.poll_fanout import PortalPoll
 from hubnox.sync.poller import Poller, StageRule
 from hubnox.sync.portal_settings import migrate
 from hubnox.sync.runner import JobRunner
@@ -407,3 +409,14 @@ class Container:
         return WebhookService(connections=self.connections, rules_for=self.stage_rules,
                               decider=self.trigger_decider,
                               uninstalls=self.uninstalls)
+
+    @cached_property
+    def poll_queue(self) -> PollQueue:
+        """The queue of portals to poll, one message each."""
+        return PollQueue(self.sqs, self.config.poll_queue_url)
+
+    @cached_property
+    def portal_poll(self) -> PortalPoll:
+        """One portal's poll for one poll message, over the poller's deal decision."""
+        return PortalPoll(self.poller, rules_for=self.stage_rules, search_for=self.hubspot_client,
+                          cursors=self.cursors, leases=self.leases, clock=self.clock)
