@@ -26,12 +26,25 @@ from urllib.parse import urlencode
 
 import httpx
 
-from sandbox.admin import AdminBrowser, connect_fortnox, connect_url, install_hubnox, page_data, seeder_token
+from sandbox.admin import (
+    AdminBrowser,
+    connect_fortnox,
+    connect_url,
+    flush_webhooks,
+    install_hubnox,
+    move_deal,
+    page_data,
+    pause_webhooks,
+    resume_webhooks,
+    seeder_token,
+)
 from sandbox.gateway import REPO_ROOT
 from sandbox.stack import app_environment
 
 HTTP_TIMEOUT = 10.0
 STARTUP_TIMEOUT = 60.0
+#: how long the webhook step waits for the invoice and the note; it takes a second or two
+WEBHOOK_TIMEOUT = 30.0
 
 
 
@@ -306,31 +319,111 @@ def once_is_once(demo: Demo) -> list[str]:
             f"{number} by the deal link and ExternalInvoiceReference1, and makes no second one"]
 
 
-def poller_invoices_closed_won(demo: Demo) -> list[str]:
+def _acme_deal(demo: Demo, name: str, quantity: str) -> str:
+    """A new deal for the demo's Acme AB in Contract sent, with one line item; answers its id."""
     headers = _bearer(demo.facts["hubspot_token"])
     base = f"{demo.hubspot_api_url}/crm/objects/2026-03"
     first = demo.call("GET", f"{base}/0-3/{demo.facts['deal_id']}", headers=headers,
                       params={"associations": "companies,line_items"}).json()["associations"]
     links = [{"to": {"id": c["id"]}, "types": [DEAL_TO_PRIMARY_COMPANY]} for c in first["companies"]["results"]]
     deal = demo.call("POST", f"{base}/0-3", headers=headers, expect=(201,), json={
-        "properties": {"dealname": "Acme AB - extra seats", "pipeline": "default",
+        "properties": {"dealname": name, "pipeline": "default",
                        "dealstage": "contractsent", "deal_currency_code": "SEK"}, "associations": links}).json()
     demo.call("POST", f"{base}/line_items", headers=headers, expect=(201,), json={
-        "properties": {"name": "hubnox seat, 12 months", "quantity": "3", "price": "1490.50", "hs_sku": "HNX-SEAT"},
+        "properties": {"name": "hubnox seat, 12 months", "quantity": quantity, "price": "1490.50",
+                       "hs_sku": "HNX-SEAT"},
         "associations": [{"to": {"id": deal["id"]}, "types": [LINE_ITEM_TO_DEAL]}]})
-    demo.call("PATCH", f"{base}/0-3/{deal['id']}", headers=headers, json={"properties": {"dealstage": "closedwon"}})
-    ticked = demo.call("POST", f"{demo.gateway_url}/_sandbox/poller/tick", timeout=60).json()["result"]
-    drained = demo.call("POST", f"{demo.gateway_url}/_sandbox/worker/drain", timeout=120).json()
-    if drained.get("timed_out"):
-        raise DemoFailure(f"the worker did not finish the queue: {drained}")
+    return str(deal["id"])
+
+
+def _deal_invoices(demo: Demo, deal_id: str) -> list[dict[str, Any]]:
     company = demo.call("GET", f"{demo.fortnox_api_url}/_sandbox/companies/{demo.facts['tenant_id']}").json()
-    made = [i for i in company.get("Invoices") or [] if str(i.get("ExternalInvoiceReference1")) == str(deal["id"])]
-    if len(made) != 1:
-        raise DemoFailure(f"the poller did not make one invoice for deal {deal['id']}: {ticked}, {made}")
-    return [f"deal {deal['id']} \"Acme AB - extra seats\" moves to Closed won",
+    return [i for i in company.get("Invoices") or [] if str(i.get("ExternalInvoiceReference1")) == deal_id]
+
+
+def _deal_notes(demo: Demo, deal_id: str) -> list[str]:
+    linked = demo.call("GET", f"{demo.hubspot_api_url}/crm/objects/2026-03/0-3/{deal_id}/associations/notes",
+                       headers=_bearer(demo.facts["hubspot_token"])).json()
+    return [str(link["toObjectId"]) for link in linked.get("results") or []]
+
+
+def _runs_of_deal(demo: Demo, deal_id: str) -> list[dict[str, Any]]:
+    """The deal's runs as the settings page's Recent runs lists them."""
+    browser = demo.facts["browser"]
+    runs = browser.request("GET", f"{demo.gateway_url}/settings/api/runs?limit=100").json()["runs"]
+    return [run for run in runs if str(run.get("objectId")) == deal_id]
+
+
+def webhook_invoices_closed_won(demo: Demo) -> list[str]:
+    """A person moves a deal to Closed won in HubSpot; HubSpot's webhook tells hubnox at once. The
+    demo only waits: no poller tick and no drain (the local stack feeds the jobs queue to the worker
+    by itself, as SQS does), so what it times is HubSpot's batching, hubnox and the worker."""
+    loaded = demo.facts["browser"].request("GET", f"{demo.gateway_url}/settings/api/settings").json()
+    rules = [rule for rule in loaded["settings"]["trigger_stages"]
+             if (rule["pipeline_id"], rule["stage_id"]) == ("default", "closedwon")]
+    if [rule["document_type"] for rule in rules] != ["invoice"]:
+        raise DemoFailure(f"the saved settings do not invoice deals entering Closed won: {loaded['settings']}")
+    deal_id = _acme_deal(demo, "Acme AB - support plan", "2")
+    started = time.monotonic()
+    move_deal(demo.hubspot_api_url, demo.facts["portal_id"], deal_id, "closedwon")
+    deadline = started + WEBHOOK_TIMEOUT
+    invoices: list[dict[str, Any]] = []
+    notes: list[str] = []
+    while time.monotonic() < deadline:
+        invoices = _deal_invoices(demo, deal_id)
+        notes = _deal_notes(demo, deal_id) if invoices else []
+        if invoices and notes:
+            break
+        time.sleep(0.1)
+    else:
+        raise DemoFailure(f"deal {deal_id} did not become an invoice with a note within {WEBHOOK_TIMEOUT:.0f} s "
+                          f"(invoices {[i['DocumentNumber'] for i in invoices]}, notes {notes})")
+    elapsed = time.monotonic() - started
+    runs = _runs_of_deal(demo, deal_id)
+    if [(run["trigger"], run["status"]) for run in runs] != [("webhook", "succeeded")] or len(invoices) != 1:
+        raise DemoFailure(f"deal {deal_id} should have one run, triggered by the webhook: {runs}, "
+                          f"invoices {[i['DocumentNumber'] for i in invoices]}")
+    sent = [d for d in _webhook_deliveries(demo) if any(str(e.get("objectId")) == deal_id for e in d["events"])]
+    first = sent[0]["attempts"][0] if sent and sent[0].get("attempts") else {}
+    return ["the saved rule: deals entering Closed won (pipeline default) become invoices",
+            f"a person moves deal {deal_id} \"Acme AB - support plan\" to Closed won in HubSpot",
+            f"HubSpot POSTs a signed webhook batch to /hubspot/webhooks (answered {first.get('status')} in "
+            f"{first.get('elapsedMs')} ms); hubnox queues the job, the worker runs it",
+            f"invoice {invoices[0]['DocumentNumber']} is in Fortnox and the note is on the deal "
+            f"{elapsed:.1f} s after the move; the run's trigger: {runs[0]['trigger']}"]
+
+
+def _webhook_deliveries(demo: Demo) -> list[dict[str, Any]]:
+    response = demo.call("GET", f"{demo.hubspot_api_url}/_sandbox/hubspot/webhooks",
+                         params={"portalId": str(demo.facts["portal_id"])})
+    return list(response.json().get("deliveries") or [])
+
+
+def poller_invoices_closed_won(demo: Demo) -> list[str]:
+    """The safety net: with HubSpot's webhooks held back (late or lost), the poller's tick finds the
+    deal; the webhook delivered afterwards for the same move makes no second run."""
+    deal_id = _acme_deal(demo, "Acme AB - extra seats", "3")
+    pause_webhooks(demo.hubspot_api_url)
+    try:
+        move_deal(demo.hubspot_api_url, demo.facts["portal_id"], deal_id, "closedwon")
+        ticked = demo.call("POST", f"{demo.gateway_url}/_sandbox/poller/tick", timeout=60).json()["result"]
+        drained = demo.call("POST", f"{demo.gateway_url}/_sandbox/worker/drain", timeout=120).json()
+        if drained.get("timed_out"):
+            raise DemoFailure(f"the worker did not finish the queue: {drained}")
+        late = [event for batch in flush_webhooks(demo.hubspot_api_url) for event in batch.get("events") or []
+                if str(event.get("objectId")) == deal_id]  # delivers what was held back, now
+    finally:
+        resume_webhooks(demo.hubspot_api_url)
+    made = _deal_invoices(demo, deal_id)
+    runs = _runs_of_deal(demo, deal_id)
+    if len(made) != 1 or [run["trigger"] for run in runs] != ["poller"]:
+        raise DemoFailure(f"the poller did not make one invoice for deal {deal_id}: {ticked}, {made}, runs {runs}")
+    return [f"HubSpot's webhooks are held back; deal {deal_id} \"Acme AB - extra seats\" moves to Closed won",
             f"the poller's tick sends {ticked.get('dispatched', 1)} portal poll message(s); the poll queues "
             f"{ticked['enqueued']} job; the worker makes invoice {made[0]['DocumentNumber']} "
-            f"for customer {made[0]['CustomerNumber']} (the same Acme AB), total {made[0]['Total']} SEK"]
+            f"for customer {made[0]['CustomerNumber']} (the same Acme AB), total {made[0]['Total']} SEK",
+            f"HubSpot then delivers the held-back webhook ({len(late)} event(s) for the deal): the deal keeps "
+            f"its one run (trigger {runs[0]['trigger']})"]
 
 
 #: a deal as most HubSpot portals hold them: a line item typed in without a product or SKU, for a
@@ -443,7 +536,9 @@ STORY: list[tuple[str, Step]] = [
     ("The worker turns the deal into a draft Fortnox invoice", worker_makes_the_invoice),
     ("The deal gets a note with the invoice's PDF", note_on_the_deal),
     ("A second run finds the invoice instead of making another", once_is_once),
-    ("A deal that enters Closed won is invoiced by the poller", poller_invoices_closed_won),
+    ("A deal moved to Closed won becomes an invoice within seconds, through HubSpot's webhook",
+     webhook_invoices_closed_won),
+    ("With the webhook late, the poller invoices a deal that entered Closed won", poller_invoices_closed_won),
     ("An everyday deal: a line without a SKU, a company without an organisation number", everyday_deal_is_invoiced),
     ("The deal's app card shows the invoice", card_shows_the_invoice),
     ("A Fortnox company without the Order licence: the settings page warns", settings_page_warns_of_a_missing_licence),
