@@ -1,7 +1,8 @@
 """`python -m sandbox.drill`: the fault drill of "nothing lost", against a fresh local stack.
 
 N deals of one portal are triggered at once by workflows (the HubSpot simulator's signed executions
-to the workflow-action route), stage moves (a poller tick) and card clicks ("Create invoice now" or
+to the workflow-action route), stage moves (HubSpot's webhook, or a poller tick where the plan
+fails the webhook request) and card clicks ("Create invoice now" or
 an order, through the card actions route), several triggers of one deal at once among them. Faults
 go in while the worker works, in waves tied to its invocations: Fortnox and HubSpot 5xx, 429
 bursts, timeouts after a create took effect, revoked and expired tokens, malformed answers, an
@@ -47,7 +48,18 @@ from urllib.parse import urlencode
 
 import httpx
 
-from sandbox.admin import AdminBrowser, connect_fortnox, install_hubnox, page_data, seeder_token
+from sandbox.admin import (
+    AdminBrowser,
+    connect_fortnox,
+    flush_webhooks,
+    inject_webhook_faults,
+    install_hubnox,
+    page_data,
+    pause_webhooks,
+    resume_webhooks,
+    seeder_token,
+    webhook_deliveries,
+)
 
 HTTP_TIMEOUT = 30.0
 #: hubnox's own HTTP timeout during the drill: short, so a `timeout_after` costs little wall time
@@ -74,6 +86,11 @@ FAULT_WEIGHTS = {
     "deal_read_outage": 6, "callback_outage": 6, "note_write_5xx": 5,
     "worker_killed": 6, "duplicate_delivery": 6,
 }
+#: the share of stage moves whose webhook request HubSpot sees fail (503): HubSpot retries it a
+#: minute or more later, so the poller is what finds those deals, and the late retry must add nothing
+WEBHOOK_FAILURE_SHARE = 0.4
+#: what finds a stage move: HubSpot's webhook or, when that is late or failed, the poller
+STAGE_TRIGGERS = ("webhook", "poller")
 SUCCESS_NOTE = re.compile(r"Fortnox (invoice|order) (\S+?)</strong>")
 FAILURE_NOTE = re.compile(r"hubnox could not")
 NOTE_RUN_ID = re.compile(r"\(run ([0-9A-Z]{26})\)")
@@ -89,6 +106,7 @@ class PlannedTrigger:
     source: str  # workflow, card or stage
     document_type: str
     redeliver: bool = False  # HubSpot delivers the same execution a second time
+    webhook_fails: bool = False  # a stage move whose webhook request fails: the poller must find it
 
 
 @dataclass
@@ -131,6 +149,10 @@ def make_plan(seed: int, deals: int, faults: int) -> Plan:
             rng.randrange(deals) if kind == "deal_read_outage" else None)
         planned.append(PlannedFault(kind, wave, fault_spec(kind, rng), target))
     planned.sort(key=lambda f: f.wave)
+    # Drawn last, so the triggers and faults above stay what they were for a seed.
+    for trigger in triggers:
+        if trigger.source == "stage":
+            trigger.webhook_fails = rng.random() < WEBHOOK_FAILURE_SHARE
     return Plan(seed, deals, triggers, planned, waves)
 
 
@@ -195,6 +217,8 @@ class Counts:
     untruthful: int = 0
     dlq: int = 0
     dlq_unexplained: int = 0
+    stage_runs_by_webhook: int = 0
+    stage_runs_by_poller: int = 0
 
     @property
     def clean(self) -> bool:
@@ -298,7 +322,7 @@ def _check_trigger(findings: Findings, fired: FiredTrigger, runs: Sequence[Run],
             findings.counts.triggers_refused += 1
             findings.problems["refused: stage move not made"].append(f"{what}: {fired.answer}")
             return
-        mine = [r for r in runs_of_deal.get(fired.deal_id, []) if r.get("trigger") == "poller"
+        mine = [r for r in runs_of_deal.get(fired.deal_id, []) if r.get("trigger") in STAGE_TRIGGERS
                 and r.get("document_type") == fired.planned.document_type]
         if not mine:
             findings.add("lost", "stage move without a run", what)
@@ -662,21 +686,36 @@ class Drill:
 
     def fire(self) -> None:
         """Every trigger of the plan at once: workflow executions, card clicks, and stage moves that
-        the poller's next tick finds. The moves are made before any fault is in place: they are the
-        rep's edits, not hubnox's work, and must not spend faults meant for hubnox."""
+        HubSpot's webhooks report or, where the plan fails their webhook request, the poller's next
+        tick finds. The moves are made before any fault is in place: they are the rep's edits, not
+        hubnox's work, and must not spend faults meant for hubnox."""
         self.fired = [FiredTrigger(t, self.deal_ids[t.deal]) for t in self.plan.triggers]
         seeder = seeder_token(self.stack.hubspot_api_url, self.portal_id)
         moves = [f for f in self.fired if f.planned.source == "stage"]
         others = [f for f in self.fired if f.planned.source != "stage"]
+        hubspot = self.stack.hubspot_api_url
         with ThreadPoolExecutor(max_workers=24) as pool:
-            list(pool.map(lambda fired: self._fire_one(fired, seeder), moves))
+            # Webhooks held back, so each group's events go out in requests of their own: the first
+            # group's requests fail (HubSpot retries them later), the second's arrive.
+            pause_webhooks(hubspot)
+            try:
+                for fails in (True, False):
+                    group = [f for f in moves if f.planned.webhook_fails == fails]
+                    list(pool.map(lambda fired: self._fire_one(fired, seeder), group))
+                    queued = len(webhook_deliveries(hubspot, portal_id=self.portal_id, state="QUEUED"))
+                    if fails and queued:
+                        inject_webhook_faults(hubspot, fail_next=queued, fail_status=503)
+                        self.done_by_drill["webhook_5xx"] += len(group)  # moves, as planned
+                    flush_webhooks(hubspot)
+            finally:
+                resume_webhooks(hubspot)
             self.next_wave()  # wave 0
             list(pool.map(lambda fired: self._fire_one(fired, seeder), others))
         stage_deals = {f.deal_id for f in self.fired if f.planned.source == "stage"}
         for _ in range(10):  # the poller's ticks, until each moved deal has its run (a tick may meet faults)
             with contextlib.suppress(Exception):
                 self.stack.aws.tick()
-            have = {str(r.get("object_id")) for r in self.runs() if r.get("trigger") == "poller"}
+            have = {str(r.get("object_id")) for r in self.runs() if r.get("trigger") in STAGE_TRIGGERS}
             if stage_deals <= have:
                 break
         self.next_wave()  # wave 1: the outages aimed at one deal or one callback
@@ -797,6 +836,7 @@ class Drill:
             table[fault.kind][0] += 1
         for fault, simulator, fault_id in self.injected:
             table[fault.kind][1] += hits.get((simulator, fault_id), 0) > 0
+        table["webhook_5xx"] = [sum(t.webhook_fails for t in self.plan.triggers if t.source == "stage"), 0]
         for kind, n in self.done_by_drill.items():
             table[kind][1] += n
         assert self.hooks is not None
@@ -830,8 +870,11 @@ class Drill:
         counts.triggers = len(self.fired)
         counts.faults_planned = len(self.plan.faults)
         counts.faults_injected = sum(injected for _, injected in findings.faults_by_kind.values())
-        check(findings, triggers=self.fired, runs=self.runs(), callbacks=callbacks, notes=notes, deals=deals,
+        runs = self.runs()
+        check(findings, triggers=self.fired, runs=runs, callbacks=callbacks, notes=notes, deals=deals,
               documents=documents, dead_letters=self.dead_letters())
+        stage = Counter(str(r.get("trigger")) for r in runs if r.get("trigger") in STAGE_TRIGGERS)
+        counts.stage_runs_by_webhook, counts.stage_runs_by_poller = stage["webhook"], stage["poller"]
         return findings
 
 
@@ -842,6 +885,7 @@ def report(findings: Findings, *, drained: Mapping[str, Any], seconds: float, ou
     out("faults by kind (planned / injected): " + ", ".join(
         f"{kind} {planned}/{injected}" for kind, (planned, injected) in findings.faults_by_kind.items()))
     out(f"drain: {dict(drained)}")
+    out(f"stage moves found by HubSpot's webhook: {c.stage_runs_by_webhook}, by the poller: {c.stage_runs_by_poller}")
     for category, details in sorted(findings.problems.items()):
         out(f"  {category}: {len(details)}")
         for detail in details[:examples]:
