@@ -52,13 +52,16 @@ set as text, and a note's HTML is shown in a sandboxed frame. */
   function actionsOf(run) {
     const box = el("div", { className: "row-actions" });
     box.append(el("a", { href: storyUrl(run.runId), "aria-label": `Story of run ${run.runId}` }, "Story"));
-    if (run.superseded) {
+    // A failure its own replay made good says so the same way before and after the replay finished.
+    const ownReplayMadeGood = run.superseded && run.supersededBy === run.replayedBy;
+    if (run.replayedBy && (!run.superseded || ownReplayMadeGood)) {
+      box.append(el("span", { className: "replayed" }, "Replayed as ",
+                    el("a", { href: storyUrl(run.replayedBy) }, `run ${run.replayedBy}`),
+                    ownReplayMadeGood ? ", which made it good" : ""));
+    } else if (run.superseded) {
       const by = run.supersededBy
         ? el("a", { href: storyUrl(run.supersededBy) }, `run ${run.supersededBy}`) : "a later run";
       box.append(el("span", { className: "superseded" }, "Superseded by ", by));
-    } else if (run.replayedBy) {
-      box.append(el("span", { className: "replayed" }, "Replayed as ",
-                    el("a", { href: storyUrl(run.replayedBy) }, `run ${run.replayedBy}`)));
     } else if (run.replayUrl) {
       box.append(el("a", { className: "replay", href: run.replayUrl, target: "_blank", rel: "noopener",
                            "aria-label": `Replay run ${run.runId} (opens a new tab)` }, "Replay"));
