@@ -43,7 +43,7 @@ bench: $(STAMP) bench-triggers
 # Trigger-to-draft time for webhooks and polling, and the backlog's drain next to the rate limits: the
 # scale test's figures (python -m sandbox.scale, see README), smaller than make scale by default.
 BENCH_PORTALS ?= 20
-BENCH_DEALS ?= 600
+BENCH_DEALS ?= 300
 bench-triggers: $(STAMP)
 	$(BIN)/python -m sandbox.scale --portals $(BENCH_PORTALS) --deals $(BENCH_DEALS)
 

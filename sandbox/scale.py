@@ -53,6 +53,8 @@ FORTNOX_LIMIT, FORTNOX_WINDOW = 25, 5.0
 HUBSPOT_LIMIT, HUBSPOT_WINDOW = 110, 10.0
 POLL_SCHEDULE_SECONDS = 120
 PATHS = ("webhook", "both", "poller")
+#: a tick through the local gateway polls every portal; under a big backlog it takes minutes
+TICK_TIMEOUT, TICK_ATTEMPTS = 600.0, 3
 LINE_ITEMS = (
     {"name": "Onboarding workshop", "quantity": "1", "price": "12000.00", "hs_sku": "HNX-ONB"},
     {"name": "hubnox seat, 12 months", "quantity": "5", "price": "1490.50", "hs_sku": "HNX-SEAT"},
@@ -185,8 +187,18 @@ class Scale:
                            f"{deal.deal_id}", json={"properties": {"dealstage": TRIGGER_STAGE}})
 
     def tick(self) -> dict[str, Any]:
-        """One poller tick through the gateway: the schedule's dispatch, then every poll message."""
-        return dict(self.call("POST", f"{self.stack.gateway_url}/_sandbox/poller/tick").json()["result"])
+        """One poller tick through the gateway: the schedule's dispatch, then every poll message. A
+        tick that fails (the local stack overloaded: its AWS is one process) is tried again, as the
+        schedule's next tick would."""
+        for attempt in range(TICK_ATTEMPTS):
+            try:
+                return dict(self.call("POST", f"{self.stack.gateway_url}/_sandbox/poller/tick",
+                                      timeout=TICK_TIMEOUT).json()["result"])
+            except (ScaleError, httpx.HTTPError) as exc:
+                if attempt == TICK_ATTEMPTS - 1:
+                    raise ScaleError(f"the poller's tick failed {TICK_ATTEMPTS} times: {exc}") from exc
+                self.out(f"scale: a tick failed ({str(exc)[:200]}); ticking again")
+        raise AssertionError("unreachable")
 
     def drop_events(self, deals: Sequence[Deal]) -> int:
         """Forget the queued webhook events of these deals: HubSpot lost them."""
