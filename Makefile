@@ -12,7 +12,7 @@ SAM_CLI_VERSION := 1.170.0
 AWS_REGION ?= eu-north-1
 SAM_ENV := AWS_DEFAULT_REGION=$(AWS_REGION) SAM_CLI_TELEMETRY=0
 
-.PHONY: chromium install test test-fast demo dev bench drill lint validate build dynamodb-local clean
+.PHONY: chromium install test test-fast demo dev bench bench-triggers scale drill lint validate build dynamodb-local clean
 
 $(STAMP): requirements-dev.txt layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,8 +37,23 @@ dev: $(STAMP)
 	$(BIN)/python -m sandbox up --port $(PORT)
 
 # Benchmarks: python -m benchmarks drives the local stack and prints what a deal costs (see README).
-bench: $(STAMP)
+bench: $(STAMP) bench-triggers
 	$(BIN)/python -m benchmarks
+
+# Trigger-to-draft time for webhooks and polling, and the backlog's drain next to the rate limits: the
+# scale test's figures (python -m sandbox.scale, see README), smaller than make scale by default.
+BENCH_PORTALS ?= 20
+BENCH_DEALS ?= 300
+bench-triggers: $(STAMP)
+	$(BIN)/python -m sandbox.scale --portals $(BENCH_PORTALS) --deals $(BENCH_DEALS)
+
+# The scale test (python -m sandbox.scale): deals across portals triggered by webhook, by the poller
+# alone and by both; exits non-zero unless each deal has exactly one document and one run per rule.
+# make test runs a bounded one (tests/e2e/test_scale.py).
+SCALE_PORTALS ?= 20
+SCALE_DEALS ?= 2000
+scale: $(STAMP)
+	$(BIN)/python -m sandbox.scale --portals $(SCALE_PORTALS) --deals $(SCALE_DEALS)
 
 # The fault drill (python -m sandbox.drill, see README): many deals triggered at once under bounded faults;
 # exits non-zero on any duplicate, lost or untruthful outcome. make test runs a bounded one.
