@@ -250,10 +250,11 @@ def test_the_bulk_replay_needs_the_csrf_token(world):
 def test_only_the_settings_function_may_read_and_delete_dead_letters_and_only_that(world):
     dlq = "arn:aws:sqs:eu-north-1:123456789012:hubnox-jobs-dlq"
     for function, role in world.roles.items():
-        # The worker's SQS event source brings AWS's AWSLambdaSQSQueueExecutionRole, on every queue.
+        # An SQS event source (the worker's jobs queue, the poller's poll queue) brings AWS's
+        # AWSLambdaSQSQueueExecutionRole, on every queue.
         for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage"):
             allowed = role.refusal(Request(action, (dlq,), {})) is None
-            assert allowed == (function in ("settings", "worker")), (function, action)
+            assert allowed == (function in ("settings", "worker", "poller")), (function, action)
         allowed = role.refusal(Request("sqs:ChangeMessageVisibility", (dlq,), {})) is None
         assert allowed == (function == "settings"), function
     settings = world.roles["settings"]
