@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from hubnox.errors import UserFixableError
+from hubnox.fortnox.errors import FortnoxError
 from hubnox.fortnox.models import Article, FortnoxCustomer
 from hubnox.hubspot.models import Deal, LineItem, Product
 from hubnox.sync.articles import article_from_product, resolve_articles
@@ -259,3 +260,43 @@ def test_a_product_whose_sku_fortnox_would_refuse_says_so_apart_from_one_without
     with pytest.raises(UserFixableError) as failure:
         article_from_product(Product(id="p2", properties={"name": "Widget", "hs_sku": "  "}), PortalSettings())
     assert failure.value.code == "ARTICLE_NUMBER_MISSING"
+
+
+class RacedArticles(FakeArticles):
+    """Another run creates the article between this run's look-up and its create (two deals with the
+    same new product at the same moment): Fortnox refuses the second create, as it does."""
+
+    def __init__(self, made_meanwhile: Article) -> None:
+        super().__init__()
+        self.made_meanwhile = made_meanwhile
+
+    def find_articles(self, article_numbers: Any) -> dict[str, Article | None]:
+        found = super().find_articles(article_numbers)
+        self.articles[self.made_meanwhile.article_number or ""] = self.made_meanwhile
+        return found
+
+    def create_article(self, article: Article) -> Article:
+        if (article.article_number or "") in self.articles:
+            self.calls.append(("refused", article.article_number))
+            raise FortnoxError(400, 2000013, f"Artikelnummer {article.article_number} används redan")
+        return super().create_article(article)
+
+
+def test_an_article_another_run_created_meanwhile_is_used_as_found_instead_of_failing_the_deal() -> None:
+    theirs = Article(article_number="BOK-2", description="Kurslitteratur", vat=D(6))
+    fortnox = RacedArticles(theirs)
+
+    plan = resolve_articles(snapshot(item("1", "Kurslitteratur", "BOK-2", price="349")), settings(), fortnox)
+
+    assert fortnox.made("refused") == ["BOK-2"] and fortnox.made("price") == []
+    assert [p.article_number for p in plan.lines] == ["BOK-2"]
+    assert plan.created_articles == []  # this run made nothing: the other run's sync report names it
+
+
+def test_an_article_number_refused_for_another_reason_still_fails_the_deal() -> None:
+    class Refusing(FakeArticles):
+        def create_article(self, article: Article) -> Article:
+            raise FortnoxError(400, 2000588, "Ogiltigt artikelnummer")
+
+    with pytest.raises(FortnoxError):
+        resolve_articles(snapshot(item("1", "Kurslitteratur", "BOK-2")), settings(), Refusing())

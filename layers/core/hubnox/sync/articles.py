@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Literal
 
 from hubnox.errors import UserFixableError
+from hubnox.fortnox.errors import FortnoxError
 from hubnox.fortnox.models import Article, Limits
 from hubnox.hubspot.models import LineItem, Product
 from hubnox.ids import ARTICLE_NUMBER_PATTERN
@@ -35,6 +36,10 @@ from hubnox.sync.ports import FortnoxArticles
 
 #: the description of a placeholder article hubnox creates
 PLACEHOLDER_DESCRIPTION = "Line item from HubSpot"
+
+
+#: Fortnox's code for "Artikelnummer … används redan": the article number is taken
+ARTICLE_NUMBER_IN_USE = 2000013
 
 
 def resolve_articles(snapshot: DealSnapshot, settings: PortalSettings, fortnox: FortnoxArticles) -> ArticlePlan:
@@ -90,11 +95,24 @@ class _Planner:
         name = line.name or (product.name if product else None) or sku
         draft = _article_draft(sku, name, line.price, vat, self.settings, f"article {sku}")
         self.warnings.extend(draft.warnings)
-        article = self.fortnox.create_article(draft.article)
+        try:
+            article = self.fortnox.create_article(draft.article)
+        except FortnoxError as refused:
+            return self._created_meanwhile(sku, refused)  # with the price the other run set
         if draft.price is not None:
             self.fortnox.set_price(draft.price_list, sku, draft.price, new_article=True)
         self.created.append(sku)
         return article
+
+    def _created_meanwhile(self, number: str, refused: FortnoxError) -> Article:
+        """The article another run created between this run's look-up and its create (two deals with
+        the same new product at the same moment), as Fortnox has it; re-raises any other refusal."""
+        if refused.fortnox_code != ARTICLE_NUMBER_IN_USE:
+            raise refused
+        made = self.fortnox.get_article(number)
+        if made is None:
+            raise refused
+        return made
 
     def placeholder(self) -> Article:
         if self._placeholder is None:
@@ -102,10 +120,13 @@ class _Planner:
             article = self.fortnox.get_article(number)
             if article is None:
                 defaults = self.settings.articles.defaults
-                article = self.fortnox.create_article(Article(
-                    article_number=number, description=PLACEHOLDER_DESCRIPTION, type="SERVICE",
-                    unit=defaults.unit, vat=Decimal(defaults.vat), sales_account=defaults.sales_account))
-                self.created.append(number)
+                try:
+                    article = self.fortnox.create_article(Article(
+                        article_number=number, description=PLACEHOLDER_DESCRIPTION, type="SERVICE",
+                        unit=defaults.unit, vat=Decimal(defaults.vat), sales_account=defaults.sales_account))
+                    self.created.append(number)
+                except FortnoxError as refused:
+                    article = self._created_meanwhile(number, refused)
             self._placeholder = article
         return self._placeholder
 
