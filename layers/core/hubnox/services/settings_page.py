@@ -440,6 +440,21 @@ def load_portal_settings(store: SettingsStore, portal_id: str) -> tuple[PortalSe
     return migrate(payload), version
 
 
+def save_portal_settings(store: SettingsStore, portal_id: str, payload: dict[str, Any], version: int, *,
+                         into: str, stale: str) -> int | Response:
+    """Save `payload` over `version` of the portal's settings (a save or an import) and answer the new
+    version, or the 409 `STALE_VERSION` answer (`stale` says what to do) when someone saved since;
+    `NotFoundError` for a portal whose data is gone (`into` says what there is nothing to do)."""
+    try:
+        return store.put(portal_id, payload, version, require_install=True)
+    except PortalGone as gone:
+        raise NotFoundError(f"hubnox keeps no data for portal {portal_id} any more, so there is nothing to {into}.",
+                            code="PORTAL_GONE", hint="Install hubnox again from HubSpot to start afresh.") from gone
+    except StaleVersion as refused:
+        return json_response({"message": stale, "code": "STALE_VERSION", "version": refused.actual or 0},
+                             status=409)
+
+
 def settings_body(settings: PortalSettings, version: int) -> dict[str, Any]:
     """The settings as the API answers them."""
     return {"version": version, "saved": version > 0, "settings": settings.model_dump(mode="json")}
@@ -494,18 +509,12 @@ def settings_api_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
                 f"Invalid settings. Fortnox does not have what {fields} names.", code="INVALID_SETTINGS"),
                 body, unknown)
         payload = settings.model_dump(mode="json")
-        try:
-            saved = ports.portal_settings.put(current.portal_id, payload, version, require_install=True)
-        except PortalGone as gone:
-            raise NotFoundError(f"hubnox keeps no data for portal {current.portal_id} any more, so there is "
-                                "nothing to save the settings to.", code="PORTAL_GONE",
-                                hint="Install hubnox again from HubSpot to start afresh.") from gone
-        except StaleVersion as stale:
-            return json_response({
-                "message": "The settings were changed by someone else since you opened them. Reload the "
-                           "page to see their version, then make your change again.",
-                "code": "STALE_VERSION", "version": stale.actual or 0,
-            }, status=409)
+        saved = save_portal_settings(
+            ports.portal_settings, current.portal_id, payload, version, into="save the settings to",
+            stale="The settings were changed by someone else since you opened them. Reload the page to see "
+                  "their version, then make your change again.")
+        if isinstance(saved, Response):
+            return saved
         return json_response(settings_body(settings, saved))
 
     @router.get(f"{PREFIX}/hubspot/pipelines")

@@ -31,16 +31,15 @@ from typing import Any, Protocol
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from hubnox.errors import NotFoundError
 from hubnox.observability import logger
 from hubnox.services.settings_page import (
     PREFIX,
     SettingsApiPorts,
     connected_fortnox_problems,
     load_portal_settings,
+    save_portal_settings,
     settings_body,
 )
-from hubnox.store.portal_settings import PortalGone, StaleVersion
 from hubnox.sync.portal_settings import PortalSettings
 from hubnox.sync.settings_document import (
     HubSpotPortal,
@@ -171,19 +170,13 @@ def settings_transfer_router(ports: SettingsTransferPorts) -> APIGatewayHttpRout
                 hint="Add it in Fortnox, or change the value in the file, then import again."),
                 router.current_event.path)
         before, _ = load_portal_settings(ports.portal_settings, current.portal_id)
-        try:
-            saved = ports.portal_settings.put(current.portal_id, imported.settings.model_dump(mode="json"), version,
-                                              require_install=True)
-        except PortalGone as gone:
-            raise NotFoundError(f"hubnox keeps no data for portal {current.portal_id} any more, so there is "
-                                "nothing to import the settings into.", code="PORTAL_GONE",
-                                hint="Install hubnox again from HubSpot to start afresh.") from gone
-        except StaleVersion as stale:
-            return json_response({
-                "message": "The settings were changed since the preview was made. Preview the file again to see "
-                           "what it changes now, then apply it.",
-                "code": "STALE_VERSION", "version": stale.actual or 0,
-            }, status=409)
+        saved = save_portal_settings(
+            ports.portal_settings, current.portal_id, imported.settings.model_dump(mode="json"), version,
+            into="import the settings into",
+            stale="The settings were changed since the preview was made. Preview the file again to see what it "
+                  "changes now, then apply it.")
+        if isinstance(saved, Response):
+            return saved
         changes = outline(imported, current.portal_id, before)["changes"]
         logger.info("settings imported", extra={"portal_id": current.portal_id, "from_portal": imported.portal_id,
                                                 "schema_version": imported.schema_version, "version": saved,
