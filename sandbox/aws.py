@@ -24,6 +24,7 @@ import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -351,17 +352,34 @@ class BatchOutcome:
         self.failed += other.failed
 
 
+#: the most batches one local event source runs at once, whatever the template allows: every
+#: container shares this process (and its GIL) with the simulators and local AWS
+LOCAL_CONCURRENCY_CAP = 8
+
+
+def event_source_concurrency(properties: Mapping[str, Any]) -> int:
+    """How many batches an SQS event source runs at once locally: the template's
+    `ScalingConfig.MaximumConcurrency` (Lambda's own default, unbounded, when absent), capped at
+    `LOCAL_CONCURRENCY_CAP`."""
+    scaling = properties.get("ScalingConfig") or {}
+    wanted = int(scaling.get("MaximumConcurrency") or LOCAL_CONCURRENCY_CAP)
+    return max(1, min(wanted, LOCAL_CONCURRENCY_CAP))
+
+
 class QueueFeeder:
     """Lambda's SQS event source for the worker: long-polls the jobs queue, invokes the worker with
     each batch, deletes the records it did not report as failed and leaves the failed ones to come
     back after the visibility timeout (SQS moves them to the dead-letter queue after maxReceiveCount).
 
     The batching window of the template is not waited for: a local batch is what one receive gets.
+    Up to `concurrency` batches run at once (the event source's `ScalingConfig.MaximumConcurrency`),
+    each in its own container of the function, as Lambda scales out: one job waiting for its
+    portal's Fortnox budget holds up no other portal's.
     """
 
     def __init__(self, sqs: Any, *, queue_url: str, queue_arn: str, dlq_url: str, worker: LocalFunction,
                  batch_size: int = 10, wait_seconds: int = FEEDER_WAIT_SECONDS, label: str = "jobs",
-                 on_result: Callable[[Any], None] | None = None) -> None:
+                 on_result: Callable[[Any], None] | None = None, concurrency: int = 1) -> None:
         #: the depths' names: "jobs" gives jobs, jobs_in_flight and dead_letter (as always); another
         #: label gives <label>, <label>_in_flight and <label>_dead_letter
         self.label = label
@@ -374,12 +392,13 @@ class QueueFeeder:
         self.worker = worker
         self.batch_size = batch_size
         self.wait_seconds = wait_seconds
+        self.concurrency = max(1, concurrency)
         self._held: dict[str, str] = {}  # failed message id -> receipt handle, until it comes back
         #: every receive: (monotonic time, message id, receive count), the latest DELIVERY_LOG_SIZE
         self.deliveries: deque[tuple[float, str, int]] = deque(maxlen=DELIVERY_LOG_SIZE)
         self._held_lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def poll_once(self, wait_seconds: int) -> BatchOutcome:
         """Receive one batch, run it through the worker, settle it."""
@@ -472,10 +491,11 @@ class QueueFeeder:
             if not respect_visibility:
                 self._release_held()
                 self._hurry_delayed()
-            outcome = self.poll_once(wait_seconds=0)
-            total.add(outcome)
-            batches += 1 if outcome.received else 0
-            if outcome.received:
+            outcomes = self._poll_until_empty()
+            for outcome in outcomes:
+                total.add(outcome)
+            batches += sum(1 for outcome in outcomes if outcome.received)
+            if any(outcome.received for outcome in outcomes):
                 continue
             depths = self.depths()
             done = depths[self.label] == 0 and depths[f"{self.label}_in_flight"] == 0 and self._delayed() == 0
@@ -489,9 +509,27 @@ class QueueFeeder:
                 return result
             time.sleep(0.02 if not respect_visibility else 0.2)
 
+    def _poll_until_empty(self) -> list[BatchOutcome]:
+        """Receive and run batches, `concurrency` at a time, until a receive finds the queue empty;
+        answers every batch's outcome (the last of each lane received nothing)."""
+
+        def lane() -> list[BatchOutcome]:
+            outcomes = [self.poll_once(wait_seconds=0)]
+            while outcomes[-1].received:
+                outcomes.append(self.poll_once(wait_seconds=0))
+            return outcomes
+
+        if self.concurrency == 1:
+            return lane()
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"{self.label}-drain") as pool:
+            return [outcome for outcomes in pool.map(lambda _: lane(), range(self.concurrency))
+                    for outcome in outcomes]
+
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="sqs-feeder", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name=f"sqs-feeder-{self.label}-{n}", daemon=True)
+                         for n in range(self.concurrency)]
+        for thread in self._threads:
+            thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -505,8 +543,8 @@ class QueueFeeder:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.wait_seconds + 5)
+        for thread in self._threads:
+            thread.join(timeout=self.wait_seconds + 5)
 
 
 # -- the schedule --------------------------------------------------------------------------------
@@ -651,6 +689,7 @@ class LocalAws:
             sqs, queue_url=self.resources.jobs_queue_url, queue_arn=self.resources.jobs_queue_arn,
             dlq_url=self.resources.dlq_url, worker=self.functions["worker"],
             batch_size=int(self._worker_queue_event().get("BatchSize", 10)),
+            concurrency=event_source_concurrency(self._worker_queue_event()),
         )
         rule_name, expression = self._poller_schedule()
         self.ticker = PollerTicker(
@@ -661,7 +700,8 @@ class LocalAws:
             self.ticker.polls = QueueFeeder(
                 sqs, queue_url=self.resources.poll_queue_url, queue_arn=self.resources.poll_queue_arn,
                 dlq_url=self.resources.poll_dlq_url, worker=self.functions["poller"], label="polls",
-                batch_size=int(self._queue_event("poller").get("BatchSize", 1)), on_result=self.ticker.count)
+                batch_size=int(self._queue_event("poller").get("BatchSize", 1)), on_result=self.ticker.count,
+                concurrency=event_source_concurrency(self._queue_event("poller")))
         return self.environment()
 
     def run_in_background(self) -> None:

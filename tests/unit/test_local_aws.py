@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +14,12 @@ from moto import mock_aws
 
 from sandbox.alarms import evaluate_alarms
 from sandbox.aws import (
+    LOCAL_CONCURRENCY_CAP,
     Intrinsics,
     QueueFeeder,
     UnresolvableValue,
     create_resources,
+    event_source_concurrency,
     failed_message_ids,
     schedule_interval,
     scheduled_event,
@@ -311,3 +315,33 @@ def test_the_template_s_alarms_on_hubnox_metrics_have_insufficient_data_locally(
 
     assert {"JobsDLQAlarm", "OutcomesNotDeliveredAlarm", "RunsFailingAlarm"} <= set(alarms)
     assert alarms["RunsFailingAlarm"]["state"] == alarms["OutcomesNotDeliveredAlarm"]["state"] == "INSUFFICIENT_DATA"
+
+
+def test_the_event_source_runs_as_many_batches_at_once_as_the_template_allows_up_to_the_local_cap():
+    assert event_source_concurrency({"ScalingConfig": {"MaximumConcurrency": 5}}) == 5
+    assert event_source_concurrency({"ScalingConfig": {"MaximumConcurrency": 20}}) == LOCAL_CONCURRENCY_CAP
+    assert event_source_concurrency({}) == LOCAL_CONCURRENCY_CAP  # Lambda's default scales out
+
+
+def test_a_job_that_waits_holds_up_no_other_job_while_the_queue_drains(queues):
+    """Five jobs that each wait 0.3 s (a portal's rate budget) drain side by side, as Lambda scales out."""
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.3)
+        with lock:
+            running -= 1
+
+    sqs, made = queues
+    feeder = QueueFeeder(sqs, queue_url=made.jobs_queue_url, queue_arn=made.jobs_queue_arn, dlq_url=made.dlq_url,
+                         worker=fake_worker(handler), batch_size=1, concurrency=5)
+    send(queues, *["{}"] * 5)
+    result = feeder.drain(timeout=10)
+    assert (result["succeeded"], result["batches"], result["timed_out"]) == (5, 5, False)
+    assert most > 1
+    assert feeder.depths() == {"jobs": 0, "jobs_in_flight": 0, "dead_letter": 0}
