@@ -42,10 +42,13 @@ bench: $(STAMP) bench-triggers
 
 # Trigger-to-draft time for webhooks and polling, and the backlog's drain next to the rate limits: the
 # scale test's figures (python -m sandbox.scale, see README), smaller than make scale by default.
+# Both run on DynamoDB Local where Java and npm exist (its own process, so the one Python process of the
+# local stack keeps its time for the functions and simulators); SCALE_DYNAMODB=moto runs them on moto.
+SCALE_DYNAMODB ?= $(shell if command -v java >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then echo local; else echo moto; fi)
 BENCH_PORTALS ?= 20
 BENCH_DEALS ?= 300
 bench-triggers: $(STAMP)
-	$(BIN)/python -m sandbox.scale --portals $(BENCH_PORTALS) --deals $(BENCH_DEALS)
+	HUBNOX_DYNAMODB=$(SCALE_DYNAMODB) $(BIN)/python -m sandbox.scale --portals $(BENCH_PORTALS) --deals $(BENCH_DEALS)
 
 # The scale test (python -m sandbox.scale): deals across portals triggered by webhook, by the poller
 # alone and by both; exits non-zero unless each deal has exactly one document and one run per rule.
@@ -53,7 +56,7 @@ bench-triggers: $(STAMP)
 SCALE_PORTALS ?= 20
 SCALE_DEALS ?= 2000
 scale: $(STAMP)
-	$(BIN)/python -m sandbox.scale --portals $(SCALE_PORTALS) --deals $(SCALE_DEALS)
+	HUBNOX_DYNAMODB=$(SCALE_DYNAMODB) $(BIN)/python -m sandbox.scale --portals $(SCALE_PORTALS) --deals $(SCALE_DEALS)
 
 # The fault drill (python -m sandbox.drill, see README): many deals triggered at once under bounded faults;
 # exits non-zero on any duplicate, lost or untruthful outcome. make test runs a bounded one.
