@@ -226,13 +226,9 @@ class ControlRoutes:
             answer = handler(company, invoice, body)
         except FortnoxError as exc:
             status = 400 if action == "payments" else 409
-            hint = (
-                " (bookkeep it first: the bookkeep action or PUT /3/invoices/{n}/bookkeep)".replace(
-                    "{n}", str(number)
-                )
-                if exc.key == "PAYMENT_NEEDS_BOOKED_INVOICE"
-                else ""
-            )
+            hint = ""
+            if exc.key == "PAYMENT_NEEDS_BOOKED_INVOICE":
+                hint = f" (bookkeep it first: the bookkeep action or PUT /3/invoices/{number}/bookkeep)"
             raise SandboxError(
                 status, f"Fortnox refuses to {action} invoice {number}: {exc.message} (code {exc.code}){hint}"
             ) from exc
