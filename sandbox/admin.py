@@ -267,3 +267,58 @@ def inject_webhook_faults(hubspot_url: str, *, fail_next: int = 0, fail_status: 
     and the next `duplicate_next` ones arrive twice."""
     return _control("POST", f"{hubspot_url}/_sandbox/hubspot/webhooks/faults",
                     {"failNext": fail_next, "failStatus": fail_status, "duplicateNext": duplicate_next})
+
+
+# -- Fortnox invoices through their states, driven through the simulator's controls ------------------
+# What the Fortnox company's bookkeeper does after hubnox made an invoice: book it, send it, register
+# the customer's payment, credit it, cancel it; and time passing (an invoice falls overdue). No token
+# is needed; a transition Fortnox refuses raises AdminError with Fortnox's message.
+
+#: the actions POST /_sandbox/companies/{tenant}/invoices/{n}/{action} knows
+FORTNOX_INVOICE_ACTIONS = ("bookkeep", "send", "pay", "credit", "cancel", "overdue")
+
+
+def fortnox_invoice_action(fortnox_url: str, tenant_id: str | int, number: str | int, action: str,
+                           **body: Any) -> dict[str, Any]:
+    """One lifecycle step on a Fortnox invoice; answers {Invoice} (pay adds InvoicePayment, credit
+    CreditInvoice). Arguments left as None are not sent, so the simulator's defaults apply."""
+    return _control("POST", f"{fortnox_url}/_sandbox/companies/{tenant_id}/invoices/{number}/{action}",
+                    {k: v for k, v in body.items() if v is not None})
+
+
+def bookkeep_invoice(fortnox_url: str, tenant_id: str | int, number: str | int) -> dict[str, Any]:
+    return fortnox_invoice_action(fortnox_url, tenant_id, number, "bookkeep")
+
+
+def send_invoice(fortnox_url: str, tenant_id: str | int, number: str | int) -> dict[str, Any]:
+    return fortnox_invoice_action(fortnox_url, tenant_id, number, "send")
+
+
+def pay_invoice(fortnox_url: str, tenant_id: str | int, number: str | int, amount: Any = None,
+                date: str | None = None) -> dict[str, Any]:
+    """Register the customer's payment on a booked invoice: `amount` in the invoice's currency (default
+    the whole balance), `date` YYYY-MM-DD (default today in Sweden)."""
+    return fortnox_invoice_action(fortnox_url, tenant_id, number, "pay",
+                                  amount=None if amount is None else str(amount), date=date)
+
+
+def credit_invoice(fortnox_url: str, tenant_id: str | int, number: str | int) -> dict[str, Any]:
+    """Credit a booked invoice: answers the original and the new (unbooked) CreditInvoice."""
+    return fortnox_invoice_action(fortnox_url, tenant_id, number, "credit")
+
+
+def cancel_invoice(fortnox_url: str, tenant_id: str | int, number: str | int) -> dict[str, Any]:
+    return fortnox_invoice_action(fortnox_url, tenant_id, number, "cancel")
+
+
+def make_overdue(fortnox_url: str, tenant_id: str | int, number: str | int, days: int = 1) -> dict[str, Any]:
+    """Move the invoice's due date `days` into the past (and stamp it modified, a test convenience)."""
+    return fortnox_invoice_action(fortnox_url, tenant_id, number, "overdue", days=days)
+
+
+def fortnox_payments(fortnox_url: str, tenant_id: str | int) -> list[dict[str, Any]]:
+    """Every invoice payment of the Fortnox company, as GET /3/invoicepayments/{Number} shows it."""
+    response = httpx.get(f"{fortnox_url}/_sandbox/companies/{tenant_id}/payments", timeout=30.0)
+    if response.status_code >= 400:
+        raise AdminError(f"listing Fortnox payments answered {response.status_code}: {response.text[:300]}")
+    return list(response.json()["payments"])

@@ -7,8 +7,8 @@ client sees there (paths, JSON, status codes, error shapes and codes) is Fortnox
 `sandbox.fortnox_money`.
 
 API (/3/..., `Authorization: Bearer <access token>`)
-  customers, articles, pricelists, prices (with sublist), invoices (+ cancel, bookkeep,
-  externalprint, preview, print, email), orders (+ cancel, createinvoice, externalprint,
+  customers, articles, pricelists, prices (with sublist), invoices (+ cancel, bookkeep, credit,
+  externalprint, preview, print, email), invoicepayments (+ bookkeep), orders (+ cancel, createinvoice, externalprint,
   preview, print, email), termsofpayments, currencies, printtemplates, companyinformation.
   `api_routes` lists them. Each needs its scope (`ROUTE_SCOPES`) and, for the company, a licence
   covering that scope (`SCOPE_LICENCES`).
@@ -16,7 +16,9 @@ API (/3/..., `Authorization: Bearer <access token>`)
 The pieces, each route module taking the `FortnoxState` rather than the whole simulator:
 `fortnox_oauth` (the auth host and bearer tokens), `fortnox_catalog` (customers, articles, price
 lists, prices), `fortnox_documents` (building, totals, renderings and PDF of invoices and orders)
-and `fortnox_document_routes` (their endpoints), `fortnox_lookups` (terms of payment, currencies,
+and `fortnox_document_routes` (their endpoints), `fortnox_lifecycle` (bookkeep, send, payments,
+credit, cancel, overdue: the states a document moves through) and `fortnox_payment_routes`
+(/3/invoicepayments), `fortnox_lookups` (terms of payment, currencies,
 print templates, company information), `fortnox_registers` (ways and terms of delivery, accounts,
 cost centers, projects), `fortnox_control` (the `/_sandbox/` surface),
 `fortnox_state` (companies, clients, consents, tokens, clocks), `fortnox_lists` (search, filters,
@@ -45,6 +47,7 @@ Decisions on points Fortnox leaves open (each kept in one named place):
     the API schema has only Code and Description; DueDate = InvoiceDate + days.
   - `null` in a request means "not sent"; the string "API_BLANK" clears a field, as in Fortnox.
   - `PUT /3/orders/{n}/createinvoice` answers the order (with InvoiceReference), as the spec says.
+  - Payments, credit and the other state changes: see `fortnox_lifecycle`'s docstring.
   - GET /3/prices lists every price as {"Prices": [...], "MetaInformation": ...}.
   - Error statuses, codes and messages come from `fortnox_errors.ERRORS`; its `confirmed` flag says
     which codes Fortnox documents and which are plausible stand-ins to correct when real responses
@@ -123,6 +126,7 @@ from sandbox.fortnox_oauth import (
     SCOPES,
     OAuthRoutes,
 )
+from sandbox.fortnox_payment_routes import PaymentRoutes
 from sandbox.fortnox_registers import RegisterRoutes
 from sandbox.fortnox_state import (
     DEFAULT_CURRENCIES,
@@ -237,6 +241,7 @@ class FortnoxSimulator(SimulatorApp):
         self.oauth = OAuthRoutes(self.state)
         self.catalog = CatalogRoutes(self.state)
         self.documents = DocumentRoutes(self.state)
+        self.payments = PaymentRoutes(self.state)
         self.lookups = LookupRoutes(self.state)
         self.registers = RegisterRoutes(self.state)
         self.control = ControlRoutes(self.state)
@@ -307,6 +312,8 @@ class FortnoxSimulator(SimulatorApp):
         for rule, methods, handler in self.catalog.routes():
             api(rule, methods, handler)
         for rule, methods, handler in self.documents.routes():
+            api(rule, methods, handler)
+        for rule, methods, handler in self.payments.routes():
             api(rule, methods, handler)
         for rule, methods, handler in self.lookups.routes():
             api(rule, methods, handler)

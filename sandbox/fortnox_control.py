@@ -11,11 +11,23 @@
                                                                bokforing)
   DELETE /_sandbox/companies/{tenantId}/consents[?clientId=]   the customer revokes the consent:
                                                                every token of it fails from now on
-  POST   /_sandbox/companies/{tenantId}/invoices/{n}/payments  body {amount?, date?}: register a
-                                                               payment (default: the whole balance)
-                                                               on a booked invoice
-  POST   /_sandbox/companies/{tenantId}/invoices/{n}/overdue   body {days?: 1}: move DueDate that
-                                                               many days into the past
+  POST   /_sandbox/companies/{tenantId}/invoices/{n}/{action}  move an invoice through its states
+                                                   as Fortnox does (`sandbox.fortnox_lifecycle`),
+                                                   with no token; action is one of
+           bookkeep                                book it (as PUT /3/invoices/{n}/bookkeep)
+           send                                    mark it sent (as PUT …/externalprint)
+           pay      body {amount?, date?}          register a booked payment (default: the whole
+                                                   balance, today) -> {Invoice, InvoicePayment}
+           credit                                  credit it -> {Invoice, CreditInvoice}
+           cancel                                  cancel an unbooked invoice
+           overdue  body {days?: 1}                move DueDate that many days into the past
+                                                   Answers {Invoice} unless said otherwise; an
+                                                   unknown action is 404, a transition Fortnox
+                                                   refuses 409 with its message and code
+  POST   /_sandbox/companies/{tenantId}/invoices/{n}/payments  the older name of `pay` (kept; a
+                                                               refusal answers 400 as it always did)
+  GET    /_sandbox/companies/{tenantId}/payments  {payments: [...]}, each as GET
+                                                  /3/invoicepayments/{Number} shows it
   POST   /_sandbox/tokens/expire                  body {tenantId?}: expire access tokens now
   PUT    /_sandbox/clients/{clientId}             body {clientSecret, serviceAccount?: true}: from
                                                   then on only registered clients are accepted
@@ -27,18 +39,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from sandbox import fortnox_lifecycle as lifecycle
 from sandbox import fortnox_money as money
 from sandbox.common import SandboxError, json_response
 from sandbox.fortnox_catalog import render_article, render_customer, render_price, render_price_list
 from sandbox.fortnox_documents import INVOICE, ORDER, render_document
+from sandbox.fortnox_errors import FortnoxError
 from sandbox.fortnox_fields import VAT_RATES, base_url, natural_key, to_json
 from sandbox.fortnox_lookups import render_currency, render_terms
 from sandbox.fortnox_oauth import ROUTE_SCOPES, SCOPES
+from sandbox.fortnox_payment_routes import render_payment
 from sandbox.fortnox_registers import register_items
 from sandbox.fortnox_state import LICENCES, PRINT_TEMPLATES, Client, Company, Consent, FortnoxState
 
@@ -60,15 +75,11 @@ class ControlRoutes:
             ),
             ("/_sandbox/companies/<int:tenant_id>/consents", ("DELETE",), self._control_revoke_consents),
             (
-                "/_sandbox/companies/<int:tenant_id>/invoices/<int:number>/payments",
+                "/_sandbox/companies/<int:tenant_id>/invoices/<int:number>/<action>",
                 ("POST",),
-                self._control_payment,
+                self._control_invoice_action,
             ),
-            (
-                "/_sandbox/companies/<int:tenant_id>/invoices/<int:number>/overdue",
-                ("POST",),
-                self._control_overdue,
-            ),
+            ("/_sandbox/companies/<int:tenant_id>/payments", ("GET",), self._control_payments),
             ("/_sandbox/tokens/expire", ("POST",), self._control_expire_tokens),
             ("/_sandbox/clients/<client_id>", ("PUT",), self._control_register_client),
         ]
@@ -199,42 +210,95 @@ class ControlRoutes:
             raise SandboxError(404, f"no invoice {number} in company {tenant_id}")
         return company, invoice
 
-    def _control_payment(self, request: Request, tenant_id: int, number: int) -> Response:
+    def _control_invoice_action(self, request: Request, tenant_id: int, number: int, action: str) -> Response:
+        """One lifecycle step on an invoice, token-free; Fortnox's refusals answer 409 (400 on the
+        older `/payments` name, as it always did) with Fortnox's message and code."""
+        handler = self._invoice_actions().get(action)
+        if handler is None:
+            raise SandboxError(
+                404,
+                f"unknown invoice action {action!r}: use one of "
+                f"{', '.join(sorted(a for a in self._invoice_actions() if a != 'payments'))}",
+            )
         company, invoice = self._control_invoice(tenant_id, number)
         body = self._control_body(request)
-        if invoice["Cancelled"] or not invoice["Booked"]:
-            raise SandboxError(
-                400,
-                f"invoice {number} must be booked and not cancelled to take a payment "
-                f"(PUT /3/invoices/{number}/bookkeep first)",
-            )
         try:
-            amount = (
-                money.round_cents(money.to_decimal(body["amount"]))
-                if "amount" in body
-                else invoice["Balance"]
-            )
-        except ValueError as exc:
-            raise SandboxError(400, "amount must be a number") from exc
-        paid_on = str(body.get("date") or self.state.today().isoformat())
-        invoice["_paid"] += amount
-        invoice["Balance"] = invoice["Total"] - invoice["_paid"]
-        invoice["FinalPayDate"] = paid_on if invoice["Balance"] <= 0 else None
-        company.payments.append({"InvoiceNumber": number, "Amount": amount, "PaymentDate": paid_on})
-        self.state.stamp(invoice)
-        return json_response({"Invoice": render_document(INVOICE, invoice, base_url(request))})
+            answer = handler(company, invoice, body)
+        except FortnoxError as exc:
+            status = 400 if action == "payments" else 409
+            hint = ""
+            if exc.key == "PAYMENT_NEEDS_BOOKED_INVOICE":
+                hint = f" (bookkeep it first: the bookkeep action or PUT /3/invoices/{number}/bookkeep)"
+            raise SandboxError(
+                status, f"Fortnox refuses to {action} invoice {number}: {exc.message} (code {exc.code}){hint}"
+            ) from exc
+        base = base_url(request)
+        out: dict[str, Any] = {"Invoice": render_document(INVOICE, invoice, base)}
+        if "payment" in answer:
+            out["InvoicePayment"] = render_payment(company, answer["payment"], base)
+        if "credit" in answer:
+            out["CreditInvoice"] = render_document(INVOICE, answer["credit"], base)
+        return json_response(out)
 
-    def _control_overdue(self, request: Request, tenant_id: int, number: int) -> Response:
-        _, invoice = self._control_invoice(tenant_id, number)
-        days = self._control_body(request).get("days", 1)
-        if not isinstance(days, int) or days < 1:
-            raise SandboxError(400, "days must be a positive whole number")
-        due = self.state.today() - timedelta(days=days)
-        invoice["DueDate"] = due.isoformat()
-        if invoice["InvoiceDate"] > invoice["DueDate"]:
-            invoice["InvoiceDate"] = invoice["DueDate"]
-        self.state.stamp(invoice)
-        return json_response({"Invoice": render_document(INVOICE, invoice, base_url(request))})
+    def _invoice_actions(
+        self,
+    ) -> dict[str, Callable[[Company, dict[str, Any], dict[str, Any]], dict[str, Any]]]:
+        state = self.state
+
+        def bookkeep(company: Company, invoice: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+            lifecycle.bookkeep(company, invoice, state)
+            return {}
+
+        def send(company: Company, invoice: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+            lifecycle.mark_sent(invoice, state)
+            return {}
+
+        def pay(company: Company, invoice: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+            amount = None
+            if body.get("amount") is not None:
+                try:
+                    amount = money.to_decimal(body["amount"])
+                except ValueError as exc:
+                    raise SandboxError(400, "amount must be a number") from exc
+            paid_on = body.get("date")
+            if paid_on is not None:
+                try:
+                    valid = isinstance(paid_on, str) and len(paid_on) == 10 and bool(date.fromisoformat(paid_on))
+                except ValueError:
+                    valid = False
+                if not valid:
+                    raise SandboxError(400, "date must be YYYY-MM-DD")
+            payment = lifecycle.register_payment(company, invoice, amount, paid_on, state, booked=True)
+            return {"payment": payment}
+
+        def credit(company: Company, invoice: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+            return {"credit": lifecycle.credit(company, invoice, state)}
+
+        def cancel(company: Company, invoice: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+            lifecycle.cancel(company, INVOICE, invoice, state)
+            return {}
+
+        def overdue(company: Company, invoice: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+            days = body.get("days", 1)
+            if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+                raise SandboxError(400, "days must be a positive whole number")
+            lifecycle.make_overdue(invoice, days, state)
+            return {}
+
+        return {
+            "bookkeep": bookkeep,
+            "send": send,
+            "pay": pay,
+            "payments": pay,
+            "credit": credit,
+            "cancel": cancel,
+            "overdue": overdue,
+        }
+
+    def _control_payments(self, request: Request, tenant_id: int) -> Response:
+        company = self.state.company(tenant_id)
+        base = base_url(request)
+        return json_response({"payments": [render_payment(company, p, base) for p in company.payments]})
 
     def _control_expire_tokens(self, request: Request) -> Response:
         tenant = self._control_body(request).get("tenantId")

@@ -1,8 +1,10 @@
 """The Fortnox simulator's invoice and order endpoints (/3/invoices, /3/orders and their actions).
 
 Both kinds: list, create, get, update, cancel, externalprint, preview, print and email; invoices also
-bookkeep, orders createinvoice (which answers the order with its InvoiceReference, as the spec says).
-"Send" actions are GETs, as in Fortnox.
+bookkeep and credit (which answers the original invoice with its CreditInvoiceReference, as the spec
+says), orders createinvoice (which answers the order with its InvoiceReference, as the spec says).
+"Send" actions are GETs, as in Fortnox. The state changes (bookkeep, send, credit, cancel) are
+`sandbox.fortnox_lifecycle`'s, shared with the `/_sandbox/` controls.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from sandbox import fortnox_lifecycle as lifecycle
 from sandbox.common import json_response
 from sandbox.fortnox_documents import (
     INVOICE,
@@ -59,6 +62,7 @@ class DocumentRoutes:
             ]
         routes += [
             ("/3/invoices/<DocumentNumber>/bookkeep", ("PUT",), self._invoices_bookkeep),
+            ("/3/invoices/<DocumentNumber>/credit", ("PUT",), self._invoices_credit),
             ("/3/orders/<DocumentNumber>/createinvoice", ("PUT",), self._orders_createinvoice),
         ]
         return routes
@@ -153,14 +157,7 @@ class DocumentRoutes:
     def _documents_cancel(self, kind: DocumentKind) -> Callable[..., Response]:
         def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
             document = find_document(company, kind, DocumentNumber)
-            if document["Cancelled"]:
-                raise FortnoxError("DOCUMENT_CANCELLED")
-            if kind is INVOICE and document["Booked"]:
-                raise FortnoxError("CANNOT_CANCEL_BOOKED")
-            if kind is ORDER and document["InvoiceReference"]:
-                raise FortnoxError("ORDER_INVOICED")
-            document["Cancelled"] = True
-            self.state.stamp(document)
+            lifecycle.cancel(company, kind, document, self.state)
             return json_response({kind.wrapper: render_document(kind, document, base_url(request))})
 
         return handler
@@ -168,10 +165,7 @@ class DocumentRoutes:
     def _documents_externalprint(self, kind: DocumentKind) -> Callable[..., Response]:
         def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
             document = find_document(company, kind, DocumentNumber)
-            if document["Cancelled"]:
-                raise FortnoxError("DOCUMENT_CANCELLED")
-            document["Sent"] = True
-            self.state.stamp(document)
+            lifecycle.mark_sent(document, self.state)
             return json_response({kind.wrapper: render_document(kind, document, base_url(request))})
 
         return handler
@@ -180,10 +174,7 @@ class DocumentRoutes:
         def handler(request: Request, company: Company, DocumentNumber: str) -> Response:
             document = find_document(company, kind, DocumentNumber)
             if mark_sent:
-                if document["Cancelled"]:
-                    raise FortnoxError("DOCUMENT_CANCELLED")
-                document["Sent"] = True
-                self.state.stamp(document)
+                lifecycle.mark_sent(document, self.state)
             data = document_pdf(company, kind, document)
             filename = f"{kind.name}-{document['DocumentNumber']}.pdf"
             return Response(
@@ -211,27 +202,21 @@ class DocumentRoutes:
                     "pdfBytes": len(document_pdf(company, kind, document)),
                 }
             )
-            document["Sent"] = True
-            self.state.stamp(document)
+            lifecycle.mark_sent(document, self.state)
             return json_response({kind.wrapper: render_document(kind, document, base_url(request))})
 
         return handler
 
     def _invoices_bookkeep(self, request: Request, company: Company, DocumentNumber: str) -> Response:
         invoice = find_document(company, INVOICE, DocumentNumber)
-        if invoice["Cancelled"]:
-            raise FortnoxError("DOCUMENT_CANCELLED")
-        if invoice["Booked"]:
-            raise FortnoxError("ALREADY_BOOKED")
-        invoice.update(
-            {
-                "Booked": True,
-                "VoucherSeries": "B",
-                "VoucherYear": int(invoice["InvoiceDate"][:4]),
-                "VoucherNumber": next(company.voucher_numbers),
-            }
-        )
-        self.state.stamp(invoice)
+        lifecycle.bookkeep(company, invoice, self.state)
+        return json_response({"Invoice": render_document(INVOICE, invoice, base_url(request))})
+
+    def _invoices_credit(self, request: Request, company: Company, DocumentNumber: str) -> Response:
+        """Credit a booked invoice; the answer is the original, its CreditInvoiceReference naming
+        the new credit invoice (the spec's body, an invoice payload, is accepted and not used)."""
+        invoice = find_document(company, INVOICE, DocumentNumber)
+        lifecycle.credit(company, invoice, self.state)
         return json_response({"Invoice": render_document(INVOICE, invoice, base_url(request))})
 
     def _orders_createinvoice(self, request: Request, company: Company, DocumentNumber: str) -> Response:

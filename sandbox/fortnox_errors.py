@@ -75,6 +75,17 @@ ERRORS: dict[str, ErrorCode] = {
     "ALREADY_EXISTS": ErrorCode(400, 2000372, "{what} {code} finns redan"),
     "CUSTOMER_IN_USE": ErrorCode(400, 2000373, "Kunden {number} används i dokument och kan inte tas bort"),
     "NO_EMAIL_ADDRESS": ErrorCode(400, 2000374, "E-postadress till mottagaren saknas"),
+    "PAYMENT_NEEDS_BOOKED_INVOICE": ErrorCode(
+        400, 2000375, "Fakturan {number} måste vara bokförd för att en inbetalning ska kunna registreras"
+    ),
+    "PAYMENT_NOT_FOUND": ErrorCode(404, 2000376, "Kan inte hitta inbetalningen ({number})"),
+    "PAYMENT_BOOKED": ErrorCode(400, 2000377, "Inbetalningen {number} är bokförd och kan inte ändras"),
+    "PAYMENT_ALREADY_BOOKED": ErrorCode(400, 2000378, "Inbetalningen {number} är redan bokförd"),
+    "CREDIT_NEEDS_BOOKED_INVOICE": ErrorCode(
+        400, 2000379, "Fakturan är inte bokförd och kan inte krediteras, makulera den"
+    ),
+    "CANNOT_CREDIT_CREDIT_INVOICE": ErrorCode(400, 2000380, "En kreditfaktura kan inte krediteras"),
+    "ALREADY_CREDITED": ErrorCode(400, 2000381, "Fakturan är redan krediterad (kreditfaktura {number})"),
     "METHOD_NOT_ALLOWED": ErrorCode(405, 2000588, "Metoden stöds inte här"),
 }
 

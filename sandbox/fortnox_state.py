@@ -73,9 +73,14 @@ class Company:
     emails: list[dict[str, Any]] = field(default_factory=list)
     row_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     voucher_numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    payment_numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_row_id(self) -> int:
         return next(self.row_ids)
+
+    def next_payment_number(self) -> int:
+        """The next invoice payment's Number (Fortnox numbers them in one series per company)."""
+        return next(self.payment_numbers)
 
     def preselected_price_list(self) -> str:
         for code, price_list in self.price_lists.items():

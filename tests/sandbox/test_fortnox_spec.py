@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.sandbox.test_fortnox_support import connect
+from tests.sandbox.test_fortnox_support import ALL_SCOPES, connect
 from tests.support.openapi import OpenApiSpec
 
 INVOICE_ROW = {
@@ -152,6 +152,23 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/3/invoices/<DocumentNumber>/print"): Case("/3/invoices/1/print"),
     ("GET", "/3/invoices/<DocumentNumber>/email"): Case("/3/invoices/1/email"),
     ("PUT", "/3/invoices/<DocumentNumber>/bookkeep"): Case("/3/invoices/1/bookkeep"),
+    ("PUT", "/3/invoices/<DocumentNumber>/credit"): Case("/3/invoices/2/credit"),
+    ("GET", "/3/invoicepayments"): Case(
+        "/3/invoicepayments", query={"invoicenumber": "2", "sortby": "paymentdate"}
+    ),
+    ("POST", "/3/invoicepayments"): Case(
+        "/3/invoicepayments",
+        {"InvoicePayment": {"InvoiceNumber": 2, "Amount": 50, "PaymentDate": "2026-03-02"}},
+        201,
+    ),
+    ("GET", "/3/invoicepayments/<Number>"): Case("/3/invoicepayments/1"),
+    ("PUT", "/3/invoicepayments/<Number>"): Case(
+        "/3/invoicepayments/1", {"InvoicePayment": {"InvoiceNumber": 2, "Amount": 120, "ModeOfPayment": "BG"}}
+    ),
+    ("DELETE", "/3/invoicepayments/<Number>"): Case("/3/invoicepayments/1", status=204),
+    ("PUT", "/3/invoicepayments/<Number>/bookkeep"): Case(
+        "/3/invoicepayments/1/bookkeep", {"InvoicePayment": {"InvoiceNumber": 2}}
+    ),
     ("GET", "/3/orders"): Case("/3/orders", query={"filter": "invoicenotcreated"}),
     ("POST", "/3/orders"): Case(
         "/3/orders",
@@ -232,6 +249,8 @@ ERROR_CASES = [
         ),
     ),
     ("GET", Case("/3/articles/NOPE", status=404)),
+    ("GET", Case("/3/invoicepayments/404", status=404)),
+    ("PUT", Case("/3/invoices/1/credit", status=400)),
 ]
 
 
@@ -242,8 +261,9 @@ def spec() -> OpenApiSpec:
 
 @pytest.fixture
 def world():
-    """A company with something of everything the cases address."""
-    api = connect()
+    """A company with something of everything the cases address: invoice 1 a draft, invoice 2
+    booked with payment 1 on it."""
+    api = connect(scope=f"{ALL_SCOPES} payment")
     api.control("PUT", "/_sandbox/ratelimit", {"enabled": False})
     api.customer(CustomerNumber="100", Name="Acme AB", Email="ekonomi@acme.se")
     api.customer(CustomerNumber="200", Name="Borttagen AB")
@@ -257,6 +277,9 @@ def world():
     api.created("/3/currencies", "Currency", {"Code": "GBP", "Description": "Pund", "SellRate": 13.2})
     api.invoice("100", [INVOICE_ROW, {"Description": "Textrad"}], ExternalInvoiceReference1="deal-0")
     api.order("100", [ORDER_ROW])
+    api.invoice("100", [INVOICE_ROW], ExternalInvoiceReference1="deal-9")
+    assert api.put("/3/invoices/2/bookkeep").status_code == 200
+    api.created("/3/invoicepayments", "InvoicePayment", {"InvoiceNumber": 2, "Amount": 100})
     return api
 
 
