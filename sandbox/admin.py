@@ -223,6 +223,27 @@ def move_deal(hubspot_url: str, portal_id: str | int, deal_id: str, stage: str) 
                     {"properties": {"dealstage": stage}})
 
 
+# A workflow whose enrollment trigger is a property value (sandbox/hubspot_workflow_triggers.py).
+
+
+def add_workflow_trigger(hubspot_url: str, portal_id: str | int, object_type: str, property: str, value: Any,
+                         reenroll: bool = False) -> str:
+    """Build a HubSpot workflow that enrolls `object_type` records ("deals", "companies", "contacts")
+    when `property` changes to `value` (once per record unless `reenroll`); answers its trigger id."""
+    body = _control("POST", f"{hubspot_url}/_sandbox/workflows/triggers",
+                    {"portalId": int(portal_id), "objectType": object_type, "property": property,
+                     "value": value, "reenroll": reenroll})
+    return str(body["triggerId"])
+
+
+def workflow_enrollments(hubspot_url: str, trigger_id: str) -> list[dict[str, Any]]:
+    """The records a workflow trigger enrolled, oldest first: {objectId, at, changeSource, sourceId}."""
+    response = httpx.get(f"{hubspot_url}/_sandbox/workflows/triggers/{trigger_id}/enrollments", timeout=30.0)
+    if response.status_code >= 400:
+        raise AdminError(f"reading workflow enrollments answered {response.status_code}: {response.text[:300]}")
+    return list(response.json()["enrollments"])
+
+
 def uninstall_app(hubspot_url: str, portal_id: str | int, client_id: str | None = None) -> list[str]:
     """Uninstall the app (all apps unless `client_id`) from a portal as its admin does: its tokens
     stop working, refreshing answers BAD_REFRESH_TOKEN and no more webhooks are sent for it."""

@@ -12,7 +12,8 @@ and the owners), `hubspot_store` (portal data and write
 rules), `hubspot_schema` (standard properties, pipelines, association types, scopes),
 `hubspot_outbound` and `hubspot_signing` (HubSpot's requests to the app), `hubspot_webhooks` and
 `hubspot_webhook_routes` (webhooks to the app, the webhooks API), `hubspot_control` (the
-`/_sandbox/` surface), `hubspot_requests` and `hubspot_errors`.
+`/_sandbox/` surface), `hubspot_workflow_triggers` (workflows enrolling records on a property
+value), `hubspot_requests` and `hubspot_errors`.
 
 Decisions on points the reference leaves UNCERTAIN, each documented where it is made:
 - line-item money (which discount wins, missing price or quantity, 2 decimals):
@@ -90,6 +91,7 @@ from sandbox.hubspot_schema import (
 from sandbox.hubspot_store import Portal, iso_ms
 from sandbox.hubspot_webhook_routes import WebhookRoutes
 from sandbox.hubspot_webhooks import WebhookDispatcher
+from sandbox.hubspot_workflow_triggers import WorkflowTriggerRoutes, WorkflowTriggers
 
 SEARCH_RATE = (5, 1.0)  # search: 5 requests per second per portal, outside the 10-second limit
 _API_PREFIXES = ("/crm/", "/files/", "/automation/", "/account-info/", "/tax-rates/", "/settings/")
@@ -120,7 +122,8 @@ class PortalLimiter(SlidingWindowLimiter):
 
 
 class HubSpotSimulator(
-    CrmRoutes, FilesRoutes, AccountRoutes, OAuthRoutes, ControlRoutes, WebhookRoutes, SimulatorApp
+    CrmRoutes, FilesRoutes, AccountRoutes, OAuthRoutes, ControlRoutes, WebhookRoutes, WorkflowTriggerRoutes,
+    SimulatorApp
 ):
     """HubSpot's OAuth, CRM, files and workflow-callback APIs, plus HubSpot's side of the calls
     it makes to an app (see the module docstring)."""
@@ -164,11 +167,13 @@ class HubSpotSimulator(
         self._tax_rate_ids = itertools.count(5_100_001)
         self.execution_numbers = itertools.count(56_000_000_001)
         self.webhooks = WebhookDispatcher(self)  # delivers in the background once started
+        self.workflow_triggers = WorkflowTriggers()
         self._routes_oauth()
         self._routes_crm()
         self._routes_other()
         self._routes_control()
         self._routes_webhooks()
+        self._routes_workflow_triggers()
 
     # -- time, portals, apps ---------------------------------------------------------------------
 

@@ -17,6 +17,12 @@ action, fetch an app card).
     GET  /_sandbox/files/{id}/content       the uploaded bytes
     POST /_sandbox/workflows/enroll         send a signed execution request to an actionUrl
     POST /_sandbox/workflows/retry          re-deliver an execution HubSpot would retry
+    POST /_sandbox/workflows/triggers       a workflow enrolling records whose property changes to
+                                            a value {portalId, objectType, property, value,
+                                            reenroll?}; answers {triggerId}
+    GET  /_sandbox/workflows/triggers/{id}/enrollments  the records it enrolled (objectId, at,
+                                            changeSource, sourceId)
+    DELETE /_sandbox/workflows/triggers/{id}  delete it (`hubspot_workflow_triggers`)
     GET  /_sandbox/callbacks[/{callbackId}] the executions and their callbacks
     POST /_sandbox/cards/fetch              call an app card's backend as hubspot.fetch does
 """

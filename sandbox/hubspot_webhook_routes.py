@@ -85,8 +85,11 @@ class WebhookRoutes:
 
     def crm_changed(self: HubSpotSimulator, portal: Portal, type_name: str, record: CrmObject, kind: str, *,
                     changes: dict[str, str | None] | None = None, grant: Grant | None = None) -> None:
-        """Queue the webhook events a change makes for every app installed in the portal.
+        """Queue the webhook events a change makes for every app installed in the portal, and
+        enroll the record in the portal's workflow triggers it meets (`hubspot_workflow_triggers`).
 
+        Every write to a record must end here, so webhooks and workflows see it whatever its source.
+        `changes` holds only the properties whose value changed (`hubspot_webhooks.changed`).
         `grant` is the app that wrote through the API (changeSource INTEGRATION); None is a person
         in HubSpot (CRM_UI). Called under the simulator's lock."""
         if kind == "propertyChange" and not changes:
@@ -96,6 +99,7 @@ class WebhookRoutes:
             source, source_id = "INTEGRATION", str(grant.app_id)
         else:
             source, source_id = "CRM_UI", f"userId:{portal.user_id}"
+        self.enroll_on_change(portal, t.name, record, kind, changes, source, source_id)
         for (portal_id, client_id), active in self.installs.items():
             app = self.apps.get(client_id)
             if portal_id != portal.id or not active or app is None:
