@@ -60,6 +60,10 @@ LINE_ITEMS = (
     {"name": "hubnox seat, 12 months", "quantity": "5", "price": "1490.50", "hs_sku": "HNX-SEAT"},
 )
 DEAL_TO_CONTACT, LINE_ITEM_TO_DEAL = 3, 20
+#: deals moved a second, across all portals: a steady stream of people moving deals. All at once (0)
+#: is a bulk edit of thousands, which the one-process local stack cannot answer within HubSpot's
+#: 5 s webhook timeout (see README, "Triggers at scale")
+MOVE_RATE = 10.0
 
 
 class ScaleError(Exception):
@@ -121,10 +125,13 @@ class Scale:
     """One scale run over a started stack (`sandbox.stack.Stack`)."""
 
     def __init__(self, stack: Any, *, portals: int, deals: int, out: Callable[[str], None] = print,
-                 timeout: float = 3600.0) -> None:
+                 timeout: float = 3600.0, move_rate: float = MOVE_RATE) -> None:
         if portals < 1 or deals < portals:
             raise ScaleError("at least one portal, and at least as many deals as portals")
+        if move_rate < 0:
+            raise ScaleError("the move rate is deals a second, 0 for all at once")
         self.stack, self.portals, self.total, self.out, self.timeout = stack, portals, deals, out, timeout
+        self.move_rate = move_rate
         self.http = httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
         self.hubspot, self.fortnox = _simulators(stack)
         self.deals: list[Deal] = []
@@ -186,6 +193,19 @@ class Scale:
         self.call("PATCH", f"{self.stack.hubspot_api_url}/_sandbox/portals/{deal.portal_id}/objects/deals/"
                            f"{deal.deal_id}", json={"properties": {"dealstage": TRIGGER_STAGE}})
 
+    def move_all(self, deals: Sequence[Deal]) -> None:
+        """Move the deals at `move_rate` a second (all at once when it is 0), eight at a time."""
+
+        def paced(item: tuple[int, Deal]) -> None:
+            index, deal = item
+            if self.move_rate:
+                time.sleep(max(0.0, started + index / self.move_rate - time.monotonic()))
+            self.move(deal)
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(paced, enumerate(deals)))
+
     def tick(self) -> dict[str, Any]:
         """One poller tick through the gateway: the schedule's dispatch, then every poll message. A
         tick that fails (the local stack overloaded: its AWS is one process) is tried again, as the
@@ -239,18 +259,18 @@ class Scale:
         started = time.monotonic()
         self.out(f"scale: {self.portals} portals, {self.total} deals; setting up")
         self.set_up()
-        self.out(f"scale: set up in {time.monotonic() - started:.0f} s; moving deals")
+        rate = f"{self.move_rate:g} a second" if self.move_rate else "all at once"
+        self.out(f"scale: set up in {time.monotonic() - started:.0f} s; moving deals, {rate}")
         groups = {path: [d for d in self.deals if d.path == path] for path in PATHS}
         api_mark = self._api_counts()
 
         # Webhooks, and the race: the "both" deals move while a tick runs.
         phase = time.monotonic()
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(self.move, groups["webhook"]))
-            racing = threading.Thread(target=self._tick_quietly, name="scale-racing-tick")
-            racing.start()
-            list(pool.map(self.move, groups["both"]))
-            racing.join()
+        self.move_all(groups["webhook"])
+        racing = threading.Thread(target=self._tick_quietly, name="scale-racing-tick")
+        racing.start()
+        self.move_all(groups["both"])
+        racing.join()
         self.tick()  # the "both" deals the racing tick did not see yet, found by the poller now
         self.watch_drafts(groups["webhook"] + groups["both"], self.timeout)
         webhook_drain = time.monotonic() - phase
@@ -258,8 +278,7 @@ class Scale:
         # The poller alone: webhooks held back, their events lost.
         self.call("POST", f"{self.stack.hubspot_api_url}/_sandbox/hubspot/webhooks/pause")
         try:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(self.move, groups["poller"]))
+            self.move_all(groups["poller"])
             dropped = self.drop_events(groups["poller"])
             phase = time.monotonic()
             for deal in groups["poller"]:
@@ -382,7 +401,8 @@ def report(result: Result, out: Callable[[str], None] = print) -> None:
     out(f"scale: {'OK' if result.ok else 'FAILED'}")
 
 
-def run_scale(*, portals: int, deals: int, timeout: float, out: Callable[[str], None] = print) -> Result:
+def run_scale(*, portals: int, deals: int, timeout: float, out: Callable[[str], None] = print,
+              move_rate: float = MOVE_RATE) -> Result:
     """Start a stack of its own, run the scale test on it, stop it."""
     from sandbox.stack import start_stack
 
@@ -390,7 +410,7 @@ def run_scale(*, portals: int, deals: int, timeout: float, out: Callable[[str], 
     saved = {name: os.environ.pop(name) for name in steering if name in os.environ}
     stack = start_stack(0, poll_interval=24 * 3600, stack_name="hubnox-scale")
     try:
-        return Scale(stack, portals=portals, deals=deals, out=out, timeout=timeout).run()
+        return Scale(stack, portals=portals, deals=deals, out=out, timeout=timeout, move_rate=move_rate).run()
     finally:
         stack.stop()
         os.environ.update(saved)
@@ -401,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--portals", type=int, default=20)
     parser.add_argument("--deals", type=int, default=2000)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds each phase may wait for drafts")
+    parser.add_argument("--move-rate", type=float, default=MOVE_RATE,
+                        help=f"deals moved a second across all portals, 0 for all at once (default {MOVE_RATE:g})")
     parser.add_argument("--json", help="write the result to this file")
     parser.add_argument("--log", default=os.path.join(tempfile.gettempdir(), "hubnox-scale-stack.log"),
                         help="where the stack's own output (the functions' logs and metrics) goes")
@@ -408,7 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"scale: the stack's logs go to {args.log}", flush=True)
     with stack_output_to(args.log) as out:
         try:
-            result = run_scale(portals=args.portals, deals=args.deals, timeout=args.timeout, out=out)
+            result = run_scale(portals=args.portals, deals=args.deals, timeout=args.timeout, out=out,
+                               move_rate=args.move_rate)
         except ScaleError as exc:
             out(f"scale: {exc}")
             return 2
