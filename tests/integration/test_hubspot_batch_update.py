@@ -123,3 +123,24 @@ def test_a_version_one_install_is_upgraded_once_and_keeps_an_admins_option(porta
     portal.budget.taken.clear()
     assert upgrade_if_needed(client, cursors, portal.portal) is False
     assert portal.budget.taken == []
+
+
+def test_other_errors_of_a_207_are_reported_with_their_ids() -> None:
+    """HubSpot may refuse single inputs for reasons other than a missing record; they are reported,
+    not raised, and the records it wrote are listed."""
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(207, json={
+            "status": "COMPLETE", "startedAt": "2026-12-07T10:00:00Z", "completedAt": "2026-12-07T10:00:01Z",
+            "results": [{"id": "1", "properties": {}, "createdAt": "2026-12-07T10:00:00Z",
+                         "updatedAt": "2026-12-07T10:00:00Z", "archived": False}],
+            "numErrors": 2, "errors": [
+                {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "gone", "context": {"ids": ["2"]},
+                 "errors": [], "links": {}},
+                {"status": "error", "category": "VALIDATION_ERROR", "message": "Property values were not valid",
+                 "context": {"ids": ["3"]}, "errors": [], "links": {}}]})
+
+    client = HubSpotClient(build_http_client(API, transport=httpx.MockTransport(answer)), StaticToken("t"),
+                           RecordingBudget(), "4242")
+    result = client.batch_update("companies", {"1": {"a": "1"}, "2": {"a": "2"}, "3": {"a": "3"}})
+    assert (result.updated, result.missing) == (["1"], ["2"])
+    assert result.errors == ["VALIDATION_ERROR: Property values were not valid (3)"]
