@@ -26,6 +26,8 @@ Decisions on points the reference leaves UNCERTAIN, each documented where it is 
 - archiving a missing record answers 204: `hubspot_crm.CrmRoutes._archive`;
 - an association batch read lists inputs without associations as errors (207):
   `hubspot_crm.CrmRoutes._association_batch`;
+- a batch update refuses the whole batch for a bad value or a repeated id (400) and lists
+  unknown ids as errors (207) while updating the rest: `hubspot_crm.CrmRoutes._batch_update`;
 - unlabelled association types carry no `label` (the spec types it as a string, never null);
 - search: NEQ / NOT_IN / NOT_CONTAINS_TOKEN match records without a value, unknown properties
   are a 400, `after + limit` past 10,000 is a 400: `hubspot_search`;
@@ -323,6 +325,7 @@ class HubSpotSimulator(
         self.api(f"{base}/<object_id>", ("PATCH",), self._update, spec="objects", scopes=self._writes())
         self.api(f"{base}/<object_id>", ("DELETE",), self._archive, spec="objects", scopes=self._writes())
         self.api(f"{base}/batch/read", ("POST",), self._batch_read, spec="objects", scopes=self._reads())
+        self.api(f"{base}/batch/update", ("POST",), self._batch_update, spec="objects", scopes=self._writes())
         self.api(f"{base}/search", ("POST",), self._search, spec="objects", scopes=self._reads())
         assoc = f"{base}/<object_id>/associations"
         self.api(
@@ -385,6 +388,8 @@ class HubSpotSimulator(
         self.api(f"{props}/groups", ("GET",), self._groups, spec="properties.json", scopes=schema_reads)
         self.api(f"{props}/groups", ("POST",), self._create_group, spec="properties.json", scopes=schema_writes)
         self.api(f"{props}/<property_name>", ("GET",), self._property, spec="properties.json", scopes=schema_reads)
+        self.api(f"{props}/<property_name>", ("PATCH",), self._update_property, spec="properties.json",
+                 scopes=schema_writes)
         self.api("/files/2026-03/files", ("POST",), self._upload, spec="files.json", scopes=FILES_WRITE_SCOPES)
         self.api(
             "/files/2026-03/files/<file_id>",

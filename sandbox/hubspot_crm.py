@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sandbox.hubspot_oauth import Grant
 
 BATCH_READ_MAX_INPUTS = 100
+BATCH_UPDATE_MAX_INPUTS = 100
 ASSOCIATION_BATCH_MAX_INPUTS = 1_000
 ASSOCIATION_PAGE_SIZE = 500
 LIST_MAX_LIMIT = 100
@@ -192,6 +193,67 @@ class CrmRoutes:
                 "status": "error",
                 "category": "OBJECT_NOT_FOUND",
                 "message": f"Could not get some {t.singular.upper()} objects, they may be deleted or not "
+                "exist. Check that ids are valid.",
+                "context": {"ids": missing},
+                "errors": [],
+                "links": {},
+            }
+        ]
+        return json_response(reply, status=207)
+
+    def _batch_update(self: HubSpotSimulator, request: Request, grant: Grant, object_type: str) -> Response:
+        """Update up to 100 records by id, each firing the same change events as a single PATCH.
+
+        Decisions (the spec allows 200 and 207 and says no more): the whole batch is refused (400)
+        when an id repeats or any value is invalid, before anything is written, as HubSpot validates
+        a batch up front; ids that match no record are listed in one OBJECT_NOT_FOUND error (207)
+        and the other records are updated.
+        """
+        t, portal = self.object_type(object_type), self._portal_of(grant)
+        started = iso_ms(self.now_ms())
+        inputs = json_object(request).get("inputs")
+        if not isinstance(inputs, list):
+            raise validation_error("Invalid input JSON: inputs is required and must be a list")
+        if len(inputs) > BATCH_UPDATE_MAX_INPUTS:
+            raise validation_error(
+                f"Batch input of {len(inputs)} items exceeds the limit of {BATCH_UPDATE_MAX_INPUTS}")
+        found, missing, seen = [], [], set()
+        for item in inputs:
+            if not isinstance(item, dict) or not isinstance(item.get("properties"), dict) or not item.get("id"):
+                raise validation_error("Invalid input JSON: each input needs an id and an object of properties")
+            object_id = str(item["id"])
+            if object_id in seen:
+                raise validation_error(f"Duplicate IDs found in batch input: [{object_id}]. IDs must be unique")
+            seen.add(object_id)
+            try:
+                record = portal.find(t.name, object_id, id_property=item.get("idProperty"))
+            except ApiError:
+                missing.append(object_id)
+                continue
+            if t.name == "notes":
+                _check_attachments(portal, item["properties"])
+            portal._validated(t.name, item["properties"])  # refuse the batch before any write
+            found.append((record, item["properties"]))
+        results = []
+        for record, properties in found:
+            before = dict(record.properties)
+            portal.update(t.name, record, properties)
+            self.crm_changed(portal, t.name, record, "propertyChange", changes=changed(before, record), grant=grant)
+            results.append(object_json(portal, record, set_properties(record)))
+        reply: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": iso_ms(self.now_ms()),
+        }
+        if not missing:
+            return json_response(reply)
+        reply["numErrors"] = 1
+        reply["errors"] = [
+            {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "message": f"Could not update some {t.singular.upper()} objects, they may be deleted or not "
                 "exist. Check that ids are valid.",
                 "context": {"ids": missing},
                 "errors": [],
@@ -418,6 +480,48 @@ class CrmRoutes:
         prop = portal.properties[t.name].get(property_name)
         if prop is None:
             raise not_found(f"Unable to find property with name {property_name} for object type {t.type_id}")
+        return json_response(prop.as_json())
+
+    def _update_property(
+        self: HubSpotSimulator, request: Request, grant: Grant, object_type: str, property_name: str
+    ) -> Response:
+        """A partial update of a property (PropertyUpdate): the fields given are overwritten.
+
+        `options` replaces the whole list, as HubSpot does, so a caller adding options sends the
+        ones to keep too. HubSpot-defined properties refuse a change of type.
+        """
+        t, portal = self.object_type(object_type), self._portal_of(grant)
+        prop = portal.properties[t.name].get(property_name)
+        if prop is None:
+            raise not_found(f"Unable to find property with name {property_name} for object type {t.type_id}")
+        spec = json_object(request)
+        kind, field_type = str(spec.get("type", prop.type)), str(spec.get("fieldType", prop.field_type))
+        if prop.hubspot_defined and kind != prop.type:
+            raise validation_error(f"The type of the HubSpot-defined property {property_name} cannot be changed")
+        if kind not in FIELD_TYPES:
+            raise validation_error(f"{kind} is not a valid property type; use one of {', '.join(FIELD_TYPES)}")
+        if field_type not in FIELD_TYPES[kind]:
+            raise validation_error(
+                f"{field_type} is not a valid fieldType for a property of type {kind}; "
+                f"use one of {', '.join(FIELD_TYPES[kind])}"
+            )
+        if "groupName" in spec and spec["groupName"] not in [g["name"] for g in portal.groups[t.name]]:
+            raise validation_error(f"Property group {spec['groupName']} does not exist for {t.name}")
+        options = _options(spec["options"], required=kind == "enumeration") if "options" in spec else prop.options
+        if kind == "enumeration" and not options:
+            raise validation_error("An enumeration property needs options")
+        prop.type, prop.field_type, prop.options = kind, field_type, options
+        for key, attribute in (("label", "label"), ("description", "description"), ("groupName", "group")):
+            if key in spec:
+                setattr(prop, attribute, str(spec[key]))
+        for key, attribute in (("hidden", "hidden"), ("formField", "form_field")):
+            if key in spec:
+                setattr(prop, attribute, bool(spec[key]))
+        if "displayOrder" in spec:
+            prop.display_order = int(spec["displayOrder"])
+        if "numberDisplayHint" in spec:
+            prop.number_display_hint = spec["numberDisplayHint"]
+        prop.updated_at = iso_ms(self.now_ms())
         return json_response(prop.as_json())
 
     def _create_property(self: HubSpotSimulator, request: Request, grant: Grant, object_type: str) -> Response:

@@ -167,6 +167,19 @@ def batch_read_cases(world: World) -> list[Case]:
         object_case("POST", "/batch/read", 207, json=batch_body(True))(world)
 
 
+def batch_update_body(missing: bool) -> Callable[[World, str], dict[str, Any]]:
+    def body(world: World, type_name: str) -> dict[str, Any]:
+        properties = {k: v for k, v in SAMPLE_PROPERTIES[type_name].items() if k != "hs_timestamp"}
+        inputs = [{"id": world.ids[type_name], "properties": properties}]
+        return {"inputs": inputs + ([{"id": "404404", "properties": properties}] if missing else [])}
+    return body
+
+
+def batch_update_cases(world: World) -> list[Case]:
+    return object_case("POST", "/batch/update", json=batch_update_body(False))(world) + \
+        object_case("POST", "/batch/update", 207, json=batch_update_body(True))(world)
+
+
 def token_form(world: World, grant: str) -> dict[str, str]:
     if grant == "refresh_token":
         return {"grant_type": "refresh_token", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
@@ -225,6 +238,7 @@ CASES: dict[tuple[str, str], Callable[[World], list[Case]]] = {
         "properties": {k: v for k, v in SAMPLE_PROPERTIES[t].items() if k != "hs_timestamp"}}),
     ("DELETE", f"{OBJECTS}/<object_id>"): object_case("DELETE", "/{id}", 204),
     ("POST", f"{OBJECTS}/batch/read"): batch_read_cases,
+    ("POST", f"{OBJECTS}/batch/update"): batch_update_cases,
     ("POST", f"{OBJECTS}/search"): object_case("POST", "/search", json=search_body),
     ("GET", f"{ASSOCIATIONS}/<to_type>"): lambda w: [
         Case("GET", f"/crm/objects/2026-03/deals/{w.ids['deals']}/associations/{to}", "associations.json",
@@ -250,6 +264,11 @@ CASES: dict[tuple[str, str], Callable[[World], list[Case]]] = {
     ("GET", f"{PROPERTIES}/<property_name>"): lambda w: [
         Case("GET", "/crm/properties/2026-03/deals/dealstage", "properties.json"),
         Case("GET", "/crm/properties/2026-03/line_items/hs_discount_percentage", "properties.json")],
+    ("PATCH", f"{PROPERTIES}/<property_name>"): lambda w: [
+        Case("PATCH", "/crm/properties/2026-03/deals/dealname", "properties.json",
+             json={"label": "Deal name", "description": "What the deal is called"}),
+        Case("PATCH", "/crm/properties/2026-03/deals/dealstage", "properties.json", status=400,
+             json={"type": "string", "fieldType": "text"})],
     ("GET", f"{PROPERTIES}/groups"): lambda w: [Case("GET", "/crm/properties/2026-03/deals/groups",
                                                      "properties.json")],
     ("POST", f"{PROPERTIES}/groups"): lambda w: [Case("POST", "/crm/properties/2026-03/deals/groups",

@@ -322,14 +322,16 @@ def test_a_record_hubspot_does_not_have_is_not_found():
 
 def test_a_deal_card_shows_its_linked_invoice_with_status_and_balance():
     fortnox = Fortnox(invoices=[invoice("55", balance="1250", sent=True)])
-    crm = Crm()
+    crm = Crm({("deal", "904"): {}})  # a deal the status sync has not written yet
     card = service(links=DealLinks(link()), crm=crm, fortnox=fortnox).card(request("deal", "904"))
     assert card["state"] == "ready"
     document = card["document"]
     assert {k: document[k] for k in ("type", "number", "status", "total", "balance", "currency", "dueDate")} == {
         "type": "invoice", "number": "55", "status": "sent", "total": "1250", "balance": "1250", "currency": "SEK",
         "dueDate": "2026-12-27"}
-    assert crm.reads == []  # the deal link named the document: HubSpot was not asked
+    assert crm.reads == [("deal", "904")]  # one read, for the synced state the deal does not have yet
+    assert (document["source"], document["syncedAt"]) == ("fortnox", None)
+    assert fortnox.calls == [("invoice", "55")]
     assert [action["action"] for action in card["actions"]] == ["open-settings"]
 
 
@@ -383,7 +385,8 @@ def test_no_create_action_while_a_document_run_is_under_way():
 
 
 def test_a_deal_whose_document_is_gone_from_fortnox_says_so():
-    card = service(links=DealLinks(link(number="99")), fortnox=Fortnox()).card(request("deal", "904"))
+    card = service(links=DealLinks(link(number="99")), crm=Crm({("deal", "904"): {}}),
+                   fortnox=Fortnox()).card(request("deal", "904"))
     assert card["document"]["status"] == "missing" and card["notes"] == ["Fortnox has no invoice 99 any more."]
 
 

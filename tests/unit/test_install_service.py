@@ -23,7 +23,7 @@ from hubnox.tokens import StaticToken
 from hubnox.web.session import Session, login_link, read_session
 from tests.support.clock import FakeClock
 from tests.support.fake_api import FakeApi, RecordingBudget
-from tests.support.fakes import Connections, Nonces, Sessions
+from tests.support.fakes import Connections, Cursors, Nonces, Sessions
 
 BASE = "https://hubnox.example.com"
 HUBSPOT = "https://app.hubspot.test"
@@ -39,6 +39,7 @@ class World:
     def __init__(self, *, service_account: bool = False) -> None:
         self.clock = FakeClock()
         self.connections, self.nonces, self.sessions = Connections(), Nonces(self.clock), Sessions()
+        self.cursors = Cursors()
         self.signer = Signer("s" * 32, clock=self.clock)
         self.hub_id, self.user_id, self.tenant = PORTAL, INSTALLER, "7001"
         self.hubspot, self.fortnox = FakeApi(), FakeApi()
@@ -49,6 +50,7 @@ class World:
             "active": True, "hub_id": int(self.hub_id), "user_id": int(self.user_id),
             "hub_domain": f"portal-{self.hub_id}.example.com", "scopes": ["oauth", "automation"]}))
         self.hubspot.on("POST", "/crm/properties/.*", httpx.Response(201, json={}))
+        self.hubspot.on("GET", "/crm/properties/.*", httpx.Response(200, json={"results": []}))
         self.fortnox.on("POST", re.escape(TOKEN_PATH), lambda request, match: httpx.Response(200, json={
             "access_token": f"fx-access-{self.tenant}", "refresh_token": f"fx-refresh-{self.tenant}",
             "expires_in": 3600, "scope": " ".join(FORTNOX_SCOPES)}))
@@ -68,7 +70,7 @@ class World:
             hubspot_client=lambda portal, token: HubSpotClient(hubspot_http, StaticToken(token), budget, portal),
             fortnox_client=lambda tenant, token: FortnoxClient(fortnox_http, StaticToken(token), budget,
                                                                f"fx-client:{tenant}"),
-            fortnox_service_account=service_account, clock=self.clock)
+            fortnox_service_account=service_account, cursors=self.cursors, clock=self.clock)
 
     def install(self, portal: str = PORTAL, user: str = INSTALLER):
         """An admin of `portal` installs hubnox from the install link and consents in the same browser."""
@@ -123,6 +125,10 @@ def test_an_install_stores_the_portal_creates_the_app_properties_and_signs_its_b
     assert world.connections.list_portals() == [PORTAL]
     created = {request.url.path for request in world.hubspot.requests("POST", "/crm/properties/")}
     assert {paths.property_groups(kind) for kind in properties.APP_PROPERTIES} <= created
+    made = [request.read() for request in world.hubspot.requests("POST", "/crm/properties/")]
+    assert any(b'"fortnox_document_balance"' in body for body in made)  # version 2's properties, at install
+    assert any(b'"fortnox_overdue_amount"' in body for body in made)
+    assert world.cursors.get(PORTAL, "app_properties") == str(properties.APP_PROPERTIES_VERSION)
     assert (signed_in.portal_id, signed_in.settings_url) == (PORTAL, f"{BASE}/settings")
     assert read_session(world.signer, world.sessions, [f"hubnox_session={signed_in.cookie.value}"]).portal_id == PORTAL
 
@@ -301,6 +307,7 @@ def test_reinstalling_through_oauth_after_an_uninstall_picks_the_portal_up_again
 def test_connect_asks_fortnox_for_every_scope_and_stores_the_company_it_learns(world):
     url = world.service.fortnox_connect_url(Session(PORTAL, "admin", "csrf"))
     assert scopes_of(url) == set(FORTNOX_SCOPES)
+    assert "payment" in scopes_of(url)  # the status sync reads invoice payments
 
     connection = world.connect(tenant="7001")
 

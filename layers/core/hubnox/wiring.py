@@ -275,6 +275,7 @@ class Container:
             fortnox_client=lambda tenant_id, token: self._fortnox_client_for(tenant_id, StaticToken(token)),
             fortnox_service_account=self.config.fortnox_service_account,
             health=self.connection_health,
+            cursors=self.cursors,
             clock=self.clock,
         )
 

@@ -52,7 +52,9 @@ const STATUS_VARIANTS: Record<string, TagVariant> = {
   invoiced: 'success',
   paid: 'success',
   unpaid: 'warning',
+  partly_paid: 'warning',
   overdue: 'danger',
+  credited: 'default',
   cancelled: 'default',
   missing: 'danger',
   queued: 'info',
@@ -78,7 +80,7 @@ function StatusLabel({ status }: { status: string | null | undefined }) {
   if (!status) {
     return <Text>unknown</Text>;
   }
-  return <StatusTag variant={STATUS_VARIANTS[status] ?? 'default'}>{status}</StatusTag>;
+  return <StatusTag variant={STATUS_VARIANTS[status] ?? 'default'}>{status.replace('_', ' ')}</StatusTag>;
 }
 
 function amounts(values: Amount[] | undefined): string {

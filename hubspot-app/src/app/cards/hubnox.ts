@@ -52,6 +52,10 @@ export interface Customer {
   overdue?: Amount[];
   unpaidCount?: number;
   overdueCount?: number;
+  /** the day of the customer's latest payment, when the totals come from HubSpot's properties */
+  lastPaymentDate?: string | null;
+  /** where the totals come from: the status sync's properties on the record, or Fortnox */
+  source?: 'hubspot' | 'fortnox';
   invoices?: CustomerInvoice[];
 }
 
@@ -69,6 +73,12 @@ export interface FortnoxDocument {
   balanceText?: string | null;
   dueDate?: string | null;
   invoiceNumber?: string | null;
+  /** 'hubspot': read from the deal's properties the status sync keeps; 'fortnox': read from Fortnox */
+  source?: 'hubspot' | 'fortnox';
+  /** when the status sync last copied the state (source 'hubspot') */
+  syncedAt?: string | null;
+  finalPayDate?: string | null;
+  creditInvoiceNumber?: string | null;
 }
 
 export interface LastRun {

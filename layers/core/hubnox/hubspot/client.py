@@ -28,6 +28,7 @@ from hubnox.hubspot.models import (
     AssociationInput,
     BatchError,
     BatchReadResult,
+    BatchUpdateResult,
     CrmObject,
     HubSpotUser,
     Owner,
@@ -50,6 +51,7 @@ MAX_BUDGET_WAIT_SECONDS = 10.0
 DEFAULT_RETRY_AFTER_SECONDS = 2.0
 
 BATCH_READ_SIZE = 100
+BATCH_UPDATE_SIZE = 100
 ASSOCIATIONS_PAGE_SIZE = 500
 SEARCH_PAGE_SIZE_MAX = 200
 SEARCH_RESULTS_MAX = 10_000
@@ -206,6 +208,36 @@ class HubSpotClient:
                                    idempotent=True)
         return CrmObject.from_api(reply.data)
 
+    def batch_update(self, object_type: str, updates: Mapping[str, Mapping[str, Any]]) -> BatchUpdateResult:
+        """Set properties on many records (record id -> properties; None clears one), 100 per request.
+
+        Each request counts once against the portal's budget, so writing a thousand deals costs ten
+        calls instead of a thousand PATCHes. A partial answer (207) is not an error: the ids HubSpot
+        did not find are listed in `missing`, its other refusals in `errors`, and the rest are
+        written. A refused request (400, e.g. a value HubSpot rejects) raises `BadRequestError`, and
+        the chunks before it stay written; repeating them is harmless, as a batch update is.
+        """
+        wanted = _unique(updates)
+        values = {str(record_id): _property_values(props) for record_id, props in updates.items()}
+        updated: list[str] = []
+        missing: list[str] = []
+        errors: list[str] = []
+        for chunk in _chunks(wanted, BATCH_UPDATE_SIZE):
+            body = {"inputs": [{"id": record_id, "properties": values[record_id]} for record_id in chunk]}
+            reply = self._api.call("POST", paths.batch_update(object_type), json_body=body, idempotent=True)
+            data = reply.data or {}
+            updated.extend(str(item["id"]) for item in data.get("results", []) if "id" in item)
+            for error in _batch_errors(data):
+                if error.category == "OBJECT_NOT_FOUND":
+                    missing.extend(record_id for record_id in error.ids if record_id not in missing)
+                else:
+                    errors.append(f"{error.category or error.status}: {error.message}"
+                                  + (f" ({', '.join(error.ids)})" if error.ids else ""))
+        if missing or errors:
+            logger.info("HubSpot batch update was partial",
+                        extra={"object_type": object_type, "missing": len(missing), "errors": len(errors)})
+        return BatchUpdateResult(updated=updated, missing=missing, errors=errors)
+
     def create(self, object_type: str, properties: Mapping[str, Any],
                associations: Sequence[AssociationInput] = ()) -> CrmObject:
         """Create a record with its associations. Not retried when the outcome is unknown."""
@@ -293,6 +325,16 @@ class HubSpotClient:
         reply = self._api.call("POST", paths.properties(object_type), json_body=dict(definition),
                                    idempotent=True, accept=(409,))
         return reply.status != 409
+
+    def update_property(self, object_type: str, name: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Overwrite the given fields of a property and answer HubSpot's definition of it.
+
+        `options` replaces the whole option list: a caller adding options sends the ones to keep.
+        Raises `NotFoundError` when the object has no such property.
+        """
+        reply = self._api.call("PATCH", paths.property_by_name(object_type, name), json_body=dict(changes),
+                               idempotent=True)
+        return dict(reply.data or {})
 
     def add_property(self, object_type: str, definition: Mapping[str, Any]) -> dict[str, Any] | None:
         """Create a property and answer HubSpot's definition of it; None when the object already has

@@ -318,6 +318,17 @@ class BatchReadResult(BaseModel):
     errors: list[BatchError] = Field(default_factory=list)
 
 
+class BatchUpdateResult(BaseModel):
+    """What a batch update wrote: the ids updated, the ids HubSpot did not find, and its other errors
+    (as HubSpot's messages)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    updated: list[str]
+    missing: list[str]
+    errors: list[str]
+
+
 class SearchPage(BaseModel):
     """One page of a CRM search; `next_after` is None on the last page."""
 

@@ -67,6 +67,10 @@ def batch_read(kind: str) -> str:
     return f"{objects(kind)}/batch/read"
 
 
+def batch_update(kind: str) -> str:
+    return f"{objects(kind)}/batch/update"
+
+
 def search(kind: str) -> str:
     return f"{objects(kind)}/search"
 
@@ -91,6 +95,10 @@ def _pipeline_type(kind: str) -> str:
 
 def properties(kind: str) -> str:
     return f"/crm/properties/{VERSION}/{object_type(kind)}"
+
+
+def property_by_name(kind: str, name: str) -> str:
+    return f"{properties(kind)}/{_seg(name)}"
 
 
 def property_groups(kind: str) -> str:

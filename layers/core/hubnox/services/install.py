@@ -29,7 +29,8 @@ from hubnox.config import AppConfig
 from hubnox.errors import BadRequestError, HubnoxError, NotFoundError, UnauthorizedError, UserFixableError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
-from hubnox.hubspot import properties
+from hubnox.fortnox.scopes import PAYMENT_SCOPE
+from hubnox.hubspot.app_properties import ensure_app_properties, stamp_version
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.errors import MissingScopesError
 from hubnox.hubspot.oauth import HubSpotOAuth
@@ -41,6 +42,7 @@ from hubnox.store.connections import ConnectionStore, FortnoxAlreadyConnected, F
 from hubnox.store.nonces import NonceStore
 from hubnox.store.portals import PortalDataStore
 from hubnox.store.sessions import SessionStore
+from hubnox.sync.ports import Cursors
 from hubnox.web.responses import body_text, form_fields, message_page, redirect
 from hubnox.web.session import (
     CSRF_FIELD,
@@ -93,6 +95,9 @@ FORTNOX_SCOPES = (
     "bookkeeping",
     "costcenter",
     "project",
+    # the payments of invoices, read by the status sync; connections made before it was asked for
+    # lack it until the admin reconnects Fortnox (`hubnox.fortnox.scopes`)
+    PAYMENT_SCOPE,
 )
 
 STATE_TTL_SECONDS = 15 * 60
@@ -158,6 +163,7 @@ class ConnectionService:
         fortnox_client: Callable[[str, str], FortnoxClient],
         fortnox_service_account: bool = False,
         health: ConnectionHealthService | None = None,
+        cursors: Cursors | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._base = public_base.rstrip("/")
@@ -171,6 +177,7 @@ class ConnectionService:
         self._fortnox_client = fortnox_client  # (tenant id, access token) -> client
         self._service_account = fortnox_service_account
         self._health = health
+        self._cursors = cursors  # where the property set's version is recorded at install
         self._clock = clock
 
     # -- HubSpot -------------------------------------------------------------------------------
@@ -211,7 +218,7 @@ class ConnectionService:
             installed_at=self._clock(),
             installed_by_user=user or None,
         ))
-        self.ensure_properties(self._hubspot_client(portal_id, tokens.access_token))
+        self.ensure_properties(self._hubspot_client(portal_id, tokens.access_token), self._cursors, portal_id)
         self._sessions.end_all(portal_id)  # a reinstall starts afresh: no session from before survives
         if before == "uninstalled":
             logger.info("hubspot reinstalled after an uninstall", extra={"portal_id": portal_id})
@@ -303,12 +310,17 @@ class ConnectionService:
         return SignedIn(portal_id, session, cookie, f"{self._base}/settings")
 
     @staticmethod
-    def ensure_properties(client: HubSpotClient) -> None:
-        """Create hubnox's property group and properties where missing (safe to repeat)."""
-        for object_type, definitions in properties.APP_PROPERTIES.items():
-            client.create_property_group(object_type, properties.GROUP_NAME, properties.GROUP_LABEL)
-            for definition in definitions:
-                client.create_property(object_type, definition)
+    def ensure_properties(client: HubSpotClient, cursors: Cursors | None = None,
+                          portal_id: str | None = None) -> list[str]:
+        """Create hubnox's property group and properties where missing (safe to repeat), and record
+        the property set's version for the portal so the status sync's upgrade does not run again.
+
+        Answers what changed (`hubnox.hubspot.app_properties.ensure_app_properties`).
+        """
+        changed = ensure_app_properties(client)
+        if cursors is not None and portal_id:
+            stamp_version(cursors, portal_id)
+        return changed
 
     # -- Fortnox -------------------------------------------------------------------------------
 

@@ -61,6 +61,7 @@ from hubnox.config import AppConfig
 from hubnox.errors import BadRequestError, NotFoundError, UnauthorizedError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.errors import FortnoxError
+from hubnox.fortnox.scopes import lacks_payment_scope
 from hubnox.hubspot import properties as app_properties
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.jobs import Submit
@@ -674,6 +675,9 @@ def settings_page_router(ports: SettingsApiPorts) -> APIGatewayHttpRouter:
             fortnox=fortnox,
             fortnox_status=fortnox_status,
             health=health,
+            # connected before hubnox asked for `payment`: the status sync reads no payments until a reconnect
+            payments_reconnect=fortnox is not None and fortnox.status == "active"
+            and lacks_payment_scope(fortnox.scopes),
             notice=notice,
             notice_error=False,
             fortnox_connected=fortnox is not None and fortnox.status == "active",

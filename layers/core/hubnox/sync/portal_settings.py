@@ -326,6 +326,7 @@ class PortalSettings(_Settings):
     no_line_items: Literal["fail", "placeholder_row"] = "fail"
     deal_fields: DealMappings = Field(default_factory=DealMappings)
     write_back_deal_properties: StrictBool = True
+    status_timeline_notes: bool = False
 
     @field_validator("schema_version")
     @classmethod

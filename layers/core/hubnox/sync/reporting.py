@@ -31,8 +31,10 @@ from hubnox.sync.ports import NoteRenderer, RunLog
 
 #: HubSpot file-manager folders for the PDFs (private files)
 PDF_FOLDERS = {"invoice": "/hubnox/invoices", "order": "/hubnox/orders"}
-#: the values of the deal's document-status property (hubnox.hubspot.properties)
-DOCUMENT_STATUSES = frozenset({"draft", "booked", "sent", "paid", "cancelled"})
+#: the values of the deal's document-status property (hubnox.hubspot.properties), the status sync's
+#: states; a run writes the status its new document has, which is one of the first version's
+#: (draft, booked, sent, paid, cancelled) as a new order is never invoiced yet
+DOCUMENT_STATUSES = frozenset(value for value, _ in deal_properties.DOCUMENT_STATES)
 
 
 class CallbackOutputs:

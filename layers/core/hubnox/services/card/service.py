@@ -6,14 +6,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
-from hubnox.errors import ConnectionBrokenError, NotFoundError, TransientError, UserFixableError
+from hubnox.errors import BadRequestError, ConnectionBrokenError, NotFoundError, TransientError, UserFixableError
 from hubnox.fortnox.health import ConnectionHealth
 from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
+from hubnox.fortnox.scopes import RECONNECT_FOR_PAYMENTS, lacks_payment_scope
 from hubnox.fortnox.statuses import invoice_status, order_status
 from hubnox.hubspot import properties
-from hubnox.hubspot.models import CrmObject
+from hubnox.hubspot.models import CrmObject, parse_decimal
 from hubnox.jobs import DocumentType, ObjectType, trigger_key
 from hubnox.links import replay_url
 from hubnox.records import Run
@@ -29,7 +31,11 @@ from hubnox.web.session import login_link
 LATEST_INVOICES = 5
 #: HubSpot's type id for a contact's primary company
 CONTACT_TO_PRIMARY_COMPANY = 1
-_RECORD_PROPERTIES = (properties.CUSTOMER_NUMBER, "name", "email", "firstname", "lastname")
+_RECORD_PROPERTIES = (properties.CUSTOMER_NUMBER, "name", "email", "firstname", "lastname",
+                      *properties.CUSTOMER_AGGREGATE_PROPERTY_NAMES)
+#: what the card reads of a deal, in one call: its document and what the status sync keeps of it
+_DEAL_PROPERTIES = (properties.DOCUMENT_TYPE, properties.DOCUMENT_NUMBER, properties.CUSTOMER_NUMBER,
+                    *properties.STATUS_DEAL_PROPERTY_NAMES)
 FORTNOX_WEB_APP_URL = "https://apps.fortnox.se"
 DEFAULT_DOCUMENT_TYPE: DocumentType = "invoice"
 
@@ -185,6 +191,8 @@ class CardService:
         draft.body["fortnoxCompany"] = fortnox.company_name or None
         health = self._health(request.portal_id) if self._health is not None else None
         draft.body["fortnoxWarnings"] = health.warnings() if health is not None else []
+        if lacks_payment_scope(fortnox.scopes) and RECONNECT_FOR_PAYMENTS not in draft.body["fortnoxWarnings"]:
+            draft.body["fortnoxWarnings"].append(RECONNECT_FOR_PAYMENTS)
         draft.health = health
         return True
 
@@ -202,28 +210,32 @@ class CardService:
     # -- deals ---------------------------------------------------------------------------------
 
     def _deal(self, request: CardRequest, draft: CardDraft, calls: RemoteCalls) -> None:
+        """The deal's document: what the status sync keeps on the deal when it has synced it (one
+        HubSpot read, no Fortnox call), else Fortnox's answer. The deal is read once, for both its
+        document properties and the synced state, whether or not a deal link names the document."""
         run = self._runs.latest_for_object(request.portal_id, "deal", request.object_id)
         draft.body["lastRun"] = self._run_json(run)
         draft.body["document"] = None
         found = self._linked_document(request, run)
-        known_status: str | None = None
+        hubspot = self._hubspot(request.portal_id)
+        deal = calls.run({"deal": lambda: hubspot.get_object("deals", request.object_id, _DEAL_PROPERTIES)})["deal"]
+        if not self._readable(deal, draft, "HubSpot", "the deal's Fortnox document"):
+            return
+        record: CrmObject | None = deal.value if deal.ok else None
         if found is None:
-            hubspot = self._hubspot(request.portal_id)
-            deal = calls.run({"deal": lambda: hubspot.get_object(
-                "deals", request.object_id,
-                [properties.DOCUMENT_TYPE, properties.DOCUMENT_NUMBER, properties.DOCUMENT_STATUS])})["deal"]
-            if not self._readable(deal, draft, "HubSpot", "the deal's Fortnox document"):
-                return
-            if not deal.ok:
+            if record is None:
                 # Whether the deal has a document is unknown: offering to create one could duplicate it.
                 self._deal_actions(request, draft, run, has_document=None)
                 return
-            record: CrmObject = deal.value
             kind, number = record.prop(properties.DOCUMENT_TYPE), record.prop(properties.DOCUMENT_NUMBER)
-            known_status = record.prop(properties.DOCUMENT_STATUS)
             found = (kind, number) if kind in DOCUMENT_TYPES and number else None
         if found is not None:
-            draft.body["document"] = self._document(request, draft, calls, found, known_status)
+            synced = _synced_document(record, found)
+            if synced is not None:
+                draft.body["document"] = synced
+            else:
+                known = record.prop(properties.DOCUMENT_STATUS) if record is not None else None
+                draft.body["document"] = self._document(request, draft, calls, found, known)
         self._deal_actions(request, draft, run, has_document=found is not None)
 
     def _linked_document(self, request: CardRequest, run: Run | None) -> tuple[str, str] | None:
@@ -241,7 +253,7 @@ class CardService:
                   known_status: str | None) -> dict[str, Any]:
         kind, number = DocumentKind(found[0]), found[1]
         document: dict[str, Any] = {"type": kind.value, "number": number, "status": known_status,
-                                    "url": FORTNOX_WEB_APP_URL}
+                                    "url": FORTNOX_WEB_APP_URL, "source": "fortnox", "syncedAt": None}
 
         client = self._fortnox(request.portal_id)
 
@@ -295,7 +307,7 @@ class CardService:
         draft.body["lastRun"] = self._run_json(run)
         sync_action = {"action": "update-customer", "label": "Update Fortnox customer"}
         draft.body["actions"] = [sync_action, {"action": "open-settings", "label": "hubnox settings"}]
-        number, via = self._customer_number(request, draft, calls)
+        number, via, holder = self._customer_number(request, draft, calls)
         if number is None:
             if draft.body["state"] == "ready" and not draft.notes:
                 _state(draft, "no_customer", f"This {request.object_type} is not matched to a Fortnox customer yet.")
@@ -309,12 +321,16 @@ class CardService:
             sync_action["label"] = "Create or match the contact's own Fortnox customer"
         draft.body["customer"] = customer
         fortnox = self._fortnox(request.portal_id)
-        outcomes = calls.run({
-            "customer": lambda: fortnox.get_customer(number),
-            "unpaid": lambda: fortnox.list_invoices(number, "unpaid"),
-            "overdue": lambda: fortnox.list_invoices(number, "unpaidoverdue"),
-            "all": lambda: fortnox.list_invoices(number),
-        })
+        # The status sync keeps the customer's totals on the record: then Fortnox is asked for the
+        # customer and, only while something is unpaid, its latest invoices (2 calls at most, not 4).
+        aggregates = _customer_aggregates(holder)
+        reads: dict[str, Callable[[], Any]] = {"customer": lambda: fortnox.get_customer(number)}
+        if aggregates is None:
+            reads["unpaid"] = lambda: fortnox.list_invoices(number, "unpaid")
+            reads["overdue"] = lambda: fortnox.list_invoices(number, "unpaidoverdue")
+        if aggregates is None or aggregates["unpaidCount"] > 0:
+            reads["all"] = lambda: fortnox.list_invoices(number)
+        outcomes = calls.run(reads)
         if isinstance(outcomes["customer"].error, NotFoundError):
             draft.body["customer"] = None
             _state(draft, "no_customer", f"Fortnox has no customer {number}, the number this {request.object_type} "
@@ -326,32 +342,38 @@ class CardService:
             found: FortnoxCustomer = outcomes["customer"].value
             customer.update({"name": found.name, "email": found.email, "organisationNumber": found.organisation_number,
                              "currency": found.currency})
-        if outcomes["unpaid"].ok:
+        if aggregates is not None:
+            customer.update(aggregates)
+        if "unpaid" in outcomes and outcomes["unpaid"].ok:
             unpaid: list[Invoice] = outcomes["unpaid"].value
-            customer.update({"outstanding": totals_by_currency(unpaid), "unpaidCount": len(unpaid)})
-        if outcomes["overdue"].ok:
+            customer.update({"outstanding": totals_by_currency(unpaid), "unpaidCount": len(unpaid),
+                             "source": "fortnox"})
+        if "overdue" in outcomes and outcomes["overdue"].ok:
             overdue: list[Invoice] = outcomes["overdue"].value
             customer.update({"overdue": totals_by_currency(overdue), "overdueCount": len(overdue)})
-        if outcomes["all"].ok:
+        if "all" in outcomes and outcomes["all"].ok:
             today = datetime.fromtimestamp(self._clock(), UTC).date()
             latest = sorted(outcomes["all"].value, key=latest_first, reverse=True)[:LATEST_INVOICES]
             customer["invoices"] = [invoice_row(invoice, today) for invoice in latest]
 
     def _customer_number(self, request: CardRequest, draft: CardDraft, calls: RemoteCalls
-                         ) -> tuple[str | None, dict[str, Any] | None]:
+                         ) -> tuple[str | None, dict[str, Any] | None, CrmObject | None]:
         """The record's Fortnox customer number: its property, else the portal's match rule; for a
-        contact that is no customer itself, its company's (with the company, as `via`)."""
+        contact that is no customer itself, its company's (with the company, as `via`). Also the
+        record read that holds the customer's totals (the company's, for such a contact)."""
         hubspot = self._hubspot(request.portal_id)
         linked = ("companies",) if request.object_type == "contact" else ()
         record = calls.run({"record": lambda: hubspot.get_object(request.object_type, request.object_id,
                                                                  _RECORD_PROPERTIES, linked)})["record"]
         if not self._readable(record, draft, "HubSpot", f"the {request.object_type}") or record.late:
-            return None, None
+            return None, None, None
         found: CrmObject = record.value
         number = self._number_of(request, "company" if request.object_type == "company" else "contact", found,
                                  draft, calls)
         if number is not None or request.object_type != "contact":
-            return number, None
+            # A number found by the match rule is not on the record yet, and neither are its totals.
+            holder = found if number is not None and found.prop(properties.CUSTOMER_NUMBER) == number else None
+            return number, None, holder
         return self._company_customer(request, found, draft, calls)
 
     def _number_of(self, request: CardRequest, object_type: ObjectType, found: CrmObject, draft: CardDraft,
@@ -366,11 +388,11 @@ class CardService:
         return str(matched.value) if matched.ok and matched.value else None
 
     def _company_customer(self, request: CardRequest, contact: CrmObject, draft: CardDraft, calls: RemoteCalls
-                          ) -> tuple[str | None, dict[str, Any] | None]:
+                          ) -> tuple[str | None, dict[str, Any] | None, CrmObject | None]:
         """The customer of the contact's company: its primary company (HubSpot's type 1), else the first."""
         company_ids = contact.associated("companies")
         if not company_ids:
-            return None, None
+            return None, None, None
         hubspot = self._hubspot(request.portal_id)
         company_id = company_ids[0]
         if len(company_ids) > 1:
@@ -383,12 +405,13 @@ class CardService:
         if not read.ok:
             if not isinstance(read.error, NotFoundError):
                 self._readable(read, draft, "HubSpot", "the contact's company")
-            return None, None
+            return None, None, None
         company: CrmObject = read.value
         number = self._number_of(request, "company", company, draft, calls)
         if number is None:
-            return None, None
-        return number, {"objectType": "company", "objectId": company.id, "name": company.prop("name")}
+            return None, None, None
+        holder = company if company.prop(properties.CUSTOMER_NUMBER) == number else None
+        return number, {"objectType": "company", "objectId": company.id, "name": company.prop("name")}, holder
 
     # -- outcomes ------------------------------------------------------------------------------
 
@@ -420,6 +443,79 @@ class CardService:
             return True
         draft.note(f"{what[:1].upper()}{what[1:]} could not be shown: {error.message}")
         return True
+
+
+def _synced_document(deal: CrmObject | None, found: tuple[str, str]) -> dict[str, Any] | None:
+    """The document as the status sync keeps it on the deal, or None when the sync has not written
+    it (no `fortnox_status_synced_at`) or the deal's properties name another document than `found`
+    (a newer one the sync has not seen yet): then Fortnox is asked."""
+    if deal is None or not deal.prop(properties.STATUS_SYNCED_AT):
+        return None
+    kind, number = found
+    if deal.prop(properties.DOCUMENT_TYPE) != kind or deal.prop(properties.DOCUMENT_NUMBER) != number:
+        return None
+    currency = deal.prop(properties.DOCUMENT_CURRENCY)
+    total = _decimal(deal, properties.DOCUMENT_TOTAL)
+    balance = _decimal(deal, properties.DOCUMENT_BALANCE) if kind == "invoice" else None
+    return {
+        "type": kind, "number": number, "status": deal.prop(properties.DOCUMENT_STATUS),
+        "url": FORTNOX_WEB_APP_URL, "source": "hubspot",
+        "syncedAt": _hubspot_datetime(deal.prop(properties.STATUS_SYNCED_AT)),
+        "customerNumber": deal.prop(properties.CUSTOMER_NUMBER), "customerName": None,
+        "currency": currency, "total": money(total), "balance": money(balance),
+        "totalText": money_text(total, currency), "balanceText": money_text(balance, currency),
+        "dueDate": _hubspot_date(deal.prop(properties.DOCUMENT_DUE_DATE)),
+        "finalPayDate": _hubspot_date(deal.prop(properties.DOCUMENT_FINAL_PAY_DATE)),
+        "creditInvoiceNumber": deal.prop(properties.CREDIT_INVOICE_NUMBER),
+        "invoiceNumber": None,
+    }
+
+
+def _customer_aggregates(record: CrmObject | None) -> dict[str, Any] | None:
+    """The customer's totals as the status sync keeps them on the company or contact (in SEK), in
+    the card's shapes; None when the sync has not written them yet."""
+    if record is None:
+        return None
+    unpaid = _decimal(record, properties.UNPAID_INVOICES)
+    if unpaid is None:
+        return None
+    outstanding = _decimal(record, properties.OUTSTANDING_BALANCE) or Decimal(0)
+    overdue = _decimal(record, properties.OVERDUE_AMOUNT) or Decimal(0)
+    overdue_count = _decimal(record, properties.OVERDUE_INVOICES) or Decimal(0)
+    return {
+        "outstanding": _sek(outstanding) if unpaid else [], "unpaidCount": int(unpaid),
+        "overdue": _sek(overdue) if overdue_count else [], "overdueCount": int(overdue_count),
+        "lastPaymentDate": _hubspot_date(record.prop(properties.LAST_PAYMENT_DATE)),
+        "source": "hubspot",
+    }
+
+
+def _sek(amount: Decimal) -> list[dict[str, str]]:
+    return [{"currency": "SEK", "amount": format(amount, "f"), "text": money_text(amount, "SEK") or ""}]
+
+
+def _decimal(record: CrmObject, name: str) -> Decimal | None:
+    """A number property, or None when it is empty or not a number (an admin may have typed in it)."""
+    try:
+        return parse_decimal(record.prop(name), name=name)
+    except BadRequestError:
+        return None
+
+
+def _hubspot_date(value: str | None) -> str | None:
+    """A HubSpot date property as `YYYY-MM-DD` (HubSpot answers dates so, or as midnight UTC)."""
+    if not value:
+        return None
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value) / 1000, UTC).date().isoformat()
+    return value[:10]
+
+
+def _hubspot_datetime(value: str | None) -> str | None:
+    """A HubSpot datetime property as ISO 8601 in UTC (HubSpot answers ISO text or epoch milliseconds)."""
+    if not value:
+        return None
+    return _iso(int(value) / 1000) if value.isdigit() else value
 
 
 def _ttl(card: Mapping[str, Any]) -> float:
