@@ -318,6 +318,16 @@ class BatchReadResult(BaseModel):
     errors: list[BatchError] = Field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class BatchUpdateResult:
+    """What a batch update did: the ids it updated, the ids HubSpot does not know (deleted records), and
+    the error messages of the inputs it refused. An id in neither list was not updated: try it again."""
+
+    updated: list[str]
+    missing: list[str]
+    errors: list[str]
+
+
 class SearchPage(BaseModel):
     """One page of a CRM search; `next_after` is None on the last page."""
 
