@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import httpx
@@ -22,11 +22,11 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from hubnox.api_http import TokenSource, build_http_client
 from hubnox.config import AppConfig
 from hubnox.dead_letter_queue import DeadLetterQueue
-from hubnox.errors import ConnectionBrokenError
+from hubnox.errors import ConnectionBrokenError, HubnoxError, NotFoundError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.hubspot.client import HubSpotClient
-from hubnox.hubspot.models import Company, Contact, CrmObject
+from hubnox.hubspot.models import BatchUpdateResult, Company, Contact, CrmObject
 from hubnox.hubspot.oauth import HubSpotOAuth
 from hubnox.jobs import DocumentType, JobQueue, Submit, submit
 from hubnox.poll_queue import PollQueue
@@ -47,6 +47,7 @@ from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
 from hubnox.store.cursors import CursorStore
 from hubnox.store.deal_links import DealLinkStore
+from hubnox.store.document_states import DocumentStateStore
 from hubnox.store.health import HealthStore
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
@@ -60,11 +61,40 @@ from hubnox.store.trigger_log import TriggerLogStore
 from hubnox.sync.customers import find_customer_number
 from hubnox.sync.poll_fanout import PortalPoll
 from hubnox.sync.poller import Poller, StageRule
-from hubnox.sync.portal_settings import migrate
+from hubnox.sync.portal_settings import PortalSettings, migrate
+from hubnox.sync.ports import HubSpotStatusWrites
 from hubnox.sync.runner import JobRunner
+from hubnox.sync.status_sync import StatusSync
 from hubnox.sync.triggers import TriggerDecider, TriggerSource
 from hubnox.tokens import FortnoxTokenSource, HubSpotTokenSource, StaticToken
 from hubnox.web.render import render
+
+
+class PerRecordUpdates:
+    """The status sync's batch update over a HubSpot client without one: each record PATCHed on its own.
+
+    Used only while `HubSpotClient` has no `batch_update` (`Container.status_hubspot` prefers the
+    client's own); it answers the same `BatchUpdateResult`, at one call a record instead of a hundred."""
+
+    def __init__(self, client: HubSpotClient) -> None:
+        self._client = client
+
+    def batch_update(self, object_type: str, updates: Mapping[str, Mapping[str, Any]]) -> BatchUpdateResult:
+        updated: list[str] = []
+        missing: list[str] = []
+        errors: list[str] = []
+        for object_id, properties in updates.items():
+            try:
+                self._client.update(object_type, object_id, properties)
+                updated.append(object_id)
+            except NotFoundError:
+                missing.append(object_id)
+            except HubnoxError as exc:
+                errors.append(f"{object_id}: {exc}")
+        return BatchUpdateResult(updated=updated, missing=missing, errors=errors)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
 
 
 class Container:
@@ -161,6 +191,10 @@ class Container:
     @cached_property
     def cursors(self) -> CursorStore:
         return CursorStore(self.table)
+
+    @cached_property
+    def document_states(self) -> DocumentStateStore:
+        return DocumentStateStore(self.table)
 
     @cached_property
     def portal_data(self) -> PortalDataStore:
@@ -420,3 +454,29 @@ class Container:
         """One portal's poll for one poll message, over the poller's deal decision."""
         return PortalPoll(self.poller, rules_for=self.stage_rules, search_for=self.hubspot_client,
                           cursors=self.cursors, leases=self.leases, clock=self.clock)
+
+    def portal_settings_of(self, portal_id: str) -> PortalSettings:
+        """The portal's saved settings, migrated to the current schema (the defaults before any save)."""
+        payload, _ = self.portal_settings.get(portal_id)
+        return migrate(payload)
+
+    def status_hubspot(self, portal_id: str) -> HubSpotStatusWrites:
+        """The portal's HubSpot as the status sync writes it: the client itself once it has `batch_update`."""
+        client = self.hubspot_client(portal_id)
+        if hasattr(client, "batch_update"):
+            return cast(HubSpotStatusWrites, client)
+        return cast(HubSpotStatusWrites, PerRecordUpdates(client))
+
+    def upgrade_app_properties(self, portal_id: str) -> bool:
+        """Bring the portal's hubnox properties up to date before a status sync writes them. The
+        properties are created at install; their upgrade for older installs is not wired here yet, so
+        this answers False (nothing upgraded)."""
+        return False
+
+    @cached_property
+    def status_sync(self) -> StatusSync:
+        """One portal's status sync for one status message: Fortnox's changes back onto HubSpot."""
+        return StatusSync(fortnox_for=self.fortnox_client, hubspot_for=self.status_hubspot,
+                          documents=self.document_states, deal_links=self.deal_links, cursors=self.cursors,
+                          leases=self.leases, settings_for=self.portal_settings_of,
+                          upgrade=self.upgrade_app_properties, clock=self.clock)

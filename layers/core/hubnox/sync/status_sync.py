@@ -31,6 +31,7 @@ A quiet cycle thus costs three Fortnox calls (four in the hour's sweep) and no H
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 from collections.abc import Callable, Mapping
@@ -79,6 +80,8 @@ RESERVE_SECONDS = 10.0
 CUSTOMER_OBJECTS = (paths.COMPANIES, paths.CONTACTS)
 #: the warning a cycle without the `payment` scope records
 PAYMENTS_NOT_GRANTED = "PAYMENTS_NOT_GRANTED"
+#: the most fingerprints the cursor keeps; past that the next cycle recomputes what it reads again
+MAX_SEEN = 2_000
 _CURSOR_FORMAT = "%Y-%m-%d %H:%M"
 
 
@@ -120,6 +123,9 @@ class _Tracked:
 class _Cursor:
     since: str | None = None
     overdue_swept_at: float = 0.0
+    #: what the last cycle read: invoice ("i<number>") and payment ("p<number>") fingerprints, so the
+    #: next cycle's overlap tells a document read again from one that changed again
+    seen: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def read(cls, stored: str | None) -> _Cursor:
@@ -129,13 +135,18 @@ class _Cursor:
             data = json.loads(stored)
             since = data.get("since")
             datetime.strptime(since, _CURSOR_FORMAT)
-            return cls(since, float(data.get("overdue_swept_at") or 0))
+            seen = data.get("seen") or {}
+            return cls(since, float(data.get("overdue_swept_at") or 0),
+                       {str(k): str(v) for k, v in seen.items()} if isinstance(seen, dict) else {})
         except (ValueError, TypeError, AttributeError):
             logger.warning("unreadable status cursor: the sync starts over", extra={"cursor": stored[:100]})
             return cls()
 
     def text(self) -> str:
-        return json.dumps({"since": self.since, "overdue_swept_at": self.overdue_swept_at}, separators=(",", ":"))
+        body: dict[str, object] = {"since": self.since, "overdue_swept_at": self.overdue_swept_at}
+        if self.seen:
+            body["seen"] = dict(self.seen)
+        return json.dumps(body, separators=(",", ":"))
 
 
 class StatusSync:
@@ -188,6 +199,8 @@ class _Cycle:
         self.customers: set[str] = set()
         self.links: dict[str, set[tuple[str, str]]] = {}
         self.hold_cursor = False
+        self.seen_before: Mapping[str, str] = {}
+        self.seen: dict[str, str] = {}
 
     def short_of_time(self) -> bool:
         if self.time_left() >= self.sync._reserve:
@@ -205,6 +218,7 @@ class _Cycle:
         self.hubspot = self.sync._hubspot_for(self.portal_id)
         self.sync._upgrade(self.portal_id)
         cursor = _Cursor.read(self.sync._cursors.get(self.portal_id, CURSOR_NAME))
+        self.seen_before = cursor.seen
         since = self.outcome.since = self._since(cursor)
         try:
             swept_at = self._read(since, cursor)
@@ -214,8 +228,12 @@ class _Cycle:
         tracked = self._track()
         self.outcome.documents_tracked = len(tracked)
         if self._deals(tracked) and self._customers():
-            next_cursor = _Cursor(cursor.since if self.hold_cursor and cursor.since else stockholm_minute(self.now),
-                                  swept_at)
+            if self.hold_cursor:
+                # Read it all again next cycle, as if for the first time: the refused writes are retried.
+                next_cursor = _Cursor(cursor.since or since, swept_at, cursor.seen)
+            else:
+                seen = self.seen if len(self.seen) <= MAX_SEEN else {}
+                next_cursor = _Cursor(stockholm_minute(self.now), swept_at, seen)
             self.sync._cursors.put(self.portal_id, CURSOR_NAME, next_cursor.text())
             self.outcome.cursor = next_cursor.text()
         logger.info("status sync done", extra={
@@ -252,7 +270,9 @@ class _Cycle:
             logger.warning("Fortnox refused the invoice payments (no payment scope): paid states come from "
                            "each invoice's balance and final pay date", extra={"portal_id": self.portal_id})
         for payment in self.payments:
-            if payment.invoice_customer_number:
+            key = f"p{payment.number}"
+            self.seen[key] = f"{payment.invoice_number}|{payment.amount}|{payment.payment_date}"
+            if payment.invoice_customer_number and self.seen_before.get(key) != self.seen[key]:
                 self.customers.add(payment.invoice_customer_number.strip())
         for kind, number in self.message.hint:
             self._hinted(kind, number)
@@ -264,9 +284,14 @@ class _Cycle:
         return self.now
 
     def _changed_invoice(self, invoice: Invoice) -> None:
+        """Take a changed invoice; its customer's totals are due again unless the last cycle read it as it
+        is now (the overlap reads the cursor's last two minutes twice)."""
         if invoice.document_number:
             self.invoices[invoice.document_number] = invoice
-            self.customers.add(invoice.customer_number.strip())
+            key = f"i{invoice.document_number}"
+            self.seen[key] = _fingerprint(invoice)
+            if self.seen_before.get(key) != self.seen[key]:
+                self.customers.add(invoice.customer_number.strip())
 
     def _hinted(self, kind: str, number: str) -> None:
         try:
@@ -466,6 +491,13 @@ class _Cycle:
                                       "errors": result.errors[:5]})
             failed |= {owner[record] for record in refused}
         return failed
+
+
+def _fingerprint(invoice: Invoice) -> str:
+    """What of an invoice counts towards its customer's totals, short enough to keep per invoice read."""
+    facts = (invoice.customer_number, invoice.balance, invoice.total, invoice.booked, invoice.cancelled,
+             invoice.due_date, invoice.final_pay_date, invoice.currency_rate, invoice.credit_invoice_reference)
+    return hashlib.sha256(repr(facts).encode()).hexdigest()[:12]
 
 
 def _deal_of(document: Invoice | Order) -> str | None:
