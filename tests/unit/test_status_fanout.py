@@ -4,16 +4,19 @@ and hands each to its own sync."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import httpx
 import pytest
 
 from hubnox.sync.poll_fanout import PollMessage
 from hubnox.sync.status_fanout import StatusMessage, dispatch_status, is_status_body
 from hubnox.sync.status_sync import StatusOutcome
 from sandbox.aws import sqs_record
+from tests.support.fake_api import FakeApi
 from tests.support.fakes import Connections, installed
-from tests.support.functions import sample_event, world_on_moto
+from tests.support.functions import SAMPLE_PORTAL, sample_event, world_on_moto
 
 
 class SentBatches:
@@ -116,3 +119,43 @@ def test_the_tick_dispatches_status_messages_for_portals_with_a_working_fortnox_
 
         assert answer["status_dispatched"] == 1
         assert [message for batch in queue.batches for message in batch] == [StatusMessage("1")]
+
+
+def test_a_status_record_syncs_the_portal_under_the_pollers_role_and_a_second_one_writes_nothing(aws_clients):
+    fortnox, hubspot = FakeApi(), FakeApi()
+    fortnox.on("GET", "/3/orders", httpx.Response(200, json={"Orders": []}))
+    fortnox.on("GET", "/3/invoicepayments", httpx.Response(403, json={"message": "Missing scope"}))
+    fortnox.on("GET", "/3/invoices", lambda request, match: httpx.Response(200, json={"Invoices": []})
+               if request.url.params.get("filter") else httpx.Response(200, json={"Invoices": [{
+                   "DocumentNumber": "1001", "CustomerNumber": "C1", "ExternalInvoiceReference1": "904",
+                   "Booked": True, "Sent": True, "Total": 1000, "Balance": 0, "FinalPayDate": "2026-12-07",
+                   "Currency": "SEK"}]}))
+    hubspot.on("PATCH", r"/crm/objects/[^/]+/0-3/904", lambda request, match: httpx.Response(
+        200, json={"id": "904", "properties": json.loads(request.content)["properties"]}))
+    hubspot.on("POST", r"/crm/objects/[^/]+/(companies|contacts)/search",
+               httpx.Response(200, json={"total": 0, "results": []}))
+    with world_on_moto(aws_clients, fortnox_transport=httpx.MockTransport(fortnox),
+                       hubspot_transport=httpx.MockTransport(hubspot)) as moto:
+        moto.install()
+        moto.connect_fortnox()
+        container = moto.container
+        container.deal_links.claim(SAMPLE_PORTAL, "904", "stage:won", "run-1")
+        container.deal_links.set_document(SAMPLE_PORTAL, "904", "stage:won", "invoice", "1001")
+
+        def status_tick() -> dict[str, Any]:
+            container.poll_queue.send(StatusMessage(SAMPLE_PORTAL))
+            [message] = moto.sqs.receive_message(QueueUrl=container.config.poll_queue_url,
+                                                 WaitTimeSeconds=0)["Messages"]
+            moto.sqs.delete_message(QueueUrl=container.config.poll_queue_url, ReceiptHandle=message["ReceiptHandle"])
+            return moto.invoke("poller", {"Records": [sqs_record(message, "arn:poll")]})
+
+        first = status_tick()
+        [patch] = hubspot.requests("PATCH")
+        assert first == {"batchItemFailures": [], "enqueued": 0, "deals_updated": 1}
+        properties = json.loads(patch.content)["properties"]
+        assert (properties["fortnox_document_status"], properties["fortnox_document_final_pay_date"]) == (
+            "paid", "2026-12-07")
+
+        moto.clock.advance(120)
+        assert status_tick()["deals_updated"] == 0
+        assert len(hubspot.requests("PATCH")) == 1  # nothing changed: nothing written
