@@ -1,11 +1,14 @@
 """The poller function (PollerFunction in template.yaml), in two roles:
 
 - every two minutes its schedule's event dispatches: one poll message per portal with trigger rules
-  onto the poll queue (`hubnox.sync.poll_fanout.dispatch`);
-- the poll queue's records each poll one portal (`hubnox.sync.poll_fanout.PortalPoll`). A poll that
-  runs short of time sends its continuation as a new message. A record that fails is reported in
-  `batchItemFailures` and hidden for a growing backoff, so only its portal waits; after the queue's
-  `maxReceiveCount` it moves to the poll dead-letter queue.
+  onto the poll queue (`hubnox.sync.poll_fanout.dispatch`), and one status message per portal with a
+  working Fortnox connection (`hubnox.sync.status_fanout.dispatch_status`);
+- the poll queue's records each poll one portal (`hubnox.sync.poll_fanout.PortalPoll`), or, when their
+  body's `kind` is `fortnox_status`, bring that portal's Fortnox changes back to HubSpot
+  (`hubnox.sync.status_sync.StatusSync`). A record that runs short of time sends its continuation as
+  a new message. A record that fails is reported in `batchItemFailures` and hidden for a growing
+  backoff, so only its portal waits; after the queue's `maxReceiveCount` it moves to the poll
+  dead-letter queue.
 
 After each dispatch it purges the data of portals uninstalled longer than the retention period
 (`hubnox.services.install.UninstalledDataPurge`).
@@ -25,6 +28,7 @@ from hubnox.entry import Handler, LambdaEntry
 from hubnox.jobs import backoff_seconds
 from hubnox.observability import logger, metrics, tracer
 from hubnox.sync.poll_fanout import PollMessage, dispatch
+from hubnox.sync.status_fanout import StatusMessage, dispatch_status, is_status_body
 from hubnox.wiring import Container
 
 
@@ -43,14 +47,20 @@ def build(container: Container) -> Handler:
     def has_rules(portal_id: str) -> bool:
         return bool(container.stage_rules(portal_id))
 
+    def fortnox_connected(portal_id: str) -> bool:
+        return container.connections.fortnox_status(portal_id) == "active"
+
     def dispatch_tick(event: dict[str, Any]) -> dict[str, Any]:
         logger.info("Poller tick", extra={"scheduled_at": event.get("time")})
         report = dispatch(container.connections.list_portals(), has_rules, container.poll_queue)
         metrics.add_metric(name="PollerPortalsDispatched", unit=MetricUnit.Count, value=report.sent)
         logger.info("Poller tick dispatched", extra={"portals": report.portals, "sent": report.sent,
                                                      "without_rules": report.without_rules})
+        status = dispatch_status(container.connections.list_portals(), fortnox_connected, container.poll_queue)
+        logger.info("Status sync dispatched", extra={"portals": status.portals, "sent": status.sent,
+                                                     "not_connected": status.not_connected})
         purge_uninstalled(container)
-        return {"dispatched": report.sent}
+        return {"dispatched": report.sent, "status_dispatched": status.sent}
 
     def poll_record(record: dict[str, Any], message: PollMessage, context: LambdaContext) -> int:
         """Poll the record's portal; answers the jobs it enqueued, raises if the portal's poll failed."""
@@ -61,6 +71,20 @@ def build(container: Container) -> Handler:
             if outcome.continuation is not None:
                 container.poll_queue.send(outcome.continuation)
             return len(outcome.report.enqueued)
+        finally:
+            logger.remove_keys(["portal_id"])
+
+    def status_record(record: dict[str, Any], message: StatusMessage, context: LambdaContext) -> int:
+        """Sync the record's portal's Fortnox states to HubSpot; answers the deals updated, raises if it failed."""
+        logger.append_keys(portal_id=message.portal_id)
+        try:
+            outcome = container.status_sync.run(message, record["messageId"],
+                                                lambda: context.get_remaining_time_in_millis() / 1000)
+            if outcome.continuation is not None:
+                container.poll_queue.send(outcome.continuation)
+            if not outcome.busy and outcome.skipped is None:
+                metrics.add_metric(name="StatusPortalsSynced", unit=MetricUnit.Count, value=1)
+            return outcome.deals_updated
         finally:
             logger.remove_keys(["portal_id"])
 
@@ -82,9 +106,14 @@ def build(container: Container) -> Handler:
             return dispatch_tick(event)
         failures: list[dict[str, str]] = []
         enqueued = 0
+        deals_updated = 0
         for record in event["Records"]:
+            message: PollMessage | StatusMessage
             try:
-                message = PollMessage.from_body(record["body"])
+                if is_status_body(record["body"]):
+                    message = StatusMessage.from_body(record["body"])
+                else:
+                    message = PollMessage.from_body(record["body"])
             except ValueError as exc:
                 # Not a poll message: no retry can mend it, so its receives run out at once and it
                 # moves to the dead-letter queue, where the alarm sees it.
@@ -93,16 +122,21 @@ def build(container: Container) -> Handler:
                 failures.append({"itemIdentifier": record["messageId"]})
                 continue
             try:
-                enqueued += poll_record(record, message, context)
+                if isinstance(message, StatusMessage):
+                    deals_updated += status_record(record, message, context)
+                else:
+                    enqueued += poll_record(record, message, context)
             except Exception:
-                logger.exception("a portal's poll failed: it is retried on its own",
+                logger.exception("a portal's poll or status sync failed: it is retried on its own",
                                  extra={"portal_id": message.portal_id})
                 attempt = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
                 hide(record, backoff_seconds(attempt))
                 failures.append({"itemIdentifier": record["messageId"]})
         metrics.add_metric(name="PollerJobsEnqueued", unit=MetricUnit.Count, value=enqueued)
         metrics.add_metric(name="PollerPortalsFailed", unit=MetricUnit.Count, value=len(failures))
-        return {"batchItemFailures": failures, "enqueued": enqueued}
+        if deals_updated:
+            metrics.add_metric(name="StatusDealsUpdated", unit=MetricUnit.Count, value=deals_updated)
+        return {"batchItemFailures": failures, "enqueued": enqueued, "deals_updated": deals_updated}
 
     return lambda_handler
 

@@ -9,7 +9,7 @@ over dicts. Time comes from the one fake clock, `tests.support.clock.FakeClock`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from pydantic import SecretStr
 
 from hubnox.errors import NotFoundError
-from hubnox.hubspot.models import AssociationInput, CrmObject
+from hubnox.hubspot.models import AssociationInput, BatchUpdateResult, CrmObject
 from hubnox.jobs import Job
 from hubnox.records import (
     DealLink,
@@ -47,6 +47,7 @@ from hubnox.store.runs import (
     run_cursor,
 )
 from hubnox.store.table import ConditionFailed, StaleVersion
+from hubnox.sync.status_model import CustomerSnapshot, DocumentSnapshot
 from tests.support.clock import FakeClock
 
 # -- what hubnox keeps ---------------------------------------------------------------------------------
@@ -218,6 +219,39 @@ class DealLinks:
             "document_type": None, "document_number": None, "documented_at": None})
         return True
 
+    def for_deal(self, portal_id: str, deal_id: str) -> list[DealLink]:
+        return [link for (portal, deal, _), link in self.links.items() if (portal, deal) == (portal_id, deal_id)]
+
+    def oldest_documented_at(self, portal_id: str) -> float | None:
+        times = [link.documented_at for (portal, _, _), link in self.links.items()
+                 if portal == portal_id and link.documented_at is not None]
+        return min(times) if times else None
+
+
+class DocumentStates:
+    """`DocumentStates` (`DocumentStateStore`): snapshots by portal and key; `reads` counts the batch reads
+    (100 keys each) and customer reads, as DynamoDB would bill them."""
+
+    def __init__(self) -> None:
+        self.documents: dict[tuple[str, str, str], DocumentSnapshot] = {}
+        self.customers: dict[tuple[str, str], CustomerSnapshot] = {}
+        self.reads = 0
+
+    def get_many(self, portal_id: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], DocumentSnapshot]:
+        wanted = list(dict.fromkeys(keys))
+        self.reads += -(-len(wanted) // 100)
+        return {key: self.documents[portal_id, *key] for key in wanted if (portal_id, *key) in self.documents}
+
+    def put(self, portal_id: str, kind: str, number: str, snapshot: DocumentSnapshot) -> None:
+        self.documents[portal_id, kind, number] = snapshot
+
+    def customer(self, portal_id: str, customer_number: str) -> CustomerSnapshot | None:
+        self.reads += 1
+        return self.customers.get((portal_id, customer_number))
+
+    def put_customer(self, portal_id: str, customer_number: str, snapshot: CustomerSnapshot) -> None:
+        self.customers[portal_id, customer_number] = snapshot
+
 
 class Leases:
     """`Leases` (`LeaseStore`): free, expired or already the owner's lease can be taken."""
@@ -328,6 +362,10 @@ class Connections:
 
     def get_fortnox(self, portal_id: str) -> FortnoxConnection | None:
         return self.fortnox.get(portal_id)
+
+    def fortnox_status(self, portal_id: str) -> str | None:
+        connection = self.fortnox.get(portal_id)
+        return connection.status if connection else None
 
     def list_portals(self) -> list[str]:
         return [portal for portal, connection in self.hubspot.items() if connection.status != "uninstalled"]
@@ -483,6 +521,8 @@ class HubSpot:
         self.searches: list[dict[str, Any]] = []
         self.writes: list[tuple[str, ...]] = []
         self.failure: Exception | None = None
+        #: ids `batch_update` refuses, as HubSpot's 207 does for an input it cannot take
+        self.refuse: set[str] = set()
 
     def put(self, object_type: str, object_id: str, **properties: str) -> CrmObject:
         stored = CrmObject(id=object_id, properties=dict(properties))
@@ -523,6 +563,24 @@ class HubSpot:
         object_id = str(1000 + sum(len(objects) for objects in self.objects.values()))
         self.writes.append(("create", object_type, object_id))
         return self.put(object_type, object_id, **properties)
+
+    def batch_update(self, object_type: str, updates: Mapping[str, Mapping[str, Any]]) -> BatchUpdateResult:
+        """Up to 100 records a call, as HubSpot takes them; ids it does not hold come back missing, and
+        ids in `refuse` as errors (a 207 partial answer)."""
+        self._maybe_fail()
+        assert len(updates) <= 100, "HubSpot's batch update takes at most 100 inputs"
+        self.writes.append(("batch_update", object_type, *updates))
+        updated, missing, errors = [], [], []
+        for object_id, properties in updates.items():
+            stored = self.objects.get(object_type, {}).get(object_id)
+            if stored is None:
+                missing.append(object_id)
+            elif object_id in self.refuse:
+                errors.append(f"{object_id}: refused")
+            else:
+                self.put(object_type, object_id, **{**stored.properties, **properties})
+                updated.append(object_id)
+        return BatchUpdateResult(updated=updated, missing=missing, errors=errors)
 
     def create_note(self, deal_id: str, body_html: str, attachment_ids: Sequence[str] = ()) -> CrmObject:
         self._maybe_fail()

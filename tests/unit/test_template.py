@@ -217,8 +217,8 @@ def test_the_shared_policies_name_the_one_secret_and_the_one_key(template):
                     "Resource": {"Fn::GetAtt": ["TokensKey", "Arn"]},
                     "Condition": {"Null": {f"kms:EncryptionContext:{PORTAL_CONTEXT}": "false"}}}]
     table = template["Resources"]["UseTableItemsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert table == [{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                                                    "dynamodb:DeleteItem", "dynamodb:Query",
+    assert table == [{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
+                                                    "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
                                                     "dynamodb:ConditionCheckItem"],
                       "Resource": {"Fn::GetAtt": ["Table", "Arn"]}},
                      {"Effect": "Allow", "Action": ["dynamodb:Query"],

@@ -1,24 +1,32 @@
-"""The SQS poll queue: one message per portal to poll (`hubnox.sync.poll_fanout`)."""
+"""The SQS poll queue: one message per portal to poll (`hubnox.sync.poll_fanout`), and one per portal
+whose Fortnox changes to bring back (`hubnox.sync.status_fanout`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from hubnox.observability import logger
-from hubnox.sync.poll_fanout import SEND_BATCH, PollMessage
+from hubnox.sync.poll_fanout import SEND_BATCH
+
+
+class QueueMessage(Protocol):
+    """A message of the poll queue: a `PollMessage` or a `StatusMessage`."""
+
+    def to_body(self) -> str: ...
 
 
 class PollQueue:
-    """Sends poll messages to the SQS poll queue, ten a request."""
+    """Sends poll and status messages to the SQS poll queue, ten a request."""
 
     def __init__(self, sqs_client: Any, queue_url: str) -> None:
         self._sqs = sqs_client
         self._url = queue_url
 
-    def send(self, message: PollMessage) -> None:
+    def send(self, message: QueueMessage) -> None:
         self._sqs.send_message(QueueUrl=self._url, MessageBody=message.to_body())
 
-    def send_batch(self, messages: list[PollMessage]) -> None:
+    def send_batch(self, messages: Sequence[QueueMessage]) -> None:
         """Send up to ten messages; the entries SQS refused are sent once more, then it raises."""
         if len(messages) > SEND_BATCH:
             raise ValueError(f"SendMessageBatch takes at most {SEND_BATCH} messages")

@@ -13,7 +13,7 @@ import functools
 import time
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import httpx
@@ -25,6 +25,7 @@ from hubnox.dead_letter_queue import DeadLetterQueue
 from hubnox.errors import ConnectionBrokenError
 from hubnox.fortnox.client import FortnoxClient
 from hubnox.fortnox.oauth import FortnoxOAuth
+from hubnox.hubspot.app_properties import upgrade_if_needed
 from hubnox.hubspot.client import HubSpotClient
 from hubnox.hubspot.models import Company, Contact, CrmObject
 from hubnox.hubspot.oauth import HubSpotOAuth
@@ -47,6 +48,7 @@ from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
 from hubnox.store.cursors import CursorStore
 from hubnox.store.deal_links import DealLinkStore
+from hubnox.store.document_states import DocumentStateStore
 from hubnox.store.health import HealthStore
 from hubnox.store.leases import LeaseStore
 from hubnox.store.nonces import NonceStore
@@ -60,8 +62,10 @@ from hubnox.store.trigger_log import TriggerLogStore
 from hubnox.sync.customers import find_customer_number
 from hubnox.sync.poll_fanout import PortalPoll
 from hubnox.sync.poller import Poller, StageRule
-from hubnox.sync.portal_settings import migrate
+from hubnox.sync.portal_settings import PortalSettings, migrate
+from hubnox.sync.ports import HubSpotStatusWrites
 from hubnox.sync.runner import JobRunner
+from hubnox.sync.status_sync import StatusSync
 from hubnox.sync.triggers import TriggerDecider, TriggerSource
 from hubnox.tokens import FortnoxTokenSource, HubSpotTokenSource, StaticToken
 from hubnox.web.render import render
@@ -161,6 +165,10 @@ class Container:
     @cached_property
     def cursors(self) -> CursorStore:
         return CursorStore(self.table)
+
+    @cached_property
+    def document_states(self) -> DocumentStateStore:
+        return DocumentStateStore(self.table)
 
     @cached_property
     def portal_data(self) -> PortalDataStore:
@@ -421,3 +429,25 @@ class Container:
         """One portal's poll for one poll message, over the poller's deal decision."""
         return PortalPoll(self.poller, rules_for=self.stage_rules, search_for=self.hubspot_client,
                           cursors=self.cursors, leases=self.leases, clock=self.clock)
+
+    def portal_settings_of(self, portal_id: str) -> PortalSettings:
+        """The portal's saved settings, migrated to the current schema (the defaults before any save)."""
+        payload, _ = self.portal_settings.get(portal_id)
+        return migrate(payload)
+
+    def status_hubspot(self, portal_id: str) -> HubSpotStatusWrites:
+        """The portal's HubSpot as the status sync writes it (batch updates, searches, notes)."""
+        return cast(HubSpotStatusWrites, self.hubspot_client(portal_id))
+
+    def upgrade_app_properties(self, portal_id: str) -> bool:
+        """Bring the portal's hubnox properties up to the current version before a status sync writes
+        them: installs made before the status properties existed get them on their first sync."""
+        return upgrade_if_needed(self.hubspot_client(portal_id), self.cursors, portal_id)
+
+    @cached_property
+    def status_sync(self) -> StatusSync:
+        """One portal's status sync for one status message: Fortnox's changes back onto HubSpot."""
+        return StatusSync(fortnox_for=self.fortnox_client, hubspot_for=self.status_hubspot,
+                          documents=self.document_states, deal_links=self.deal_links, cursors=self.cursors,
+                          leases=self.leases, settings_for=self.portal_settings_of,
+                          upgrade=self.upgrade_app_properties, clock=self.clock)

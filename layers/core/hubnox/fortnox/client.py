@@ -42,6 +42,7 @@ from hubnox.fortnox.models import (
     FortnoxCustomer,
     FortnoxModel,
     Invoice,
+    InvoicePayment,
     Order,
     Price,
     PriceList,
@@ -79,6 +80,9 @@ TERMS_OF_DELIVERIES = "/3/termsofdeliveries"
 ACCOUNTS = "/3/accounts"
 COST_CENTERS = "/3/costcenters"
 PROJECTS = "/3/projects"
+INVOICES = "/3/invoices"
+ORDERS = "/3/orders"
+INVOICE_PAYMENTS = "/3/invoicepayments"
 #: the accounts Fortnox's chart (BAS) keeps for sales
 SALES_ACCOUNTS = range(3000, 4000)
 
@@ -355,6 +359,33 @@ also runs of spaces),
         today = self._today()
         return [invoice for invoice in found
                 if invoice.customer_number.strip() == wanted and keep(invoice, today)]
+
+    # -- what changed (the status sync) --------------------------------------------------------
+
+    def list_invoices_changed(self, since: str) -> list[Invoice]:
+        """Every invoice Fortnox modified at or after `since` ("YYYY-MM-DD HH:MM", Swedish time),
+        500 a page. Fortnox documents neither the time zone nor the granularity of `lastmodified`, so
+        callers overlap their cursor."""
+        return self._list(INVOICES, "Invoices", Invoice, params={"lastmodified": since})
+
+    def list_orders_changed(self, since: str) -> list[Order]:
+        """Every order Fortnox modified at or after `since` (see `list_invoices_changed`)."""
+        return self._list(ORDERS, "Orders", Order, params={"lastmodified": since})
+
+    def list_payments_changed(self, since: str) -> list[InvoicePayment]:
+        """Every invoice payment modified at or after `since`. Needs the `payment` scope: without it
+        Fortnox answers 403, raised as `FortnoxError` with `status` 403 for the caller to decide."""
+        return self._list(INVOICE_PAYMENTS, "InvoicePayments", InvoicePayment, params={"lastmodified": since})
+
+    def list_invoices_filtered(self, filter: str) -> list[Invoice]:
+        """Every invoice of the company in one of Fortnox's invoice filters (`unpaidoverdue` across all
+        customers for the hourly overdue sweep), each checked again here as `list_invoices` does."""
+        if filter not in _INVOICE_FILTERS:
+            raise ValueError(f"unknown invoice filter {filter!r}")
+        keep = _INVOICE_FILTERS[filter]
+        today = self._today()
+        return [invoice for invoice in self._list(INVOICES, "Invoices", Invoice, params={"filter": filter})
+                if keep(invoice, today)]
 
     # -- lookups -------------------------------------------------------------------------------
 

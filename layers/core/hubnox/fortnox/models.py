@@ -336,7 +336,7 @@ _DOCUMENT_READ_ONLY = frozenset({
     "administration_fee_vat", "balance", "booked", "cancelled", "sent", "final_pay_date",
     "order_reference", "invoice_reference", "offer_reference", "credit", "organisation_number",
     "voucher_number", "voucher_series", "voucher_year", "order_type", "contribution_percent",
-    "contribution_value",
+    "contribution_value", "credit_invoice_reference", "last_remind_date",
 })
 
 
@@ -426,6 +426,10 @@ class Invoice(_Document):
     final_pay_date: date | None = None
     order_reference: str | None = None
     credit: bool | None = None
+    #: on a credited invoice, the number of the credit invoice made for it; on a credit invoice, the
+    #: invoice it credits ("0" or absent when there is none)
+    credit_invoice_reference: str | None = None
+    last_remind_date: date | None = None
     invoice_rows: list[InvoiceRow] = Field(default_factory=list)
 
     def to_payload(self) -> dict[str, Any]:
@@ -443,6 +447,28 @@ class Order(_Document):
 
     def to_payload(self) -> dict[str, Any]:
         return self._payload_with_rows("order_rows")
+
+
+class InvoicePayment(FortnoxModel):
+    """A payment registered against a customer invoice (`/3/invoicepayments`, scope `payment`).
+
+    `amount` is in SEK, `amount_currency` in the invoice's currency. Read only: hubnox never
+    registers payments."""
+
+    number: str | None = None
+    invoice_number: str | None = None
+    amount: Decimal | None = None
+    amount_currency: Decimal | None = None
+    currency: str | None = None
+    currency_rate: Decimal | None = None
+    currency_unit: Decimal | None = None
+    payment_date: date | None = None
+    booked: bool | None = None
+    invoice_customer_number: str | None = None
+    invoice_customer_name: str | None = None
+    invoice_due_date: date | None = None
+    invoice_total: Decimal | None = None
+    external_invoice_reference1: str | None = None
 
 
 class DocumentKind(StrEnum):

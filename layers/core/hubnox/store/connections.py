@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from hubnox.errors import TransientError, UserFixableError
 from hubnox.records import (
     FortnoxConnection,
+    FortnoxStatus,
     HubSpotConnection,
     HubSpotStatus,
     System,
@@ -186,6 +187,12 @@ class ConnectionStore:
         """The portal's Fortnox connection with its tokens opened, or None if not connected."""
         item = self._table.get(connection_key(portal_id, "fortnox"))
         return self._fortnox(item) if item else None
+
+    def fortnox_status(self, portal_id: str) -> FortnoxStatus | None:
+        """The status of the portal's Fortnox connection, or None if not connected. Reads the item
+        without opening its tokens (no KMS call): the poller's tick asks it for every portal."""
+        item = self._table.get(connection_key(portal_id, "fortnox"))
+        return item.get("status", "active") if item else None
 
     def put_fortnox(self, connection: FortnoxConnection) -> FortnoxConnection:
         """Connect the portal to a Fortnox company, unless either is connected elsewhere.

@@ -12,7 +12,7 @@ import time
 
 from hubnox.errors import NotFoundError
 from hubnox.records import DealLink
-from hubnox.store.table import Clock, ConditionFailed, Item, Table, deal_link_key
+from hubnox.store.table import Clock, ConditionFailed, Item, Table, deal_link_key, deal_links_prefix, portal_partition
 
 
 class DealLinkStore:
@@ -97,6 +97,18 @@ class DealLinkStore:
         """The claim on the deal and trigger, or None."""
         item = self._table.get(deal_link_key(portal_id, deal_id, trigger_key))
         return _link(item) if item else None
+
+    def for_deal(self, portal_id: str, deal_id: str) -> list[DealLink]:
+        """Every trigger's claim on the deal (the status sync checks a document is the deal's this way)."""
+        return [_link(item) for item in self._table.query(portal_partition(portal_id),
+                                                          sk_prefix=deal_links_prefix(deal_id))]
+
+    def oldest_documented_at(self, portal_id: str) -> float | None:
+        """When the portal's oldest recorded document was made, or None before its first: where the
+        status sync's first read starts. Reads every link of the portal, once per portal."""
+        times = [float(item["documented_at"]) for item in self._table.query(
+            portal_partition(portal_id), sk_prefix=deal_links_prefix()) if item.get("documented_at")]
+        return min(times) if times else None
 
 
 def _link(item: Item) -> DealLink:

@@ -14,6 +14,8 @@ laid out as follows; the key functions below are the only places that spell thes
 | `PORTAL#<portalId>`    | `LATESTRUN#<objType>#<objId>`   | the id of the newest run for an object |
 | `PORTAL#<portalId>`    | `DEALLINK#<dealId>#<trigger>`   | the claim on a deal's one document     |
 | `PORTAL#<portalId>`    | `CURSOR#<name>`                 | a poller cursor                        |
+| `PORTAL#<portalId>`    | `FNXDOC#<kind>#<number>`        | what hubnox last wrote of a Fortnox document's state |
+| `PORTAL#<portalId>`    | `FNXCUST#<customerNumber>`      | what hubnox last wrote of a Fortnox customer's totals |
 | `PORTAL#<portalId>`    | `TRIGGER#<dealId>#<recordId>`   | a trigger decision (record ids sort by time) |
 | `PORTALS`              | `<portalId>`                    | the registry of installed portals      |
 | `LEASE#<name>`         | `LEASE`                         | a lease (a cross-Lambda lock)          |
@@ -108,6 +110,8 @@ _DYNAMODB_TRANSIENT = frozenset(
 
 # --- keys -----------------------------------------------------------------------------------------
 
+#: BatchGetItem reads at most 100 keys a request
+BATCH_GET_MAX = 100
 REGISTRY_PK = "PORTALS"
 #: the portals whose app was uninstalled, with when (`uninstalled_key`)
 UNINSTALLED_PK = "UNINSTALLED"
@@ -158,8 +162,21 @@ def deal_link_key(portal_id: str, deal_id: str, trigger_key: str) -> Key:
     return {"pk": _portal_pk(portal_id), "sk": f"DEALLINK#{deal_id}#{trigger_key}"}
 
 
+def deal_links_prefix(deal_id: str | None = None) -> str:
+    """The sort-key prefix of one deal's links, or of every deal link of a portal."""
+    return "DEALLINK#" if deal_id is None else f"DEALLINK#{deal_id}#"
+
+
 def cursor_key(portal_id: str, name: str) -> Key:
     return {"pk": _portal_pk(portal_id), "sk": f"CURSOR#{name}"}
+
+
+def document_state_key(portal_id: str, kind: str, number: str) -> Key:
+    return {"pk": _portal_pk(portal_id), "sk": f"FNXDOC#{kind}#{number}"}
+
+
+def customer_state_key(portal_id: str, customer_number: str) -> Key:
+    return {"pk": _portal_pk(portal_id), "sk": f"FNXCUST#{customer_number}"}
 
 
 def trigger_record_key(portal_id: str, deal_id: str, record_id: str) -> Key:
@@ -504,6 +521,21 @@ class Table:
             response = self._client.delete_item(**request)
         raw = response.get("Attributes")
         return deserialize(raw) if raw else None
+
+    def batch_get(self, keys: list[Key], *, consistent: bool = False) -> list[Item]:
+        """The items found at `keys` (at most 100, one BatchGetItem), in no particular order; keys
+        DynamoDB left unprocessed are asked again until none are left."""
+        if len(keys) > BATCH_GET_MAX:
+            raise ValueError(f"BatchGetItem takes at most {BATCH_GET_MAX} keys")
+        items: list[Item] = []
+        pending: dict[str, Any] = {self.name: {"Keys": [serialize(key) for key in keys],
+                                                "ConsistentRead": consistent}} if keys else {}
+        while pending:
+            with self._errors("BatchGetItem"):
+                response = self._client.batch_get_item(RequestItems=pending)
+            items.extend(deserialize(raw) for raw in response.get("Responses", {}).get(self.name, []))
+            pending = response.get("UnprocessedKeys") or {}
+        return items
 
     def query(
         self,

@@ -86,6 +86,9 @@ class PollMessage:
         data = json.loads(body)
         if not isinstance(data, dict) or not isinstance(data.get("portal_id"), str) or not data["portal_id"]:
             raise ValueError("a poll message needs a portal_id")
+        if "kind" in data:
+            # Another message of the poll queue (`hubnox.sync.status_fanout.StatusMessage`), never a poll.
+            raise ValueError(f"a {data['kind']!r} message is not a poll message")
         windows = tuple((int(start), int(end)) for start, end in data.get("windows") or ())
         if any(start >= end for start, end in windows):
             raise ValueError("a poll window must end after it starts")

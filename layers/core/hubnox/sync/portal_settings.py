@@ -326,7 +326,9 @@ class PortalSettings(_Settings):
     no_line_items: Literal["fail", "placeholder_row"] = "fail"
     deal_fields: DealMappings = Field(default_factory=DealMappings)
     write_back_deal_properties: StrictBool = True
-    status_timeline_notes: bool = False
+    #: on: when the status sync sees a document's Fortnox state change (paid, overdue...), it adds a
+    #: short note to the deal's timeline; off: the deal's properties change silently
+    status_timeline_notes: StrictBool = False
 
     @field_validator("schema_version")
     @classmethod

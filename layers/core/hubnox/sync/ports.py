@@ -8,16 +8,17 @@ The layer's services (the card, the workflow actions, the Replay pages) take the
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hubnox.fortnox.models import Article, Currency, DocumentKind, FortnoxCustomer, Invoice, Order
+from hubnox.fortnox.models import Article, Currency, DocumentKind, FortnoxCustomer, Invoice, InvoicePayment, Order
 from hubnox.hubspot.models import (
     AccountDetails,
     AssociatedRecord,
     AssociationInput,
     BatchReadResult,
+    BatchUpdateResult,
     CrmObject,
     Owner,
     SearchPage,
@@ -28,6 +29,7 @@ from hubnox.records import DealLink, DeliveryState, FortnoxConnection, HubSpotCo
 
 if TYPE_CHECKING:
     from hubnox.jobs import Job
+    from hubnox.sync.status_model import CustomerSnapshot, DocumentKey, DocumentSnapshot
 
 # -- what hubnox keeps -------------------------------------------------------------------------------
 
@@ -85,6 +87,27 @@ class DealLinks(Protocol):
                      document_number: str) -> DealLink: ...
 
     def forget_document(self, portal_id: str, deal_id: str, trigger_key: str, document_number: str) -> bool: ...
+
+
+class DealLinkReads(Protocol):
+    """A portal's deal links as the status sync reads them (`hubnox.store.deal_links.DealLinkStore`)."""
+
+    def for_deal(self, portal_id: str, deal_id: str) -> list[DealLink]: ...
+
+    def oldest_documented_at(self, portal_id: str) -> float | None: ...
+
+
+class DocumentStates(Protocol):
+    """What hubnox last wrote of each Fortnox document and customer
+    (`hubnox.store.document_states.DocumentStateStore`)."""
+
+    def get_many(self, portal_id: str, keys: Iterable[DocumentKey]) -> dict[DocumentKey, DocumentSnapshot]: ...
+
+    def put(self, portal_id: str, kind: str, number: str, snapshot: DocumentSnapshot) -> None: ...
+
+    def customer(self, portal_id: str, customer_number: str) -> CustomerSnapshot | None: ...
+
+    def put_customer(self, portal_id: str, customer_number: str, snapshot: CustomerSnapshot) -> None: ...
 
 
 class Leases(Protocol):
@@ -195,6 +218,24 @@ class HubSpotWrites(Protocol):
     def complete_callback(self, callback_id: str, output_fields: Mapping[str, Any]) -> None: ...
 
 
+class HubSpotBatchWrites(Protocol):
+    """Many records' properties in one call (`hubnox.hubspot.client.HubSpotClient.batch_update`): at most
+    100 inputs a POST to `batch/update`; a 207 partial answer is a result, not an error."""
+
+    def batch_update(self, object_type: str, updates: Mapping[str, Mapping[str, Any]]) -> BatchUpdateResult: ...
+
+
+class HubSpotStatusWrites(HubSpotBatchWrites, Protocol):
+    """What the status sync does in a portal's HubSpot: find the companies and contacts of a Fortnox
+    customer, write deals', companies' and contacts' properties in batches, and add timeline notes."""
+
+    def iter_search(self, object_type: str, filter_groups: Sequence[Mapping[str, Any]],
+                    properties: Sequence[str], sorts: Sequence[Mapping[str, str] | str] = (), *,
+                    page_size: int = ..., model: type[CrmObject] = ...) -> Iterator[CrmObject]: ...
+
+    def create_note(self, deal_id: str, body_html: str, attachment_ids: Sequence[str] = ()) -> CrmObject: ...
+
+
 class HubSpot(HubSpotReads, HubSpotWrites, Protocol):
     """A portal's HubSpot, read and written."""
 
@@ -251,6 +292,25 @@ class FortnoxCurrencies(Protocol):
     """The Fortnox company's currency register (`/3/currencies`)."""
 
     def currencies(self) -> list[Currency]: ...
+
+
+class FortnoxStatusReads(Protocol):
+    """What the status sync reads from Fortnox (`hubnox.fortnox.client.FortnoxClient`), every call inside
+    the company's shared rate budget. `since` is "YYYY-MM-DD HH:MM", Swedish time."""
+
+    def list_invoices_changed(self, since: str) -> list[Invoice]: ...
+
+    def list_orders_changed(self, since: str) -> list[Order]: ...
+
+    def list_payments_changed(self, since: str) -> list[InvoicePayment]: ...
+
+    def list_invoices_filtered(self, filter: str) -> list[Invoice]: ...
+
+    def list_invoices(self, customer_number: str, filter: str | None = None) -> list[Invoice]: ...
+
+    def get_invoice(self, document_number: str) -> Invoice: ...
+
+    def get_order(self, document_number: str) -> Order: ...
 
 
 class Fortnox(FortnoxCustomers, FortnoxArticles, FortnoxDocuments, FortnoxCurrencies, Protocol):
