@@ -343,6 +343,10 @@ class _Cycle:
             deal_id = snapshot.deal_id if snapshot else _deal_of(order)
             if deal_id is None or (snapshot is None and not self._named_by_links(deal_id, "order", number)):
                 continue
+            if not order.cancelled and not (order.invoice_reference or "").strip():
+                # Fortnox's order list leaves out InvoiceReference: only the order itself tells
+                # whether it became an invoice (one read per changed order hubnox tracks).
+                order = self.orders[number] = self.fortnox.get_order(number)
             tracked.append(_Tracked("order", number, order, deal_id, snapshot))
             if document_state(order, self.today) == "invoiced":
                 invoice_deals[str(order.invoice_reference).strip()] = deal_id
