@@ -1,5 +1,8 @@
 """`python -m benchmarks`: what one deal costs in API calls, time and memory, measured on the local stack.
 
+The status cycle ("Back from Fortnox": what a cycle costs a portal with many documents and few
+changes) is `benchmarks/status_cycle.py`, also runnable alone.
+
 Everything runs in this process on loopback: the gateway and hubnox's functions, both simulators with
 their real rate limits (HubSpot 110 per 10 s per portal, Fortnox 25 per 5 s per integration and
 company) and moto. Deals go the way they go in production: a signed workflow-action request from
@@ -208,6 +211,8 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="deals measured per size (median reported)")
     parser.add_argument("--burst", type=int, default=12, help="deals enrolled at once in the burst")
+    parser.add_argument("--status-documents", type=int, default=1000,
+                        help="hubnox invoices of the portal in the status cycle (0: skip it)")
     args = parser.parse_args(argv)
 
     out(f"hubnox benchmarks (python {sys.version.split()[0]}, {os.cpu_count()} cores)")
@@ -247,6 +252,19 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
             f"{c['warm_ms']:.0f} ms from the cache")
     finally:
         bench.close()
+
+    if args.status_documents:
+        # Its own stack: the ticks then run this one portal's cycle, not the portals above.
+        from benchmarks import status_cycle
+
+        out("")
+        status_bench = status_cycle.Bench()
+        try:
+            status_cycle.report(status_cycle.measure(status_bench, args.status_documents,
+                                                     min(status_cycle.DEFAULT_CUSTOMERS, args.status_documents)),
+                                out)
+        finally:
+            status_bench.close()
     return 0
 
 
