@@ -1,5 +1,8 @@
 """`python -m benchmarks`: what one deal costs in API calls, time and memory, measured on the local stack.
 
+The status cycle ("Back from Fortnox": what a cycle costs a portal with many documents and few
+changes) is `benchmarks/status_cycle.py`, also runnable alone.
+
 Everything runs in this process on loopback: the gateway and hubnox's functions, both simulators with
 their real rate limits (HubSpot 110 per 10 s per portal, Fortnox 25 per 5 s per integration and
 company) and moto. Deals go the way they go in production: a signed workflow-action request from
@@ -208,6 +211,8 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="deals measured per size (median reported)")
     parser.add_argument("--burst", type=int, default=12, help="deals enrolled at once in the burst")
+    parser.add_argument("--status-documents", type=int, default=1000,
+                        help="hubnox invoices of the portal in the status cycle (0: skip it)")
     args = parser.parse_args(argv)
 
     out(f"hubnox benchmarks (python {sys.version.split()[0]}, {os.cpu_count()} cores)")
@@ -221,6 +226,14 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
 
     bench = Bench()
     try:
+        status = None
+        if args.status_documents:
+            # First, while its portal is the stack's only one: every tick runs each connected portal's
+            # cycle (one stack per process: moto's tables are the process's). Printed last.
+            from benchmarks import status_cycle
+
+            status = status_cycle.measure(bench, args.status_documents,
+                                          min(status_cycle.DEFAULT_CUSTOMERS, args.status_documents))
         out("")
         out("One deal through the workflow action and the worker: the first deal of a fresh Fortnox company")
         out(f"(its articles are created), then later deals with the same articles (median of {args.repeats}).")
@@ -245,6 +258,9 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         out("")
         out(f"App card for a deal, fetched as hubspot.fetch does: {c['cold_ms']:.0f} ms cold, "
             f"{c['warm_ms']:.0f} ms from the cache")
+        if status is not None:
+            out("")
+            status_cycle.report(status, out)
     finally:
         bench.close()
     return 0

@@ -28,6 +28,7 @@ import httpx
 
 from sandbox.admin import (
     AdminBrowser,
+    bookkeep_invoice,
     connect_fortnox,
     connect_url,
     flush_webhooks,
@@ -35,8 +36,10 @@ from sandbox.admin import (
     move_deal,
     page_data,
     pause_webhooks,
+    pay_invoice,
     resume_webhooks,
     seeder_token,
+    send_invoice,
 )
 from sandbox.gateway import REPO_ROOT
 from sandbox.stack import app_environment
@@ -514,6 +517,73 @@ def settings_page_warns_of_a_missing_licence(demo: Demo) -> list[str]:
     return lines
 
 
+#: the deal properties the status sync writes, read back in the last step
+PAID_PROPERTIES = ("fortnox_document_status", "fortnox_document_total", "fortnox_document_balance",
+                   "fortnox_document_currency", "fortnox_document_final_pay_date", "fortnox_status_synced_at")
+
+
+def _last_request_id(url: str, demo: Demo) -> int:
+    requests = demo.call("GET", f"{url}/_sandbox/requests").json()["requests"]
+    return max((int(r["id"]) for r in requests), default=0)
+
+
+def _calls_after(demo: Demo, url: str, mark: int, tenants: Callable[[str | None], bool]) -> list[str]:
+    """The API calls a simulator logged after `mark` whose rate-limit key `tenants` accepts, as
+    "METHOD path" (OAuth and the simulators' controls are not API calls)."""
+    requests = demo.call("GET", f"{url}/_sandbox/requests").json()["requests"]
+    return [f"{r['method']} {r['path']}" for r in requests
+            if int(r["id"]) > mark and tenants(r.get("tenant"))
+            and not r["path"].startswith(("/oauth", "/_sandbox"))]
+
+
+def _counted(calls: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for call in calls:
+        counts[call] = counts.get(call, 0) + 1
+    return ", ".join(f"{n} x {call}" if n > 1 else call for call, n in counts.items()) or "none"
+
+
+def customer_pays_and_the_deal_shows_it(demo: Demo) -> list[str]:
+    """The money comes back: the bookkeeper books and sends the first invoice, the customer pays it
+    in full, and one poller cycle later the deal in HubSpot says paid, with balance 0 and the date."""
+    tenant, number, deal_id = demo.facts["tenant_id"], demo.facts["document_number"], demo.facts["deal_id"]
+    bookkeep_invoice(demo.fortnox_api_url, tenant, number)
+    send_invoice(demo.fortnox_api_url, tenant, number)
+    paid = pay_invoice(demo.fortnox_api_url, tenant, number)
+    invoice, payment = paid.get("Invoice") or {}, paid.get("InvoicePayment") or {}
+    if Decimal(str(invoice.get("Balance"))) != 0:
+        raise DemoFailure(f"Fortnox did not take the whole payment of invoice {number}: {paid}")
+    marks = (_last_request_id(demo.fortnox_api_url, demo), _last_request_id(demo.hubspot_api_url, demo))
+    started = time.monotonic()
+    ticked = demo.call("POST", f"{demo.gateway_url}/_sandbox/poller/tick", timeout=60).json()["result"]
+    elapsed = time.monotonic() - started
+    # Fortnox keys its limit by "<tenant>/<client id>"; HubSpot by portal, except searches (their own
+    # limit, no key): the other portal of the story has no documents and no rules, so makes none.
+    fortnox_calls = _calls_after(demo, demo.fortnox_api_url, marks[0],
+                                 lambda key: str(key).startswith(f"{tenant}/"))
+    hubspot_calls = _calls_after(demo, demo.hubspot_api_url, marks[1],
+                                 lambda key: key is None or str(key) == str(demo.facts["portal_id"]))
+    deal = demo.call("GET", f"{demo.hubspot_api_url}/crm/objects/2026-03/0-3/{deal_id}",
+                     headers=_bearer(demo.facts["hubspot_token"]),
+                     params={"properties": ",".join(PAID_PROPERTIES)}).json()["properties"]
+    balance = deal.get("fortnox_document_balance")
+    if deal.get("fortnox_document_status") != "paid" or balance in (None, "") or Decimal(str(balance)) != 0 \
+            or deal.get("fortnox_document_final_pay_date") != payment.get("PaymentDate"):
+        raise DemoFailure(f"one cycle after the payment, deal {deal_id} does not show invoice {number} paid: "
+                          f"{ {name: deal.get(name) for name in PAID_PROPERTIES} } (tick {ticked})")
+    return [f"the bookkeeper books and sends invoice {number} in Fortnox; the customer pays "
+            f"{payment.get('Amount')} {invoice.get('Currency')} on {payment.get('PaymentDate')} "
+            f"(payment {payment.get('Number')}, balance {invoice.get('Balance')})",
+            f"one poller tick ({elapsed:.1f} s): the portal's status sync reads what changed in Fortnox since "
+            "its cursor and writes only the changed values to HubSpot, in batch updates",
+            f"deal {deal_id} in HubSpot: fortnox_document_status {deal['fortnox_document_status']}, total "
+            f"{deal.get('fortnox_document_total')} {deal.get('fortnox_document_currency')}, balance {balance}, "
+            f"final pay date {deal['fortnox_document_final_pay_date']}",
+            "the tick's calls for this portal (the status sync's, and the HubSpot poll's for its rule): "
+            f"Fortnox {len(fortnox_calls)} ({_counted(fortnox_calls)}); "
+            f"HubSpot {len(hubspot_calls)} ({_counted(hubspot_calls)})"]
+
+
 def page_data_meta(page: str, name: str) -> str:
     """The content of the page's `<meta name=...>` tag."""
     marker = f'name="{name}" content="'
@@ -542,6 +612,7 @@ STORY: list[tuple[str, Step]] = [
     ("An everyday deal: a line without a SKU, a company without an organisation number", everyday_deal_is_invoiced),
     ("The deal's app card shows the invoice", card_shows_the_invoice),
     ("A Fortnox company without the Order licence: the settings page warns", settings_page_warns_of_a_missing_licence),
+    ("The customer pays the invoice in Fortnox; the deal in HubSpot shows it", customer_pays_and_the_deal_shows_it),
 ]
 
 

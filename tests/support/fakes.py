@@ -222,6 +222,13 @@ class DealLinks:
     def for_deal(self, portal_id: str, deal_id: str) -> list[DealLink]:
         return [link for (portal, deal, _), link in self.links.items() if (portal, deal) == (portal_id, deal_id)]
 
+    def documents_by_deal(self, portal_id: str) -> dict[str, set[tuple[str, str]]]:
+        documents: dict[str, set[tuple[str, str]]] = {}
+        for (portal, deal, _), link in self.links.items():
+            if portal == portal_id and link.document_number:
+                documents.setdefault(deal, set()).add((link.document_type or "", link.document_number))
+        return documents
+
     def oldest_documented_at(self, portal_id: str) -> float | None:
         times = [link.documented_at for (portal, _, _), link in self.links.items()
                  if portal == portal_id and link.documented_at is not None]

@@ -369,3 +369,20 @@ def test_each_cycle_first_upgrades_the_portals_properties(world):
     world.cycle()
     world.cycle()
     assert world.upgrades == [PORTAL, PORTAL]
+
+
+def test_a_first_cycle_of_many_documents_reads_the_portals_links_at_once_not_per_deal(world):
+    for index in range(50):
+        world.made(invoice(str(1000 + index), f"d{index}"), f"d{index}")
+    world.hubspot.put(DEALS, "stranger")
+    world.fortnox.put_invoice(invoice("2000", "stranger"))  # a deal id typed into Fortnox by hand
+    asked: list[str] = []
+    for_deal, by_deal = world.links.for_deal, world.links.documents_by_deal
+    world.links.for_deal = lambda portal, deal: asked.append(f"for_deal {deal}") or for_deal(portal, deal)
+    world.links.documents_by_deal = lambda portal: asked.append("documents_by_deal") or by_deal(portal)
+
+    outcome = world.cycle()
+
+    assert asked == ["documents_by_deal"]
+    assert outcome.documents_tracked == 50 and outcome.deals_updated == 50
+    assert "fortnox_document_status" not in world.deal("stranger")

@@ -51,3 +51,6 @@ def test_a_deals_links_and_the_portals_oldest_document(table):
 
     assert [(link.document_type, link.document_number) for link in links.for_deal("1", "12")] == [("order", "5")]
     assert links.oldest_documented_at("1") == 1010.0
+    links.claim("1", "7", "stage:a", "run-3")  # claimed, no document yet
+    assert links.documents_by_deal("1") == {"12": {("order", "5")}, "123": {("invoice", "1001")}}
+    assert links.documents_by_deal("2") == {}

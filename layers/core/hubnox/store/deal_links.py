@@ -103,6 +103,17 @@ class DealLinkStore:
         return [_link(item) for item in self._table.query(portal_partition(portal_id),
                                                           sk_prefix=deal_links_prefix(deal_id))]
 
+    def documents_by_deal(self, portal_id: str) -> dict[str, set[tuple[str, str]]]:
+        """Every recorded (document type, number) of the portal by deal, in one paged query: the status
+        sync's first cycle checks hundreds of documents at once, one query per deal would not fit its
+        invocation."""
+        documents: dict[str, set[tuple[str, str]]] = {}
+        for item in self._table.query(portal_partition(portal_id), sk_prefix=deal_links_prefix()):
+            if item.get("document_number"):
+                documents.setdefault(str(item["deal_id"]), set()).add(
+                    (str(item.get("document_type") or ""), str(item["document_number"])))
+        return documents
+
     def oldest_documented_at(self, portal_id: str) -> float | None:
         """When the portal's oldest recorded document was made, or None before its first: where the
         status sync's first read starts. Reads every link of the portal, once per portal."""

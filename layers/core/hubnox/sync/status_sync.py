@@ -74,6 +74,8 @@ FIRST_LOOKBACK_SECONDS = 30 * 86_400
 SWEEP_EVERY_SECONDS = 3_600.0
 #: HubSpot's batch update and search `IN` take at most 100 inputs
 BATCH_SIZE = 100
+#: more documents than this to check against their deals' links: read all of the portal's links at once
+LINKS_READ_AT_ONCE = 20
 #: time kept back from the Lambda timeout for the snapshots, the cursor and the continuation message
 RESERVE_SECONDS = 10.0
 #: the objects a Fortnox customer's totals are written to
@@ -198,6 +200,7 @@ class _Cycle:
         self.payments: list[InvoicePayment] = []
         self.customers: set[str] = set()
         self.links: dict[str, set[tuple[str, str]]] = {}
+        self.all_links = False  # `links` holds every deal of the portal (read at once)
         self.hold_cursor = False
         self.seen_before: Mapping[str, str] = {}
         self.seen: dict[str, str] = {}
@@ -320,6 +323,8 @@ class _Cycle:
     # -- step 5: which documents are hubnox's, and their deals --------------------------------------
 
     def _named_by_links(self, deal_id: str, kind: str, number: str) -> bool:
+        if self.all_links:
+            return (kind, number) in self.links.get(deal_id, set())
         if deal_id not in self.links:
             self.links[deal_id] = {(link.document_type or "", link.document_number or "")
                                    for link in self.sync._links.for_deal(self.portal_id, deal_id)}
@@ -330,6 +335,12 @@ class _Cycle:
         keys += [("invoice", number) for number in self.invoices]
         keys += [("invoice", p.invoice_number) for p in self.payments if p.invoice_number]
         snapshots = self.sync._documents.get_many(self.portal_id, keys)
+        # A first cycle (or a bulk change) checks many documents: one query per deal would use the
+        # invocation up before any deal is written, and every continuation would start over.
+        unchecked = sum(1 for key in keys if key not in snapshots)
+        if unchecked > LINKS_READ_AT_ONCE:
+            self.links = self.sync._links.documents_by_deal(self.portal_id)
+            self.all_links = True
         # A payment need not touch its invoice's lastmodified: read each tracked one it paid.
         for payment in self.payments:
             number = payment.invoice_number
