@@ -88,6 +88,10 @@ class DealLinks(Protocol):
 
     def forget_document(self, portal_id: str, deal_id: str, trigger_key: str, document_number: str) -> bool: ...
 
+    def mark_creating(self, portal_id: str, deal_id: str, trigger_key: str, run_id: str) -> bool: ...
+
+    def for_deal(self, portal_id: str, deal_id: str) -> list[DealLink]: ...
+
 
 class DealLinkReads(Protocol):
     """A portal's deal links as the status sync reads them (`hubnox.store.deal_links.DealLinkStore`)."""
