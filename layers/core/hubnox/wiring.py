@@ -9,6 +9,12 @@ boto3 finds a local endpoint the standard way (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hubnox.store.portal_cache import PortalCacheStore
+    from hubnox.sync.ports import HubSpot
+
 import functools
 import time
 from collections.abc import Callable
@@ -368,10 +374,23 @@ class Container:
                            submit=self.submit, public_base=self.config.public_base, deal_links=self.deal_links)
 
     @cached_property
+    def portal_cache(self) -> PortalCacheStore:
+        """Each portal's owners, tax-rate library and currency, cached for the worker's runs."""
+        from hubnox.store.portal_cache import PortalCacheStore
+
+        return PortalCacheStore(self.table, self.clock)
+
+    def worker_hubspot_client(self, portal_id: str) -> HubSpot:
+        """The portal's client as the worker's runs use it: its account look-ups cached per portal."""
+        from hubnox.sync.portal_lookups import with_portal_lookups
+
+        return with_portal_lookups(self.hubspot_client(portal_id), self.portal_cache, portal_id)
+
+    @cached_property
     def job_runner(self) -> JobRunner:
         """The worker's job runner over this container's clients and stores."""
         return JobRunner(
-            hubspot=self.hubspot_client,
+            hubspot=self.worker_hubspot_client,
             fortnox=self.fortnox_client,
             runs=self.runs,
             deal_links=self.deal_links,

@@ -242,6 +242,14 @@ class HubSpotStatusWrites(HubSpotBatchWrites, Protocol):
     def create_note(self, deal_id: str, body_html: str, attachment_ids: Sequence[str] = ()) -> CrmObject: ...
 
 
+class PortalLookups(Protocol):
+    """A portal's cached HubSpot account data, JSON values by name (`hubnox.store.portal_cache.PortalCacheStore`)."""
+
+    def get(self, portal_id: str, name: str) -> Any | None: ...
+
+    def put(self, portal_id: str, name: str, value: Any) -> None: ...
+
+
 class HubSpot(HubSpotReads, HubSpotWrites, Protocol):
     """A portal's HubSpot, read and written."""
 
