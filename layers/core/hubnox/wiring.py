@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from hubnox.store.article_cache import ArticleCacheStore
     from hubnox.store.portal_cache import PortalCacheStore
-    from hubnox.sync.ports import HubSpot
+    from hubnox.sync.ports import Fortnox, HubSpot
 
 import functools
 import time
@@ -387,11 +388,25 @@ class Container:
         return with_portal_lookups(self.hubspot_client(portal_id), self.portal_cache, portal_id)
 
     @cached_property
+    def article_cache(self) -> ArticleCacheStore:
+        """Each Fortnox company's copy of its article list, for the worker's runs."""
+        from hubnox.store.article_cache import ArticleCacheStore
+
+        return ArticleCacheStore(self.table, self.clock)
+
+    def worker_fortnox_client(self, portal_id: str) -> Fortnox:
+        """The portal's Fortnox client as the worker's runs use it: articles from the tenant's copy."""
+        from hubnox.sync.article_catalog import with_article_catalog
+
+        client = self.fortnox_client(portal_id)
+        return with_article_catalog(client, self.article_cache, client.tenant_key, self.clock)
+
+    @cached_property
     def job_runner(self) -> JobRunner:
         """The worker's job runner over this container's clients and stores."""
         return JobRunner(
             hubspot=self.worker_hubspot_client,
-            fortnox=self.fortnox_client,
+            fortnox=self.worker_fortnox_client,
             runs=self.runs,
             deal_links=self.deal_links,
             settings=self.portal_settings,

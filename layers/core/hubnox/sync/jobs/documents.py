@@ -37,10 +37,12 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from hubnox.errors import BadRequestError, TransientError
+from hubnox.fortnox.errors import FortnoxError
 from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.jobs import BACKOFF_BASE_SECONDS, trigger_key
 from hubnox.observability import logger
 from hubnox.records import DealLink
+from hubnox.sync.article_catalog import CachedArticles
 from hubnox.sync.articles import resolve_articles
 from hubnox.sync.attempt import Attempt
 from hubnox.sync.customers import resolve_customer
@@ -60,6 +62,8 @@ from hubnox.waiting import wait_until_done
 DEAL_LEASE_TTL_SECONDS = 180.0
 DEAL_LEASE_WAIT_SECONDS = 20.0
 DEAL_LEASE_POLL_SECONDS = 0.2
+#: Fortnox's code for a row whose article it does not have
+ARTICLE_NOT_FOUND = 2000428
 #: after a create whose outcome is unknown, only this run's retry may enter for this long
 UNKNOWN_OUTCOME_HOLD_SECONDS = 60.0
 
@@ -237,13 +241,23 @@ class CreateDocument:
         check_currency(snapshot.currency, current.fortnox)
         customer = resolve_customer(snapshot, settings, current.fortnox)
         current.learned.update(customer_number=customer.customer_number, customer_name=customer.customer_name)
-        plan = resolve_articles(snapshot, settings, current.fortnox)
-        draft = with_print_template(build_document(snapshot, customer, plan, settings, kind.value),
-                                    current.job.print_template)
-        if found:
-            document, origin = self._fetch(current, kind, _earliest(found)), "adopted"
-        else:
-            document, origin = self._create(current, draft, lease, trigger), "created"
+        for last_try in (False, True):
+            plan = resolve_articles(snapshot, settings, current.fortnox)
+            draft = with_print_template(build_document(snapshot, customer, plan, settings, kind.value),
+                                        current.job.print_template)
+            if found:
+                document, origin = self._fetch(current, kind, _earliest(found)), "adopted"
+                break
+            try:
+                document, origin = self._create(current, draft, lease, trigger), "created"
+                break
+            except FortnoxError as refused:
+                # An article deleted in Fortnox since the tenant's copy of the list read it (the list
+                # never shows deletions): the copy is read again and the articles resolved once more.
+                if last_try or refused.fortnox_code != ARTICLE_NOT_FOUND or not isinstance(
+                        current.fortnox, CachedArticles):
+                    raise
+                current.fortnox.stale()
         return MadeDocument(kind=kind, document=document, origin=origin,  # type: ignore[arg-type]
                             made_by_this_run=True, customer=customer, differences=check_totals(draft, document),
                             warnings=[*draft.warnings, *_several(found, kind)])
