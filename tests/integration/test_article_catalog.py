@@ -118,3 +118,30 @@ def test_one_sku_without_a_copy_is_one_get_and_a_stale_copy_is_read_whole_again(
     catalog(company, cache, clock).find_articles(["SKU-1", "SKU-2"])
     assert company.calls() == [("GET", "/3/articles")]
     assert cache.state(company.client.tenant_key).complete  # type: ignore[union-attr]
+
+
+def test_a_document_refused_for_an_article_deleted_since_is_made_after_the_list_is_read_again(table) -> None:
+    from hubnox.sync.article_catalog import with_article_catalog
+    from tests.integration.test_runner import World, seed
+
+    world = World(table, seed())
+    cache = ArticleCacheStore(table, world.clock)
+    world.fortnox_factory = lambda portal: with_article_catalog(world.fortnox, cache, world.fortnox.tenant_key,
+                                                                world.clock)
+    first = world.run()
+    # two SKUs start the copy with the full list; the articles made for the deal are copied too
+    assert first.status == "succeeded" and cache.find(world.fortnox.tenant_key, ["HNX-SEAT"])
+    company = world.fortnox_sim.state.company(int(world.tenant))
+    del company.articles["HNX-SEAT"]  # deleted in Fortnox, with its prices, as its DELETE does
+    for key in [key for key in company.prices if key[1] == "HNX-SEAT"]:
+        del company.prices[key]
+    world.clock.now += 5  # within the refresh pause: the copy still lists it
+    world.fortnox_sim.log.clear()
+
+    order = world.run(trigger_key="workflow:order", document_type="order")
+
+    assert order.status == "succeeded", order
+    calls = world.fortnox_calls()
+    assert calls.count(("POST", "/3/orders")) == 2  # refused once for the deleted article, then made
+    assert ("POST", "/3/articles") in calls  # made again under the create policy
+    assert cache.state(world.fortnox.tenant_key).complete  # type: ignore[union-attr]
