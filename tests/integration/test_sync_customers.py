@@ -14,6 +14,7 @@ import pytest
 from hubnox.api_http import build_http_client
 from hubnox.errors import UserFixableError
 from hubnox.fortnox.client import FortnoxClient
+from hubnox.fortnox.errors import FortnoxNotFoundError
 from hubnox.fortnox.models import FortnoxCustomer
 from hubnox.fortnox.oauth import FortnoxOAuth
 from hubnox.hubspot.models import Company, Contact, Deal
@@ -71,6 +72,8 @@ class FakeCustomers:
 
     def get_customer(self, customer_number: str) -> FortnoxCustomer:
         self.calls.append(("get", customer_number))
+        if customer_number not in self.customers:
+            raise FortnoxNotFoundError(404, 2000433, "Kan inte hitta kunden.")
         return self.customers[customer_number]
 
     def create_customer(self, customer: FortnoxCustomer) -> FortnoxCustomer:
@@ -412,9 +415,26 @@ def test_without_a_contact_rule_a_private_customer_is_created_or_found_by_its_li
     settings = PortalSettings(contact_match=None)
     fortnox = FakeCustomers()
     first = resolve_customer(deal_with(None, contact()), settings, fortnox)
+    fortnox.calls.clear()
     again = resolve_record_customer(contact(fortnox_customer_number=first.customer_number), settings, fortnox)
     assert (first.action, again.action, again.customer_number) == ("created", "matched", first.customer_number)
-    assert fortnox.made("find") == [{"customernumber": first.customer_number}]
+    assert fortnox.calls == [("get", first.customer_number)]  # the link is read by number, whole
+
+
+def test_a_linked_customer_costs_one_read_by_number_even_when_matched_customers_are_updated() -> None:
+    fortnox = FakeCustomers(existing_acme(vat_type="SEVAT"))
+    record = company(fortnox_customer_number="17")
+    resolution = resolve_customer(deal_with(record), PortalSettings(update_matched_customers=True), fortnox)
+    assert (resolution.customer_number, resolution.action) == ("17", "matched")
+    assert fortnox.calls == [("get", "17")]
+
+
+def test_a_linked_number_fortnox_could_never_have_is_matched_again_without_asking_for_it() -> None:
+    fortnox = FakeCustomers(existing_acme())
+    resolution = resolve_customer(deal_with(company(fortnox_customer_number="1 7")), PortalSettings(), fortnox)
+    assert resolution.customer_number == "17"
+    assert "LINKED_CUSTOMER_GONE" in [w.code for w in resolution.warnings]
+    assert ("get", "1 7") not in fortnox.calls
 
 
 def test_a_contact_rule_on_phone_searches_fortnoxs_phone() -> None:

@@ -211,6 +211,14 @@ class DealLinks:
             "document_type": document_type, "document_number": document_number, "documented_at": self.clock()})
         return link
 
+    def mark_creating(self, portal_id: str, deal_id: str, trigger_key: str, run_id: str) -> bool:
+        link = self.get(portal_id, deal_id, trigger_key)
+        if link is None or link.document_number:
+            return False
+        self.links[portal_id, deal_id, trigger_key] = link.model_copy(update={
+            "create_started_at": self.clock(), "create_run_id": run_id})
+        return True
+
     def forget_document(self, portal_id: str, deal_id: str, trigger_key: str, document_number: str) -> bool:
         link = self.get(portal_id, deal_id, trigger_key)
         if link is None or link.document_number != document_number:

@@ -137,6 +137,11 @@ class DealLink(BaseModel):
     document_type: str | None = None
     document_number: str | None = None
     documented_at: float | None = None
+    #: when a run was about to ask Fortnox to create the document, and which run: written before
+    #: every create, so a link with it and no document number may have a document in Fortnox
+    #: (an answer lost), and the next run looks the deal up there before making one
+    create_started_at: float | None = None
+    create_run_id: str | None = None
 
     def claimed_by(self, run_id: str) -> bool:
         """Whether `run_id` holds this claim."""

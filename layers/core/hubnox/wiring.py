@@ -9,6 +9,13 @@ boto3 finds a local endpoint the standard way (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hubnox.store.article_cache import ArticleCacheStore
+    from hubnox.store.portal_cache import PortalCacheStore
+    from hubnox.sync.ports import Fortnox, HubSpot
+
 import functools
 import time
 from collections.abc import Callable
@@ -368,11 +375,38 @@ class Container:
                            submit=self.submit, public_base=self.config.public_base, deal_links=self.deal_links)
 
     @cached_property
+    def portal_cache(self) -> PortalCacheStore:
+        """Each portal's owners, tax-rate library and currency, cached for the worker's runs."""
+        from hubnox.store.portal_cache import PortalCacheStore
+
+        return PortalCacheStore(self.table, self.clock)
+
+    def worker_hubspot_client(self, portal_id: str) -> HubSpot:
+        """The portal's client as the worker's runs use it: its account look-ups cached per portal."""
+        from hubnox.sync.portal_lookups import with_portal_lookups
+
+        return with_portal_lookups(self.hubspot_client(portal_id), self.portal_cache, portal_id)
+
+    @cached_property
+    def article_cache(self) -> ArticleCacheStore:
+        """Each Fortnox company's copy of its article list, for the worker's runs."""
+        from hubnox.store.article_cache import ArticleCacheStore
+
+        return ArticleCacheStore(self.table, self.clock)
+
+    def worker_fortnox_client(self, portal_id: str) -> Fortnox:
+        """The portal's Fortnox client as the worker's runs use it: articles from the tenant's copy."""
+        from hubnox.sync.article_catalog import with_article_catalog
+
+        client = self.fortnox_client(portal_id)
+        return with_article_catalog(client, self.article_cache, client.tenant_key, self.clock)
+
+    @cached_property
     def job_runner(self) -> JobRunner:
         """The worker's job runner over this container's clients and stores."""
         return JobRunner(
-            hubspot=self.hubspot_client,
-            fortnox=self.fortnox_client,
+            hubspot=self.worker_hubspot_client,
+            fortnox=self.worker_fortnox_client,
             runs=self.runs,
             deal_links=self.deal_links,
             settings=self.portal_settings,

@@ -257,6 +257,16 @@ also runs of spaces),
                 return {number: found.get(number) for number in wanted}  # the whole list was read
         return {number: found[number] if number in found else self.get_article(number) for number in wanted}
 
+    def list_articles(self) -> list[Article]:
+        """The company's whole article list, 500 a page (list items: number, description, VAT,
+        unit, type, sales price, active)."""
+        return self._list(ARTICLES, "Articles", Article)
+
+    def list_articles_changed(self, since: str) -> list[Article]:
+        """Every article Fortnox modified at or after `since` ("YYYY-MM-DD HH:MM", Swedish time), 500 a
+        page. Deleted articles are not listed; callers overlap their cursor (see `list_invoices_changed`)."""
+        return self._list(ARTICLES, "Articles", Article, params={"lastmodified": since})
+
     def create_article(self, article: Article) -> Article:
         """Create an article; its number is fixed for good once created."""
         reply = self._api.call("POST", ARTICLES, json_body={"Article": article.to_payload()})

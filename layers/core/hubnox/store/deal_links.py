@@ -2,8 +2,10 @@
 
 Half of hubnox's "exactly one document per deal and trigger" guarantee: the first run to claim a
 deal and trigger wins, every later claim gets the winner's link back. The other half is the
-look-up by `ExternalInvoiceReference1` in Fortnox before any create, which covers a winner that
-died between creating the document and recording it here.
+look-up by `ExternalInvoiceReference1` in Fortnox, which covers a winner that died between
+creating the document and recording it here: every create is preceded by a conditional mark on
+the link (`mark_creating`), and a run that finds the mark without a document (or a link it did
+not claim, or is a retry) looks the deal up before creating.
 """
 
 from __future__ import annotations
@@ -59,6 +61,22 @@ class DealLinkStore:
             return False
         return True
 
+    def mark_creating(self, portal_id: str, deal_id: str, trigger_key: str, run_id: str) -> bool:
+        """Record that `run_id` is about to create the deal's document, before it asks Fortnox: from now
+        on a run that finds this mark without a document number looks the deal up in Fortnox first.
+
+        False when a document is recorded by now (or the claim is gone): the caller must not create.
+        """
+        try:
+            self._table.update(
+                deal_link_key(portal_id, deal_id, trigger_key),
+                set_fields={"create_started_at": self._clock(), "create_run_id": run_id},
+                condition="attribute_exists(pk) AND attribute_not_exists(document_number)",
+            )
+        except ConditionFailed:
+            return False
+        return True
+
     def set_document(
         self, portal_id: str, deal_id: str, trigger_key: str, document_type: str, document_number: str
     ) -> DealLink:
@@ -100,7 +118,7 @@ class DealLinkStore:
 
     def for_deal(self, portal_id: str, deal_id: str) -> list[DealLink]:
         """Every trigger's claim on the deal (the status sync checks a document is the deal's this way)."""
-        return [_link(item) for item in self._table.query(portal_partition(portal_id),
+        return [_link(item) for item in self._table.query(portal_partition(portal_id), consistent=True,
                                                           sk_prefix=deal_links_prefix(deal_id))]
 
     def documents_by_deal(self, portal_id: str) -> dict[str, set[tuple[str, str]]]:

@@ -9,7 +9,7 @@ own fields are empty. It is found in this order:
 1. with `customer_number.source` `hubspot_property`: the number the record carries (validated
    against Fortnox's characters) names the customer; it is created with that number if missing;
 2. otherwise the record's link property (`customer_number.write_back_property`, filled by earlier
-   runs) names it, when that customer still exists;
+   runs) names it, when that customer still exists (one GET by number, the whole customer);
 3. otherwise the match rule: the record's property value searched in the paired Fortnox field.
    Fortnox searches substrings; the client keeps exact matches only, and more than one exact
    match is an error naming them, never a guess.
@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from hubnox.errors import UserFixableError
+from hubnox.fortnox.errors import FortnoxNotFoundError
 from hubnox.fortnox.models import DefaultDeliveryTypes, DefaultTemplates, FortnoxCustomer
 from hubnox.hubspot.models import Company, Contact
 from hubnox.ids import CUSTOMER_NUMBER_PATTERN
@@ -115,16 +116,16 @@ def resolve_record_customer(record: Company | Contact, settings: PortalSettings,
             "settings.")
     draft = customer_from_record(record, settings, reference_contact=reference_contact)
     warnings = list(draft.warnings)
-    existing = _find_existing(record, kind, draft, settings, fortnox, warnings)
+    existing, whole = _find_existing(record, kind, draft, settings, fortnox, warnings)
     changed: list[str] = []
     if existing is None:
         customer = fortnox.create_customer(draft.customer)
         action: Literal["matched", "updated", "created"] = "created"
     else:
-        customer, changed = _maybe_update(existing, draft, settings, fortnox)
+        customer, changed = _maybe_update(existing, draft, settings, fortnox, whole=whole)
         action = "updated" if changed else "matched"
     number = customer.customer_number or (existing.customer_number if existing else None) or ""
-    if customer.vat_type is None and number:
+    if customer.vat_type is None and number and not (whole and customer is existing):
         # A search answers list items without VATType; the rows' VAT depends on it.
         customer = fortnox.get_customer(number)
     return CustomerResolution(
@@ -299,20 +300,34 @@ def _defaults(kind: RecordKind, settings: PortalSettings) -> dict[str, Any]:
 
 
 def _find_existing(record: Company | Contact, kind: RecordKind, draft: CustomerDraft, settings: PortalSettings,
-                   fortnox: FortnoxCustomers, warnings: list[SyncWarning]) -> FortnoxCustomer | None:
+                   fortnox: FortnoxCustomers, warnings: list[SyncWarning]) -> tuple[FortnoxCustomer | None, bool]:
+    """The existing customer, and whether it was read whole (by number) rather than from a search."""
     numbers = settings.customer_number
     if numbers.source == "hubspot_property":
         number = draft.customer.customer_number or ""
-        return _one(fortnox.find_customers(customernumber=number), f"customer number {number}")
+        return _one(fortnox.find_customers(customernumber=number), f"customer number {number}"), False
     linked = record.prop(numbers.write_back_property) if numbers.write_back_property else None
     if linked:
-        found = _one(fortnox.find_customers(customernumber=linked), f"customer number {linked}")
+        # One GET by number: the whole customer (VAT type included), where a search would need a
+        # second call for it. A number Fortnox refuses or no longer has is matched again.
+        found = _linked_customer(linked, fortnox)
         if found is not None:
-            return found
+            return found, True
         warnings.append(SyncWarning(code="LINKED_CUSTOMER_GONE",
                                     message=f"The {kind}'s linked Fortnox customer {linked} no longer exists; "
                                     "hubnox matched it again."))
-    return _match_by_rule(record, kind, draft.customer.name, settings, fortnox, warnings)
+    return _match_by_rule(record, kind, draft.customer.name, settings, fortnox, warnings), False
+
+
+def _linked_customer(number: str, fortnox: FortnoxCustomers) -> FortnoxCustomer | None:
+    """The customer a record's link property names, read whole by its number; None when Fortnox has
+    no customer by that number (deleted, or never a valid number)."""
+    if not CUSTOMER_NUMBER_PATTERN.fullmatch(number) or number != number.strip():
+        return None
+    try:
+        return fortnox.get_customer(number)
+    except FortnoxNotFoundError:
+        return None
 
 
 def _match_by_rule(record: Company | Contact, kind: RecordKind, name: str | None, settings: PortalSettings,
@@ -367,12 +382,13 @@ def _one(found: Sequence[FortnoxCustomer], what: str) -> FortnoxCustomer | None:
 
 
 def _maybe_update(existing: FortnoxCustomer, draft: CustomerDraft, settings: PortalSettings,
-                  fortnox: FortnoxCustomers) -> tuple[FortnoxCustomer, list[str]]:
+                  fortnox: FortnoxCustomers, *, whole: bool) -> tuple[FortnoxCustomer, list[str]]:
     if not settings.update_matched_customers:
         return existing, []
     number = existing.customer_number or ""
-    # A search answers list items with a few fields; the comparison needs the whole customer.
-    current = fortnox.get_customer(number)
+    # A search answers list items with a few fields; the comparison needs the whole customer, which a
+    # read by number (`whole`) already is.
+    current = existing if whole else fortnox.get_customer(number)
     changes: dict[str, Any] = {}
     for field in draft.mapped_fields:
         attribute = _ATTRIBUTES[field]

@@ -9,6 +9,7 @@ The layer's services (the card, the workflow actions, the Replay pages) take the
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -87,6 +88,10 @@ class DealLinks(Protocol):
                      document_number: str) -> DealLink: ...
 
     def forget_document(self, portal_id: str, deal_id: str, trigger_key: str, document_number: str) -> bool: ...
+
+    def mark_creating(self, portal_id: str, deal_id: str, trigger_key: str, run_id: str) -> bool: ...
+
+    def for_deal(self, portal_id: str, deal_id: str) -> list[DealLink]: ...
 
 
 class DealLinkReads(Protocol):
@@ -238,6 +243,40 @@ class HubSpotStatusWrites(HubSpotBatchWrites, Protocol):
     def create_note(self, deal_id: str, body_html: str, attachment_ids: Sequence[str] = ()) -> CrmObject: ...
 
 
+@dataclass(frozen=True)
+class CatalogState:
+    """Where a tenant's copy of its article list stands: complete (a full list was read) and when its
+    changes were last read (`cursor` in Fortnox time, `refreshed_at` in epoch seconds)."""
+
+    cursor: str
+    refreshed_at: float
+    complete: bool
+
+
+class ArticleCatalog(Protocol):
+    """Each Fortnox company's copy of its article list (`hubnox.store.article_cache.ArticleCacheStore`)."""
+
+    def state(self, tenant: str) -> CatalogState | None: ...
+
+    def find(self, tenant: str, numbers: Iterable[str]) -> dict[str, Article]: ...
+
+    def remember(self, tenant: str, articles: Iterable[Article]) -> None: ...
+
+    def refreshed(self, tenant: str, cursor: str) -> None: ...
+
+    def replace(self, tenant: str, articles: Iterable[Article], cursor: str) -> None: ...
+
+    def stale(self, tenant: str) -> None: ...
+
+
+class PortalLookups(Protocol):
+    """A portal's cached HubSpot account data, JSON values by name (`hubnox.store.portal_cache.PortalCacheStore`)."""
+
+    def get(self, portal_id: str, name: str) -> Any | None: ...
+
+    def put(self, portal_id: str, name: str, value: Any) -> None: ...
+
+
 class HubSpot(HubSpotReads, HubSpotWrites, Protocol):
     """A portal's HubSpot, read and written."""
 
@@ -267,6 +306,10 @@ class FortnoxArticles(Protocol):
     def create_article(self, article: Article) -> Article: ...
 
     def update_article(self, article_number: str, article: Article) -> Article: ...
+
+    def list_articles(self) -> list[Article]: ...
+
+    def list_articles_changed(self, since: str) -> list[Article]: ...
 
     def get_price(self, price_list: str, article_number: str, from_quantity: Decimal = ...) -> Any: ...
 

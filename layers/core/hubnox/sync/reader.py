@@ -60,6 +60,7 @@ from hubnox.hubspot.models import (
 )
 from hubnox.sync.customers import CONTACT_FIELDS_FOR_COMPANIES
 from hubnox.sync.model import DealSnapshot, SyncWarning
+from hubnox.sync.portal_lookups import CachedLookups
 from hubnox.sync.portal_settings import PortalSettings
 from hubnox.sync.ports import HubSpotReads
 
@@ -221,10 +222,13 @@ def _products(hubspot: HubSpotReads, line_items: Sequence[LineItem]) -> dict[str
 def _tax_rates(hubspot: HubSpotReads, line_items: Sequence[LineItem], warnings: list[SyncWarning],
                ) -> dict[str, Decimal]:
     """The percentage of every rate in the portal's library, read only when a line item names one."""
-    if not any(item.tax_rate_group_id for item in line_items):
+    named = {item.tax_rate_group_id for item in line_items if item.tax_rate_group_id}
+    if not named:
         return {}
     try:
         library = hubspot.tax_rates()
+        if isinstance(hubspot, CachedLookups) and not named <= {rate.id for rate in library}:
+            library = hubspot.tax_rates(fresh=True)  # a rate added since the library was cached
     except MissingScopesError:
         warnings.append(SyncWarning(
             code="TAX_RATES_NOT_GRANTED",

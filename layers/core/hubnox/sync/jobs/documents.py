@@ -15,13 +15,16 @@ Exactly one document per deal and trigger, whatever retries, replays and concurr
 2. everything from the look-up to recording the document on the link happens under a lease on
    the deal (`DEAL_LEASE_*`), so concurrent runs for one deal take turns and the later ones find
    the document the first one recorded;
-3. inside the lease Fortnox is asked for a document whose `ExternalInvoiceReference1` is the deal
-   id before anything is created, and a found one is adopted: a create whose answer was lost (a
-   timeout after Fortnox acted) is found there on the retry;
+3. every create is preceded by a conditional mark on the deal link (`mark_creating`); inside the
+   lease Fortnox is asked for a document whose `ExternalInvoiceReference1` is the deal id before
+   creating whenever one may exist (a retry, a link another run claimed, the mark without a
+   document, another trigger's document for the deal), and a found one is adopted: a create whose
+   answer was lost (a timeout after Fortnox acted) is found there on the retry. A first try on a
+   link it just claimed skips the look-up: no create can have happened without the mark;
 4. when a create's outcome is unknown, the lease stays reserved for this run for
    `UNKNOWN_OUTCOME_HOLD_SECONDS`, so no other run can look before Fortnox has finished acting.
 The look-up is by deal id, so a deal's second trigger of the same document type adopts the
-document the first made rather than making another.
+document the first made rather than making another (its link carries the mark or the number).
 """
 
 from __future__ import annotations
@@ -34,10 +37,12 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from hubnox.errors import BadRequestError, TransientError
+from hubnox.fortnox.errors import FortnoxError
 from hubnox.fortnox.models import DocumentKind, FortnoxCustomer, Invoice, Order
 from hubnox.jobs import BACKOFF_BASE_SECONDS, trigger_key
 from hubnox.observability import logger
 from hubnox.records import DealLink
+from hubnox.sync.article_catalog import CachedArticles
 from hubnox.sync.articles import resolve_articles
 from hubnox.sync.attempt import Attempt
 from hubnox.sync.customers import resolve_customer
@@ -57,6 +62,8 @@ from hubnox.waiting import wait_until_done
 DEAL_LEASE_TTL_SECONDS = 180.0
 DEAL_LEASE_WAIT_SECONDS = 20.0
 DEAL_LEASE_POLL_SECONDS = 0.2
+#: Fortnox's code for a row whose article it does not have
+ARTICLE_NOT_FOUND = 2000428
 #: after a create whose outcome is unknown, only this run's retry may enter for this long
 UNKNOWN_OUTCOME_HOLD_SECONDS = 60.0
 
@@ -182,15 +189,32 @@ class CreateDocument:
                 return recorded
             # A document cancelled in Fortnox no longer stands for the deal: a new one may be made.
             found = [document for document in current.fortnox.find_documents_by_external_reference(kind, deal_id)
-                     if not document.cancelled]
+                     if not document.cancelled] if self._may_exist(current, link, kind) else []
             # On a retry of the run holding the claim, a found document is the one its earlier try made.
             if found and not (link.claimed_by(run_id) and current.attempt > 1):
                 made = self._adopted(current, snapshot, kind, found)
             else:
-                made = self._made(current, snapshot, kind, found, lease)
+                made = self._made(current, snapshot, kind, found, lease, trigger)
             self._links.set_document(current.portal_id, deal_id, trigger, kind.value, made.number)
         made.warnings.extend(cancelled)
         return made
+
+    def _may_exist(self, current: Attempt, link: DealLink, kind: DocumentKind) -> bool:
+        """Whether Fortnox may hold a document for the deal that no link records, so it must be asked
+        by the deal id before anything is created: on any retry (an earlier try's create may have
+        acted), when the link was claimed by another run (a replay, or a run that died), when a create
+        was started on it (`mark_creating`, written before every create), or when another trigger's
+        link of the deal made or started a document (its document is adopted, never doubled). A
+        first try on a link it just claimed, with no mark anywhere on the deal, cannot have a
+        document: every create in Fortnox is preceded by the mark. Called under the deal lease."""
+        if current.attempt > 1 or not link.claimed_by(current.job.run_id) or link.create_started_at is not None:
+            return True
+        for other in self._links.for_deal(current.portal_id, link.deal_id):
+            if other.trigger_key == link.trigger_key:
+                continue
+            if other.create_started_at is not None or (other.document_number and other.document_type == kind.value):
+                return True
+        return False
 
     def _live(self, current: Attempt, snapshot: DealSnapshot, link: DealLink, trigger: str,
               cancelled: list[SyncWarning]) -> MadeDocument | None:
@@ -211,24 +235,39 @@ class CreateDocument:
                             customer=_customer_of(document, snapshot), warnings=_several(found, kind))
 
     def _made(self, current: Attempt, snapshot: DealSnapshot, kind: DocumentKind,
-              found: Sequence[Invoice | Order], lease: _Lease) -> MadeDocument:
+              found: Sequence[Invoice | Order], lease: _Lease, trigger: str) -> MadeDocument:
         """The document this run makes (or made in an earlier try), with its totals checked."""
         settings = current.portal_settings
         check_currency(snapshot.currency, current.fortnox)
         customer = resolve_customer(snapshot, settings, current.fortnox)
         current.learned.update(customer_number=customer.customer_number, customer_name=customer.customer_name)
-        plan = resolve_articles(snapshot, settings, current.fortnox)
-        draft = with_print_template(build_document(snapshot, customer, plan, settings, kind.value),
-                                    current.job.print_template)
-        if found:
-            document, origin = self._fetch(current, kind, _earliest(found)), "adopted"
-        else:
-            document, origin = self._create(current, draft, lease), "created"
+        for last_try in (False, True):
+            plan = resolve_articles(snapshot, settings, current.fortnox)
+            draft = with_print_template(build_document(snapshot, customer, plan, settings, kind.value),
+                                        current.job.print_template)
+            if found:
+                document, origin = self._fetch(current, kind, _earliest(found)), "adopted"
+                break
+            try:
+                document, origin = self._create(current, draft, lease, trigger), "created"
+                break
+            except FortnoxError as refused:
+                # An article deleted in Fortnox since the tenant's copy of the list read it (the list
+                # never shows deletions): the copy is read again and the articles resolved once more.
+                if last_try or refused.fortnox_code != ARTICLE_NOT_FOUND or not isinstance(
+                        current.fortnox, CachedArticles):
+                    raise
+                current.fortnox.stale()
         return MadeDocument(kind=kind, document=document, origin=origin,  # type: ignore[arg-type]
                             made_by_this_run=True, customer=customer, differences=check_totals(draft, document),
                             warnings=[*draft.warnings, *_several(found, kind)])
 
-    def _create(self, current: Attempt, draft: DocumentDraft, lease: _Lease) -> Invoice | Order:
+    def _create(self, current: Attempt, draft: DocumentDraft, lease: _Lease, trigger: str) -> Invoice | Order:
+        deal_id = draft.document.external_invoice_reference1 or ""
+        # Before Fortnox is asked: from here on, a later run looks the deal up before creating.
+        if not self._links.mark_creating(current.portal_id, deal_id, trigger, current.job.run_id):
+            raise TransientError("Another run recorded this deal's Fortnox document meanwhile.", code="DEAL_BUSY",
+                                 retry_after=BACKOFF_BASE_SECONDS)
         try:
             if isinstance(draft.document, Invoice):
                 return current.fortnox.create_invoice(draft.document)
