@@ -85,6 +85,10 @@ def call_with(function: Callable[..., Any], **offered: Any) -> Any:
     return function(**{k: v for k, v in offered.items() if k in parameters})
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
@@ -200,11 +204,12 @@ def _today_scenarios(bench: Any, opts: Options) -> list[dict[str, Any]]:
     for lines in opts.sizes:
         first, later = per_deal(bench, lines, opts.repeats)
         new = min(lines, SKUS)
-        out.append({"scenario": f"first deal, {lines} line items ({new} new articles)", "lines": lines,
-                    "new_articles": new, "fortnox_calls": first.fortnox_calls, "hubspot_calls": first.hubspot_calls,
+        scenario = f"first deal, {_count(lines, 'line item')} ({_count(new, 'new article')})"
+        out.append({"scenario": scenario, "lines": lines, "new_articles": new,
+                    "fortnox_calls": first.fortnox_calls, "hubspot_calls": first.hubspot_calls,
                     "seconds": first.seconds, "rate_limited": first.rate_limited,
                     "fortnox_goal": 5 + new, "hubspot_goal": HUBSPOT_GOAL + 1})
-        out.append({"scenario": f"later deal, {lines} line items", "lines": lines, "new_articles": 0,
+        out.append({"scenario": f"later deal, {_count(lines, 'line item')}", "lines": lines, "new_articles": 0,
                     "fortnox_calls": later.fortnox_calls, "hubspot_calls": later.hubspot_calls,
                     "seconds": later.seconds, "rate_limited": later.rate_limited})
     return out
@@ -227,7 +232,8 @@ def drain_section(bench: Any, opts: Options) -> Section:
         from benchmarks.__main__ import burst
 
         b = burst(bench, opts.drain_deals, 5)
-        runs = [{"label": f"one portal, {b['deals']} deals enrolled at once (5 line items)", **b}]
+        runs = [{"name": "one_portal", "label": f"one portal, {b['deals']} deals enrolled at once (5 line items)",
+                 **b}]
         note = ("benchmarks.drain is not part of this build: this is the burst of one portal, timed from the "
                 "first enrolment to the empty queue.")
     rows, figures = [], []
@@ -238,13 +244,14 @@ def drain_section(bench: Any, opts: Options) -> Section:
         limited = int(run.get("rate_limited", 0))
         ok = share is not None and share >= DRAIN_GOAL and limited == 0
         label = str(run.get("label", f"{run.get('deals')} deals"))
+        slug = str(run.get("name") or _slug(label))
         rows.append([label, f"{run['seconds']:.1f} s", run["fortnox_calls"],
                      f"{run['fortnox_calls'] / run['seconds']:.2f}/s" if run.get("seconds") else "?",
                      "?" if share is None else f"{share:.0%}", limited,
                      f"≥ {DRAIN_GOAL:.0%}, 0 × 429: {verdict(ok)}"])
-        figures += [Figure(f"drain.{_slug(label)}.share_of_limit", None if share is None else round(share, 3),
+        figures += [Figure(f"drain.{slug}.share_of_limit", None if share is None else round(share, 3),
                            "of 5 calls/s", f"≥ {DRAIN_GOAL}", share is not None and share >= DRAIN_GOAL, run),
-                    Figure(f"drain.{_slug(label)}.rate_limited", limited, "429s", "0", limited == 0)]
+                    Figure(f"drain.{slug}.rate_limited", limited, "429s", "0", limited == 0)]
     return Section("drain", title, table(["backlog", "drained in", "Fortnox calls", "calls/s", "of the limit",
                                           "429s", "goal"], rows, ["l", "r", "r", "r", "r", "r", "l"]),
                    figures, note)
