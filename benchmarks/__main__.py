@@ -1,5 +1,8 @@
 """`python -m benchmarks`: what one deal costs in API calls, time and memory, measured on the local stack.
 
+`python -m benchmarks --help` lists the options (`--only`, `--quick`, `--json`, `--readme`); which
+benchmarks run and what goals they are held to is benchmarks/suite.py.
+
 The status cycle ("Back from Fortnox": what a cycle costs a portal with many documents and few
 changes) is `benchmarks/status_cycle.py`, also runnable alone.
 
@@ -14,14 +17,11 @@ Numbers depend on the machine; the README quotes a run with the command that mad
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import statistics
-import sys
 import time
 import tracemalloc
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,63 +207,12 @@ def build_memory(lines: int) -> dict[str, float]:
     return {"lines": lines, "ms": seconds * 1000, "peak_kib": peak / 1024}
 
 
-def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=3, help="deals measured per size (median reported)")
-    parser.add_argument("--burst", type=int, default=12, help="deals enrolled at once in the burst")
-    parser.add_argument("--status-documents", type=int, default=1000,
-                        help="hubnox invoices of the portal in the status cycle (0: skip it)")
-    args = parser.parse_args(argv)
+def main(argv: list[str] | None = None) -> int:
+    """`python -m benchmarks`: the suite in benchmarks/suite.py (which benchmarks, their goals, the
+    JSON file and the README block); this module holds the stack and the per-deal measurements."""
+    from benchmarks.suite import main as run_suite
 
-    out(f"hubnox benchmarks (python {sys.version.split()[0]}, {os.cpu_count()} cores)")
-    out("")
-    out("Pure document build (sync.documents.build_document), one deal:")
-    out("| line items | time | peak heap |")
-    out("| ---: | ---: | ---: |")
-    for lines in (10, 100, 1000):
-        m = build_memory(lines)
-        out(f"| {lines} | {m['ms']:.1f} ms | {m['peak_kib']:.0f} KiB |")
-
-    bench = Bench()
-    try:
-        status = None
-        if args.status_documents:
-            # First, while its portal is the stack's only one: every tick runs each connected portal's
-            # cycle (one stack per process: moto's tables are the process's). Printed last.
-            from benchmarks import status_cycle
-
-            status = status_cycle.measure(bench, args.status_documents,
-                                          min(status_cycle.DEFAULT_CUSTOMERS, args.status_documents))
-        out("")
-        out("One deal through the workflow action and the worker: the first deal of a fresh Fortnox company")
-        out(f"(its articles are created), then later deals with the same articles (median of {args.repeats}).")
-        out("Calls are the requests each service received, retries included:")
-        out("| line items (at most 40 SKUs) | first deal: HubSpot / Fortnox calls, time "
-            "| later deal: HubSpot / Fortnox calls, time | 429s |")
-        out("| ---: | ---: | ---: | ---: |")
-        for lines in SIZES:
-            first, later = per_deal(bench, lines, args.repeats)
-            out(f"| {lines} | {first.hubspot_calls} / {first.fortnox_calls}, {first.seconds:.2f} s "
-                f"| {later.hubspot_calls} / {later.fortnox_calls}, {later.seconds:.2f} s "
-                f"| {first.rate_limited + later.rate_limited} |")
-
-        b = burst(bench, args.burst, 5)
-        out("")
-        out(f"Burst: {b['deals']} deals of one portal enrolled at once ({b['lines']} line items each):")
-        out(f"  {b['documents']} invoices in {b['seconds']:.1f} s; {b['fortnox_calls']} Fortnox calls, "
-            f"at most {b['busiest_5s']} in any 5 s (limit 25); {b['hubspot_calls']} HubSpot calls; "
-            f"{b['rate_limited']} answered 429")
-
-        c = card_latency(bench)
-        out("")
-        out(f"App card for a deal, fetched as hubspot.fetch does: {c['cold_ms']:.0f} ms cold, "
-            f"{c['warm_ms']:.0f} ms from the cache")
-        if status is not None:
-            out("")
-            status_cycle.report(status, out)
-    finally:
-        bench.close()
-    return 0
+    return run_suite(argv)
 
 
 if __name__ == "__main__":

@@ -52,11 +52,15 @@ class LoggedRequest:
     body: str
     status: int = 0
     tenant: str | None = None
+    #: when the answer was ready (the simulator's clock; None until then): `at` is arrival, so a
+    #: create's effect is visible from `done_at`, after any injected latency
+    done_at: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "at": self.at,
+            "done_at": self.done_at,
             "method": self.method,
             "path": self.path,
             "query": self.query,
@@ -239,6 +243,9 @@ class SimulatorApp:
         self.log = RequestLog()
         self.faults = Faults()
         self.limiter = SlidingWindowLimiter(limit, window, clock=clock)
+        #: seconds every API request waits before it is handled (`PUT /_sandbox/latency`); unlike a
+        #: "latency" fault it never shadows the faults, so both compose
+        self.latency = 0.0
         self._routes: list[Route] = []
         self._map: Map | None = None
         self.lock = threading.RLock()  # guards the simulated data
@@ -248,6 +255,8 @@ class SimulatorApp:
         self.add("/_sandbox/faults", ("POST",), self._control_add_fault, control=True)
         self.add("/_sandbox/faults", ("DELETE",), self._control_clear_faults, control=True)
         self.add("/_sandbox/ratelimit", ("PUT",), self._control_ratelimit, control=True)
+        self.add("/_sandbox/latency", ("GET",), self._control_latency, control=True)
+        self.add("/_sandbox/latency", ("PUT",), self._control_set_latency, control=True)
         self.add("/_sandbox/health", ("GET",), lambda request: json_response({"ok": True, "name": self.name}),
                  control=True)
 
@@ -310,6 +319,8 @@ class SimulatorApp:
 
         entry = self.log.add(request, self.clock)
         entry.tenant = self.tenant_of(request)
+        if self.latency:
+            time.sleep(self.latency)
         fault = self.faults.take(request.method, request.path)
         if fault is not None and fault.kind == "latency":
             time.sleep(fault.seconds)
@@ -329,6 +340,7 @@ class SimulatorApp:
                 response = Response(data[: max(1, len(data) // 2)], status=response.status_code,
                                     content_type=response.content_type)
         entry.status = response.status_code
+        entry.done_at = self.clock()
         return response
 
     def _call(self, route: Route, request: Request, args: dict[str, Any]) -> Response:
@@ -376,6 +388,18 @@ class SimulatorApp:
         self.limiter.reset()
         return json_response({"enabled": self.limiter.enabled, "limit": self.limiter.limit,
                               "window": self.limiter.window})
+
+
+    def _control_latency(self, request: Request) -> Response:
+        return json_response({"seconds": self.latency})
+
+    def _control_set_latency(self, request: Request) -> Response:
+        spec = read_json(request)
+        seconds = spec.get("seconds") if isinstance(spec, dict) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 60:
+            return json_response({"message": "seconds must be a number from 0 to 60"}, status=400)
+        self.latency = float(seconds)
+        return json_response({"seconds": self.latency})
 
 
 class SandboxError(Exception):
