@@ -416,13 +416,30 @@ def format_response(response: Any) -> str:
     return "\n".join(lines)
 
 
-def sam_environment(environment: Mapping[str, str], docker_host: str = DOCKER_HOST) -> dict[str, Any]:
-    """`sam local invoke --env-vars` content pointing every function at the stack with `environment`:
-    its loopback URLs rewritten to the host as a container reaches it."""
+def declared_variables() -> set[str]:
+    """The variables template.yaml declares for the functions: the only ones `sam local invoke
+    --env-vars` sets (SAM ignores the file's others)."""
+    template = read_template(TEMPLATE_PATH)
+    names = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    for resource in template["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            names |= set((resource["Properties"].get("Environment") or {}).get("Variables") or {})
+    return names
+
+
+def sam_environment(environment: Mapping[str, str], docker_host: str = DOCKER_HOST) -> tuple[dict[str, Any], list[str]]:
+    """`sam local invoke --env-vars` content pointing every function at the stack with `environment`
+    (its loopback URLs rewritten to the host as a container reaches it; PUBLIC_BASE_URL kept, since a
+    browser on the host opens hubnox's links and `--print-signed` signs for it), and the names of the
+    stack's variables that file cannot carry because template.yaml does not declare them."""
     def reach(value: str) -> str:
         return value.replace("127.0.0.1", docker_host).replace("localhost", docker_host)
 
-    return {"Parameters": {name: reach(value) for name, value in environment.items()}}
+    declared = declared_variables()
+    values = {name: value if name == "PUBLIC_BASE_URL" else reach(value)
+              for name, value in environment.items() if name in declared}
+    values.setdefault("SECRETS_NAME", "")  # locally the secrets are no Secrets Manager secret
+    return {"Parameters": values}, sorted(name for name in environment if name not in declared)
 
 
 @contextlib.contextmanager
@@ -454,7 +471,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         environment = states[0]["environment"]
         if args.sam_env:
-            print(json.dumps(sam_environment(environment, args.docker_host), indent=2))
+            variables, left_out = sam_environment(environment, args.docker_host)
+            print(json.dumps(variables, indent=2))
+            print(f"note: sam local invoke sets only the variables template.yaml declares; not set: "
+                  f"{', '.join(left_out)}", file=sys.stderr)
         else:
             print(json.dumps(sign_event(load_event(args.print_signed), environment), indent=2))
         return 0
