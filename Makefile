@@ -12,7 +12,7 @@ SAM_CLI_VERSION := 1.170.0
 AWS_REGION ?= eu-north-1
 SAM_ENV := AWS_DEFAULT_REGION=$(AWS_REGION) SAM_CLI_TELEMETRY=0
 
-.PHONY: chromium install test test-fast demo dev bench bench-triggers scale drill lint validate build dynamodb-local clean
+.PHONY: chromium install test test-fast demo dev invoke bench bench-triggers scale drill lint validate build dynamodb-local clean
 
 $(STAMP): requirements-dev.txt layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ demo: $(STAMP)
 
 dev: $(STAMP)
 	$(BIN)/python -m sandbox up --port $(PORT)
+
+# One function's handler with one event (python -m sandbox.invoke, see README): on a running make dev,
+# else on a stack started for the call. make invoke FN=worker EVENT=events/worker_sqs.json [ARGS=--no-sign]
+invoke: $(STAMP)
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=events/<file>.json" >&2; exit 2; }
+	$(BIN)/python -m sandbox.invoke $(FN) $(EVENT) $(ARGS)
 
 # Benchmarks: python -m benchmarks drives the local stack and measures each figure next to its goal
 # (see README): tables on the terminal, the stack's logs in a file it names, the figures in

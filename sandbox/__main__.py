@@ -24,6 +24,7 @@ from typing import Any
 
 from sandbox.common import serve
 from sandbox.demo import run_demo
+from sandbox.invoke import forget_state, write_state
 from sandbox.stack import (
     LOCAL_APP,
     Stack,
@@ -82,10 +83,12 @@ def command_up(args: argparse.Namespace) -> int:
         f"client id {stack.environment['HUBSPOT_CLIENT_ID']}",
         "Ctrl-C stops it.",
     ]
+    state = write_state(stack, args.port)  # what `python -m sandbox.invoke` reuses
     print("\n".join(lines), flush=True)
     try:
         _wait_for_stop()
     finally:
+        forget_state(state)
         stack.stop()
         print("hubnox local stack stopped.", flush=True)
     return 0
