@@ -79,15 +79,15 @@ def _portal(bench: Bench, seed: dict[str, Any], deals: int) -> tuple[str, list[s
     return portal_id, [str(seeded["refs"][f"deal{d}"]) for d in range(deals)]
 
 
-def _measure(bench: Bench, portal_id: str, deal_id: str) -> dict[str, int]:
+def _measure(bench: Bench, portal_id: str, deal_id: str) -> dict[str, Any]:
     from benchmarks.__main__ import _one_deal
 
     measured = _one_deal(bench, portal_id, deal_id)
     return {"hubspot": measured.hubspot_calls, "fortnox": measured.fortnox_calls,
-            "rate_limited": measured.rate_limited}
+            "rate_limited": measured.rate_limited, "seconds": measured.seconds}
 
 
-def _later(bench: Bench, seed: dict[str, Any]) -> dict[str, int]:
+def _later(bench: Bench, seed: dict[str, Any]) -> dict[str, Any]:
     """The second of the seed's two deals, after the first made the customer and the articles."""
     portal_id, deal_ids = _portal(bench, seed, 2)
     _measure(bench, portal_id, deal_ids[0])
@@ -103,7 +103,7 @@ def calls_per_scenario(bench: Bench) -> dict[str, dict[str, Any]]:
     """Every scenario's calls for one deal, with the goals beside them."""
     results: dict[str, dict[str, Any]] = {}
 
-    def record(name: str, measured: dict[str, int], fortnox_goal: int = FORTNOX_GOAL) -> None:
+    def record(name: str, measured: dict[str, Any], fortnox_goal: int = FORTNOX_GOAL) -> None:
         results[name] = {**measured, "hubspot_goal": HUBSPOT_GOAL, "fortnox_goal": fortnox_goal}
 
     portal_id, [deal_id] = _portal(bench, _seed([_skus(1)]), 1)

@@ -3,7 +3,7 @@ order, with which goals, and where their tables, figures and logs go.
 
 Each benchmark is a named section in `SECTIONS`. Some live in modules of their own that a build may
 not have yet (`PLUGINS`: cold start in `benchmarks.coldstart`, the drain in `benchmarks.drain`, the
-calls per scenario in `benchmarks.__main__.calls_per_scenario`). A missing one is reported as "not
+calls per scenario in `benchmarks.calls.calls_per_scenario`). A missing one is reported as "not
 measured" rather than failing the run, and the drain falls back to today's burst of one portal.
 
 The local stack runs in this process and its functions log through Powertools to stdout, so while
@@ -166,11 +166,9 @@ def calls_section(bench: Any, opts: Options) -> Section:
     """API calls per deal per scenario, against the issue's goals: a deal whose customer and articles
     exist at most 4 Fortnox and 7 HubSpot calls; a first deal 5 Fortnox calls plus one per new
     article (Fortnox has no bulk article create), 8 HubSpot (the company's customer number written back)."""
-    import benchmarks.__main__ as deals
-
-    scenarios = deals.__dict__.get("calls_per_scenario")
-    rows = (call_with(scenarios, bench=bench, repeats=opts.repeats, quick=opts.quick) if callable(scenarios)
-            else _today_scenarios(bench, opts))
+    scenarios = _plugin("benchmarks.calls", "calls_per_scenario")
+    rows = (_scenario_rows(call_with(scenarios, bench=bench, repeats=opts.repeats, quick=opts.quick))
+            if scenarios is not None else _today_scenarios(bench, opts))
     lines_out, figures = [], []
     for s in rows:
         fx_goal = s.get("fortnox_goal", FORTNOX_LATER_GOAL)
@@ -189,6 +187,15 @@ def calls_section(bench: Any, opts: Options) -> Section:
     return Section("calls", "API calls per deal", table(
         ["scenario", "Fortnox calls (goal)", "HubSpot calls (goal)", "time", "429s"], lines_out,
         ["l", "r", "r", "r", "r"]), figures, note)
+
+
+def _scenario_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """`benchmarks.calls.calls_per_scenario`'s figures (scenario name to its calls and goals) as rows."""
+    return [{"scenario": name, "fortnox_calls": r["fortnox"], "hubspot_calls": r["hubspot"],
+             "seconds": r.get("seconds", 0.0), "rate_limited": r.get("rate_limited", 0),
+             "fortnox_goal": r.get("fortnox_goal", FORTNOX_LATER_GOAL),
+             "hubspot_goal": r.get("hubspot_goal", HUBSPOT_GOAL)}
+            for name, r in results.items()]
 
 
 #: the benchmark's deals draw their SKUs from this many (benchmarks.__main__._seed)
