@@ -103,6 +103,9 @@ $(SAM):
 validate: $(SAM)
 	$(SAM_ENV) $(SAM) validate --lint
 
+# The layer ships compiled: Lambda's /opt is read-only, so without .pyc files every cold start compiles
+# hubnox's modules again (python -m benchmarks.coldstart, README "Cold start"). Compiled by the same
+# python3.12 as the runtime (a .pyc is per Python version), unchecked-hash since a layer never changes.
 # sam build needs python3.12 on PATH (the functions' runtime): the one on PATH if it runs, else the
 # newest 3.12 that pyenv has installed.
 find-python312 = for candidate in "$$(command -v python3.12 || true)" \
@@ -118,7 +121,9 @@ build: $(SAM)
 		exit 1; \
 	fi; \
 	echo "sam build with $$py312"; \
-	PATH="$$(dirname "$$py312"):$$PATH" $(SAM_ENV) $(SAM) build
+	PATH="$$(dirname "$$py312"):$$PATH" $(SAM_ENV) $(SAM) build && \
+	echo "compiling the layer and functions with $$py312 (unchecked-hash .pyc: Lambda's /opt is read-only)" && \
+	"$$py312" -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 # The HubSpot project (hubspot-app/): its generated files match the backend, and the app card
 # type-checks against @hubspot/ui-extensions (needs npm and the npm registry).

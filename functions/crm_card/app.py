@@ -7,25 +7,31 @@ The React card calls both through `hubspot.fetch`, so every request is signed by
 refused with 401 otherwise. HubSpot appends `portalId`, `userId`, `userEmail` and `appId` to the
 query; the card adds `objectType` and `objectId` (in the query, or in the JSON body of an action).
 Building the card and running the actions live in `hubnox.services.card`.
+
+Only Powertools and `hubnox.entry` are imported with the module; the rest on the first invocation
+(`build`), each service on its route's first request (see the README's cold start decision).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.entry import Handler, LambdaEntry, http_handler
 from hubnox.observability import logger
-from hubnox.services.card.request import CardRequest
-from hubnox.web.hubspot_auth import APP_CARD, hubspot_signature_middleware
-from hubnox.web.responses import body_text, json_object, json_response, register_error_handlers
-from hubnox.wiring import Container
+
+if TYPE_CHECKING:
+    from hubnox.wiring import Container
 
 
 def build(container: Container) -> Handler:
     """The function's handler over `container`."""
+    from hubnox.services.card.request import CardRequest
+    from hubnox.web.hubspot_auth import APP_CARD, hubspot_signature_middleware
+    from hubnox.web.responses import body_text, json_object, json_response, register_error_handlers
+
     app = APIGatewayHttpResolver()
     register_error_handlers(app, json_paths=lambda path: True)
     # hubspot.fetch signs with v3 only; a v2 signature (no timestamp) is refused here, and a signed action acts once.

@@ -5,19 +5,22 @@ The routes and the flows behind them live in `hubnox.services.install`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.entry import Handler, LambdaEntry, http_handler
-from hubnox.services.install import oauth_router
-from hubnox.web.responses import register_error_handlers
-from hubnox.wiring import Container
+
+if TYPE_CHECKING:
+    from hubnox.wiring import Container
 
 
 def build(container: Container) -> Handler:
-    """The function's handler over `container`."""
+    """The function's handler over `container` (its imports on the first invocation, not with the module)."""
+    from hubnox.services.install import oauth_router
+    from hubnox.web.responses import register_error_handlers
+
     app = APIGatewayHttpResolver()
     register_error_handlers(app, json_paths=lambda path: False)
     app.include_router(oauth_router(container))

@@ -18,18 +18,18 @@ The container (`hubnox.wiring`) builds both over its stores, HubSpot clients and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 
 from hubnox.entry import Handler, LambdaEntry
-from hubnox.jobs import backoff_seconds
 from hubnox.observability import logger, metrics, tracer
-from hubnox.sync.poll_fanout import PollMessage, dispatch
-from hubnox.sync.status_fanout import StatusMessage, dispatch_status, is_status_body
-from hubnox.wiring import Container
+
+if TYPE_CHECKING:
+    from hubnox.sync.poll_fanout import PollMessage
+    from hubnox.sync.status_fanout import StatusMessage
+    from hubnox.wiring import Container
 
 
 def purge_uninstalled(container: Container) -> None:
@@ -42,7 +42,12 @@ def purge_uninstalled(container: Container) -> None:
 
 
 def build(container: Container) -> Handler:
-    """The function's handler over `container`."""
+    """The function's handler over `container` (its imports on the first invocation, not with the module)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from hubnox.jobs import backoff_seconds
+    from hubnox.sync.poll_fanout import PollMessage, dispatch
+    from hubnox.sync.status_fanout import StatusMessage, dispatch_status, is_status_body
 
     def has_rules(portal_id: str) -> bool:
         return bool(container.stage_rules(portal_id))

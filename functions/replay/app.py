@@ -9,7 +9,7 @@ Checking the link, describing the run and replaying it once per link live in `hu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -17,13 +17,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hubnox.entry import Handler, LambdaEntry, http_handler
 from hubnox.errors import UnauthorizedError
 from hubnox.observability import logger
-from hubnox.services.replay import FRESH_LINK_HINT
-from hubnox.web.responses import body_text, form_fields, message_page, register_error_handlers
-from hubnox.wiring import Container
+
+if TYPE_CHECKING:
+    from hubnox.wiring import Container
 
 
 def build(container: Container) -> Handler:
-    """The function's handler over `container`."""
+    """The function's handler over `container` (its imports on the first invocation, not with the module)."""
+    from hubnox.services.replay import FRESH_LINK_HINT
+    from hubnox.web.responses import body_text, form_fields, message_page, register_error_handlers
+
     app = APIGatewayHttpResolver()
     register_error_handlers(app, json_paths=lambda path: False)
 

@@ -8,23 +8,26 @@ and dead-letter routes in `hubnox.services.run_actions_api`, the static files in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.entry import Handler, LambdaEntry, http_handler
-from hubnox.services.run_actions_api import run_actions_router
-from hubnox.services.settings_page import settings_api_router, settings_page_router
-from hubnox.services.settings_transfer import settings_transfer_router
-from hubnox.services.sync_log import sync_log_router
-from hubnox.services.trigger_log_api import trigger_log_router
-from hubnox.web.responses import register_error_handlers
-from hubnox.wiring import Container
+
+if TYPE_CHECKING:
+    from hubnox.wiring import Container
 
 
 def build(container: Container) -> Handler:
-    """The function's handler over `container`."""
+    """The function's handler over `container` (its imports on the first invocation, not with the module)."""
+    from hubnox.services.run_actions_api import run_actions_router
+    from hubnox.services.settings_page import settings_api_router, settings_page_router
+    from hubnox.services.settings_transfer import settings_transfer_router
+    from hubnox.services.sync_log import sync_log_router
+    from hubnox.services.trigger_log_api import trigger_log_router
+    from hubnox.web.responses import register_error_handlers
+
     app = APIGatewayHttpResolver()
     register_error_handlers(app, json_paths=lambda path: path.startswith("/settings/api/"))
     # The API first: the page router's catch-all for unknown API routes must be tried after the API's own.

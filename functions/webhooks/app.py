@@ -12,20 +12,23 @@ design (the trigger decision's claims and run checks), and HubSpot's retries mus
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.entry import Handler, LambdaEntry, http_handler
-from hubnox.services.webhooks import parse_events
-from hubnox.web.hubspot_auth import HUBSPOT_WEBHOOKS, hubspot_signature_middleware
-from hubnox.web.responses import body_text, register_error_handlers
-from hubnox.wiring import Container
+
+if TYPE_CHECKING:
+    from hubnox.wiring import Container
 
 
 def build(container: Container) -> Handler:
-    """The function's handler over `container`."""
+    """The function's handler over `container` (its imports on the first invocation, not with the module)."""
+    from hubnox.services.webhooks import parse_events
+    from hubnox.web.hubspot_auth import HUBSPOT_WEBHOOKS, hubspot_signature_middleware
+    from hubnox.web.responses import body_text, register_error_handlers
+
     app = APIGatewayHttpResolver()
     register_error_handlers(app, json_paths=lambda path: True)
     app.use(middlewares=[hubspot_signature_middleware(lambda: container.config, lambda: container.clock(),

@@ -13,19 +13,19 @@ worker died before it could report anything: that try runs again.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 
 from hubnox.entry import Handler, LambdaEntry
 from hubnox.errors import JobExhausted, TransientError
-from hubnox.jobs import LAST_TRY, attempt_of, backoff_seconds, parse_job
 from hubnox.observability import logger, metrics, tracer
-from hubnox.wiring import Container
+
+if TYPE_CHECKING:
+    from hubnox.wiring import Container
 
 # A batch whose every record failed is still a partial response, not an invocation error, so each
 # record keeps its own receive count and the metrics below are still published.
@@ -34,11 +34,15 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def postpone(container: Container, record: SQSRecord, attempt: int, retry_after: float | None) -> None:
     """Hide the record for the backoff of its try, so the queue brings it back that much later."""
+    from hubnox.jobs import backoff_seconds
+
     hide(container, record, backoff_seconds(attempt, retry_after))
 
 
 def hide(container: Container, record: SQSRecord, delay: int) -> None:
     """Set the record's visibility timeout to `delay` seconds (0: visible again at once)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     queue_url = container.config.jobs_queue_url or record.queue_url
     try:
         container.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record.receipt_handle,
@@ -51,6 +55,8 @@ def hide(container: Container, record: SQSRecord, delay: int) -> None:
 @tracer.capture_method(capture_response=False, capture_error=False)
 def record_handler(container: Container, record: SQSRecord) -> None:
     """Run the job in one record with `container`'s runner; raising fails only this record."""
+    from hubnox.jobs import LAST_TRY, attempt_of, parse_job
+
     job = parse_job(record)
     attempt = attempt_of(record)
     logger.append_keys(run_id=job.run_id, portal_id=job.portal_id, job_kind=job.kind)

@@ -12,20 +12,23 @@ options live in `hubnox.services.workflows`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hubnox.entry import Handler, LambdaEntry, http_handler
-from hubnox.services.workflows import parse_execution, parse_options_request
-from hubnox.web.hubspot_auth import WORKFLOW_ENGINE, hubspot_signature_middleware
-from hubnox.web.responses import body_text, register_error_handlers
-from hubnox.wiring import Container
+
+if TYPE_CHECKING:
+    from hubnox.wiring import Container
 
 
 def build(container: Container) -> Handler:
-    """The function's handler over `container`."""
+    """The function's handler over `container` (its imports on the first invocation, not with the module)."""
+    from hubnox.services.workflows import parse_execution, parse_options_request
+    from hubnox.web.hubspot_auth import WORKFLOW_ENGINE, hubspot_signature_middleware
+    from hubnox.web.responses import body_text, register_error_handlers
+
     app = APIGatewayHttpResolver()
     register_error_handlers(app, json_paths=lambda path: True)
     # Only HubSpot's workflow engine: app-card fetches are refused, and a signed request acts once.

@@ -1,6 +1,10 @@
 """A function's Lambda entry: the handler its `build` makes from the container Lambda's environment
 describes, built on the first invocation and reused while the Lambda container lives.
 
+Importing this module imports Powertools and `hubnox.observability` only: the container, its
+configuration and every store and service are imported on the first invocation (a new Lambda
+container pays the import of what its first request needs, not of every function's code).
+
 Each `functions/<name>/app.py` defines `build(container) -> Handler` (its routes and Powertools
 decorators over that container), keeps `entry = LambdaEntry(build)`, and its `lambda_handler` calls
 `entry`. Tests call `build` with a container of their own; the local stack reaches `entry.container`.
@@ -10,15 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from hubnox.config import get_app_config
 from hubnox.observability import logger, tracer
-from hubnox.wiring import Container
+
+if TYPE_CHECKING:
+    from hubnox.wiring import Container
 
 #: what Lambda calls: (event, context) -> the response
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -34,6 +39,9 @@ class LambdaEntry:
     @cached_property
     def container(self) -> Container:
         """The container from Lambda's environment (`get_app_config`)."""
+        from hubnox.config import get_app_config
+        from hubnox.wiring import Container
+
         return Container(get_app_config())
 
     @cached_property

@@ -28,7 +28,6 @@ from hubnox.errors import (
     UserFixableError,
 )
 from hubnox.observability import logger
-from hubnox.web.render import render
 
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
@@ -54,6 +53,9 @@ def page(body: str, *, status: int = 200, cookies: list[Cookie] | None = None) -
 def message_page(status: int, title: str, message: str, hint: str | None = None,
                  link: tuple[str, str] | None = None) -> Response:
     """A small page that says what happened and what to do."""
+    # jinja2 on the first page only: the JSON routes (card, webhooks, workflow actions) never load it.
+    from hubnox.web.render import render
+
     body = render("message.html", title=title, message=message, hint=hint,
                   link_url=link[0] if link else None, link_label=link[1] if link else None)
     return page(body, status=status)
