@@ -14,13 +14,6 @@ that never touches them). See the README's cold start decision.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from hubnox.store.article_cache import ArticleCacheStore
-    from hubnox.store.portal_cache import PortalCacheStore
-    from hubnox.sync.ports import Fortnox, HubSpot
-
 import functools
 import time
 from collections.abc import Callable
@@ -52,6 +45,7 @@ if TYPE_CHECKING:
     from hubnox.services.webhooks import WebhookService
     from hubnox.services.workflows import WorkflowActions
     from hubnox.signing import Signer
+    from hubnox.store.article_cache import ArticleCacheStore
     from hubnox.store.connections import ConnectionStore
     from hubnox.store.cursors import CursorStore
     from hubnox.store.deal_links import DealLinkStore
@@ -59,6 +53,7 @@ if TYPE_CHECKING:
     from hubnox.store.health import HealthStore
     from hubnox.store.leases import LeaseStore
     from hubnox.store.nonces import NonceStore
+    from hubnox.store.portal_cache import PortalCacheStore
     from hubnox.store.portal_settings import SettingsStore
     from hubnox.store.portals import PortalDataStore
     from hubnox.store.runs import RunStore
@@ -69,7 +64,7 @@ if TYPE_CHECKING:
     from hubnox.sync.poll_fanout import PortalPoll
     from hubnox.sync.poller import Poller, StageRule
     from hubnox.sync.portal_settings import PortalSettings
-    from hubnox.sync.ports import HubSpotStatusWrites
+    from hubnox.sync.ports import Fortnox, HubSpot, HubSpotStatusWrites
     from hubnox.sync.runner import JobRunner
     from hubnox.sync.status_sync import StatusSync
     from hubnox.sync.triggers import TriggerDecider, TriggerSource
