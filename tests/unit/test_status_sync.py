@@ -16,7 +16,7 @@ from hubnox.hubspot.paths import DEALS
 from hubnox.sync.portal_settings import PortalSettings
 from hubnox.sync.status_fanout import StatusMessage
 from hubnox.sync.status_model import STOCKHOLM, stockholm_today
-from hubnox.sync.status_sync import CURSOR_NAME, PAYMENTS_NOT_GRANTED, StatusOutcome, StatusSync
+from hubnox.sync.status_sync import CURSOR_NAME, ORDERS_NOT_AVAILABLE, PAYMENTS_NOT_GRANTED, StatusOutcome, StatusSync
 from tests.support.clock import FakeClock
 from tests.support.fakes import Cursors, DealLinks, DocumentStates, HubSpot, Leases
 
@@ -35,6 +35,7 @@ class Fortnox:
         self.payments: list[tuple[InvoicePayment, float]] = []
         self.calls: list[str] = []
         self.payment_scope = True
+        self.order_licence = True
 
     def put_invoice(self, invoice: Invoice) -> Invoice:
         self.invoices[str(invoice.document_number)] = (invoice, self.clock())
@@ -65,6 +66,8 @@ class Fortnox:
 
     def list_orders_changed(self, since: str) -> list[Order]:
         self.calls.append("orders?lastmodified")
+        if not self.order_licence:  # Fortnox answers 400 with 2001101 for a company without the licence
+            raise FortnoxError(400, 2001101, "Det finns ingen aktiv licens för önskat scope")
         return [order for order, modified in self.orders.values() if modified >= self._since(since)]
 
     def list_payments_changed(self, since: str) -> list[InvoicePayment]:
@@ -271,6 +274,20 @@ def test_without_the_payment_scope_payments_are_skipped_with_a_warning_and_paid_
     assert outcome.warnings == [PAYMENTS_NOT_GRANTED]
     assert world.deal("d1")["fortnox_document_status"] == "paid"
     assert outcome.cursor is not None  # the cycle is complete without payments
+
+
+def test_a_company_without_the_order_licence_still_has_its_invoices_followed(world):
+    world.fortnox.order_licence = False
+    world.made(invoice("1001", "d1"), "d1")
+    world.cycle()
+    world.clock.advance(60)
+    world.fortnox.pay("1001", "1000", date(2027, 1, 15))
+
+    outcome = world.cycle()
+
+    assert outcome.warnings == [ORDERS_NOT_AVAILABLE]
+    assert world.deal("d1")["fortnox_document_status"] == "paid"
+    assert outcome.cursor is not None  # the message is done, not failed and sent again
 
 
 def test_a_payment_that_leaves_its_invoice_unmodified_is_found_through_the_payments_read(world):

@@ -38,9 +38,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from hubnox.errors import ConnectionBrokenError, HubnoxError
 from hubnox.fortnox.errors import FortnoxError, FortnoxNotFoundError
+from hubnox.fortnox.health import NO_LICENCE_CODES, NO_SCOPE_CODES
 from hubnox.fortnox.models import Invoice, InvoicePayment, Order
 from hubnox.hubspot import paths
 from hubnox.observability import logger
@@ -82,6 +84,13 @@ RESERVE_SECONDS = 10.0
 CUSTOMER_OBJECTS = (paths.COMPANIES, paths.CONTACTS)
 #: the warning a cycle without the `payment` scope records
 PAYMENTS_NOT_GRANTED = "PAYMENTS_NOT_GRANTED"
+#: the company has no licence (or the connection no scope) for orders or invoices: that kind is skipped
+ORDERS_NOT_AVAILABLE = "ORDERS_NOT_AVAILABLE"
+INVOICES_NOT_AVAILABLE = "INVOICES_NOT_AVAILABLE"
+#: Fortnox's codes for "no licence for this" and "the token lacks the scope" (`hubnox.fortnox.health`)
+REFUSED_FOR_ACCESS = NO_LICENCE_CODES | NO_SCOPE_CODES
+
+_T = TypeVar("_T")
 #: the most fingerprints the cursor keeps; past that the next cycle recomputes what it reads again
 MAX_SEEN = 2_000
 _CURSOR_FORMAT = "%Y-%m-%d %H:%M"
@@ -259,19 +268,14 @@ class _Cycle:
     def _read(self, since: str, cursor: _Cursor) -> float:
         """Read what changed; answers when the overdue sweep last ran."""
         fortnox = self.fortnox
-        for invoice in fortnox.list_invoices_changed(since):
+        for invoice in self._unless_refused(fortnox.list_invoices_changed, since, INVOICES_NOT_AVAILABLE):
             self._changed_invoice(invoice)
-        self.orders = {order.document_number: order for order in fortnox.list_orders_changed(since)
+        self.orders = {order.document_number: order
+                       for order in self._unless_refused(fortnox.list_orders_changed, since, ORDERS_NOT_AVAILABLE)
                        if order.document_number}
-        try:
-            self.payments = fortnox.list_payments_changed(since)
-        except FortnoxError as exc:
-            if exc.status != 403:
-                raise
-            # Connected before hubnox asked for the `payment` scope: reconnecting grants it.
-            self.outcome.warnings.append(PAYMENTS_NOT_GRANTED)
-            logger.warning("Fortnox refused the invoice payments (no payment scope): paid states come from "
-                           "each invoice's balance and final pay date", extra={"portal_id": self.portal_id})
+        # Connected before hubnox asked for the `payment` scope: reconnecting grants it; until then paid
+        # states come from each invoice's balance and final pay date.
+        self.payments = self._unless_refused(fortnox.list_payments_changed, since, PAYMENTS_NOT_GRANTED)
         for payment in self.payments:
             key = f"p{payment.number}"
             self.seen[key] = f"{payment.invoice_number}|{payment.amount}|{payment.payment_date}"
@@ -285,6 +289,20 @@ class _Cycle:
         self._sweep(fortnox.list_invoices_filtered("unpaidoverdue"))
         self.outcome.swept = True
         return self.now
+
+    def _unless_refused(self, read: Callable[[str], list[_T]], since: str, warning: str) -> list[_T]:
+        """What `read` answers, or nothing (and `warning`) when the Fortnox company lacks the licence or
+        the connection the scope for it: a company without the Order licence still has its invoices
+        followed, and its status message does not fail again and again."""
+        try:
+            return read(since)
+        except FortnoxError as exc:
+            if exc.status != 403 and exc.fortnox_code not in REFUSED_FOR_ACCESS:
+                raise
+        self.outcome.warnings.append(warning)
+        logger.warning("Fortnox refused a read of the status sync (no licence or scope): it is skipped",
+                       extra={"portal_id": self.portal_id, "warning": warning})
+        return []
 
     def _changed_invoice(self, invoice: Invoice) -> None:
         """Take a changed invoice; its customer's totals are due again unless the last cycle read it as it
