@@ -10,6 +10,7 @@ they fail, saying how to install it.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 import time
@@ -155,4 +156,4 @@ def test_the_shared_budget_gives_racing_containers_distinct_slots(table: Table) 
 
     calls = sorted(t for moments in all_at_once(container) for t in moments)
     assert len(calls) == 20 * WORKERS
-    assert all(b - a >= 5.0 / 24 - 1e-6 for a, b in zip(calls, calls[1:], strict=False))
+    assert all(b - a >= 5.0 / 24 - 1e-6 for a, b in itertools.pairwise(calls))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import threading
 from typing import Any
 
@@ -14,7 +15,7 @@ from hubnox.store.shared_budget import DynamoRateBudget, budget_key
 from hubnox.store.table import Table
 from tests.support.clock import FakeClock
 
-FORTNOX = {"limit": 24, "window": 5.0}
+LIMIT, WINDOW = 24, 5.0  # Fortnox: 25 per 5 s, less one for skew
 KEY = "fortnox:client:123456"
 
 
@@ -33,15 +34,15 @@ def test_calls_are_paced_one_interval_apart_across_containers(table, clock):
     first, second = DynamoRateBudget(table, clock, clock.sleep), DynamoRateBudget(table, clock, clock.sleep)
     starts = []
     for index in range(10):
-        (first if index % 2 else second).acquire(KEY, **FORTNOX, max_wait=30)
+        (first if index % 2 else second).acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=30)
         starts.append(clock.now)
 
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert all(5.0 / 24 <= gap <= 5.0 / 24 + 1e-5 for gap in gaps)  # the other container's slot is never reused
 
 
 def test_a_lone_call_goes_at_once(table, clock):
-    DynamoRateBudget(table, clock, clock.sleep).acquire(KEY, **FORTNOX, max_wait=0)
+    DynamoRateBudget(table, clock, clock.sleep).acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=0)
 
     assert clock.slept == []
 
@@ -53,7 +54,7 @@ def test_no_five_second_window_ever_holds_more_than_24_and_steady_traffic_gets_4
         if index % 50 == 0:
             clock.advance(3.7)  # idle now and then: the schedule must not bank a burst
         clock.advance(0.011 * (index % 5))
-        budgets[index % 3].acquire(KEY, **FORTNOX, max_wait=30)
+        budgets[index % 3].acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=30)
         starts.append(clock.now)
 
     assert busiest_window(starts, 5.0) == 24
@@ -94,7 +95,7 @@ def test_concurrent_containers_never_share_a_slot(table):
         budget = DynamoRateBudget(table, lambda: start, lambda seconds: moments.append(start + seconds))
         for _ in range(40):
             before = len(moments)
-            budget.acquire(KEY, **FORTNOX, max_wait=10_000)
+            budget.acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=10_000)
             if len(moments) == before:
                 moments.append(start)
         with lock:
@@ -115,11 +116,11 @@ def test_concurrent_containers_never_share_a_slot(table):
 def test_a_wait_longer_than_allowed_fails_without_taking_a_slot(table, clock):
     other = DynamoRateBudget(table, FakeClock(clock.now), lambda seconds: None)  # books without waiting
     for _ in range(30):
-        other.acquire(KEY, **FORTNOX, max_wait=60)
+        other.acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=60)
     booked = table.get(budget_key(KEY))
 
     with pytest.raises(TransientError) as failure:
-        DynamoRateBudget(table, clock, clock.sleep).acquire(KEY, **FORTNOX, max_wait=2)
+        DynamoRateBudget(table, clock, clock.sleep).acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=2)
 
     assert failure.value.code == "RATE_BUDGET"
     assert failure.value.retry_after == pytest.approx(30 * 5.0 / 24, abs=1e-3)
@@ -143,19 +144,20 @@ def test_each_key_has_its_own_schedule(table, clock):
     for _ in range(5):
         budget.acquire(KEY, limit=1, window=60, max_wait=1000)
 
-    budget.acquire("fortnox:client:777777", **FORTNOX, max_wait=0)
+    budget.acquire("fortnox:client:777777", limit=LIMIT, window=WINDOW, max_wait=0)
     budget.acquire("hubspot:102670506", limit=110, window=10, max_wait=0)
 
 
 def test_the_schedule_expires_through_ttl_and_a_vanished_item_starts_afresh(table, clock):
     budget = DynamoRateBudget(table, clock, clock.sleep)
-    budget.acquire(KEY, **FORTNOX, max_wait=0)
+    budget.acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=0)
     item = table.get(budget_key(KEY))
-    assert clock.now + FORTNOX["window"] < item["expires_at"] <= clock.now + 2 * FORTNOX["window"] + 61
+    assert clock.now + WINDOW < item["expires_at"] <= clock.now + 2 * WINDOW + 61
 
     table.delete(budget_key(KEY))
     clock.advance(120)
-    budget.acquire(KEY, **FORTNOX, max_wait=0)  # its remembered next_at no longer matches: it starts again
+    # its remembered next_at no longer matches: it starts again
+    budget.acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=0)
     assert table.get(budget_key(KEY))["next_at"] / 1e6 == pytest.approx(clock.now + 5.0 / 24)
 
 

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from hubnox.errors import TransientError
 from hubnox.store.table import Clock, ConditionFailed, Key, Table, ttl_at
 
-
 #: `next_at` is kept in epoch microseconds, an integer, so the schedule's arithmetic is exact
 _MICROS = 1_000_000
 
