@@ -34,10 +34,15 @@ class BookedOnce:
 
 
 class Schedule:
+    """A company whose deal turns and calls are booked `ahead` seconds ahead."""
+
     def __init__(self, ahead: float) -> None:
         self.booked = ahead
 
     def ahead(self, key: str) -> float:
+        return self.booked
+
+    def reserve(self, key: str, *, limit: int, window: float) -> float:
         return self.booked
 
 
@@ -72,8 +77,8 @@ def test_a_call_whose_budget_is_booked_ahead_sends_the_job_back_for_the_wait_wit
     assert run.status == "running" and world.invoices() == []
     [(again, delay)] = world.follow_ups.sent
     assert delay == 13
-    assert again.model_copy(update={"spent_tries": None}) == job
-    assert (again.spent_tries or 0) == attempt - 1
+    assert again.model_copy(update={"spent_tries": None, "admit_at": None}) == job
+    assert (again.spent_tries or 0, again.admit_at) == (attempt - 1, world.clock.now + 12.3)
     world.follow_ups.sent.clear()
 
     done = world.runner.run(again, attempt=1)  # the new message's first delivery is still try `attempt`
@@ -83,19 +88,22 @@ def test_a_call_whose_budget_is_booked_ahead_sends_the_job_back_for_the_wait_wit
 
 
 def test_a_job_of_a_company_booked_far_ahead_waits_outside_before_any_call(world):
-    admission = Admission(schedule=Schedule(9.4), budget_key=lambda portal: "fortnox:x", leases=Leases(world.clock))
+    admission = Admission(schedule=Schedule(9.4), budget_key=lambda portal: "fortnox:x", leases=Leases(world.clock),
+                          clock=world.clock)
     job = world.job()
 
     run = runner(world, admission).run(job, attempt=2)
 
     assert run.status == "queued"
     assert (world.hubspot_calls(), world.fortnox_calls()) == ([], [])
-    assert [(j.spent_tries, delay) for j, delay in world.follow_ups.sent] == [(1, 10)]
+    assert [(j.spent_tries, j.admit_at, delay) for j, delay in world.follow_ups.sent] == [
+        (1, world.clock.now + 9.4, 10)]
 
 
 def test_an_admitted_job_runs_and_gives_its_slot_back(world):
     leases = Leases(world.clock)
-    admission = Admission(schedule=Schedule(0.0), budget_key=lambda portal: "fortnox:x", leases=leases)
+    admission = Admission(schedule=Schedule(0.0), budget_key=lambda portal: "fortnox:x", leases=leases,
+                          clock=world.clock)
 
     run = runner(world, admission).run(world.job())
 

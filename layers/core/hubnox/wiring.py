@@ -395,7 +395,7 @@ class Container:
             connection = self.connections.get_fortnox(portal_id)
             return None if connection is None else "fortnox:" + FortnoxClient.tenant_key_for(
                 self.config.fortnox_client_id, connection.tenant_id)
-        return Admission(schedule=self.budget, budget_key=budget_key, leases=self.leases)
+        return Admission(schedule=self.budget, budget_key=budget_key, leases=self.leases, clock=self.clock)
 
     def stage_rules(self, portal_id: str) -> list[StageRule]:
         """The portal's trigger stages from its saved settings (none before the admin saves any)."""

@@ -68,6 +68,14 @@ class DynamoRateBudget:
         if wait > 0:
             self._sleep(wait)
 
+    def reserve(self, key: str, *, limit: int, window: float) -> float:
+        """Book the next slot of `key`'s budget without waiting for it, and answer the seconds until
+        it starts (0: now). For a slot a caller comes back for later, however far ahead it is."""
+        if limit < 1 or window <= 0:
+            raise ValueError(f"a rate budget needs limit >= 1 and window > 0, not {limit} per {window}")
+        slot = self._reserve(key, math.ceil(window * _MICROS / limit), window, math.inf) / _MICROS
+        return max(0.0, slot - self._clock())
+
     def ahead(self, key: str) -> float:
         """How many seconds `key`'s schedule runs ahead of now: how long a request made now would
         wait for its slot (0 when it would go at once). One strongly consistent read."""

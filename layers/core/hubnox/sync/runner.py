@@ -62,7 +62,7 @@ from hubnox.jobs import LAST_TRY, Job, backoff_seconds
 from hubnox.observability import logger
 from hubnox.records import DeliveryState, Run, RunKind
 from hubnox.signing import Signer
-from hubnox.sync.admission import Admission, Admitted
+from hubnox.sync.admission import Admission, Later
 from hubnox.sync.attempt import Attempt
 from hubnox.sync.delivery import Deliverer, Outcome, gave_up, told
 from hubnox.sync.jobs.customers import SyncCustomer
@@ -154,8 +154,8 @@ class JobRunner:
         if job.delivery_round is not None or self._admission is None:
             return self._run(job, attempt, max_attempts)
         entered = self._admission.enter(job)
-        if not isinstance(entered, Admitted):
-            return self._defer(job, attempt, entered, "its Fortnox company is busy")
+        if isinstance(entered, Later):
+            return self._defer(job, attempt, entered.seconds, "its Fortnox company is busy", entered.admit_at)
         try:
             return self._run(job, attempt, max_attempts)
         finally:
@@ -196,7 +196,8 @@ class JobRunner:
             if self._uninstalled(job.portal_id):
                 return self._stop_uninstalled(job, attempt)
             if isinstance(error, TransientError) and error.code == "RATE_BUDGET":
-                return self._defer(job, attempt, error.retry_after or 1.0, "its rate budget is booked ahead")
+                wait = error.retry_after or 1.0
+                return self._defer(job, attempt, wait, "its rate budget is booked ahead", self._clock() + wait)
             if not current.last:
                 raise
             logger.exception("run failed on its last attempt", extra={"run_id": job.run_id, "attempt": attempt})
@@ -207,11 +208,13 @@ class JobRunner:
         finished = self._runs.succeed(job.portal_id, job.run_id, result, outcome.model_dump(mode="json"))
         return self._tell(current, finished, 0)
 
-    def _defer(self, job: Job, attempt: int, seconds: float, why: str) -> Run:
-        """Send the job again in about `seconds`, without counting this delivery as a try, and let
-        this message go. A duplicate (should this message come back too) is one run, as ever."""
+    def _defer(self, job: Job, attempt: int, seconds: float, why: str, admit_at: float) -> Run:
+        """Send the job again in about `seconds`, to be let in at `admit_at`, without counting this
+        delivery as a try, and let this message go. A duplicate (should this message come back
+        too) is one run, as ever."""
         delay = max(1, min(MAX_DEFER_SECONDS, math.ceil(seconds)))
-        self._follow_ups.send(job.model_copy(update={"spent_tries": (attempt - 1) or None}), delay_seconds=delay)
+        again = job.model_copy(update={"spent_tries": (attempt - 1) or None, "admit_at": admit_at})
+        self._follow_ups.send(again, delay_seconds=delay)
         logger.info("job sent back without spending a try", extra={"run_id": job.run_id, "why": why, "delay": delay})
         return self._runs.get(job.portal_id, job.run_id)  # type: ignore[return-value]
 
