@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import itertools
 import threading
-from typing import Any
 
 import pytest
 
@@ -13,6 +12,7 @@ from hubnox.errors import TransientError
 from hubnox.rate_budget import RateBudget
 from hubnox.store.shared_budget import DynamoRateBudget, budget_key
 from hubnox.store.table import Table
+from tests.support.aws import OneRequestAtATime
 from tests.support.clock import FakeClock
 
 LIMIT, WINDOW = 24, 5.0  # Fortnox: 25 per 5 s, less one for skew
@@ -62,27 +62,11 @@ def test_no_five_second_window_ever_holds_more_than_24_and_steady_traffic_gets_4
     assert (len(steady) - 1) / (steady[-1] - steady[0]) >= 4.75
 
 
-class OneRequestAtATime:
-    """The table's client with each request applied atomically, as DynamoDB applies a conditional
-    write: moto in-process does not (two threads' updates can interleave inside it). The threads
-    still race between their requests, which is what the budget has to get right; the same race on
-    DynamoDB Local is in tests/integration/test_stores_on_dynamodb_local.py."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._client, name)
-
-        def atomic(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return method(*args, **kwargs)
-        return atomic
-
-
 def test_concurrent_containers_never_share_a_slot(table):
-    """Five threads, each its own container, race for one key's slots on moto."""
+    """Five threads, each its own container, race for one key's slots on moto (one request at a
+    time, as DynamoDB applies each conditional write atomically and moto in-process does not; the
+    threads still race between their requests. The same race on DynamoDB Local is in
+    tests/integration/test_stores_on_dynamodb_local.py)."""
     table = Table(OneRequestAtATime(table._client), table.name)
     start = 1_800_000_000.0
     calls: list[float] = []
