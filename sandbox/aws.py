@@ -354,7 +354,7 @@ class BatchOutcome:
 
 #: the most batches one local event source runs at once, whatever the template allows: every
 #: container shares this process (and its GIL) with the simulators and local AWS
-LOCAL_CONCURRENCY_CAP = 8
+LOCAL_CONCURRENCY_CAP = 12
 
 
 def event_source_concurrency(properties: Mapping[str, Any]) -> int:

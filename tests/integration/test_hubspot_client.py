@@ -397,7 +397,7 @@ def test_a_search_sends_all_five_fields_with_a_sort_object(
         "limit": 2,
         "after": "0",
     }
-    assert budget.taken == ["hubspot:4242=110/10", "hubspot-search:4242=5/1"]
+    assert budget.taken == ["hubspot:4242=105/10", "hubspot-search:4242=5/1"]
 
 
 def test_iterating_a_search_follows_every_page(client: HubSpotClient) -> None:

@@ -10,6 +10,7 @@ they fail, saying how to install it.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 import time
@@ -134,3 +135,25 @@ def test_a_settings_save_for_a_portal_without_its_installation_writes_nothing(ta
     with pytest.raises(PortalGone):
         settings.put("8001", {"default_document_type": "order"}, 0, require_install=True)
     assert settings.get("8001") == (None, 0)
+
+
+def test_the_shared_budget_gives_racing_containers_distinct_slots(table: Table) -> None:
+    """DynamoDB applies each conditional write atomically: containers racing for one Fortnox key
+    get slots exactly one interval apart, never two calls in a slot, never 25 in 5 seconds."""
+    from hubnox.store.shared_budget import DynamoRateBudget
+
+    start = time.time() + 3600
+
+    def container(index: int) -> list[float]:
+        moments: list[float] = []
+        budget = DynamoRateBudget(table, lambda: start, lambda seconds: moments.append(start + seconds))
+        for _ in range(20):
+            before = len(moments)
+            budget.acquire("fortnox:race:1", limit=24, window=5.0, max_wait=10_000)
+            if len(moments) == before:
+                moments.append(start)
+        return moments
+
+    calls = sorted(t for moments in all_at_once(container) for t in moments)
+    assert len(calls) == 20 * WORKERS
+    assert all(b - a >= 5.0 / 24 - 1e-6 for a, b in itertools.pairwise(calls))

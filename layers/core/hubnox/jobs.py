@@ -43,6 +43,13 @@ class Job(RunRequest, RunIdentity):
 
     #: set on a follow-up that only tells a finished run's outcome: which round of telling it is
     delivery_round: int | None = None
+    #: the tries this job spent before it was sent again without spending one (turned away by
+    #: admission, or its rate budget booked ahead: `hubnox.sync.runner`); the queue's receive
+    #: count starts afresh with the new message, so the runner adds these to it
+    spent_tries: int | None = None
+    #: when a job sent back that way may start (epoch seconds): its turn on its Fortnox company's
+    #: admission schedule (`hubnox.sync.admission`)
+    admit_at: float | None = None
 
     @classmethod
     def for_run(cls, run: Run) -> Job:

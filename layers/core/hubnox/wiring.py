@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from hubnox.store.shared_budget import DynamoRateBudget
     from hubnox.store.table import Table
     from hubnox.store.trigger_log import TriggerLogStore
+    from hubnox.sync.admission import Admission
     from hubnox.sync.poll_fanout import PortalPoll
     from hubnox.sync.poller import Poller, StageRule
     from hubnox.sync.portal_settings import PortalSettings
@@ -509,8 +510,21 @@ class Container:
             follow_ups=self.jobs,
             outcomes=RunSignals(),
             installs=self.connections,
+            admission=self.admission,
             clock=self.clock,
         )
+
+    @cached_property
+    def admission(self) -> Admission:
+        """Which jobs may start their Fortnox work now, by their company's budget (`hubnox.sync.admission`)."""
+        from hubnox.fortnox.client import FortnoxClient
+        from hubnox.sync.admission import Admission
+
+        def budget_key(portal_id: str) -> str | None:
+            connection = self.connections.get_fortnox(portal_id)
+            return None if connection is None else "fortnox:" + FortnoxClient.tenant_key_for(
+                self.config.fortnox_client_id, connection.tenant_id)
+        return Admission(schedule=self.budget, budget_key=budget_key, leases=self.leases, clock=self.clock)
 
     def stage_rules(self, portal_id: str) -> list[StageRule]:
         """The portal's trigger stages from its saved settings (none before the admin saves any)."""

@@ -30,6 +30,13 @@ when a try fails: a refused HubSpot refresh token marks the uninstall mid-run) s
 HubSpot or Fortnox: its run fails with `HUBSPOT_UNINSTALLED`, whatever of its outcome is untold is
 given up with that code, and nothing is retried or sent to the dead-letter queue.
 
+A job may be turned away before it starts (`hubnox.sync.admission`: its Fortnox company's schedule
+is booked far ahead, or the company already has its share of jobs in flight), and a call may find
+its budget booked further ahead than it may wait (`RATE_BUDGET`). Either way the job is sent again
+with a delay of about that wait, carrying the tries it has spent (`Job.spent_tries`), and its
+message is let go: the wait costs it no try and no backoff, because the queue counts a try per
+delivery and hiding the message would count one.
+
 A failed document run's outcome is told only after Fortnox has been asked whether the deal's
 document exists after all; if it does, the run succeeded and tells that (`CreateDocument.verify`),
 and its message is not kept.
@@ -37,6 +44,7 @@ and its message is not kept.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -54,6 +62,7 @@ from hubnox.jobs import LAST_TRY, Job, backoff_seconds
 from hubnox.observability import logger
 from hubnox.records import DeliveryState, Run, RunKind
 from hubnox.signing import Signer
+from hubnox.sync.admission import Admission, Later
 from hubnox.sync.attempt import Attempt
 from hubnox.sync.delivery import Deliverer, Outcome, gave_up, told
 from hubnox.sync.jobs.customers import SyncCustomer
@@ -78,6 +87,8 @@ from hubnox.sync.reporting import Reporter
 VERIFY_WINDOW_SECONDS = 2 * 3600
 #: the lease one worker holds while it tells a run's outcome, so a duplicate delivery waits its turn
 TELL_LEASE_SECONDS = 120.0
+#: the longest a job is sent back for (SQS's largest message delay)
+MAX_DEFER_SECONDS = 900
 #: the progress key that records what Fortnox said when a failed run's outcome was verified
 VERIFIED = "verified"
 
@@ -100,6 +111,7 @@ class JobRunner:
         follow_ups: FollowUps,
         outcomes: RunOutcomes | None = None,
         installs: InstallStatus | None = None,
+        admission: Admission | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -114,6 +126,8 @@ class JobRunner:
         #: told each run once its outcome is final (None: runs are not counted)
         self._outcomes = outcomes
         self._clock = clock
+        #: asked before a job's Fortnox work whether it may start now (None: every job starts)
+        self._admission = admission
         self._report = Reporter(runs=runs, notes=notes, signer=signer, public_base=public_base)
         self._deliver = Deliverer(runs=runs, leases=leases, clock=clock)
         self._documents = CreateDocument(deal_links=deal_links, leases=leases, notes=notes, report=self._report,
@@ -133,7 +147,21 @@ class JobRunner:
         outcome told, so the queue keeps the message; every other outcome is recorded on the run and
         told. The worker passes `hubnox.jobs.LAST_TRY` as `max_attempts`, one less than the queue's
         deliveries: a last try whose worker died is tried once more on the spare delivery.
+        `attempt` counts this message's deliveries; the tries the job spent before it was sent
+        again (`Job.spent_tries`) are added to it.
         """
+        attempt += job.spent_tries or 0
+        if job.delivery_round is not None or self._admission is None:
+            return self._run(job, attempt, max_attempts)
+        entered = self._admission.enter(job)
+        if isinstance(entered, Later):
+            return self._defer(job, attempt, entered.seconds, "its Fortnox company is busy", entered.admit_at)
+        try:
+            return self._run(job, attempt, max_attempts)
+        finally:
+            self._admission.leave(entered)
+
+    def _run(self, job: Job, attempt: int, max_attempts: int) -> Run:
         if self._uninstalled(job.portal_id):
             return self._stop_uninstalled(job, attempt)
         if job.delivery_round is not None:
@@ -167,6 +195,9 @@ class JobRunner:
         except Exception as error:
             if self._uninstalled(job.portal_id):
                 return self._stop_uninstalled(job, attempt)
+            if isinstance(error, TransientError) and error.code == "RATE_BUDGET":
+                wait = error.retry_after or 1.0
+                return self._defer(job, attempt, wait, "its rate budget is booked ahead", self._clock() + wait)
             if not current.last:
                 raise
             logger.exception("run failed on its last attempt", extra={"run_id": job.run_id, "attempt": attempt})
@@ -176,6 +207,16 @@ class JobRunner:
             raise JobExhausted(f"Run {job.run_id} failed on its last try ({attempt} of {max_attempts}).") from error
         finished = self._runs.succeed(job.portal_id, job.run_id, result, outcome.model_dump(mode="json"))
         return self._tell(current, finished, 0)
+
+    def _defer(self, job: Job, attempt: int, seconds: float, why: str, admit_at: float) -> Run:
+        """Send the job again in about `seconds`, to be let in at `admit_at`, without counting this
+        delivery as a try, and let this message go. A duplicate (should this message come back
+        too) is one run, as ever."""
+        delay = max(1, min(MAX_DEFER_SECONDS, math.ceil(seconds)))
+        again = job.model_copy(update={"spent_tries": (attempt - 1) or None, "admit_at": admit_at})
+        self._follow_ups.send(again, delay_seconds=delay)
+        logger.info("job sent back without spending a try", extra={"run_id": job.run_id, "why": why, "delay": delay})
+        return self._runs.get(job.portal_id, job.run_id)  # type: ignore[return-value]
 
     def _attempt(self, job: Job, attempt: int, max_attempts: int, run: Run) -> Attempt:
         return Attempt(job, attempt, max_attempts, self._hubspot, self._fortnox, progress=dict(run.progress))

@@ -1,0 +1,268 @@
+"""`python -m benchmarks.drain`: how fast a backlog of deals drains against Fortnox's rate limit.
+
+Fortnox allows 25 requests per 5 s per integration and company, so a backlog of deals whose calls
+number N can drain no faster than N / 5 seconds. This benchmark seeds portals whose customer and
+article already exist in Fortnox (one warm-up deal each), enrolls every deal in the create-document
+workflow at once, and measures, from the simulators' request logs (the calls Fortnox would count):
+
+- the seconds from the first trigger until every deal's draft exists in Fortnox;
+- per company: its Fortnox calls, their rate over the drain (first trigger to its last call), that
+  rate as a share of 5 calls/s, the most calls any 5 s held, and the 429s it answered.
+
+`measure_drain(stack, deals, portals)` runs on a started stack (`sandbox.stack.start_stack`) or
+starts one of its own. Run alone it prints a table; the stack's logs go to a file
+(`sandbox.drill.stack_output_to`), so the table is not interleaved with them.
+
+Everything runs in this one process: the gateway and the functions, both simulators and moto. The
+machine's load changes the figures, so the table names it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from hubnox.hubspot.properties import ORGANISATION_NUMBER_PROPERTY
+
+#: Fortnox's limit: requests per window per integration and company
+FORTNOX_LIMIT, FORTNOX_WINDOW = 25, 5.0
+#: the goal: a backlog drains at no less than this share of what the limit allows
+GOAL_SHARE = 0.90
+#: the articles on every deal (they exist in Fortnox after the warm-up deal)
+SKUS = ("DRAIN-1", "DRAIN-2")
+#: how many triggers are sent at once (the workflow action answers each before the next)
+TRIGGER_THREADS = 4
+#: how often a trigger is sent before the benchmark gives up on it
+ENROLL_TRIES = 3
+HTTP_TIMEOUT = 120.0
+
+
+def _seed(deals: int, portal: int) -> dict[str, Any]:
+    """One company with an organisation number; `deals` + 1 deals of two line items each (the first
+    is the warm-up deal)."""
+    items = [{"ref": f"line{d}-{i}", "properties": {
+        "name": f"Drain item {i}", "quantity": "1", "price": f"{100 + i}.00", "hs_sku": sku}}
+        for d in range(deals + 1) for i, sku in enumerate(SKUS)]
+    properties = {"companies": [{**ORGANISATION_NUMBER_PROPERTY, "groupName": "companyinformation"}]}
+    return {"properties": properties, "objects": {
+        "companies": [{"ref": "buyer", "properties": {"name": f"Drain Buyer {portal} AB",
+                                                       "organisation_number": "556036-0793"}}],
+        "line_items": items,
+        "deals": [{"ref": f"deal{d}", "properties": {"dealname": f"Drain deal {portal}-{d}",
+                                                     "deal_currency_code": "SEK"},
+                   "associations": [{"to": "buyer", "typeId": 5}] + [{"to": f"line{d}-{i}"} for i in range(len(SKUS))]}
+                  for d in range(deals + 1)],
+    }}
+
+
+class _Portal:
+    def __init__(self, portal_id: str, tenant: str, deal_ids: list[str]) -> None:
+        self.portal_id = portal_id
+        self.tenant = tenant
+        self.warm_up, self.deal_ids = deal_ids[0], deal_ids[1:]
+
+
+class _Drain:
+    def __init__(self, stack: Any) -> None:
+        from sandbox.common import RequestLog
+        from sandbox.scale import _simulators
+
+        self.stack = stack
+        self.env = stack.environment
+        self.http = httpx.Client(timeout=HTTP_TIMEOUT)
+        self.hubspot, self.fortnox = _simulators(stack)
+        # Long enough for every request of the run: about 20 a deal on each side at most.
+        self.hubspot.log = RequestLog(200_000)
+        self.fortnox.log = RequestLog(200_000)
+
+    def portal(self, deals: int, index: int) -> _Portal:
+        from sandbox.admin import AdminBrowser, connect_fortnox, install_hubnox, page_data
+
+        seeded = self.http.post(f"{self.stack.hubspot_api_url}/_sandbox/portals", json=_seed(deals, index)).json()
+        browser = AdminBrowser(timeout=HTTP_TIMEOUT)
+        try:
+            portal_id = install_hubnox(browser, self.stack.gateway_url, portal_id=str(seeded["portalId"]))
+            tenant = page_data(connect_fortnox(browser, self.stack.gateway_url), "fortnox-tenant")
+        finally:
+            browser.close()
+        return _Portal(portal_id, tenant, [str(seeded["refs"][f"deal{d}"]) for d in range(deals + 1)])
+
+    def enroll(self, portal_id: str, deal_id: str) -> None:
+        """Enroll the deal; an action that did not answer is sent again, as HubSpot retries it."""
+        answer: dict[str, Any] = {}
+        for _ in range(ENROLL_TRIES):
+            answer = self.http.post(f"{self.stack.hubspot_api_url}/_sandbox/workflows/enroll", json={
+                "portalId": int(portal_id), "clientId": self.env["HUBSPOT_CLIENT_ID"], "objectType": "DEAL",
+                "objectId": deal_id, "inputFields": {"documentType": "invoice"},
+                "actionUrl": f"{self.stack.gateway_url}/hubspot/actions/create-document"}).json()
+            if ((answer.get("body") or {}).get("outputFields") or {}).get("hs_execution_state") == "BLOCK":
+                return
+            time.sleep(1.0)
+        raise RuntimeError(f"the workflow action refused deal {deal_id}: {json.dumps(answer)[:500]}")
+
+    def drafts(self, since: int) -> dict[str, float]:
+        """Deal id -> when its draft's create reached Fortnox, for creates logged after entry `since`."""
+        found: dict[str, float] = {}
+        for entry in self.fortnox.log.entries():
+            if entry.id <= since or entry.method != "POST" or entry.path != "/3/invoices" or entry.status >= 300:
+                continue
+            try:
+                reference = str(json.loads(entry.body)["Invoice"].get("ExternalInvoiceReference1") or "")
+            except (ValueError, KeyError, AttributeError):
+                continue
+            found.setdefault(reference, entry.at)
+        return found
+
+    def wait_for_drafts(self, deal_ids: set[str], since: int, timeout: float) -> dict[str, float]:
+        deadline = time.monotonic() + timeout
+        while True:
+            drafts = self.drafts(since)
+            if deal_ids <= drafts.keys() or time.monotonic() > deadline:
+                return {deal: at for deal, at in drafts.items() if deal in deal_ids}
+            time.sleep(0.25)
+
+    def last_id(self) -> int:
+        entries = self.fortnox.log.entries()
+        return entries[-1].id if entries else 0
+
+
+def _busiest(moments: Sequence[float], width: float) -> int:
+    ordered, best, start = sorted(moments), 0, 0
+    for end, moment in enumerate(ordered):
+        while ordered[start] <= moment - width:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def measure_drain(stack: Any | None = None, deals: int = 200, portals: int = 1, *,
+                  timeout: float = 1800.0) -> dict[str, Any]:
+    """Drain `deals` deals of each of `portals` portals, triggered at once; answers the figures (see
+    the module's doc). Starts and stops a stack of its own when `stack` is None."""
+    own = stack is None
+    if own:
+        from sandbox.stack import start_stack
+
+        for name in ("HUBSPOT_API_URL", "HUBSPOT_AUTH_URL", "FORTNOX_API_URL", "FORTNOX_AUTH_URL", "PUBLIC_BASE_URL"):
+            os.environ.pop(name, None)
+        stack = start_stack(0, poll_interval=24 * 3600, stack_name="hubnox-drain")
+    bench = _Drain(stack)
+    try:
+        seeded = [bench.portal(deals, index) for index in range(portals)]
+        # The warm-up deals make each company's customer and articles, so the backlog's deals
+        # find them, as a portal's later deals do.
+        mark = bench.last_id()
+        for portal in seeded:
+            bench.enroll(portal.portal_id, portal.warm_up)
+        bench.wait_for_drafts({p.warm_up for p in seeded}, mark, timeout=120)
+        time.sleep(FORTNOX_WINDOW + 10)  # the warm-up's PDFs and notes done, its window passed
+
+        mark = bench.last_id()
+        hubspot_mark = len(bench.hubspot.log.entries())
+        # Portals interleaved, as their people would trigger them, all as fast as the action answers.
+        order = [(p.portal_id, deal) for turn in zip(*(p.deal_ids for p in seeded), strict=True) for p, deal in
+                 zip(seeded, turn, strict=True)]
+        load_before = os.getloadavg()
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=TRIGGER_THREADS) as pool:
+            list(pool.map(lambda item: bench.enroll(*item), order))
+        triggered = time.monotonic() - started
+        drafts = bench.wait_for_drafts({deal for p in seeded for deal in p.deal_ids}, mark, timeout)
+        done_at = max(drafts.values(), default=time.monotonic())
+        time.sleep(FORTNOX_WINDOW)  # the last deals' PDFs
+        entries = [e for e in bench.fortnox.log.entries()
+                   if e.id > mark and not e.path.startswith(("/oauth", "/_sandbox"))]
+        hubspot_limited = sum(1 for e in bench.hubspot.log.entries()[hubspot_mark:] if e.status == 429)
+        companies: list[dict[str, Any]] = []
+        for portal in seeded:
+            calls = [e for e in entries if (e.tenant or "").split("/")[0] == portal.tenant]
+            made = [at for deal, at in drafts.items() if deal in set(portal.deal_ids)]
+            last = max((e.at for e in calls), default=started)
+            rate = len(calls) / (last - started) if last > started else 0.0
+            companies.append({
+                "portal": portal.portal_id, "deals": len(portal.deal_ids), "drafts": len(made),
+                "seconds_to_drafts": (max(made) - started) if made else None,
+                "fortnox_calls": len(calls), "calls_per_deal": len(calls) / max(1, len(portal.deal_ids)),
+                "calls_per_second": rate, "share_of_limit": rate / (FORTNOX_LIMIT / FORTNOX_WINDOW),
+                "busiest_5s": _busiest([e.at for e in calls], FORTNOX_WINDOW),
+                "rate_limited": sum(1 for e in calls if e.status == 429),
+            })
+        return {
+            "deals": deals, "portals": portals, "triggered_seconds": triggered,
+            "seconds_to_drafts": done_at - started, "drafts": len(drafts),
+            "companies": companies, "hubspot_rate_limited": hubspot_limited,
+            "goal_share": GOAL_SHARE, "load_before": load_before, "load_after": os.getloadavg(),
+            "ok": len(drafts) == deals * portals and all(
+                float(c["share_of_limit"]) >= GOAL_SHARE and c["rate_limited"] == 0 for c in companies),
+        }
+    finally:
+        bench.http.close()
+        if own:
+            bench.stack.stop()
+
+
+def report(result: dict[str, Any], out: Callable[[str], None] = print) -> None:
+    """The result as a Markdown table, one row per company."""
+    out(f"Drain: {result['deals']} deals of each of {result['portals']} portal(s) triggered at once "
+        f"(in {result['triggered_seconds']:.1f} s); every draft after {result['seconds_to_drafts']:.1f} s; "
+        f"HubSpot 429s {result['hubspot_rate_limited']}; load {result['load_before'][0]:.1f} before, "
+        f"{result['load_after'][0]:.1f} after")
+    out("| portal | drafts | seconds to drafts | Fortnox calls (per deal) | calls/s | % of 5/s (goal >= 90 %) "
+        "| busiest 5 s (limit 25) | 429s |")
+    out("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for c in result["companies"]:
+        seconds = "-" if c["seconds_to_drafts"] is None else f"{c['seconds_to_drafts']:.1f}"
+        out(f"| {c['portal']} | {c['drafts']}/{c['deals']} | {seconds} | {c['fortnox_calls']} "
+            f"({c['calls_per_deal']:.1f}) | {c['calls_per_second']:.2f} | {100 * c['share_of_limit']:.0f} % "
+            f"| {c['busiest_5s']} | {c['rate_limited']} |")
+    out(f"drain: {'OK' if result['ok'] else 'goal not met'}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from sandbox.drill import stack_output_to
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.drain", description=__doc__.split("\n")[0])
+    parser.add_argument("--deals", type=int, default=200, help="deals of one portal in the backlog")
+    parser.add_argument("--portals", type=int, default=1)
+    parser.add_argument("--parallel", default="3x70",
+                        help="then this many portals x deals in parallel (PxD; empty to skip)")
+    parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument("--log", default=os.path.join(tempfile.gettempdir(), "hubnox-drain-stack.log"),
+                        help="where the stack's own output (the functions' logs and metrics) goes")
+    args = parser.parse_args(argv)
+    print(f"drain: the stack's logs go to {args.log}", flush=True)
+    results = []
+    with stack_output_to(args.log) as out:
+        from sandbox.stack import start_stack
+
+        for name in ("HUBSPOT_API_URL", "HUBSPOT_AUTH_URL", "FORTNOX_API_URL", "FORTNOX_AUTH_URL", "PUBLIC_BASE_URL"):
+            os.environ.pop(name, None)
+        stack = start_stack(0, poll_interval=24 * 3600, stack_name="hubnox-drain")
+        try:
+            runs = [(args.portals, args.deals)]
+            if args.parallel:
+                portals, deals = (int(n) for n in args.parallel.lower().split("x"))
+                runs.append((portals, deals))
+            for portals, deals in runs:
+                result = measure_drain(stack, deals=deals, portals=portals)
+                results.append(result)
+                report(result, out)
+                out("")
+        finally:
+            stack.stop()
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=2)
+    return 0 if all(r["ok"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Admission: whether a job may start its Fortnox work now, so a backlog drains at the budget's pace.
+
+Fortnox's budget is per company (`hubnox.store.shared_budget`), but the workers are shared by every
+portal. Left alone, a backlog of one portal's deals fills every worker, and each worker then sleeps
+on that one company's budget while other portals' jobs wait in the queue. So before a job is
+marked running, and before any HubSpot or Fortnox call, it is admitted or sent back with a delay
+(`hubnox.sync.runner`, which costs it no try):
+
+- **Its turn.** A new job books a start on its company's admission schedule (`admit:<budget key>`,
+  `DEALS_PER_WINDOW` per `WINDOW_SECONDS`, paced like the call budget). When that start is more
+  than `AHEAD_SECONDS` away the job goes back to the queue until then, carrying its start
+  (`Job.admit_at`), and is let in when it comes back: a backlog of 200 deals waits in the queue,
+  each sent back about once, not in the workers.
+- **The calls booked.** Admission paces deals at the rate of deals with four Fortnox calls each;
+  deals that make more book the call schedule further ahead. When it is booked more than
+  `AHEAD_SECONDS` ahead, the job waits that long first, so no worker sits out a long wait.
+- **In flight.** At most `IN_FLIGHT_PER_COMPANY` jobs of one company run at once, each holding one
+  of that many lease slots (`inflight#<budget key>#<n>`, with a TTL, so a worker that dies frees its
+  slot by itself): a safety net for slow deals, so the other workers stay free for other portals.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from hubnox.jobs import Job
+from hubnox.sync.ports import Leases
+
+#: a wait longer than this is spent in the queue rather than in a worker
+AHEAD_SECONDS = 3.0
+#: deals a company starts per window: its call budget (24 per 5 s) over four calls a deal
+DEALS_PER_WINDOW = 6
+WINDOW_SECONDS = 5.0
+#: how many jobs of one Fortnox company run at once
+IN_FLIGHT_PER_COMPANY = 6
+#: how long a job turned away by the in-flight cap waits before it asks again
+FULL_RETRY_SECONDS = 2
+#: how long an in-flight slot lasts if its worker never gives it back: the worker's timeout
+SLOT_SECONDS = 120.0
+#: the job kinds that call Fortnox, and so are admitted by its budget
+FORTNOX_KINDS = frozenset({"create_document", "sync_customer", "sync_products"})
+
+
+class Schedule(Protocol):
+    """A rate budget's schedule (`hubnox.store.shared_budget.DynamoRateBudget`)."""
+
+    def ahead(self, key: str) -> float: ...
+
+    def reserve(self, key: str, *, limit: int, window: float) -> float: ...
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A job let in: the slot it holds until `Admission.leave` (None: it needed none)."""
+
+    slot: str | None = None
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class Later:
+    """A job sent back: how long it waits, and the start it comes back for."""
+
+    seconds: int
+    admit_at: float
+
+
+class Admission:
+    """Lets a job in, or says how long it should wait; every dependency is injected."""
+
+    def __init__(self, *, schedule: Schedule, budget_key: Callable[[str], str | None], leases: Leases,
+                 clock: Callable[[], float], in_flight: int = IN_FLIGHT_PER_COMPANY) -> None:
+        self._schedule = schedule
+        #: a portal's Fortnox budget key (None when the portal has no Fortnox company connected)
+        self._budget_key = budget_key
+        self._leases = leases
+        self._clock = clock
+        self._in_flight = in_flight
+
+    def enter(self, job: Job) -> Admitted | Later:
+        """Admit `job` (holding an in-flight slot of its company) or say when it should come back."""
+        if job.kind not in FORTNOX_KINDS or job.delivery_round is not None:
+            return Admitted()
+        key = self._budget_key(job.portal_id)
+        if key is None:  # the run fails on its own, telling the user to connect Fortnox
+            return Admitted()
+        now = self._clock()
+        if job.admit_at is None:
+            turn = self._schedule.reserve(f"admit:{key}", limit=DEALS_PER_WINDOW, window=WINDOW_SECONDS)
+            if turn > AHEAD_SECONDS:
+                return _later(now, turn)
+        elif job.admit_at - now > 1:  # back before its start (a delay is at most SQS's 15 minutes)
+            return _later(now, job.admit_at - now)
+        ahead = self._schedule.ahead(key)
+        if ahead > AHEAD_SECONDS:
+            return _later(now, ahead)
+        # Start at a slot of the run's own, so racing jobs rarely try the same slots in turn.
+        first = zlib.crc32(job.run_id.encode()) % self._in_flight
+        for offset in range(self._in_flight):
+            slot = f"inflight#{key}#{(first + offset) % self._in_flight}"
+            if self._leases.acquire(slot, job.run_id, SLOT_SECONDS):
+                return Admitted(slot, job.run_id)
+        return _later(now, FULL_RETRY_SECONDS)
+
+    def leave(self, admitted: Admitted) -> None:
+        """Give back the admitted job's slot."""
+        if admitted.slot is not None:
+            self._leases.release(admitted.slot, admitted.owner)
+
+
+def _later(now: float, seconds: float) -> Later:
+    return Later(math.ceil(seconds), now + seconds)
