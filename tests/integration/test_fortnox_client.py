@@ -760,7 +760,7 @@ def test_every_call_counts_against_the_tenants_budget_a_little_under_the_limit(
     client: FortnoxClient, budget: Budget
 ) -> None:
     client.company_information()
-    assert budget.taken == ["fortnox:cid:123456=24/5"]
+    assert budget.taken == ["fortnox:cid:123456=23/5"]
 
 
 def test_a_rate_limited_call_waits_the_five_second_window_and_succeeds(

@@ -6,13 +6,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from hubnox.errors import TransientError
 from hubnox.records import FortnoxConnection
 from hubnox.store.connections import ConnectionStore
 from hubnox.store.crypto import TokenCipher
@@ -163,21 +163,18 @@ def test_refreshes_serialised_by_a_lease_each_rotate_the_latest_token(aws):
     assert store.get_fortnox(PORTAL).version == 6
 
 
-def test_simultaneous_requests_from_many_containers_get_exactly_the_limit(table):
+def test_simultaneous_requests_from_many_containers_never_book_the_same_slot(table):
+    """The budget is a schedule (one slot every window / limit seconds): containers booking at once
+    each get their own slot, so no window ever holds more than the limit."""
     clock = FakeClock(1_800_000_000.25)
     containers = [DynamoRateBudget(table, clock) for _ in range(4)]
 
-    def burst(worker: int) -> int:
-        granted = 0
-        for _ in range(6):
-            try:
-                containers[worker % 4].acquire("fortnox:123456", limit=20, window=5, max_wait=0)
-            except TransientError:
-                continue
-            granted += 1
-        return granted
+    def burst(worker: int) -> list[float]:
+        return [containers[worker % 4].reserve("fortnox:123456", limit=20, window=5) for _ in range(6)]
 
-    assert sum(all_at_once(burst)) == 20
+    waits = sorted(wait for booked in all_at_once(burst) for wait in booked)
+    assert len(set(waits)) == len(waits)
+    assert all(later - earlier >= 0.25 - 1e-6 for earlier, later in pairwise(waits))
 
 
 def _fortnox() -> FortnoxConnection:
