@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from hubnox.hubspot import paths
 from hubnox.observability import logger
@@ -96,6 +96,10 @@ class PollMessage:
         return cls(data["portal_id"], windows, str(after) if after is not None else None)
 
 
+#: a message `send_per_portal` makes for one portal
+_M = TypeVar("_M")
+
+
 class PollMessages(Protocol):
     """The poll queue."""
 
@@ -117,26 +121,29 @@ class DispatchReport:
 
 def dispatch(portals: Iterable[str], has_rules: Callable[[str], bool], queue: PollMessages) -> DispatchReport:
     """Send one poll message per portal with trigger rules, ten a request, as the registry pages in."""
-    report = DispatchReport()
-    batch: list[PollMessage] = []
+    seen, sent, skipped, batches = send_per_portal(portals, has_rules, PollMessage, queue.send_batch)
+    return DispatchReport(portals=seen, sent=sent, without_rules=skipped, batches=batches)
 
-    def flush() -> None:
-        if batch:
-            queue.send_batch(list(batch))
-            report.sent += len(batch)
-            report.batches += 1
-            batch.clear()
 
+def send_per_portal(portals: Iterable[str], wanted: Callable[[str], bool], message: Callable[[str], _M],
+                    send_batch: Callable[[list[_M]], None]) -> tuple[int, int, int, int]:
+    """One `message(portal)` per wanted portal, `SEND_BATCH` a request, as the registry pages in;
+    answers the portals seen, the messages sent, the portals skipped and the requests made."""
+    seen = sent = skipped = batches = 0
+    batch: list[_M] = []
     for portal_id in portals:
-        report.portals += 1
-        if not has_rules(portal_id):
-            report.without_rules += 1
+        seen += 1
+        if not wanted(portal_id):
+            skipped += 1
             continue
-        batch.append(PollMessage(portal_id))
+        batch.append(message(portal_id))
         if len(batch) == SEND_BATCH:
-            flush()
-    flush()
-    return report
+            send_batch(batch)
+            sent, batches, batch = sent + len(batch), batches + 1, []
+    if batch:
+        send_batch(batch)
+        sent, batches = sent + len(batch), batches + 1
+    return seen, sent, skipped, batches
 
 
 @dataclass

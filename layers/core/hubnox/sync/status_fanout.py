@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hubnox.sync.poll_fanout import SEND_BATCH
+from hubnox.sync.poll_fanout import send_per_portal
 
 KIND = "fortnox_status"
 #: documents one message may name; more than that are better found by the cursor's read
@@ -90,23 +90,5 @@ class StatusDispatchReport:
 def dispatch_status(portals: Iterable[str], is_connected: Callable[[str], bool],
                     queue: StatusMessages) -> StatusDispatchReport:
     """Send one status message per portal with a working Fortnox connection, ten a request."""
-    report = StatusDispatchReport()
-    batch: list[StatusMessage] = []
-
-    def flush() -> None:
-        if batch:
-            queue.send_batch(list(batch))
-            report.sent += len(batch)
-            report.batches += 1
-            batch.clear()
-
-    for portal_id in portals:
-        report.portals += 1
-        if not is_connected(portal_id):
-            report.not_connected += 1
-            continue
-        batch.append(StatusMessage(portal_id))
-        if len(batch) == SEND_BATCH:
-            flush()
-    flush()
-    return report
+    seen, sent, skipped, batches = send_per_portal(portals, is_connected, StatusMessage, queue.send_batch)
+    return StatusDispatchReport(portals=seen, sent=sent, not_connected=skipped, batches=batches)
