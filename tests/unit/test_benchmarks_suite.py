@@ -107,20 +107,38 @@ def test_without_a_cold_start_module_the_figure_is_not_measured(monkeypatch: pyt
 
 
 def test_the_drain_is_held_to_ninety_percent_and_no_429(monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks.drain answers per company (its `measure_drain(stack, deals, portals)`); the suite
+    drains one portal's backlog, then three portals side by side, on its own stack."""
+    asked: list[tuple[Any, int, int]] = []
+
+    def measure_drain(stack: Any, deals: int, portals: int) -> dict[str, Any]:
+        asked.append((stack, deals, portals))
+        if portals == 1:
+            return {"companies": [{"deals": deals, "seconds_to_drafts": 180.0, "fortnox_calls": 800,
+                                   "share_of_limit": 0.92, "rate_limited": 0, "drafts": deals}]}
+        return {"companies": [
+            {"deals": deals, "seconds_to_drafts": 100.0, "fortnox_calls": 480, "share_of_limit": 0.96,
+             "rate_limited": 1, "drafts": deals},
+            {"deals": deals, "seconds_to_drafts": 100.0, "fortnox_calls": 400, "share_of_limit": 0.8,
+             "rate_limited": 0, "drafts": deals},
+            {"deals": deals, "seconds_to_drafts": None, "fortnox_calls": 0, "share_of_limit": 0.0,
+             "rate_limited": 0, "drafts": 0}]}
+
     module = types.ModuleType("benchmarks.drain")
-    module.measure_drain = lambda bench, deals, portals: {"runs": [  # type: ignore[attr-defined]
-        {"label": "one portal", "deals": deals, "seconds": 100.0, "fortnox_calls": 460, "rate_limited": 0},
-        {"label": "portal b of 3", "deals": 70, "seconds": 100.0, "fortnox_calls": 480, "rate_limited": 1},
-        {"label": "portal c of 3", "deals": 70, "seconds": 100.0, "fortnox_calls": 400, "rate_limited": 0}]}
+    module.measure_drain = measure_drain  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "benchmarks.drain", module)
-    section = suite.drain_section(object(), _opts(drain_deals=200))
+    bench = types.SimpleNamespace(stack="the suite's stack")
+    section = suite.drain_section(bench, _opts(drain_deals=210))
+
+    assert asked == [("the suite's stack", 210, 1), ("the suite's stack", 70, 3)]
     shares = {f.name: (f.value, f.passed) for f in section.figures if f.name.endswith("share_of_limit")}
     assert shares == {"drain.one_portal.share_of_limit": (0.92, True),
-                      "drain.portal_b_of_3.share_of_limit": (0.96, True),
-                      "drain.portal_c_of_3.share_of_limit": (0.8, False)}
+                      "drain.portal_1_of_3_in_parallel.share_of_limit": (0.96, True),
+                      "drain.portal_2_of_3_in_parallel.share_of_limit": (0.8, False),
+                      "drain.portal_3_of_3_in_parallel.share_of_limit": (0.0, False)}
     limited = {f.name: f.passed for f in section.figures if f.name.endswith("rate_limited")}
-    assert limited["drain.portal_b_of_3.rate_limited"] is False
-    assert "**not met**" in section.lines[3] and "met" in section.lines[2]
+    assert limited["drain.portal_1_of_3_in_parallel.rate_limited"] is False
+    assert "met" in section.lines[2] and "**not met**" in section.lines[3]
 
 
 def test_calls_per_scenario_replaces_the_sizes_when_the_build_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
