@@ -179,6 +179,12 @@ class CrmRoutes:
             results.append(
                 object_json(portal, record, selected_properties(portal, record, wanted), with_history=history)
             )
+        return self._batch_reply(results, missing, started, t.singular, "get")
+
+    def _batch_reply(self: HubSpotSimulator, results: list[dict[str, Any]], missing: list[str], started: str,
+                     singular: str, verb: str) -> Response:
+        """A batch's answer: 200 when every id was found, else HubSpot's 207 with one OBJECT_NOT_FOUND
+        error naming the missing ids (`verb`: what the batch did, "get" or "update")."""
         reply: dict[str, Any] = {
             "status": "COMPLETE",
             "results": results,
@@ -188,17 +194,15 @@ class CrmRoutes:
         if not missing:
             return json_response(reply)
         reply["numErrors"] = 1
-        reply["errors"] = [
-            {
-                "status": "error",
-                "category": "OBJECT_NOT_FOUND",
-                "message": f"Could not get some {t.singular.upper()} objects, they may be deleted or not "
-                "exist. Check that ids are valid.",
-                "context": {"ids": missing},
-                "errors": [],
-                "links": {},
-            }
-        ]
+        reply["errors"] = [{
+            "status": "error",
+            "category": "OBJECT_NOT_FOUND",
+            "message": f"Could not {verb} some {singular.upper()} objects, they may be deleted or not exist. "
+                       "Check that ids are valid.",
+            "context": {"ids": missing},
+            "errors": [],
+            "links": {},
+        }]
         return json_response(reply, status=207)
 
     def _batch_update(self: HubSpotSimulator, request: Request, grant: Grant, object_type: str) -> Response:
@@ -240,27 +244,7 @@ class CrmRoutes:
             portal.update(t.name, record, properties)
             self.crm_changed(portal, t.name, record, "propertyChange", changes=changed(before, record), grant=grant)
             results.append(object_json(portal, record, set_properties(record)))
-        reply: dict[str, Any] = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": started,
-            "completedAt": iso_ms(self.now_ms()),
-        }
-        if not missing:
-            return json_response(reply)
-        reply["numErrors"] = 1
-        reply["errors"] = [
-            {
-                "status": "error",
-                "category": "OBJECT_NOT_FOUND",
-                "message": f"Could not update some {t.singular.upper()} objects, they may be deleted or not "
-                "exist. Check that ids are valid.",
-                "context": {"ids": missing},
-                "errors": [],
-                "links": {},
-            }
-        ]
-        return json_response(reply, status=207)
+        return self._batch_reply(results, missing, started, t.singular, "update")
 
     def _search(self: HubSpotSimulator, request: Request, grant: Grant, object_type: str) -> Response:
         t, portal = self.object_type(object_type), self._portal_of(grant)
