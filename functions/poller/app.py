@@ -57,11 +57,13 @@ def build(container: Container) -> Handler:
 
     def dispatch_tick(event: dict[str, Any]) -> dict[str, Any]:
         logger.info("Poller tick", extra={"scheduled_at": event.get("time")})
-        report = dispatch(container.connections.list_portals(), has_rules, container.poll_queue)
+        # The registry is read once a tick, for both dispatches (a query per page of portals).
+        portals = list(container.connections.list_portals())
+        report = dispatch(portals, has_rules, container.poll_queue)
         metrics.add_metric(name="PollerPortalsDispatched", unit=MetricUnit.Count, value=report.sent)
         logger.info("Poller tick dispatched", extra={"portals": report.portals, "sent": report.sent,
                                                      "without_rules": report.without_rules})
-        status = dispatch_status(container.connections.list_portals(), fortnox_connected, container.poll_queue)
+        status = dispatch_status(portals, fortnox_connected, container.poll_queue)
         logger.info("Status sync dispatched", extra={"portals": status.portals, "sent": status.sent,
                                                      "not_connected": status.not_connected})
         purge_uninstalled(container)
