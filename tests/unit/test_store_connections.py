@@ -435,3 +435,10 @@ def test_a_claim_left_behind_by_a_failed_release_is_taken_over(store, aws):
     assert store.fortnox_company_holder("123456") == PORTAL
     assert store.put_fortnox(fortnox(portal_id="999")).portal_id == "999"
     assert store.fortnox_company_holder("123456") == "999"
+
+
+def test_the_connected_fortnox_company_is_read_without_opening_the_tokens(store, monkeypatch):
+    assert store.fortnox_tenant(PORTAL) is None
+    connection = store.put_fortnox(fortnox())
+    monkeypatch.setattr(store, "get_fortnox", lambda portal_id: pytest.fail("the tokens were opened"))
+    assert store.fortnox_tenant(PORTAL) == connection.tenant_id

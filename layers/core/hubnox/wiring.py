@@ -521,9 +521,9 @@ class Container:
         from hubnox.sync.admission import Admission
 
         def budget_key(portal_id: str) -> str | None:
-            connection = self.connections.get_fortnox(portal_id)
-            return None if connection is None else "fortnox:" + FortnoxClient.tenant_key_for(
-                self.config.fortnox_client_id, connection.tenant_id)
+            tenant_id = self.connections.fortnox_tenant(portal_id)
+            return None if tenant_id is None else "fortnox:" + FortnoxClient.tenant_key_for(
+                self.config.fortnox_client_id, tenant_id)
         return Admission(schedule=self.budget, budget_key=budget_key, leases=self.leases, clock=self.clock)
 
     def stage_rules(self, portal_id: str) -> list[StageRule]:

@@ -194,6 +194,12 @@ class ConnectionStore:
         item = self._table.get(connection_key(portal_id, "fortnox"))
         return item.get("status", "active") if item else None
 
+    def fortnox_tenant(self, portal_id: str) -> str | None:
+        """The Fortnox company (tenant id) the portal is connected to, or None. Reads the item without
+        opening its tokens (no KMS call): the worker's admission asks it for every job."""
+        item = self._table.get(connection_key(portal_id, "fortnox"))
+        return str(item["tenant_id"]) if item and item.get("tenant_id") else None
+
     def put_fortnox(self, connection: FortnoxConnection) -> FortnoxConnection:
         """Connect the portal to a Fortnox company, unless either is connected elsewhere.
 
