@@ -11,6 +11,7 @@ import pytest
 
 from sandbox.demo import STORY, Demo, tell
 from tests.support.openapi import OpenApiSpec, hubspot_search_body
+from tests.support.workflows import TICK_TIMEOUT, tick
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +79,7 @@ def test_a_job_the_worker_cannot_run_lands_in_the_dead_letter_queue_after_five_t
 
 
 def test_the_poller_ticks_on_request_and_drains_the_polls_it_dispatched(stack):
-    result = stack.gateway.post("/_sandbox/poller/tick").json()["result"]
+    result = tick(stack)
     assert set(result) == {"enqueued", "dispatched", "polls_failed"}
     assert (result["enqueued"], result["polls_failed"]) == (0, 0)
     queues = stack.gateway.get("/_sandbox/queues").json()
@@ -89,11 +90,11 @@ def test_a_poll_that_keeps_failing_ends_in_the_poll_dead_letter_queue_and_holds_
     before = stack.gateway.get("/_sandbox/queues").json()["polls_dead_letter"]
     stack.aws("sqs").send_message(QueueUrl=stack.environment["POLL_QUEUE_URL"], MessageBody='{"portal": "?"}')
 
-    drained = stack.gateway.post("/_sandbox/poller/drain").json()
+    drained = stack.gateway.post("/_sandbox/poller/drain", timeout=TICK_TIMEOUT).json()
 
     assert drained["timed_out"] is False and drained["failed"] == 4  # the queue's maxReceiveCount
     assert (drained["polls"], drained["polls_in_flight"], drained["polls_dead_letter"]) == (0, 0, before + 1)
-    assert stack.gateway.post("/_sandbox/poller/tick").json()["result"]["polls_failed"] == 0
+    assert tick(stack)["polls_failed"] == 0
 
 
 def test_the_demo_story_runs_against_the_stack_with_requests_the_specs_allow(stack, tmp_path):

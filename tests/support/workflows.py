@@ -12,6 +12,9 @@ from hubnox.store.runs import RunStore
 from hubnox.store.table import Table
 
 CRM = "/crm/objects/2026-03"
+#: A tick dispatches, then drains the poll queue for up to a minute (sandbox.aws.DRAIN_TIMEOUT): one
+#: status message per connected portal rides that queue, and a session's stack gathers many portals.
+TICK_TIMEOUT = 90.0
 LINE_ITEM_TO_DEAL = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 20}
 DEAL_TO_CONTACT = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}
 LINE_ITEMS = (
@@ -94,7 +97,7 @@ def drain(stack: Any) -> dict[str, Any]:
 
 def tick(stack: Any) -> dict[str, Any]:
     """One poller tick; answers what the poller returned."""
-    response = stack.gateway.post("/_sandbox/poller/tick", timeout=60)
+    response = stack.gateway.post("/_sandbox/poller/tick", timeout=TICK_TIMEOUT)
     assert response.status_code == 200, response.text
     return response.json()["result"]
 
