@@ -6,6 +6,9 @@ Each scenario seeds a fresh portal whose Fortnox company is new; one warm-up dea
 creates the customer and the articles, and the deal measured after it is a company's later deal,
 unless the scenario is about a first deal or new articles. Calls are the requests each service
 received for that one deal, OAuth and the simulators' own control routes left out, retries included.
+The warm-up deal also fills the portal's HubSpot cache (`hubnox.sync.portal_lookups`): the deal
+measured after it takes its owner, its reference contact and the product of a line without a SKU
+from there, as a company's later deal within the cache's life does (a contact's is 15 minutes).
 
 Goals (issue 16): a deal whose customer and articles exist costs at most 4 Fortnox calls (customer,
 articles, create, PDF) and at most 7 HubSpot calls; a new article costs what Fortnox's API makes

@@ -81,6 +81,16 @@ def test_the_card_reads_and_writes_items_but_cannot_scan_or_reach_another_table(
                        ) == "AccessDeniedException"
 
 
+def test_the_worker_reads_and_writes_the_portal_cache_under_its_role(world):
+    """The cached products and reference contacts take a BatchGetItem and a PutItem each."""
+    cache = world.container.portal_cache
+    with enforcing(world.roles["worker"], [world.container.dynamodb]):
+        cache.put(SAMPLE_PORTAL, "contacts#51", {"id": "51", "properties": {"email": "anna@acme.example"}},
+                  seconds=900)
+        assert cache.get_many(SAMPLE_PORTAL, ["contacts#51", "products#1"]) == {
+            "contacts#51": {"id": "51", "properties": {"email": "anna@acme.example"}}}
+
+
 def test_a_transaction_is_authorised_part_by_part_as_dynamodb_does(world):
     dynamodb = world.container.dynamodb
     key = {"pk": {"S": "x"}, "sk": {"S": "y"}}

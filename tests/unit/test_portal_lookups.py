@@ -84,3 +84,16 @@ def test_a_rate_added_since_the_library_was_cached_is_read_fresh(parts) -> None:
     added = [*lines, LineItem(id="l2", properties={"name": "Food", "hs_tax_rate_group_id": "2"})]
     assert _tax_rates(CachedLookups(hubspot, cache, "1"), added, []) == {"1": Decimal("25"), "2": Decimal("12")}
     assert hubspot.calls == ["tax_rates", "tax_rates"]
+
+
+def test_a_refreshing_client_reads_every_look_up_and_caches_it_for_the_runs_after(parts) -> None:
+    hubspot, cache, _ = parts
+    CachedLookups(hubspot, cache, "1").account_details()
+    CachedLookups(hubspot, cache, "1").owner("7")
+    fresh = CachedLookups(hubspot, cache, "1").refreshing()
+    fresh.owner("7"), fresh.tax_rates(), fresh.account_details()
+    assert hubspot.calls == ["account_details", "owner 7 False", "owner 7 False", "tax_rates", "account_details"]
+
+    again = CachedLookups(hubspot, cache, "1")
+    again.owner("7"), again.tax_rates(), again.account_details()
+    assert len(hubspot.calls) == 5

@@ -465,7 +465,8 @@ class Container:
 
     @cached_property
     def portal_cache(self) -> PortalCacheStore:
-        """Each portal's owners, tax-rate library and currency, cached for the worker's runs."""
+        """Each portal's owners, tax-rate library, currency, products and reference contacts, cached for the
+        worker's runs."""
         from hubnox.store.portal_cache import PortalCacheStore
 
         return PortalCacheStore(self.table, self.clock)

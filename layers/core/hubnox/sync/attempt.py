@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hubnox.jobs import Job
+from hubnox.sync.portal_lookups import fresh_for
 from hubnox.sync.portal_settings import PortalSettings
 from hubnox.sync.ports import Fortnox, HubSpot
 
@@ -34,8 +35,9 @@ class Attempt:
 
     @property
     def hubspot(self) -> HubSpot:
+        """The portal's HubSpot; a run a person started reads past the portal's cache (`fresh_for`)."""
         if self._hubspot is None:
-            self._hubspot = self.hubspot_factory(self.portal_id)
+            self._hubspot = fresh_for(self.hubspot_factory(self.portal_id), self.job.trigger)
         return self._hubspot
 
     @property

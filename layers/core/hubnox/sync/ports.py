@@ -270,11 +270,13 @@ class ArticleCatalog(Protocol):
 
 
 class PortalLookups(Protocol):
-    """A portal's cached HubSpot account data, JSON values by name (`hubnox.store.portal_cache.PortalCacheStore`)."""
+    """A portal's cached HubSpot data, JSON values by name (`hubnox.store.portal_cache.PortalCacheStore`)."""
 
     def get(self, portal_id: str, name: str) -> Any | None: ...
 
-    def put(self, portal_id: str, name: str, value: Any) -> None: ...
+    def get_many(self, portal_id: str, names: Sequence[str]) -> dict[str, Any]: ...
+
+    def put(self, portal_id: str, name: str, value: Any, *, seconds: float | None = None) -> None: ...
 
 
 class HubSpot(HubSpotReads, HubSpotWrites, Protocol):

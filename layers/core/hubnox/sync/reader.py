@@ -6,13 +6,15 @@ A deal is read in three to eight requests, whatever its size (up to 100 line ite
    and, only when it has more than one contact and a contact is needed, its contact associations
    with their labels (one GET) to find the primary contact;
 2. its line items (one batch read per 100);
-3. the products of line items that carry no SKU of their own (one batch read, only when needed);
+3. the products of line items that carry no SKU of their own (one batch read, only when needed and
+   not cached for the portal: `hubnox.sync.portal_lookups`);
 4. the portal's tax-rate library, only when a line item names a tax rate (`hs_tax_rate_group_id`);
 5. the deal's owner, only when it has one and the settings map no deal property to our reference
    (one call more when the owner is archived, see below);
 6. the primary company, or the deal's contacts when it has no company (one batch read);
-7. with a company, the deal's primary contact when the settings use it (one batch read): it is the
-   reference person (`YourReference`) and gives a company customer its empty e-mail and phone.
+7. with a company, the deal's primary contact when the settings use it (one batch read, unless
+   cached for the portal): it is the reference person (`YourReference`) and gives a company
+   customer its empty e-mail and phone.
 
 Decisions kept here:
 - the customer's company is the deal's *primary* company (association type 5, which the deal read
@@ -24,7 +26,9 @@ Decisions kept here:
   are read only for deals with several contacts (`PRIMARY_CONTACT_LABEL`);
 - contacts are read only with primary contact sync on: a deal without a company has all its
   contacts read (one batch, the primary one first: it is the customer); a deal with one reads only
-  its primary contact, and only when the settings use it (`needs_reference_contact`);
+  its primary contact, and only when the settings use it (`needs_reference_contact`). Only that
+  reference contact may come from the portal's cache: the contacts of a deal without a company
+  are its customer, matched and created in Fortnox, and are always read fresh;
 - the owner's name (first and last name, else the e-mail) is our reference (`OurReference`); an
   owner not found among the active ones is looked for among the archived ones (a deactivated
   user still owns deals), and one not found at all leaves our reference empty with a warning;
@@ -43,7 +47,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from hubnox.errors import NotFoundError
 from hubnox.hubspot import paths
@@ -70,6 +74,8 @@ PRIMARY_COMPANY_TYPE = "deal_to_company"
 PRIMARY_CONTACT_LABEL = re.compile(r"primary(\s.*)?", re.IGNORECASE | re.DOTALL)
 #: the line-item property HubSpot orders a deal's or quote's line items by
 POSITION_PROPERTY = "hs_position_on_quote"
+
+R = TypeVar("R", bound=CrmObject)
 
 
 class DealRecord(Deal):
@@ -156,9 +162,11 @@ def read_deal(hubspot: HubSpotReads, deal_id: str, wanted: PropertiesToRead = Pr
                                         "not be read from HubSpot (deleted?)."))
     contact_ids = _contacts_to_read(hubspot, deal, company_id is not None, wanted)
     if contact_ids:
-        result = hubspot.batch_read(paths.CONTACTS, contact_ids, _with(Contact.PROPERTIES, wanted.contact),
-                                    model=Contact)
-        by_id = {record.id: record for record in result.found}
+        properties = _with(Contact.PROPERTIES, wanted.contact)
+        found_contacts = (_read_cacheable(hubspot, paths.CONTACTS, contact_ids, properties, Contact)
+                          if company_id is not None  # the reference person only
+                          else hubspot.batch_read(paths.CONTACTS, contact_ids, properties, model=Contact).found)
+        by_id = {record.id: record for record in found_contacts}
         contacts = [by_id[i] for i in contact_ids if i in by_id]  # type: ignore[misc]
     return DealReading(deal=deal, line_items=line_items, products=products, company=company,
                        contacts=contacts, warnings=warnings, tax_rates=tax_rates, owner_name=owner_name)
@@ -215,8 +223,17 @@ def _products(hubspot: HubSpotReads, line_items: Sequence[LineItem]) -> dict[str
     wanted = [item.product_id for item in line_items if not item.sku and item.product_id]
     if not wanted:
         return {}
-    result = hubspot.batch_read(paths.PRODUCTS, wanted, Product.PROPERTIES, model=Product)
-    return {record.id: record for record in result.found}  # type: ignore[misc]
+    return {record.id: record for record in _read_cacheable(hubspot, paths.PRODUCTS, wanted, Product.PROPERTIES,
+                                                            Product)}
+
+
+def _read_cacheable(hubspot: HubSpotReads, object_type: str, ids: Sequence[str], properties: Sequence[str],
+                    model: type[R]) -> list[R]:
+    """Records the worker's client may serve from the portal's cache (`CachedLookups`); any other
+    client reads them in one batch."""
+    if isinstance(hubspot, CachedLookups):
+        return hubspot.batch_read_cached(object_type, ids, properties, model=model)
+    return hubspot.batch_read(object_type, ids, properties, model=model).found  # type: ignore[return-value]
 
 
 def _tax_rates(hubspot: HubSpotReads, line_items: Sequence[LineItem], warnings: list[SyncWarning],
