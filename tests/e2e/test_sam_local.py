@@ -2,9 +2,10 @@
 
 What sam does with `--env-vars env.json --parameter-overrides ...` (samcli's EnvironmentVariables): a
 function's environment is the variables template.yaml declares for it (Globals and its own), their
-values resolved with the parameter overrides and then replaced by the file's values for the same
-names, plus the AWS variables sam sets itself (region, some credentials, AWS_SAM_LOCAL). Nothing
-else of the host reaches the container. Here that environment is built from the file
+values resolved with the parameter overrides (Refs only: sam leaves Fn::If blank) and then replaced by
+the file's values for the same names, plus the AWS variables sam sets itself (region, some
+credentials, AWS_SAM_LOCAL). Where SAM CLI is installed (.sam-venv), its own code computes that
+environment too and must agree. Here that environment is built from the file
 `python -m sandbox.invoke --sam-env` writes and the command line it prints, and the function's
 handler runs in a fresh Python process with exactly it (the layer and the function's folder on the
 path, as /opt/python and /var/task are), so nothing of the test's own process helps. It must answer
