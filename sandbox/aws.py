@@ -61,6 +61,18 @@ class UnresolvableValue(ValueError):
     """A template value the local stack cannot work out."""
 
 
+class _NoValue:
+    """`AWS::NoValue`: the property it is given to is left out, as CloudFormation leaves it out."""
+
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+#: What `Intrinsics.resolve` answers for a value that resolves to `AWS::NoValue` (inside a mapping
+#: or a list, the key or item is dropped instead).
+NO_VALUE = _NoValue()
+
+
 @dataclass
 class Intrinsics:
     """Resolves the intrinsic functions of template properties against the local stack."""
@@ -80,7 +92,9 @@ class Intrinsics:
             "AWS::URLSuffix": "amazonaws.com",
         }
 
-    def ref(self, name: str) -> str:
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.pseudo():
             return self.pseudo()[name]
         if name in self.parameters:
@@ -99,9 +113,10 @@ class Intrinsics:
             raise UnresolvableValue(f"{resource}.{name} is not known locally (yet)") from None
 
     def resolve(self, value: Any) -> Any:
-        """`value` with every Ref, GetAtt and Sub replaced by its local value."""
+        """`value` with every Ref, GetAtt, Sub and If replaced by its local value; a key or list item
+        that resolves to `AWS::NoValue` is left out, and a whole value that does is `NO_VALUE`."""
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [item for item in (self.resolve(v) for v in value) if item is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if set(value) == {"Ref"}:
@@ -111,10 +126,39 @@ class Intrinsics:
             return self.attribute(resource, attribute)
         if set(value) == {"Fn::Sub"}:
             return self._sub(value["Fn::Sub"])
+        if set(value) == {"Fn::If"}:
+            condition, if_true, if_false = value["Fn::If"]
+            return self.resolve(if_true if self.condition(condition) else if_false)
         functions = [key for key in value if key.startswith("Fn::")]
         if functions:
             raise UnresolvableValue(f"{functions[0]} is not resolved locally")
-        return {key: self.resolve(v) for key, v in value.items()}
+        resolved = {key: self.resolve(v) for key, v in value.items()}
+        return {key: v for key, v in resolved.items() if v is not NO_VALUE}
+
+    def condition(self, name: str) -> bool:
+        """Whether the template's condition `name` holds for the local parameter values."""
+        try:
+            spec = self.template["Conditions"][name]
+        except KeyError:
+            raise UnresolvableValue(f"no condition {name} in the template") from None
+        return self._holds(spec)
+
+    def _holds(self, spec: Any) -> bool:
+        # CloudFormation's condition functions: Equals, Not, And, Or and a named Condition.
+        if isinstance(spec, dict) and len(spec) == 1:
+            (function, arguments), = spec.items()
+            if function == "Condition":
+                return self.condition(arguments)
+            if function == "Fn::Equals":
+                left, right = (self.resolve(argument) for argument in arguments)
+                return str(left) == str(right)
+            if function == "Fn::Not":
+                return not self._holds(arguments[0])
+            if function == "Fn::And":
+                return all(self._holds(argument) for argument in arguments)
+            if function == "Fn::Or":
+                return any(self._holds(argument) for argument in arguments)
+        raise UnresolvableValue(f"condition {spec!r} is not evaluated locally")
 
     def _sub(self, spec: str | list[Any]) -> str:
         text, variables = (spec, {}) if isinstance(spec, str) else (spec[0], self.resolve(spec[1]))
@@ -126,7 +170,7 @@ class Intrinsics:
             if "." in name and name.split(".", 1)[0] not in self.pseudo():
                 resource, attribute = name.split(".", 1)
                 return self.attribute(resource, attribute)
-            return self.ref(name)
+            return str(self.ref(name))
 
         return re.sub(r"\$\{([^!}][^}]*)\}", replace, text)
 

@@ -3,7 +3,8 @@
     python -m sandbox.invoke worker events/worker_sqs.json          (make invoke FN=worker EVENT=...)
     python -m sandbox.invoke crm_card events/crm_card_fetch.json --no-sign
     python -m sandbox.invoke --print-signed events/crm_card_fetch.json
-    python -m sandbox.invoke --sam-env > env.json                    (sam local invoke --env-vars env.json)
+    python -m sandbox.invoke --sam-env [worker events/worker_sqs.json] > env.json
+                                    (sam local invoke --env-vars env.json; it prints the command line)
 
 The handler runs in this process with a Lambda context, loaded as the local gateway loads it
 (`sandbox.gateway.LocalFunction`) and held to its IAM role from template.yaml (`sandbox.iam`), against
@@ -40,6 +41,7 @@ from sandbox.gateway import (
     TEMPLATE_PATH,
     LocalFunction,
     ensure_layer_importable,
+    functions_from_template,
     load_functions,
     read_template,
 )
@@ -427,19 +429,82 @@ def declared_variables() -> set[str]:
     return names
 
 
-def sam_environment(environment: Mapping[str, str], docker_host: str = DOCKER_HOST) -> tuple[dict[str, Any], list[str]]:
+#: The stack's variables a deployment keeps in the Secrets Manager secret SECRETS_NAME names, each
+#: under its lower-case name (the JSON shape `hubnox.config` reads and template.yaml's SecretsName describes).
+SECRET_VARIABLES = ("HUBSPOT_CLIENT_SECRET", "FORTNOX_CLIENT_SECRET", "SIGNING_KEY")
+#: Variables `sam local invoke` always sets itself (region from `--region`, any credentials: moto takes them).
+SAM_SETS = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+#: The function and event the printed `sam local invoke` line names unless `--sam-env` is given others.
+SAM_EXAMPLE = ("WorkerFunction", "events/worker_sqs.json")
+
+
+def template_secrets_name() -> str:
+    """The secret's name a deployment uses by default (template.yaml's SecretsName), used locally too."""
+    from sandbox.aws import Intrinsics
+
+    return str(Intrinsics(read_template(TEMPLATE_PATH)).ref("SecretsName"))
+
+
+def publish_secrets(environment: Mapping[str, str], name: str) -> str:
+    """Store the app's secrets of the stack with `environment` in that stack's Secrets Manager (moto)
+    as secret `name`, in a deployment's JSON shape, so a function given SECRETS_NAME=`name` and the
+    stack's AWS endpoint loads them as it does deployed; answers `name`. Idempotent: a second call
+    writes the current values as the secret's new version."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    client = boto3.client(
+        "secretsmanager", region_name=environment["AWS_REGION"], endpoint_url=environment["AWS_ENDPOINT_URL"],
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"])
+    value = json.dumps({variable.lower(): environment[variable] for variable in SECRET_VARIABLES})
+    try:
+        client.put_secret_value(SecretId=name, SecretString=value)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        client.create_secret(Name=name, SecretString=value)
+    return name
+
+
+def _reach(value: str, docker_host: str) -> str:
+    return value.replace("127.0.0.1", docker_host).replace("localhost", docker_host)
+
+
+def sam_environment(environment: Mapping[str, str], docker_host: str = DOCKER_HOST, *,
+                    secrets_name: str = "") -> tuple[dict[str, Any], list[str]]:
     """`sam local invoke --env-vars` content pointing every function at the stack with `environment`
     (its loopback URLs rewritten to the host as a container reaches it; PUBLIC_BASE_URL kept, since a
     browser on the host opens hubnox's links and `--print-signed` signs for it), and the names of the
-    stack's variables that file cannot carry because template.yaml does not declare them."""
-    def reach(value: str) -> str:
-        return value.replace("127.0.0.1", docker_host).replace("localhost", docker_host)
+    stack's variables that file cannot carry because template.yaml does not declare them.
 
+    With `secrets_name` (a secret `publish_secrets` wrote), SECRETS_NAME names it and the functions
+    load the secrets from the stack's Secrets Manager as deployed; without, they have none. The
+    variables sam sets itself (`SAM_SETS`) are not counted as left out."""
     declared = declared_variables()
-    values = {name: value if name == "PUBLIC_BASE_URL" else reach(value)
+    values = {name: value if name == "PUBLIC_BASE_URL" else _reach(value, docker_host)
               for name, value in environment.items() if name in declared}
-    values.setdefault("SECRETS_NAME", "")  # locally the secrets are no Secrets Manager secret
-    return {"Parameters": values}, sorted(name for name in environment if name not in declared)
+    values["SECRETS_NAME"] = secrets_name
+    carried = set(SAM_SETS) | (set(SECRET_VARIABLES) if secrets_name else set())
+    return {"Parameters": values}, sorted(name for name in environment if name not in declared | carried)
+
+
+def logical_id(function: str) -> str:
+    """A function's logical id in template.yaml (what sam names it by), from its folder name or that id."""
+    for spec in functions_from_template(read_template(TEMPLATE_PATH)).values():
+        if function in (spec.name, spec.logical_id):
+            return spec.logical_id
+    raise SystemExit(f"no function {function!r} in template.yaml")
+
+
+def sam_command(environment: Mapping[str, str], docker_host: str = DOCKER_HOST, *,
+                function: str = SAM_EXAMPLE[0], event: str = SAM_EXAMPLE[1], env_file: str = "env.json") -> str:
+    """The `sam local invoke` line for `function` and `event` on the stack with `environment`: the
+    env-vars file, the stack's region (moto keeps resources per region) and its AWS endpoint as
+    template.yaml's LocalAwsEndpointUrl."""
+    endpoint = _reach(environment["AWS_ENDPOINT_URL"], docker_host)
+    return (f"sam local invoke {function} -e {event} --env-vars {env_file} --region {environment['AWS_REGION']} "
+            f"--parameter-overrides LocalAwsEndpointUrl={endpoint}")
 
 
 @contextlib.contextmanager
@@ -457,7 +522,8 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--url", help="the gateway of a running `make dev` stack to use (default: any running)")
     root.add_argument("--print-signed", metavar="EVENT", help="print a freshly signed copy of EVENT and stop")
     root.add_argument("--sam-env", action="store_true",
-                      help="print an env-vars file for `sam local invoke` on the running stack and stop")
+                      help="print an env-vars file for `sam local invoke` on the running stack (its secrets "
+                           "stored in the stack's Secrets Manager) and the sam command line, and stop")
     root.add_argument("--docker-host", default=DOCKER_HOST, help="the host's name inside Docker (--sam-env)")
     return root
 
@@ -471,10 +537,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         environment = states[0]["environment"]
         if args.sam_env:
-            variables, left_out = sam_environment(environment, args.docker_host)
+            name = publish_secrets(environment, template_secrets_name())
+            variables, left_out = sam_environment(environment, args.docker_host, secrets_name=name)
             print(json.dumps(variables, indent=2))
-            print(f"note: sam local invoke sets only the variables template.yaml declares; not set: "
-                  f"{', '.join(left_out)}", file=sys.stderr)
+            function = logical_id(args.function) if args.function else SAM_EXAMPLE[0]
+            print(f"the app's secrets are in the local stack's Secrets Manager as {name}; run e.g.\n  "
+                  + sam_command(environment, args.docker_host, function=function,
+                                event=args.event or SAM_EXAMPLE[1]), file=sys.stderr)
+            if left_out:
+                print(f"note: sam local invoke sets only the variables template.yaml declares; not set: "
+                      f"{', '.join(left_out)}", file=sys.stderr)
         else:
             print(json.dumps(sign_event(load_event(args.print_signed), environment), indent=2))
         return 0

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from sandbox.aws import STACK_NAME, Intrinsics, LocalAws, UnresolvableValue
+from sandbox.aws import NO_VALUE, STACK_NAME, Intrinsics, LocalAws, UnresolvableValue
 from sandbox.common import RunningServer, serve
 from sandbox.gateway import TEMPLATE_PATH, Gateway, ensure_layer_importable, load_functions, read_template
 
@@ -215,9 +215,11 @@ def template_environment(template: Mapping[str, Any]) -> dict[str, str]:
         if name == "SECRETS_NAME":
             continue
         try:
-            values[name] = str(intrinsics.resolve(value))
+            resolved = intrinsics.resolve(value)
         except UnresolvableValue:
             continue  # a resource of the stack or a parameter without default: set below
+        if resolved is not NO_VALUE:  # AWS_ENDPOINT_URL is sam local's: the stack sets its own
+            values[name] = str(resolved)
     return values
 
 

@@ -15,6 +15,7 @@ from moto import mock_aws
 from sandbox.alarms import evaluate_alarms
 from sandbox.aws import (
     LOCAL_CONCURRENCY_CAP,
+    NO_VALUE,
     Intrinsics,
     QueueFeeder,
     UnresolvableValue,
@@ -26,6 +27,7 @@ from sandbox.aws import (
     sqs_record,
 )
 from sandbox.gateway import REPO_ROOT, FunctionSpec, LocalFunction, load_functions, read_template
+from sandbox.stack import template_environment
 
 EVENTS = REPO_ROOT / "events"
 
@@ -153,7 +155,27 @@ def test_intrinsics_resolve_refs_subs_and_attributes(template):
     with pytest.raises(UnresolvableValue):
         intrinsics.resolve({"Ref": "HubSpotClientId"})  # no default: a deployment must give it
     with pytest.raises(UnresolvableValue):
-        intrinsics.resolve({"Fn::If": ["HasAlarmEmail", "a", "b"]})
+        intrinsics.resolve({"Fn::ImportValue": "elsewhere"})
+
+
+def test_intrinsics_resolve_conditions_and_leave_out_no_value(template):
+    plain = Intrinsics(template)
+    local = Intrinsics(template, parameters={"LocalAwsEndpointUrl": "http://host.docker.internal:8003",
+                                             "AlarmEmail": "ops@example.com"})
+    assert plain.resolve({"Fn::If": ["HasAlarmEmail", "a", "b"]}) == "b"
+    assert local.resolve({"Fn::If": ["HasAlarmEmail", "a", "b"]}) == "a"
+    endpoint = template["Globals"]["Function"]["Environment"]["Variables"]["AWS_ENDPOINT_URL"]
+    assert plain.resolve(endpoint) is NO_VALUE
+    assert "AWS_ENDPOINT_URL" not in plain.resolve({"AWS_ENDPOINT_URL": endpoint, "LOG_LEVEL": "INFO"})
+    assert plain.resolve([endpoint, "kept"]) == ["kept"]
+    assert local.resolve({"AWS_ENDPOINT_URL": endpoint}) == {"AWS_ENDPOINT_URL": "http://host.docker.internal:8003"}
+    assert local.condition("UsesLocalAws") and not plain.condition("UsesLocalAws")
+    with pytest.raises(UnresolvableValue):
+        plain.condition("NoSuchCondition")
+
+
+def test_the_stacks_environment_has_no_aws_endpoint_from_the_template(template):
+    assert "AWS_ENDPOINT_URL" not in template_environment(template)
 
 
 @mock_aws
