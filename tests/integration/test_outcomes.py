@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from hubnox.errors import JobExhausted, TransientError
+from hubnox.fortnox.models import Article
 from hubnox.hubspot.properties import SYNC_STATUS
 from hubnox.jobs import LAST_TRY, MAX_ATTEMPTS, backoff_seconds
 from hubnox.store.table import Table
@@ -20,7 +21,13 @@ CALLBACKS = "/automation/.*"
 
 @pytest.fixture
 def world(table: Table) -> World:
-    return World(table, seed())
+    world = World(table, seed())
+    # The deal's articles exist, so the only follow-ups are the ones telling its outcome (new
+    # articles add a run of their price-list rows: tests/integration/test_runner_article_prices.py).
+    for number in ("HNX-ONB", "HNX-SEAT"):
+        world.fortnox.create_article(Article(article_number=number, description=number))
+    world.fortnox_sim.log.clear()
+    return world
 
 
 def hubspot_fails(world: World, method: str, path: str, times: int | None = 1, status: int = 503) -> None:

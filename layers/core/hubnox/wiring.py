@@ -512,6 +512,7 @@ class Container:
             outcomes=RunSignals(),
             installs=self.connections,
             admission=self.admission,
+            fortnox_company=self.connections.fortnox_tenant,
             clock=self.clock,
         )
 
