@@ -86,3 +86,50 @@ def test_threads_replaying_one_run_at_once_make_one_run_in_dynamodb(runs):
     replays = [r for r in runs.list_recent(PORTAL, 50) if r.replay_of == run.run_id]
     assert [r.run_id for r in replays] == list(answers)
     assert [job.run_id for job, _ in queue.sent] == list(answers)
+
+
+class AnswerLostOnce:
+    """A DynamoDB client whose writes land but whose first answer is lost: the AWS SDK retries the
+    same request after its read timeout, and the retry finds what the first try wrote."""
+
+    def __init__(self, client, *operations: str) -> None:
+        self._client = client
+        self._operations = operations
+
+    def __getattr__(self, name: str):
+        call = getattr(self._client, name)
+        if name not in self._operations:
+            return call
+
+        def twice(**request):
+            call(**request)  # lands; its answer never arrives
+            return call(**request)  # the SDK's retry
+        return twice
+
+
+def test_a_replay_run_whose_create_was_retried_after_a_lost_answer_is_the_one_created(dynamodb):
+    with mock_aws():
+        create_table(dynamodb, TABLE)
+        clock = FakeClock()
+        runs = RunStore(Table(OneRequestAtATime(dynamodb), TABLE), clock)
+        retried = RunStore(Table(AnswerLostOnce(OneRequestAtATime(dynamodb), "transact_write_items"), TABLE), clock)
+        run = failed(runs)
+        queue = FollowUpQueue()
+
+        replayed = replay_once(retried, functools.partial(submit, retried, queue), run)
+
+        assert replayed.queued is True
+        assert retried.get(PORTAL, replayed.run_id).replay_of == run.run_id
+        assert [job.run_id for job, _ in queue.sent] == [replayed.run_id]
+
+
+def test_a_run_whose_create_was_retried_after_a_lost_answer_is_created_once(dynamodb):
+    with mock_aws():
+        create_table(dynamodb, TABLE)
+        runs = RunStore(Table(AnswerLostOnce(OneRequestAtATime(dynamodb), "put_item"), TABLE), FakeClock())
+
+        run = runs.create(RunRequest(portal_id=PORTAL, kind="create_document", trigger="workflow",
+                                     object_type="deal", object_id="905"))
+
+        assert runs.get(PORTAL, run.run_id).object_id == "905"
+        assert [r.run_id for r in runs.list_recent(PORTAL)] == [run.run_id]

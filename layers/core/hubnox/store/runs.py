@@ -103,7 +103,11 @@ class RunStore:
         fields = {k: v for k, v in run.model_dump().items() if v is not None}
         item = {**run_key(run.portal_id, run.run_id), **fields, **_index_fields(run), "expires_at": expires_at}
         if run_id is None:
-            self._table.put(item, condition="attribute_not_exists(pk)")
+            try:
+                self._table.put(item, condition="attribute_not_exists(pk)")
+            except ConditionFailed:
+                if not self._landed(run):
+                    raise
         else:
             assert replay_of is not None
             try:
@@ -114,10 +118,21 @@ class RunStore:
                         values={":run_id": run.run_id})),
                 ])
             except TransactionCancelled as refused:
-                raise ReplayClaimLost(f"Run {replay_of} no longer names {run.run_id} as its replay.") from refused
+                if not self._landed(run):
+                    raise ReplayClaimLost(f"Run {replay_of} no longer names {run.run_id} as its replay.") from refused
         if run.object_type and run.object_id:
             self._point_to(run, run.object_type, run.object_id, expires_at)
         return run
+
+    def _landed(self, run: Run) -> bool:
+        """Whether a create refused because its run exists was this create's own write, landed by an
+        earlier try of the same request: the AWS SDK retries a write whose answer timed out, and a
+        retry of a conditional put (or of a transaction, on an engine that ignores its client request
+        token) then finds the item the first try wrote. The run's id is fresh (or a replay id this
+        caller claimed), so a run stored under it with the same request and `replay_of` is that write."""
+        stored = self.get(run.portal_id, run.run_id)
+        return (stored is not None and stored.replay_of == run.replay_of
+                and abs(stored.created_at - run.created_at) < 0.001)
 
     def get(self, portal_id: str, run_id: str) -> Run | None:
         """The run, or None if there is none (or it has expired)."""
