@@ -11,8 +11,10 @@ marked running, and before any HubSpot or Fortnox call, it is admitted or sent b
   than `AHEAD_SECONDS` away the job goes back to the queue until then, carrying its start
   (`Job.admit_at`), and is let in when it comes back: a backlog of 200 deals waits in the queue,
   each sent back about once, not in the workers.
-- **The calls booked.** Admission paces deals at the rate of deals with four Fortnox calls each;
-  deals that make more book the call schedule further ahead. When it is booked more than
+- **The calls booked.** Admission paces deals at the rate of the cheapest later deal, three
+  Fortnox calls (customer, create, PDF: the article list's check is skipped within 30 s of the
+  last, as it is in a backlog), so the call budget, not admission, sets a backlog's pace; deals
+  that make more book the call schedule further ahead. When it is booked more than
   `AHEAD_SECONDS` ahead, the job waits that long first, so no worker sits out a long wait.
 - **In flight.** At most `IN_FLIGHT_PER_COMPANY` jobs of one company run at once, each holding one
   of that many lease slots (`inflight#<budget key>#<n>`, with a TTL, so a worker that dies frees its
@@ -32,11 +34,17 @@ from hubnox.sync.ports import Leases
 
 #: a wait longer than this is spent in the queue rather than in a worker
 AHEAD_SECONDS = 3.0
-#: deals a company starts per window: its call budget (24 per 5 s) over four calls a deal
-DEALS_PER_WINDOW = 6
+#: the Fortnox calls of the cheapest later deal in a backlog: customer, create, PDF
+CHEAPEST_DEAL_CALLS = 3
+#: deals a company starts per window: its call budget (`hubnox.fortnox.client.REQUESTS_PER_WINDOW`,
+#: 23 per 5 s) over the cheapest deal's calls, rounded up. Paced for four calls a deal (6), a
+#: backlog of three-call deals drained at 72 % of Fortnox's limit, held by admission alone.
+DEALS_PER_WINDOW = 8
 WINDOW_SECONDS = 5.0
 #: how many jobs of one Fortnox company run at once
-IN_FLIGHT_PER_COMPANY = 6
+#: (a job holds its slot from admission to its note, some 4 to 5 s on a loaded local stack; with 6
+#: slots a backlog of three-call deals was held by this cap, below the call budget)
+IN_FLIGHT_PER_COMPANY = 10
 #: how long a job turned away by the in-flight cap waits before it asks again
 FULL_RETRY_SECONDS = 2
 #: how long an in-flight slot lasts if its worker never gives it back: the worker's timeout
