@@ -160,3 +160,43 @@ def test_the_shared_budget_fits_where_the_clients_expect_a_rate_budget():
 
 def test_table_is_the_one_the_tests_share(table):
     assert isinstance(table, Table)
+
+
+def test_a_call_woken_too_late_for_its_slot_takes_the_next_one_so_no_window_overfills(table, clock):
+    """A busy machine wakes a sleeper late: going then would land the call in one window with the
+    on-time calls of later slots. It takes the next slot instead, behind those booked meanwhile."""
+    budget = DynamoRateBudget(table, clock, clock.sleep)
+    other = DynamoRateBudget(table, clock, clock.sleep)
+    budget.acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=30)  # the schedule is now booked
+    first_slot = clock.now + WINDOW / LIMIT
+
+    woken: list[float] = []
+
+    def overslept(seconds: float) -> None:
+        clock.sleep(seconds)
+        if not woken:
+            clock.advance(0.6)  # woken 0.6 s after the slot
+            other.acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=30)  # another container kept its slot
+        woken.append(clock.now)
+
+    late = DynamoRateBudget(table, clock, overslept)
+    late.acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=30)
+
+    # It did not go 0.6 s late in its own slot, but in the slot after the one the other took.
+    assert clock.now - first_slot == pytest.approx(0.6 + WINDOW / LIMIT, abs=1e-3)
+
+
+def test_a_late_call_goes_after_a_few_slots_however_late(table, clock):
+    other = DynamoRateBudget(table, clock, clock.sleep)
+    other.acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=30)
+    late_sleeps: list[float] = []
+
+    def always_late(seconds: float) -> None:
+        late_sleeps.append(seconds)
+        clock.sleep(seconds)
+        clock.advance(1.0)
+        other.acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=30)  # the schedule stays booked
+
+    DynamoRateBudget(table, clock, always_late).acquire(KEY, limit=LIMIT, window=WINDOW, max_wait=30)
+
+    assert len(late_sleeps) == 3  # three slots taken, each missed, then it went
