@@ -119,7 +119,10 @@ def _api(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in requests if not r["path"].startswith(("/oauth", "/_sandbox"))]
 
 
-def _one_deal(bench: Bench, portal_id: str, deal_id: str) -> Measured:
+def deal_requests(bench: Bench, portal_id: str, deal_id: str
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], float]:
+    """One deal through the workflow action and the queue: the requests HubSpot and Fortnox
+    received meanwhile (follow-ups included) and the seconds until the queue was empty."""
     mark = bench.log_size()
     started = time.perf_counter()
     callback_id = bench.enroll(portal_id, deal_id)
@@ -127,6 +130,11 @@ def _one_deal(bench: Bench, portal_id: str, deal_id: str) -> Measured:
     seconds = time.perf_counter() - started
     bench.completed(callback_id)
     hubspot, fortnox = bench.calls_since(mark)
+    return hubspot, fortnox, seconds
+
+
+def _one_deal(bench: Bench, portal_id: str, deal_id: str) -> Measured:
+    hubspot, fortnox, seconds = deal_requests(bench, portal_id, deal_id)
     limited = sum(1 for r in hubspot + fortnox if r["status"] == 429)
     return Measured(len(_api(hubspot)), len(_api(fortnox)), seconds, limited)
 

@@ -88,15 +88,9 @@ def _portal(bench: Bench, seed: dict[str, Any], deals: int) -> tuple[str, list[s
 def _measure(bench: Bench, portal_id: str, deal_id: str) -> dict[str, Any]:
     """One deal through the workflow action and the queue (follow-ups included), its calls split at
     the deal's note: before it the deal's path, after it what was left to follow-ups."""
-    from benchmarks.__main__ import _api
+    from benchmarks.__main__ import _api, deal_requests
 
-    mark = bench.log_size()
-    started = time.perf_counter()
-    callback_id = bench.enroll(portal_id, deal_id)
-    bench.drain()
-    seconds = time.perf_counter() - started
-    bench.completed(callback_id)
-    hubspot, fortnox = bench.calls_since(mark)
+    hubspot, fortnox, seconds = deal_requests(bench, portal_id, deal_id)
     on_path, deferred = split_at_note(_api(hubspot), _api(fortnox))
     return {"hubspot": len(_api(hubspot)), "fortnox": on_path, "fortnox_deferred": deferred,
             "rate_limited": sum(1 for r in hubspot + fortnox if r["status"] == 429), "seconds": seconds}
