@@ -5,10 +5,7 @@ Bench`) and answers {scenario: {"hubspot", "fortnox", "hubspot_goal", "fortnox_g
 Each scenario seeds a fresh portal whose Fortnox company is new; one warm-up deal of the same shape
 creates the customer and the articles, and the deal measured after it is a company's later deal,
 unless the scenario is about a first deal or new articles. Calls are the requests each service
-received for that one deal until its note was written, OAuth and the simulators' own control routes
-left out, retries included. What Fortnox received after the note, the price-list rows of the articles
-the deal created (the `set_article_prices` follow-up, off the deal's path), is counted beside them
-(`fortnox_deferred`), so nothing the deal costs is left out.
+received for that one deal, OAuth and the simulators' own control routes left out, retries included.
 The warm-up deal also fills the portal's HubSpot cache (`hubnox.sync.portal_lookups`): the deal
 measured after it takes its owner, its reference contact and the product of a line without a SKU
 from there, as a company's later deal within the cache's life does (a contact's is 15 minutes).
@@ -86,24 +83,11 @@ def _portal(bench: Bench, seed: dict[str, Any], deals: int) -> tuple[str, list[s
 
 
 def _measure(bench: Bench, portal_id: str, deal_id: str) -> dict[str, Any]:
-    """One deal through the workflow action and the queue (follow-ups included), its calls split at
-    the deal's note: before it the deal's path, after it what was left to follow-ups."""
     from benchmarks.__main__ import _api, deal_requests
 
     hubspot, fortnox, seconds = deal_requests(bench, portal_id, deal_id)
-    on_path, deferred = split_at_note(_api(hubspot), _api(fortnox))
-    return {"hubspot": len(_api(hubspot)), "fortnox": on_path, "fortnox_deferred": deferred,
+    return {"hubspot": len(_api(hubspot)), "fortnox": len(_api(fortnox)),
             "rate_limited": sum(1 for r in hubspot + fortnox if r["status"] == 429), "seconds": seconds}
-
-
-def split_at_note(hubspot: list[dict[str, Any]], fortnox: list[dict[str, Any]]) -> tuple[int, int]:
-    """The Fortnox calls that arrived before the deal's note was created in HubSpot, and those after
-    (all before, when no note was written)."""
-    notes = [r["at"] for r in hubspot if r["method"] == "POST" and r["path"].rstrip("/").endswith("/notes")]
-    if not notes:
-        return len(fortnox), 0
-    before = sum(1 for r in fortnox if r["at"] <= notes[0])
-    return before, len(fortnox) - before
 
 
 def _later(bench: Bench, seed: dict[str, Any]) -> dict[str, Any]:
@@ -122,17 +106,14 @@ def calls_per_scenario(bench: Bench) -> dict[str, dict[str, Any]]:
     """Every scenario's calls for one deal, with the goals beside them."""
     results: dict[str, dict[str, Any]] = {}
 
-    def record(name: str, measured: dict[str, Any], fortnox_goal: int = FORTNOX_GOAL,
-               hubspot_goal: int = HUBSPOT_GOAL) -> None:
-        results[name] = {**measured, "hubspot_goal": hubspot_goal, "fortnox_goal": fortnox_goal}
+    def record(name: str, measured: dict[str, Any], fortnox_goal: int = FORTNOX_GOAL) -> None:
+        results[name] = {**measured, "hubspot_goal": HUBSPOT_GOAL, "fortnox_goal": fortnox_goal}
 
     portal_id, [deal_id] = _portal(bench, _seed([_skus(1)]), 1)
     # a new company and one new article: the customer's search and create, the article's look-up
-    # and create (its price-list row follows the note, off the deal's path); in HubSpot the new
-    # customer's number written back to its company, once per customer (the issue's seven are for a
-    # deal whose customer exists, and HubSpot updates one record per call)
+    # and create (its price in the price list too, where that is written on the document's path)
     record("first deal, 1 line item (new customer, new article)", _measure(bench, portal_id, deal_id),
-           fortnox_goal=FORTNOX_GOAL + 2, hubspot_goal=HUBSPOT_GOAL + 1)
+           fortnox_goal=FORTNOX_GOAL + 2)
     for count in LINE_COUNTS:
         record(f"later deal, {count} line items", _later(bench, _seed([_skus(count), _skus(count)])))
     record("later deal with owner and one contact", _later(bench, _seed([_skus(1), _skus(1)], owner=True,
@@ -148,12 +129,10 @@ def calls_per_scenario(bench: Bench) -> dict[str, dict[str, Any]]:
 
 def report(results: dict[str, dict[str, Any]]) -> list[str]:
     """The scenarios as a Markdown table, each figure with its goal."""
-    lines = ["| scenario | HubSpot calls (goal) | Fortnox calls until the note (goal) "
-             "| Fortnox calls after it (price-list rows, off the deal's path) | 429s |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+    lines = ["| scenario | HubSpot calls (goal) | Fortnox calls (goal) | 429s |", "| --- | ---: | ---: | ---: |"]
     for name, r in results.items():
         lines.append(f"| {name} | {r['hubspot']} (≤ {r['hubspot_goal']}) | {r['fortnox']} (≤ {r['fortnox_goal']}) "
-                     f"| {r.get('fortnox_deferred', 0)} | {r['rate_limited']} |")
+                     f"| {r['rate_limited']} |")
     return lines
 
 

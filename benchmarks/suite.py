@@ -195,9 +195,7 @@ def _scenario_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"scenario": name, "fortnox_calls": r["fortnox"], "hubspot_calls": r["hubspot"],
              "seconds": r.get("seconds", 0.0), "rate_limited": r.get("rate_limited", 0),
              "fortnox_goal": r.get("fortnox_goal", FORTNOX_LATER_GOAL),
-             "hubspot_goal": r.get("hubspot_goal", HUBSPOT_GOAL),
-             # the price-list rows of new articles, written after the deal's note (kept in the figures' details)
-             "fortnox_deferred": r.get("fortnox_deferred", 0)}
+             "hubspot_goal": r.get("hubspot_goal", HUBSPOT_GOAL)}
             for name, r in results.items()]
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from hubnox.errors import JobExhausted, TransientError
-from hubnox.fortnox.models import Article
 from hubnox.hubspot.properties import SYNC_STATUS
 from hubnox.jobs import LAST_TRY, MAX_ATTEMPTS, backoff_seconds
 from hubnox.store.table import Table
@@ -21,13 +20,7 @@ CALLBACKS = "/automation/.*"
 
 @pytest.fixture
 def world(table: Table) -> World:
-    world = World(table, seed())
-    # The deal's articles exist, so the only follow-ups are the ones telling its outcome (new
-    # articles add a run of their price-list rows: tests/integration/test_runner_article_prices.py).
-    for number in ("HNX-ONB", "HNX-SEAT"):
-        world.fortnox.create_article(Article(article_number=number, description=number))
-    world.fortnox_sim.log.clear()
-    return world
+    return World(table, seed())
 
 
 def hubspot_fails(world: World, method: str, path: str, times: int | None = 1, status: int = 503) -> None:

@@ -151,25 +151,6 @@ def test_a_customer_sync_is_replayed_as_a_customer_sync(world):
     assert (job.kind, job.object_type, job.object_id, job.trigger_key) == ("sync_customer", "company", "5101", None)
 
 
-def test_a_failed_run_of_article_price_rows_is_replayed_with_the_same_rows(world):
-    from hubnox.records import ArticlePriceRow
-
-    rows = (ArticlePriceRow(price_list="A", article_number="BOK-2", price="349"),)
-    run = submit(world.container.runs, world.container.jobs,
-                 RunRequest(portal_id=SAMPLE_PORTAL, kind="set_article_prices", trigger="workflow",
-                            article_prices=rows, fortnox_tenant="T1"))
-    world.jobs()
-    world.container.runs.fail(SAMPLE_PORTAL, run.run_id, "FORTNOX_2000430", "Fortnox could not find price list A.")
-
-    opened = open_link(world, *link(world, run.run_id))
-    press_replay(world, *link(world, run.run_id))
-
-    assert "the price-list rows of new articles" in text(opened)
-    [job] = world.jobs()
-    assert (job.kind, job.article_prices, job.fortnox_tenant, job.object_id) == (
-        "set_article_prices", rows, "T1", None)
-
-
 def test_a_link_replays_once_and_a_second_press_names_the_replay(world):
     path, token = link(world, failed_run(world).run_id)
 

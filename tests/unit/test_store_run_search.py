@@ -191,19 +191,3 @@ def test_a_document_made_for_a_deal_supersedes_its_earlier_failures_of_that_trig
     assert superseded_by(other_deal.run_id) is None
     assert superseded_by(later.run_id) is None
     assert superseded_by(made.run_id) is None
-
-
-def test_a_runs_article_price_rows_are_stored_and_found_under_their_own_trigger(runs, clock):
-    from hubnox.records import ArticlePriceRow
-    from hubnox.services.sync_log import log_trigger
-
-    document_run(runs, clock, "101")
-    clock.advance(1)
-    rows = (ArticlePriceRow(price_list="A", article_number="BOK-2", price="349.50"),)
-    prices = runs.create(RunRequest(portal_id=PORTAL, kind="set_article_prices", trigger="workflow",
-                                    article_prices=rows, fortnox_tenant="T1"))
-
-    assert ids(runs.search(PORTAL, RunFilter(trigger="article_prices"))) == [prices.run_id]
-    stored = runs.get(PORTAL, prices.run_id)
-    assert stored is not None and stored.article_prices == rows and stored.fortnox_tenant == "T1"
-    assert log_trigger(stored) == "article_prices"

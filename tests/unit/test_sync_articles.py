@@ -122,7 +122,7 @@ def test_a_placeholder_row_keeps_the_lines_own_name_and_price() -> None:
     assert fortnox.made("create") == []
 
 
-def test_create_makes_the_missing_article_from_the_line_and_leaves_its_price_list_row_for_later() -> None:
+def test_create_makes_the_missing_article_from_the_line_and_prices_it_in_the_price_list() -> None:
     fortnox = FakeArticles()
     line = item("1", "Kurslitteratur", "BOK-2", price="349", hs_tax_rate_group_id="r6")
     custom = PortalSettings(articles=ArticleSettings(defaults=ArticleDefaults(unit="st", sales_account=3001,
@@ -131,8 +131,7 @@ def test_create_makes_the_missing_article_from_the_line_and_leaves_its_price_lis
     [created] = fortnox.made("create")
     assert (created.article_number, created.description, created.vat, created.type, created.unit,
             created.sales_account) == ("BOK-2", "Kurslitteratur", D(6), "SERVICE", "st", 3001)
-    assert fortnox.made("price") == []  # one call per new article on the deal's path
-    assert [(row.price_list, row.article_number, row.price) for row in plan.new_prices] == [("B", "BOK-2", "349")]
+    assert fortnox.made("price") == [("B", "BOK-2", D(349))]
     assert [(p.article_number, p.source, p.article_vat) for p in plan.lines] == [("BOK-2", "created", D(6))] * 2
     assert plan.created_articles == ["BOK-2"]
     created.to_payload()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 # -- runs ----------------------------------------------------------------------------------------
 
-RunKind = Literal["create_document", "sync_customer", "sync_products", "set_article_prices"]
+RunKind = Literal["create_document", "sync_customer", "sync_products"]
 RunTrigger = Literal["workflow", "poller", "webhook", "card", "replay", "settings"]
 RunStatus = Literal["queued", "running", "succeeded", "failed"]
 #: how far a finished run's outcome has been told (`hubnox.sync.delivery`): `pending` while a step
@@ -21,17 +21,6 @@ RunStatus = Literal["queued", "running", "succeeded", "failed"]
 DeliveryState = Literal["pending", "delivered", "gave_up"]
 DocumentType = Literal["invoice", "order"]
 ObjectType = Literal["deal", "company", "contact"]
-
-
-class ArticlePriceRow(BaseModel):
-    """One article's price in one Fortnox price list (FromQuantity 0), as a `set_article_prices` job
-    carries it; the price is decimal text, so the row stores and travels without float rounding."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    price_list: str
-    article_number: str
-    price: str
 
 
 class RunRequest(BaseModel):
@@ -52,11 +41,6 @@ class RunRequest(BaseModel):
     callback_id: str | None = None
     #: the Fortnox print template the trigger asked for (None: the customer's default template)
     print_template: str | None = None
-    #: `set_article_prices`: the price-list rows of the articles a document run created
-    article_prices: tuple[ArticlePriceRow, ...] | None = None
-    #: `set_article_prices`: the Fortnox company (tenant id) the articles were created in; the rows
-    #: are dropped if the portal is connected to another company by the time the job runs
-    fortnox_tenant: str | None = None
 
     @property
     def request(self) -> RunRequest:
@@ -109,8 +93,7 @@ class Run(RunRequest, RunIdentity):
 
 
 #: the sync log's triggers beyond `RunTrigger`: runs of a kind, whatever started them
-KIND_TRIGGERS: dict[str, RunKind] = {"product_sync": "sync_products", "customer_sync": "sync_customer",
-                                     "article_prices": "set_article_prices"}
+KIND_TRIGGERS: dict[str, RunKind] = {"product_sync": "sync_products", "customer_sync": "sync_customer"}
 
 
 @dataclass(frozen=True)
@@ -118,8 +101,7 @@ class RunFilter:
     """What the sync log asks of a portal's runs; every criterion given must hold (`RunStore.search`)."""
 
     status: RunStatus | None = None
-    #: a `RunTrigger`, or one of `KIND_TRIGGERS` ("product_sync", "customer_sync", "article_prices") for
-    #: runs of that kind
+    #: a `RunTrigger`, or one of `KIND_TRIGGERS` ("product_sync", "customer_sync") for runs of that kind
     trigger: str | None = None
     document_type: DocumentType | None = None
     #: epoch seconds, inclusive

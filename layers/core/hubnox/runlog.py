@@ -70,8 +70,7 @@ def is_id_text(text: str) -> bool:
 
 
 def kind_of_trigger(trigger: str | None) -> str | None:
-    """The run kind a pseudo-trigger (`product_sync`, `customer_sync`, `article_prices`) stands for; None
-    for a real trigger."""
+    """The run kind a pseudo-trigger (`product_sync`, `customer_sync`) stands for; None for a real trigger."""
     return KIND_TRIGGERS.get(trigger or "")
 
 

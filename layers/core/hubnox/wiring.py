@@ -512,7 +512,6 @@ class Container:
             outcomes=RunSignals(),
             installs=self.connections,
             admission=self.admission,
-            fortnox_company=self.connections.fortnox_tenant,
             clock=self.clock,
         )
 

@@ -52,8 +52,7 @@ def describe(run: Run) -> dict[str, Any]:
     """What the pages say about a run: what it does, for which record, how it went."""
     kind = run.document_type or "document"
     what = {"create_document": f"the Fortnox {kind}", "sync_customer": "the Fortnox customer sync",
-            "sync_products": "the product sync",
-            "set_article_prices": "the price-list rows of new articles"}.get(run.kind, run.kind)
+            "sync_products": "the product sync"}.get(run.kind, run.kind)
     record = f"{run.object_type} {run.object_id}" if run.object_type and run.object_id else None
     outcome, outcome_class = OUTCOMES.get(run.status, (run.status, ""))
     document = _document(run)

@@ -3,7 +3,7 @@
     GET  /settings/log                          the page (`?run=<id>` opens that run's story)
     GET  /settings/api/runs                     one page of the log, newest first: {"runs", "nextCursor"}
          ?status=queued|running|succeeded|failed &trigger=workflow|poller|card|replay|settings|
-         product_sync|customer_sync|article_prices &documentType=invoice|order &from=YYYY-MM-DD &to=YYYY-MM-DD
+         product_sync|customer_sync &documentType=invoice|order &from=YYYY-MM-DD &to=YYYY-MM-DD
          (both UTC days, `to` included) &q=<deal name prefix, record id or document number>
          &cursor=<a page's nextCursor> &limit=1..100 (20)
     GET  /settings/api/runs/{runId}             the run's story: every try, warnings, the note, what was
@@ -48,8 +48,7 @@ from hubnox.web.session import read_session
 #: how the log names each trigger it filters on
 TRIGGER_LABELS = {"workflow": "Workflow", "poller": "Deal stage", "webhook": "Deal stage (webhook)",
                   "card": "Record card", "replay": "Replay",
-                  "settings": "Settings", "product_sync": "Product sync", "customer_sync": "Customer sync",
-                  "article_prices": "Article prices"}
+                  "settings": "Settings", "product_sync": "Product sync", "customer_sync": "Customer sync"}
 STATUS_LABELS = {"queued": "Queued", "running": "Running", "succeeded": "Succeeded", "failed": "Failed"}
 DOCUMENT_LABELS = {"invoice": "Invoice", "order": "Order"}
 #: runs of the same record read to find the ones that replayed a run
@@ -107,8 +106,6 @@ def log_trigger(run: Run) -> str:
         return "product_sync"
     if run.kind == "sync_customer":
         return "customer_sync"
-    if run.kind == "set_article_prices":
-        return "article_prices"
     return run.trigger
 
 

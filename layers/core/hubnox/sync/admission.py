@@ -50,7 +50,7 @@ FULL_RETRY_SECONDS = 2
 #: how long an in-flight slot lasts if its worker never gives it back: the worker's timeout
 SLOT_SECONDS = 120.0
 #: the job kinds that call Fortnox, and so are admitted by its budget
-FORTNOX_KINDS = frozenset({"create_document", "sync_customer", "sync_products", "set_article_prices"})
+FORTNOX_KINDS = frozenset({"create_document", "sync_customer", "sync_products"})
 
 
 class Schedule(Protocol):

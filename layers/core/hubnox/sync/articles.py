@@ -7,9 +7,8 @@ the portal's `ArticlePolicy`:
 - `skip`: no document; the error lists every such line by name and SKU;
 - `placeholder`: a line with a SKU Fortnox lacks goes on the placeholder article (created when
   Fortnox lacks it) and keeps the line's own name and price;
-- `create`: the article is created with the SKU as its number, the line's name as description;
-  the line's unit price goes in the price list later, off the deal's path (`ArticlePlan.new_prices`,
-  written by the `set_article_prices` job, `hubnox.sync.jobs.article_prices`).
+- `create`: the article is created with the SKU as its number, the line's name as description
+  and the line's unit price in the price list.
 
 Under `placeholder` and `create`, a line without a SKU hubnox can use (none, or one Fortnox
 would refuse as an article number) becomes a row without an article: the line's name as the
@@ -31,7 +30,6 @@ from hubnox.fortnox.errors import FortnoxError
 from hubnox.fortnox.models import Article, Limits
 from hubnox.hubspot.models import LineItem, Product
 from hubnox.ids import ARTICLE_NUMBER_PATTERN
-from hubnox.records import ArticlePriceRow
 from hubnox.sync.model import ArticleDraft, ArticlePlan, DealSnapshot, PlannedLine, SyncWarning, fortnox_text
 from hubnox.sync.portal_settings import ArticlePolicy, PortalSettings
 from hubnox.sync.ports import FortnoxArticles
@@ -80,7 +78,6 @@ class _Planner:
         self.fortnox = fortnox
         self.found = found
         self.created: list[str] = []
-        self.new_prices: list[ArticlePriceRow] = []
         self.warnings: list[SyncWarning] = []
         self._placeholder: Article | None = None
 
@@ -103,9 +100,7 @@ class _Planner:
         except FortnoxError as refused:
             return self._created_meanwhile(sku, refused)  # with the price the other run set
         if draft.price is not None:
-            # Not now: the document's row carries the price, so the list's row waits for a follow-up.
-            self.new_prices.append(ArticlePriceRow(price_list=draft.price_list, article_number=sku,
-                                                   price=format(draft.price, "f")))
+            self.fortnox.set_price(draft.price_list, sku, draft.price, new_article=True)
         self.created.append(sku)
         return article
 
@@ -175,7 +170,7 @@ class _Planner:
             lines.append(PlannedLine(line=line, article_number=article.article_number or sku or "",
                                      source=source, article_vat=article.vat, sku=sku))
         return ArticlePlan(lines=lines, created_articles=list(dict.fromkeys(self.created)),
-                           new_prices=self.new_prices, warnings=self.warnings)
+                           warnings=self.warnings)
 
 
 def _deal_amount_plan(snapshot: DealSnapshot, settings: PortalSettings, fortnox: FortnoxArticles) -> ArticlePlan:

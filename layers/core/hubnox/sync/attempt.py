@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hubnox.jobs import Job
-from hubnox.records import ArticlePriceRow
 from hubnox.sync.portal_lookups import fresh_for
 from hubnox.sync.portal_settings import PortalSettings
 from hubnox.sync.ports import Fortnox, HubSpot
@@ -27,9 +26,6 @@ class Attempt:
     #: what the try learned about the run so far (`record_name`, `customer_number`, `customer_name`): kept
     #: on the run even when the try fails, so the sync log names the deal a failure was about
     learned: dict[str, str] = field(default_factory=dict)
-    #: the price-list rows of the articles this try created, for the runner's `set_article_prices`
-    #: follow-up (sent whatever the try's outcome: a later try finds the articles and creates none)
-    article_prices: list[ArticlePriceRow] = field(default_factory=list)
     _hubspot: HubSpot | None = None
     _fortnox: Fortnox | None = None
 

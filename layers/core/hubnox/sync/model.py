@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from hubnox.errors import UserFixableError
 from hubnox.fortnox.models import Article, FortnoxCustomer, Invoice, Order
 from hubnox.hubspot.models import Company, Contact, Deal, LineItem, Product
-from hubnox.records import ArticlePriceRow
 from hubnox.sync.portal_settings import FORTNOX_VAT_RATES
 
 CENT = Decimal("0.01")
@@ -226,9 +225,6 @@ class ArticlePlan(BaseModel):
 
     lines: list[PlannedLine]
     created_articles: list[str] = Field(default_factory=list)
-    #: the price-list rows of the articles created, left to a `set_article_prices` job: the document's
-    #: rows carry their own prices, so the list price only matters for documents made later in Fortnox
-    new_prices: list[ArticlePriceRow] = Field(default_factory=list)
     warnings: list[SyncWarning] = Field(default_factory=list)
 
 

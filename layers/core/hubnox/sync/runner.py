@@ -8,10 +8,7 @@ hands the job to its kind, one module each under `hubnox.sync.jobs`:
 - `sync_customer` (`jobs.customers`): a company or contact becomes (or updates) its Fortnox
   customer, the customer number is written back, the callback completed;
 - `sync_products` (`jobs.products`): the portal's HubSpot products become Fortnox articles with
-  their prices;
-- `set_article_prices` (`jobs.article_prices`): the price-list rows of the articles a document run
-  created, sent by the runner as a run of its own once that try is over (its outcome told), so the
-  deal's path makes one Fortnox call per new article.
+  their prices.
 
 A kind answers the run's result and its `Outcome`; the run is recorded succeeded or failed with
 that outcome pending, and the outcome is then told (`hubnox.sync.delivery`). What HubSpot does not
@@ -47,7 +44,6 @@ and its message is not kept.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import secrets
 import time
@@ -62,14 +58,13 @@ from hubnox.errors import (
     TransientError,
     UserFixableError,
 )
-from hubnox.jobs import LAST_TRY, NOT_QUEUED, Job, backoff_seconds
+from hubnox.jobs import LAST_TRY, Job, backoff_seconds
 from hubnox.observability import logger
 from hubnox.records import DeliveryState, Run, RunKind
 from hubnox.signing import Signer
 from hubnox.sync.admission import Admission, Later
 from hubnox.sync.attempt import Attempt
 from hubnox.sync.delivery import Deliverer, Outcome, gave_up, told
-from hubnox.sync.jobs.article_prices import SetArticlePrices, follow_up_request
 from hubnox.sync.jobs.customers import SyncCustomer
 from hubnox.sync.jobs.documents import CreateDocument
 from hubnox.sync.jobs.products import sync_products
@@ -117,7 +112,6 @@ class JobRunner:
         outcomes: RunOutcomes | None = None,
         installs: InstallStatus | None = None,
         admission: Admission | None = None,
-        fortnox_company: Callable[[str], str | None] | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -134,8 +128,6 @@ class JobRunner:
         self._clock = clock
         #: asked before a job's Fortnox work whether it may start now (None: every job starts)
         self._admission = admission
-        #: a portal's connected Fortnox company (tenant id): carried by a `set_article_prices` job
-        self._fortnox_company = fortnox_company
         self._report = Reporter(runs=runs, notes=notes, signer=signer, public_base=public_base)
         self._deliver = Deliverer(runs=runs, leases=leases, clock=clock)
         self._documents = CreateDocument(deal_links=deal_links, leases=leases, notes=notes, report=self._report,
@@ -144,7 +136,6 @@ class JobRunner:
             "create_document": self._documents,
             "sync_customer": SyncCustomer(),
             "sync_products": lambda current: (sync_products(current), Outcome()),
-            "set_article_prices": SetArticlePrices(fortnox_company),
         }
 
     def run(self, job: Job, attempt: int = 1, max_attempts: int = LAST_TRY) -> Run:
@@ -195,12 +186,6 @@ class JobRunner:
             return run
         current = self._attempt(job, attempt, max_attempts, run)
         try:
-            return self._try(job, attempt, max_attempts, current)
-        finally:
-            self._send_article_prices(current)
-
-    def _try(self, job: Job, attempt: int, max_attempts: int, current: Attempt) -> Run:
-        try:
             current.settings = migrate(self._settings.get(job.portal_id)[0])
             result, outcome = self._do(current)
         except UserFixableError as error:
@@ -222,38 +207,6 @@ class JobRunner:
             raise JobExhausted(f"Run {job.run_id} failed on its last try ({attempt} of {max_attempts}).") from error
         finished = self._runs.succeed(job.portal_id, job.run_id, result, outcome.model_dump(mode="json"))
         return self._tell(current, finished, 0)
-
-    def _send_article_prices(self, current: Attempt) -> None:
-        """Send the `set_article_prices` run for the articles this try created, whatever the try's
-        outcome (a later try finds the articles and creates none). A failure to record or send it
-        never fails the deal's run: the articles exist, only their list price is missing, and the
-        run left behind (failed, `NOT_QUEUED`) can be replayed from the sync log."""
-        if not current.article_prices:
-            return
-        job = current.job
-        rows = [row.article_number for row in current.article_prices]
-        try:
-            tenant = self._fortnox_company(job.portal_id) if self._fortnox_company is not None else None
-            follow_up = self._runs.create(follow_up_request(job, current.article_prices, tenant))
-        except Exception:
-            logger.exception("the price-list rows of the new articles could not be recorded; Fortnox has the "
-                             "articles without a list price", extra={"run_id": job.run_id, "articles": rows})
-            return
-        try:
-            self._follow_ups.send(Job.for_run(follow_up))
-        except Exception:
-            logger.exception("the price-list rows of the new articles could not be queued; Fortnox has the "
-                             "articles without a list price", extra={"run_id": job.run_id, "articles": rows,
-                                                                       "prices_run_id": follow_up.run_id})
-            with contextlib.suppress(Exception):
-                failed = self._runs.fail(follow_up.portal_id, follow_up.run_id, NOT_QUEUED,
-                                         "hubnox could not queue the price-list rows of the new articles; replay "
-                                         "this run to write them.")
-                if self._outcomes is not None:
-                    self._outcomes.finished(failed)
-            return
-        logger.info("the price-list rows of the new articles are left to a follow-up",
-                    extra={"run_id": job.run_id, "articles": rows, "prices_run_id": follow_up.run_id})
 
     def _defer(self, job: Job, attempt: int, seconds: float, why: str, admit_at: float) -> Run:
         """Send the job again in about `seconds`, to be let in at `admit_at`, without counting this

@@ -243,7 +243,6 @@ class CreateDocument:
         current.learned.update(customer_number=customer.customer_number, customer_name=customer.customer_name)
         for last_try in (False, True):
             plan = resolve_articles(snapshot, settings, current.fortnox)
-            current.article_prices.extend(plan.new_prices)
             draft = with_print_template(build_document(snapshot, customer, plan, settings, kind.value),
                                         current.job.print_template)
             if found:

@@ -37,7 +37,6 @@ set as text, and a note's HTML is shown in a sandboxed frame. */
   function documentOf(run) {
     if (run.kind === "sync_products") return run.productSync ? run.productSync.summary : "Products";
     if (run.kind === "sync_customer") return "Customer";
-    if (run.kind === "set_article_prices") return "Article prices";
     const type = capital(run.documentType || "document");
     return run.documentNumber ? `${type} ${run.documentNumber}` : type;
   }
