@@ -175,19 +175,18 @@ def calls_section(bench: Any, opts: Options) -> Section:
         hs_goal = s.get("hubspot_goal", HUBSPOT_GOAL)
         fx_ok, hs_ok = s["fortnox_calls"] <= fx_goal, s["hubspot_calls"] <= hs_goal
         lines_out.append([s["scenario"], f"{s['fortnox_calls']} (≤ {fx_goal}: {verdict(fx_ok)})",
-                          s.get("fortnox_deferred", 0), f"{s['hubspot_calls']} (≤ {hs_goal}: {verdict(hs_ok)})",
+                          f"{s['hubspot_calls']} (≤ {hs_goal}: {verdict(hs_ok)})",
                           f"{s['seconds']:.2f} s", s.get("rate_limited", 0)])
         slug = _slug(s["scenario"])
         details = {k: v for k, v in s.items() if k not in ("fortnox_calls", "hubspot_calls")}
         figures += [Figure(f"calls.{slug}.fortnox", s["fortnox_calls"], "calls", f"≤ {fx_goal}", fx_ok, details),
                     Figure(f"calls.{slug}.hubspot", s["hubspot_calls"], "calls", f"≤ {hs_goal}", hs_ok, details)]
     note = ("One deal through the workflow action and the worker; calls are the requests each simulator "
-            "received until the deal's note (retries included, OAuth not); after it, the price-list rows of "
-            "the articles the deal created (a `set_article_prices` run, off the deal's path). Later deals: "
-            f"median of {opts.repeats}, each after Fortnox's 5 s window has cleared.")
+            "received (retries included, OAuth not). Later deals: median of "
+            f"{opts.repeats}, each after Fortnox's 5 s window has cleared.")
     return Section("calls", "API calls per deal", table(
-        ["scenario", "Fortnox calls (goal)", "Fortnox after the note", "HubSpot calls (goal)", "time", "429s"],
-        lines_out, ["l", "r", "r", "r", "r", "r"]), figures, note)
+        ["scenario", "Fortnox calls (goal)", "HubSpot calls (goal)", "time", "429s"], lines_out,
+        ["l", "r", "r", "r", "r"]), figures, note)
 
 
 def _scenario_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -42,9 +42,9 @@ CHEAPEST_DEAL_CALLS = 3
 DEALS_PER_WINDOW = 8
 WINDOW_SECONDS = 5.0
 #: how many jobs of one Fortnox company run at once
-#: (a job holds its slot from admission to its note, some 4 to 5 s on a loaded local stack; with 6
-#: slots a backlog of three-call deals was held by this cap, below the call budget)
-IN_FLIGHT_PER_COMPANY = 10
+#: (a job holds its slot from admission to its note; 10 drained a backlog no faster once HubSpot's
+#: budget bound, and let more deals of one HubSpot company race to create its Fortnox customer)
+IN_FLIGHT_PER_COMPANY = 6
 #: how long a job turned away by the in-flight cap waits before it asks again
 FULL_RETRY_SECONDS = 2
 #: how long an in-flight slot lasts if its worker never gives it back: the worker's timeout
