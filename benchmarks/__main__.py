@@ -19,32 +19,15 @@ from __future__ import annotations
 
 import gc
 import os
-import statistics
 import time
 import tracemalloc
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from hubnox.hubspot.properties import ORGANISATION_NUMBER_PROPERTY
 
-#: the deal sizes measured, in line items
-SIZES = (1, 10, 50, 100)
 CRM = "/crm/objects/2026-03"
-
-
-@dataclass
-class Measured:
-    hubspot_calls: int
-    fortnox_calls: int
-    seconds: float
-    rate_limited: int
-
-
-#: Fortnox's window: waiting this long between measured deals keeps one deal's calls from
-#: slowing the next, so each time is the deal's own
-RATE_WINDOW_SECONDS = 5.2
 
 
 def _seed(lines: int, deals: int) -> dict[str, Any]:
@@ -131,54 +114,6 @@ def deal_requests(bench: Bench, portal_id: str, deal_id: str
     bench.completed(callback_id)
     hubspot, fortnox = bench.calls_since(mark)
     return hubspot, fortnox, seconds
-
-
-def _one_deal(bench: Bench, portal_id: str, deal_id: str) -> Measured:
-    hubspot, fortnox, seconds = deal_requests(bench, portal_id, deal_id)
-    limited = sum(1 for r in hubspot + fortnox if r["status"] == 429)
-    return Measured(len(_api(hubspot)), len(_api(fortnox)), seconds, limited)
-
-
-def per_deal(bench: Bench, lines: int, repeats: int) -> tuple[Measured, Measured]:
-    """The first deal of a fresh company (its articles get created), then the median of `repeats`
-    later deals with the same articles, each after the rate window has cleared."""
-    portal_id, _, deal_ids = bench.portal(lines, repeats + 1)
-    first = _one_deal(bench, portal_id, deal_ids[0])
-    later = []
-    for deal_id in deal_ids[1:]:
-        time.sleep(RATE_WINDOW_SECONDS)
-        later.append(_one_deal(bench, portal_id, deal_id))
-    median = Measured(int(statistics.median(m.hubspot_calls for m in later)),
-                      int(statistics.median(m.fortnox_calls for m in later)),
-                      statistics.median(m.seconds for m in later), sum(m.rate_limited for m in later))
-    return first, median
-
-
-def burst(bench: Bench, deals: int, lines: int) -> dict[str, Any]:
-    """`deals` deals of one portal enrolled at once: the shared budget keeps Fortnox under its limit."""
-    portal_id, _, deal_ids = bench.portal(lines, deals)
-    mark = bench.log_size()
-    started = time.perf_counter()
-    callbacks = [bench.enroll(portal_id, deal_id) for deal_id in deal_ids]
-    bench.drain()
-    elapsed = time.perf_counter() - started
-    numbers = {bench.completed(c)["outputFields"]["documentNumber"] for c in callbacks}
-    hubspot, fortnox = bench.calls_since(mark)
-    fortnox_api = _api(fortnox)
-    window = _busiest_window([r["at"] for r in fortnox_api], 5.0)
-    return {"deals": deals, "lines": lines, "documents": len(numbers), "seconds": elapsed,
-            "fortnox_calls": len(fortnox_api), "hubspot_calls": len(_api(hubspot)),
-            "busiest_5s": window, "rate_limited": sum(1 for r in hubspot + fortnox if r["status"] == 429)}
-
-
-def _busiest_window(moments: list[float], width: float) -> int:
-    moments = sorted(moments)
-    best, start = 0, 0
-    for end, moment in enumerate(moments):
-        while moments[start] <= moment - width:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def card_latency(bench: Bench) -> dict[str, float]:

@@ -1,10 +1,9 @@
 """The benchmark suite behind `python -m benchmarks` and `make bench`: which benchmarks run, in which
 order, with which goals, and where their tables, figures and logs go.
 
-Each benchmark is a named section in `SECTIONS`. Some live in modules of their own that a build may
-not have yet (`PLUGINS`: cold start in `benchmarks.coldstart`, the drain in `benchmarks.drain`, the
-calls per scenario in `benchmarks.calls.calls_per_scenario`). A missing one is reported as "not
-measured" rather than failing the run, and the drain falls back to today's burst of one portal.
+Each benchmark is a named section in `SECTIONS`: the calls per scenario (`benchmarks.calls`), cold
+start (`benchmarks.coldstart`, reported as "not measured" where a build lacks it), the drain
+(`benchmarks.drain`), latency, the status cycle, the card and the document build.
 
 The local stack runs in this process and its functions log through Powertools to stdout, so while
 the suite runs, file descriptors 1 and 2 go to a log file (named at the end) and only the tables go
@@ -46,7 +45,6 @@ class Options:
     drain_deals: int
     drain_portals: int
     coldstart_rounds: int
-    sizes: tuple[int, ...]
 
 
 def options(args: argparse.Namespace) -> Options:
@@ -59,7 +57,6 @@ def options(args: argparse.Namespace) -> Options:
         drain_deals=args.drain_deals if args.drain_deals is not None else (12 if quick else 200),
         drain_portals=3,
         coldstart_rounds=2 if quick else 5,
-        sizes=(1, 10) if quick else (1, 10, 50, 100),
     )
 
 
@@ -78,15 +75,11 @@ def _plugin(module: str, name: str) -> Callable[..., Any] | None:
 
 def call_with(function: Callable[..., Any], **offered: Any) -> Any:
     """Call `function` with those of `offered` it takes by name: the suite offers what it knows (the
-    bench, sizes, quick), each benchmark takes what it needs."""
+    bench, repeats, quick), each benchmark takes what it needs."""
     parameters = inspect.signature(function).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return function(**offered)
     return function(**{k: v for k, v in offered.items() if k in parameters})
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _slug(text: str) -> str:
@@ -163,12 +156,11 @@ HUBSPOT_GOAL = 7
 
 
 def calls_section(bench: Any, opts: Options) -> Section:
-    """API calls per deal per scenario, against the issue's goals: a deal whose customer and articles
-    exist at most 4 Fortnox and 7 HubSpot calls; a first deal 5 Fortnox calls plus one per new
-    article (Fortnox has no bulk article create), 8 HubSpot (the company's customer number written back)."""
-    scenarios = _plugin("benchmarks.calls", "calls_per_scenario")
-    rows = (_scenario_rows(call_with(scenarios, bench=bench, repeats=opts.repeats, quick=opts.quick))
-            if scenarios is not None else _today_scenarios(bench, opts))
+    """API calls per deal per scenario (`benchmarks.calls.calls_per_scenario`), each against its
+    goal (the goals and why are in that module)."""
+    from benchmarks.calls import calls_per_scenario
+
+    rows = _scenario_rows(call_with(calls_per_scenario, bench=bench, repeats=opts.repeats, quick=opts.quick))
     lines_out, figures = [], []
     for s in rows:
         fx_goal = s.get("fortnox_goal", FORTNOX_LATER_GOAL)
@@ -182,8 +174,9 @@ def calls_section(bench: Any, opts: Options) -> Section:
         figures += [Figure(f"calls.{slug}.fortnox", s["fortnox_calls"], "calls", f"≤ {fx_goal}", fx_ok, details),
                     Figure(f"calls.{slug}.hubspot", s["hubspot_calls"], "calls", f"≤ {hs_goal}", hs_ok, details)]
     note = ("One deal through the workflow action and the worker; calls are the requests each simulator "
-            "received (retries included, OAuth not). Later deals: median of "
-            f"{opts.repeats}, each after Fortnox's 5 s window has cleared.")
+            "received until the queue was empty (retries included, OAuth not). A later deal is a company's "
+            "second, after its first made the customer and articles and Fortnox's 5 s window has cleared. "
+            "A new article is two Fortnox calls: the article, then its row in the price list.")
     return Section("calls", "API calls per deal", table(
         ["scenario", "Fortnox calls (goal)", "HubSpot calls (goal)", "time", "429s"], lines_out,
         ["l", "r", "r", "r", "r"]), figures, note)
@@ -196,30 +189,6 @@ def _scenario_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
              "fortnox_goal": r.get("fortnox_goal", FORTNOX_LATER_GOAL),
              "hubspot_goal": r.get("hubspot_goal", HUBSPOT_GOAL)}
             for name, r in results.items()]
-
-
-#: the benchmark's deals draw their SKUs from this many (benchmarks.__main__._seed)
-SKUS = 40
-
-
-def _today_scenarios(bench: Any, opts: Options) -> list[dict[str, Any]]:
-    """The scenarios `benchmarks.__main__.per_deal` measures: a fresh company's first deal and later
-    deals with the same articles, per deal size."""
-    from benchmarks.__main__ import per_deal
-
-    out = []
-    for lines in opts.sizes:
-        first, later = per_deal(bench, lines, opts.repeats)
-        new = min(lines, SKUS)
-        scenario = f"first deal, {_count(lines, 'line item')} ({_count(new, 'new article')})"
-        out.append({"scenario": scenario, "lines": lines, "new_articles": new,
-                    "fortnox_calls": first.fortnox_calls, "hubspot_calls": first.hubspot_calls,
-                    "seconds": first.seconds, "rate_limited": first.rate_limited,
-                    "fortnox_goal": 5 + new, "hubspot_goal": HUBSPOT_GOAL + 1})
-        out.append({"scenario": f"later deal, {_count(lines, 'line item')}", "lines": lines, "new_articles": 0,
-                    "fortnox_calls": later.fortnox_calls, "hubspot_calls": later.hubspot_calls,
-                    "seconds": later.seconds, "rate_limited": later.rate_limited})
-    return out
 
 
 DRAIN_GOAL = 0.9
@@ -243,26 +212,17 @@ def drain_runs(result: dict[str, Any], label: str) -> list[dict[str, Any]]:
 
 
 def drain_section(bench: Any, opts: Options) -> Section:
-    """A backlog drained against Fortnox's limit: `benchmarks.drain.measure_drain`, or today's burst
-    (one portal's deals enrolled at once) where this build has no drain benchmark."""
-    title = "Drain: a backlog of deals against Fortnox's 25 calls per 5 s"
-    measure = _plugin("benchmarks.drain", "measure_drain")
-    if measure is not None:
-        # One portal's backlog of `drain_deals`, then `drain_portals` portals side by side with a
-        # third as many each, on the suite's own stack (moto's tables are the process's).
-        runs = drain_runs(measure(bench.stack, deals=opts.drain_deals, portals=1), "one portal")
-        side_by_side = max(1, opts.drain_deals // opts.drain_portals)
-        runs += drain_runs(measure(bench.stack, deals=side_by_side, portals=opts.drain_portals),
-                           f"of {opts.drain_portals} in parallel")
-        note = ""
-    else:
-        from benchmarks.__main__ import burst
+    """A backlog drained against Fortnox's limit (`benchmarks.drain.measure_drain`): one portal's
+    backlog of `drain_deals`, then `drain_portals` portals side by side with a third as many each, on
+    the suite's own stack (moto's tables are the process's)."""
+    from benchmarks.drain import measure_drain
 
-        b = burst(bench, opts.drain_deals, 5)
-        runs = [{"name": "one_portal", "label": f"one portal, {b['deals']} deals enrolled at once (5 line items)",
-                 **b}]
-        note = ("benchmarks.drain is not part of this build: this is the burst of one portal, timed from the "
-                "first enrolment to the empty queue.")
+    title = "Drain: a backlog of deals against Fortnox's 25 calls per 5 s"
+    runs = drain_runs(measure_drain(bench.stack, deals=opts.drain_deals, portals=1), "one portal")
+    side_by_side = max(1, opts.drain_deals // opts.drain_portals)
+    runs += drain_runs(measure_drain(bench.stack, deals=side_by_side, portals=opts.drain_portals),
+                       f"of {opts.drain_portals} in parallel")
+    note = ""
     rows, figures = [], []
     for run in runs:
         share = run.get("share_of_limit")

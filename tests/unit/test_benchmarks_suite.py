@@ -141,7 +141,7 @@ def test_the_drain_is_held_to_ninety_percent_and_no_429(monkeypatch: pytest.Monk
     assert "met" in section.lines[2] and "**not met**" in section.lines[3]
 
 
-def test_calls_per_scenario_replaces_the_sizes_when_the_build_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_scenario_is_held_to_its_own_goals(monkeypatch: pytest.MonkeyPatch) -> None:
     def calls_per_scenario(bench: Any) -> dict[str, dict[str, Any]]:
         return {"later deal, owner and 1 contact": {"fortnox": 4, "hubspot": 8, "seconds": 1.0, "rate_limited": 0,
                                                      "fortnox_goal": 4, "hubspot_goal": 7},
