@@ -33,6 +33,7 @@ from hubnox.services.install import HUBSPOT_SCOPES
 from hubnox.signing import Signer
 from hubnox.store.deal_links import DealLinkStore
 from hubnox.store.leases import LeaseStore
+from hubnox.store.made_customers import MadeCustomerStore
 from hubnox.store.portal_settings import SettingsStore
 from hubnox.store.runs import RunStore
 from hubnox.store.table import Table, create_table
@@ -147,7 +148,8 @@ class World:
                                 fortnox=lambda portal: self.fortnox_factory(portal), runs=self.runs,
                                 deal_links=self.links, settings=self.settings, leases=self.leases,
                                 notes=render, signer=self.signer, public_base=PUBLIC_BASE, clock=self.clock,
-                                sleep=sleep or self.clock.sleep, outcomes=outcomes)
+                                sleep=sleep or self.clock.sleep, outcomes=outcomes,
+                                made_customers=MadeCustomerStore(table, self.clock))
 
     def _hubspot_token(self, client_id: str = "hubnox-hubspot", scopes: tuple[str, ...] = HUBSPOT_SCOPES) -> str:
         oauth = HubSpotOAuth(self.hs_http, client_id=client_id, client_secret="secret", auth_url=HUBSPOT)
@@ -617,6 +619,26 @@ def test_a_company_becomes_a_fortnox_customer_with_its_number_written_back(world
     again = world.run(kind="sync_customer", object_type="company", object_id=world.refs["acme"],
                       trigger_key=None, document_type=None)
     assert (again.result["action"], len(world.fortnox_company()["Customers"])) == ("matched", 1)
+
+
+def test_a_run_that_read_the_company_before_its_customer_number_was_written_back_bills_the_same_customer(table):
+    spec = seed()
+    del spec["objects"]["companies"][0]["properties"]["organisation_number"]
+    world = World(table, spec)
+    first = world.run()
+    # The next run of the company reads it as an overlapping one did: not linked yet, nothing to search by.
+    token = world._hubspot_token("portal-admin", ("crm.objects.companies.write",))
+    cleared = world.hs_http.patch(f"/crm/objects/2026-03/companies/{world.refs['acme']}",
+                                  json={"properties": {"fortnox_customer_number": ""}},
+                                  headers={"Authorization": f"Bearer {token}"})
+    assert cleared.status_code == 200, cleared.text
+
+    second = world.run(kind="sync_customer", object_type="company", object_id=world.refs["acme"],
+                       trigger_key=None, document_type=None)
+
+    [customer] = world.fortnox_company()["Customers"]
+    assert (first.status, second.status, second.result["action"]) == ("succeeded", "succeeded", "matched")
+    assert first.result["customer_number"] == second.result["customer_number"] == customer["CustomerNumber"]
 
 
 def test_a_company_that_cannot_be_matched_gets_a_failure_note_of_its_own(table):

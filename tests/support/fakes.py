@@ -289,6 +289,19 @@ class Leases:
         return True
 
 
+class MadeCustomers:
+    """`MadeCustomers` (`MadeCustomerStore`): the customer number made per portal, tenant and record."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[tuple[str, str, str, str], str] = {}
+
+    def get(self, portal_id: str, tenant: str, kind: str, record_id: str) -> str | None:
+        return self.numbers.get((portal_id, tenant, kind, record_id))
+
+    def put(self, portal_id: str, tenant: str, kind: str, record_id: str, customer_number: str) -> None:
+        self.numbers[portal_id, tenant, kind, record_id] = customer_number
+
+
 class TriggerLog:
     """`TriggerLog` (`TriggerLogStore`): the decisions recorded, oldest first."""
 

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from hubnox.store.document_states import DocumentStateStore
     from hubnox.store.health import HealthStore
     from hubnox.store.leases import LeaseStore
+    from hubnox.store.made_customers import MadeCustomerStore
     from hubnox.store.nonces import NonceStore
     from hubnox.store.portal_cache import PortalCacheStore
     from hubnox.store.portal_settings import SettingsStore
@@ -512,8 +513,16 @@ class Container:
             outcomes=RunSignals(),
             installs=self.connections,
             admission=self.admission,
+            made_customers=self.made_customers,
             clock=self.clock,
         )
+
+    @cached_property
+    def made_customers(self) -> MadeCustomerStore:
+        """The Fortnox customer hubnox made for each HubSpot record, for the worker's customer guard."""
+        from hubnox.store.made_customers import MadeCustomerStore
+
+        return MadeCustomerStore(self.table, self.clock)
 
     @cached_property
     def admission(self) -> Admission:

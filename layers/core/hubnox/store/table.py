@@ -17,6 +17,7 @@ laid out as follows; the key functions below are the only places that spell thes
 | `PORTAL#<portalId>`    | `FNXDOC#<kind>#<number>`        | what hubnox last wrote of a Fortnox document's state |
 | `PORTAL#<portalId>`    | `FNXCUST#<customerNumber>`      | what hubnox last wrote of a Fortnox customer's totals |
 | `PORTAL#<portalId>`    | `TRIGGER#<dealId>#<recordId>`   | a trigger decision (record ids sort by time) |
+| `PORTAL#<portalId>`    | `MADECUST#<tenant>#<kind>#<id>` | the Fortnox customer hubnox made for a company or contact |
 | `PORTALS`              | `<portalId>`                    | the registry of installed portals      |
 | `LEASE#<name>`         | `LEASE`                         | a lease (a cross-Lambda lock)          |
 | `NONCE#<kind>#<value>` | `NONCE`                         | a single-use value (OAuth state, ids)  |
@@ -177,6 +178,11 @@ def document_state_key(portal_id: str, kind: str, number: str) -> Key:
 
 def customer_state_key(portal_id: str, customer_number: str) -> Key:
     return {"pk": _portal_pk(portal_id), "sk": f"FNXCUST#{customer_number}"}
+
+
+def made_customer_key(portal_id: str, tenant: str, kind: str, record_id: str) -> Key:
+    """The customer made for a HubSpot record (`kind` company or contact) in one Fortnox company (`tenant`)."""
+    return {"pk": _portal_pk(portal_id), "sk": f"MADECUST#{tenant}#{kind}#{record_id}"}
 
 
 def trigger_record_key(portal_id: str, deal_id: str, record_id: str) -> Key:

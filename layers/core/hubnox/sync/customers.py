@@ -19,7 +19,10 @@ customer, linked through step 2 from then on, so the company's next deal finds i
 (first the one Fortnox customer whose name equals the record's, compared without case and extra
 spaces; several are an error) or `fail`. The note says no match value was there.
 
-Nothing found: the customer is created from the defaults and the field mappings. Found: the
+Nothing found: the customer is created from the defaults and the field mappings, through
+`customers_made` when given (`hubnox.sync.customer_guard`): overlapping runs of one record, none of
+which can find the others' new customer yet, then create it once, and the later ones bill it as
+matched. Found: the
 mapped fields that differ are written when `update_matched_customers` is on (empty HubSpot values
 never clear a Fortnox field). Texts longer than Fortnox allows are cut with a warning.
 """
@@ -44,7 +47,7 @@ from hubnox.sync.model import (
     fortnox_text,
 )
 from hubnox.sync.portal_settings import MATCH_FIELDS, PortalSettings, WhenValueMissing
-from hubnox.sync.ports import FortnoxCustomers
+from hubnox.sync.ports import CustomerCreations, FortnoxCustomers
 
 #: Fortnox field name -> FortnoxCustomer attribute
 _ATTRIBUTES: dict[str, str] = {
@@ -72,16 +75,18 @@ COUNTRY_CODES: dict[str, str] = {
 RecordKind = Literal["company", "contact"]
 
 
-def resolve_customer(snapshot: DealSnapshot, settings: PortalSettings, fortnox: FortnoxCustomers) -> CustomerResolution:
+def resolve_customer(snapshot: DealSnapshot, settings: PortalSettings, fortnox: FortnoxCustomers, *,
+                     customers_made: CustomerCreations | None = None) -> CustomerResolution:
     """The Fortnox customer for the deal: its company's, else (with primary contact sync on) its
-    primary contact's.
+    primary contact's. `customers_made` guards the create as in `resolve_record_customer`.
 
     Raises `UserFixableError` when the deal has neither (or no company and primary contact sync is
     off), when a needed value is missing or invalid, or when several Fortnox customers match.
     """
     contact = snapshot.primary_contact if settings.primary_contact_sync else None
     if snapshot.company is not None:
-        return resolve_record_customer(snapshot.company, settings, fortnox, reference_contact=contact)
+        return resolve_record_customer(snapshot.company, settings, fortnox, reference_contact=contact,
+                                       customers_made=customers_made)
     if not settings.primary_contact_sync:
         raise UserFixableError(
             f"Deal {snapshot.deal.id} has no company, and primary contact sync is off in the hubnox "
@@ -90,7 +95,7 @@ def resolve_customer(snapshot: DealSnapshot, settings: PortalSettings, fortnox: 
             hint="Associate the deal with a company in HubSpot, or turn on primary contact sync in the "
             "hubnox settings to bill the deal's primary contact as a private customer, then replay.")
     if contact is not None:
-        return resolve_record_customer(contact, settings, fortnox)
+        return resolve_record_customer(contact, settings, fortnox, customers_made=customers_made)
     raise UserFixableError(
         f"Deal {snapshot.deal.id} has no company and no contact, so hubnox cannot tell whom to bill.",
         code="MISSING_COMPANY",
@@ -100,10 +105,13 @@ def resolve_customer(snapshot: DealSnapshot, settings: PortalSettings, fortnox: 
 
 
 def resolve_record_customer(record: Company | Contact, settings: PortalSettings, fortnox: FortnoxCustomers, *,
-                            reference_contact: Contact | None = None) -> CustomerResolution:
+                            reference_contact: Contact | None = None,
+                            customers_made: CustomerCreations | None = None) -> CustomerResolution:
     """The Fortnox customer for one HubSpot company or contact: linked, matched, updated or created.
 
     Used for deals and for the sync-customer job (the card's Update button, the workflow action).
+    With `customers_made`, a record the rules find no customer for gets at most one, whatever runs
+    of it overlap: the one made for it before, while Fortnox has it, is matched instead.
     A contact with primary contact sync off raises `UserFixableError`: contacts never become customers.
     """
     kind = _kind(record)
@@ -119,7 +127,13 @@ def resolve_record_customer(record: Company | Contact, settings: PortalSettings,
     existing, whole = _find_existing(record, kind, draft, settings, fortnox, warnings)
     changed: list[str] = []
     if existing is None:
-        customer = fortnox.create_customer(draft.customer)
+        customer, created = _create(record, kind, draft, fortnox, customers_made)
+        if not created:
+            # Made for the record by an overlapping (or earlier) run: billed as a linked one would be,
+            # and, like a linked one, without the note that a customer was created for want of a value.
+            existing, whole = customer, True
+            warnings = [warning for warning in warnings if warning.code != "NO_MATCH_VALUE"]
+    if existing is None:
         action: Literal["matched", "updated", "created"] = "created"
     else:
         customer, changed = _maybe_update(existing, draft, settings, fortnox, whole=whole)
@@ -317,6 +331,22 @@ def _find_existing(record: Company | Contact, kind: RecordKind, draft: CustomerD
                                     message=f"The {kind}'s linked Fortnox customer {linked} no longer exists; "
                                     "hubnox matched it again."))
     return _match_by_rule(record, kind, draft.customer.name, settings, fortnox, warnings), False
+
+
+def _create(record: Company | Contact, kind: RecordKind, draft: CustomerDraft, fortnox: FortnoxCustomers,
+            customers_made: CustomerCreations | None) -> tuple[FortnoxCustomer, bool]:
+    """The customer for a record the rules found none for, and whether it was created now. Through
+    `customers_made`, the customer made for the record before is taken while Fortnox has it, unless
+    the record's own customer number (`hubspot_property`) names another one now."""
+    if customers_made is None:
+        return fortnox.create_customer(draft.customer), True
+    wanted = draft.customer.customer_number
+
+    def find(number: str) -> FortnoxCustomer | None:
+        return _linked_customer(number, fortnox) if wanted in (None, number) else None
+
+    return customers_made.create_once(kind, record.id, find=find,
+                                      create=lambda: fortnox.create_customer(draft.customer))
 
 
 def _linked_customer(number: str, fortnox: FortnoxCustomers) -> FortnoxCustomer | None:

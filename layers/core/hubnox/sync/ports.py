@@ -8,7 +8,7 @@ The layer's services (the card, the workflow actions, the Replay pages) take the
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -123,6 +123,26 @@ class Leases(Protocol):
     def acquire(self, name: str, owner: str, ttl_seconds: float) -> bool: ...
 
     def release(self, name: str, owner: str) -> bool: ...
+
+
+class MadeCustomers(Protocol):
+    """The Fortnox customer hubnox made for each HubSpot record, per Fortnox company
+    (`hubnox.store.made_customers.MadeCustomerStore`)."""
+
+    def get(self, portal_id: str, tenant: str, kind: str, record_id: str) -> str | None: ...
+
+    def put(self, portal_id: str, tenant: str, kind: str, record_id: str, customer_number: str) -> None: ...
+
+
+class CustomerCreations(Protocol):
+    """At most one Fortnox customer made per HubSpot record, however many runs of it overlap
+    (`hubnox.sync.customer_guard`): customer resolution calls it when its rules found no customer."""
+
+    def create_once(self, kind: str, record_id: str, *, find: Callable[[str], FortnoxCustomer | None],
+                    create: Callable[[], FortnoxCustomer]) -> tuple[FortnoxCustomer, bool]:
+        """The customer made for the record earlier when `find` still finds it by its number (False),
+        else the one `create` makes now (True)."""
+        ...
 
 
 class NonceClaims(Protocol):
@@ -362,3 +382,8 @@ class FortnoxStatusReads(Protocol):
 
 class Fortnox(FortnoxCustomers, FortnoxArticles, FortnoxDocuments, FortnoxCurrencies, Protocol):
     """A portal's connected Fortnox company, as the sync uses it."""
+
+    @property
+    def tenant_key(self) -> str:
+        """Which Fortnox company the calls reach: `<client id>:<tenant id>` (`FortnoxClient.tenant_key_for`)."""
+        ...

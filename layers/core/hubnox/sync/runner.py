@@ -64,6 +64,7 @@ from hubnox.records import DeliveryState, Run, RunKind
 from hubnox.signing import Signer
 from hubnox.sync.admission import Admission, Later
 from hubnox.sync.attempt import Attempt
+from hubnox.sync.customer_guard import CustomerGuard
 from hubnox.sync.delivery import Deliverer, Outcome, gave_up, told
 from hubnox.sync.jobs.customers import SyncCustomer
 from hubnox.sync.jobs.documents import CreateDocument
@@ -76,6 +77,7 @@ from hubnox.sync.ports import (
     HubSpot,
     InstallStatus,
     Leases,
+    MadeCustomers,
     NoteRenderer,
     RunLog,
     RunOutcomes,
@@ -112,6 +114,7 @@ class JobRunner:
         outcomes: RunOutcomes | None = None,
         installs: InstallStatus | None = None,
         admission: Admission | None = None,
+        made_customers: MadeCustomers | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -130,11 +133,14 @@ class JobRunner:
         self._admission = admission
         self._report = Reporter(runs=runs, notes=notes, signer=signer, public_base=public_base)
         self._deliver = Deliverer(runs=runs, leases=leases, clock=clock)
+        #: one Fortnox customer per HubSpot record however many of its runs overlap (None: no guard)
+        guard = CustomerGuard(leases=leases, made=made_customers, clock=clock, sleep=sleep) \
+            if made_customers is not None else None
         self._documents = CreateDocument(deal_links=deal_links, leases=leases, notes=notes, report=self._report,
-                                         clock=clock, sleep=sleep)
+                                         clock=clock, sleep=sleep, customer_guard=guard)
         self._kinds: dict[RunKind, Callable[[Attempt], tuple[dict[str, Any], Outcome]]] = {
             "create_document": self._documents,
-            "sync_customer": SyncCustomer(),
+            "sync_customer": SyncCustomer(guard),
             "sync_products": lambda current: (sync_products(current), Outcome()),
         }
 

@@ -9,13 +9,18 @@ from hubnox.errors import BadRequestError
 from hubnox.hubspot import paths
 from hubnox.hubspot.models import Company, Contact
 from hubnox.sync.attempt import Attempt
+from hubnox.sync.customer_guard import CustomerGuard
 from hubnox.sync.customers import resolve_record_customer
 from hubnox.sync.delivery import Outcome
 from hubnox.sync.reporting import CallbackOutputs, callback, write_back
 
 
 class SyncCustomer:
-    """Carries out `sync_customer` jobs."""
+    """Carries out `sync_customer` jobs; `customer_guard` (None: none) keeps overlapping runs of one record
+    from creating its customer twice."""
+
+    def __init__(self, customer_guard: CustomerGuard | None = None) -> None:
+        self._guard = customer_guard
 
     def __call__(self, current: Attempt) -> tuple[dict[str, Any], Outcome]:
         """Match or create the record's Fortnox customer; answers the run's result and the outcome to tell."""
@@ -29,7 +34,9 @@ class SyncCustomer:
         name = record.name if isinstance(record, Company) else record.full_name
         if name:
             current.learned["record_name"] = name
-        customer = resolve_record_customer(record, settings, current.fortnox)
+        customer = resolve_record_customer(
+            record, settings, current.fortnox,
+            customers_made=self._guard.for_attempt(current) if self._guard is not None else None)
         outcome = Outcome(updates=write_back(customer),
                           callback=callback(job, {CallbackOutputs.STATE: "SUCCESS",
                                                   CallbackOutputs.CUSTOMER_NUMBER: customer.customer_number}))

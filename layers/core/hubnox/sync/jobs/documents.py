@@ -45,6 +45,7 @@ from hubnox.records import DealLink
 from hubnox.sync.article_catalog import CachedArticles
 from hubnox.sync.articles import resolve_articles
 from hubnox.sync.attempt import Attempt
+from hubnox.sync.customer_guard import CustomerGuard
 from hubnox.sync.customers import resolve_customer
 from hubnox.sync.delivery import NoteStep, Outcome, VerifyStep
 from hubnox.sync.documents import build_document, check_currency
@@ -108,8 +109,11 @@ class CreateDocument:
     """Carries out `create_document` jobs; every dependency is injected."""
 
     def __init__(self, *, deal_links: DealLinks, leases: Leases, notes: NoteRenderer, report: Reporter,
-                 clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+                 clock: Callable[[], float], sleep: Callable[[float], None],
+                 customer_guard: CustomerGuard | None = None) -> None:
         self._links = deal_links
+        #: keeps overlapping deals of one company from creating its customer twice (None: no guard)
+        self._customer_guard = customer_guard
         self._leases = leases
         self._render = notes
         self._report = report
@@ -239,7 +243,8 @@ class CreateDocument:
         """The document this run makes (or made in an earlier try), with its totals checked."""
         settings = current.portal_settings
         check_currency(snapshot.currency, current.fortnox)
-        customer = resolve_customer(snapshot, settings, current.fortnox)
+        guard = self._customer_guard.for_attempt(current) if self._customer_guard is not None else None
+        customer = resolve_customer(snapshot, settings, current.fortnox, customers_made=guard)
         current.learned.update(customer_number=customer.customer_number, customer_name=customer.customer_name)
         for last_try in (False, True):
             plan = resolve_articles(snapshot, settings, current.fortnox)
