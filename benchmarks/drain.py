@@ -2,12 +2,18 @@
 
 Fortnox allows 25 requests per 5 s per integration and company, so a backlog of deals whose calls
 number N can drain no faster than N / 5 seconds. This benchmark seeds portals whose customer and
-article already exist in Fortnox (one warm-up deal each), enrolls every deal in the create-document
-workflow at once, and measures, from the simulators' request logs (the calls Fortnox would count):
+article already exist in Fortnox (one warm-up deal each), triggers every deal at once (enrolled in
+the create-document workflow, or moved into a trigger stage so HubSpot's webhook reports it) while
+the worker's event source is held, so the jobs queue holds the whole backlog, then lets the workers
+start, and measures, from the simulators' request logs (the calls Fortnox would count):
 
-- the seconds from the first trigger until every deal's draft exists in Fortnox;
-- per company: its Fortnox calls, their rate over the drain (first trigger to its last call), that
-  rate as a share of 5 calls/s, the most calls any 5 s held, and the 429s it answered.
+- the seconds from the workers' start until every deal's draft exists in Fortnox;
+- per company: its Fortnox calls, their rate over the drain (the workers' start to its last call),
+  that rate as a share of 5 calls/s, the most calls any 5 s held, and the 429s it answered; its
+  HubSpot calls over the same span, and which limit's floor is the higher for those calls.
+
+`--live` triggers while the workers run instead, timed from the first trigger: on this one-process
+stack the triggers' own work (about 0.1 s of CPU a webhook event) then slows the drain's start.
 
 `measure_drain(stack, deals, portals)` runs on a started stack (`sandbox.stack.start_stack`) or
 starts one of its own. Run alone it prints a table; the stack's logs go to a file
@@ -20,11 +26,12 @@ machine's load changes the figures, so the table names it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -44,6 +51,11 @@ SKUS = ("DRAIN-1", "DRAIN-2")
 TRIGGER_THREADS = 4
 #: how often a trigger is sent before the benchmark gives up on it
 ENROLL_TRIES = 3
+#: how the backlog's deals are triggered: a workflow's create-document action (hubnox completes each
+#: action's callback, a seventh HubSpot call), or a move into the portal's trigger stage that
+#: HubSpot's webhook reports (six HubSpot calls a deal)
+TRIGGERS = ("workflow", "stage")
+TRIGGER_STAGE = "closedwon"
 HTTP_TIMEOUT = 120.0
 
 
@@ -59,7 +71,8 @@ def _seed(deals: int, portal: int) -> dict[str, Any]:
                                                        "organisation_number": "556036-0793"}}],
         "line_items": items,
         "deals": [{"ref": f"deal{d}", "properties": {"dealname": f"Drain deal {portal}-{d}",
-                                                     "deal_currency_code": "SEK"},
+                                                     "deal_currency_code": "SEK", "pipeline": "default",
+                                                     "dealstage": "appointmentscheduled"},
                    "associations": [{"to": "buyer", "typeId": 5}] + [{"to": f"line{d}-{i}"} for i in range(len(SKUS))]}
                   for d in range(deals + 1)],
     }}
@@ -85,7 +98,7 @@ class _Drain:
         self.hubspot.log = RequestLog(200_000)
         self.fortnox.log = RequestLog(200_000)
 
-    def portal(self, deals: int, index: int) -> _Portal:
+    def portal(self, deals: int, index: int, trigger: str = "workflow") -> _Portal:
         from sandbox.admin import AdminBrowser, connect_fortnox, install_hubnox, page_data
 
         seeded = self.http.post(f"{self.stack.hubspot_api_url}/_sandbox/portals", json=_seed(deals, index)).json()
@@ -95,7 +108,53 @@ class _Drain:
             tenant = page_data(connect_fortnox(browser, self.stack.gateway_url), "fortnox-tenant")
         finally:
             browser.close()
+        if trigger == "stage":
+            from hubnox.store.portal_settings import SettingsStore
+            from hubnox.store.table import Table
+
+            table = Table(self.stack.aws.client("dynamodb"), self.env["TABLE_NAME"])
+            SettingsStore(table).put(portal_id, {"trigger_stages": [
+                {"pipeline_id": "default", "stage_id": TRIGGER_STAGE, "document_type": "invoice"}]}, 0)
         return _Portal(portal_id, tenant, [str(seeded["refs"][f"deal{d}"]) for d in range(deals + 1)])
+
+    def trigger(self, how: str, portal_id: str, deal_id: str) -> None:
+        """Trigger the deal the given way (`TRIGGERS`)."""
+        if how == "stage":
+            self.move(portal_id, deal_id)
+        else:
+            self.enroll(portal_id, deal_id)
+
+    def move(self, portal_id: str, deal_id: str) -> None:
+        """Move the deal into the trigger stage as a person in HubSpot does; the simulator's webhook
+        tells hubnox."""
+        reply = self.http.patch(f"{self.stack.hubspot_api_url}/_sandbox/portals/{portal_id}/objects/deals/{deal_id}",
+                                json={"properties": {"dealstage": TRIGGER_STAGE}})
+        if reply.status_code != 200:
+            raise RuntimeError(f"moving deal {deal_id} failed: {reply.status_code} {reply.text[:300]}")
+
+    @contextlib.contextmanager
+    def held(self, hold: bool) -> Iterator[None]:
+        """With `hold`, the worker's event source held for the block (the queue fills, nothing runs)."""
+        if not hold:
+            yield
+            return
+        feeder = self.stack.aws.feeder
+        with feeder.holding():
+            time.sleep(feeder.wait_seconds + 0.5)  # a receive under way when the hold began is over
+            yield
+
+    def wait_for_backlog(self, trigger: str, jobs: int, timeout: float = 300.0) -> None:
+        """Wait until the jobs queue holds `jobs` messages: the stage moves' webhooks delivered (the
+        simulator's batching window skipped) and every job sent."""
+        if trigger == "stage":
+            reply = self.http.post(f"{self.stack.hubspot_api_url}/_sandbox/hubspot/webhooks/flush", timeout=timeout)
+            reply.raise_for_status()
+        deadline = time.monotonic() + timeout
+        while self.stack.aws.feeder.depths()["jobs"] < jobs:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the jobs queue did not reach {jobs} messages in {timeout:.0f} s: "
+                                   f"{self.stack.aws.feeder.depths()}")
+            time.sleep(0.25)
 
     def enroll(self, portal_id: str, deal_id: str) -> None:
         """Enroll the deal; an action that did not answer is sent again, as HubSpot retries it."""
@@ -146,9 +205,15 @@ def _busiest(moments: Sequence[float], width: float) -> int:
 
 
 def measure_drain(stack: Any | None = None, deals: int = 200, portals: int = 1, *,
-                  timeout: float = 1800.0) -> dict[str, Any]:
-    """Drain `deals` deals of each of `portals` portals, triggered at once; answers the figures (see
-    the module's doc). Starts and stops a stack of its own when `stack` is None."""
+                  timeout: float = 1800.0, trigger: str = "workflow", backlog: bool = True) -> dict[str, Any]:
+    """Drain `deals` deals of each of `portals` portals, triggered at once the `trigger` way
+    (`TRIGGERS`); answers the figures (see the module's doc). With `backlog` the worker's event
+    source is held while the deals are triggered, so the drain starts from a queue holding every
+    job (timed from the release); without it the workers start on the first job while the others
+    are still being triggered (timed from the first trigger). Starts and stops a stack of its own
+    when `stack` is None."""
+    if trigger not in TRIGGERS:
+        raise ValueError(f"trigger is one of {TRIGGERS}, not {trigger!r}")
     own = stack is None
     if own:
         from sandbox.stack import start_stack
@@ -158,12 +223,12 @@ def measure_drain(stack: Any | None = None, deals: int = 200, portals: int = 1, 
         stack = start_stack(0, poll_interval=24 * 3600, stack_name="hubnox-drain")
     bench = _Drain(stack)
     try:
-        seeded = [bench.portal(deals, index) for index in range(portals)]
+        seeded = [bench.portal(deals, index, trigger) for index in range(portals)]
         # The warm-up deals make each company's customer and articles, so the backlog's deals
         # find them, as a portal's later deals do.
         mark = bench.last_id()
         for portal in seeded:
-            bench.enroll(portal.portal_id, portal.warm_up)
+            bench.trigger(trigger, portal.portal_id, portal.warm_up)
         bench.wait_for_drafts({p.warm_up for p in seeded}, mark, timeout=120)
         time.sleep(FORTNOX_WINDOW + 10)  # the warm-up's PDFs and notes done, its window passed
 
@@ -173,10 +238,14 @@ def measure_drain(stack: Any | None = None, deals: int = 200, portals: int = 1, 
         order = [(p.portal_id, deal) for turn in zip(*(p.deal_ids for p in seeded), strict=True) for p, deal in
                  zip(seeded, turn, strict=True)]
         load_before = os.getloadavg()
-        started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=TRIGGER_THREADS) as pool:
-            list(pool.map(lambda item: bench.enroll(*item), order))
-        triggered = time.monotonic() - started
+        began = time.monotonic()
+        with bench.held(backlog):
+            with ThreadPoolExecutor(max_workers=TRIGGER_THREADS) as pool:
+                list(pool.map(lambda item: bench.trigger(trigger, *item), order))
+            if backlog:
+                bench.wait_for_backlog(trigger, len(order))
+            started = time.monotonic() if backlog else began
+        triggered = time.monotonic() - began
         drafts = bench.wait_for_drafts({deal for p in seeded for deal in p.deal_ids}, mark, timeout)
         done_at = max(drafts.values(), default=time.monotonic())
         time.sleep(FORTNOX_WINDOW)  # the last deals' PDFs
@@ -208,7 +277,8 @@ def measure_drain(stack: Any | None = None, deals: int = 200, portals: int = 1, 
                 "rate_limited": sum(1 for e in calls if e.status == 429),
             })
         return {
-            "deals": deals, "portals": portals, "triggered_seconds": triggered,
+            "deals": deals, "portals": portals, "trigger": trigger, "backlog": backlog,
+            "triggered_seconds": triggered,
             "seconds_to_drafts": done_at - started, "drafts": len(drafts),
             "companies": companies, "hubspot_rate_limited": hubspot_limited,
             "goal_share": GOAL_SHARE, "load_before": load_before, "load_after": os.getloadavg(),
@@ -224,6 +294,7 @@ def measure_drain(stack: Any | None = None, deals: int = 200, portals: int = 1, 
 def report(result: dict[str, Any], out: Callable[[str], None] = print) -> None:
     """The result as a Markdown table, one row per company."""
     out(f"Drain: {result['deals']} deals of each of {result['portals']} portal(s) triggered at once "
+        f"(by {result.get('trigger', 'workflow')}) "
         f"(in {result['triggered_seconds']:.1f} s); every draft after {result['seconds_to_drafts']:.1f} s; "
         f"HubSpot 429s {result['hubspot_rate_limited']}; load {result['load_before'][0]:.1f} before, "
         f"{result['load_after'][0]:.1f} after")
@@ -245,6 +316,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.drain", description=__doc__.split("\n")[0])
     parser.add_argument("--deals", type=int, default=200, help="deals of one portal in the backlog")
     parser.add_argument("--portals", type=int, default=1)
+    parser.add_argument("--trigger", choices=TRIGGERS, default="workflow",
+                        help="how the deals are triggered: the workflow action, or a move into a trigger stage "
+                        "(webhooks)")
+    parser.add_argument("--live", action="store_true",
+                        help="trigger while the workers run, timed from the first trigger (default: the deals "
+                        "are queued first and the drain timed from the workers' start)")
     parser.add_argument("--parallel", default="3x70",
                         help="then this many portals x deals in parallel (PxD; empty to skip)")
     parser.add_argument("--json", help="write the results to this file")
@@ -265,7 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 portals, deals = (int(n) for n in args.parallel.lower().split("x"))
                 runs.append((portals, deals))
             for portals, deals in runs:
-                result = measure_drain(stack, deals=deals, portals=portals)
+                result = measure_drain(stack, deals=deals, portals=portals, trigger=args.trigger,
+                                       backlog=not args.live)
                 results.append(result)
                 report(result, out)
                 out("")

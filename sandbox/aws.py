@@ -23,7 +23,7 @@ import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -442,6 +442,9 @@ class QueueFeeder:
         self.deliveries: deque[tuple[float, str, int]] = deque(maxlen=DELIVERY_LOG_SIZE)
         self._held_lock = threading.Lock()
         self._stop = threading.Event()
+        #: cleared while the feeder is held (`holding`): the background lanes receive nothing
+        self._open = threading.Event()
+        self._open.set()
         self._threads: list[threading.Thread] = []
 
     def poll_once(self, wait_seconds: int) -> BatchOutcome:
@@ -575,8 +578,21 @@ class QueueFeeder:
         for thread in self._threads:
             thread.start()
 
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Hold the background lanes for the block, as a disabled event source does: messages sent
+        meanwhile wait in the queue (a backlog), and the lanes take them when the block ends. A
+        receive already under way when the block starts may still finish (at most `wait_seconds`)."""
+        self._open.clear()
+        try:
+            yield
+        finally:
+            self._open.set()
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            if not self._open.wait(0.2):
+                continue
             try:
                 self.poll_once(self.wait_seconds)
             except Exception:

@@ -107,12 +107,13 @@ def test_without_a_cold_start_module_the_figure_is_not_measured(monkeypatch: pyt
 
 
 def test_the_drain_is_held_to_ninety_percent_and_no_429(monkeypatch: pytest.MonkeyPatch) -> None:
-    """benchmarks.drain answers per company (its `measure_drain(stack, deals, portals)`); the suite
-    drains one portal's backlog, then three portals side by side, on its own stack."""
-    asked: list[tuple[Any, int, int]] = []
+    """benchmarks.drain answers per company (its `measure_drain(stack, deals, portals, trigger)`); the
+    suite drains one portal's backlog from the workflow action and from a trigger stage, then three
+    portals side by side, on its own stack."""
+    asked: list[tuple[Any, int, int, str]] = []
 
-    def measure_drain(stack: Any, deals: int, portals: int) -> dict[str, Any]:
-        asked.append((stack, deals, portals))
+    def measure_drain(stack: Any, deals: int, portals: int, trigger: str) -> dict[str, Any]:
+        asked.append((stack, deals, portals, trigger))
         if portals == 1:
             return {"companies": [{"deals": deals, "seconds_to_drafts": 180.0, "fortnox_calls": 800,
                                    "share_of_limit": 0.92, "rate_limited": 0, "drafts": deals}]}
@@ -130,15 +131,17 @@ def test_the_drain_is_held_to_ninety_percent_and_no_429(monkeypatch: pytest.Monk
     bench = types.SimpleNamespace(stack="the suite's stack")
     section = suite.drain_section(bench, _opts(drain_deals=210))
 
-    assert asked == [("the suite's stack", 210, 1), ("the suite's stack", 70, 3)]
+    assert asked == [("the suite's stack", 210, 1, "workflow"), ("the suite's stack", 210, 1, "stage"),
+                     ("the suite's stack", 70, 3, "workflow")]
     shares = {f.name: (f.value, f.passed) for f in section.figures if f.name.endswith("share_of_limit")}
     assert shares == {"drain.one_portal.share_of_limit": (0.92, True),
+                      "drain.one_portal_trigger_stage.share_of_limit": (0.92, True),
                       "drain.portal_1_of_3_in_parallel.share_of_limit": (0.96, True),
                       "drain.portal_2_of_3_in_parallel.share_of_limit": (0.8, False),
                       "drain.portal_3_of_3_in_parallel.share_of_limit": (0.0, False)}
     limited = {f.name: f.passed for f in section.figures if f.name.endswith("rate_limited")}
     assert limited["drain.portal_1_of_3_in_parallel.rate_limited"] is False
-    assert "met" in section.lines[2] and "**not met**" in section.lines[3]
+    assert "met" in section.lines[2] and "**not met**" in section.lines[4]
 
 
 def test_each_scenario_is_held_to_its_own_goals(monkeypatch: pytest.MonkeyPatch) -> None:
