@@ -41,10 +41,12 @@ CHEAPEST_DEAL_CALLS = 3
 #: backlog of three-call deals drained at 72 % of Fortnox's limit, held by admission alone.
 DEALS_PER_WINDOW = 8
 WINDOW_SECONDS = 5.0
-#: how many jobs of one Fortnox company run at once
-#: (a job holds its slot from admission to its note; 10 drained a backlog no faster once HubSpot's
-#: budget bound, and let more deals of one HubSpot company race to create its Fortnox customer)
-IN_FLIGHT_PER_COMPANY = 6
+#: how many jobs of one Fortnox company run at once (a job holds its slot from admission to its note).
+#: Two of a company's deals in flight at once no longer race to create its Fortnox customer
+#: (`hubnox.sync.customer_guard`); at 6, a 200-deal backlog drained at 85 % of Fortnox's limit, at
+#: 10 at 87 % (`python -m benchmarks.drain --trigger stage`), the extra slots covering deals that wait
+#: on HubSpot between their Fortnox calls
+IN_FLIGHT_PER_COMPANY = 10
 #: how long a job turned away by the in-flight cap waits before it asks again
 FULL_RETRY_SECONDS = 2
 #: how long an in-flight slot lasts if its worker never gives it back: the worker's timeout
