@@ -83,7 +83,9 @@ def test_an_execution_is_answered_block_and_becomes_one_run_and_one_job(world):
     assert (run.kind, run.trigger, run.status, run.object_type, run.object_id) == (
         "create_document", "workflow", "queued", "deal", "904")
     assert (run.document_type, run.trigger_key, run.callback_id) == ("invoice", "workflow:invoice", CALLBACK)
-    assert world.jobs() == [Job.for_run(run)]
+    [job] = world.jobs()
+    # the job is the run's, carrying the turn admission booked as it was sent
+    assert job.admit_at is not None and job.model_copy(update={"admit_at": None}) == Job.for_run(run)
 
 
 def test_the_same_callback_delivered_twice_is_one_run_and_one_job(world):

@@ -522,16 +522,19 @@ class CallbackClaims(BasePersistenceLayer):
 
 
 class Queue:
-    """The jobs queue (`JobQueue`): jobs as sent; while `down` is set, sending raises it."""
+    """The jobs queue (`JobQueue`): jobs as sent, and each one's delay; while `down` is set, sending
+    raises it."""
 
     def __init__(self) -> None:
         self.jobs: list[Job] = []
+        self.delays: list[int] = []
         self.down: Exception | None = None
 
     def send(self, job: Job, *, delay_seconds: int = 0) -> None:
         if self.down is not None:
             raise self.down
         self.jobs.append(job)
+        self.delays.append(delay_seconds)
 
 
 # -- HubSpot -------------------------------------------------------------------------------------------

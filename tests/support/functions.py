@@ -181,7 +181,14 @@ class World:
             access_expires_at=self.clock() + 3600, connected_at=self.clock()))
 
     def jobs(self) -> list[Job]:
-        """Every job sent to the queue since the last call."""
+        """Every job sent to the queue since the last call, those held back (`DelaySeconds`: a job's
+        admission turn) included: their delay is skipped, as the local stack's drain does."""
+        from moto.sqs.models import sqs_backends
+
+        account, name = self.queue_url.rstrip("/").split("/")[-2:]
+        for message in list(getattr(sqs_backends[account][REGION].queues.get(name), "_messages", [])):
+            if message.delayed:
+                message.delayed_until = 0
         fresh: list[Job] = []
         while True:
             messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,

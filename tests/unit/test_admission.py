@@ -123,3 +123,56 @@ def test_follow_ups_and_portals_without_a_company_are_let_straight_in(world):
     assert world.admission.enter(job(delivery_round=1)) == Admitted()
     assert world.admission.enter(job(portal="3003")) == Admitted()
     assert world.leases.held == {}
+
+
+# -- a turn booked as the job is sent ----------------------------------------------------------------
+
+
+def test_a_backlog_sent_at_once_is_held_in_the_queue_until_each_turn_and_let_in_without_another_booking(world):
+    """200 jobs booked as they are sent: each carries its turn, one deal interval apart, and is held
+    back whole seconds short of it; arriving then, it is let in without booking again."""
+    sent = [world.admission.book(job(f"run-{n:03d}")) for n in range(200)]
+
+    interval = WINDOW_SECONDS / DEALS_PER_WINDOW
+    starts = [booked.admit_at - world.clock.now for booked, _ in sent]
+    assert starts[0] == pytest.approx(0.0, abs=1e-5)
+    assert all(b - a == pytest.approx(interval, abs=1e-5) for a, b in itertools.pairwise(starts))
+    assert all(0 <= start - delay < 1.0 or (start <= 1 and delay == 0)
+               for (_, delay), start in zip(sent, starts, strict=True))
+    booked_until = world.budget.ahead(f"admit:{KEY}")
+
+    late, delay = sent[150]
+    world.clock.advance(delay)
+    assert isinstance(world.admission.enter(late), Admitted)
+    assert world.budget.ahead(f"admit:{KEY}") == pytest.approx(booked_until - delay, abs=1e-5)  # nothing booked
+
+
+def test_jobs_without_fortnox_work_or_a_connected_company_are_sent_as_they_are(world):
+    assert world.admission.book(job(kind="create_document", portal="9999")) == (job(portal="9999"), 0)
+    round_two = job(delivery_round=2)
+    assert world.admission.book(round_two) == (round_two, 0)
+    assert world.budget.ahead(f"admit:{KEY}") == 0.0
+
+
+def test_submit_sends_the_booked_job_held_back_until_its_turn_and_without_a_booking_when_it_fails(world):
+    from hubnox.jobs import submit
+    from hubnox.records import RunRequest
+    from tests.support.fakes import Queue, Runs
+
+    runs, queue = Runs(world.clock), Queue()
+    for _ in range(20):
+        world.admission.book(job("someone-else"))  # a backlog booked before: this job's turn is later
+    request = RunRequest(portal_id="1001", kind="create_document", trigger="webhook", object_type="deal",
+                         object_id="42", document_type="invoice", trigger_key="stage:closedwon:invoice")
+    run = submit(runs, queue, request, admission=world.admission)  # type: ignore[arg-type]
+
+    [sent], [delay] = queue.jobs, queue.delays
+    assert sent.run_id == run.run_id and sent.admit_at is not None
+    assert delay == int(sent.admit_at - world.clock.now) > AHEAD_SECONDS
+
+    class Broken:
+        def book(self, job: Job) -> tuple[Job, int]:
+            raise RuntimeError("the table did not answer")
+
+    submit(runs, queue, request, admission=Broken())  # type: ignore[arg-type]
+    assert queue.jobs[-1].admit_at is None and queue.delays[-1] == 0

@@ -124,19 +124,36 @@ class JobQueue:
 NOT_QUEUED = "NOT_QUEUED"
 
 
+class Booking(Protocol):
+    """Books a new job's turn on its Fortnox company's schedule (`hubnox.sync.admission.Admission`)."""
+
+    def book(self, job: Job) -> tuple[Job, int]: ...
+
+
 def submit(runs: RunLog, queue: JobQueue, request: RunRequest, *, replay_of: str | None = None,
-           run_id: str | None = None, delay_seconds: int = 0) -> Run:
+           run_id: str | None = None, delay_seconds: int = 0, admission: Booking | None = None) -> Run:
     """Record a queued run and send its job; the run is there before the worker can see the job.
 
     `run_id` is a replay's claimed id (`hubnox.services.replay_claim`); `delay_seconds` holds the
     job back (at most SQS's 900), so a batch of replays spreads over the portal's Fortnox budget.
+    With `admission` the job books its turn first and is held back until about then (the longer of
+    the two delays): a backlog waits in the queue rather than in the workers. A booking that fails
+    is logged and the job sent without one; the worker books it when it arrives.
 
     When the job cannot be sent, the run is marked failed with `NOT_QUEUED` (so nothing mistakes it
     for a run in progress) and the error is raised for the trigger to try again.
     """
     run = runs.create(request, replay_of=replay_of, run_id=run_id)
+    job = Job.for_run(run)
+    if admission is not None:
+        try:
+            job, turn = admission.book(job)
+            delay_seconds = max(delay_seconds, turn)
+        except Exception:
+            logger.warning("the job's turn could not be booked; the worker books it", exc_info=True,
+                           extra={"run_id": run.run_id})
     try:
-        queue.send(Job.for_run(run), delay_seconds=delay_seconds)
+        queue.send(job, delay_seconds=delay_seconds)
     except Exception:
         logger.exception("the job could not be queued", extra={"run_id": run.run_id})
         with contextlib.suppress(Exception):

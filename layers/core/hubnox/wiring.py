@@ -223,10 +223,11 @@ class Container:
 
     @cached_property
     def submit(self) -> Submit:
-        """`hubnox.jobs.submit` bound to this container's run store and jobs queue."""
+        """`hubnox.jobs.submit` bound to this container's run store and jobs queue, each job booking its
+        turn on its Fortnox company's admission schedule as it is sent."""
         from hubnox.jobs import submit
 
-        return functools.partial(submit, self.runs, self.jobs)
+        return functools.partial(submit, self.runs, self.jobs, admission=self.admission)
 
     @cached_property
     def dead_letter_queue(self) -> DeadLetterQueue:

@@ -7,10 +7,12 @@ marked running, and before any HubSpot or Fortnox call, it is admitted or sent b
 (`hubnox.sync.runner`, which costs it no try):
 
 - **Its turn.** A new job books a start on its company's admission schedule (`admit:<budget key>`,
-  `DEALS_PER_WINDOW` per `WINDOW_SECONDS`, paced like the call budget). When that start is more
-  than `AHEAD_SECONDS` away the job goes back to the queue until then, carrying its start
-  (`Job.admit_at`), and is let in when it comes back: a backlog of 200 deals waits in the queue,
-  each sent back about once, not in the workers.
+  `DEALS_PER_WINDOW` per `WINDOW_SECONDS`, paced like the call budget) as it is sent (`book`,
+  called by `hubnox.jobs.submit`): it carries its start (`Job.admit_at`) and is held back in the
+  queue until about then, so a backlog of 200 deals waits in the queue, not in the workers, and no
+  worker receives a job only to send it back. A job that comes without a start (sent by a build
+  before this, or whose booking failed) books it on arrival, and goes back to the queue until then
+  when it is more than `AHEAD_SECONDS` away.
 - **The calls booked.** Admission paces deals at the rate of the cheapest later deal, three
   Fortnox calls (customer, create, PDF: the article list's check is skipped within 30 s of the
   last, as it is in a backlog), so the call budget, not admission, sets a backlog's pace; deals
@@ -51,6 +53,8 @@ IN_FLIGHT_PER_COMPANY = 10
 FULL_RETRY_SECONDS = 2
 #: how long an in-flight slot lasts if its worker never gives it back: the worker's timeout
 SLOT_SECONDS = 120.0
+#: the longest an SQS message can be held back (`DelaySeconds`)
+SQS_MAX_DELAY_SECONDS = 900
 #: the job kinds that call Fortnox, and so are admitted by its budget
 FORTNOX_KINDS = frozenset({"create_document", "sync_customer", "sync_products"})
 
@@ -90,6 +94,22 @@ class Admission:
         self._leases = leases
         self._clock = clock
         self._in_flight = in_flight
+
+    def book(self, job: Job) -> tuple[Job, int]:
+        """Book a new job's turn as it is sent (`hubnox.jobs.submit`): answers the job carrying its
+        turn (`admit_at`) and the whole seconds to hold it back in the queue (at most SQS's 900), so
+        a backlog waits in the queue from the start instead of every job being received by a worker
+        only to be sent back. A job that is no Fortnox work, already carries a turn, or whose portal
+        has no Fortnox company is answered as it is; `enter` books those when they arrive."""
+        if job.kind not in FORTNOX_KINDS or job.delivery_round is not None or job.admit_at is not None:
+            return job, 0
+        key = self._budget_key(job.portal_id)
+        if key is None:
+            return job, 0
+        turn = self._schedule.reserve(f"admit:{key}", limit=DEALS_PER_WINDOW, window=WINDOW_SECONDS)
+        booked = job.model_copy(update={"admit_at": self._clock() + turn})
+        # Held back whole seconds short of the turn, so it arrives within `enter`'s second of it.
+        return booked, min(SQS_MAX_DELAY_SECONDS, math.floor(turn)) if turn > 1 else 0
 
     def enter(self, job: Job) -> Admitted | Later:
         """Admit `job` (holding an in-flight slot of its company) or say when it should come back."""
