@@ -410,6 +410,18 @@ def event_source_concurrency(properties: Mapping[str, Any]) -> int:
     return max(1, min(wanted, LOCAL_CONCURRENCY_CAP))
 
 
+def skip_delays(queue_url: str) -> None:
+    """Make every message of a moto queue held back by `DelaySeconds` visible now: moto runs in this
+    process, so its queue's messages are reached directly."""
+    from moto.sqs.models import sqs_backends
+
+    account, name = queue_url.rstrip("/").split("/")[-2:]
+    queue = sqs_backends[account][REGION].queues.get(name)
+    for message in list(getattr(queue, "_messages", [])):
+        if message.delayed:
+            message.delayed_until = 0
+
+
 class QueueFeeder:
     """Lambda's SQS event source for the worker: long-polls the jobs queue, invokes the worker with
     each batch, deletes the records it did not report as failed and leaves the failed ones to come
@@ -503,15 +515,9 @@ class QueueFeeder:
         return int(answer.get("ApproximateNumberOfMessagesDelayed", 0))
 
     def _hurry_delayed(self) -> None:
-        # Drain also skips the delay of follow-ups (a run's outcome told again later), as it skips
-        # the backoff: moto runs in this process, so its queue's messages are reached directly.
-        from moto.sqs.models import sqs_backends
-
-        account, name = self.queue_url.rstrip("/").split("/")[-2:]
-        queue = sqs_backends[account][REGION].queues.get(name)
-        for message in list(getattr(queue, "_messages", [])):
-            if message.delayed:
-                message.delayed_until = 0
+        # Drain also skips the delay of follow-ups (a run's outcome told again later) and of jobs
+        # held back until their admission turn, as it skips the backoff.
+        skip_delays(self.queue_url)
 
     def _release_held(self) -> None:
         # Drain fast-forwards the visibility timeout of failed messages instead of waiting for it.

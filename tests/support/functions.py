@@ -31,7 +31,7 @@ from hubnox.jobs import Job
 from hubnox.records import FortnoxConnection, HubSpotConnection
 from hubnox.store.table import create_table
 from hubnox.wiring import Container
-from sandbox.aws import Intrinsics
+from sandbox.aws import Intrinsics, skip_delays
 from sandbox.gateway import ACCOUNT_ID, LambdaContext, functions_from_template, read_template
 from sandbox.iam import RolePolicy, enforcing, role_policies
 from tests.support.aws import REGION, TABLE
@@ -183,12 +183,7 @@ class World:
     def jobs(self) -> list[Job]:
         """Every job sent to the queue since the last call, those held back (`DelaySeconds`: a job's
         admission turn) included: their delay is skipped, as the local stack's drain does."""
-        from moto.sqs.models import sqs_backends
-
-        account, name = self.queue_url.rstrip("/").split("/")[-2:]
-        for message in list(getattr(sqs_backends[account][REGION].queues.get(name), "_messages", [])):
-            if message.delayed:
-                message.delayed_until = 0
+        skip_delays(self.queue_url)
         fresh: list[Job] = []
         while True:
             messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,

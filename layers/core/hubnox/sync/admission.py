@@ -101,26 +101,22 @@ class Admission:
         a backlog waits in the queue from the start instead of every job being received by a worker
         only to be sent back. A job that is no Fortnox work, already carries a turn, or whose portal
         has no Fortnox company is answered as it is; `enter` books those when they arrive."""
-        if job.kind not in FORTNOX_KINDS or job.delivery_round is not None or job.admit_at is not None:
-            return job, 0
-        key = self._budget_key(job.portal_id)
+        key = None if job.admit_at is not None else self._key(job)
         if key is None:
             return job, 0
-        turn = self._schedule.reserve(f"admit:{key}", limit=DEALS_PER_WINDOW, window=WINDOW_SECONDS)
+        turn = self._turn(key)
         booked = job.model_copy(update={"admit_at": self._clock() + turn})
         # Held back whole seconds short of the turn, so it arrives within `enter`'s second of it.
         return booked, min(SQS_MAX_DELAY_SECONDS, math.floor(turn)) if turn > 1 else 0
 
     def enter(self, job: Job) -> Admitted | Later:
         """Admit `job` (holding an in-flight slot of its company) or say when it should come back."""
-        if job.kind not in FORTNOX_KINDS or job.delivery_round is not None:
-            return Admitted()
-        key = self._budget_key(job.portal_id)
-        if key is None:  # the run fails on its own, telling the user to connect Fortnox
+        key = self._key(job)
+        if key is None:  # no Fortnox work, or no company: a run without one fails on its own, saying so
             return Admitted()
         now = self._clock()
         if job.admit_at is None:
-            turn = self._schedule.reserve(f"admit:{key}", limit=DEALS_PER_WINDOW, window=WINDOW_SECONDS)
+            turn = self._turn(key)
             if turn > AHEAD_SECONDS:
                 return _later(now, turn)
         elif job.admit_at - now > 1:  # back before its start (a delay is at most SQS's 15 minutes)
@@ -135,6 +131,17 @@ class Admission:
             if self._leases.acquire(slot, job.run_id, SLOT_SECONDS):
                 return Admitted(slot, job.run_id)
         return _later(now, FULL_RETRY_SECONDS)
+
+    def _key(self, job: Job) -> str | None:
+        """The Fortnox budget key admission paces `job` on; None for a job it lets through (no Fortnox
+        work, a follow-up telling an outcome, a portal without a Fortnox company)."""
+        if job.kind not in FORTNOX_KINDS or job.delivery_round is not None:
+            return None
+        return self._budget_key(job.portal_id)
+
+    def _turn(self, key: str) -> float:
+        """Book the next start on the company's deal schedule; answers the seconds until it."""
+        return self._schedule.reserve(f"admit:{key}", limit=DEALS_PER_WINDOW, window=WINDOW_SECONDS)
 
     def leave(self, admitted: Admitted) -> None:
         """Give back the admitted job's slot."""

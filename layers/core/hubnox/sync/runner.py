@@ -62,7 +62,7 @@ from hubnox.jobs import LAST_TRY, Job, backoff_seconds
 from hubnox.observability import logger
 from hubnox.records import DeliveryState, Run, RunKind
 from hubnox.signing import Signer
-from hubnox.sync.admission import Admission, Later
+from hubnox.sync.admission import SQS_MAX_DELAY_SECONDS, Admission, Later
 from hubnox.sync.attempt import Attempt
 from hubnox.sync.customer_guard import CustomerGuard
 from hubnox.sync.delivery import Deliverer, Outcome, gave_up, told
@@ -89,8 +89,6 @@ from hubnox.sync.reporting import Reporter
 VERIFY_WINDOW_SECONDS = 2 * 3600
 #: the lease one worker holds while it tells a run's outcome, so a duplicate delivery waits its turn
 TELL_LEASE_SECONDS = 120.0
-#: the longest a job is sent back for (SQS's largest message delay)
-MAX_DEFER_SECONDS = 900
 #: the progress key that records what Fortnox said when a failed run's outcome was verified
 VERIFIED = "verified"
 
@@ -218,7 +216,7 @@ class JobRunner:
         """Send the job again in about `seconds`, to be let in at `admit_at`, without counting this
         delivery as a try, and let this message go. A duplicate (should this message come back
         too) is one run, as ever."""
-        delay = max(1, min(MAX_DEFER_SECONDS, math.ceil(seconds)))
+        delay = max(1, min(SQS_MAX_DELAY_SECONDS, math.ceil(seconds)))
         again = job.model_copy(update={"spent_tries": (attempt - 1) or None, "admit_at": admit_at})
         self._follow_ups.send(again, delay_seconds=delay)
         logger.info("job sent back without spending a try", extra={"run_id": job.run_id, "why": why, "delay": delay})
