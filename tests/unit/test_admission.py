@@ -107,6 +107,21 @@ def test_one_company_runs_at_most_its_share_of_jobs_and_another_company_is_not_h
     assert isinstance(world.admission.enter(job("run-late", admit_at=world.clock.now)), Admitted)
 
 
+def test_a_backlog_whose_turns_passed_is_sent_back_once_a_job_each_to_a_turn_of_its_own(world):
+    """Jobs booked while no worker ran arrive all due at once: the ones that find every slot taken
+    book new turns, one deal interval apart, instead of asking again every few seconds."""
+    due = [job(f"run-{n:03d}", admit_at=world.clock.now - 60) for n in range(IN_FLIGHT_PER_COMPANY + 20)]
+    answers = [world.admission.enter(j) for j in due]
+
+    later = [a for a in answers if isinstance(a, Later)]
+    assert sum(isinstance(a, Admitted) for a in answers) == IN_FLIGHT_PER_COMPANY and len(later) == 20
+    interval = WINDOW_SECONDS / DEALS_PER_WINDOW
+    turns = [a.admit_at - world.clock.now for a in later]
+    assert turns[0] == pytest.approx(FULL_RETRY_SECONDS)  # the schedule was idle: the least wait
+    assert turns[-1] == pytest.approx(19 * interval, abs=1e-5)
+    assert all(b - a == pytest.approx(interval, abs=1e-5) for a, b in itertools.pairwise(turns[4:]))
+
+
 def test_a_slot_whose_worker_died_frees_itself(world):
     for n in range(IN_FLIGHT_PER_COMPANY):
         world.admission.enter(job(f"run-{n}", admit_at=world.clock.now))

@@ -21,6 +21,8 @@ marked running, and before any HubSpot or Fortnox call, it is admitted or sent b
 - **In flight.** At most `IN_FLIGHT_PER_COMPANY` jobs of one company run at once, each holding one
   of that many lease slots (`inflight#<budget key>#<n>`, with a TTL, so a worker that dies frees its
   slot by itself): a safety net for slow deals, so the other workers stay free for other portals.
+  A job that finds every slot taken books a new turn and comes back then (at least
+  `FULL_RETRY_SECONDS` later), so a backlog due all at once is spread over the schedule again.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ WINDOW_SECONDS = 5.0
 #: 10 at 87 % (`python -m benchmarks.drain --trigger stage`), the extra slots covering deals that wait
 #: on HubSpot between their Fortnox calls
 IN_FLIGHT_PER_COMPANY = 10
-#: how long a job turned away by the in-flight cap waits before it asks again
+#: the least a job turned away by the in-flight cap waits before it asks again (it books a new turn
+#: on the company's deal schedule and waits for that when it is later). Asking again every 2 s, the
+#: 190 jobs of a 200-deal backlog whose turns had all passed were sent back 2,175 times in its drain.
 FULL_RETRY_SECONDS = 2
 #: how long an in-flight slot lasts if its worker never gives it back: the worker's timeout
 SLOT_SECONDS = 120.0
@@ -130,7 +134,10 @@ class Admission:
             slot = f"inflight#{key}#{(first + offset) % self._in_flight}"
             if self._leases.acquire(slot, job.run_id, SLOT_SECONDS):
                 return Admitted(slot, job.run_id)
-        return _later(now, FULL_RETRY_SECONDS)
+        # Every slot is taken: book a new turn rather than ask again in a moment, so a backlog whose
+        # turns passed while no worker ran (all of them due at once) is sent back about once a job,
+        # each to a turn of its own, not every few seconds until a slot frees.
+        return _later(now, max(FULL_RETRY_SECONDS, self._turn(key)))
 
     def _key(self, job: Job) -> str | None:
         """The Fortnox budget key admission paces `job` on; None for a job it lets through (no Fortnox
