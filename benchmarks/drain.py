@@ -144,16 +144,18 @@ class _Drain:
             yield
 
     def wait_for_backlog(self, trigger: str, jobs: int, timeout: float = 300.0) -> None:
-        """Wait until the jobs queue holds `jobs` messages: the stage moves' webhooks delivered (the
-        simulator's batching window skipped) and every job sent."""
+        """Wait until the jobs queue holds `jobs` messages, visible or held back until their booked
+        admission turn: the stage moves' webhooks delivered (the simulator's batching window
+        skipped) and every job sent."""
         if trigger == "stage":
             reply = self.http.post(f"{self.stack.hubspot_api_url}/_sandbox/hubspot/webhooks/flush", timeout=timeout)
             reply.raise_for_status()
+        feeder = self.stack.aws.feeder
         deadline = time.monotonic() + timeout
-        while self.stack.aws.feeder.depths()["jobs"] < jobs:
+        while feeder.depths()["jobs"] + feeder.delayed() < jobs:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the jobs queue did not reach {jobs} messages in {timeout:.0f} s: "
-                                   f"{self.stack.aws.feeder.depths()}")
+                                   f"{feeder.depths()}, {feeder.delayed()} delayed")
             time.sleep(0.25)
 
     def enroll(self, portal_id: str, deal_id: str) -> None:

@@ -508,8 +508,9 @@ class QueueFeeder:
             dead_letter: int(dlq["ApproximateNumberOfMessages"]),
         }
 
-    def _delayed(self) -> int:
-        """Messages on the jobs queue that wait out their delay (follow-ups)."""
+    def delayed(self) -> int:
+        """Messages on the jobs queue that wait out their delay (follow-ups, jobs held back until
+        their admission turn)."""
         names = ["ApproximateNumberOfMessagesDelayed"]
         answer = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
         return int(answer.get("ApproximateNumberOfMessagesDelayed", 0))
@@ -551,7 +552,7 @@ class QueueFeeder:
             if any(outcome.received for outcome in outcomes):
                 continue
             depths = self.depths()
-            done = depths[self.label] == 0 and depths[f"{self.label}_in_flight"] == 0 and self._delayed() == 0
+            done = depths[self.label] == 0 and depths[f"{self.label}_in_flight"] == 0 and self.delayed() == 0
             if done or time.monotonic() > deadline:
                 result = {"batches": batches, **total.__dict__, **depths, "timed_out": not done}
                 if respect_visibility:
