@@ -191,26 +191,33 @@ def _scenario_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             for name, r in results.items()]
 
 
-DRAIN_GOAL = 0.9
-
-
 def drain_runs(result: dict[str, Any], label: str) -> list[dict[str, Any]]:
     """`benchmarks.drain.measure_drain`'s companies as the drain table's rows: each company's deals,
-    seconds to its last draft, Fortnox calls, share of Fortnox's limit and 429s. A `label` starting
-    "one portal" names a run of one portal's backlog (its rest says how it was triggered)."""
+    seconds to its last draft, Fortnox calls, share of Fortnox's limit, busiest 5 s and 429s. A
+    `label` starting "one portal" names a run of one portal's backlog (its rest says how it was
+    triggered); the others are portals drained side by side."""
     rows = []
     for number, company in enumerate(result.get("companies") or [], start=1):
-        if label.startswith("one portal"):
+        alone = label.startswith("one portal")
+        if alone:
             name, caption = _slug(label), f"{label}, {company['deals']} deals"
         else:
             name, caption = f"portal_{number}_{_slug(label)}", f"portal {number} {label}, {company['deals']} deals"
-        rows.append({"name": name, "label": caption, "deals": company["deals"],
+        rows.append({"name": name, "label": caption, "alone": alone, "deals": company["deals"],
                      "seconds": company.get("seconds_to_drafts") or 0.0, "fortnox_calls": company["fortnox_calls"],
                      "share_of_limit": company.get("share_of_limit"), "rate_limited": company.get("rate_limited", 0),
+                     "busiest_5s": company.get("busiest_5s"),
                      "drafts": company.get("drafts"), "hubspot_calls": company.get("hubspot_calls"),
                      "binding_limit": company.get("binding_limit"),
                      "share_of_binding_limit": company.get("share_of_binding_limit")})
     return rows
+
+
+#: the issue's drain goals: a one-portal backlog drains at no less than this share of Fortnox's limit
+#: for its calls, with no 429; portals side by side each keep to their own budget (no 5 s of one
+#: company over Fortnox's 25, no 429), their shares recorded
+DRAIN_GOAL = 0.9
+FORTNOX_PER_WINDOW = 25
 
 
 def drain_section(bench: Any, opts: Options) -> Section:
@@ -231,23 +238,34 @@ def drain_section(bench: Any, opts: Options) -> Section:
                                      trigger="workflow"), f"of {opts.drain_portals} in parallel")
     note = ("Every deal is queued before the workers start, and the drain is timed from their start to each "
             "company's last Fortnox call. A deal from the workflow action makes seven HubSpot calls (its "
-            "callback is the seventh), one from a trigger stage six.")
+            "callback is the seventh), one from a trigger stage six. A portal's backlog alone is held to "
+            f"{DRAIN_GOAL:.0%} of Fortnox's limit; portals side by side are held to their own budgets "
+            f"(no company over {FORTNOX_PER_WINDOW} calls in any 5 s, no 429), their share recorded.")
     rows, figures = [], []
     for run in runs:
         share = run.get("share_of_limit")
         if share is None and run.get("seconds"):
             share = run["fortnox_calls"] / run["seconds"] / FORTNOX_PER_SECOND
         limited = int(run.get("rate_limited", 0))
-        ok = share is not None and share >= DRAIN_GOAL and limited == 0
         label = str(run.get("label", f"{run.get('deals')} deals"))
         slug = str(run.get("name") or _slug(label))
+        if run.get("alone", True):
+            ok = share is not None and share >= DRAIN_GOAL and limited == 0
+            goal = f"≥ {DRAIN_GOAL:.0%}, 0 × 429: {verdict(ok)}"
+            figures.append(Figure(f"drain.{slug}.share_of_limit", None if share is None else round(share, 3),
+                                  "of 5 calls/s", f"≥ {DRAIN_GOAL}", ok, run))
+        else:
+            busiest = run.get("busiest_5s")
+            ok = busiest is not None and int(busiest) <= FORTNOX_PER_WINDOW and limited == 0
+            goal = f"own budget (busiest 5 s {busiest} ≤ {FORTNOX_PER_WINDOW}), 0 × 429: {verdict(ok)}"
+            figures += [Figure(f"drain.{slug}.share_of_limit", None if share is None else round(share, 3),
+                               "of 5 calls/s", details=run),
+                        Figure(f"drain.{slug}.busiest_5s", busiest, "calls in a 5 s span",
+                               f"≤ {FORTNOX_PER_WINDOW}", ok)]
         rows.append([label, f"{run.get('seconds') or 0.0:.1f} s", run["fortnox_calls"],
                      f"{run['fortnox_calls'] / run['seconds']:.2f}/s" if run.get("seconds") else "?",
-                     "?" if share is None else f"{share:.0%}", limited,
-                     f"≥ {DRAIN_GOAL:.0%}, 0 × 429: {verdict(ok)}", _binding(run)])
-        figures += [Figure(f"drain.{slug}.share_of_limit", None if share is None else round(share, 3),
-                           "of 5 calls/s", f"≥ {DRAIN_GOAL}", share is not None and share >= DRAIN_GOAL, run),
-                    Figure(f"drain.{slug}.rate_limited", limited, "429s", "0", limited == 0)]
+                     "?" if share is None else f"{share:.1%}", limited, goal, _binding(run)])
+        figures.append(Figure(f"drain.{slug}.rate_limited", limited, "429s", "0", limited == 0))
         if run.get("share_of_binding_limit") is not None:
             figures.append(Figure(f"drain.{slug}.share_of_binding_limit", round(run["share_of_binding_limit"], 3),
                                   f"of the {run.get('binding_limit')} limit's floor"))
