@@ -37,13 +37,15 @@ from typing import Any
 
 import httpx
 
+from benchmarks.report import tenths
 from hubnox.hubspot.properties import ORGANISATION_NUMBER_PROPERTY
 
 #: Fortnox's limit: requests per window per integration and company
 FORTNOX_LIMIT, FORTNOX_WINDOW = 25, 5.0
 #: HubSpot's limit for a public app: requests per window per portal (search has its own)
 HUBSPOT_LIMIT, HUBSPOT_WINDOW = 110, 10.0
-#: the goal: a backlog drains at no less than this share of what the limit allows
+#: the goal: a portal's backlog drains at no less than this share of what the limit allows (portals
+#: drained side by side are held to their own budgets instead)
 GOAL_SHARE = 0.90
 #: the articles on every deal (they exist in Fortnox after the warm-up deal)
 SKUS = ("DRAIN-1", "DRAIN-2")
@@ -197,6 +199,16 @@ class _Drain:
         return entries[-1].id if entries else 0
 
 
+def _met(company: dict[str, Any], *, alone: bool) -> bool:
+    """The drain goal for one company: alone, at least `GOAL_SHARE` of Fortnox's limit; side by side
+    with other portals, within its own budget (no 5 s over Fortnox's limit); never a 429."""
+    if company["rate_limited"]:
+        return False
+    if alone:
+        return float(company["share_of_limit"]) >= GOAL_SHARE
+    return int(company["busiest_5s"]) <= FORTNOX_LIMIT
+
+
 def _busiest(moments: Sequence[float], width: float) -> int:
     ordered, best, start = sorted(moments), 0, 0
     for end, moment in enumerate(ordered):
@@ -284,8 +296,7 @@ def measure_drain(stack: Any | None = None, deals: int = 200, portals: int = 1, 
             "seconds_to_drafts": done_at - started, "drafts": len(drafts),
             "companies": companies, "hubspot_rate_limited": hubspot_limited,
             "goal_share": GOAL_SHARE, "load_before": load_before, "load_after": os.getloadavg(),
-            "ok": len(drafts) == deals * portals and all(
-                float(c["share_of_limit"]) >= GOAL_SHARE and c["rate_limited"] == 0 for c in companies),
+            "ok": len(drafts) == deals * portals and all(_met(c, alone=portals == 1) for c in companies),
         }
     finally:
         bench.http.close()
@@ -300,13 +311,14 @@ def report(result: dict[str, Any], out: Callable[[str], None] = print) -> None:
         f"(in {result['triggered_seconds']:.1f} s); every draft after {result['seconds_to_drafts']:.1f} s; "
         f"HubSpot 429s {result['hubspot_rate_limited']}; load {result['load_before'][0]:.1f} before, "
         f"{result['load_after'][0]:.1f} after")
-    out("| portal | drafts | seconds to drafts | Fortnox calls (per deal) | calls/s | % of 5/s (goal >= 90 %) "
+    goal = "goal >= 90 %" if result["portals"] == 1 else "recorded"
+    out(f"| portal | drafts | seconds to drafts | Fortnox calls (per deal) | calls/s | % of 5/s ({goal}) "
         "| busiest 5 s (limit 25) | 429s | HubSpot calls | binding limit: % of its floor |")
     out("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for c in result["companies"]:
         seconds = "-" if c["seconds_to_drafts"] is None else f"{c['seconds_to_drafts']:.1f}"
         out(f"| {c['portal']} | {c['drafts']}/{c['deals']} | {seconds} | {c['fortnox_calls']} "
-            f"({c['calls_per_deal']:.1f}) | {c['calls_per_second']:.2f} | {100 * c['share_of_limit']:.0f} % "
+            f"({c['calls_per_deal']:.1f}) | {c['calls_per_second']:.2f} | {tenths(c['share_of_limit'])} % "
             f"| {c['busiest_5s']} | {c['rate_limited']} | {c['hubspot_calls']} "
             f"| {c['binding_limit']}: {100 * c['share_of_binding_limit']:.0f} % |")
     out(f"drain: {'OK' if result['ok'] else 'goal not met'}")

@@ -9,6 +9,7 @@ the README and the JSON file come from the same values.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -166,3 +167,9 @@ def rewrite_between_markers(text: str, block: str) -> str:
 def rewrite_readme(path: str | Path, block: str) -> None:
     target = Path(path)
     target.write_text(rewrite_between_markers(target.read_text(encoding="utf-8"), block), encoding="utf-8")
+
+
+def tenths(share: float) -> str:
+    """A share as a percentage to a tenth, rounded down, so a share just under a goal never prints
+    as the goal (0.8998 is 89.9, not 90.0)."""
+    return f"{math.floor(share * 1000 + 1e-9) / 10:.1f}"

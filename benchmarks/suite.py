@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import report
-from benchmarks.report import Figure, Section, table, verdict
+from benchmarks.report import Figure, Section, table, tenths, verdict
 
 #: the Fortnox limit the drain is held to: 25 calls per 5 s per integration and company
 FORTNOX_PER_SECOND = 25 / 5
@@ -264,7 +264,7 @@ def drain_section(bench: Any, opts: Options) -> Section:
                                f"≤ {FORTNOX_PER_WINDOW}", ok)]
         rows.append([label, f"{run.get('seconds') or 0.0:.1f} s", run["fortnox_calls"],
                      f"{run['fortnox_calls'] / run['seconds']:.2f}/s" if run.get("seconds") else "?",
-                     "?" if share is None else f"{share:.1%}", limited, goal, _binding(run)])
+                     "?" if share is None else f"{tenths(share)}%", limited, goal, _binding(run)])
         figures.append(Figure(f"drain.{slug}.rate_limited", limited, "429s", "0", limited == 0))
         if run.get("share_of_binding_limit") is not None:
             figures.append(Figure(f"drain.{slug}.share_of_binding_limit", round(run["share_of_binding_limit"], 3),
