@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import report
+from benchmarks.drain import FORTNOX_LIMIT, FORTNOX_WINDOW, GOAL_SHARE, met
 from benchmarks.report import Figure, Section, table, tenths, verdict
 
-#: the Fortnox limit the drain is held to: 25 calls per 5 s per integration and company
-FORTNOX_PER_SECOND = 25 / 5
 DEFAULT_JSON = "benchmarks/results/latest.json"
 
 
@@ -213,13 +212,6 @@ def drain_runs(result: dict[str, Any], label: str) -> list[dict[str, Any]]:
     return rows
 
 
-#: the issue's drain goals: a one-portal backlog drains at no less than this share of Fortnox's limit
-#: for its calls, with no 429; portals side by side each keep to their own budget (no 5 s of one
-#: company over Fortnox's 25, no 429), their shares recorded
-DRAIN_GOAL = 0.9
-FORTNOX_PER_WINDOW = 25
-
-
 def drain_section(bench: Any, opts: Options) -> Section:
     """A backlog drained against Fortnox's limit (`benchmarks.drain.measure_drain`, every deal queued
     before the workers start): one portal's backlog of `drain_deals` from the workflow action, the
@@ -239,29 +231,29 @@ def drain_section(bench: Any, opts: Options) -> Section:
     note = ("Every deal is queued before the workers start, and the drain is timed from their start to each "
             "company's last Fortnox call. A deal from the workflow action makes seven HubSpot calls (its "
             "callback is the seventh), one from a trigger stage six. A portal's backlog alone is held to "
-            f"{DRAIN_GOAL:.0%} of Fortnox's limit; portals side by side are held to their own budgets "
-            f"(no company over {FORTNOX_PER_WINDOW} calls in any 5 s, no 429), their share recorded.")
+            f"{GOAL_SHARE:.0%} of Fortnox's limit; portals side by side are held to their own budgets "
+            f"(no company over {FORTNOX_LIMIT} calls in any 5 s, no 429), their share recorded.")
     rows, figures = [], []
     for run in runs:
         share = run.get("share_of_limit")
         if share is None and run.get("seconds"):
-            share = run["fortnox_calls"] / run["seconds"] / FORTNOX_PER_SECOND
+            share = run["fortnox_calls"] / run["seconds"] / (FORTNOX_LIMIT / FORTNOX_WINDOW)
         limited = int(run.get("rate_limited", 0))
         label = str(run.get("label", f"{run.get('deals')} deals"))
         slug = str(run.get("name") or _slug(label))
-        if run.get("alone", True):
-            ok = share is not None and share >= DRAIN_GOAL and limited == 0
-            goal = f"≥ {DRAIN_GOAL:.0%}, 0 × 429: {verdict(ok)}"
+        alone = bool(run.get("alone", True))
+        ok = met({**run, "share_of_limit": share}, alone=alone)
+        if alone:
+            goal = f"≥ {GOAL_SHARE:.0%}, 0 × 429: {verdict(ok)}"
             figures.append(Figure(f"drain.{slug}.share_of_limit", None if share is None else round(share, 3),
-                                  "of 5 calls/s", f"≥ {DRAIN_GOAL}", ok, run))
+                                  "of 5 calls/s", f"≥ {GOAL_SHARE}", ok, run))
         else:
             busiest = run.get("busiest_5s")
-            ok = busiest is not None and int(busiest) <= FORTNOX_PER_WINDOW and limited == 0
-            goal = f"own budget (busiest 5 s {busiest} ≤ {FORTNOX_PER_WINDOW}), 0 × 429: {verdict(ok)}"
+            goal = f"own budget (busiest 5 s {busiest} ≤ {FORTNOX_LIMIT}), 0 × 429: {verdict(ok)}"
             figures += [Figure(f"drain.{slug}.share_of_limit", None if share is None else round(share, 3),
                                "of 5 calls/s", details=run),
                         Figure(f"drain.{slug}.busiest_5s", busiest, "calls in a 5 s span",
-                               f"≤ {FORTNOX_PER_WINDOW}", ok)]
+                               f"≤ {FORTNOX_LIMIT}", ok)]
         rows.append([label, f"{run.get('seconds') or 0.0:.1f} s", run["fortnox_calls"],
                      f"{run['fortnox_calls'] / run['seconds']:.2f}/s" if run.get("seconds") else "?",
                      "?" if share is None else f"{tenths(share)}%", limited, goal, _binding(run)])

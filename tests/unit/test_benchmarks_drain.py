@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.drain import _met, report
+from benchmarks.drain import met, report
 
 
 def company(share: float, busiest: int, limited: int = 0) -> dict[str, Any]:
@@ -15,15 +15,15 @@ def company(share: float, busiest: int, limited: int = 0) -> dict[str, Any]:
 
 
 def test_a_portal_alone_is_held_to_ninety_percent_and_no_429():
-    assert _met(company(0.908, 24), alone=True)
-    assert not _met(company(0.8998, 24), alone=True)
-    assert not _met(company(0.95, 25, limited=1), alone=True)
+    assert met(company(0.908, 24), alone=True)
+    assert not met(company(0.8998, 24), alone=True)
+    assert not met(company(0.95, 25, limited=1), alone=True)
 
 
 def test_portals_side_by_side_are_held_to_their_own_budgets():
-    assert _met(company(0.884, 24), alone=False)  # its share is recorded, not held to 90 %
-    assert not _met(company(0.95, 26), alone=False)
-    assert not _met(company(0.884, 24, limited=2), alone=False)
+    assert met(company(0.884, 24), alone=False)  # its share is recorded, not held to 90 %
+    assert not met(company(0.95, 26), alone=False)
+    assert not met(company(0.884, 24, limited=2), alone=False)
 
 
 def test_the_table_says_which_goal_the_share_is_held_to_and_prints_it_to_a_tenth():
